@@ -1,0 +1,75 @@
+"""The exceptions corecustomers raises.
+
+Every failure the user can act on is a subclass of :class:`CoreCustomersError` whose
+message says what went wrong and what to do::
+
+    CoreCustomersError
+    ├── ConfigError          bad settings (config file or flags)
+    ├── InputError           bad input data: names the file, row and column
+    │   ├── ColumnMappingError   a required column cannot be found
+    │   └── TooManyBadRowsError  more rows quarantined than allowed
+    ├── SourceError          a source cannot be opened or read
+    └── NotFittedError       a model was used before ``fit``
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ColumnMappingError",
+    "ConfigError",
+    "CoreCustomersError",
+    "InputError",
+    "NotFittedError",
+    "SourceError",
+    "TooManyBadRowsError",
+]
+
+
+class CoreCustomersError(Exception):
+    """Base class of every error corecustomers raises on purpose."""
+
+
+class ConfigError(CoreCustomersError):
+    """A setting in the config file or on the command line is invalid."""
+
+
+class SourceError(CoreCustomersError):
+    """A data source cannot be opened or read."""
+
+
+class InputError(CoreCustomersError):
+    """The input data is unusable; the message names file, row, column and the fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ColumnMappingError(InputError):
+    """A required canonical column could not be found in the source."""
+
+
+class TooManyBadRowsError(InputError):
+    """More than the allowed share of rows was quarantined."""
+
+
+class NotFittedError(CoreCustomersError, ValueError):
+    """A model was asked for predictions or parameters before ``fit`` was called."""
