@@ -1,0 +1,295 @@
+"""Settings: one TOML file per workspace (``corecustomers.toml``), every setting a flag too.
+
+Precedence: command-line flag > config file > built-in default. ``load_settings`` reads
+and validates the file; :func:`init_config_text` is the commented file ``corecustomers
+init`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from corecustomers.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "Settings", "init_config_text", "load_settings"]
+
+CONFIG_FILE = "corecustomers.toml"
+TimeUnit = Literal["day", "week", "month"]
+Lang = Literal["en", "zh"]
+
+_SECTIONS = {
+    "source": {"delimiter", "encoding", "header", "sheet", "source_url"},
+    "columns": {
+        "customer_id",
+        "timestamp",
+        "amount",
+        "order_id",
+        "quantity",
+        "product",
+        "category",
+        "channel",
+        "store",
+        "margin",
+        "referred_by",
+    },
+    "analysis": {
+        "as_of",
+        "calibration_end",
+        "time_unit",
+        "timezone",
+        "currency",
+        "lang",
+        "max_bad_share",
+        "engine",
+    },
+    "rfm": {"bins", "scheme", "threshold", "monetary", "schemes"},
+    "abc": {"a", "b", "value"},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of an analysis, with its default."""
+
+    # [source]
+    delimiter: str | None = None
+    encoding: str | None = None
+    header: bool | None = None
+    sheet: str | None = None
+    source_url: str | None = None
+    # [columns]
+    columns: Mapping[str, str] = field(default_factory=dict)
+    # [analysis]
+    as_of: _dt.date | None = None
+    calibration_end: _dt.date | None = None
+    time_unit: TimeUnit = "week"
+    timezone: str = "UTC"
+    currency: str = ""
+    lang: Lang = "en"
+    max_bad_share: float = 0.20
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    # [rfm]
+    rfm_bins: int = 5
+    rfm_scheme: str = "named"
+    rfm_threshold: Literal["mean", "median"] = "mean"
+    rfm_monetary: Literal["total", "mean"] = "total"
+    rfm_schemes: Mapping[str, Any] = field(default_factory=dict)
+    # [abc]
+    abc_a: float = 0.80
+    abc_b: float = 0.95
+    abc_value: Literal["revenue", "margin"] = "revenue"
+
+    def __post_init__(self) -> None:
+        _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
+        _check_choice("lang", self.lang, ("en", "zh"))
+        _check_choice("engine", self.engine, ("duckdb", "spark"))
+        _check_choice("rfm.threshold", self.rfm_threshold, ("mean", "median"))
+        _check_choice("rfm.monetary", self.rfm_monetary, ("total", "mean"))
+        _check_choice("abc.value", self.abc_value, ("revenue", "margin"))
+        if not 0.0 <= self.max_bad_share <= 1.0:
+            raise ConfigError(
+                f"max_bad_share must be between 0 and 1 (a share), got {self.max_bad_share}"
+            )
+        if not 2 <= self.rfm_bins <= 10:
+            raise ConfigError(f"rfm.bins must be between 2 and 10, got {self.rfm_bins}")
+        if not 0.0 < self.abc_a < self.abc_b <= 1.0:
+            raise ConfigError(
+                f"abc thresholds must satisfy 0 < a < b <= 1, got a={self.abc_a}, b={self.abc_b}"
+            )
+        if (
+            self.as_of is not None
+            and self.calibration_end is not None
+            and self.calibration_end >= self.as_of
+        ):
+            raise ConfigError(
+                f"calibration_end ({self.calibration_end}) must be before as_of ({self.as_of})"
+            )
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given (non-None) values replaced, e.g. from CLI flags."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "columns" in given:
+            given["columns"] = {**self.columns, **{k: v for k, v in given["columns"].items() if v}}
+        return replace(self, **given)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings for summary.json."""
+        out = asdict(self)
+        for key in ("as_of", "calibration_end"):
+            if out[key] is not None:
+                out[key] = out[key].isoformat()
+        out["columns"] = dict(self.columns)
+        out.pop("rfm_schemes", None)
+        if self.source_url:
+            out["source_url"] = _redact(self.source_url)
+        return out
+
+
+def _redact(url: str) -> str:
+    from corecustomers.data.connect import _redact as redact
+
+    return redact(url)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def parse_date(value: object, name: str) -> _dt.date | None:
+    """A date from a TOML date, ``YYYY-MM-DD`` or ``YYYYMMDD``; None for empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"):
+        try:
+            return _dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ConfigError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD")
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read ``corecustomers.toml`` (or ``path``); defaults when there is no file.
+
+    Raises
+    ------
+    ConfigError
+        For a syntax error, an unknown section or key, or an invalid value; the message
+        names the file and the key.
+    """
+    if path is None:
+        candidate = Path.cwd() / CONFIG_FILE
+        if not candidate.exists():
+            return Settings()
+        path = candidate
+    if not path.exists():
+        raise ConfigError(
+            f"config file {path} does not exist; create one with `corecustomers init`"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    try:
+        return settings_from_mapping(data)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+
+
+def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
+    """Settings from the parsed TOML structure."""
+    for section, body in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section [{section}]; known: {', '.join('[' + s + ']' for s in _SECTIONS)}"
+            )
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"[{section}] must be a table of settings")
+        unknown = set(body) - _SECTIONS[section]
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
+                f"known: {', '.join(sorted(_SECTIONS[section]))}"
+            )
+    src = data.get("source", {})
+    ana = data.get("analysis", {})
+    rfm = data.get("rfm", {})
+    abc = data.get("abc", {})
+    kwargs: dict[str, Any] = {
+        "delimiter": src.get("delimiter") or None,
+        "encoding": src.get("encoding") or None,
+        "header": src.get("header"),
+        "sheet": (str(src["sheet"]) if src.get("sheet") not in (None, "") else None),
+        "source_url": src.get("source_url") or None,
+        "columns": {k: str(v) for k, v in data.get("columns", {}).items() if v not in ("", None)},
+        "as_of": parse_date(ana.get("as_of"), "as_of"),
+        "calibration_end": parse_date(ana.get("calibration_end"), "calibration_end"),
+    }
+    for key in ("time_unit", "timezone", "currency", "lang", "max_bad_share", "engine"):
+        if key in ana:
+            kwargs[key] = ana[key]
+    for key in ("bins", "scheme", "threshold", "monetary", "schemes"):
+        if key in rfm:
+            kwargs[f"rfm_{key}"] = rfm[key]
+    for key in ("a", "b", "value"):
+        if key in abc:
+            kwargs[f"abc_{key}"] = abc[key]
+    known = {f.name for f in fields(Settings)}
+    assert set(kwargs) <= known
+    try:
+        return Settings(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the key checks above
+        raise ConfigError(str(exc)) from exc
+
+
+def init_config_text() -> str:
+    """The commented ``corecustomers.toml`` that ``corecustomers init`` writes."""
+    return _TEMPLATE
+
+
+_TEMPLATE = """\
+# corecustomers.toml — settings for `corecustomers analyze` in this folder.
+# Every setting is optional; a command-line flag overrides the value here.
+
+[source]
+# delimiter = ","          # detected when empty (comma, semicolon, tab, pipe, whitespace)
+# encoding = "utf-8"       # detected: utf-8, utf-8 with BOM, gb18030 (GBK)
+# header = true            # detected for CSV; Excel sheets are read with a header row
+# sheet = "Sheet1"         # Excel: sheet name or 1-based number
+# source_url = "postgresql://user@localhost:5432/shop"   # read a table or query there
+
+[columns]
+# Which source column holds each field: a header or a 1-based position.
+# Detected from common English and Chinese headers when not given
+# (customer / 客户编号 / 会员号, date / 交易日期 / 下单时间, amount / 金额 / 实付金额 ...).
+# customer_id = "会员号"
+# timestamp = "下单时间"
+# amount = "实付金额"
+# order_id = "订单号"       # duplicates of an order are quarantined (first copy kept)
+# product = "商品"
+# category = "品类"
+# channel = "渠道"
+# store = "门店"
+# quantity = "数量"
+# margin = "毛利"           # used for ABC classes when [abc] value = "margin"
+
+[analysis]
+# as_of = 2024-12-31         # default: the last valid transaction date
+# calibration_end = 2024-06-30   # split calibration / holdout for model checks
+time_unit = "week"           # day | week (days/7) | month (days/30.4375)
+timezone = "UTC"             # business time zone as a UTC offset, e.g. "+08:00"
+currency = ""                # shown in the report, e.g. "¥" or "$"
+lang = "en"                  # en | zh — report and segment labels
+max_bad_share = 0.20         # stop when more than this share of rows is quarantined
+engine = "duckdb"            # duckdb | spark
+
+[rfm]
+bins = 5                     # scores 1..bins per dimension
+scheme = "named"             # named (11 English segments) | cn8 (八类客户) | a scheme below
+threshold = "mean"           # cn8: high/low against the mean or the median
+monetary = "total"           # M from total spend or mean spend per purchase
+
+# A scheme of your own: rules are tried in order, the first match wins; ranges are
+# inclusive score ranges, a missing dimension matches any score. End with a catch-all.
+# [rfm.schemes.vip]
+# segments = [
+#   { name = "VIP", label_zh = "贵宾", r = [4, 5], f = [4, 5], m = [4, 5] },
+#   { name = "Active", label_zh = "活跃", r = [3, 5] },
+#   { name = "Others", label_zh = "其他" },
+# ]
+
+[abc]
+a = 0.80                     # class A: customers bringing the first 80 % of revenue
+b = 0.95                     # class B: up to 95 %; C: the rest
+value = "revenue"            # revenue | margin (needs a margin column)
+"""

@@ -1,0 +1,100 @@
+"""Connections to the engines that hold the transactions.
+
+DuckDB is the embedded default; Spark (local mode when no cluster is configured) and any
+database Ibis connects to (PostgreSQL, a DuckDB file, a warehouse) run the same
+expressions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Literal
+
+import ibis
+from ibis.backends import BaseBackend
+
+from corecustomers.errors import ConfigError, SourceError
+
+__all__ = ["Engine", "connect", "connect_engine", "is_duckdb"]
+
+Engine = Literal["duckdb", "spark"]
+
+log = logging.getLogger(__name__)
+
+
+def connect_engine(engine: Engine = "duckdb", *, spark_master: str | None = None) -> BaseBackend:
+    """Open the compute engine that runs the analysis.
+
+    Parameters
+    ----------
+    engine
+        ``"duckdb"`` (embedded, in memory) or ``"spark"`` (a local Spark session unless
+        ``spark_master`` or ``SPARK_MASTER`` names a cluster).
+
+    Examples
+    --------
+    >>> con = connect_engine("duckdb")
+    >>> con.name
+    'duckdb'
+    """
+    if engine == "duckdb":
+        return ibis.duckdb.connect()
+    if engine == "spark":
+        return _spark(spark_master or os.environ.get("SPARK_MASTER") or "local[*]")
+    raise ConfigError(f"unknown engine {engine!r}; use 'duckdb' or 'spark'")
+
+
+def _spark(master: str) -> BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError(
+            "the Spark engine needs PySpark: pip install 'corecustomers[spark]' "
+            "(and Java 17 on the PATH)"
+        ) from exc
+    session = (
+        SparkSession.builder.master(master)
+        .appName("corecustomers")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
+        .getOrCreate()
+    )
+    return ibis.pyspark.connect(session)
+
+
+def connect(url: str) -> BaseBackend:
+    """Connect to any database Ibis knows, by URL.
+
+    ``postgresql://user@host:5432/db``, ``duckdb:///path/file.db``, ``sqlite:///f.db`` …
+
+    Examples
+    --------
+    >>> connect("duckdb://").name
+    'duckdb'
+    """
+    try:
+        return ibis.connect(url)
+    except Exception as exc:
+        raise SourceError(
+            f"cannot connect to {_redact(url)}: {exc}. Check the URL "
+            "(e.g. postgresql://user@host:5432/dbname or duckdb:///path/file.db), that the "
+            "server is running and that its driver is installed "
+            "(pip install 'corecustomers[postgres]')."
+        ) from exc
+
+
+def is_duckdb(con: BaseBackend) -> bool:
+    """Whether ``con`` is an embedded DuckDB connection."""
+    return bool(con.name == "duckdb")
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a connection URL before it is printed."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in cred else url
+    return url
