@@ -1,0 +1,370 @@
+"""Weighted maximum likelihood on log-transformed positive parameters.
+
+Every model in :mod:`corecustomers.models` is fitted the same way:
+
+1. identical customers are compressed into unique rows and integer (or real) weights with
+   :func:`compress_rows`, so the likelihood is evaluated once per distinct history;
+2. :func:`fit_positive` minimises the weighted negative log-likelihood over
+   ``u = log(theta - lower)`` (so every parameter stays above its lower bound, usually 0),
+   with SciPy's L-BFGS-B from one or more starting points and then a few Newton steps on a
+   numerical Hessian of the analytic gradient to polish the optimum;
+3. standard errors come from the inverse of that Hessian (the observed information of the
+   unpenalised likelihood in ``u``) mapped back to ``theta`` with the delta method,
+   ``Cov(theta) = J Cov(u) J`` with ``J = diag(theta - lower)``.
+
+The optional L2 penalty follows lifetimes so its ``penalizer_coef`` ports unchanged: the
+optimiser minimises ``-(1/N) sum_i w_i ll_i + penalizer * sum_k theta_k**2`` where
+``N = sum_i w_i``.
+
+When the optimum lies on the edge of the parameter space (a parameter running to 0 or to
+infinity, which for these models means the data cannot identify it), a
+:class:`BoundaryWarning` is issued instead of an exception; the fit is kept with
+``converged = False``. A :class:`ConvergenceWarning` says that no start converged.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from corecustomers.models._base import FloatArray
+
+__all__ = [
+    "BoundaryWarning",
+    "ConvergenceWarning",
+    "FitResult",
+    "Objective",
+    "compress_rows",
+    "fit_positive",
+]
+
+#: ``params -> (negative log-likelihood, gradient)``: the weighted total over customers
+#: (``sum_i w_i * nll_i``) and its gradient with respect to the natural parameters.
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+#: The optimiser works on ``u = log(theta - lower)`` inside ``[-LOG_BOUND, LOG_BOUND]``,
+#: i.e. ``theta - lower`` between about ``1e-12`` and ``1e12``.
+LOG_BOUND = 27.6
+
+#: A parameter whose ``u`` ends within this distance of ``+-LOG_BOUND`` is on the boundary.
+_EDGE = 1e-2
+
+
+class BoundaryWarning(UserWarning):
+    """The maximum-likelihood estimate lies on the boundary of the parameter space.
+
+    Some parameter ran towards 0 or infinity, so the data do not identify it; the fitted
+    values are kept but their standard errors are not meaningful. More data, a
+    ``penalizer`` or a different model usually helps.
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped before it reached a stationary point from any start."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit_positive`.
+
+    Attributes
+    ----------
+    params : ndarray
+        Estimates on the natural scale, ``theta = lower + exp(u)``.
+    log_likelihood : float
+        The *unpenalised* weighted total log-likelihood at ``params``.
+    covariance : ndarray
+        Delta-method covariance of ``params`` (NaN where the Hessian is singular).
+    standard_errors : ndarray
+        Square roots of the diagonal of ``covariance``.
+    converged : bool
+        The optimiser reached a stationary point away from the boundary.
+    n_observations : float
+        ``sum(weights)``: the number of customers the fit describes.
+    message : str
+        What the optimiser said, for diagnostics.
+    """
+
+    params: FloatArray
+    log_likelihood: float
+    covariance: FloatArray
+    standard_errors: FloatArray
+    converged: bool
+    n_observations: float
+    message: str = ""
+    log_params: FloatArray = field(default_factory=lambda: np.empty(0))
+
+
+def compress_rows(
+    columns: Sequence[FloatArray], weights: FloatArray | None = None
+) -> tuple[list[FloatArray], FloatArray]:
+    """Collapse identical rows into unique rows and summed weights.
+
+    Parameters
+    ----------
+    columns : sequence of 1-d arrays of equal length
+        For example ``(frequency, recency, T)``.
+    weights : 1-d array, optional
+        Weight of each row (ones when omitted). Rows of weight 0 are dropped.
+
+    Returns
+    -------
+    unique_columns : list of arrays
+        One array per input column, holding each distinct row once (sorted).
+    weights : ndarray
+        The summed weight of each distinct row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (x, t), w = compress_rows([np.array([0.0, 1, 0]), np.array([0.0, 2, 0])])
+    >>> x.tolist(), t.tolist(), w.tolist()
+    ([0.0, 1.0], [0.0, 2.0], [2.0, 1.0])
+    """
+    cols = [np.asarray(c, dtype=np.float64) for c in columns]
+    if not cols:
+        raise ValueError("compress_rows needs at least one column")
+    n = cols[0].shape[0]
+    if any(c.shape != (n,) for c in cols):
+        raise ValueError("all columns must be one-dimensional and of the same length")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError("weights must have one entry per row")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and non-negative")
+    keep = w > 0
+    if not np.all(keep):
+        cols = [c[keep] for c in cols]
+        w = w[keep]
+    if w.size == 0:
+        return [c.copy() for c in cols], w
+    # lexsort + run boundaries: faster than np.unique(axis=0) on millions of rows
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    new_run = np.zeros(w.size, dtype=bool)
+    new_run[0] = True
+    for c in sorted_cols:
+        new_run[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new_run)
+    summed = np.add.reduceat(w[order], starts)
+    return [c[starts] for c in sorted_cols], summed
+
+
+def _numerical_hessian(grad: Callable[[FloatArray], FloatArray], u: FloatArray) -> FloatArray:
+    """Symmetrised central-difference Jacobian of an analytic gradient."""
+    k = u.size
+    hess = np.empty((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(float(u[j])))
+        up, down = u.copy(), u.copy()
+        up[j] += h
+        down[j] -= h
+        hess[:, j] = (grad(up) - grad(down)) / (2.0 * h)
+    return 0.5 * (hess + hess.T)
+
+
+def fit_positive(
+    objective: Objective,
+    starts: Sequence[Sequence[float]] | FloatArray,
+    *,
+    n_observations: float,
+    penalizer: float = 0.0,
+    lower: Sequence[float] | FloatArray | None = None,
+    names: Sequence[str] | None = None,
+    max_iter: int = 2000,
+    gtol: float = 1e-9,
+) -> FitResult:
+    """Minimise a weighted negative log-likelihood over positive parameters.
+
+    Parameters
+    ----------
+    objective : callable
+        ``theta -> (nll, grad)``: the weighted total negative log-likelihood
+        ``sum_i w_i * nll_i(theta)`` and its gradient with respect to ``theta``.
+        It may return a non-finite value where the likelihood cannot be evaluated.
+    starts : sequence of parameter vectors
+        Natural-scale starting points, tried in order; later ones are used only when the
+        earlier fail (non-finite, not converged or on the boundary).
+    n_observations : float
+        ``sum_i w_i``; the optimiser works on the mean so tolerances do not depend on N.
+    penalizer : float, default 0
+        L2 penalty ``penalizer * sum(theta**2)`` added to the *mean* negative
+        log-likelihood (lifetimes' convention).
+    lower : sequence of float, optional
+        Lower bound of each parameter (default 0): ``theta = lower + exp(u)``.
+    names : sequence of str, optional
+        Parameter names, used in warning messages.
+    max_iter : int, default 2000
+        Iteration cap of L-BFGS-B.
+    gtol : float, default 1e-9
+        Target max-norm of the gradient of the mean objective in ``u``.
+
+    Returns
+    -------
+    FitResult
+
+    Warns
+    -----
+    BoundaryWarning
+        The best optimum found has a parameter at the boundary of the parameter space.
+    ConvergenceWarning
+        No start reached a stationary point.
+    """
+    start_arr = np.atleast_2d(np.asarray(starts, dtype=np.float64))
+    k = start_arr.shape[1]
+    lo = np.zeros(k) if lower is None else np.asarray(lower, dtype=np.float64)
+    labels = list(names) if names is not None else [f"theta[{i}]" for i in range(k)]
+    if n_observations <= 0:
+        raise ValueError("the fit needs at least one customer with a positive weight")
+    if penalizer < 0:
+        raise ValueError("penalizer must be non-negative")
+    scale = 1.0 / float(n_observations)
+
+    def to_theta(u: FloatArray) -> FloatArray:
+        return lo + np.exp(u)
+
+    def mean_objective(u: FloatArray, penalised: bool = True) -> tuple[float, FloatArray]:
+        theta = to_theta(u)
+        try:
+            with np.errstate(all="ignore"):
+                f, g = objective(theta)
+        except (FloatingPointError, OverflowError, ZeroDivisionError):
+            return math.inf, np.zeros(k)
+        f_mean = float(f) * scale
+        g_arr = np.asarray(g, dtype=np.float64) * scale
+        if penalised and penalizer > 0:
+            f_mean += penalizer * float(np.sum(theta**2))
+            g_arr = g_arr + 2.0 * penalizer * theta
+        g_u = g_arr * (theta - lo)  # chain rule: d theta / d u = exp(u)
+        if not (math.isfinite(f_mean) and np.all(np.isfinite(g_u))):
+            return math.inf, np.zeros(k)
+        return f_mean, g_u
+
+    def grad_u(u: FloatArray, penalised: bool = True) -> FloatArray:
+        return mean_objective(u, penalised)[1]
+
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * k
+    best: tuple[float, FloatArray, bool, str] | None = None
+    for start in start_arr:
+        if np.any(start <= lo):
+            raise ValueError("every starting value must lie above its lower bound")
+        u0 = np.clip(np.log(start - lo), -LOG_BOUND + 1, LOG_BOUND - 1)
+        f0, _ = mean_objective(u0)
+        if not math.isfinite(f0):
+            continue
+        res = minimize(
+            mean_objective,
+            u0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol * 1e-2, "maxcor": 20},
+        )
+        u, f = np.asarray(res.x, dtype=np.float64), float(res.fun)
+        u, f = _newton_polish(mean_objective, grad_u, u, f)
+        g = grad_u(u)
+        on_edge = bool(np.any(np.abs(u) > LOG_BOUND - _EDGE))
+        ok = math.isfinite(f) and float(np.max(np.abs(g))) < max(gtol * 1e3, 1e-6)
+        ok = ok and not on_edge
+        msg = str(res.message)
+        if best is None or (ok and not best[2]) or (ok == best[2] and f < best[0]):
+            best = (f, u, ok, msg)
+        if ok:
+            break
+
+    if best is None:
+        raise ValueError(
+            "the log-likelihood is not finite at any starting point; check that the data "
+            "satisfy the model's column constraints"
+        )
+    f, u, converged, message = best
+    theta = to_theta(u)
+    edge = np.abs(u) > LOG_BOUND - _EDGE
+    if np.any(edge):
+        which = ", ".join(
+            f"{labels[i]} -> {'0' if u[i] < 0 else 'infinity'}" for i in np.flatnonzero(edge)
+        )
+        warnings.warn(
+            f"the maximum-likelihood estimate is on the boundary ({which}): the data do not "
+            "identify this parameter, so its estimate and standard error are not meaningful. "
+            "Use more data, set penalizer > 0, or choose a simpler model.",
+            BoundaryWarning,
+            stacklevel=3,
+        )
+        converged = False
+    elif not converged:
+        warnings.warn(
+            f"the maximum-likelihood fit did not converge ({message}); the estimates may be "
+            "inaccurate. Try a small penalizer or check the data.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+    # observed information of the unpenalised total log-likelihood, in u
+    hess_u = _numerical_hessian(lambda v: grad_u(v, penalised=False), u) * n_observations
+    try:
+        cov_u = np.linalg.inv(hess_u)
+        if not np.all(np.isfinite(cov_u)) or np.any(np.diag(cov_u) < 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        cov_u = np.full((k, k), np.nan)
+    jac = theta - lo
+    cov = cov_u * np.outer(jac, jac)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(cov))
+    ll_total = -mean_objective(u, penalised=False)[0] * n_observations
+    return FitResult(
+        params=theta,
+        log_likelihood=float(ll_total),
+        covariance=cov,
+        standard_errors=se,
+        converged=converged,
+        n_observations=float(n_observations),
+        message=message,
+        log_params=u,
+    )
+
+
+def _newton_polish(
+    fun: Callable[[FloatArray], tuple[float, FloatArray]],
+    grad: Callable[[FloatArray], FloatArray],
+    u: FloatArray,
+    f: float,
+    *,
+    steps: int = 8,
+) -> tuple[FloatArray, float]:
+    """A few damped Newton steps from the L-BFGS-B answer (no-op when it would not help).
+
+    L-BFGS-B stops on a relative change of the objective; for these smooth, low-dimensional
+    likelihoods Newton's method with a finite-difference Hessian of the analytic gradient
+    reaches machine precision in a couple of steps.
+    """
+    for _ in range(steps):
+        g = grad(u)
+        if float(np.max(np.abs(g))) < 1e-12:
+            break
+        hess = _numerical_hessian(grad, u)
+        try:
+            eig = np.linalg.eigvalsh(hess)
+            if eig[0] <= 0:
+                break
+            step = np.linalg.solve(hess, g)
+        except np.linalg.LinAlgError:
+            break
+        improved = False
+        t = 1.0
+        for _ in range(20):
+            cand = np.clip(u - t * step, -LOG_BOUND, LOG_BOUND)
+            fc, _gc = fun(cand)
+            if math.isfinite(fc) and fc <= f:
+                u, f, improved = cand, fc, True
+                break
+            t *= 0.5
+        if not improved:
+            break
+    return u, f
