@@ -1,1 +1,49 @@
-"""corecustomers.models."""
+"""Statistical models of customer behaviour: who buys again, how often, and for how much.
+
+Transaction models (fit customers' ``frequency, recency, T`` summaries):
+
+* :class:`BetaGeoBetaBinomModel` -- BG/BB, discrete transaction opportunities.
+
+Retention model (fits a cohort's survival counts): :class:`ShiftedBetaGeoModel`.
+
+Spend model (fits ``frequency, monetary_value``): :class:`GammaGammaModel`.
+
+Every model follows one contract: ``__init__`` takes keyword hyper-parameters only,
+``fit(X)`` returns the model, fitted state ends in ``_`` (``params_``,
+``log_likelihood_``, ...), predictions before ``fit`` raise
+:class:`~corecustomers.errors.NotFittedError`, and ``to_dict``/``from_dict`` round-trip a
+fitted model. :data:`ALL_MODELS` lists every model class.
+
+Value and assessment: :func:`customer_lifetime_value`, :func:`holdout_evaluation`,
+:func:`select_model`.
+"""
+
+from __future__ import annotations
+
+from corecustomers.models._base import BaseModel
+from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
+from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
+from corecustomers.models.clv import customer_lifetime_value, discounted_expected_transactions
+from corecustomers.models.gamma_gamma import GammaGammaModel, SpendFrequencyCorrelationWarning
+from corecustomers.models.shifted_beta_geo import ShiftedBetaGeoModel, survival_table
+
+__all__ = [
+    "ALL_MODELS",
+    "BaseModel",
+    "BetaGeoBetaBinomModel",
+    "BoundaryWarning",
+    "ConvergenceWarning",
+    "GammaGammaModel",
+    "ShiftedBetaGeoModel",
+    "SpendFrequencyCorrelationWarning",
+    "customer_lifetime_value",
+    "discounted_expected_transactions",
+    "survival_table",
+]
+
+#: Every model class, in the order the documentation lists them.
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    BetaGeoBetaBinomModel,
+    ShiftedBetaGeoModel,
+    GammaGammaModel,
+)
