@@ -1,0 +1,405 @@
+"""The ``corecustomers`` command: a thin shell over :mod:`corecustomers.service`.
+
+Exit codes: 0 success; 2 bad usage or bad input (the message names the file, row and
+column and what to do); 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress as RichBar
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from corecustomers import __version__
+from corecustomers.config import CONFIG_FILE, Settings, init_config_text, load_settings, parse_date
+from corecustomers.errors import CoreCustomersError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="corecustomers",
+    help=(
+        "Find, value and keep your core customers: from a transactions table to scored "
+        "customers (RFM, ABC/Pareto, lifetime value) and an HTML report.\n\n"
+        "Example: corecustomers analyze sales.csv --out results"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+err = Console(stderr=True)
+out = Console()
+
+
+class RichProgress:
+    """Progress on stderr: a spinner and the elapsed time per step, a tick when done."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+
+    @contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        """Show ``description`` while the block runs."""
+        if self.quiet:
+            yield
+            return
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+        )
+        with RichBar(*columns, console=self.console, transient=True) as bar:
+            bar.add_task(description, total=None)
+            started = _dt.datetime.now()
+            yield
+        seconds = (_dt.datetime.now() - started).total_seconds()
+        self.console.print(f"[green]✓[/green] {description} [dim]({seconds:.1f} s)[/dim]")
+
+    def note(self, message: str) -> None:
+        """Print a dim information line."""
+        if not self.quiet:
+            self.console.print(f"  [dim]{message}[/dim]")
+
+
+@contextmanager
+def _handled(debug: bool) -> Iterator[None]:
+    """Turn errors into messages and exit codes (2 for the user's input, 1 otherwise)."""
+    try:
+        yield
+    except CoreCustomersError as exc:
+        err.print(f"[bold red]Error:[/bold red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err.print("[red]Interrupted.[/red] Files from earlier runs are unchanged.")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"[bold red]Unexpected failure:[/bold red] {type(exc).__name__}: {exc}\n"
+            "Files from earlier runs are unchanged. Rerun with --debug for the traceback "
+            "and report it.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _date(value: str | None, name: str) -> _dt.date | None:
+    return parse_date(value, name) if value else None
+
+
+# -- shared options -------------------------------------------------------------------------
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        help="CSV/TXT, Excel or Parquet file; with --source-url a table name or a SQL query.",
+        show_default=False,
+    ),
+]
+CustomerCol = Annotated[
+    str | None,
+    typer.Option("--customer-col", help="Customer id column (header or 1-based position)."),
+]
+DateCol = Annotated[
+    str | None, typer.Option("--date-col", help="Date/time column (header or position).")
+]
+AmountCol = Annotated[
+    str | None, typer.Option("--amount-col", help="Amount column (header or position).")
+]
+OrderCol = Annotated[
+    str | None,
+    typer.Option("--order-col", help="Order id column; repeated orders are quarantined."),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Analysis date YYYY-MM-DD [default: last valid transaction date]."
+    ),
+]
+CalEnd = Annotated[
+    str | None,
+    typer.Option("--calibration-end", help="End of the calibration period (holdout after it)."),
+]
+TimeUnitOpt = Annotated[
+    str | None, typer.Option("--time-unit", help="day | week | month [default: week].")
+]
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="duckdb | spark [default: duckdb].")
+]
+SourceUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--source-url", help="Database URL, e.g. postgresql://user@host/db or duckdb:///f.db."
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help=f"Config file [default: ./{CONFIG_FILE} when present]."),
+]
+DelimiterOpt = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter [default: detected].")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="utf-8 | gb18030 (GBK) [default: detected].")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
+
+
+def _settings(config: Path | None, **flags: Any) -> Settings:
+    columns = {
+        "customer_id": flags.pop("customer_col", None),
+        "timestamp": flags.pop("date_col", None),
+        "amount": flags.pop("amount_col", None),
+        "order_id": flags.pop("order_col", None),
+    }
+    flags["as_of"] = _date(flags.get("as_of"), "--as-of")
+    flags["calibration_end"] = _date(flags.get("calibration_end"), "--calibration-end")
+    base = load_settings(config)
+    settings = base.with_overrides(columns=columns, **flags)
+    return Settings(**{f: getattr(settings, f) for f in settings.__dataclass_fields__})
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+@app.command()
+def analyze(
+    source: SourceArg,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results.")],
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    as_of: AsOf = None,
+    calibration_end: CalEnd = None,
+    time_unit: TimeUnitOpt = None,
+    engine: EngineOpt = None,
+    source_url: SourceUrl = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en | zh [default: en].")] = None,
+    config: ConfigOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Analyse a transactions table: scored customers, summary and an HTML report.
+
+    Writes OUT/customers.parquet, OUT/customers.csv, OUT/summary.json,
+    OUT/quarantine.csv and OUT/report.html.
+
+    Examples:
+
+      corecustomers analyze sales.csv --out results
+
+      corecustomers analyze CDNOW_sample.txt --customer-col 1 --date-col 3 --amount-col 5 --out cdnow
+
+      corecustomers analyze orders --source-url postgresql://me@localhost/shop --out results
+    """
+    from corecustomers.service import analyze as run
+
+    with _handled(debug):
+        settings = _settings(
+            config,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            order_col=order_col,
+            as_of=as_of,
+            calibration_end=calibration_end,
+            time_unit=time_unit,
+            engine=engine,
+            source_url=source_url,
+            lang=lang,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        result = run(source, out_dir, settings, progress=RichProgress(err, quiet=quiet))
+        _print_result(result.summary, result.files)
+
+
+def _print_result(summary: dict[str, Any], files: dict[str, Path]) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    cur = summary.get("currency") or ""
+    conc = summary.get("concentration", {})
+    table.add_row("Rows read", f"{summary['rows_read']:,}")
+    table.add_row(
+        "Accepted / quarantined",
+        f"{summary['rows_accepted']:,} / {summary['rows_quarantined']:,}",
+    )
+    table.add_row("Customers", f"{summary['customers']:,}")
+    table.add_row("Revenue", f"{cur}{summary['revenue']:,.2f}")
+    if "top_20pct_share" in conc:
+        table.add_row("Top 20 % share of revenue", f"{conc['top_20pct_share']:.1%}")
+    table.add_row("As of", str(summary["as_of"]))
+    out.print(table)
+    for w in summary.get("warnings", []):
+        err.print(f"[yellow]Warning:[/yellow] {w['message']}", soft_wrap=True)
+    out.print(f"Report: [bold]{files['report.html']}[/bold]")
+
+
+@app.command()
+def summarize(
+    source: SourceArg,
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Output file: .parquet or .csv.", show_default=False)
+    ],
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    as_of: AsOf = None,
+    calibration_end: CalEnd = None,
+    time_unit: TimeUnitOpt = None,
+    engine: EngineOpt = None,
+    source_url: SourceUrl = None,
+    config: ConfigOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Write the per-customer features only (frequency, recency, T, monetary_value, …).
+
+    Quarantined rows go to OUT_STEM.quarantine.csv beside the output.
+
+    Example:
+
+      corecustomers summarize CDNOW_sample.txt --customer-col 1 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --out cdnow.parquet
+    """
+    from corecustomers.service import summarize as run
+
+    with _handled(debug):
+        settings = _settings(
+            config,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            order_col=order_col,
+            as_of=as_of,
+            calibration_end=calibration_end,
+            time_unit=time_unit,
+            engine=engine,
+            source_url=source_url,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        table, prepared = run(source, out_file, settings, progress=RichProgress(err, quiet=quiet))
+        out.print(
+            f"{table.num_rows:,} customers from {prepared.counts.rows_accepted:,} rows "
+            f"({prepared.counts.rows_quarantined:,} quarantined) → [bold]{out_file}[/bold]"
+        )
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the demo data and results.")
+    ] = Path("demo-output"),
+    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+    lang: Annotated[str, typer.Option("--lang", help="en | zh.")] = "en",
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Generate a realistic demo data set and analyse it.
+
+    The demo CSV has Chinese headers and a few deliberately bad rows, so every part of
+    the report shows something.
+
+    Example:
+
+      corecustomers demo --out demo-output --lang zh
+    """
+    from corecustomers.data.synthetic import write_demo_csv
+    from corecustomers.service import analyze as run
+
+    with _handled(debug):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        progress = RichProgress(err, quiet=quiet)
+        data = out_dir / "demo-transactions.csv"
+        with progress.step(f"Generating demo transactions for {customers:,} customers"):
+            write_demo_csv(data, n_customers=customers, seed=seed)
+        settings = Settings(currency="¥", lang="zh" if lang == "zh" else "en")
+        result = run(str(data), out_dir / "analysis", settings, progress=progress)
+        out.print(f"Demo data: [bold]{data}[/bold]")
+        _print_result(result.summary, result.files)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the file.")] = Path(
+        CONFIG_FILE
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Write a commented corecustomers.toml with every setting and its default.
+
+    Example:
+
+      corecustomers init && $EDITOR corecustomers.toml
+    """
+    with _handled(debug):
+        if path.exists() and not force:
+            err.print(f"[red]Error:[/red] {path} exists; use --force to overwrite it.")
+            raise typer.Exit(2)
+        path.write_text(init_config_text(), encoding="utf-8")
+        out.print(f"Wrote [bold]{path}[/bold]; edit it, then run corecustomers analyze.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"corecustomers {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        rc = app(args=argv, prog_name="corecustomers", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:  # click usage errors
+        return int(exc.code or 0)
+    except Exception as exc:  # click.UsageError and friends
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

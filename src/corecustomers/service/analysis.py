@@ -1,0 +1,377 @@
+"""The use cases the CLI (and later the web service) share: ``summarize`` and ``analyze``.
+
+One call goes from a source to files: read → map → validate (quarantine) → features (lazy
+Ibis, one materialisation) → RFM / ABC → (models) → ``customers.parquet``/``.csv``,
+``summary.json``, ``quarantine.csv`` and ``report.html``. Outputs are written to a
+temporary name and moved into place at the end, so a failed run never corrupts the
+results of an earlier one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from corecustomers import __version__
+from corecustomers.config import Settings
+from corecustomers.data.connect import connect_engine
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.mapping import ColumnMapping, map_columns
+from corecustomers.data.parsing import parse_utc_offset
+from corecustomers.data.readers import RawSource, read_source
+from corecustomers.data.validation import (
+    ValidationCounts,
+    count_rows,
+    exact_duplicate_rows,
+    validate,
+    write_quarantine,
+)
+from corecustomers.errors import InputError, TooManyBadRowsError
+from corecustomers.service.progress import NullProgress, Progress
+from corecustomers.service.scoring import score_customers
+
+__all__ = ["AnalysisResult", "Prepared", "analyze", "prepare", "summarize"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A validated source, ready for features."""
+
+    raw: RawSource
+    mapping: ColumnMapping
+    transactions: ir.Table
+    counts: ValidationCounts
+    as_of: _dt.date
+    calibration_end: _dt.date | None
+    rows_after_as_of: int
+    warnings: list[dict[str, Any]]
+    quarantine_sample: list[dict[str, Any]]
+
+
+@dataclass
+class AnalysisResult:
+    """What ``analyze`` produced."""
+
+    summary: dict[str, Any]
+    customers: pa.Table
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@contextmanager
+def _staging() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="corecustomers-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare(
+    source: str,
+    settings: Settings,
+    *,
+    staging_dir: Path,
+    quarantine_path: Path,
+    progress: Progress | None = None,
+    today: _dt.date | None = None,
+) -> Prepared:
+    """Read, map and validate ``source``; write the quarantine file; fix the dates.
+
+    Raises
+    ------
+    TooManyBadRowsError
+        When more than ``settings.max_bad_share`` of the rows is quarantined (the
+        quarantine file is written first).
+    """
+    progress = progress or NullProgress()
+    offset = parse_utc_offset(settings.timezone)
+    if today is None:
+        now = _dt.datetime.now(_dt.UTC) + _dt.timedelta(minutes=offset)
+        today = now.date()
+    with progress.step(f"Reading {source}"):
+        con = connect_engine(settings.engine) if not settings.source_url else None
+        raw = read_source(
+            source,
+            con=con if con is not None else connect_engine("duckdb"),
+            source_url=settings.source_url,
+            staging_dir=staging_dir,
+            delimiter=settings.delimiter,
+            encoding=settings.encoding,
+            header=settings.header,
+            sheet=settings.sheet,
+        )
+        mapping = map_columns(raw.columns, settings.columns, source=raw.name)
+    for name, column in mapping.describe().items():
+        progress.note(f"{name} ← {column!r}" + (" (detected)" if name in mapping.detected else ""))
+    validated = validate(raw, mapping, today=today, business_offset_minutes=offset)
+    with progress.step("Validating rows"):
+        counts = count_rows(validated)
+    with progress.step("Writing quarantine.csv"):
+        sample = write_quarantine(validated, quarantine_path)
+    if counts.rows_read == 0:
+        raise InputError("the source has no rows; export the transactions again", file=raw.name)
+    if counts.bad_share > settings.max_bad_share:
+        top, n = next(iter(counts.reasons.items()))
+        first = next((s for s in sample if s["reason"] == top), sample[0] if sample else None)
+        where = (
+            f" First at {raw.row_label} {first['source_row']}: {first['message']}." if first else ""
+        )
+        raise TooManyBadRowsError(
+            f"{counts.rows_quarantined:,} of {counts.rows_read:,} rows "
+            f"({counts.bad_share:.1%}) were quarantined, more than the allowed "
+            f"{settings.max_bad_share:.0%}; most often {top} ({n:,} rows).{where} "
+            f"See {quarantine_path}. Fix the source or the column mapping "
+            "(--customer-col/--date-col/--amount-col), or raise max_bad_share in "
+            "corecustomers.toml.",
+            file=raw.name,
+            row=first["source_row"] if first else None,
+            column=first["column"] if first else None,
+        )
+    if counts.last_date is None:
+        raise InputError("no valid transactions to analyse", file=raw.name)
+    as_of = settings.as_of or counts.last_date
+    cal_end = settings.calibration_end
+    if cal_end is not None and counts.first_date is not None and cal_end < counts.first_date:
+        raise InputError(
+            f"calibration end {cal_end} is before the first transaction "
+            f"({counts.first_date}); choose a later --calibration-end",
+            file=raw.name,
+        )
+    if cal_end is not None and cal_end >= as_of:
+        raise InputError(
+            f"calibration end {cal_end} must be before the as-of date {as_of}", file=raw.name
+        )
+    tx = validated.accepted
+    with progress.step("Checking dates and duplicates"):
+        after = tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
+        dupes = exact_duplicate_rows(validated) if mapping.get("order_id") is None else 0
+    warnings: list[dict[str, Any]] = []
+    if dupes:
+        warnings.append(
+            {
+                "code": "exact_duplicate_rows",
+                "count": int(dupes),
+                "message": (
+                    f"{dupes:,} rows repeat an earlier row exactly and have no order id; "
+                    "they were kept as repeat purchases. Map an order column "
+                    "(--order-col) if they are copies."
+                ),
+            }
+        )
+    if after:
+        warnings.append(
+            {
+                "code": "after_as_of",
+                "count": int(after),
+                "message": (
+                    f"{after:,} valid rows are after the as-of date {as_of} and were left out"
+                ),
+            }
+        )
+    return Prepared(
+        raw=raw,
+        mapping=mapping,
+        transactions=tx,
+        counts=counts,
+        as_of=as_of,
+        calibration_end=cal_end,
+        rows_after_as_of=int(after),
+        warnings=warnings,
+        quarantine_sample=sample,
+    )
+
+
+def _features(prepared: Prepared, settings: Settings, progress: Progress) -> pa.Table:
+    expr = customer_features(
+        prepared.transactions,
+        as_of=prepared.as_of,
+        calibration_end=prepared.calibration_end,
+        time_unit=settings.time_unit,
+    )
+    with progress.step("Computing per-customer features"):
+        return materialize(expr)
+
+
+def summarize(
+    source: str,
+    out: Path,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    today: _dt.date | None = None,
+) -> tuple[pa.Table, Prepared]:
+    """Write the per-customer features of ``source`` to ``out`` (.parquet or .csv).
+
+    The quarantined rows go to ``<out stem>.quarantine.csv`` beside it.
+    """
+    progress = progress or NullProgress()
+    _check_suffix(out, (".parquet", ".csv"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _staging() as staging:
+        prepared = prepare(
+            source,
+            settings,
+            staging_dir=staging,
+            quarantine_path=out.with_name(out.stem + ".quarantine.csv"),
+            progress=progress,
+            today=today,
+        )
+        table = _features(prepared, settings, progress)
+        with progress.step(f"Writing {out}"):
+            _write_table(table, out)
+    return table, prepared
+
+
+def analyze(
+    source: str,
+    out_dir: Path,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    today: _dt.date | None = None,
+) -> AnalysisResult:
+    """Run the whole analysis of ``source`` and write its files into ``out_dir``."""
+    progress = progress or NullProgress()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _staging() as staging:
+        prepared = prepare(
+            source,
+            settings,
+            staging_dir=staging,
+            quarantine_path=out_dir / "quarantine.csv",
+            progress=progress,
+            today=today,
+        )
+        features = _features(prepared, settings, progress)
+        if features.num_rows == 0:
+            raise InputError(
+                "no customer has a purchase up to the calibration end / as-of date; "
+                "check --as-of and --calibration-end",
+                file=prepared.raw.name,
+            )
+        with progress.step("Scoring customers (RFM, ABC)"):
+            scored = score_customers(features, settings)
+        summary = build_summary(prepared, settings, scored)
+        extras = _value_customers(scored, summary, settings, progress)
+        customers = extras or scored.customers
+        files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
+    return AnalysisResult(summary=summary, customers=customers, files=files)
+
+
+def _value_customers(
+    scored: Any, summary: dict[str, Any], settings: Settings, progress: Progress
+) -> pa.Table | None:
+    """Lifetime-value models (added to customers and summary) when available."""
+    try:
+        from corecustomers.service.valuation import value_customers
+    except ImportError:
+        return None
+    with progress.step("Fitting lifetime-value models"):
+        return value_customers(scored.customers, summary, settings)
+
+
+def build_summary(prepared: Prepared, settings: Settings, scored: Any) -> dict[str, Any]:
+    """The JSON summary of a run (see the README's "Outputs")."""
+    counts = prepared.counts
+    customers = scored.customers
+    revenue = float(np.sum(customers.column("total_spend").to_numpy(zero_copy_only=False)))
+    return {
+        "corecustomers_version": __version__,
+        "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "source": prepared.raw.name,
+        "source_kind": prepared.raw.kind,
+        "encoding": prepared.raw.encoding,
+        "columns": prepared.mapping.describe(),
+        "as_of": prepared.as_of.isoformat(),
+        "calibration_end": (
+            prepared.calibration_end.isoformat() if prepared.calibration_end else None
+        ),
+        "time_unit": settings.time_unit,
+        "currency": settings.currency,
+        "rows_read": counts.rows_read,
+        "rows_accepted": counts.rows_accepted,
+        "rows_quarantined": counts.rows_quarantined,
+        "rows_after_as_of": prepared.rows_after_as_of,
+        "rows_analysed": counts.rows_accepted - prepared.rows_after_as_of,
+        "quarantine_reasons": counts.reasons,
+        "warnings": prepared.warnings,
+        "customers": customers.num_rows,
+        "revenue": revenue,
+        "concentration": scored.concentration,
+        "segments": {"scheme": scored.scheme, "table": scored.segment_table},
+        "abc": {
+            "thresholds": {"A": settings.abc_a, "B": settings.abc_b},
+            "value": settings.abc_value,
+            "table": scored.abc_table,
+        },
+        "settings": settings.to_dict(),
+    }
+
+
+def _check_suffix(path: Path, allowed: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in allowed:
+        raise InputError(
+            f"the output file must end in {' or '.join(allowed)}, got {path.name!r}",
+            file=str(path),
+        )
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix.lower() == ".parquet":
+        pq.write_table(table, tmp)
+    else:
+        with tmp.open("wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            pacsv.write_csv(table, fh)
+    tmp.replace(path)
+
+
+def _write_outputs(
+    out_dir: Path,
+    customers: pa.Table,
+    summary: dict[str, Any],
+    prepared: Prepared,
+    settings: Settings,
+    progress: Progress,
+) -> dict[str, Path]:
+    from corecustomers.report import write_report
+
+    files = {
+        "customers.parquet": out_dir / "customers.parquet",
+        "customers.csv": out_dir / "customers.csv",
+        "summary.json": out_dir / "summary.json",
+        "quarantine.csv": out_dir / "quarantine.csv",
+        "report.html": out_dir / "report.html",
+    }
+    with progress.step("Writing customers and summary"):
+        _write_table(customers, files["customers.parquet"])
+        _write_table(customers, files["customers.csv"])
+        tmp = files["summary.json"].with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        tmp.replace(files["summary.json"])
+    with progress.step("Rendering report.html"):
+        write_report(
+            files["report.html"],
+            summary,
+            customers,
+            lang=settings.lang,
+            quarantine=prepared.quarantine_sample,
+        )
+    return files
