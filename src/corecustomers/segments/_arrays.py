@@ -33,8 +33,12 @@ MIN_BINS: Final = 3
 MAX_BINS: Final = 10
 
 
-def as_float_array(values: Any, name: str) -> FloatArray:
-    """Return ``values`` as a 1-D float64 array; reject missing and infinite values."""
+def as_float_array(values: Any, name: str, *, ids: NDArray[Any] | None = None) -> FloatArray:
+    """Return ``values`` as a 1-D float64 array; reject missing and infinite values.
+
+    With ``ids`` (customer ids in the same order) the message names the first bad customer
+    instead of its position.
+    """
     if isinstance(values, pa.ChunkedArray | pa.Array):
         if values.null_count:
             raise InputError(
@@ -50,8 +54,13 @@ def as_float_array(values: Any, name: str) -> FloatArray:
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
+        where = (
+            f"customer {ids[first]!s}"
+            if ids is not None and len(ids) == len(arr)
+            else f"position {first}"
+        )
         raise InputError(
-            f"{int(bad.sum())} missing or infinite value(s), the first at position {first}; "
+            f"{int(bad.sum())} missing or infinite value(s), the first at {where}; "
             "fill or drop them first",
             column=name,
         )

@@ -63,7 +63,7 @@ from corecustomers.segments._arrays import (
     table_column,
 )
 
-__all__ = ["Monetary", "RFMScores", "quantile_scores", "rfm_scores", "rfm_table"]
+__all__ = ["Monetary", "RFMScores", "monetary_values", "quantile_scores", "rfm_scores", "rfm_table"]
 
 Monetary = Literal["total", "mean"]
 """What M scores: ``"total"`` net spend or ``"mean"`` spend per purchase period."""
