@@ -1,0 +1,406 @@
+"""Turn the analysis summary and the scored customers into the report's sections.
+
+Each section function reads what it needs from ``summary`` (tolerating absent optional
+keys) or from the customers table, formats it in the report language and returns a
+:class:`~corecustomers.report._view.Section`, or ``None`` when an optional section has
+nothing to show. This module holds the descriptive sections; the predictive ones are in
+``_prediction`` and data quality in ``_quality``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corecustomers import __version__
+from corecustomers.report import _charts as charts
+from corecustomers.report import _inputs as inputs
+from corecustomers.report._labels import HTML_LANG, Lang, Words
+from corecustomers.report._numbers import MISSING, NumberFormat, as_float
+from corecustomers.report._prediction import clv_section, holdout_section, models_section
+from corecustomers.report._quality import quality_section, settings_section
+from corecustomers.report._view import Cell, Column, Kpi, Kpis, Note, Report, Section, Table
+
+TOP_CUSTOMERS: Final = 20
+PARETO_POINTS: Final = 201
+
+
+def build_report(
+    summary: Mapping[str, Any],
+    customers: pa.Table,
+    lang: Lang,
+    quarantine: Sequence[Mapping[str, Any]],
+) -> Report:
+    """The whole report as plain objects for the template."""
+    inputs.check_columns(customers)
+    words = Words(lang)
+    fmt = NumberFormat(currency=str(summary.get("currency") or ""))
+    unit = inputs.unit(summary, words)
+    candidates = (
+        _overview(summary, words, fmt),
+        _concentration(summary, customers, words, fmt),
+        _segments(summary, words, fmt),
+        _rf_grid(customers, words, fmt),
+        _abc(summary, words, fmt),
+        _top_customers(summary, customers, words, fmt),
+        clv_section(customers, words, fmt),
+        models_section(summary, words, fmt),
+        holdout_section(summary, unit, words, fmt),
+        quality_section(summary, quarantine, words, fmt),
+        settings_section(summary, words),
+    )
+    meta = [
+        (words("source"), str(summary.get("source") or MISSING)),
+        (words("as_of"), str(summary.get("as_of") or MISSING)),
+    ]
+    if summary.get("calibration_end"):
+        meta.append((words("calibration_end"), str(summary["calibration_end"])))
+    meta.append((words("time_unit"), unit))
+    return Report(
+        html_lang=HTML_LANG[lang],
+        page_title=f"{words('title')} · {summary.get('as_of') or MISSING}",
+        title=words("title"),
+        subtitle=words("subtitle"),
+        meta=tuple(meta),
+        sections=tuple(section for section in candidates if section is not None),
+        contents_label=words("contents"),
+        footer=words("generated_by", version=__version__),
+    )
+
+
+def _overview(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
+    concentration = inputs.mapping(summary.get("concentration"))
+    read = summary.get("rows_read")
+    quarantined = summary.get("rows_quarantined")
+    share_q = inputs.share(quarantined, read)
+    cards = Kpis(
+        (
+            Kpi(words("kpi.customers"), fmt.integer(summary.get("customers"))),
+            Kpi(words("kpi.revenue"), fmt.money(summary.get("revenue"))),
+            Kpi(
+                words("kpi.top20"),
+                fmt.percent(concentration.get("top_20pct_share")),
+                words("kpi.top20_note"),
+            ),
+            Kpi(
+                words("kpi.gini"),
+                fmt.decimal(concentration.get("gini"), 2),
+                words("kpi.gini_note"),
+            ),
+            Kpi(words("as_of"), str(summary.get("as_of") or MISSING)),
+            Kpi(words("kpi.rows_read"), fmt.integer(read)),
+            Kpi(words("kpi.rows_accepted"), fmt.integer(summary.get("rows_accepted"))),
+            Kpi(
+                words("kpi.rows_quarantined"),
+                fmt.integer(quarantined),
+                words("kpi.of_read", share=fmt.percent(share_q, 2)) if share_q is not None else "",
+            ),
+        )
+    )
+    return Section("overview", words("sec.overview"), blocks=(cards,))
+
+
+def _pareto_curve(points: object) -> list[tuple[float, float]]:
+    """The Pareto form (largest customers first, concave) of a Lorenz curve.
+
+    ``points`` may be the classic Lorenz curve (smallest first, below the diagonal) or the
+    Pareto form already; the side of the diagonal tells which. The curve is resampled on
+    :data:`PARETO_POINTS` evenly spaced customer shares.
+    """
+    try:
+        xy = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        return []
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
+        return []
+    xy = np.clip(xy[np.isfinite(xy).all(axis=1)], 0.0, 1.0)
+    if len(xy) == 0:
+        return []
+    xy = xy[np.argsort(xy[:, 0], kind="stable")]
+    x, y = xy[:, 0], xy[:, 1]
+    if x[0] > 0:
+        x, y = np.r_[0.0, x], np.r_[0.0, y]
+    if x[-1] < 1:
+        x, y = np.r_[x, 1.0], np.r_[y, 1.0]
+    grid = np.linspace(0.0, 1.0, PARETO_POINTS)
+    if float(np.mean(y - x)) < 0:
+        curve = 1.0 - np.interp(1.0 - grid, x, y)
+    else:
+        curve = np.interp(grid, x, y)
+    return [(float(g), float(c)) for g, c in zip(grid, curve, strict=True)]
+
+
+def _pareto_from_spend(customers: pa.Table) -> list[tuple[float, float]]:
+    spend = inputs.floats(customers, "total_spend")
+    spend = np.sort(spend[np.isfinite(spend)])[::-1]
+    total = float(spend.sum()) if len(spend) else 0.0
+    if total <= 0:
+        return []
+    x = np.arange(len(spend) + 1) / len(spend)
+    y = np.r_[0.0, np.cumsum(spend) / total]
+    return _pareto_curve(np.column_stack([x, y]))
+
+
+def _concentration(
+    summary: Mapping[str, Any], customers: pa.Table, words: Words, fmt: NumberFormat
+) -> Section:
+    concentration = inputs.mapping(summary.get("concentration"))
+    curve = _pareto_curve(concentration.get("lorenz")) or _pareto_from_spend(customers)
+    top20 = as_float(concentration.get("top_20pct_share"))
+    if top20 is None and curve:
+        top20 = curve[round(0.2 * (PARETO_POINTS - 1))][1]
+    chart = charts.lorenz(curve, top20, words, fmt)
+    note = words("conc.share_of_revenue")
+    one_time = concentration.get("one_time_buyers")
+    stats = Kpis(
+        (
+            Kpi(words("conc.top1"), fmt.percent(concentration.get("top_1pct_share")), note),
+            Kpi(words("conc.top10"), fmt.percent(concentration.get("top_10pct_share")), note),
+            Kpi(words("conc.top20"), fmt.percent(top20), note),
+            Kpi(words("conc.gini"), fmt.decimal(concentration.get("gini"), 2)),
+            Kpi(
+                words("conc.one_time"),
+                fmt.percent(concentration.get("one_time_buyer_share")),
+                words(
+                    "conc.one_time_note",
+                    count=fmt.integer(one_time),
+                    share=fmt.percent(concentration.get("one_time_buyer_share")),
+                )
+                if one_time is not None
+                else "",
+            ),
+        ),
+        layout="list",
+        wide=False,
+    )
+    return Section("concentration", words("sec.concentration"), words("conc.intro"), (chart, stats))
+
+
+def _segments(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
+    segments = inputs.mapping(summary.get("segments"))
+    rows = inputs.rows(segments.get("table"))
+    intro = words("seg.intro", scheme=str(segments.get("scheme") or MISSING))
+    if not rows:
+        return Section("segments", words("sec.segments"), intro, (Note(words("not_available")),))
+    total_customers = sum(as_float(r.get("customers")) or 0.0 for r in rows)
+    total_revenue = sum(as_float(r.get("revenue")) or 0.0 for r in rows)
+
+    def shares(row: Mapping[str, Any]) -> tuple[float, float]:
+        customers = as_float(row.get("share_customers"))
+        revenue = as_float(row.get("share_revenue"))
+        if customers is None:
+            customers = inputs.share(row.get("customers"), total_customers) or 0.0
+        if revenue is None:
+            revenue = inputs.share(row.get("revenue"), total_revenue) or 0.0
+        return customers, revenue
+
+    ordered = sorted(rows, key=lambda r: -(as_float(r.get("revenue")) or 0.0))
+    bars = []
+    table_rows = []
+    for row in ordered:
+        label = _segment_label(row)
+        share_c, share_r = shares(row)
+        bars.append(
+            charts.Bar(
+                label,
+                share_c,
+                share_r,
+                f"{fmt.integer(row.get('customers'))} {words('col.customers')}",
+                f"{words('col.revenue')} {fmt.money(row.get('revenue'))}",
+            )
+        )
+        table_rows.append(
+            (
+                Cell(label),
+                Cell(fmt.integer(row.get("customers"))),
+                Cell(fmt.percent(share_c)),
+                Cell(fmt.money(row.get("revenue"), 2)),
+                Cell(fmt.percent(share_r)),
+                Cell(fmt.money(inputs.share(row.get("revenue"), row.get("customers")), 2)),
+            )
+        )
+    table = Table(
+        (
+            Column(words("col.segment")),
+            Column(words("col.customers"), "num"),
+            Column(words("col.share_customers"), "num"),
+            Column(words("col.revenue"), "num"),
+            Column(words("col.share_revenue"), "num"),
+            Column(words("col.revenue_per_customer"), "num"),
+        ),
+        tuple(table_rows),
+        footer=(
+            Cell(words("total")),
+            Cell(fmt.integer(total_customers)),
+            Cell(fmt.percent(1.0 if total_customers else None)),
+            Cell(fmt.money(total_revenue, 2)),
+            Cell(fmt.percent(1.0 if total_revenue else None)),
+            Cell(fmt.money(inputs.share(total_revenue, total_customers), 2)),
+        ),
+        key="segments",
+    )
+    return Section(
+        "segments", words("sec.segments"), intro, (charts.segments(bars, words, fmt), table)
+    )
+
+
+def _segment_label(row: Mapping[str, Any]) -> str:
+    return str(row.get("label") or row.get("segment") or MISSING)
+
+
+def _score_range(scores: np.ndarray[Any, np.dtype[np.float64]]) -> list[int]:
+    values = np.unique(scores.astype(np.int64))
+    if len(values) == 0:
+        return [1, 2, 3, 4, 5]
+    lo, hi = int(values[0]), int(values[-1])
+    start = 1 if lo >= 1 else lo
+    return list(range(start, hi + 1)) if hi - start < 20 else [int(v) for v in values]
+
+
+def _rf_grid(customers: pa.Table, words: Words, fmt: NumberFormat) -> Section:
+    r = inputs.floats(customers, "r_score")
+    f = inputs.floats(customers, "f_score")
+    m = inputs.floats(customers, "monetary_value")
+    scored = np.isfinite(r) & np.isfinite(f)
+    r, f, m = np.rint(r[scored]), np.rint(f[scored]), m[scored]
+    r_values, f_values = _score_range(r), _score_range(f)
+    r_index = {v: i for i, v in enumerate(r_values)}
+    f_index = {v: i for i, v in enumerate(f_values)}
+    ri = np.array([r_index[int(v)] for v in r], dtype=np.int64)
+    fi = np.array([f_index[int(v)] for v in f], dtype=np.int64)
+    size = len(r_values) * len(f_values)
+    flat = ri * len(f_values) + fi
+    counts = np.bincount(flat, minlength=size)
+    valued = np.isfinite(m)
+    sums = np.bincount(flat[valued], weights=m[valued], minlength=size)
+    valued_counts = np.bincount(flat[valued], minlength=size)
+    cells = []
+    for i, rv in enumerate(r_values):
+        for j, fv in enumerate(f_values):
+            k = i * len(f_values) + j
+            mean = float(sums[k] / valued_counts[k]) if valued_counts[k] else None
+            cells.append(charts.HeatCell(rv, fv, int(counts[k]), mean))
+    chart = charts.rf_heatmap(cells, r_values, f_values, words, fmt)
+    return Section("rfm", words("sec.rfm"), words("rfm.intro"), (chart,))
+
+
+def _abc(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
+    abc = inputs.mapping(summary.get("abc"))
+    thresholds = inputs.mapping(abc.get("thresholds"))
+    intro = words(
+        "abc.intro",
+        a=fmt.percent(thresholds.get("A", 0.8), 0),
+        b=fmt.percent(thresholds.get("B", 0.95), 0),
+    )
+    rows = sorted(inputs.rows(abc.get("table")), key=lambda r: str(r.get("class")))
+    if not rows:
+        return Section("abc", words("sec.abc"), intro, (Note(words("not_available")),))
+    bars = []
+    table_rows = []
+    for row in rows:
+        name = str(row.get("class") or MISSING)
+        bars.append(
+            charts.Bar(
+                name,
+                as_float(row.get("share_customers")) or 0.0,
+                as_float(row.get("share_revenue")) or 0.0,
+                fmt.integer(row.get("customers")),
+                fmt.money(row.get("revenue")),
+            )
+        )
+        table_rows.append(
+            (
+                Cell(name, _tone(name)),
+                Cell(words(f"abc.{name}") if name in ("A", "B", "C") else MISSING),
+                Cell(fmt.integer(row.get("customers"))),
+                Cell(fmt.percent(row.get("share_customers"))),
+                Cell(fmt.money(row.get("revenue"), 2)),
+                Cell(fmt.percent(row.get("share_revenue"))),
+            )
+        )
+    table = Table(
+        (
+            Column(words("col.class"), "badge"),
+            Column(words("col.meaning")),
+            Column(words("col.customers"), "num"),
+            Column(words("col.share_customers"), "num"),
+            Column(words("col.revenue"), "num"),
+            Column(words("col.share_revenue"), "num"),
+        ),
+        tuple(table_rows),
+        key="abc",
+    )
+    return Section("abc", words("sec.abc"), intro, (charts.abc(bars, words, fmt), table))
+
+
+def _tone(abc_class: object) -> Any:
+    name = str(abc_class).strip().lower()
+    return name if name in ("a", "b", "c") else "neutral"
+
+
+def _top_customers(
+    summary: Mapping[str, Any], customers: pa.Table, words: Words, fmt: NumberFormat
+) -> Section:
+    labels = {
+        str(row.get("segment")): _segment_label(row)
+        for row in inputs.rows(inputs.mapping(summary.get("segments")).get("table"))
+    }
+    order = pc.sort_indices(
+        customers,
+        sort_keys=[("total_spend", "descending"), ("customer_id", "ascending")],
+    )  # nulls sort last by default
+    top = customers.take(order[:TOP_CUSTOMERS]).to_pylist()
+    optional = [
+        name for name in ("p_alive", "expected_purchases", "clv") if name in customers.column_names
+    ]
+    columns = [
+        Column(words("col.rank"), "num"),
+        Column(words("col.customer_id"), "id"),
+        Column(words("col.total_spend"), "num"),
+        Column(words("col.frequency"), "num"),
+        Column(words("col.monetary_value"), "num"),
+        Column(words("col.days_since"), "num"),
+        Column(words("col.r"), "num"),
+        Column(words("col.f"), "num"),
+        Column(words("col.m"), "num"),
+        Column(words("col.segment")),
+        Column(words("col.class"), "badge"),
+        *(Column(words(f"col.{name}"), "num") for name in optional),
+    ]
+    rows = []
+    for rank, row in enumerate(top, start=1):
+        segment = row.get("rfm_segment")
+        abc_class = row.get("abc_class")
+        cells = [
+            Cell(str(rank)),
+            Cell(str(row.get("customer_id"))),
+            Cell(fmt.money(row.get("total_spend"), 2)),
+            Cell(fmt.integer(row.get("frequency"))),
+            Cell(fmt.money(row.get("monetary_value"), 2)),
+            Cell(fmt.integer(row.get("days_since_last_purchase"))),
+            Cell(fmt.integer(row.get("r_score"))),
+            Cell(fmt.integer(row.get("f_score"))),
+            Cell(fmt.integer(row.get("m_score"))),
+            Cell(labels.get(str(segment), str(segment)) if segment is not None else MISSING),
+            Cell(str(abc_class), _tone(abc_class)) if abc_class is not None else Cell(MISSING),
+        ]
+        for name in optional:
+            value = row.get(name)
+            if name == "p_alive":
+                cells.append(Cell(fmt.percent(value)))
+            elif name == "clv":
+                cells.append(Cell(fmt.money(value, 2)))
+            else:
+                cells.append(Cell(fmt.decimal(value, 2)))
+        rows.append(tuple(cells))
+    shown = min(TOP_CUSTOMERS, customers.num_rows)
+    block: Table | Note = (
+        Table(tuple(columns), tuple(rows), key="top-customers")
+        if rows
+        else Note(words("not_available"))
+    )
+    return Section("top-customers", words("sec.top"), words("top.intro", n=shown), (block,))
