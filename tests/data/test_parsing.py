@@ -7,7 +7,7 @@ import datetime as dt
 import ibis
 import pytest
 
-from corecustomers.data.parsing import parse_amount, parse_timestamp, parse_utc_offset
+from corecustomers.data.parsing import parse_utc_offset, with_amount, with_timestamp
 from corecustomers.errors import ConfigError
 
 DATES = [
@@ -39,6 +39,16 @@ BAD_DATES = [
 
 def run(con: ibis.BaseBackend, expr: ibis.Expr) -> list[object]:
     return [None if v != v else v for v in con.execute(expr).tolist()]  # NaN/NaT → None
+
+
+def parse_timestamp(col: ibis.Column, **kw: int) -> ibis.Column:
+    table = col.op().rel.to_expr()
+    return with_timestamp(table, col.get_name(), out="parsed", **kw).parsed
+
+
+def parse_amount(col: ibis.Column) -> ibis.Column:
+    table = col.op().rel.to_expr()
+    return with_amount(table, col.get_name(), out="parsed").parsed
 
 
 def test_dates_in_every_documented_format() -> None:

@@ -60,9 +60,12 @@ class RichProgress:
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
         )
-        with RichBar(*columns, console=self.console, transient=True) as bar:
-            bar.add_task(description, total=None)
-            started = _dt.datetime.now()
+        started = _dt.datetime.now()
+        if self.console.is_terminal:
+            with RichBar(*columns, console=self.console, transient=True) as bar:
+                bar.add_task(description, total=None)
+                yield
+        else:
             yield
         seconds = (_dt.datetime.now() - started).total_seconds()
         self.console.print(f"[green]✓[/green] {description} [dim]({seconds:.1f} s)[/dim]")

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from corecustomers.errors import ConfigError
 
-__all__ = ["parse_amount", "parse_timestamp", "parse_utc_offset"]
+__all__ = ["parse_utc_offset", "with_amount", "with_timestamp"]
 
 _DATE = (
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
@@ -77,40 +77,58 @@ def _days_in_month(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.IntegerV
     )
 
 
-def parse_timestamp(value: ir.Value, *, business_offset_minutes: int = 0) -> ir.TimestampValue:
-    """A timestamp column from any date-like column; NULL where unreadable.
+def with_timestamp(
+    table: ir.Table, column: str, *, out: str, business_offset_minutes: int = 0
+) -> ir.Table:
+    """``table`` plus a timestamp column ``out`` parsed from ``column``; NULL where unreadable.
+
+    The parse is built in stages (text → regex groups → checks → value), each a projection
+    that refers to the previous one by column, so the SQL stays small on every backend.
 
     Parameters
     ----------
-    value
-        A string, integer (``yyyymmdd``), date or timestamp column.
+    table, column
+        The table and its string, integer (``yyyymmdd``), date or timestamp column.
+    out
+        Name of the new column.
     business_offset_minutes
         The business time zone as minutes east of UTC; values that carry their own
         offset are converted into it.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"d": ["2024年3月5日", "20240306", "nonsense"]})
+    >>> ibis.duckdb.connect().execute(with_timestamp(t, "d", out="ts").ts).dt.day.tolist()
+    [5.0, 6.0, nan]
     """
+    value = table[column]
     dtype = value.type()
-    if dtype.is_timestamp():
-        ts = value.cast(dt.Timestamp())
-        return ts  # type: ignore[return-value]
-    if dtype.is_date():
-        return value.cast(dt.Timestamp())  # type: ignore[return-value]
+    if dtype.is_timestamp() or dtype.is_date():
+        return table.mutate(**{out: value.cast(dt.Timestamp())})
     if dtype.is_floating():
         value = value.cast("int64")
-        dtype = value.type()
-    text = value.cast("string").strip()
-    year = _group(text, _DATE, 1).coalesce(_group(text, _COMPACT, 1)).cast("int64")
-    month = _group(text, _DATE, 2).coalesce(_group(text, _COMPACT, 2)).cast("int64")
-    day = _group(text, _DATE, 3).coalesce(_group(text, _COMPACT, 3)).cast("int64")
-    hour = _group(text, _DATE, 4).cast("int64").coalesce(0)
-    minute = _group(text, _DATE, 5).cast("int64").coalesce(0)
-    second = _group(text, _DATE, 6).cast("int64").coalesce(0)
-    zone = _group(text, _DATE, 7)
+    p = f"__{out}_"
+    t = table.mutate(**{p + "text": value.cast("string").strip()})
+    text = t[p + "text"]
+    t = t.mutate(
+        **{
+            p + "y": _group(text, _DATE, 1).coalesce(_group(text, _COMPACT, 1)).cast("int64"),
+            p + "mo": _group(text, _DATE, 2).coalesce(_group(text, _COMPACT, 2)).cast("int64"),
+            p + "d": _group(text, _DATE, 3).coalesce(_group(text, _COMPACT, 3)).cast("int64"),
+            p + "h": _group(text, _DATE, 4).cast("int64").coalesce(0),
+            p + "mi": _group(text, _DATE, 5).cast("int64").coalesce(0),
+            p + "s": _group(text, _DATE, 6).cast("int64").coalesce(0),
+            p + "zone": _group(text, _DATE, 7),
+        }
+    )
+    year, month, day = t[p + "y"], t[p + "mo"], t[p + "d"]
+    hour, minute, second, zone = t[p + "h"], t[p + "mi"], t[p + "s"], t[p + "zone"]
     sign = ibis.ifelse(_group(zone, _OFFSET, 1) == "-", -1, 1)
     zone_minutes = sign * (
         _group(zone, _OFFSET, 2).cast("int64").coalesce(0) * 60
         + _group(zone, _OFFSET, 3).cast("int64").coalesce(0)
     )
-    shift = ibis.ifelse(zone.isnull(), 0, business_offset_minutes - zone_minutes)
     month_ok = month.between(1, 12)
     valid = (
         year.between(1, 9999)
@@ -120,32 +138,52 @@ def parse_timestamp(value: ir.Value, *, business_offset_minutes: int = 0) -> ir.
         & (hour < 24)
         & (minute < 60)
         & (second < 60)
+    ).fill_null(False)
+    t = t.mutate(
+        **{
+            p + "ok": valid,
+            p + "sec": hour * 3600
+            + minute * 60
+            + second
+            + ibis.ifelse(zone.isnull(), 0, business_offset_minutes - zone_minutes) * 60,
+        }
     )
+    ok = t[p + "ok"]
     safe_date = ibis.date(
-        ibis.ifelse(valid, year, 2000),
-        ibis.ifelse(valid, month, 1),
-        ibis.ifelse(valid, day, 1),
+        ibis.ifelse(ok, t[p + "y"], 2000),
+        ibis.ifelse(ok, t[p + "mo"], 1),
+        ibis.ifelse(ok, t[p + "d"], 1),
     )
-    seconds = hour * 3600 + minute * 60 + second + shift * 60
-    stamp = safe_date.cast(dt.Timestamp()) + seconds.as_interval("s")
-    return ibis.ifelse(valid.fill_null(False), stamp, ibis.null(dt.Timestamp()))  # type: ignore[no-any-return]
+    stamp = safe_date.cast(dt.Timestamp()) + t[p + "sec"].as_interval("s")
+    t = t.mutate(**{out: ibis.ifelse(ok, stamp, ibis.null(dt.Timestamp()))})
+    return t.drop(*[c for c in t.columns if c.startswith(p)])
 
 
-def parse_amount(value: ir.Value) -> ir.FloatingValue:
-    """A float64 column from a numeric or money-formatted text column; NULL where unreadable.
+def with_amount(table: ir.Table, column: str, *, out: str) -> ir.Table:
+    """``table`` plus a float64 column ``out`` read from a number or money text; NULL where
+    unreadable.
 
     Examples
     --------
     >>> import ibis
     >>> t = ibis.memtable({"a": ["¥1,234.50", "(12)", "abc"]})
-    >>> ibis.duckdb.connect().execute(parse_amount(t.a)).tolist()[:2]
+    >>> ibis.duckdb.connect().execute(with_amount(t, "a", out="x").x).tolist()[:2]
     [1234.5, -12.0]
     """
+    value = table[column]
     dtype = value.type()
     if dtype.is_numeric() or dtype.is_boolean():
-        return value.cast("float64")  # type: ignore[return-value]
-    text = value.cast("string").strip()
-    negative = text.startswith("(") & text.endswith(")")
-    cleaned = text.re_replace(_CURRENCY, "")
-    number = ibis.ifelse(cleaned.re_search(_NUMBER), cleaned.cast("float64"), ibis.null("float64"))
-    return ibis.ifelse(negative.fill_null(False), -number.abs(), number)  # type: ignore[no-any-return]
+        return table.mutate(**{out: value.cast("float64")})
+    p = f"__{out}_"
+    t = table.mutate(**{p + "text": value.cast("string").strip()})
+    text = t[p + "text"]
+    t = t.mutate(
+        **{
+            p + "neg": (text.startswith("(") & text.endswith(")")).fill_null(False),
+            p + "clean": text.re_replace(_CURRENCY, ""),
+        }
+    )
+    clean = t[p + "clean"]
+    number = ibis.ifelse(clean.re_search(_NUMBER), clean.cast("float64"), ibis.null("float64"))
+    t = t.mutate(**{out: ibis.ifelse(t[p + "neg"], -number.abs(), number)})
+    return t.drop(*[c for c in t.columns if c.startswith(p)])

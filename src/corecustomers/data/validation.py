@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from corecustomers.data.mapping import OPTIONAL_FIELDS, ColumnMapping
-from corecustomers.data.parsing import parse_amount, parse_timestamp
+from corecustomers.data.parsing import with_amount, with_timestamp
 from corecustomers.data.readers import ROW_COLUMN, RawSource
 
 __all__ = ["REASONS", "Validated", "ValidationCounts", "validate", "write_quarantine"]
@@ -107,36 +107,39 @@ def validate(
     rows (``_source_row, reason`` and every source column as text).
     """
     t = raw.table
-    customer = _text(t[mapping["customer_id"]])
-    stamp = parse_timestamp(
-        t[mapping["timestamp"]], business_offset_minutes=business_offset_minutes
-    )
-    amount = parse_amount(t[mapping["amount"]])
     order_col = mapping.get("order_id")
-    order = _text(t[order_col]) if order_col else ibis.null("string")
-    extra: dict[str, ir.Value] = {}
+    text_columns: dict[str, ir.Value] = {"__customer": _text(t[mapping["customer_id"]])}
+    text_columns["__order"] = _text(t[order_col]) if order_col else ibis.null("string")
+    extra: list[str] = []
     for name in OPTIONAL_FIELDS:
         column = mapping.get(name)
         if column is None or name == "order_id":
             continue
-        extra[name] = parse_amount(t[column]) if name in _NUMERIC_OPTIONAL else _text(t[column])
+        extra.append(name)
+        if name not in _NUMERIC_OPTIONAL:
+            text_columns[f"__{name}"] = _text(t[column])
+    t = t.mutate(**text_columns)
+    t = with_timestamp(
+        t,
+        mapping["timestamp"],
+        out="__timestamp",
+        business_offset_minutes=business_offset_minutes,
+    )
+    t = with_amount(t, mapping["amount"], out="__amount")
+    for name in extra:
+        if name in _NUMERIC_OPTIONAL:
+            t = with_amount(t, mapping[name], out=f"__{name}")
+    amount, stamp = t["__amount"], t["__timestamp"]
     tomorrow = ibis.timestamp(today + _dt.timedelta(days=1))
     basic = ibis.cases(
-        (customer.isnull(), "missing_customer_id"),
+        (t["__customer"].isnull(), "missing_customer_id"),
         (stamp.isnull(), "unparseable_date"),
         (amount.isnull() | amount.isnan() | amount.isinf(), "non_numeric_amount"),
         (stamp >= tomorrow, "future_date"),
         (stamp < ibis.timestamp(_dt.datetime(1900, 1, 1)), "date_before_1900"),
         else_=ibis.null("string"),
     )
-    parsed = t.mutate(
-        __customer=customer,
-        __timestamp=stamp,
-        __amount=amount,
-        __order=order,
-        __basic=basic,
-        **{f"__{k}": v for k, v in extra.items()},
-    )
+    parsed = t.mutate(__basic=basic)
     if order_col:
         keys = [parsed["__order"], parsed["__basic"].isnull()]
         if "product" in extra:
