@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import betaln, digamma, gammaln, polygamma
 
 from corecustomers.models._base import BaseModel, FloatArray, columns
 from corecustomers.models._optimize import compress_rows, fit_positive
@@ -119,17 +119,24 @@ def _terms(
 def _log_ratio_gamma_diff(g: float, d: float, start: FloatArray, length: FloatArray) -> FloatArray:
     """``d/(g-1) * G(g+d)/G(1+d) * [G(1+d+s)/G(g+d+s) - G(1+d+s+t)/G(g+d+s+t)]``.
 
-    The common factor of eqs. (8) and (13). Computed with ``expm1`` so it stays accurate
-    near ``g = 1``, where both the fraction and the bracket vanish; at ``g = 1`` exactly
-    it takes its limit ``d * [psi(1+d+s+t) - psi(1+d+s)]``.
+    The common factor of eqs. (8) and (13). Written as ``d * exp(lead) * (1 - e^step)
+    / (g - 1)`` with ``expm1``; within ``1e-5`` of ``g = 1``, where fraction and bracket
+    both vanish, the ratio is replaced by its expansion in ``e = g - 1``,
+    ``D1 + e (D2 - D1^2) / 2`` with ``Dk = psi^(k-1)(1+d+s+t) - psi^(k-1)(1+d+s)``.
     """
     lead = gammaln(g + d) - gammaln(1.0 + d) + gammaln(1.0 + d + start) - gammaln(g + d + start)
-    step = (gammaln(1.0 + d + start + length) - gammaln(1.0 + d + start)) - (
-        gammaln(g + d + start + length) - gammaln(g + d + start)
-    )
-    if abs(g - 1.0) < 1e-12:
-        return d * (digamma(1.0 + d + start + length) - digamma(1.0 + d + start)) * np.exp(lead)
-    return d / (g - 1.0) * np.exp(lead) * -np.expm1(step)
+    eps = g - 1.0
+    if abs(eps) < 1e-5:
+        a0 = 1.0 + d + start
+        d1 = digamma(a0 + length) - digamma(a0)
+        d2 = polygamma(1, a0 + length) - polygamma(1, a0)
+        ratio = d1 + eps * (d2 - d1 * d1) / 2.0
+    else:
+        step = (gammaln(1.0 + d + start + length) - gammaln(1.0 + d + start)) - (
+            gammaln(g + d + start + length) - gammaln(g + d + start)
+        )
+        ratio = -np.expm1(step) / eps
+    return np.asarray(d * np.exp(lead) * ratio)
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from corecustomers.models._base import BaseModel, FloatArray, columns
-from corecustomers.models._optimize import compress_rows, fit_positive
+from corecustomers.models._optimize import BoundaryWarning, compress_rows, fit_positive
 
 __all__ = ["GammaGammaModel", "SpendFrequencyCorrelationWarning"]
 
@@ -174,15 +174,29 @@ class GammaGammaModel(BaseModel):
             return -float(np.dot(w, ll)), -(grad @ w)
 
         mean_m = float(np.dot(w, m) / w.sum())
-        result = fit_positive(
-            objective,
-            ((1.0, 2.0, mean_m), (5.0, 4.0, 0.6 * mean_m), (0.5, 1.5, 0.25 * mean_m)),
-            n_observations=float(w.sum()),
-            penalizer=self.penalizer,
-            lower=(0.0, 1.0, 0.0),
-            # the optimiser works on log(q - 1); name it so a boundary warning reads right
-            names=("p", "q - 1", "gamma"),
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fit_positive(
+                objective,
+                ((1.0, 2.0, mean_m), (5.0, 4.0, 0.6 * mean_m), (0.5, 1.5, 0.25 * mean_m)),
+                n_observations=float(w.sum()),
+                penalizer=self.penalizer,
+                lower=(0.0, 1.0, 0.0),
+                # the optimiser works on log(q - 1); name it so a boundary warning reads right
+                names=("p", "q - 1", "gamma"),
+            )
+        for record in caught:
+            message = str(record.message)
+            if issubclass(record.category, BoundaryWarning) and "q - 1 -> 0" in message:
+                message = (
+                    "the gamma-gamma fit pressed q against its lower bound 1 (q - 1 -> 0): "
+                    "spend per transaction is so heavy-tailed across customers that the "
+                    "population mean spend p*gamma/(q-1) is not finite under this model, "
+                    "so expected spend (and CLV) of customers with few purchases is not "
+                    "reliable. Check monetary_value for outliers or currency mix-ups, or "
+                    "model spend per segment. " + message
+                )
+            warnings.warn(message, record.category, stacklevel=2)
         names = self._param_names
         self.params_ = dict(zip(names, map(float, result.params), strict=True))
         self.standard_errors_ = dict(zip(names, map(float, result.standard_errors), strict=True))
