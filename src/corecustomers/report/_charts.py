@@ -123,12 +123,13 @@ def lorenz(
         _y_grid(y, ticks, labels, left, width - right),
         _x_labels(x, ticks, labels, height - bottom + 20, grid=top),
         s.line(left, y(0), width - right, y(0), stroke=s.AXIS),
-        s.line(x(0), y(0), x(1), y(1), stroke=s.AXIS, width=1.5, dash="4 4"),
     ]
     points = [(x(px), y(py)) for px, py in curve]
     if points:
         area = [(x(0), y(0)), *points, (x(1), y(0))]
         parts.append(s.polyline(area, stroke="none", width=0, fill=s.PRIMARY_LIGHT))
+    parts.append(s.line(x(0), y(0), x(1), y(1), stroke=s.AXIS, width=1.5, dash="4 4"))
+    if points:
         parts.append(s.polyline(points, stroke=s.PRIMARY, width=2.5))
     rx, ry = x(0.2), y(0.8)
     parts.append(
@@ -252,11 +253,12 @@ def rf_heatmap(
     fmt: NumberFormat,
 ) -> Chart:
     """Grid of R score (columns) × F score (rows, best at the top), coloured by mean value."""
-    width = 640.0
-    left, right, top, bottom = 64.0, 132.0, 12.0, 60.0
+    width = 520.0
+    left, right, top = 56.0, 8.0, 8.0
     cell_w = (width - left - right) / max(len(r_values), 1)
-    cell_h = min(cell_w * 0.72, 66.0)
-    height = top + cell_h * max(len(f_values), 1) + bottom
+    cell_h = min(cell_w * 0.7, 60.0)
+    grid_bottom = top + cell_h * max(len(f_values), 1)
+    height = grid_bottom + 104
     means = [c.mean for c in cells if c.mean is not None and c.count > 0]
     lo, hi = (min(means), max(means)) if means else (0.0, 1.0)
     by_key = {(c.r, c.f): c for c in cells}
@@ -265,36 +267,29 @@ def rf_heatmap(
         cx = left + col * cell_w
         for line_no, f in enumerate(reversed(f_values)):
             cy = top + line_no * cell_h
+            mid_x, mid_y = cx + cell_w / 2, cy + cell_h / 2
             cell = by_key.get((r, f))
             if cell is None or cell.count == 0 or cell.mean is None:
                 parts.append(
                     s.rect(cx + 1, cy + 1, cell_w - 2, cell_h - 2, fill=s.EMPTY_CELL, radius=3)
                 )
                 parts.append(
-                    s.text(
-                        cx + cell_w / 2,
-                        cy + cell_h / 2,
-                        "–",
-                        anchor="middle",
-                        baseline="middle",
-                        fill=s.MUTED,
-                    )
+                    s.text(mid_x, mid_y, "–", anchor="middle", baseline="middle", fill=s.MUTED)
                 )
                 continue
-            t = (cell.mean - lo) / (hi - lo) if hi > lo else 0.6
-            colour = s.sequential(t)
+            colour = s.sequential((cell.mean - lo) / (hi - lo) if hi > lo else 0.6)
             ink = s.PAPER if s.is_dark(colour) else s.INK
-            tip = words(
-                "chart.rf.cell", r=r, f=f, count=fmt.integer(cell.count), mean=fmt.money(cell.mean)
-            )
+            count = fmt.integer(cell.count)
+            tip = words("chart.rf.cell", r=r, f=f, count=count, mean=fmt.money(cell.mean))
             parts.append(
                 s.rect(cx + 1, cy + 1, cell_w - 2, cell_h - 2, fill=colour, tooltip=tip, radius=3)
             )
+            value = s.truncate(fmt.money_short(cell.mean), cell_w - 8, 13)
             parts.append(
                 s.text(
-                    cx + cell_w / 2,
-                    cy + cell_h / 2 - 8,
-                    fmt.money_short(cell.mean),
+                    mid_x,
+                    mid_y - 8,
+                    value,
                     anchor="middle",
                     baseline="middle",
                     size=13,
@@ -304,16 +299,15 @@ def rf_heatmap(
             )
             parts.append(
                 s.text(
-                    cx + cell_w / 2,
-                    cy + cell_h / 2 + 11,
-                    words("chart.rf.count", count=fmt.integer(cell.count)),
+                    mid_x,
+                    mid_y + 11,
+                    words("chart.rf.count", count=count),
                     anchor="middle",
                     baseline="middle",
                     size=11,
                     fill=ink,
                 )
             )
-    grid_bottom = top + cell_h * len(f_values)
     for col, r in enumerate(r_values):
         parts.append(
             s.text(
@@ -332,27 +326,34 @@ def rf_heatmap(
             )
         )
     parts.append(
-        s.text((left + width - right) / 2, grid_bottom + 44, words("chart.rf.x"), anchor="middle")
+        s.text((left + width - right) / 2, grid_bottom + 42, words("chart.rf.x"), anchor="middle")
     )
     parts.append(
-        s.text(22, (top + grid_bottom) / 2, words("chart.rf.y"), anchor="middle", rotate=-90)
+        s.text(16, (top + grid_bottom) / 2, words("chart.rf.y"), anchor="middle", rotate=-90)
     )
-    # Legend: a vertical colour ramp from the lowest to the highest cell mean.
-    lx, ly0, ly1, steps = width - right + 28, top + 20, grid_bottom - 8, 40
-    parts.append(s.text(lx - 4, top + 6, words("chart.rf.legend"), size=11, fill=s.MUTED))
-    step_h = (ly1 - ly0) / steps
+    # Legend: a horizontal colour ramp from the lowest to the highest cell mean.
+    legend_y = grid_bottom + 82
+    title = words("chart.rf.legend")
+    low, high = fmt.money_short(lo), fmt.money_short(hi)
+    x0 = left + s.text_width(title, 11) + 16
+    parts.append(s.text(left, legend_y, title, baseline="middle", size=11, fill=s.MUTED))
+    parts.append(s.text(x0, legend_y, low, baseline="middle", size=11, fill=s.MUTED))
+    ramp_x, ramp_w, steps = x0 + s.text_width(low, 11) + 8, 150.0, 30
     for k in range(steps):
         parts.append(
-            s.rect(lx, ly1 - (k + 1) * step_h, 14, step_h + 0.5, fill=s.sequential(k / (steps - 1)))
+            s.rect(
+                ramp_x + k * ramp_w / steps,
+                legend_y - 6,
+                ramp_w / steps + 0.5,
+                12,
+                fill=s.sequential(k / (steps - 1)),
+            )
         )
     parts.append(
-        s.text(lx + 20, ly1, fmt.money_short(lo), baseline="middle", size=11, fill=s.MUTED)
+        s.text(ramp_x + ramp_w + 8, legend_y, high, baseline="middle", size=11, fill=s.MUTED)
     )
-    parts.append(
-        s.text(lx + 20, ly0, fmt.money_short(hi), baseline="middle", size=11, fill=s.MUTED)
-    )
-    title = words("chart.rf.title")
-    return Chart("rf-heatmap", title, s.svg(width, height, title, *parts))
+    chart_title = words("chart.rf.title")
+    return Chart("rf-heatmap", chart_title, s.svg(width, height, chart_title, *parts))
 
 
 def abc(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:

@@ -66,9 +66,14 @@ class NumberFormat:
         return self.money(number, 0 if abs(number) >= 100 else 2)
 
     def percent(self, share: object, decimals: int = 1) -> str:
-        """A share in ``[0, 1]``: ``0.8012`` -> ``"80.1%"``."""
+        """A share in ``[0, 1]``: ``0.8012`` -> ``"80.1%"``; ``0.0001`` -> ``"<0.1%"``."""
         number = as_float(share)
-        return MISSING if number is None else f"{number * 100:,.{decimals}f}%"
+        if number is None:
+            return MISSING
+        smallest = 10.0**-decimals
+        if 0 < abs(number * 100) < smallest / 2:
+            return f"{'<' if number > 0 else '>-'}{smallest:.{decimals}f}%"
+        return f"{number * 100:,.{decimals}f}%"
 
 
 def tick_decimals(step: float) -> int:

@@ -16,7 +16,7 @@ import pyarrow as pa
 from corecustomers.report import _charts as charts
 from corecustomers.report import _inputs as inputs
 from corecustomers.report._labels import Words
-from corecustomers.report._numbers import MISSING, NumberFormat, as_float
+from corecustomers.report._numbers import MISSING, NumberFormat, as_float, tick_decimals
 from corecustomers.report._svg import nice_ticks
 from corecustomers.report._view import Cell, Column, Kpi, Kpis, Note, Section, Table
 
@@ -57,7 +57,11 @@ def clv_section(customers: pa.Table, words: Words, fmt: NumberFormat) -> Section
             chart.key,
             chart.title,
             chart.svg,
-            caption=words("clv.overflow", count=fmt.integer(overflow), limit=fmt.money(edges[-1])),
+            caption=words(
+                "clv.overflow",
+                count=fmt.integer(overflow),
+                limit=fmt.money(edges[-1], tick_decimals(edges[1] - edges[0])),
+            ),
         )
     return Section("clv", words("sec.clv"), words("clv.intro"), (chart, kpis))
 
@@ -86,7 +90,7 @@ def models_section(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) 
         blocks.append(
             Table(
                 (
-                    Column(words("col.parameter"), "id"),
+                    Column(words("col.parameter"), "code"),
                     Column(words("col.estimate"), "num"),
                     Column(words("col.std_error"), "num"),
                 ),
@@ -127,8 +131,8 @@ def holdout_section(
     error = predicted / actual - 1 if actual and predicted is not None else None
     kpis = Kpis(
         (
-            Kpi(words("holdout.actual_total"), fmt.decimal(actual, 0)),
-            Kpi(words("holdout.predicted_total"), fmt.decimal(predicted, 0)),
+            Kpi(words("holdout.actual_total"), fmt.decimal(actual, 0), emphasis=True),
+            Kpi(words("holdout.predicted_total"), fmt.decimal(predicted, 0), emphasis=True),
             Kpi(
                 words("holdout.error"),
                 (("+" if error > 0 else "") + fmt.percent(error)) if error is not None else MISSING,

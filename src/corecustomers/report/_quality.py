@@ -62,7 +62,7 @@ def quality_section(
         blocks.append(
             Table(
                 (
-                    Column(words("col.reason"), "id"),
+                    Column(words("col.reason"), "code"),
                     Column(words("col.rows"), "num"),
                     Column(words("col.share_rows"), "num"),
                     Column(words("col.message")),
@@ -86,13 +86,13 @@ def quality_section(
             Table(
                 (
                     Column(words("col.source_row"), "num"),
-                    Column(words("col.reason"), "id"),
+                    Column(words("col.reason"), "code"),
                     Column(words("col.message")),
                     Column(words("col.raw"), "id"),
                 ),
                 tuple(
                     (
-                        Cell(fmt.integer(row.get("source_row"))),
+                        Cell(str(row.get("source_row", MISSING))),
                         Cell(str(row.get("reason"))),
                         Cell(str(row.get("message") or "")),
                         Cell(_raw(row.get("raw"))),
@@ -108,7 +108,7 @@ def quality_section(
         blocks.append(
             Table(
                 (
-                    Column(words("col.code"), "id"),
+                    Column(words("col.code"), "code"),
                     Column(words("col.count"), "num"),
                     Column(words("col.message")),
                 ),

@@ -59,7 +59,7 @@ def build_report(
     ]
     if summary.get("calibration_end"):
         meta.append((words("calibration_end"), str(summary["calibration_end"])))
-    meta.append((words("time_unit"), unit))
+    meta.append((words("time_unit"), unit[:1].upper() + unit[1:]))
     return Report(
         html_lang=HTML_LANG[lang],
         page_title=f"{words('title')} · {summary.get('as_of') or MISSING}",
@@ -79,8 +79,8 @@ def _overview(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Se
     share_q = inputs.share(quarantined, read)
     cards = Kpis(
         (
-            Kpi(words("kpi.customers"), fmt.integer(summary.get("customers"))),
-            Kpi(words("kpi.revenue"), fmt.money(summary.get("revenue"))),
+            Kpi(words("kpi.customers"), fmt.integer(summary.get("customers")), emphasis=True),
+            Kpi(words("kpi.revenue"), fmt.money(summary.get("revenue")), emphasis=True),
             Kpi(
                 words("kpi.top20"),
                 fmt.percent(concentration.get("top_20pct_share")),
@@ -198,10 +198,9 @@ def _segments(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Se
             revenue = inputs.share(row.get("revenue"), total_revenue) or 0.0
         return customers, revenue
 
-    ordered = sorted(rows, key=lambda r: -(as_float(r.get("revenue")) or 0.0))
     bars = []
     table_rows = []
-    for row in ordered:
+    for row in rows:  # in the scheme's order, best segments first
         label = _segment_label(row)
         share_c, share_r = shares(row)
         bars.append(
@@ -261,17 +260,22 @@ def _score_range(scores: np.ndarray[Any, np.dtype[np.float64]]) -> list[int]:
     return list(range(start, hi + 1)) if hi - start < 20 else [int(v) for v in values]
 
 
+def _high_from(values: Sequence[int]) -> int:
+    """The lowest score that counts as high: the upper half of the scale (4 on 1..5)."""
+    return values[(len(values) + 1) // 2] if len(values) > 1 else values[0]
+
+
 def _rf_grid(customers: pa.Table, words: Words, fmt: NumberFormat) -> Section:
     r = inputs.floats(customers, "r_score")
     f = inputs.floats(customers, "f_score")
     m = inputs.floats(customers, "monetary_value")
+    spend = inputs.floats(customers, "total_spend")
     scored = np.isfinite(r) & np.isfinite(f)
-    r, f, m = np.rint(r[scored]), np.rint(f[scored]), m[scored]
+    r, f, m, spend = np.rint(r[scored]), np.rint(f[scored]), m[scored], spend[scored]
     r_values, f_values = _score_range(r), _score_range(f)
-    r_index = {v: i for i, v in enumerate(r_values)}
-    f_index = {v: i for i, v in enumerate(f_values)}
-    ri = np.array([r_index[int(v)] for v in r], dtype=np.int64)
-    fi = np.array([f_index[int(v)] for v in f], dtype=np.int64)
+    # Every observed score is in its range, so searchsorted finds its exact position.
+    ri = np.searchsorted(np.asarray(r_values, dtype=np.float64), r)
+    fi = np.searchsorted(np.asarray(f_values, dtype=np.float64), f)
     size = len(r_values) * len(f_values)
     flat = ri * len(f_values) + fi
     counts = np.bincount(flat, minlength=size)
@@ -285,7 +289,44 @@ def _rf_grid(customers: pa.Table, words: Words, fmt: NumberFormat) -> Section:
             mean = float(sums[k] / valued_counts[k]) if valued_counts[k] else None
             cells.append(charts.HeatCell(rv, fv, int(counts[k]), mean))
     chart = charts.rf_heatmap(cells, r_values, f_values, words, fmt)
-    return Section("rfm", words("sec.rfm"), words("rfm.intro"), (chart,))
+    return Section(
+        "rfm",
+        words("sec.rfm"),
+        words("rfm.intro"),
+        (chart, _quadrants(r, f, spend, r_values, f_values, words, fmt)),
+    )
+
+
+def _quadrants(
+    r: np.ndarray[Any, np.dtype[np.float64]],
+    f: np.ndarray[Any, np.dtype[np.float64]],
+    spend: np.ndarray[Any, np.dtype[np.float64]],
+    r_values: Sequence[int],
+    f_values: Sequence[int],
+    words: Words,
+    fmt: NumberFormat,
+) -> Kpis:
+    """Customers and revenue share in the four R × F quadrants (high = upper half)."""
+    r_high, f_high = _high_from(r_values), _high_from(f_values)
+    revenue = float(np.nansum(spend))
+    items = []
+    for key, recent, frequent in (
+        ("rf.q.core", True, True),
+        ("rf.q.slipping", False, True),
+        ("rf.q.new", True, False),
+        ("rf.q.lost", False, False),
+    ):
+        mask = ((r >= r_high) == recent) & ((f >= f_high) == frequent)
+        rule = f"R {'≥' if recent else '<'} {r_high}, F {'≥' if frequent else '<'} {f_high}"
+        share = inputs.share(float(np.nansum(spend[mask])), revenue)
+        items.append(
+            Kpi(
+                words(key),
+                fmt.integer(int(mask.sum())),
+                words("rf.q.note", rule=rule, share=fmt.percent(share)),
+            )
+        )
+    return Kpis(tuple(items), layout="list", title=words("rf.quadrants"), wide=False)
 
 
 def _abc(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
@@ -364,9 +405,9 @@ def _top_customers(
         Column(words("col.frequency"), "num"),
         Column(words("col.monetary_value"), "num"),
         Column(words("col.days_since"), "num"),
-        Column(words("col.r"), "num"),
-        Column(words("col.f"), "num"),
-        Column(words("col.m"), "num"),
+        Column(words("col.r"), "score"),
+        Column(words("col.f"), "score"),
+        Column(words("col.m"), "score"),
         Column(words("col.segment")),
         Column(words("col.class"), "badge"),
         *(Column(words(f"col.{name}"), "num") for name in optional),

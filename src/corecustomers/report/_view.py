@@ -13,8 +13,9 @@ from typing import ClassVar, Literal
 
 from corecustomers.report._charts import Chart
 
-#: How a table column is aligned and styled: text left, numbers right, identifiers in mono.
-ColumnKind = Literal["text", "num", "id", "badge"]
+#: How a column is aligned and styled: text left, numbers right, ids (wrapping) and codes
+#: (not wrapping) in a monospaced font, badges and scores centred.
+ColumnKind = Literal["text", "num", "id", "code", "badge", "score"]
 #: Badge colours the stylesheet knows; anything else is ``"neutral"``.
 Tone = Literal["a", "b", "c", "neutral", ""]
 
@@ -26,6 +27,7 @@ class Kpi:
     label: str
     value: str
     note: str = ""
+    emphasis: bool = False
 
 
 @dataclass(frozen=True)
