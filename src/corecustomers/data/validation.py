@@ -193,7 +193,7 @@ def count_rows(validated: Validated) -> ValidationCounts:
         rows_read=accepted + bad,
         rows_accepted=accepted,
         rows_quarantined=bad,
-        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         first_date=day(good["first"]) if good else None,
         last_date=day(good["last"]) if good else None,
     )

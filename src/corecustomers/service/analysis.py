@@ -128,9 +128,11 @@ def prepare(
         raise InputError("the source has no rows; export the transactions again", file=raw.name)
     if counts.bad_share > settings.max_bad_share:
         top, n = next(iter(counts.reasons.items()))
-        first = next((s for s in sample if s["reason"] == top), sample[0] if sample else None)
+        first = sample[0] if sample else None
         where = (
-            f" First at {raw.row_label} {first['source_row']}: {first['message']}." if first else ""
+            f" The first is {raw.row_label} {first['source_row']}: {first['message']}."
+            if first
+            else ""
         )
         raise TooManyBadRowsError(
             f"{counts.rows_quarantined:,} of {counts.rows_read:,} rows "
