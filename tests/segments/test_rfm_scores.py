@@ -7,11 +7,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.segments import quantile_scores, rfm_scores, rfm_table
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+PROPERTY = settings(max_examples=80, deadline=None, derandomize=True, database=None)
 BINS = st.integers(min_value=3, max_value=10)
 
 
@@ -19,14 +20,10 @@ BINS = st.integers(min_value=3, max_value=10)
 def customers(draw: st.DrawFn, max_size: int = 60) -> tuple[np.ndarray, ...]:
     """Small integer-valued features, so that ties are common."""
     n = draw(st.integers(min_value=1, max_value=max_size))
-    days = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))
-    freq = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
-    money = draw(st.lists(st.integers(-5, 30), min_size=n, max_size=n))
-    return (
-        np.array(days, dtype=float),
-        np.array(freq, dtype=float),
-        np.array(money, dtype=float) * 2.5,
-    )
+    days = draw(hnp.arrays(np.int64, n, elements=st.integers(0, 40)))
+    freq = draw(hnp.arrays(np.int64, n, elements=st.integers(0, 6)))
+    money = draw(hnp.arrays(np.int64, n, elements=st.integers(-5, 30)))
+    return days.astype(float), freq.astype(float), money * 2.5
 
 
 @PROPERTY
