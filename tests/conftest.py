@@ -1,0 +1,77 @@
+"""Shared fixtures: one connection per backend, each made once per test session.
+
+* ``duckdb_con`` -- an in-memory DuckDB (Ibis) connection.
+* ``spark_session`` / ``spark_con`` -- one local PySpark session (``local[2]``, no UI,
+  UTC session time zone, 2 shuffle partitions), started on first use and always stopped
+  at the end of the session. Its scratch directories live in a session temporary folder.
+* ``postgres_con`` -- PostgreSQL at ``postgresql://postgres@127.0.0.1:5432/test`` (trust
+  auth); tests using it are skipped, with the reason, only when the server cannot be
+  reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pytest
+
+if TYPE_CHECKING:
+    from ibis.backends.duckdb import Backend as DuckDBBackend
+    from ibis.backends.postgres import Backend as PostgresBackend
+    from ibis.backends.pyspark import Backend as PySparkBackend
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def duckdb_con() -> Iterator[DuckDBBackend]:
+    """An in-memory DuckDB connection shared by the session."""
+    con = ibis.duckdb.connect()
+    yield con
+    con.disconnect()
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session, started once and stopped at the end of the test session."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    scratch: Path = tmp_path_factory.mktemp("spark")
+    builder = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("corecustomers-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.local.dir", str(scratch / "local"))
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_con(spark_session: Any) -> PySparkBackend:
+    """The Ibis PySpark backend on the shared local session."""
+    return ibis.pyspark.connect(spark_session)
+
+
+@pytest.fixture(scope="session")
+def postgres_con() -> Iterator[PostgresBackend]:
+    """An Ibis connection to the local test database; skips when it is unreachable."""
+    try:
+        con = ibis.connect(POSTGRES_URL)
+    except Exception as exc:  # any driver error means "no server here"
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    yield con
+    con.disconnect()
