@@ -49,6 +49,7 @@ _SECTIONS = {
     },
     "rfm": {"bins", "scheme", "threshold", "monetary", "schemes"},
     "abc": {"a", "b", "value"},
+    "models": {"model", "horizon_months", "annual_discount_rate", "margin", "penalizer"},
 }
 
 
@@ -83,6 +84,12 @@ class Settings:
     abc_a: float = 0.80
     abc_b: float = 0.95
     abc_value: Literal["revenue", "margin"] = "revenue"
+    # [models]
+    model: str = "auto"
+    horizon_months: int = 12
+    annual_discount_rate: float = 0.10
+    margin: float = 1.0
+    penalizer: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
@@ -101,6 +108,18 @@ class Settings:
             raise ConfigError(
                 f"abc thresholds must satisfy 0 < a < b <= 1, got a={self.abc_a}, b={self.abc_b}"
             )
+        _check_choice("models.model", self.model, ("auto", "none", "bgnbd", "pnbd", "mbgnbd"))
+        if not 1 <= self.horizon_months <= 600:
+            raise ConfigError(f"models.horizon_months must be 1..600, got {self.horizon_months}")
+        if not 0.0 <= self.annual_discount_rate < 1.0:
+            raise ConfigError(
+                "models.annual_discount_rate is a yearly rate such as 0.10; "
+                f"got {self.annual_discount_rate}"
+            )
+        if not 0.0 < self.margin <= 1.0:
+            raise ConfigError(f"models.margin is a share of spend in (0, 1]; got {self.margin}")
+        if self.penalizer < 0:
+            raise ConfigError(f"models.penalizer must be >= 0, got {self.penalizer}")
         if (
             self.as_of is not None
             and self.calibration_end is not None
@@ -224,6 +243,7 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
     for key in ("a", "b", "value"):
         if key in abc:
             kwargs[f"abc_{key}"] = abc[key]
+    kwargs.update(data.get("models", {}))
     known = {f.name for f in fields(Settings)}
     assert set(kwargs) <= known
     try:
@@ -287,6 +307,13 @@ monetary = "total"           # M from total spend or mean spend per purchase
 #   { name = "Active", label_zh = "活跃", r = [3, 5] },
 #   { name = "Others", label_zh = "其他" },
 # ]
+
+[models]
+model = "auto"               # auto (holdout, else BIC) | bgnbd | pnbd | mbgnbd | none
+horizon_months = 12          # CLV horizon
+annual_discount_rate = 0.10  # discounted monthly: (1 + rate)^(1/12) - 1
+margin = 1.0                 # share of spend that is profit
+penalizer = 0.0              # L2 penalty on the model parameters
 
 [abc]
 a = 0.80                     # class A: customers bringing the first 80 % of revenue

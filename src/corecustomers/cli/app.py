@@ -195,6 +195,13 @@ def analyze(
     engine: EngineOpt = None,
     source_url: SourceUrl = None,
     lang: Annotated[str | None, typer.Option("--lang", help="en | zh [default: en].")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Transaction model: auto | bgnbd | pnbd | mbgnbd | none [default: auto].",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
@@ -229,6 +236,7 @@ def analyze(
             engine=engine,
             source_url=source_url,
             lang=lang,
+            model=model,
             delimiter=delimiter,
             encoding=encoding,
         )
@@ -342,6 +350,55 @@ def demo(
         result = run(str(data), out_dir / "analysis", settings, progress=progress)
         out.print(f"Demo data: [bold]{data}[/bold]")
         _print_result(result.summary, result.files)
+
+
+@app.command()
+def fit(
+    summary_file: Annotated[
+        Path,
+        typer.Argument(help="Per-customer summary (.parquet or .csv), e.g. from summarize."),
+    ],
+    model: Annotated[str, typer.Option("--model", help="bgnbd | pnbd | mbgnbd | bgbb | sbg | gg.")],
+    penalizer: Annotated[
+        float, typer.Option("--penalizer", help="L2 penalty on the parameters.")
+    ] = 0.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the fitted model as JSON.")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Fit one model on a summary file; print parameters, standard errors, log-likelihood.
+
+    Columns: frequency, recency, T (bgnbd, pnbd, mbgnbd); frequency, recency, periods,
+    weights (bgbb); frequency, monetary_value (gg); duration, churned, weights or alive
+    (sbg).
+
+    Example:
+
+      corecustomers fit cdnow.parquet --model bgnbd
+    """
+    import json
+
+    from corecustomers.service.fitting import fit_summary_file
+
+    with _handled(debug):
+        report = fit_summary_file(summary_file, model, penalizer=penalizer)
+        fitted = report.model
+        table = Table(title=f"{type(fitted).__name__} on {report.used:,} of {report.rows:,} rows")
+        table.add_column("parameter")
+        table.add_column("estimate", justify="right")
+        table.add_column("std. error", justify="right")
+        for key, value in fitted.params_.items():
+            se = fitted.standard_errors_.get(key)
+            table.add_row(key, f"{value:.4f}", "" if se is None else f"{se:.4f}")
+        out.print(table)
+        out.print(f"log-likelihood: {fitted.log_likelihood_:.2f}")
+        out.print(f"converged: {fitted.converged_}")
+        for w in report.warnings:
+            err.print(f"[yellow]Warning:[/yellow] {w}", soft_wrap=True)
+        if json_out is not None:
+            json_out.write_text(json.dumps(fitted.to_dict(), indent=2), encoding="utf-8")
+            out.print(f"Model written to [bold]{json_out}[/bold]")
 
 
 @app.command()

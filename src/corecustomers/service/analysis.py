@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
@@ -270,22 +272,64 @@ def analyze(
         with progress.step("Scoring customers (RFM, ABC)"):
             scored = score_customers(features, settings)
         summary = build_summary(prepared, settings, scored)
-        extras = _value_customers(scored, summary, settings, progress)
+        extras = _value_customers(scored, summary, settings, prepared, progress)
         customers = extras or scored.customers
         files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
     return AnalysisResult(summary=summary, customers=customers, files=files)
 
 
 def _value_customers(
-    scored: Any, summary: dict[str, Any], settings: Settings, progress: Progress
+    scored: Any,
+    summary: dict[str, Any],
+    settings: Settings,
+    prepared: Prepared,
+    progress: Progress,
 ) -> pa.Table | None:
-    """Lifetime-value models (added to customers and summary) when available."""
-    try:
-        from corecustomers.service.valuation import value_customers
-    except ImportError:
-        return None
+    """Lifetime-value models: predictions into the customers, fits into the summary."""
+    from corecustomers.service.valuation import value_customers
+
+    counts = None
+    period = 1.0
+    if prepared.calibration_end is not None and settings.model != "none":
+        with progress.step("Counting holdout purchases per week"):
+            counts = holdout_week_counts(
+                prepared.transactions, prepared.calibration_end, prepared.as_of
+            )
+        period = 7.0 / DAYS_PER_UNIT[settings.time_unit]
     with progress.step("Fitting lifetime-value models"):
-        return value_customers(scored.customers, summary, settings)
+        return value_customers(
+            scored.customers, summary, settings, holdout_counts=counts, holdout_period=period
+        )
+
+
+DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
+
+
+def holdout_week_counts(
+    tx: ir.Table, calibration_end: _dt.date, as_of: _dt.date
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Purchase days in each week of the holdout, of the customers first seen by its start.
+
+    Week ``k`` (from 0) covers holdout days ``7k + 1 … 7k + 7`` after the calibration end.
+    """
+    days = (
+        tx.filter(tx.amount >= 0)
+        .select(customer_id=tx.customer_id, day=tx.timestamp.date())
+        .distinct()
+    )
+    first = days.group_by("customer_id").aggregate(first=days.day.min())
+    cohort = first.filter(first.first <= calibration_end).select("customer_id")
+    held = days.filter((days.day > calibration_end) & (days.day <= as_of)).semi_join(
+        cohort, "customer_id"
+    )
+    offset = held.day.delta(ibis.date(calibration_end), unit="day") - 1
+    weekly = held.group_by(week=(offset // 7).cast("int64")).aggregate(n=held.count())
+    rows = weekly.to_pyarrow().to_pylist()
+    n_weeks = max(1, math.ceil((as_of - calibration_end).days / 7))
+    out = np.zeros(n_weeks)
+    for row in rows:
+        out[int(row["week"])] = float(row["n"])
+    return out
 
 
 def build_summary(prepared: Prepared, settings: Settings, scored: Any) -> dict[str, Any]:
