@@ -1,0 +1,244 @@
+"""``customer_features`` and ``materialize``: the API, the schema and worked examples.
+
+Cross-backend agreement and property tests are in ``test_cross_backend.py``; the published
+CDNOW summary in ``test_features_cdnow.py``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import doctest
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+import pytest
+
+import corecustomers.data._time as time_module
+import corecustomers.data.features as features_module
+from corecustomers.data.features import (
+    CALIBRATION_COLUMNS,
+    FEATURE_COLUMNS,
+    customer_features,
+    materialize,
+)
+from corecustomers.errors import ColumnMappingError, ConfigError
+
+D = datetime.date
+TS = datetime.datetime
+CANONICAL = ibis.schema(
+    {
+        "customer_id": "string",
+        "timestamp": "timestamp",
+        "amount": "float64",
+        "order_id": "string",
+        "quantity": "float64",
+    }
+)
+
+EXPECTED_TYPES = {
+    "customer_id": dt.string,
+    "frequency": dt.int64,
+    "recency": dt.float64,
+    "T": dt.float64,
+    "monetary_value": dt.float64,
+    "first_purchase": dt.date,
+    "last_purchase": dt.date,
+    "total_spend": dt.float64,
+    "returns_amount": dt.float64,
+    "n_orders": dt.int64,
+    "n_periods": dt.int64,
+    "tenure_days": dt.int64,
+    "days_since_last_purchase": dt.int64,
+    "frequency_holdout": dt.int64,
+    "monetary_value_holdout": dt.float64,
+    "duration_holdout": dt.float64,
+}
+
+# customer "a": 2024-01-01 (two orders, one return), 2024-01-15, a return-only day, then
+# 2024-02-05 (in the holdout of a 2024-01-31 split); "b" buys once on 2024-01-08.
+ROWS = [
+    ("a", TS(2024, 1, 1, 9, 0), 10.0, "o1"),
+    ("a", TS(2024, 1, 1, 17, 0), 5.0, "o2"),
+    ("a", TS(2024, 1, 1, 18, 0), -3.0, "o2"),
+    ("a", TS(2024, 1, 15, 12, 0), 20.0, "o3"),
+    ("a", TS(2024, 1, 20, 12, 0), -4.0, "o3"),
+    ("a", TS(2024, 2, 5, 12, 0), 30.0, "o4"),
+    ("b", TS(2024, 1, 8, 23, 59, 59), 7.5, None),
+    ("late", TS(2024, 3, 1, 0, 0, 0), 99.0, "z"),
+]
+AS_OF = D(2024, 2, 29)
+
+
+def _table(con: Any, rows: list[tuple[Any, ...]], name: str, **types: pa.DataType) -> Any:
+    schema = pa.schema(
+        [
+            ("customer_id", types.get("customer_id", pa.string())),
+            ("timestamp", types.get("timestamp", pa.timestamp("us"))),
+            ("amount", pa.float64()),
+            ("order_id", pa.string()),
+        ]
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 4
+    data = pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+    )
+    return con.create_table(name, data, temp=True, overwrite=True)
+
+
+def _rows(expr: Any) -> dict[str, dict[str, Any]]:
+    return {row.pop("customer_id"): row for row in materialize(expr).to_pylist()}
+
+
+@pytest.fixture
+def tx(duckdb_con: Any) -> Any:
+    return _table(duckdb_con, ROWS, "features_tx")
+
+
+# --- laziness and schema ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("calibration_end", [None, D(2024, 1, 31)])
+def test_builds_a_lazy_expression_with_the_contract_schema(
+    calibration_end: datetime.date | None,
+) -> None:
+    unbound = ibis.table(CANONICAL, name="nowhere")  # executing this would fail
+    expr = customer_features(unbound, as_of=AS_OF, calibration_end=calibration_end)
+    assert isinstance(expr, ibis.Table)
+    columns = FEATURE_COLUMNS if calibration_end is None else CALIBRATION_COLUMNS
+    assert tuple(expr.columns) == columns
+    assert {name: expr.schema()[name] for name in columns} == {
+        name: EXPECTED_TYPES[name].copy(nullable=expr.schema()[name].nullable) for name in columns
+    }
+
+
+def test_materialize_returns_arrow_with_the_expression_types(tx: Any) -> None:
+    expr = customer_features(tx, as_of=AS_OF, calibration_end=D(2024, 1, 31))
+    table = materialize(expr)
+    assert isinstance(table, pa.Table)
+    assert table.schema.names == list(CALIBRATION_COLUMNS)
+    assert [f.type for f in table.schema] == [f.type for f in expr.schema().to_pyarrow()]
+
+
+def test_empty_transactions_give_an_empty_table(duckdb_con: Any) -> None:
+    table = materialize(customer_features(_table(duckdb_con, [], "empty_tx"), as_of=AS_OF))
+    assert table.num_rows == 0
+    assert table.schema.names == list(FEATURE_COLUMNS)
+
+
+# --- worked examples ----------------------------------------------------------------------
+
+
+def test_worked_example_without_calibration(tx: Any) -> None:
+    got = _rows(customer_features(tx, as_of=AS_OF, time_unit="day"))
+    assert got == {
+        "a": {
+            "frequency": 2,
+            "recency": 35.0,
+            "T": 59.0,
+            "monetary_value": 25.0,  # (20 + 30) / 2; the first day (12) is not a repeat
+            "first_purchase": D(2024, 1, 1),
+            "last_purchase": D(2024, 2, 5),
+            "total_spend": 58.0,
+            "returns_amount": 7.0,
+            "n_orders": 4,
+            "n_periods": 3,
+            "tenure_days": 59,
+            "days_since_last_purchase": 24,
+        },
+        "b": {
+            "frequency": 0,
+            "recency": 0.0,
+            "T": 52.0,
+            "monetary_value": 0.0,
+            "first_purchase": D(2024, 1, 8),
+            "last_purchase": D(2024, 1, 8),
+            "total_spend": 7.5,
+            "returns_amount": 0.0,
+            "n_orders": 1,
+            "n_periods": 1,
+            "tenure_days": 52,
+            "days_since_last_purchase": 52,
+        },
+    }
+
+
+def test_worked_example_with_calibration(tx: Any) -> None:
+    got = _rows(customer_features(tx, as_of=AS_OF, calibration_end=D(2024, 1, 31)))
+    a = got["a"]
+    assert (a["frequency"], a["recency"], a["T"]) == (1, 2.0, 30 / 7)
+    assert (a["monetary_value"], a["total_spend"], a["returns_amount"]) == (20.0, 28.0, 7.0)
+    assert (a["n_orders"], a["n_periods"], a["tenure_days"]) == (3, 2, 30)
+    assert a["days_since_last_purchase"] == 16
+    assert (a["frequency_holdout"], a["monetary_value_holdout"]) == (1, 30.0)
+    assert a["duration_holdout"] == 29 / 7
+    assert (got["b"]["frequency_holdout"], got["b"]["monetary_value_holdout"]) == (0, 0.0)
+    assert set(got) == {"a", "b"}
+
+
+@pytest.mark.parametrize(("time_unit", "days"), [("day", 1.0), ("week", 7.0), ("month", 30.4375)])
+def test_time_units_divide_day_counts_without_rounding(
+    tx: Any, time_unit: str, days: float
+) -> None:
+    a = _rows(customer_features(tx, as_of=AS_OF, time_unit=time_unit))["a"]  # type: ignore[arg-type]
+    assert (a["recency"], a["T"]) == (35 / days, 59 / days)
+
+
+def test_calibration_end_on_as_of_leaves_an_empty_holdout(tx: Any) -> None:
+    got = _rows(customer_features(tx, as_of=AS_OF, calibration_end=AS_OF))
+    assert {c: (r["frequency_holdout"], r["duration_holdout"]) for c, r in got.items()} == {
+        "a": (0, 0.0),
+        "b": (0, 0.0),
+    }
+
+
+def test_works_without_an_order_id_column(duckdb_con: Any) -> None:
+    tx = _table(duckdb_con, ROWS, "no_orders_tx").drop("order_id")
+    got = _rows(customer_features(tx, as_of=AS_OF))
+    assert got["a"]["n_orders"] == 4  # one per purchase row
+
+
+def test_accepts_date_timestamps_and_integer_customer_ids(duckdb_con: Any) -> None:
+    rows = [(7, D(2024, 1, 1), 1.0, None), (7, D(2024, 1, 3), 2.0, None)]
+    tx = _table(duckdb_con, rows, "date_tx", customer_id=pa.int64(), timestamp=pa.date32())
+    got = _rows(customer_features(tx, as_of=D(2024, 1, 3), time_unit="day"))
+    assert list(got) == ["7"]
+    assert (got["7"]["frequency"], got["7"]["recency"], got["7"]["T"]) == (1, 2.0, 2.0)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_missing_columns_name_the_column() -> None:
+    bare = ibis.table({"customer_id": "string", "amount": "float64"}, name="bare")
+    with pytest.raises(ColumnMappingError, match="timestamp"):
+        customer_features(bare, as_of=AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_unit": "year"}, "time_unit must be one of"),
+        ({"period": "week"}, "period must be 'day'"),
+        ({"calibration_end": D(2024, 3, 1)}, "after as_of"),
+        ({"as_of": TS(2024, 2, 29, 12)}, "as_of must be a datetime.date"),
+        ({"as_of": "2024-02-29"}, "as_of must be a datetime.date"),
+        ({"calibration_end": TS(2024, 1, 31)}, "calibration_end must be a datetime.date"),
+    ],
+)
+def test_bad_settings_raise_config_error(kwargs: dict[str, Any], message: str) -> None:
+    unbound = ibis.table(CANONICAL, name="nowhere")
+    arguments: dict[str, Any] = {"as_of": AS_OF, **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        customer_features(unbound, **arguments)
+
+
+# --- documentation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", [features_module, time_module], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module: Any) -> None:
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
