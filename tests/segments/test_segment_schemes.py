@@ -52,7 +52,7 @@ def test_every_score_combination_maps_to_exactly_one_named_segment(bins: int) ->
     assert set(codes.tolist()) <= set(NAMED.codes)
     rg = rescale_scores(r, bins=bins)
     fg = rescale_scores(f, bins=bins, frequency=True)
-    hits = sum(rule.matches(rg, fg, m).astype(int) for rule in NAMED.segments)
+    hits = np.sum([rule.matches(rg, fg, m) for rule in NAMED.segments], axis=0)
     assert (hits == 1).all()
 
 
@@ -199,7 +199,8 @@ def cn8(days: Any, freq: Any, money: Any, **kwargs: Any) -> tuple[list[str], lis
 
 
 def test_cn8_names_all_eight_combinations_in_both_languages() -> None:
-    combos = list(itertools.product([True, False], repeat=3))
+    combos = list(CN8_EXPECTED)
+    assert len(set(combos)) == 8
     # Two customers per combination: one at the good extreme, one at the bad, so the
     # mean sits in the middle of every dimension.
     days = [1 if r else 100 for r, _, _ in combos] + [100 if r else 1 for r, _, _ in combos]
