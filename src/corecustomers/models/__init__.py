@@ -24,20 +24,33 @@ from corecustomers.models._base import BaseModel
 from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.clv import customer_lifetime_value, discounted_expected_transactions
+from corecustomers.models.evaluation import HoldoutEvaluation, holdout_evaluation
 from corecustomers.models.gamma_gamma import GammaGammaModel, SpendFrequencyCorrelationWarning
+from corecustomers.models.selection import (
+    MODEL_REGISTRY,
+    ModelSelection,
+    model_class,
+    select_model,
+)
 from corecustomers.models.shifted_beta_geo import ShiftedBetaGeoModel, survival_table
 
 __all__ = [
     "ALL_MODELS",
+    "MODEL_REGISTRY",
     "BaseModel",
     "BetaGeoBetaBinomModel",
     "BoundaryWarning",
     "ConvergenceWarning",
     "GammaGammaModel",
+    "HoldoutEvaluation",
+    "ModelSelection",
     "ShiftedBetaGeoModel",
     "SpendFrequencyCorrelationWarning",
     "customer_lifetime_value",
     "discounted_expected_transactions",
+    "holdout_evaluation",
+    "model_class",
+    "select_model",
     "survival_table",
 ]
 

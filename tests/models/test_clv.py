@@ -1,0 +1,221 @@
+"""CLV: lifetimes' discrete loop, a hand-computed case, and continuous discounting (DERT)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corecustomers.models import (
+    BetaGeoBetaBinomModel,
+    GammaGammaModel,
+    customer_lifetime_value,
+    discounted_expected_transactions,
+)
+from corecustomers.models.clv import units_per_month
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+class ConstantRate:
+    """A customer who never leaves and buys ``rate`` times per time unit: ``E[X(t)] = rate t``."""
+
+    def __init__(self, rate: list[float]) -> None:
+        self.rate = np.asarray(rate, dtype=float)
+
+    def expected_purchases(self, X: Any, t: Any) -> np.ndarray:
+        return self.rate * np.asarray(t, dtype=float)
+
+
+def lifetimes_loop(
+    model: Any, X: Any, monetary_value: np.ndarray, time: int, discount_rate: float, factor: float
+) -> np.ndarray:
+    """lifetimes' ``utils._customer_lifetime_value`` loop, re-implemented on arrays.
+
+    ``factor`` is the number of model time units per month (lifetimes: 30 for "D",
+    4.345 for "W", 1 for "M").
+    """
+    clv = np.zeros_like(monetary_value)
+    for i in np.arange(1, time + 1) * factor:
+        n = model.expected_purchases(X, i) - model.expected_purchases(X, i - factor)
+        clv += monetary_value * n / (1 + discount_rate) ** (i / factor)
+    return clv
+
+
+@pytest.fixture(scope="module")
+def donations() -> dict[str, np.ndarray]:
+    with (FIXTURES / "donations.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+@pytest.fixture(scope="module")
+def bgbb() -> BetaGeoBetaBinomModel:
+    model = BetaGeoBetaBinomModel()
+    model.params_ = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+    return model
+
+
+def test_hand_computed_discrete_case() -> None:
+    # 0.5 purchases a week -> 0.5 * 30.4375 / 7 = 2.174107 a month, at 20 each, margin 30 %,
+    # over 3 months at 1 % a month: 0.3 * 20 * 2.174107 * (1/1.01 + 1/1.01^2 + 1/1.01^3)
+    value = customer_lifetime_value(
+        ConstantRate([0.5]), 20.0, None, horizon=3, discount_rate=0.01, time_unit="week", margin=0.3
+    )
+    assert value[0] == pytest.approx(38.364101676528, rel=1e-12)
+
+
+def test_hand_computed_continuous_case() -> None:
+    # infinite horizon: int_0^inf e^{-delta t} rate dt = rate / delta, delta = ln(1.01) per
+    # month = ln(1.01) / 4.348214 per week: 0.3 * 20 * 2.174107 / ln(1.01)
+    model = ConstantRate([0.5])
+    value = customer_lifetime_value(
+        model,
+        20.0,
+        None,
+        horizon=math.inf,
+        discount_rate=0.01,
+        time_unit="week",
+        margin=0.3,
+        discounting="continuous",
+    )
+    assert value[0] == pytest.approx(1310.9757906180, rel=1e-8)
+    # 12 months: the same stream cut at the horizon
+    value_12 = customer_lifetime_value(
+        model,
+        20.0,
+        None,
+        horizon=12,
+        discount_rate=0.01,
+        time_unit="week",
+        margin=0.3,
+        discounting="continuous",
+    )
+    assert value_12[0] == pytest.approx(1310.9757906180 * (1 - 1.01**-12), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("time_unit", "factor"),
+    [("day", 30.4375), ("week", 30.4375 / 7), ("month", 1.0), ("year", 1 / 12)],
+)
+def test_discrete_matches_lifetimes_loop(
+    bgbb: BetaGeoBetaBinomModel, donations: dict[str, np.ndarray], time_unit: Any, factor: float
+) -> None:
+    # donations' periods are years; read them in each unit to exercise the conversion
+    spend = np.linspace(10, 50, donations["frequency"].size)
+    ours = customer_lifetime_value(
+        bgbb, spend, donations, horizon=24, discount_rate=0.01, time_unit=time_unit
+    )
+    theirs = lifetimes_loop(bgbb, donations, spend, 24, 0.01, factor)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_lifetimes_month_lengths_differ_only_slightly(
+    bgbb: BetaGeoBetaBinomModel, donations: dict[str, np.ndarray]
+) -> None:
+    # lifetimes takes a month as 4.345 weeks; the fixed 30.4375-day month is 4.348 weeks
+    ours = customer_lifetime_value(
+        bgbb, 30.0, donations, horizon=12, discount_rate=0.01, time_unit="week"
+    )
+    theirs = lifetimes_loop(bgbb, donations, np.full(ours.size, 30.0), 12, 0.01, 4.345)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-3)
+
+
+def test_uses_the_spend_model(bgbb: BetaGeoBetaBinomModel) -> None:
+    spend = GammaGammaModel()
+    spend.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    X = {
+        "frequency": [0.0, 3.0],
+        "recency": [0.0, 5.0],
+        "periods": [6.0, 6.0],
+        "monetary_value": [0.0, 40.0],
+    }
+    with_model = customer_lifetime_value(
+        bgbb, spend, X, horizon=36, discount_rate=0.01, time_unit="year", margin=0.5
+    )
+    by_hand = customer_lifetime_value(
+        bgbb, spend.expected_spend(X), X, horizon=36, discount_rate=0.01, time_unit="year"
+    )
+    np.testing.assert_allclose(with_model, 0.5 * by_hand)
+
+
+def test_numerical_dert_matches_direct_sum_for_bgbb(
+    bgbb: BetaGeoBetaBinomModel, donations: dict[str, np.ndarray]
+) -> None:
+    # a BG/BB customer can only buy at whole opportunities n + k, so the continuous
+    # discounting of the step function E(t) is the sum of P(buy at n+k) e^{-delta k};
+    # E(t) interpolates between whole t, so compare on a flat-enough discount
+    delta = 0.1
+    numeric = discounted_expected_transactions(bgbb, donations, delta=delta, horizon=math.inf)
+    k = np.arange(1, 400)
+    steps = np.diff(
+        np.stack([bgbb.expected_purchases(donations, float(t)) for t in np.append(0, k)]),
+        axis=0,
+    )
+    direct = (np.exp(-delta * k)[:, None] * steps).sum(axis=0)
+    np.testing.assert_allclose(numeric, direct, rtol=0.06)
+    assert np.all(numeric > direct)  # flows arrive before the end of their opportunity
+
+
+def test_continuous_exceeds_discrete_by_less_than_a_month_of_interest(
+    bgbb: BetaGeoBetaBinomModel, donations: dict[str, np.ndarray]
+) -> None:
+    kwargs: dict[str, Any] = {"horizon": 60, "discount_rate": 0.01, "time_unit": "year"}
+    discrete = customer_lifetime_value(bgbb, 1.0, donations, **kwargs)
+    continuous = customer_lifetime_value(bgbb, 1.0, donations, discounting="continuous", **kwargs)
+    assert np.all(continuous >= discrete)
+    assert np.all(continuous <= discrete * 1.01)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"time_unit": "fortnight"}, "unknown time_unit"),
+        ({"horizon": 2.5}, "whole, finite horizon"),
+        ({"horizon": math.inf}, "whole, finite horizon"),
+        ({"discount_rate": -1.0}, "greater than -1"),
+        ({"discounting": "hyperbolic"}, "discounting must be"),
+    ],
+)
+def test_rejects_bad_arguments(
+    bgbb: BetaGeoBetaBinomModel, kwargs: dict[str, Any], match: str
+) -> None:
+    args: dict[str, Any] = {"horizon": 12, "discount_rate": 0.01, "time_unit": "week"}
+    args.update(kwargs)
+    X = {"frequency": [1.0], "recency": [1.0], "periods": [6.0]}
+    with pytest.raises(ValueError, match=match):
+        customer_lifetime_value(bgbb, 10.0, X, **args)
+
+
+def test_units_per_month() -> None:
+    assert units_per_month("day") == 30.4375
+    assert units_per_month("month") == 1.0
+    assert units_per_month("year") * 12 == pytest.approx(1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    params=st.tuples(*(st.floats(0.1, 10) for _ in range(4))),
+    rate=st.floats(0.0, 0.05),
+    horizon=st.integers(1, 60),
+)
+def test_value_rises_with_horizon_and_falls_with_discount_rate(
+    params: tuple[float, float, float, float], rate: float, horizon: int
+) -> None:
+    model = BetaGeoBetaBinomModel()
+    model.params_ = dict(zip(("alpha", "beta", "gamma", "delta"), params, strict=True))
+    X = {"frequency": [0.0, 2.0, 6.0], "recency": [0.0, 4.0, 6.0], "periods": [6.0] * 3}
+
+    def clv(h: int, r: float) -> np.ndarray:
+        return customer_lifetime_value(model, 10.0, X, horizon=h, discount_rate=r, time_unit="year")
+
+    base = clv(horizon, rate)
+    assert np.all(base >= 0)
+    assert np.all(clv(horizon + 6, rate) >= base - 1e-12)
+    assert np.all(clv(horizon, rate + 0.01) <= base + 1e-12)
