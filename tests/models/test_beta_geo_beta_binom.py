@@ -188,7 +188,7 @@ def test_round_trip_keeps_predictions(
 
 def test_simulate_then_fit_recovers_parameters() -> None:
     truth = _model(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
-    sample = truth.sample(30_000, 8, random_state=20100611)
+    sample = truth.sample(30_000, 8, seed=20100611)
     fit = BetaGeoBetaBinomModel().fit(sample)
     for name, value in truth.params_.items():
         z = (fit.params_[name] - value) / fit.standard_errors_[name]
@@ -197,13 +197,13 @@ def test_simulate_then_fit_recovers_parameters() -> None:
 
 def test_sample_is_reproducible_and_consistent() -> None:
     truth = _model(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
-    a = truth.sample(500, 6, random_state=1)
-    b = truth.sample(500, 6, random_state=1)
+    a = truth.sample(500, 6, seed=1)
+    b = truth.sample(500, 6, seed=1)
     np.testing.assert_array_equal(a["frequency"], b["frequency"])
     assert np.all(a["frequency"] <= a["recency"])
     assert np.all(a["recency"] <= 6)
     # the simulated mean number of transactions agrees with eq. (8)
-    big = truth.sample(40_000, 6, random_state=2)
+    big = truth.sample(40_000, 6, seed=2)
     assert big["frequency"].mean() == pytest.approx(
         float(truth.expected_purchases_new(6)), rel=0.03
     )

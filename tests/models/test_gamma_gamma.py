@@ -100,7 +100,7 @@ def test_no_repeat_purchase_gets_the_population_mean(fitted: GammaGammaModel) ->
 
 def test_correlated_spend_warns() -> None:
     frequency = np.tile(np.arange(1.0, 9.0), 60)
-    sample = _model(6.25, 3.74, 15.44).sample(frequency, random_state=3)
+    sample = _model(6.25, 3.74, 15.44).sample(frequency, seed=3)
     sample["monetary_value"] *= 1.0 + 0.25 * frequency  # frequent buyers spend more
     with pytest.warns(SpendFrequencyCorrelationWarning, match="correlated"):
         model = GammaGammaModel().fit(sample)
@@ -109,7 +109,7 @@ def test_correlated_spend_warns() -> None:
 
 def test_q_stays_above_one_with_a_clear_warning() -> None:
     truth = _model(2.0, 0.6, 10.0)  # q < 1: heavy-tailed spend, no population mean
-    sample = truth.sample(np.tile(np.arange(1.0, 6.0), 200), random_state=1)
+    sample = truth.sample(np.tile(np.arange(1.0, 6.0), 200), seed=1)
     with pytest.warns(BoundaryWarning, match="population mean spend"):
         model = GammaGammaModel().fit(sample)
     assert model.params_["q"] > 1
@@ -149,7 +149,7 @@ def test_round_trip(fitted: GammaGammaModel, cdnow: dict[str, np.ndarray]) -> No
 def test_simulate_then_fit_recovers_parameters() -> None:
     truth = _model(6.25, 3.74, 15.44)
     frequency = np.tile(np.arange(1.0, 11.0), 800)
-    fit = GammaGammaModel().fit(truth.sample(frequency, random_state=2005))
+    fit = GammaGammaModel().fit(truth.sample(frequency, seed=2005))
     for name in ("p", "q", "gamma"):
         z = (fit.params_[name] - truth.params_[name]) / fit.standard_errors_[name]
         assert abs(z) < 4, name

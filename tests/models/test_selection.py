@@ -19,7 +19,7 @@ from corecustomers.models.selection import MODEL_REGISTRY, model_class, select_m
 def _bgbb_table(n: int, seed: int) -> dict[str, np.ndarray]:
     truth = BetaGeoBetaBinomModel()
     truth.params_ = {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}
-    sample = truth.sample(n, 6, random_state=seed)
+    sample = truth.sample(n, 6, seed=seed)
     return {"frequency": sample["frequency"], "recency": sample["recency"], "T": sample["periods"]}
 
 

@@ -13,6 +13,7 @@ jdmaturen/shifted_beta_geometric_py (high end 0.668 / 3.806 to 1e-3; log-likelih
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,6 +113,7 @@ def test_input_forms_are_equivalent() -> None:
         HIGH_END,
         np.array(HIGH_END, dtype=float),
         {"alive": HIGH_END},
+        pa.table({"alive": HIGH_END}),
         {"lost": lost, "survivors": HIGH_END[-1]},
         survival_table(HIGH_END),
         survival_table(lost=lost, survivors=HIGH_END[-1]),
@@ -169,7 +171,7 @@ def test_round_trip() -> None:
 
 def test_simulate_then_fit_recovers_parameters() -> None:
     truth = _model(0.7, 1.2)
-    fit = ShiftedBetaGeoModel().fit(truth.sample(20_000, 10, random_state=2007))
+    fit = ShiftedBetaGeoModel().fit(truth.sample(20_000, 10, seed=2007))
     for name in ("alpha", "beta"):
         z = (fit.params_[name] - truth.params_[name]) / fit.standard_errors_[name]
         assert abs(z) < 4, name

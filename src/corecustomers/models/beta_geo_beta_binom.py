@@ -139,12 +139,8 @@ def _log_ratio_gamma_diff(g: float, d: float, start: FloatArray, length: FloatAr
     return np.asarray(d * np.exp(lead) * ratio)
 
 
-def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    return (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 class BetaGeoBetaBinomModel(BaseModel):
@@ -323,7 +319,7 @@ class BetaGeoBetaBinomModel(BaseModel):
         n_customers: int,
         periods: int,
         *,
-        random_state: int | np.random.Generator | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> dict[str, FloatArray]:
         """Simulate customers from the fitted model (the story of section 2).
 
@@ -334,7 +330,7 @@ class BetaGeoBetaBinomModel(BaseModel):
             ``p``, ``theta`` and ``alive`` (alive after the last opportunity).
         """
         a, b, g, d = self._params()
-        rng = _rng(random_state)
+        rng = _rng(seed)
         p = rng.beta(a, b, size=n_customers)
         theta = rng.beta(g, d, size=n_customers)
         # opportunity at whose start the customer dies (1, 2, ...): geometric(theta)
@@ -358,4 +354,4 @@ class BetaGeoBetaBinomModel(BaseModel):
         """A small table this model can fit (for the common contract tests)."""
         truth = cls()
         truth.params_ = {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}
-        return truth.sample(400, 6, random_state=0)
+        return truth.sample(400, 6, seed=0)

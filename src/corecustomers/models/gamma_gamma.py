@@ -254,7 +254,7 @@ class GammaGammaModel(BaseModel):
         self,
         frequency: Any,
         *,
-        random_state: int | np.random.Generator | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> dict[str, FloatArray]:
         """Simulate the mean spend of customers with the given numbers of transactions.
 
@@ -271,11 +271,7 @@ class GammaGammaModel(BaseModel):
         x = np.asarray(frequency, dtype=np.float64).ravel()
         if np.any(x < 0) or np.any(x != np.round(x)):
             raise ValueError("frequency must be whole and non-negative")
-        rng = (
-            random_state
-            if isinstance(random_state, np.random.Generator)
-            else np.random.default_rng(random_state)
-        )
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         nu = rng.gamma(q, 1.0 / g, size=x.size)
         pos = x > 0
         mean = np.zeros(x.size)
@@ -288,4 +284,4 @@ class GammaGammaModel(BaseModel):
         truth = cls()
         truth.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
         frequency = np.tile(np.arange(1.0, 9.0), 40)
-        return truth.sample(frequency, random_state=0)
+        return truth.sample(frequency, seed=0)

@@ -96,15 +96,22 @@ def survival_table(
     return {"duration": duration, "churned": churned, "weights": weights}
 
 
+def _has_column(X: Any, name: str) -> bool:
+    try:
+        columns(X, (name,))
+    except ValueError:
+        return False
+    return True
+
+
 def _duration_columns(X: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Accept a duration table, a mapping with ``alive`` or ``lost``/``survivors``, or a curve."""
-    if isinstance(X, Mapping) and "duration" not in X:
-        if "alive" in X:
-            X = survival_table(X["alive"])
-        elif "lost" in X:
-            X = survival_table(lost=X["lost"], survivors=X.get("survivors"))
-    elif isinstance(X, Sequence | np.ndarray) and np.ndim(X) == 1:
+    """A duration table from any of the accepted input forms (see :meth:`fit`)."""
+    if isinstance(X, Sequence | np.ndarray) and np.ndim(X) == 1:
         X = survival_table(np.asarray(X, dtype=np.float64))
+    elif isinstance(X, Mapping) and "lost" in X and "duration" not in X:
+        X = survival_table(lost=X["lost"], survivors=X.get("survivors"))
+    elif not _has_column(X, "duration") and _has_column(X, "alive"):
+        X = survival_table(columns(X, ("alive",))[0]["alive"])
     cols, w = columns(X, ("duration", "churned"), weights="weights")
     t, c = cols["duration"], cols["churned"]
     if np.any(t < 0) or np.any(t != np.round(t)):
@@ -315,7 +322,7 @@ class ShiftedBetaGeoModel(BaseModel):
         n_customers: int,
         periods: int,
         *,
-        random_state: int | np.random.Generator | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> dict[str, FloatArray]:
         """Simulate a cohort observed for ``periods`` renewals.
 
@@ -326,11 +333,7 @@ class ShiftedBetaGeoModel(BaseModel):
             latent ``theta``; :meth:`fit` accepts it as it is.
         """
         a, b = self._params()
-        rng = (
-            random_state
-            if isinstance(random_state, np.random.Generator)
-            else np.random.default_rng(random_state)
-        )
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         theta = rng.beta(a, b, size=n_customers)
         lost_at = rng.geometric(np.clip(theta, 1e-300, 1.0)).astype(np.float64)
         churned = lost_at <= periods
