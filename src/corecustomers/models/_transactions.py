@@ -1,0 +1,289 @@
+"""What the continuous-time, non-contractual models (BG/NBD, MBG/NBD, Pareto/NBD) share.
+
+* :func:`transaction_columns` reads and validates ``frequency, recency, T[, weights]`` in
+  one place;
+* :class:`RFMData` holds the (usually compressed) rows with the index structures the
+  likelihoods use to evaluate terms once per distinct value;
+* :class:`TransactionModel` is the fitting pipeline (compress, maximise, store) and the
+  shared prediction plumbing; each model supplies its log-likelihood and predictions.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from corecustomers.errors import InputError
+from corecustomers.models._base import BaseModel, FloatArray, columns
+from corecustomers.models._optimize import compress_rows, fit_positive
+
+__all__ = ["TRANSACTION_COLUMNS", "RFMData", "TransactionModel", "transaction_columns"]
+
+#: The columns every transaction model reads (lifetimes' and PyMC-Marketing's names).
+TRANSACTION_COLUMNS = ("frequency", "recency", "T")
+
+IntArray = NDArray[np.int64]
+
+
+def transaction_columns(X: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``frequency, recency, T`` and ``weights`` from any table, validated.
+
+    ``frequency`` is the number of *repeat* transactions (whole numbers >= 0), ``recency``
+    the time of the last one since the first (0 when there are none), ``T`` the time since
+    the first transaction; ``0 <= recency <= T``. ``weights`` (optional) counts the
+    customers a row stands for.
+
+    Raises
+    ------
+    InputError
+        Naming the column and the first offending row.
+    """
+    cols, w = columns(X, TRANSACTION_COLUMNS, weights="weights")
+    x, tx, T = cols["frequency"], cols["recency"], cols["T"]
+
+    def check(bad: NDArray[np.bool_], column: str, message: str) -> None:
+        if np.any(bad):
+            raise InputError(message, row=int(np.argmax(bad)), column=column)
+
+    check(x < 0, "frequency", "frequency (repeat transactions) must be >= 0")
+    check(x != np.round(x), "frequency", "frequency must be a whole number of transactions")
+    check(T < 0, "T", "T (time since the first transaction) must be >= 0")
+    check(tx < 0, "recency", "recency must be >= 0")
+    check(
+        tx > T * (1 + 1e-12),
+        "recency",
+        "recency (time of the last repeat transaction) cannot exceed T; "
+        "were recency and T computed from the same observation end?",
+    )
+    check(
+        (x == 0) & (tx != 0),
+        "recency",
+        "a customer without repeat transactions (frequency 0) must have recency 0",
+    )
+    check((w < 0) | ~np.isfinite(w), "weights", "weights must be finite and non-negative")
+    return x, np.minimum(tx, T), T, w
+
+
+class RFMData:
+    """Rows of ``(x, t_x, T)`` with weights, and per-value indices for the likelihoods.
+
+    Parameters
+    ----------
+    x, tx, T, w : 1-d arrays of equal length
+    """
+
+    def __init__(self, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> None:
+        self.x, self.tx, self.T, self.w = x, tx, T, w
+
+    @classmethod
+    def from_table(cls, X: Any, *, compress: bool) -> Self:
+        """Validated rows of ``X``; with ``compress`` identical rows are merged into weights."""
+        x, tx, T, w = transaction_columns(X)
+        if compress:
+            (x, tx, T), w = compress_rows([x, tx, T], w)
+        return cls(x, tx, T, w)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.x.size)
+
+    @cached_property
+    def x_values(self) -> tuple[FloatArray, IntArray]:
+        """Distinct frequencies and, for each row, the index of its frequency."""
+        values, index = np.unique(self.x, return_inverse=True)
+        return values, index.astype(np.int64)
+
+    @cached_property
+    def gap(self) -> FloatArray:
+        """``T - t_x``, the time since the last transaction."""
+        return np.maximum(self.T - self.tx, 0.0)
+
+    def pairs(self, which: str) -> tuple[FloatArray, FloatArray, IntArray]:
+        """Distinct ``(x, y)`` pairs for ``y`` = ``t_x`` or ``T`` and each row's pair index."""
+        return self._pairs_tx if which == "tx" else self._pairs_age
+
+    @cached_property
+    def _pairs_tx(self) -> tuple[FloatArray, FloatArray, IntArray]:
+        return _distinct_pairs(self.x, self.tx)
+
+    @cached_property
+    def _pairs_age(self) -> tuple[FloatArray, FloatArray, IntArray]:
+        return _distinct_pairs(self.x, self.T)
+
+
+def _distinct_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, IntArray]:
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    new = np.ones(a.size, dtype=bool)
+    if a.size:
+        new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    group = np.cumsum(new) - 1
+    index = np.empty(a.size, dtype=np.int64)
+    index[order] = group
+    return sa[new], sb[new], index
+
+
+def as_horizon(t: float | Sequence[float] | FloatArray, name: str = "t") -> FloatArray:
+    """A non-negative, finite time horizon as an array."""
+    arr = np.asarray(t, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be finite and non-negative")
+    return arr
+
+
+def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy generator from a seed (or the generator itself)."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def observation_lengths(n_customers: int, T: float | Sequence[float] | FloatArray) -> FloatArray:
+    """``T`` for each simulated customer: a scalar repeated or an array of ``n_customers``."""
+    if n_customers < 0:
+        raise ValueError("n_customers must be >= 0")
+    arr = np.asarray(T, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n_customers, float(arr))
+    if arr.shape != (n_customers,):
+        raise ValueError("T must be a number or an array with one entry per customer")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError("T must be finite and non-negative")
+    return arr
+
+
+def last_of_uniform(
+    rng: np.random.Generator, window: FloatArray, k: FloatArray, n: FloatArray
+) -> FloatArray:
+    """Time of the ``k``-th of ``n`` uniform arrivals on ``[0, window]`` (0 when ``k = 0``).
+
+    The ``k``-th order statistic of ``n`` uniforms is ``Beta(k, n - k + 1)``.
+    """
+    out = np.zeros(window.size)
+    pos = k > 0
+    if np.any(pos):
+        out[pos] = window[pos] * rng.beta(k[pos], n[pos] - k[pos] + 1.0)
+    return out
+
+
+class TransactionModel(BaseModel):
+    """Fitting pipeline shared by the continuous-time non-contractual models.
+
+    Subclasses implement :meth:`_terms` (per-row log-likelihood and its gradient) and
+    :meth:`_starts`; everything else -- validation, compression, optimisation, standard
+    errors, per-customer log-likelihood -- happens here.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
+
+    # -- to implement ------------------------------------------------------------------
+    @staticmethod
+    @abstractmethod
+    def _terms(
+        params: FloatArray, data: RFMData, *, gradient: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Per-row log-likelihood and (when asked) its gradient, shape ``(k, n_rows)``."""
+
+    @staticmethod
+    @abstractmethod
+    def _starts(data: RFMData) -> list[list[float]]:
+        """Natural-scale starting points for the optimiser, best guess first."""
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, X: Any) -> Self:
+        """Maximum-likelihood fit on ``frequency, recency, T`` (and optional ``weights``).
+
+        Identical customers are merged into weighted rows first, so the cost grows with
+        the number of distinct histories rather than customers.
+
+        Parameters
+        ----------
+        X : table
+            A pyarrow Table, pandas/polars DataFrame, mapping of arrays or structured
+            array with the columns ``frequency``, ``recency``, ``T`` and optionally
+            ``weights``.
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        BoundaryWarning
+            The estimate lies on the edge of the parameter space.
+        ConvergenceWarning
+            The optimiser did not converge.
+        """
+        if not np.isfinite(self.penalizer) or self.penalizer < 0:
+            raise ValueError("penalizer must be a non-negative number")
+        data = RFMData.from_table(X, compress=True)
+        if data.n_rows == 0:
+            raise InputError("the model needs at least one customer with a positive weight")
+        terms = type(self)._terms
+
+        def objective(params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = terms(params, data, gradient=True)
+            assert grad is not None
+            return -float(np.dot(data.w, ll)), -(grad @ data.w)
+
+        result = fit_positive(
+            objective,
+            type(self)._starts(data),
+            n_observations=float(data.w.sum()),
+            penalizer=float(self.penalizer),
+            names=self._param_names,
+        )
+        self.params_ = dict(zip(self._param_names, map(float, result.params), strict=True))
+        self.standard_errors_ = dict(
+            zip(self._param_names, map(float, result.standard_errors), strict=True)
+        )
+        self.covariance_ = result.covariance
+        self.log_likelihood_ = float(result.log_likelihood)
+        self.n_customers_ = round(result.n_observations)
+        self.converged_ = bool(result.converged)
+        return self
+
+    def _theta(self) -> FloatArray:
+        self._check_fitted()
+        return np.array([self.params_[k] for k in self._param_names], dtype=np.float64)
+
+    def log_likelihood(self, X: Any) -> FloatArray:
+        """Log-likelihood of each customer's ``(frequency, recency, T)`` (weights ignored).
+
+        Returns
+        -------
+        ndarray
+            One value per row of ``X``; their sum over the fitting data is
+            ``log_likelihood_``.
+        """
+        data = RFMData.from_table(X, compress=False)
+        ll, _ = type(self)._terms(self._theta(), data, gradient=False)
+        return ll
+
+    #: Parameters from which :meth:`_contract_example` simulates (typical CDNOW values).
+    _example_params: ClassVar[dict[str, float]] = {}
+
+    @classmethod
+    def _contract_example(cls) -> dict[str, FloatArray]:
+        """A small table this model can fit (for the common contract tests)."""
+        truth = cls.from_dict({"params": cls._example_params})
+        rng = np.random.default_rng(20050101)
+        T = np.round(rng.uniform(20.0, 40.0, 400), 2)
+        data = truth.sample(400, T, seed=rng)
+        return {k: np.asarray(data[k], dtype=np.float64) for k in TRANSACTION_COLUMNS}
+
+    def sample(
+        self,
+        n_customers: int,
+        T: float | Sequence[float] | FloatArray,
+        *,
+        seed: int | np.random.Generator | None = None,
+    ) -> dict[str, FloatArray]:
+        """Simulated customers; implemented by each model."""
+        raise NotImplementedError
