@@ -102,8 +102,8 @@ class Settings:
             raise ConfigError(
                 f"max_bad_share must be between 0 and 1 (a share), got {self.max_bad_share}"
             )
-        if not 2 <= self.rfm_bins <= 10:
-            raise ConfigError(f"rfm.bins must be between 2 and 10, got {self.rfm_bins}")
+        if not 3 <= self.rfm_bins <= 10:
+            raise ConfigError(f"rfm.bins must be between 3 and 10, got {self.rfm_bins}")
         if not 0.0 < self.abc_a < self.abc_b <= 1.0:
             raise ConfigError(
                 f"abc thresholds must satisfy 0 < a < b <= 1, got a={self.abc_a}, b={self.abc_b}"

@@ -92,7 +92,7 @@ def score_customers(features: pa.Table, settings: Settings) -> Scored:
     return Scored(
         customers=customers,
         scheme=scheme if isinstance(scheme, str) else str(scheme["name"]),
-        segment_table=segment_table(codes, labels, revenue),
-        abc_table=abc_table(classes, value),
+        segment_table=segment_table(codes, labels, revenue, scheme=scheme, lang=settings.lang),
+        abc_table=abc_table(classes, value, lang=settings.lang),
         concentration=concentration(value, frequency=freq),
     )
