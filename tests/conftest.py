@@ -4,6 +4,8 @@
 * ``spark_session`` / ``spark_con`` -- one local PySpark session (``local[2]``, no UI,
   UTC session time zone, 2 shuffle partitions), started on first use and always stopped
   at the end of the session. Its scratch directories live in a session temporary folder.
+* Hypothesis keeps its files (example database, constants cache) in a temporary folder
+  for the run rather than in ``.hypothesis/`` in the working tree.
 * ``postgres_con`` -- PostgreSQL at ``postgresql://postgres@127.0.0.1:5432/test`` (trust
   auth); tests using it are skipped, with the reason, only when the server cannot be
   reached.
@@ -11,6 +13,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +28,31 @@ if TYPE_CHECKING:
     from ibis.backends.pyspark import Backend as PySparkBackend
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+_HYPOTHESIS_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep Hypothesis' files out of the working tree.
+
+    Hypothesis caches the constants of the test modules already at collection time, in
+    ``.hypothesis/`` under the current directory; point it at a temporary folder instead,
+    removed when pytest ends.
+    """
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # hypothesis is a dev dependency; nothing to redirect without it
+        return
+    home = Path(tempfile.mkdtemp(prefix="corecustomers-hypothesis-"))
+    config.stash[_HYPOTHESIS_HOME] = home
+    set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
