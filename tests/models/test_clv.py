@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from corecustomers.models import (
     BetaGeoBetaBinomModel,
+    BetaGeoModel,
     GammaGammaModel,
     customer_lifetime_value,
     discounted_expected_transactions,
@@ -46,6 +49,31 @@ def lifetimes_loop(
         n = model.expected_purchases(X, i) - model.expected_purchases(X, i - factor)
         clv += monetary_value * n / (1 + discount_rate) ** (i / factor)
     return clv
+
+
+def cdnow_summary_with_spend() -> dict[str, np.ndarray]:
+    """``cdnow_customers_summary.csv`` (weeks) plus each customer's mean repeat spend.
+
+    Spend comes from ``CDNOW_sample.txt`` (customer = the file's sample id, which is the
+    summary's ID): purchases on one day are one purchase with summed spend, the first day
+    is not a repeat, only days up to 1997-09-30 count.
+    """
+    with (FIXTURES / "cdnow_customers_summary.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    table = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    spend: dict[int, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))
+    with (FIXTURES / "CDNOW_sample.txt").open() as fh:
+        for line in fh:
+            _master, sample_id, date, _cds, value = line.split()
+            day = dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))
+            if day <= dt.date(1997, 9, 30):
+                spend[int(sample_id)][day] += float(value)
+    monetary = []
+    for customer in table["ID"].astype(int):
+        repeat = [spend[customer][d] for d in sorted(spend[customer])[1:]]
+        monetary.append(sum(repeat) / len(repeat) if repeat else 0.0)
+    table["monetary_value"] = np.array(monetary)
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +153,33 @@ def test_lifetimes_month_lengths_differ_only_slightly(
     )
     theirs = lifetimes_loop(bgbb, donations, np.full(ours.size, 30.0), 12, 0.01, 4.345)
     np.testing.assert_allclose(ours, theirs, rtol=2e-3)
+
+
+def test_reproduces_lifetimes_quickstart_and_its_unit_pitfall() -> None:
+    # lifetimes' Quickstart fits BG/NBD and gamma-gamma on this weekly CDNOW summary and
+    # prints customer_lifetime_value(..., time=12, discount_rate=0.01) for the first five
+    # customers: 140.096218, 18.943466, 38.180575, 38.180575, 38.180575. It leaves freq at
+    # its default "D", so a "month" there is 30 *weeks* and the horizon is 360 weeks.
+    X = cdnow_summary_with_spend()
+    assert np.array_equal(X["frequency"] > 0, X["monetary_value"] > 0)
+    bgnbd = BetaGeoModel().fit(X)
+    spend = GammaGammaModel().fit(X)
+    published = [140.096218, 18.943466, 38.180575, 38.180575, 38.180575]
+    loop = lifetimes_loop(bgnbd, X, spend.expected_spend(X), 12, 0.01, 30.0)
+    np.testing.assert_allclose(loop[:5], published, rtol=1e-3)
+    # the same mistake here needs time_unit="day", and differs only by the month length
+    as_days = customer_lifetime_value(
+        bgnbd, spend, X, horizon=12, discount_rate=0.01, time_unit="day"
+    )
+    np.testing.assert_allclose(as_days[:5], published, rtol=0.02)
+    # the correct unit: 12 months of 30.4375 days are 52.18 weeks, about a quarter of it
+    weekly = customer_lifetime_value(
+        bgnbd, spend, X, horizon=12, discount_rate=0.01, time_unit="week"
+    )
+    np.testing.assert_allclose(
+        weekly, lifetimes_loop(bgnbd, X, spend.expected_spend(X), 12, 0.01, 30.4375 / 7)
+    )
+    assert np.all(weekly[:5] < 0.3 * np.asarray(published))
 
 
 def test_uses_the_spend_model(bgbb: BetaGeoBetaBinomModel) -> None:

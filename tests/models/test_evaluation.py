@@ -1,15 +1,65 @@
-"""Holdout evaluation: a hand-computed case, and a BG/BB population simulated past calibration."""
+"""Holdout evaluation: hand-computed cases, a simulated BG/BB holdout and the CDNOW holdout."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from corecustomers.models import BetaGeoBetaBinomModel
+from corecustomers.models import BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel
 from corecustomers.models.evaluation import holdout_evaluation
+
+CDNOW = Path(__file__).resolve().parents[1] / "fixtures" / "CDNOW_sample.txt"
+
+
+def cdnow_calibration_holdout() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """CDNOW sample: 39-week calibration to 1997-09-30, 39-week holdout to 1998-06-30.
+
+    Times in weeks; one purchase per customer and day (spend summed); ``monetary_value``
+    is the mean of the calibration repeat days, ``monetary_value_holdout`` of the holdout
+    days. Also returns the repeat purchases of the cohort in each holdout week.
+    """
+    cal_end, end = dt.date(1997, 9, 30), dt.date(1998, 6, 30)
+    spend: dict[str, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))
+    with CDNOW.open() as fh:
+        for line in fh:
+            customer, _sample, date, _cds, value = line.split()
+            spend[customer][dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))] += float(value)
+    weekly = np.zeros(39)
+    rows = []
+    for days in spend.values():
+        ordered = sorted(days)
+        cal = [d for d in ordered if d <= cal_end]
+        hold = [d for d in ordered if cal_end < d <= end]
+        for d in hold:
+            weekly[((d - cal_end).days - 1) // 7] += 1
+        repeat = [days[d] for d in cal[1:]]
+        rows.append(
+            (
+                len(cal) - 1,
+                (cal[-1] - cal[0]).days / 7,
+                (cal_end - cal[0]).days / 7,
+                sum(repeat) / len(repeat) if repeat else 0.0,
+                len(hold),
+                (end - cal_end).days / 7,
+                sum(days[d] for d in hold) / len(hold) if hold else 0.0,
+            )
+        )
+    names = (
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "frequency_holdout",
+        "duration_holdout",
+        "monetary_value_holdout",
+    )
+    return dict(zip(names, np.array(rows).T, strict=True)), weekly
 
 
 class Stub:
@@ -156,3 +206,30 @@ def test_bgbb_predicts_a_simulated_holdout() -> None:
     assert result.tracking is not None and result.tracking.predicted is not None
     np.testing.assert_allclose(result.tracking.conditional, result.tracking.actual, rtol=0.04)
     np.testing.assert_allclose(result.tracking.predicted, result.tracking.actual, rtol=0.04)
+
+
+def test_bgnbd_on_the_cdnow_holdout() -> None:
+    X, weekly = cdnow_calibration_holdout()
+    assert X["frequency"].size == 2357 and X["duration_holdout"][0] == 39
+    model = BetaGeoModel().fit(X)
+    spend = GammaGammaModel().fit(X)
+    result = holdout_evaluation(model, X, spend_model=spend, period_counts=weekly)
+    assert result.actual_purchases == weekly.sum()
+    expected = model.expected_purchases(X, X["duration_holdout"])
+    assert result.predicted_purchases == pytest.approx(expected.sum())
+    assert result.predicted_spend == pytest.approx(np.dot(expected, spend.expected_spend(X)))
+    # the curve ends where the totals are
+    tracking = result.tracking
+    assert tracking is not None and tracking.predicted is not None
+    assert tracking.actual[-1] == result.actual_purchases
+    assert tracking.conditional[-1] == pytest.approx(result.predicted_purchases, rel=1e-10)
+    # the unconditional (age-shifted) and conditional sums estimate the same total
+    assert tracking.predicted[-1] == pytest.approx(tracking.conditional[-1], rel=0.02)
+    # the model ranks customers: its top 20 % bring most of the holdout purchases
+    for share in result.purchases_top_share:
+        assert share.captured <= share.best_possible
+    assert result.purchases_top_share[1].captured > 0.55
+    assert result.correlation > 0.5
+    predicted_by_bin = [b.predicted for b in result.by_frequency]
+    assert predicted_by_bin == sorted(predicted_by_bin)
+    json.dumps(result.to_dict(), allow_nan=False)

@@ -12,6 +12,7 @@ customers as 24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.1
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -142,8 +143,10 @@ def test_refit_replaces_state(cdnow: dict[str, np.ndarray]) -> None:
 
 
 def test_round_trip(fitted: GammaGammaModel, cdnow: dict[str, np.ndarray]) -> None:
-    clone = GammaGammaModel.from_dict(fitted.to_dict())
+    data = json.loads(json.dumps(fitted.to_dict(), allow_nan=False))
+    clone = GammaGammaModel.from_dict(data)
     np.testing.assert_array_equal(clone.expected_spend(cdnow), fitted.expected_spend(cdnow))
+    assert clone.spend_frequency_correlation_ == fitted.spend_frequency_correlation_
 
 
 def test_simulate_then_fit_recovers_parameters() -> None:

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from corecustomers.models import (
     BetaGeoBetaBinomModel,
+    BetaGeoModel,
     GammaGammaModel,
+    ModifiedBetaGeoModel,
     ShiftedBetaGeoModel,
 )
 from corecustomers.models.selection import MODEL_REGISTRY, model_class, select_model
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def cdnow_with_holdout() -> dict[str, np.ndarray]:
+    """The weekly CDNOW calibration summary plus purchase days from 1997-10-01 to 1998-06-30."""
+    with (FIXTURES / "cdnow_customers_summary.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    table = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    days: dict[int, set[dt.date]] = {}
+    with (FIXTURES / "CDNOW_sample.txt").open() as fh:
+        for line in fh:
+            _master, sample_id, date, _cds, _value = line.split()
+            day = dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))
+            if dt.date(1997, 9, 30) < day <= dt.date(1998, 6, 30):
+                days.setdefault(int(sample_id), set()).add(day)
+    table["frequency_holdout"] = np.array([len(days.get(int(i), ())) for i in table["ID"]], float)
+    table["duration_holdout"] = np.full(table["ID"].size, 39.0)
+    return table
 
 
 def _bgbb_table(n: int, seed: int) -> dict[str, np.ndarray]:
@@ -24,6 +48,8 @@ def _bgbb_table(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def test_registry_names() -> None:
+    assert MODEL_REGISTRY["bgnbd"] is BetaGeoModel
+    assert MODEL_REGISTRY["mbgnbd"] is ModifiedBetaGeoModel
     assert MODEL_REGISTRY["bgbb"] is BetaGeoBetaBinomModel
     assert MODEL_REGISTRY["sbg"] is ShiftedBetaGeoModel
     assert MODEL_REGISTRY["gg"] is GammaGammaModel
@@ -67,3 +93,24 @@ def test_holdout_when_its_columns_exist() -> None:
 def test_holdout_criterion_needs_holdout_columns() -> None:
     with pytest.raises(ValueError, match="frequency_holdout"):
         select_model(_bgbb_table(50, 3), candidates=("bgbb",), criterion="holdout")
+
+
+def test_chooses_among_the_btyd_models_on_cdnow() -> None:
+    X = cdnow_with_holdout()
+    candidates = ("bgnbd", "mbgnbd")
+    by_holdout = select_model(X, candidates=candidates)
+    assert by_holdout.criterion == "holdout"
+    maes = [c.holdout_mae for c in by_holdout.candidates]
+    assert all(m is not None for m in maes)
+    best = int(np.argmin(maes))
+    assert [c.selected for c in by_holdout.candidates] == [i == best for i in range(2)]
+    assert by_holdout.name == candidates[best]
+    assert type(by_holdout.model) is model_class(candidates[best])
+
+    by_bic = select_model(X, candidates=candidates, criterion="bic")
+    bics = [c.bic for c in by_bic.candidates]
+    assert by_bic.name == candidates[int(np.argmin(bics))]
+    # BG/NBD on this summary is the published fit (FHL 2005): r, alpha, a, b
+    bgnbd_ll = by_bic.candidates[0].log_likelihood
+    assert bgnbd_ll == pytest.approx(-9582.43, abs=0.01)
+    assert json.loads(json.dumps(by_bic.to_dict(), allow_nan=False))["criterion"] == "bic"

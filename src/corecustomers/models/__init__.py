@@ -2,6 +2,8 @@
 
 Transaction models (fit customers' ``frequency, recency, T`` summaries):
 
+* :class:`BetaGeoModel` -- BG/NBD (Fader, Hardie & Lee 2005);
+* :class:`ModifiedBetaGeoModel` -- MBG/NBD (Batislam, Denizel & Filiztekin 2007);
 * :class:`BetaGeoBetaBinomModel` -- BG/BB, discrete transaction opportunities.
 
 Retention model (fits a cohort's survival counts): :class:`ShiftedBetaGeoModel`.
@@ -22,10 +24,12 @@ from __future__ import annotations
 
 from corecustomers.models._base import BaseModel
 from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
+from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.clv import customer_lifetime_value, discounted_expected_transactions
 from corecustomers.models.evaluation import HoldoutEvaluation, holdout_evaluation
 from corecustomers.models.gamma_gamma import GammaGammaModel, SpendFrequencyCorrelationWarning
+from corecustomers.models.modified_beta_geo import ModifiedBetaGeoModel
 from corecustomers.models.selection import (
     MODEL_REGISTRY,
     ModelSelection,
@@ -39,11 +43,13 @@ __all__ = [
     "MODEL_REGISTRY",
     "BaseModel",
     "BetaGeoBetaBinomModel",
+    "BetaGeoModel",
     "BoundaryWarning",
     "ConvergenceWarning",
     "GammaGammaModel",
     "HoldoutEvaluation",
     "ModelSelection",
+    "ModifiedBetaGeoModel",
     "ShiftedBetaGeoModel",
     "SpendFrequencyCorrelationWarning",
     "customer_lifetime_value",
@@ -56,6 +62,8 @@ __all__ = [
 
 #: Every model class, in the order the documentation lists them.
 ALL_MODELS: tuple[type[BaseModel], ...] = (
+    BetaGeoModel,
+    ModifiedBetaGeoModel,
     BetaGeoBetaBinomModel,
     ShiftedBetaGeoModel,
     GammaGammaModel,

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -215,6 +216,21 @@ class GammaGammaModel(BaseModel):
                 stacklevel=2,
             )
         return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`BaseModel.to_dict`, plus ``spend_frequency_correlation`` (or None)."""
+        data = super().to_dict()
+        corr = getattr(self, "spend_frequency_correlation_", float("nan"))
+        data["spend_frequency_correlation"] = float(corr) if np.isfinite(corr) else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        model = super().from_dict(data)
+        corr = data.get("spend_frequency_correlation")
+        model.spend_frequency_correlation_ = float("nan") if corr is None else float(corr)
+        return model
 
     def _params(self) -> tuple[float, float, float]:
         self._check_fitted()

@@ -22,8 +22,10 @@ from typing import Any, Literal
 import numpy as np
 
 from corecustomers.models._base import BaseModel, columns
+from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.gamma_gamma import GammaGammaModel
+from corecustomers.models.modified_beta_geo import ModifiedBetaGeoModel
 from corecustomers.models.shifted_beta_geo import ShiftedBetaGeoModel
 
 __all__ = [
@@ -37,13 +39,15 @@ __all__ = [
 
 #: Short name -> model class (the names the CLI's ``fit --model`` accepts).
 MODEL_REGISTRY: Mapping[str, type[BaseModel]] = {
+    "bgnbd": BetaGeoModel,
+    "mbgnbd": ModifiedBetaGeoModel,
     "bgbb": BetaGeoBetaBinomModel,
     "sbg": ShiftedBetaGeoModel,
     "gg": GammaGammaModel,
 }
 
 #: Names of the models that predict repeat transactions from ``frequency, recency, T``.
-TRANSACTION_MODELS: tuple[str, ...] = ("bgbb",)
+TRANSACTION_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "bgbb")
 
 Criterion = Literal["auto", "holdout", "bic"]
 
