@@ -197,41 +197,90 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
         },
         "models": {
             "transaction": {
-                "model": "BG/NBD",
+                "model": "BetaGeoModel",
                 "params": {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259},
                 "standard_errors": {"r": 0.0126, "alpha": 0.3782, "a": 0.1859, "b": 0.7057},
                 "log_likelihood": -9582.43,
                 "n_customers": n,
                 "converged": True,
             },
+            "selection": {
+                "name": "bg_nbd",
+                "criterion": "holdout",
+                "candidates": [
+                    {
+                        "name": name,
+                        "model": model,
+                        "n_params": k,
+                        "n_customers": n,
+                        "log_likelihood": ll,
+                        "bic": -2 * ll + k * float(np.log(n)),
+                        "holdout_mae": mae,
+                        "converged": True,
+                        "selected": name == "bg_nbd",
+                    }
+                    for name, model, k, ll, mae in (
+                        ("bg_nbd", "BetaGeoModel", 4, -9582.43, 0.712),
+                        ("mbg_nbd", "ModifiedBetaGeoModel", 4, -9580.11, 0.719),
+                        ("pareto_nbd", "ParetoNBDModel", 4, -9595.68, 0.725),
+                    )
+                ],
+            },
             "spend": {
-                "model": "Gamma-Gamma",
+                "model": "GammaGammaModel",
                 "params": {"p": 6.2490, "q": 3.7443, "v": 15.4426},
                 "standard_errors": {"p": 0.3127, "q": 0.2551, "v": 1.9321},
                 "log_likelihood": -4023.12,
+                "n_customers": int((frequency > 0).sum()),
+                "converged": True,
+                "n_repeat_customers": int((frequency > 0).sum()),
+                "spend_frequency_correlation": 0.113,
+            },
+            "clv": {
+                "horizon_months": 12,
+                "annual_discount_rate": 0.1,
+                "monthly_discount_rate": 0.00797,
+                "discounting": "discrete, monthly",
+                "margin": 1.0,
+                "time_unit": "week",
+                "total": float(clv.sum()),
             },
         },
         "holdout": {
+            "model": "BetaGeoModel",
+            "n_customers": n,
+            "duration_holdout": 26.0,
+            "actual_purchases": 1788.0,
+            "predicted_purchases": 1714.6,
             "actual_total": 1788.0,
             "predicted_total": 1714.6,
             "mae": 0.712,
             "rmse": 1.304,
             "correlation": 0.641,
             "by_frequency": [
-                {"frequency": str(k), "customers": int(c), "actual": a, "predicted": p}
-                for k, c, a, p in zip(
-                    range(7),
-                    (1411, 439, 214, 117, 65, 40, 29),
-                    (0.23, 0.62, 1.04, 1.52, 1.97, 2.41, 2.66),
-                    (0.20, 0.66, 1.09, 1.46, 1.87, 2.35, 2.87),
-                    strict=True,
+                {"frequency": f, "n_customers": c, "customers": c, "actual": a, "predicted": p}
+                for f, c, a, p in (
+                    ("0", 1411, 0.23, 0.20),
+                    ("1", 439, 0.62, 0.66),
+                    ("2", 214, 1.04, 1.09),
+                    ("3", 117, 1.52, 1.46),
+                    ("4", 65, 1.97, 1.87),
+                    ("5", 40, 2.41, 2.35),
+                    ("6", 29, 2.66, 2.87),
+                    ("7+", 42, 4.10, 3.86),
                 )
-            ]
-            + [{"frequency": "7+", "customers": 42, "actual": 4.10, "predicted": 3.86}],
+            ],
+            "purchases_top_share": [
+                {"share": 0.1, "n_customers": 60, "captured": 0.412, "best_possible": 0.611},
+                {"share": 0.2, "n_customers": 120, "captured": 0.597, "best_possible": 0.842},
+            ],
+            # Cumulative, as the service writes it (Fader, Hardie & Lee 2005, fig. 2).
             "tracking": {
-                "period": [f"2024-W{w:02d}" for w in range(1, weeks + 1)],
-                "actual": (base + rng.normal(0, 3, weeks)).round(1).tolist(),
-                "predicted": (base * 0.98).round(1).tolist(),
+                "period_length": 1.0,
+                "period": list(range(1, weeks + 1)),
+                "actual": np.cumsum(base + rng.normal(0, 3, weeks)).round(1).tolist(),
+                "predicted": np.cumsum(base * 0.98).round(1).tolist(),
+                "conditional": np.cumsum(base * 1.01).round(1).tolist(),
             },
         },
     }

@@ -318,9 +318,61 @@ def test_models_section_shows_parameters_standard_errors_and_log_likelihood(
     full_inputs: Inputs,
 ) -> None:
     page = parse(render(full_inputs))
-    rows = table_rows(page, "model-transaction")
-    assert rows[0] == ["r", "0.2426", "0.0126"]
-    assert "-9,582.43" in page.find("section", data_section="models").text()
+    models = page.find("section", data_section="models")
+    titles = [h.text() for h in models.find_all("h3")]
+    assert titles == [
+        "Transaction model · BG/NBD",
+        "Spend model · Gamma-Gamma",
+        "Model selection · lowest holdout MAE wins",
+    ]
+    assert table_rows(page, "model-transaction")[0] == ["r", "0.2426", "0.0126"]
+    assert "Log-likelihood: -9,582.43" in models.text()
+    assert "Converged: yes" in models.text()
+    assert "Spend–frequency correlation: 0.113" in models.text()
+    selection = table_rows(page, "model-selection")
+    assert [(row[0], row[-1]) for row in selection] == [
+        ("BG/NBD", "✓"),
+        ("MBG/NBD", ""),
+        ("Pareto/NBD", ""),
+    ]
+
+
+def test_clv_section_states_its_horizon_discount_and_margin(full_inputs: Inputs) -> None:
+    for lang, expected in (
+        ("en", "Over the next 12 months, discounted at 10.0% a year, with a margin of 100%."),
+        ("zh", "按未来 12 个月计算，年折现率 10.0%，利润率 100%。"),
+    ):
+        page = parse(render(full_inputs, lang))
+        intro = page.find("section", data_section="clv").find("p", **{"class": "intro"})
+        assert intro.text().endswith(expected)
+
+
+def test_holdout_shows_how_much_the_models_top_customers_captured(full_inputs: Inputs) -> None:
+    holdout = kpis(parse(render(full_inputs)).find("section", data_section="holdout"))
+    assert holdout["Holdout purchases by the model's top 20%"] == "59.7%"
+    assert holdout["Total error"] == "-4.1%"
+
+
+def test_tracking_chart_says_whether_it_is_cumulative(full_inputs: Inputs) -> None:
+    summary, customers, quarantine = full_inputs
+
+    def title() -> str:
+        html = render((summary, customers, quarantine))
+        figure = next(
+            f
+            for f in parse(html).find_all("figure")
+            if f.find_all("div", data_chart="holdout-tracking")
+        )
+        return figure.find("figcaption").text()
+
+    assert title() == "Cumulative repeat purchases in the holdout"
+    # The per-period shape of the input contract: weekly counts that go up and down.
+    summary["holdout"]["tracking"] = {
+        "period": ["2024-W01", "2024-W02", "2024-W03"],
+        "actual": [40.0, 38.0, None],
+        "predicted": [39.0, 39.5, 40.1],
+    }
+    assert title() == "Repeat purchases per week"
 
 
 def test_partial_holdout_shows_what_it_has(full_inputs: Inputs) -> None:

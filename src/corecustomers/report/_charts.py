@@ -419,20 +419,43 @@ def abc(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:
     return Chart("abc", title, s.svg(width, height, title, *parts), wide=True)
 
 
+def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    """Split a series at its missing values, so a gap is drawn as a gap, not as zero."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in points:
+        if y is None:
+            runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [run for run in runs if run]
+
+
 def holdout_tracking(
     periods: Sequence[str],
-    actual: Sequence[float],
-    predicted: Sequence[float],
+    actual: Sequence[float | None],
+    predicted: Sequence[float | None],
+    conditional: Sequence[float | None] | None,
+    cumulative: bool,
     unit: str,
     words: Words,
     fmt: NumberFormat,
 ) -> Chart:
-    """Lines of actual and predicted repeat purchases per period."""
+    """Repeat purchases per holdout period (or cumulated): actual against predicted.
+
+    ``conditional``, when given, is a second prediction (the sum of the customers'
+    conditional expectations) drawn as a dotted line.
+    """
     width, height = 520.0, 340.0
     left, right, top, bottom = 64.0, 20.0, 16.0, 84.0
     n = len(periods)
-    peak = max([*actual, *predicted, 1.0])
-    ticks = s.nice_ticks(0, peak, 5)
+    series: list[tuple[str, Sequence[float | None], str, str | None, str]] = [
+        (words("chart.actual"), actual, ACTUAL, None, "line"),
+        (words("chart.predicted"), predicted, PREDICTED, "6 4", "dash"),
+    ]
+    if conditional is not None:
+        series.append((words("chart.conditional"), conditional, s.ACCENT, "2 3", "dash"))
+    known = [v for _, values, _, _, _ in series for v in values if v is not None]
+    ticks = s.nice_ticks(0, max([*known, 1.0]), 5)
     y = s.Scale(0, ticks[-1], height - bottom, top)
     x = s.Scale(0, max(n - 1, 1), left, width - right)
     decimals = tick_decimals(ticks[1] - ticks[0]) if len(ticks) > 1 else 0
@@ -445,14 +468,14 @@ def holdout_tracking(
         _x_labels(x, [float(i) for i in shown], [periods[i] for i in shown], height - bottom + 20)
     )
     parts.append(s.line(left, y(0), width - right, y(0), stroke=s.AXIS))
-    parts.append(s.polyline([(x(i), y(v)) for i, v in enumerate(actual)], stroke=ACTUAL, width=2.2))
-    parts.append(
-        s.polyline(
-            [(x(i), y(v)) for i, v in enumerate(predicted)], stroke=PREDICTED, width=2.2, dash="6 4"
-        )
-    )
+    for _, values, colour, dash, _ in reversed(series):
+        points = [(x(i), None if v is None else y(v)) for i, v in enumerate(values)]
+        for run in _runs(points):
+            parts.append(s.polyline(run, stroke=colour, width=2.2, dash=dash))
     if n <= 80:
         for i, (a, p) in enumerate(zip(actual, predicted, strict=True)):
+            if a is None:
+                continue
             tip = words(
                 "chart.tracking.point",
                 period=periods[i],
@@ -460,6 +483,7 @@ def holdout_tracking(
                 predicted=fmt.decimal(p),
             )
             parts.append(s.circle(x(i), y(a), 2.6, fill=ACTUAL, stroke="none", tooltip=tip))
+    y_label = words("chart.tracking.cumulative_y" if cumulative else "chart.tracking.y")
     parts.append(
         s.text(
             (left + width - right) / 2,
@@ -468,22 +492,15 @@ def holdout_tracking(
             anchor="middle",
         )
     )
+    parts.append(s.text(16, (top + height - bottom) / 2, y_label, anchor="middle", rotate=-90))
     parts.append(
-        s.text(
-            16, (top + height - bottom) / 2, words("chart.tracking.y"), anchor="middle", rotate=-90
-        )
+        _legend([(label, colour, kind) for label, _, colour, _, kind in series], left, height - 14)
     )
-    parts.append(
-        _legend(
-            [
-                (words("chart.actual"), ACTUAL, "line"),
-                (words("chart.predicted"), PREDICTED, "dash"),
-            ],
-            left,
-            height - 14,
-        )
+    title = (
+        words("chart.tracking.cumulative_title")
+        if cumulative
+        else words("chart.tracking.title", unit=unit)
     )
-    title = words("chart.tracking.title", unit=unit)
     return Chart("holdout-tracking", title, s.svg(width, height, title, *parts))
 
 

@@ -47,7 +47,7 @@ def build_report(
         _rf_grid(customers, words, fmt),
         _abc(summary, words, fmt),
         _top_customers(summary, customers, words, fmt),
-        clv_section(customers, words, fmt),
+        clv_section(summary, customers, words, fmt),
         models_section(summary, words, fmt),
         holdout_section(summary, unit, words, fmt),
         quality_section(summary, quarantine, words, fmt),
