@@ -4,8 +4,8 @@ Two generators, both NumPy + Arrow (no pandas), both identical for identical arg
 
 :func:`generate_transactions` / :func:`write_transactions`
     Customers drawn from the processes the BTYD models assume, for tests of the models and
-    for benchmarks at any size (1M customers give about 10M rows in about 20 s on two cores; the Parquet
-    writer streams blocks, so memory stays flat). Each customer
+    for benchmarks at any size (1M customers give about 10M rows in about 20 s on two
+    cores; the Parquet writer streams blocks, so memory stays flat). Each customer
 
     * makes a first purchase at a time drawn uniformly over ``[start, end]`` (staggered
       cohorts, as the models assume: the first purchase starts the clock);
