@@ -17,7 +17,7 @@ Equation numbers refer to Fader, Hardie & Shang (2010).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, polygamma
@@ -32,23 +32,24 @@ _PARAMS = ("alpha", "beta", "gamma", "delta")
 _STARTS = ((1.0, 1.0, 1.0, 1.0), (0.5, 0.5, 0.5, 3.0), (3.0, 1.0, 2.0, 10.0))
 
 
-def _discrete_summary(
-    X: Any, *, need_weights: bool = False
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``frequency, recency, periods`` (and weights) as validated float arrays.
+def _discrete_summary(X: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``frequency, recency, periods`` and weights as validated float arrays.
 
     ``periods`` may also be given as ``T``: for a discrete-time model the age of a
     customer is the number of opportunities since the first purchase.
     """
     try:
-        cols, w = columns(X, ("frequency", "recency", "periods"), weights="weights")
-        n = cols["periods"]
+        columns(X, ("periods",))
+        age = "periods"
+    except ValueError:
+        age = "T"
+    try:
+        cols, w = columns(X, ("frequency", "recency", age), weights="weights")
     except ValueError as exc:
-        if "'periods'" not in str(exc):
-            raise
-        cols, w = columns(X, ("frequency", "recency", "T"), weights="weights")
-        n = cols["T"]
-    x, tx = cols["frequency"], cols["recency"]
+        raise ValueError(
+            "BG/BB needs columns frequency, recency and periods (or T): " + str(exc)
+        ) from exc
+    x, tx, n = cols["frequency"], cols["recency"], cols[age]
     for name, arr in (("frequency", x), ("recency", tx), ("periods", n)):
         if np.any(arr < 0) or np.any(arr != np.round(arr)):
             raise ValueError(
@@ -61,7 +62,6 @@ def _discrete_summary(
         )
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise ValueError("weights must be finite and non-negative")
-    del need_weights
     return x, tx, n, w
 
 
@@ -187,7 +187,7 @@ class BetaGeoBetaBinomModel(BaseModel):
         self.penalizer = penalizer
 
     # -- fitting -------------------------------------------------------------------
-    def fit(self, X: Any) -> BetaGeoBetaBinomModel:
+    def fit(self, X: Any) -> Self:
         """Maximum-likelihood fit of eq. (5) on ``frequency, recency, periods[, weights]``.
 
         Returns

@@ -144,7 +144,7 @@ class GammaGammaModel(BaseModel):
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
 
-    def fit(self, X: Any) -> GammaGammaModel:
+    def fit(self, X: Any) -> Self:
         """Maximum-likelihood fit of eq. (1a) with ``q > 1``.
 
         ``q`` is estimated as ``1 + exp(u)``, so the constraint holds by construction;

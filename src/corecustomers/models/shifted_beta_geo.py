@@ -27,7 +27,7 @@ cohorts of different ages are several tables concatenated.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from scipy.special import betaln, digamma, hyp2f1
@@ -189,7 +189,7 @@ class ShiftedBetaGeoModel(BaseModel):
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
 
-    def fit(self, X: Any) -> ShiftedBetaGeoModel:
+    def fit(self, X: Any) -> Self:
         """Maximum-likelihood fit of eq. (B3).
 
         Returns
