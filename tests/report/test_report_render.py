@@ -221,16 +221,30 @@ def test_top_customers_are_the_twenty_largest_spenders_with_segment_labels(
 
 
 def test_heat_map_counts_every_scored_customer_once(full_inputs: Inputs) -> None:
+    customers = full_inputs[1]
     page = parse(render(full_inputs))
-    chart = page.find("div", data_chart="rf-heatmap")
-    tips = [t.text() for t in chart.find_all("title")]
-    counts = [
-        int(m.group(1).replace(",", ""))
+    tips = [t.text() for t in page.find("div", data_chart="rf-heatmap").find_all("title")]
+    cells = {
+        (int(m["r"]), int(m["f"])): (int((m["n"] or "0").replace(",", "")), m["rest"])
         for t in tips
-        if (m := re.search(r": ([\d,]+) customers", t))
-    ]
-    assert len(counts) == 24  # 25 cells, one of them empty in the fixture
-    assert sum(counts) == full_inputs[1].num_rows
+        if (
+            m := re.match(
+                r"R (?P<r>\d) · F (?P<f>\d): (?:(?P<n>[\d,]+)|no) customers(?P<rest>.*)", t
+            )
+        )
+    }
+    assert len(cells) == 25
+    assert sum(n for n, _ in cells.values()) == customers.num_rows
+    # A cell has a mean value exactly when one of its customers bought more than once.
+    rows = zip(
+        customers.column("r_score").to_pylist(),
+        customers.column("f_score").to_pylist(),
+        customers.column("frequency").to_pylist(),
+        strict=True,
+    )
+    repeat = {(r, f) for r, f, frequency in rows if frequency > 0}
+    for key, (n, rest) in cells.items():
+        assert ("no repeat orders" in rest) == (key not in repeat and n > 0), key
 
 
 # --- escaping ---------------------------------------------------------------------------

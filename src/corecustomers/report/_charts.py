@@ -245,6 +245,28 @@ def segments(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:
     return Chart("segments", title, s.svg(width, height, title, *parts), wide=True)
 
 
+#: Cells with fewer than this share of the customers do not stretch the heat map's colours.
+MIN_CELL_SHARE = 0.01
+
+
+def _colour_domain(cells: Sequence[HeatCell]) -> tuple[float, float, bool, bool]:
+    """``(lo, hi, clipped_lo, clipped_hi)`` of the cell means the colours span.
+
+    A cell of three customers with an extreme mean would otherwise wash out all the others,
+    so the span comes from cells holding at least :data:`MIN_CELL_SHARE` of the customers;
+    smaller cells beyond it take the end colour and the legend says so.
+    """
+    filled = [c for c in cells if c.mean is not None and c.count > 0]
+    if not filled:
+        return 0.0, 1.0, False, False
+    total = sum(c.count for c in filled)
+    large = [c for c in filled if c.count >= MIN_CELL_SHARE * total] or filled
+    lo = min(c.mean for c in large if c.mean is not None)
+    hi = max(c.mean for c in large if c.mean is not None)
+    means = [c.mean for c in filled if c.mean is not None]
+    return lo, hi, min(means) < lo, max(means) > hi
+
+
 def rf_heatmap(
     cells: Sequence[HeatCell],
     r_values: Sequence[int],
@@ -259,8 +281,7 @@ def rf_heatmap(
     cell_h = min(cell_w * 0.7, 60.0)
     grid_bottom = top + cell_h * max(len(f_values), 1)
     height = grid_bottom + 104
-    means = [c.mean for c in cells if c.mean is not None and c.count > 0]
-    lo, hi = (min(means), max(means)) if means else (0.0, 1.0)
+    lo, hi, clipped_lo, clipped_hi = _colour_domain(cells)
     by_key = {(c.r, c.f): c for c in cells}
     parts: list[str] = []
     for col, r in enumerate(r_values):
@@ -270,12 +291,42 @@ def rf_heatmap(
             mid_x, mid_y = cx + cell_w / 2, cy + cell_h / 2
             cell = by_key.get((r, f))
             if cell is None or cell.count == 0 or cell.mean is None:
+                count = fmt.integer(cell.count) if cell is not None and cell.count else ""
+                key = "chart.rf.cell_unvalued" if count else "chart.rf.cell_empty"
+                tip = words(key, r=r, f=f, count=count)
                 parts.append(
-                    s.rect(cx + 1, cy + 1, cell_w - 2, cell_h - 2, fill=s.EMPTY_CELL, radius=3)
+                    s.rect(
+                        cx + 1,
+                        cy + 1,
+                        cell_w - 2,
+                        cell_h - 2,
+                        fill=s.EMPTY_CELL,
+                        radius=3,
+                        tooltip=tip,
+                    )
                 )
                 parts.append(
-                    s.text(mid_x, mid_y, "–", anchor="middle", baseline="middle", fill=s.MUTED)
+                    s.text(
+                        mid_x,
+                        mid_y - (8 if count else 0),
+                        "–",
+                        anchor="middle",
+                        baseline="middle",
+                        fill=s.MUTED,
+                    )
                 )
+                if count:
+                    parts.append(
+                        s.text(
+                            mid_x,
+                            mid_y + 11,
+                            words("chart.rf.count", count=count),
+                            anchor="middle",
+                            baseline="middle",
+                            size=11,
+                            fill=s.MUTED,
+                        )
+                    )
                 continue
             colour = s.sequential((cell.mean - lo) / (hi - lo) if hi > lo else 0.6)
             ink = s.PAPER if s.is_dark(colour) else s.INK
@@ -334,7 +385,8 @@ def rf_heatmap(
     # Legend: a horizontal colour ramp from the lowest to the highest cell mean.
     legend_y = grid_bottom + 82
     title = words("chart.rf.legend")
-    low, high = fmt.money_short(lo), fmt.money_short(hi)
+    low = ("≤ " if clipped_lo else "") + fmt.money_short(lo)
+    high = ("≥ " if clipped_hi else "") + fmt.money_short(hi)
     x0 = left + s.text_width(title, 11) + 16
     parts.append(s.text(left, legend_y, title, baseline="middle", size=11, fill=s.MUTED))
     parts.append(s.text(x0, legend_y, low, baseline="middle", size=11, fill=s.MUTED))

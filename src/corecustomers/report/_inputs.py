@@ -65,7 +65,7 @@ def unit(summary: Mapping[str, Any], words: Words) -> str:
 
 
 def floats(table: pa.Table, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """A column as float64 with NaN for nulls."""
+    """A column as float64 with NaN for nulls; may be a read-only view of Arrow memory."""
     column = pc.cast(table.column(name), pa.float64())
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 

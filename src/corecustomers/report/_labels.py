@@ -109,10 +109,12 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "sec.rfm": ("Recency × Frequency", "最近消费（R）× 消费频率（F）"),
     "rfm.intro": (
         "Each cell holds the customers with that R score and F score (5 = best). The colour "
-        "shows their mean monetary value (average repeat order value); the number below it is "
-        "how many customers are in the cell.",
+        "shows their mean monetary value (the average value of their repeat orders); the "
+        "number below it is how many customers are in the cell. One-time buyers have no "
+        "repeat order: a cell of only one-time buyers shows its count on grey.",
         "每个格子是 R 分与 F 分相同的客户（5 分最好）。颜色表示这些客户的平均消费金额（重复购买的"
-        "平均客单价），下方数字为客户数。",
+        "平均客单价），下方数字为客户数。仅购买一次的客户没有重复购买，只有这类客户的格子以灰色显示"
+        "客户数。",
     ),
     "chart.rf.title": (
         "Mean monetary value by R score and F score",
@@ -126,6 +128,11 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "R {r} · F {f}：{count} 位客户，平均消费金额 {mean}",
     ),
     "chart.rf.count": ("n = {count}", "{count} 位"),
+    "chart.rf.cell_empty": ("R {r} · F {f}: no customers", "R {r} · F {f}：无客户"),
+    "chart.rf.cell_unvalued": (
+        "R {r} · F {f}: {count} customers, no repeat orders",
+        "R {r} · F {f}：{count} 位客户，无重复购买",
+    ),
     "rf.quadrants": ("Four groups by R and F", "按 R、F 划分的四类客户"),
     "rf.q.core": ("Recent and frequent", "近期活跃且高频"),
     "rf.q.slipping": ("Frequent but lapsing", "高频但久未消费"),

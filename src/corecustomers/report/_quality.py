@@ -40,7 +40,7 @@ def quality_section(
             Kpi(
                 words("kpi.rows_quarantined"),
                 fmt.integer(quarantined),
-                words("kpi.of_read", share=fmt.percent(share_q, 2)) if share_q is not None else "",
+                words("kpi.of_read", share=fmt.percent(share_q, 2)) if share_q else "",
             ),
             Kpi(
                 words("kpi.rows_after_as_of"),

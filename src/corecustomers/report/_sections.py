@@ -97,7 +97,7 @@ def _overview(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Se
             Kpi(
                 words("kpi.rows_quarantined"),
                 fmt.integer(quarantined),
-                words("kpi.of_read", share=fmt.percent(share_q, 2)) if share_q is not None else "",
+                words("kpi.of_read", share=fmt.percent(share_q, 2)) if share_q else "",
             ),
         )
     )
@@ -270,6 +270,9 @@ def _rf_grid(customers: pa.Table, words: Words, fmt: NumberFormat) -> Section:
     f = inputs.floats(customers, "f_score")
     m = inputs.floats(customers, "monetary_value")
     spend = inputs.floats(customers, "total_spend")
+    # One-time buyers have no repeat order, so their monetary_value (0 by the lifetimes
+    # convention) is not an observation: they are counted in the cells, not averaged.
+    m = np.where(inputs.floats(customers, "frequency") > 0, m, np.nan)
     scored = np.isfinite(r) & np.isfinite(f)
     r, f, m, spend = np.rint(r[scored]), np.rint(f[scored]), m[scored], spend[scored]
     r_values, f_values = _score_range(r), _score_range(f)
