@@ -8,9 +8,8 @@ until :func:`materialize`, so the same expression compiles to DuckDB, Spark or P
 and the transactions never leave the engine that holds them.
 
 Conventions are those of Fader, Hardie & Lee (2005), "Counting your customers the easy
-way", *Marketing Science* 24(2), section 2, and of lifetimes'
-``summary_data_from_transaction_data`` / ``calibration_and_holdout_data`` with
-``freq="D"``:
+way", *Marketing Science* 24(2), and of lifetimes' ``summary_data_from_transaction_data`` /
+``calibration_and_holdout_data`` with ``freq="D"``:
 
 * a *purchase period* is a calendar day (of the naive business-time ``timestamp``) with at
   least one row with ``amount >= 0``; rows with ``amount < 0`` are returns, netted into
@@ -148,12 +147,16 @@ def customer_features(
 
     Notes
     -----
-    For customer :math:`i` with purchase days :math:`t_1 < \\dots < t_{x+1}` up to the end
-    :math:`\\tau`, :math:`x` = ``frequency``, ``recency`` :math:`= t_{x+1} - t_1` and
-    ``T`` :math:`= \\tau - t_1` (Fader, Hardie & Lee 2005, eq. 1 and section 2); the
-    monetary value is the spend model's :math:`\\bar{z} = \\sum_{j=2}^{x+1} z_j / x`
-    (Fader, Hardie & Lee 2005b, "RFM and CLV", section 3). It is computed as the spend of
-    all purchase days minus that of the first, divided by :math:`x`.
+    For a customer with purchase days :math:`d_1 < \\dots < d_{x+1}` up to the end
+    :math:`\\tau`, ``frequency`` :math:`= x`, ``recency`` :math:`= d_{x+1} - d_1` and
+    ``T`` :math:`= \\tau - d_1`: the :math:`(x, t_x, T)` summary of Fader, Hardie & Lee
+    (2005), "Counting your customers the easy way", section 2, with time measured from the
+    first purchase. ``monetary_value`` is the
+    mean spend of the :math:`x` repeat purchases, :math:`\\bar{z} = \\sum_{j=2}^{x+1} z_j / x`,
+    the input of the Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV: using
+    iso-value curves for customer base analysis", *Journal of Marketing Research* 42(4)). It
+    is computed as the spend of all purchase days minus that of the first, divided by
+    :math:`x`, so no join back to the first day is needed.
 
     Customers with only returns up to the end have no first purchase and are left out.
     An order whose purchase rows fall on two days counts once on each day.
@@ -275,39 +278,35 @@ def _per_customer(
 ) -> ir.Table:
     """Aggregate (customer, day) rows to the feature table."""
     end = as_of if calibration_end is None else calibration_end
-    end_lit = ibis.literal(end, type="date")
-    purchase = days.purchase_rows > 0
-    if calibration_end is None:
-        in_cal: ir.BooleanValue = ibis.literal(True)
-        cal_purchase = purchase
-    else:
-        in_cal = days.day <= end_lit
-        cal_purchase = purchase & in_cal
+    end_day = ibis.literal(end, type="date")
+    bought = days.purchase_rows > 0
+    # Without a calibration end every day is in the window already (the rows stop at
+    # as_of), so the calibration filter is simply absent.
+    in_window = None if calibration_end is None else days.day <= end_day
+    bought_in_window = bought if in_window is None else bought & in_window
 
     metrics: dict[str, ir.Value] = {
-        "first_purchase": days.day.min(where=cal_purchase),
-        "last_purchase": days.day.max(where=cal_purchase),
-        "n_periods": days.day.count(where=cal_purchase),
-        "purchase_spend": days.spend.sum(where=cal_purchase),
-        "first_spend": days.spend.argmin(days.day, where=cal_purchase),
-        "total_spend": days.spend.sum(where=in_cal) if calibration_end else days.spend.sum(),
-        "returns_amount": (
-            days.returns.sum(where=in_cal) if calibration_end else days.returns.sum()
-        ),
-        "n_orders": days.orders.sum(where=cal_purchase),
+        "first_purchase": days.day.min(where=bought_in_window),
+        "last_purchase": days.day.max(where=bought_in_window),
+        "n_periods": days.day.count(where=bought_in_window),
+        "purchase_spend": days.spend.sum(where=bought_in_window),
+        "first_spend": days.spend.argmin(days.day, where=bought_in_window),
+        "total_spend": days.spend.sum(where=in_window),
+        "returns_amount": days.returns.sum(where=in_window),
+        "n_orders": days.orders.sum(where=bought_in_window),
     }
     if calibration_end is not None:
-        holdout = purchase & (days.day > end_lit)
-        metrics["frequency_holdout"] = days.day.count(where=holdout)
-        metrics["holdout_spend"] = days.spend.sum(where=holdout)
+        in_holdout = bought & (days.day > end_day)
+        metrics["frequency_holdout"] = days.day.count(where=in_holdout)
+        metrics["holdout_spend"] = days.spend.sum(where=in_holdout)
 
     agg = days.group_by("customer_id").aggregate(**metrics)
     agg = agg.filter(agg.first_purchase.notnull())
 
     frequency = (agg.n_periods - 1).cast("int64")
     span_days = agg.last_purchase.delta(agg.first_purchase, unit="day")
-    age_days = end_lit.delta(agg.first_purchase, unit="day")
-    idle_days = end_lit.delta(agg.last_purchase, unit="day")
+    age_days = end_day.delta(agg.first_purchase, unit="day")
+    idle_days = end_day.delta(agg.last_purchase, unit="day")
     columns: dict[str, ir.Value] = {
         "customer_id": agg.customer_id,
         "frequency": frequency,
