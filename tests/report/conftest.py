@@ -154,6 +154,7 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
     base = 40 + 6 * np.sin(np.arange(weeks) / 3)
     summary: dict[str, Any] = {
         "source": "data/transactions_2024.csv",
+        "generated_at": "2024-07-01T08:30:00+00:00",
         "as_of": "2024-06-30",
         "calibration_end": "2023-12-31",
         "time_unit": "week",
@@ -186,7 +187,7 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
             "lorenz": [[float(lorenz_x[i]), float(lorenz_y[i])] for i in keep],
         },
         "segments": {"scheme": "rfm-en" if scheme == "en" else "rfm-zh-8", "table": segment_rows},
-        "abc": {"thresholds": {"A": 0.8, "B": 0.95}, "table": abc_rows},
+        "abc": {"thresholds": {"A": 0.8, "B": 0.95}, "value": "revenue", "table": abc_rows},
         "settings": {
             "source": {"path": "data/transactions_2024.csv", "encoding": "utf-8"},
             "columns": {"customer_id": "会员号", "timestamp": "下单时间", "amount": "实付金额"},

@@ -204,6 +204,54 @@ def test_numbers_have_thousands_separators(full_inputs: Inputs) -> None:
     assert cards["Revenue from the top 20%"].endswith("%")
 
 
+def test_header_names_source_dates_and_when_it_was_generated(full_inputs: Inputs) -> None:
+    meta = parse(render(full_inputs)).find("dl", **{"class": "meta"})
+    pairs = dict(
+        zip(
+            [d.text() for d in meta.find_all("dt")],
+            [d.text() for d in meta.find_all("dd")],
+            strict=True,
+        )
+    )
+    assert pairs == {
+        "Source": "data/transactions_2024.csv",
+        "As-of date": "2024-06-30",
+        "Calibration end": "2023-12-31",
+        "Time unit": "Week",
+        "Generated": "2024-07-01 08:30 UTC",
+    }
+
+
+@pytest.mark.parametrize(
+    ("scheme", "lang", "shown"),
+    [
+        ("named", "en", "(11 named segments, from Champions to Lost)"),
+        ("cn8", "zh", "（八类客户模型）"),
+        ("my-scheme", "en", "(scheme: my-scheme)"),
+    ],
+)
+def test_segment_scheme_is_named_in_words(
+    full_inputs: Inputs, scheme: str, lang: str, shown: str
+) -> None:
+    summary, customers, quarantine = full_inputs
+    summary["segments"]["scheme"] = scheme
+    section = parse(render((summary, customers, quarantine), lang)).find(
+        "section", data_section="segments"
+    )
+    assert shown in section.find("p", **{"class": "intro"}).text()
+
+
+def test_abc_on_margin_speaks_of_margin(full_inputs: Inputs) -> None:
+    summary, customers, quarantine = full_inputs
+    summary["abc"]["value"] = "margin"
+    page = parse(render((summary, customers, quarantine)))
+    section = page.find("section", data_section="abc")
+    header = [th.text() for th in page.find("table", data_table="abc").find_all("th")]
+    assert header[-2:] == ["Margin", "Share of margin"]
+    assert "first 80% of margin" in section.text()
+    assert "Margin" in section.find("div", data_chart="abc").text()
+
+
 def test_top_customers_are_the_twenty_largest_spenders_with_segment_labels(
     full_inputs: Inputs,
 ) -> None:

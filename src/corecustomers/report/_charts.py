@@ -408,12 +408,11 @@ def rf_heatmap(
     return Chart("rf-heatmap", chart_title, s.svg(width, height, chart_title, *parts))
 
 
-def abc(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:
-    """Two 100 % bars (customers, revenue), each split into the ABC classes."""
+def abc(bars: Sequence[Bar], value: str, words: Words, fmt: NumberFormat) -> Chart:
+    """Two 100 % bars (customers, and ``value``: revenue or margin), split by ABC class."""
     width, height = 1000.0, 150.0
-    label_w = max(
-        s.text_width(words("chart.abc.customers"), 13), s.text_width(words("chart.abc.revenue"), 13)
-    )
+    value_label = words(f"chart.abc.{value}")
+    label_w = max(s.text_width(words("chart.abc.customers"), 13), s.text_width(value_label, 13))
     left, right, bar_h = label_w + 24, 16.0, 36.0
     x = s.Scale(0, 1, left, width - right)
     legend = [
@@ -428,7 +427,7 @@ def abc(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:
     for row, (name, attr) in enumerate(
         (
             (words("chart.abc.customers"), "share_customers"),
-            (words("chart.abc.revenue"), "share_revenue"),
+            (value_label, "share_revenue"),
         )
     ):
         y0 = 40 + row * (bar_h + 16)

@@ -73,6 +73,14 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "conc.gini": ("Gini coefficient", "基尼系数"),
     "conc.one_time": ("One-time buyers", "仅购买一次的客户"),
     "conc.one_time_note": ("{count} customers, {share} of all", "{count} 位，占全部客户的 {share}"),
+    "conc.one_time_revenue": ("{share} of revenue", "贡献收入的 {share}"),
+    "scheme.named": (
+        "11 named segments, from Champions to Lost",
+        "11 类通用分层，从冠军客户到流失客户",
+    ),
+    "scheme.cn8": ("the eight classes of Chinese practice", "八类客户模型"),
+    "scheme.other": ("scheme: {name}", "方案：{name}"),
+    "generated_at": ("Generated", "生成时间"),
     "chart.lorenz.title": ("Pareto curve of revenue", "收入帕累托曲线"),
     "chart.lorenz.x": (
         "Share of customers, largest spenders first",
@@ -87,9 +95,9 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "sec.segments": ("RFM segments", "RFM 客户分层"),
     "seg.intro": (
         "Each customer is scored on Recency, Frequency and Monetary value and placed in a named "
-        "segment (scheme: {scheme}). Compare each segment's share of customers with its share "
+        "segment ({scheme}). Compare each segment's share of customers with its share "
         "of revenue.",
-        "按最近一次消费（R）、消费频率（F）、消费金额（M）为每位客户打分并归入分层（方案：{scheme}）。"
+        "按最近一次消费（R）、消费频率（F）、消费金额（M）为每位客户打分并归入分层（{scheme}）。"
         "对比各分层的客户占比与收入占比。",
     ),
     "chart.segments.title": (
@@ -142,14 +150,19 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     # ABC
     "sec.abc": ("ABC classification", "ABC 分类"),
     "abc.intro": (
-        "Customers ranked by revenue: class A are those that together bring the first {a} of "
-        "revenue, class B the next customers up to {b}, class C the rest.",
-        "按收入对客户排序：A 类为累计贡献前 {a} 收入的客户，B 类为累计至 {b} 的客户，"
+        "Customers ranked by {value}: class A are those that together bring the first {a} of "
+        "{value}, class B the next customers up to {b}, class C the rest.",
+        "按{value}对客户排序：A 类为累计贡献前 {a} {value}的客户，B 类为累计至 {b} 的客户，"
         "C 类为其余客户。",
     ),
     "chart.abc.title": ("Customers and revenue by ABC class", "各 ABC 类别的客户与收入构成"),
     "chart.abc.customers": ("Customers", "客户"),
     "chart.abc.revenue": ("Revenue", "收入"),
+    "chart.abc.margin": ("Margin", "毛利"),
+    "value.revenue": ("revenue", "收入"),
+    "value.margin": ("margin", "毛利"),
+    "col.margin": ("Margin", "毛利"),
+    "col.share_margin": ("Share of margin", "毛利占比"),
     "col.class": ("Class", "类别"),
     "col.meaning": ("Meaning", "含义"),
     "abc.A": ("Key customers", "重点客户"),

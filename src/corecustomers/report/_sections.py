@@ -60,6 +60,11 @@ def build_report(
     if summary.get("calibration_end"):
         meta.append((words("calibration_end"), str(summary["calibration_end"])))
     meta.append((words("time_unit"), unit[:1].upper() + unit[1:]))
+    if summary.get("generated_at"):
+        # ISO 8601 from the service: "2024-07-01T08:30:00+00:00" -> "2024-07-01 08:30 UTC".
+        stamp = str(summary["generated_at"])
+        shown = stamp[:16].replace("T", " ")
+        meta.append((words("generated_at"), shown + (" UTC" if stamp.endswith("+00:00") else "")))
     return Report(
         html_lang=HTML_LANG[lang],
         page_title=f"{words('title')} · {summary.get('as_of') or MISSING}",
@@ -165,13 +170,7 @@ def _concentration(
             Kpi(
                 words("conc.one_time"),
                 fmt.percent(concentration.get("one_time_buyer_share")),
-                words(
-                    "conc.one_time_note",
-                    count=fmt.integer(one_time),
-                    share=fmt.percent(concentration.get("one_time_buyer_share")),
-                )
-                if one_time is not None
-                else "",
+                _one_time_note(concentration, words, fmt) if one_time is not None else "",
             ),
         ),
         layout="list",
@@ -180,10 +179,28 @@ def _concentration(
     return Section("concentration", words("sec.concentration"), words("conc.intro"), (chart, stats))
 
 
+def _one_time_note(concentration: Mapping[str, Any], words: Words, fmt: NumberFormat) -> str:
+    note = words(
+        "conc.one_time_note",
+        count=fmt.integer(concentration.get("one_time_buyers")),
+        share=fmt.percent(concentration.get("one_time_buyer_share")),
+    )
+    revenue_share = concentration.get("one_time_revenue_share")
+    if as_float(revenue_share) is not None:
+        note += " · " + words("conc.one_time_revenue", share=fmt.percent(revenue_share))
+    return note
+
+
 def _segments(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
     segments = inputs.mapping(summary.get("segments"))
     rows = inputs.rows(segments.get("table"))
-    intro = words("seg.intro", scheme=str(segments.get("scheme") or MISSING))
+    scheme = str(segments.get("scheme") or MISSING)
+    intro = words(
+        "seg.intro",
+        scheme=words(f"scheme.{scheme}")
+        if scheme in ("named", "cn8")
+        else words("scheme.other", name=scheme),
+    )
     if not rows:
         return Section("segments", words("sec.segments"), intro, (Note(words("not_available")),))
     total_customers = sum(as_float(r.get("customers")) or 0.0 for r in rows)
@@ -335,10 +352,12 @@ def _quadrants(
 def _abc(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section:
     abc = inputs.mapping(summary.get("abc"))
     thresholds = inputs.mapping(abc.get("thresholds"))
+    value = "margin" if abc.get("value") == "margin" else "revenue"
     intro = words(
         "abc.intro",
         a=fmt.percent(thresholds.get("A", 0.8), 0),
         b=fmt.percent(thresholds.get("B", 0.95), 0),
+        value=words(f"value.{value}"),
     )
     rows = sorted(inputs.rows(abc.get("table")), key=lambda r: str(r.get("class")))
     if not rows:
@@ -372,13 +391,13 @@ def _abc(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section
             Column(words("col.meaning")),
             Column(words("col.customers"), "num"),
             Column(words("col.share_customers"), "num"),
-            Column(words("col.revenue"), "num"),
-            Column(words("col.share_revenue"), "num"),
+            Column(words(f"col.{value}"), "num"),
+            Column(words(f"col.share_{value}"), "num"),
         ),
         tuple(table_rows),
         key="abc",
     )
-    return Section("abc", words("sec.abc"), intro, (charts.abc(bars, words, fmt), table))
+    return Section("abc", words("sec.abc"), intro, (charts.abc(bars, value, words, fmt), table))
 
 
 def _tone(abc_class: object) -> Any:
