@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import re
 import string
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -402,7 +404,7 @@ def test_models_section_shows_parameters_standard_errors_and_log_likelihood(
 def test_clv_section_states_its_horizon_discount_and_margin(full_inputs: Inputs) -> None:
     for lang, expected in (
         ("en", "Over the next 12 months, discounted at 10.0% a year, with a margin of 100%."),
-        ("zh", "按未来 12 个月计算，年折现率 10.0%，利润率 100%。"),
+        ("zh", "身上。按未来 12 个月计算，年折现率 10.0%，利润率 100%。"),
     ):
         page = parse(render(full_inputs, lang))
         intro = page.find("section", data_section="clv").find("p", **{"class": "intro"})
@@ -561,3 +563,14 @@ def test_write_report_writes_the_rendered_document_as_utf8(
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(corecustomers.report._render, raise_on_error=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_importing_the_report_does_nothing_heavy() -> None:
+    """No plotting library, no template environment at import (STYLE.md: nothing runs)."""
+    code = (
+        "import sys, corecustomers.report as r; "
+        "print(sorted(m for m in ('matplotlib', 'matplotlib.pyplot') if m in sys.modules), "
+        "r._render._environment.cache_info().currsize)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "0"]

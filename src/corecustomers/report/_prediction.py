@@ -62,7 +62,7 @@ def clv_section(
     intro = words("clv.intro")
     basis = inputs.mapping(inputs.mapping(summary.get("models")).get("clv"))
     if basis.get("horizon_months") is not None:
-        intro += " " + words(
+        intro += ("" if words.lang == "zh" else " ") + words(
             "clv.basis",
             months=fmt.integer(basis.get("horizon_months")),
             rate=fmt.percent(basis.get("annual_discount_rate")),
