@@ -23,7 +23,17 @@ from corecustomers.report._labels import HTML_LANG, Lang, Words
 from corecustomers.report._numbers import MISSING, NumberFormat, as_float
 from corecustomers.report._prediction import clv_section, holdout_section, models_section
 from corecustomers.report._quality import quality_section, settings_section
-from corecustomers.report._view import Cell, Column, Kpi, Kpis, Note, Report, Section, Table
+from corecustomers.report._view import (
+    Cell,
+    Column,
+    Kpi,
+    Kpis,
+    Note,
+    Report,
+    Section,
+    Table,
+    Tone,
+)
 
 TOP_CUSTOMERS: Final = 20
 PARETO_POINTS: Final = 201
@@ -400,9 +410,12 @@ def _abc(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section
     return Section("abc", words("sec.abc"), intro, (charts.abc(bars, value, words, fmt), table))
 
 
-def _tone(abc_class: object) -> Any:
-    name = str(abc_class).strip().lower()
-    return name if name in ("a", "b", "c") else "neutral"
+_TONES: Final[Mapping[str, Tone]] = {"a": "a", "b": "b", "c": "c"}
+
+
+def _tone(abc_class: object) -> Tone:
+    """The badge colour of an ABC class; anything unexpected is neutral."""
+    return _TONES.get(str(abc_class).strip().lower(), "neutral")
 
 
 def _top_customers(
