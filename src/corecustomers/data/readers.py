@@ -264,7 +264,7 @@ def _sniff(duck: BaseBackend, path: Path, *, delimiter: str | None) -> dict[str,
     args = "sample_size = 20480"
     if delimiter:
         args += ", delim = " + _sql_string(delimiter)
-    raw = duck.con  # type: ignore[attr-defined]
+    raw = duck.con
     try:
         rel = raw.execute(f"SELECT * FROM sniff_csv({_sql_string(str(path))}, {args})")
         cols = [d[0] for d in rel.description]

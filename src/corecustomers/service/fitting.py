@@ -110,7 +110,8 @@ def fit_summary_file(path: Path, name: str, *, penalizer: float = 0.0) -> FitRep
         keep = (X["frequency"] > 0) & (X["monetary_value"] > 0)
         X = {k: v[keep] for k, v in X.items()}
     used = len(next(iter(X.values())))
-    model: Any = model_class(key)(penalizer=penalizer)  # every model takes penalizer
+    model_type: Any = model_class(key)  # every registered model takes ``penalizer``
+    model = model_type(penalizer=penalizer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

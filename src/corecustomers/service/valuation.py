@@ -83,7 +83,8 @@ def value_customers(
             model: Any = selection.model
             choice = selection.to_dict()
         else:
-            model = model_class(settings.model)(penalizer=settings.penalizer)  # type: ignore[call-arg]
+            model_type: Any = model_class(settings.model)  # every model takes ``penalizer``
+            model = model_type(penalizer=settings.penalizer)
             model.fit(X)
             choice = {"name": settings.model, "criterion": "given", "model": model.to_dict()}
         repeat = freq > 0
