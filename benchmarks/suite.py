@@ -1,0 +1,432 @@
+"""The benchmark suite: what is measured, against which baseline, and the targets.
+
+Groups (``--only``):
+
+``generate``
+    :func:`corecustomers.data.synthetic.write_transactions`: 1M customers to a ~10M-row
+    Parquet file. Target: under 60 s per million customers.
+``features``
+    ``customer_features`` + ``materialize`` on DuckDB vs the same statistics in one
+    hand-written DuckDB SQL string, without and with a calibration/holdout split. Target:
+    ours at most 1.5x the SQL's time.
+``lifetimes``
+    The same file-to-summary work with lifetimes' ``summary_data_from_transaction_data``
+    (whole file) and ``calibration_and_holdout_data`` (on the first simulated block, about
+    a tenth of the rows, because it takes about a minute per million rows; ours is timed on
+    the same block). Targets: at least 3x and 20x faster.
+``fits``
+    ``BetaGeoModel`` / ``ParetoNBDModel`` vs lifetimes' ``BetaGeoFitter`` /
+    ``ParetoNBDFitter`` on a tenth of the customers and on all of them, at daily
+    resolution. Target: at least 10x faster. lifetimes runs are capped (``--cap``).
+``analyze``
+    ``corecustomers analyze FILE --out DIR`` on the whole file, timed from outside.
+``huge`` (only with ``--huge``)
+    100M rows (10M customers) generated to Parquet in blocks, then the features.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.runner import (
+    DATA,
+    Measurement,
+    ensure_lifetimes_venv,
+    lifetimes_task,
+    log,
+    project_task,
+    run,
+    run_command,
+)
+
+GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "huge")
+AS_OF = "2024-12-31"  # the generator's default period is 2022-01-01 .. 2024-12-31
+CALIBRATION_END = "2023-12-31"
+TIME_UNIT = "day"  # lifetimes' freq="D", and the models' daily resolution
+
+
+@dataclass
+class Options:
+    """What to run."""
+
+    customers: int
+    groups: tuple[str, ...]
+    seed: int = 0
+    cap: float = 1200.0
+    timeout: float = 3600.0
+    huge_customers: int = 10_000_000
+
+
+@dataclass
+class Comparison:
+    """Ours against a baseline measured in the same run."""
+
+    name: str
+    ours: str
+    baseline: str
+    speedup: float | None  # baseline seconds / our seconds
+    target: float  # the speed-up the target asks for
+    target_text: str
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.speedup is None else self.speedup >= self.target
+
+
+@dataclass
+class Report:
+    """Everything one run measured."""
+
+    options: Options
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    comparisons: list[Comparison] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, m: Measurement) -> Measurement:
+        self.measurements[m.name] = m
+        return m
+
+    def compare(
+        self, name: str, ours: str, baseline: str, target: float, text: str, note: str = ""
+    ) -> None:
+        a, b = self.measurements.get(ours), self.measurements.get(baseline)
+        speedup = None
+        if a is not None and b is not None and a.ok and b.ok and a.seconds and b.seconds:
+            speedup = b.seconds / a.seconds
+        elif b is not None and b.error and b.error.startswith("timeout") and a and a.ok:
+            speedup = (b.wall_seconds / a.seconds) if a.seconds else None
+            note = (note + "; " if note else "") + "baseline capped: speed-up is a lower bound"
+        self.comparisons.append(Comparison(name, ours, baseline, speedup, target, text, note))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "machine": machine(),
+            "options": self.options.__dict__,
+            "measurements": [m.as_dict() for m in self.measurements.values()],
+            "comparisons": [{**c.__dict__, "met": c.met} for c in self.comparisons],
+            "checks": self.checks,
+            "notes": self.notes,
+        }
+
+
+def machine() -> dict[str, Any]:
+    """The facts a reader needs to weigh the figures."""
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        memory = meminfo.read_text().splitlines()[0].split(":", 1)[1].strip()
+    return {
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def _out(name: str) -> str:
+    folder = DATA / "out"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"{name}.parquet")
+
+
+def _dataset(report: Report, customers: int, name: str, *, measure: bool) -> Path | None:
+    """The transactions file for ``customers`` (generated, and timed when ``measure``)."""
+    path = DATA / f"tx_{customers}c_seed{report.options.seed}.parquet"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists() and not measure:
+        report.checks[f"{name}.rows"] = json.loads(meta.read_text())["rows"]
+        return path
+    m = report.add(
+        run(
+            name,
+            project_task("generate", path=str(path), customers=customers, seed=report.options.seed),
+            timeout=report.options.timeout,
+            repeat=False,
+        )
+    )
+    if not m.ok:
+        return None
+    m.details["customers"] = customers
+    meta.write_text(json.dumps({"rows": m.details["rows"], "customers": customers}))
+    report.checks[f"{name}.rows"] = m.details["rows"]
+    return path
+
+
+def _features(
+    report: Report,
+    name: str,
+    path: Path,
+    calibration: bool,
+    *,
+    sql: bool,
+    order_id: bool = True,
+) -> None:
+    arguments: dict[str, Any] = {
+        "path": str(path),
+        "as_of": AS_OF,
+        "calibration_end": CALIBRATION_END if calibration else None,
+        "time_unit": TIME_UNIT,
+        "out": _out(name),
+    }
+    if not sql:
+        arguments["order_id"] = order_id
+    report.add(
+        run(
+            name,
+            project_task("features_sql" if sql else "features", **arguments),
+            timeout=report.options.timeout,
+        )
+    )
+
+
+def _check(report: Report, name: str, ours: str, other: str, columns: list[str]) -> None:
+    a, b = report.measurements.get(ours), report.measurements.get(other)
+    if not (a and b and a.ok and b.ok):
+        return
+    m = run(
+        f"check {name}",
+        project_task(
+            "compare", ours=_out(ours), other=_out(other), columns=columns, tolerance=1e-9
+        ),
+        repeat=False,
+    )
+    report.checks[name] = m.details if m.ok else {"error": m.error}
+
+
+def run_suite(options: Options) -> Report:
+    """Run the selected groups and return what was measured."""
+    report = Report(options)
+    DATA.mkdir(parents=True, exist_ok=True)
+    groups = set(options.groups)
+    n = options.customers
+    needs_data = groups & {"generate", "features", "lifetimes", "fits", "analyze"}
+    path = None
+    if needs_data:
+        log(f"Data: {n:,} customers (about {10 * n:,} rows)")
+        path = _dataset(report, n, "generate", measure="generate" in groups)
+        m = report.measurements.get("generate")
+        if m is not None and m.ok and m.seconds:
+            budget = 60.0 * n / 1_000_000
+            report.comparisons.append(
+                Comparison(
+                    "generate: simulate and write Parquet",
+                    "generate",
+                    f"{budget:.0f} s budget",
+                    budget / m.seconds,
+                    1.0,
+                    f"< {budget:.0f} s",
+                    "speed-up = budget / seconds",
+                )
+            )
+    if path is None and needs_data:
+        report.notes.append("no data set: the generator failed, nothing else ran")
+        return report
+
+    if path is not None and "features" in groups:
+        log("Features: corecustomers vs hand-written DuckDB SQL")
+        for variant, calibration in (("summary", False), ("calibration", True)):
+            _features(report, f"features.{variant}", path, calibration, sql=False)
+            _features(report, f"sql.{variant}", path, calibration, sql=True)
+            report.compare(
+                f"features ({variant}) vs DuckDB SQL",
+                f"features.{variant}",
+                f"sql.{variant}",
+                1 / 1.5,
+                ">= 0.67x (ours <= 1.5x SQL)",
+            )
+            if not calibration:
+                # Diagnostic: the same without order ids (no distinct count for n_orders).
+                _features(
+                    report, "features.summary.no_order_id", path, False, sql=False, order_id=False
+                )
+                report.compare(
+                    "features (summary, input without order_id) vs DuckDB SQL",
+                    "features.summary.no_order_id",
+                    "sql.summary",
+                    1 / 1.5,
+                    ">= 0.67x (ours <= 1.5x SQL)",
+                    "diagnostic: shows the cost of the distinct order count",
+                )
+            cols = ["frequency", "recency", "T", "monetary_value"]
+            if calibration:
+                cols += ["frequency_holdout", "monetary_value_holdout"]
+            _check(
+                report,
+                f"features.{variant} == sql.{variant}",
+                f"features.{variant}",
+                f"sql.{variant}",
+                cols,
+            )
+
+    if path is not None and "lifetimes" in groups:
+        _lifetimes(report, path)
+
+    if path is not None and "fits" in groups:
+        _fits(report, path)
+
+    if path is not None and "analyze" in groups:
+        _analyze(report, path)
+
+    if "huge" in groups:
+        _huge(report)
+    return report
+
+
+def _lifetimes(report: Report, path: Path) -> None:
+    log("lifetimes: summary and calibration/holdout")
+    if not ensure_lifetimes_venv():
+        report.notes.append("lifetimes venv could not be created; lifetimes not measured")
+        return
+    if "features.summary" not in report.measurements:
+        _features(report, "features.summary", path, False, sql=False)
+    cap = report.options.cap
+    report.add(
+        run(
+            "lifetimes.summary",
+            lifetimes_task("summary", path=str(path), as_of=AS_OF, out=_out("lifetimes.summary")),
+            timeout=cap,
+        )
+    )
+    report.compare(
+        "features (summary) vs lifetimes summary_data_from_transaction_data",
+        "features.summary",
+        "lifetimes.summary",
+        3.0,
+        ">= 3x",
+        "whole file, Parquet to summary in memory",
+    )
+    _check(
+        report,
+        "features.summary vs lifetimes",
+        "features.summary",
+        "lifetimes.summary",
+        ["frequency", "recency", "T"],
+    )
+
+    block = path.with_name(path.stem + "_block0.parquet")
+    if not block.exists():
+        run(
+            "first block", project_task("first_block", path=str(path), out=str(block)), repeat=False
+        )
+    _features(report, "features.calibration.block0", block, True, sql=False)
+    report.add(
+        run(
+            "lifetimes.calibration.block0",
+            lifetimes_task(
+                "calibration",
+                path=str(block),
+                calibration_end=CALIBRATION_END,
+                as_of=AS_OF,
+                out=_out("lifetimes.calibration.block0"),
+            ),
+            timeout=cap,
+        )
+    )
+    rows = report.measurements["lifetimes.calibration.block0"].details.get("rows")
+    report.compare(
+        "features (calibration) vs lifetimes calibration_and_holdout_data",
+        "features.calibration.block0",
+        "lifetimes.calibration.block0",
+        20.0,
+        ">= 20x",
+        f"both on the first block ({rows or '?'} rows, 100k customers): lifetimes takes "
+        "about a minute per million rows here",
+    )
+    _check(
+        report,
+        "features.calibration vs lifetimes (block 0)",
+        "features.calibration.block0",
+        "lifetimes.calibration.block0",
+        ["frequency", "recency", "T"],
+    )
+    # Per row: lifetimes on the block against ours on the whole file.
+    ours, theirs = (
+        report.measurements.get(k) for k in ("features.calibration", "lifetimes.calibration.block0")
+    )
+    full_rows = report.checks.get("generate.rows")
+    if ours and theirs and ours.ok and theirs.ok and ours.seconds and theirs.seconds and rows:
+        per_row = (theirs.seconds / rows) / (ours.seconds / float(full_rows or 1))
+        report.comparisons.append(
+            Comparison(
+                "features (calibration, whole file) vs lifetimes per row",
+                "features.calibration",
+                "lifetimes.calibration.block0",
+                per_row,
+                20.0,
+                ">= 20x",
+                "per row: lifetimes' seconds per row on the block / ours on the whole file",
+            )
+        )
+
+
+def _fits(report: Report, path: Path) -> None:
+    log("Model fits: corecustomers vs lifetimes (daily resolution)")
+    if "features.summary" not in report.measurements:
+        _features(report, "features.summary", path, False, sql=False)
+    summary = Path(_out("features.summary"))
+    if not summary.exists():
+        report.notes.append("no feature table: fits not measured")
+        return
+    have_lifetimes = ensure_lifetimes_venv()
+    n = report.options.customers
+    for size in (n // 10, n):
+        label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+        data = DATA / f"rfm_day_{size}.parquet"
+        run(
+            "subset",
+            project_task("subset", path=str(summary), out=str(data), customers=size),
+            repeat=False,
+        )
+        for model, title in (("bgnbd", "BG/NBD"), ("pnbd", "Pareto/NBD")):
+            ours = f"fit.{model}.{label}"
+            theirs = f"lifetimes.fit.{model}.{label}"
+            report.add(
+                run(
+                    ours,
+                    project_task("fit", model=model, path=str(data)),
+                    timeout=report.options.timeout,
+                )
+            )
+            if have_lifetimes:
+                report.add(
+                    run(
+                        theirs,
+                        lifetimes_task("fit", model=model, path=str(data)),
+                        timeout=report.options.cap,
+                    )
+                )
+            report.compare(f"{title} fit, {label} customers", ours, theirs, 10.0, ">= 10x")
+
+
+def _analyze(report: Report, path: Path) -> None:
+    log("analyze: the CLI end to end")
+    cli = Path(sys.executable).parent / "corecustomers"
+    if not cli.exists():
+        report.notes.append("the corecustomers CLI is not installed: analyze not measured")
+        return
+    out = DATA / "analyze-out"
+    report.add(
+        run_command(
+            "analyze",
+            [str(cli), "analyze", str(path), "--out", str(out), "--quiet"],
+            timeout=report.options.timeout,
+        )
+    )
+
+
+def _huge(report: Report) -> None:
+    n = report.options.huge_customers
+    log(f"Huge: {n:,} customers (about {10 * n:,} rows)")
+    path = _dataset(report, n, "huge.generate", measure=True)
+    if path is None:
+        return
+    _features(report, "huge.features.summary", path, False, sql=False)
