@@ -1,0 +1,336 @@
+"""Behaviour per customer as lazy Ibis expressions: rhythm, spend trend, breadth, returns.
+
+:func:`customer_behaviour` reads the canonical transactions (``docs/CONTRACTS.md``) and
+describes how each customer buys, up to an as-of day, in terms an account manager reads
+directly and the early warnings (:mod:`corecustomers.insights.alerts`) and the combined
+ranking use as inputs:
+
+* **purchase rhythm** -- the mean and the spread of the gaps between purchase days, the
+  day the next purchase is due, and how overdue the customer is against their own rhythm;
+* **spend trend** -- net spend in consecutive 90-day windows ending on the as-of day and
+  the least-squares slope through them;
+* **breadth** -- distinct products and categories bought, when those columns exist;
+* **returns** -- the share of gross purchases that came back.
+
+The conventions are those of :func:`corecustomers.data.features.customer_features`: a
+*purchase day* is a calendar day of the naive ``timestamp`` with at least one row with
+``amount >= 0`` (zero-value orders included); a row with ``amount < 0`` is a return, netted
+into the spend of its day, and never a purchase by itself; customers with only returns up
+to the as-of day have no row.
+
+Nothing runs until the expression is executed, so the same code compiles to DuckDB, Spark
+and PostgreSQL. The plan is one aggregation of the transactions per customer and, for the
+spread of the gaps (which needs consecutive purchase days), a lag over the distinct purchase
+days, joined back on ``customer_id``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Final
+
+import ibis
+import ibis.expr.types as ir
+
+from corecustomers.data._time import check_dates
+from corecustomers.errors import ColumnMappingError, ConfigError
+
+__all__ = [
+    "BEHAVIOUR_COLUMNS",
+    "BREADTH_COLUMNS",
+    "WINDOW_DAYS",
+    "customer_behaviour",
+    "trend_weights",
+]
+
+WINDOW_DAYS: Final = 90
+"""Length of one spend window in days (about a quarter)."""
+
+TRAILING_YEAR_DAYS: Final = 365
+"""Length of the trailing window of ``spend_last_365d`` in days."""
+
+BEHAVIOUR_COLUMNS: Final = (
+    "customer_id",
+    "n_purchase_days",
+    "mean_gap_days",
+    "gap_std_days",
+    "expected_next_purchase",
+    "overdue_ratio",
+    "spend_last_90d",
+    "spend_prev_90d",
+    "spend_trend",
+    "spend_last_365d",
+    "gross_spend",
+    "return_share",
+)
+"""Columns of :func:`customer_behaviour`, in order, before the breadth columns."""
+
+BREADTH_COLUMNS: Final = (("product", "n_products"), ("category", "n_categories"))
+"""Optional transaction column and the breadth column counted from it, in output order."""
+
+_REQUIRED: Final = ("customer_id", "timestamp", "amount")
+
+
+def trend_weights(n_windows: int) -> tuple[float, ...]:
+    """Return the least-squares weights that turn window spends into a slope.
+
+    Window ``k`` (``k = 1`` the most recent) sits at ``x_k = n - k``, so time runs forward
+    and a positive slope means rising spend. The ordinary least-squares slope through the
+    points :math:`(x_k, y_k)` is :math:`\\sum_k w_k y_k` with
+    :math:`w_k = (x_k - \\bar{x}) / \\sum_j (x_j - \\bar{x})^2`, a fixed linear combination
+    of the window spends, which is how :func:`customer_behaviour` computes it inside one
+    aggregation.
+
+    Parameters
+    ----------
+    n_windows
+        Number of windows, at least 2.
+
+    Returns
+    -------
+    tuple of float
+        ``w_1, ..., w_n``; window 1 is the most recent.
+
+    Raises
+    ------
+    ConfigError
+        If ``n_windows`` is not an integer of at least 2.
+
+    Examples
+    --------
+    >>> trend_weights(4)
+    (0.3, 0.1, -0.1, -0.3)
+    >>> spends = (40.0, 30.0, 20.0, 10.0)  # most recent first: rising by 10 a window
+    >>> round(sum(w * y for w, y in zip(trend_weights(4), spends)), 12)
+    10.0
+    """
+    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 2:
+        raise ConfigError(
+            f"n_windows must be an integer of at least 2 (a slope needs two windows), "
+            f"got {n_windows!r}."
+        )
+    xs = [n_windows - k for k in range(1, n_windows + 1)]
+    mean = sum(xs) / n_windows
+    sxx = sum((x - mean) ** 2 for x in xs)
+    return tuple((x - mean) / sxx for x in xs)
+
+
+def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4) -> ir.Table:
+    """Describe each customer's buying behaviour up to ``as_of``, lazily.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``; optionally
+        ``product`` and ``category``; see ``docs/CONTRACTS.md``) on any Ibis backend.
+    as_of
+        Last day observed (inclusive). Transactions after it are ignored.
+    n_windows
+        Number of consecutive 90-day windows, ending on ``as_of``, through which
+        ``spend_trend`` is fitted; at least 2.
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        An unexecuted expression with one row per customer with at least one purchase day
+        up to ``as_of``, in no particular order, with the columns
+
+        ``customer_id`` (string)
+            The customer.
+        ``n_purchase_days`` (int64)
+            Distinct purchase days.
+        ``mean_gap_days`` (float64)
+            Mean number of days between consecutive purchase days, ``(last - first) /
+            (n_purchase_days - 1)``; null for a one-time buyer.
+        ``gap_std_days`` (float64)
+            Sample standard deviation of those gaps; null with fewer than two gaps (fewer
+            than three purchase days).
+        ``expected_next_purchase`` (date)
+            Last purchase day plus the mean gap rounded to whole days (halves up); null
+            for a one-time buyer.
+        ``overdue_ratio`` (float64)
+            Days since the last purchase day divided by ``mean_gap_days``: 1 means "due
+            today", 2 means twice the usual gap has passed; null for a one-time buyer.
+        ``spend_last_90d``, ``spend_prev_90d`` (float64)
+            Net spend (returns subtracted) in ``(as_of - 90, as_of]`` and in
+            ``(as_of - 180, as_of - 90]``; 0 when nothing was bought.
+        ``spend_trend`` (float64)
+            Least-squares slope of the net spend of the last ``n_windows`` 90-day windows
+            against time, in money per window (:func:`trend_weights`); windows before the
+            first purchase count as 0, so a new customer's trend is rising.
+        ``spend_last_365d`` (float64)
+            Net spend in ``(as_of - 365, as_of]``: the trailing twelve months.
+        ``gross_spend`` (float64)
+            Sum of the purchase rows (``amount >= 0``) up to ``as_of``.
+        ``return_share`` (float64)
+            Sum of the absolute returns divided by ``gross_spend``; null when
+            ``gross_spend`` is 0.
+        ``n_products``, ``n_categories`` (int64)
+            Distinct non-null ``product`` / ``category`` values of the purchase rows; only
+            when ``tx`` has that column.
+
+    Raises
+    ------
+    ColumnMappingError
+        If ``tx`` lacks ``customer_id``, ``timestamp`` or ``amount``.
+    ConfigError
+        If ``as_of`` is not a :class:`datetime.date` or ``n_windows`` is below 2.
+
+    Notes
+    -----
+    For purchase days :math:`d_1 < \\dots < d_m` the gaps are :math:`g_i = d_{i+1} - d_i`,
+    so the mean gap telescopes to :math:`(d_m - d_1) / (m - 1)` and needs no window
+    function; only ``gap_std_days`` does. The next purchase is expected at
+    :math:`d_m + \\bar{g}` (rounded as ``floor(x + 0.5)``, the same on every backend) and
+    ``overdue_ratio`` is :math:`(\\tau - d_m) / \\bar{g}` for the as-of day :math:`\\tau`.
+    Window :math:`k = 1, \\dots, n` covers :math:`(\\tau - 90k, \\tau - 90(k - 1)]`; a
+    return counts in the window of its own day.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> from corecustomers.insights.behaviour import customer_behaviour
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["a", "a", "a", "a", "b"],
+    ...         "timestamp": [
+    ...             datetime.datetime(2024, 1, 1, 9),
+    ...             datetime.datetime(2024, 1, 11, 17),
+    ...             datetime.datetime(2024, 1, 31, 12),
+    ...             datetime.datetime(2024, 2, 2, 12),
+    ...             datetime.datetime(2024, 3, 1, 8),
+    ...         ],
+    ...         "amount": [10.0, 20.0, 40.0, -4.0, 5.0],
+    ...     }
+    ... )
+    >>> expr = customer_behaviour(tx, as_of=datetime.date(2024, 3, 31))
+    >>> rows = expr.order_by("customer_id").to_pyarrow().to_pylist()
+    >>> {k: rows[0][k] for k in ("mean_gap_days", "gap_std_days", "overdue_ratio")}
+    {'mean_gap_days': 15.0, 'gap_std_days': 7.0710678118654755, 'overdue_ratio': 4.0}
+    >>> rows[0]["expected_next_purchase"], rows[0]["return_share"]
+    (datetime.date(2024, 2, 15), 0.05714285714285714)
+    >>> rows[1]["mean_gap_days"] is None, rows[1]["spend_last_90d"]
+    (True, 5.0)
+    """
+    check_dates(as_of, None)
+    weights = trend_weights(n_windows)
+    rows = _rows(_checked(tx), as_of=as_of)
+    main = _aggregate(rows, as_of=as_of, weights=weights)
+    gaps = _gap_spread(rows)
+    joined = main.left_join(gaps, main.customer_id == gaps.gap_customer_id)
+
+    mean_gap = ibis.ifelse(
+        joined.n_purchase_days > 1,
+        joined.last_purchase.delta(joined.first_purchase, unit="day").cast("float64")
+        / (joined.n_purchase_days - 1).cast("float64"),
+        ibis.null("float64"),
+    )
+    idle_days = ibis.literal(as_of, type="date").delta(joined.last_purchase, unit="day")
+    next_gap = (mean_gap + 0.5).floor().cast("int64")
+    window_spend = [joined[f"spend_w{k}"].fill_null(0.0) for k in range(1, n_windows + 1)]
+    trend: ir.FloatingValue = ibis.literal(0.0, type="float64")
+    for w, spend in zip(weights, window_spend, strict=True):
+        trend = trend + spend * w
+    gross = joined.gross_spend.fill_null(0.0)
+
+    columns: dict[str, ir.Value] = {
+        "customer_id": joined.customer_id,
+        "n_purchase_days": joined.n_purchase_days.cast("int64"),
+        "mean_gap_days": mean_gap.cast("float64"),
+        "gap_std_days": ibis.ifelse(
+            joined.n_gaps.fill_null(0) >= 2, joined.gap_std, ibis.null("float64")
+        ).cast("float64"),
+        "expected_next_purchase": joined.last_purchase + next_gap.as_interval("D"),
+        "overdue_ratio": (idle_days.cast("float64") / mean_gap).cast("float64"),
+        "spend_last_90d": window_spend[0].cast("float64"),
+        "spend_prev_90d": window_spend[1].cast("float64"),
+        "spend_trend": trend.cast("float64"),
+        "spend_last_365d": joined.spend_year.fill_null(0.0).cast("float64"),
+        "gross_spend": gross.cast("float64"),
+        "return_share": ibis.ifelse(
+            gross > 0, joined.returns_amount.fill_null(0.0) / gross, ibis.null("float64")
+        ).cast("float64"),
+    }
+    for source, name in BREADTH_COLUMNS:
+        if source in rows.columns:
+            columns[name] = joined[name].fill_null(0).cast("int64")
+    return joined.select(**columns)
+
+
+def _checked(tx: ir.Table) -> ir.Table:
+    """Return ``tx`` if it has the canonical columns the behaviour needs."""
+    missing = [name for name in _REQUIRED if name not in tx.columns]
+    if missing:
+        raise ColumnMappingError(
+            f"the transactions lack {', '.join(missing)}; map the source columns to the "
+            f"canonical names (see docs/CONTRACTS.md) before describing behaviour.",
+            column=missing[0],
+        )
+    return tx
+
+
+def _rows(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
+    """Rows up to ``as_of`` with ``customer_id``, ``day``, ``amount`` and breadth columns."""
+    ts = tx["timestamp"]
+    if ts.type().is_date():
+        tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
+        day = tx["timestamp"]
+    else:
+        # The raw timestamp against the next midnight: 23:59:59.999999 is in, 00:00 out.
+        next_midnight = datetime.datetime.combine(
+            as_of + datetime.timedelta(days=1), datetime.time()
+        )
+        tx = tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
+        day = tx["timestamp"].date()
+    customer = tx["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    columns: dict[str, ir.Value] = {
+        "customer_id": customer,
+        "day": day,
+        "amount": tx["amount"].cast("float64"),
+    }
+    for source, _ in BREADTH_COLUMNS:
+        if source in tx.columns:
+            columns[source] = tx[source].cast("string")
+    return tx.select(**columns)
+
+
+def _aggregate(rows: ir.Table, *, as_of: datetime.date, weights: tuple[float, ...]) -> ir.Table:
+    """One pass over the rows: purchase days, window spends, gross, returns, breadth."""
+    bought = rows.amount >= 0
+    day = rows.day
+
+    def since(days: int) -> ir.BooleanValue:
+        return day > ibis.literal(as_of - datetime.timedelta(days=days), type="date")
+
+    metrics: dict[str, ir.Value] = {
+        "first_purchase": day.min(where=bought),
+        "last_purchase": day.max(where=bought),
+        "n_purchase_days": day.nunique(where=bought),
+        "spend_year": rows.amount.sum(where=since(TRAILING_YEAR_DAYS)),
+        "gross_spend": rows.amount.sum(where=bought),
+        "returns_amount": (-rows.amount).sum(where=rows.amount < 0),
+    }
+    for k in range(1, len(weights) + 1):
+        in_window = since(WINDOW_DAYS * k)
+        if k > 1:
+            in_window = in_window & ~since(WINDOW_DAYS * (k - 1))
+        metrics[f"spend_w{k}"] = rows.amount.sum(where=in_window)
+    for source, name in BREADTH_COLUMNS:
+        if source in rows.columns:
+            metrics[name] = rows[source].nunique(where=bought)
+    agg = rows.group_by("customer_id").aggregate(**metrics)
+    return agg.filter(agg.first_purchase.notnull())
+
+
+def _gap_spread(rows: ir.Table) -> ir.Table:
+    """Per customer: the number of gaps between purchase days and their sample std."""
+    days = rows.filter(rows.amount >= 0).select("customer_id", "day").distinct()
+    order = ibis.window(group_by=days.customer_id, order_by=days.day)
+    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(order), unit="day"))
+    gap = gaps.gap.cast("float64")
+    return gaps.group_by(gap_customer_id=gaps.customer_id).aggregate(
+        n_gaps=gap.count(), gap_std=gap.std(how="sample")
+    )
