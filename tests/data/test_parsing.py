@@ -118,3 +118,10 @@ def test_utc_offsets() -> None:
     assert parse_utc_offset("UTC") == 0
     with pytest.raises(ConfigError, match="UTC offset"):
         parse_utc_offset("Asia/Shanghai")
+
+
+def test_integer_dates_by_arithmetic_reject_impossible_days() -> None:
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"i": [20240229, 20230229, 20241301, 123, 99991231]})
+    got = [None if v != v else v.date() for v in con.execute(parse_timestamp(t.i))]
+    assert got == [dt.date(2024, 2, 29), None, None, None, dt.date(9999, 12, 31)]

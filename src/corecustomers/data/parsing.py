@@ -108,6 +108,9 @@ def with_timestamp(
         return table.mutate(**{out: value.cast(dt.Timestamp())})
     if dtype.is_floating():
         value = value.cast("int64")
+        dtype = value.type()
+    if dtype.is_integer():
+        return _from_yyyymmdd(table, value, out=out)
     p = f"__{out}_"
     t = table.mutate(**{p + "text": value.cast("string").strip()})
     text = t[p + "text"]
@@ -156,6 +159,33 @@ def with_timestamp(
     )
     stamp = safe_date.cast(dt.Timestamp()) + t[p + "sec"].as_interval("s")
     t = t.mutate(**{out: ibis.ifelse(ok, stamp, ibis.null(dt.Timestamp()))})
+    return t.drop(*[c for c in t.columns if c.startswith(p)])
+
+
+def _from_yyyymmdd(table: ir.Table, value: ir.IntegerValue, *, out: str) -> ir.Table:
+    """Integer dates ``yyyymmdd`` by arithmetic (no text, no regular expression)."""
+    p = f"__{out}_"
+    t = table.mutate(
+        **{p + "y": value // 10000, p + "mo": (value // 100) % 100, p + "d": value % 100}
+    )
+    year, month, day = t[p + "y"], t[p + "mo"], t[p + "d"]
+    month_ok = month.between(1, 12)
+    ok = (
+        year.between(1, 9999)
+        & month_ok
+        & (day >= 1)
+        & (day <= _days_in_month(year, ibis.ifelse(month_ok, month, 1)))
+    ).fill_null(False)
+    t = t.mutate(**{p + "ok": ok})
+    ok = t[p + "ok"]
+    safe_date = ibis.date(
+        ibis.ifelse(ok, t[p + "y"], 2000),
+        ibis.ifelse(ok, t[p + "mo"], 1),
+        ibis.ifelse(ok, t[p + "d"], 1),
+    )
+    t = t.mutate(
+        **{out: ibis.ifelse(ok, safe_date.cast(dt.Timestamp()), ibis.null(dt.Timestamp()))}
+    )
     return t.drop(*[c for c in t.columns if c.startswith(p)])
 
 
