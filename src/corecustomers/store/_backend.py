@@ -1,0 +1,178 @@
+"""What the workspace needs from a database beyond Ibis: transactions, deletes, bulk appends.
+
+Ibis reads the workspace tables and creates them; it has no transactions and no
+``DELETE``. This module adds both for the two backends a workspace supports:
+
+* **DuckDB** -- ``BEGIN`` / ``COMMIT`` / ``ROLLBACK`` on the connection Ibis holds; rows are
+  appended with Ibis' ``insert`` from an in-memory Arrow table.
+* **PostgreSQL** -- a psycopg transaction on the connection Ibis holds (Ibis' own statements
+  nest in it as savepoints); rows are appended with ``COPY … FROM STDIN``, a table lock
+  keeps two writers of the same date from interleaving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import sqlglot.expressions as sge
+from ibis.backends import BaseBackend
+
+from corecustomers.errors import ConfigError
+
+__all__ = ["SUPPORTED_BACKENDS", "TableStore", "table_store"]
+
+SUPPORTED_BACKENDS = ("duckdb", "postgres")
+
+
+class TableStore:
+    """A connection and the database (schema) that holds the workspace tables."""
+
+    dialect: str = ""
+
+    def __init__(self, con: BaseBackend, database: str | None) -> None:
+        self.con = con
+        self.database = database
+
+    # -- names -----------------------------------------------------------------------
+    def qualified(self, name: str) -> sge.Table:
+        """The quoted, schema-qualified table ``name``."""
+        return sge.table_(name, db=self.database, quoted=True)
+
+    def table(self, name: str) -> ir.Table:
+        """The Ibis table ``name`` of the workspace."""
+        return self.con.table(name, database=self.database)
+
+    # -- set-up ----------------------------------------------------------------------
+    def ensure_database(self) -> None:
+        """Create the workspace's schema when one is named and missing."""
+        if self.database is not None and self.database not in self.con.list_databases():
+            self.con.create_database(self.database, force=True)
+
+    def existing_columns(self) -> Mapping[str, list[str]]:
+        """The workspace tables that exist, with their column names."""
+        names = self.con.list_tables(database=self.database)
+        return {name: list(self.table(name).columns) for name in names}
+
+    def create_table(self, name: str, schema: pa.Schema) -> None:
+        """Create the table ``name`` with the columns (and NOT NULLs) of ``schema``."""
+        self.con.create_table(name, schema=ibis.Schema.from_pyarrow(schema), database=self.database)
+
+    def create_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
+        """A unique index over ``columns`` of table ``name``, where the backend has one."""
+
+    # -- writing ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: everything inside is committed together or not at all."""
+        raise NotImplementedError  # pragma: no cover - each backend defines it
+        yield  # pragma: no cover
+
+    def execute(self, statement: sge.Expression) -> None:
+        """Run one statement (inside the current transaction, if any)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def lock(self, name: str) -> None:
+        """Keep other writers out of table ``name`` until the transaction ends."""
+
+    def append(self, name: str, rows: pa.Table) -> None:
+        """Append ``rows`` (columns named as in the table) to table ``name``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def delete(self, name: str, **equal: Any) -> None:
+        """``DELETE FROM name WHERE column = value AND …`` (all rows when none given)."""
+        conditions = [
+            sge.column(col, quoted=True).eq(_literal(value)) for col, value in equal.items()
+        ]
+        where = sge.and_(*conditions) if conditions else None
+        self.execute(sge.delete(self.qualified(name), where=where))
+
+
+class _DuckDBStore(TableStore):
+    dialect = "duckdb"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raw = self.con.con
+        raw.begin()
+        try:
+            yield
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+
+    def execute(self, statement: sge.Expression) -> None:
+        self.con.con.execute(statement.sql(self.dialect))
+
+    def append(self, name: str, rows: pa.Table) -> None:
+        self.con.insert(name, ibis.memtable(rows), database=self.database)
+
+
+class _PostgresStore(TableStore):
+    dialect = "postgres"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.con.con.transaction():
+            yield
+
+    def execute(self, statement: sge.Expression) -> None:
+        with self.con.con.cursor() as cursor:
+            cursor.execute(statement.sql(self.dialect))
+
+    def create_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
+        index = sge.to_identifier(f"{name}_{'_'.join(columns)}_key", quoted=True)
+        cols = ", ".join(sge.to_identifier(c, quoted=True).sql(self.dialect) for c in columns)
+        sql = (
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {index.sql(self.dialect)} "
+            f"ON {self.qualified(name).sql(self.dialect)} ({cols})"
+        )
+        with self.con.con.cursor() as cursor:
+            cursor.execute(sql)
+
+    def lock(self, name: str) -> None:
+        sql = f"LOCK TABLE {self.qualified(name).sql(self.dialect)} IN SHARE ROW EXCLUSIVE MODE"
+        with self.con.con.cursor() as cursor:
+            cursor.execute(sql)
+
+    def append(self, name: str, rows: pa.Table) -> None:
+        cols = ", ".join(
+            sge.to_identifier(c, quoted=True).sql(self.dialect) for c in rows.column_names
+        )
+        sql = f"COPY {self.qualified(name).sql(self.dialect)} ({cols}) FROM STDIN"
+        columns = [column.to_pylist() for column in rows.columns]
+        with self.con.con.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+
+
+def table_store(con: BaseBackend, database: str | None) -> TableStore:
+    """The :class:`TableStore` for an open Ibis connection.
+
+    Raises
+    ------
+    ConfigError
+        The connection is to a backend other than DuckDB or PostgreSQL.
+    """
+    if con.name == "duckdb":
+        return _DuckDBStore(con, database)
+    if con.name == "postgres":
+        return _PostgresStore(con, database)
+    raise ConfigError(
+        f"a workspace can live in DuckDB or PostgreSQL, not {con.name}; use a DuckDB file "
+        "(the default) or a postgresql:// URL"
+    )
+
+
+def _literal(value: Any) -> sge.Expression:
+    if isinstance(value, dt.datetime):
+        return sge.cast(sge.convert(value.isoformat(sep=" ")), "timestamp")
+    if isinstance(value, dt.date):
+        return sge.cast(sge.convert(value.isoformat()), "date")
+    return sge.convert(value)
