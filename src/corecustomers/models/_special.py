@@ -4,7 +4,7 @@ Two Gauss hypergeometric functions appear in the non-contractual models:
 
 * the Pareto/NBD likelihood needs ``G(y) = int_y^inf (alpha+t)^-(r+x) (beta+t)^-(s+1) dt``
   (Fader & Hardie 2005, "A Note on Deriving the Pareto/NBD Model and Related
-  Expressions", eqs. (19)-(22): ``A_0 = (r+s+x) [G(t_x) - G(T)]``). The note writes ``G``
+  Expressions", eqs. (18)-(20): ``A_0 = (r+s+x) [G(t_x) - G(T)]``). The note writes ``G``
   with ``2F1(r+s+x, s+1 or r+x; r+s+x+1; z)``, choosing the branch by the sign of
   ``alpha - beta`` so that ``0 <= z < 1``. Euler's transformation
   ``2F1(a, b; c; z) = (1-z)^(c-a-b) 2F1(c-a, c-b; c; z)`` (Abramowitz & Stegun 15.3.3)
@@ -25,6 +25,7 @@ Two Gauss hypergeometric functions appear in the non-contractual models:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import hyp2f1
 
 from corecustomers.models._base import FloatArray
@@ -39,13 +40,15 @@ __all__ = [
 _TINY = 1e-300
 _SERIES_MAX_Z = 0.5
 _MAX_TERMS = 20_000
+_BLOCK = 6
+_CHUNK = 8192  # rows per pass: a dozen work arrays of this length fit in L2
 _CF_MAX_DEPTH = 8_000
 
 
 def log1mexp(x: FloatArray) -> FloatArray:
     """``log(1 - exp(x))`` for ``x <= 0``, accurate near 0 and for large ``-x``.
 
-    Maechler (2012), "Accurately Computing log(1 - exp(-|a|))", eq. (7).
+    Maechler (2012), "Accurately Computing log(1 - exp(-|a|))", R package Rmpfr vignette.
     """
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -61,7 +64,7 @@ def expm1_ratio(k: float, log_q: FloatArray) -> FloatArray:
 
 
 def log_h1(
-    d: FloatArray, c: FloatArray, z: FloatArray, *, derivatives: bool = True
+    d: ArrayLike, c: ArrayLike, z: ArrayLike, *, derivatives: bool = True
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``log 2F1(1, d; c; z)`` and its partial derivatives, for ``0 < d < c``, ``0 <= z < 1``.
 
@@ -80,8 +83,8 @@ def log_h1(
     -----
     For ``z <= 1/2``: the series ``sum_n (d)_n / (c)_n z^n`` (A&S 15.1.1), summed until the
     next term is below ``1e-17`` of the sum; the terms fall at least as fast as ``z^n``.
-    For ``z > 1/2``: Gauss's continued fraction (Cuyt et al. 2008, *Handbook of Continued
-    Fractions for Special Functions*, eq. 15.3.5) for
+    For ``z > 1/2``: Gauss's continued fraction (see Cuyt et al. 2008, *Handbook of
+    Continued Fractions for Special Functions*, ch. 15) for
     ``2F1(a+1, b; c+1; z) / 2F1(a, b; c; z)`` with ``a = 0``, ``b = d``, ``c -> c - 1``,
     evaluated backwards from a depth of ``30 / sqrt(1 - z)`` levels, which the
     tests check reaches double precision; derivatives are propagated through the
@@ -121,39 +124,86 @@ def log_h1(
 def _h1_series(
     d: FloatArray, c: FloatArray, z: FloatArray, derivatives: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Power series of ``2F1(1, d; c; z)`` with derivative sums, vectorised."""
+    """Power series of ``2F1(1, d; c; z)``, in chunks of rows that stay in the CPU cache."""
+    if d.size <= _CHUNK:
+        return _h1_series_chunk(d, c, z, derivatives)
+    out = [np.empty(d.size) for _ in range(4)]
+    for start in range(0, d.size, _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        for o, part in zip(out, _h1_series_chunk(d[sl], c[sl], z[sl], derivatives), strict=True):
+            o[sl] = part
+    return out[0], out[1], out[2], out[3]
+
+
+def _h1_series_chunk(
+    d: FloatArray, c: FloatArray, z: FloatArray, derivatives: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Power series of ``2F1(1, d; c; z)`` with derivative sums, vectorised.
+
+    Rows are summed in blocks of ``_BLOCK`` terms on compact working arrays (no scatter
+    per term); converged rows are written out and dropped between blocks. Overshooting
+    by a few terms is harmless: the terms only get smaller (ratio < z <= 1/2).
+    """
     n_rows = d.size
+    out = [np.zeros(n_rows) for _ in range(4)]
+    rows = np.arange(n_rows)
+    dd, cc, zz = d.copy(), c.copy(), z.copy()
     total = np.ones(n_rows)
+    term = np.ones(n_rows)
     s_d = np.zeros(n_rows)  # sum_n t_n * sum_{k<n} 1/(d+k)
     s_c = np.zeros(n_rows)  # sum_n t_n * sum_{k<n} 1/(c+k)
-    s_z = np.zeros(n_rows)  # sum_n n t_n / z  (coefficient form, finite at z = 0)
-    term = np.ones(n_rows)
+    s_z = np.zeros(n_rows)  # sum_n n t_n / z, accumulated as coefficients (finite at z = 0)
     psi_d = np.zeros(n_rows)
     psi_c = np.zeros(n_rows)
-    active = np.arange(n_rows)
-    dd, cc, zz = d, c, z
-    t, pd_, pc_ = term, psi_d, psi_c
-    for n in range(_MAX_TERMS):
-        ratio = (dd + n) / (cc + n)
-        # derivative of the term with respect to z: (n+1) * coeff_{n+1} * z^n
-        coeff_next_dz = t * ratio * (n + 1)
-        pd_ = pd_ + 1.0 / (dd + n)
-        pc_ = pc_ + 1.0 / (cc + n)
-        t = t * ratio * zz
-        total[active] += t
-        if derivatives:
-            s_d[active] += t * pd_
-            s_c[active] += t * pc_
-            s_z[active] += coeff_next_dz
-        done = (n + 2) * t <= 1e-17 * total[active]
-        if np.all(done):
-            break
-        if np.any(done):
+    ia = np.empty(n_rows)
+    ib = np.empty(n_rows)
+    ratio = np.empty(n_rows)
+    tmp = np.empty(n_rows)
+    n = 0
+    while rows.size and n < _MAX_TERMS:
+        for _ in range(_BLOCK):
+            np.add(dd, n, out=ia)
+            np.add(cc, n, out=ib)
+            np.reciprocal(ib, out=ib)
+            np.multiply(ia, ib, out=ratio)  # (d+n)/(c+n)
+            if derivatives:
+                np.reciprocal(ia, out=ia)
+                np.multiply(term, ratio, out=tmp)
+                tmp *= n + 1
+                s_z += tmp  # (n+1) coeff_{n+1} z^n
+                psi_d += ia
+                psi_c += ib
+            term *= ratio
+            term *= zz
+            total += term
+            if derivatives:
+                np.multiply(term, psi_d, out=tmp)
+                s_d += tmp
+                np.multiply(term, psi_c, out=tmp)
+                s_c += tmp
+            n += 1
+        done = (n + 2) * term <= 1e-17 * total
+        if np.any(done) or n >= _MAX_TERMS:
+            if n >= _MAX_TERMS:
+                done[:] = True
+            where = rows[done]
+            out[0][where] = total[done]
+            out[1][where] = s_d[done]
+            out[2][where] = s_c[done]
+            out[3][where] = s_z[done]
             keep = ~done
-            active, dd, cc, zz = active[keep], dd[keep], cc[keep], zz[keep]
-            t, pd_, pc_ = t[keep], pd_[keep], pc_[keep]
-    log_h = np.log(total)
-    return log_h, s_d / total, -s_c / total, s_z / total
+            rows = rows[keep]
+            dd, cc, zz, total, term = dd[keep], cc[keep], zz[keep], total[keep], term[keep]
+            s_d, s_c, s_z, psi_d, psi_c = (
+                s_d[keep],
+                s_c[keep],
+                s_z[keep],
+                psi_d[keep],
+                psi_c[keep],
+            )
+            ia, ib, ratio, tmp = (np.empty(rows.size) for _ in range(4))
+    h = out[0]
+    return np.log(h), out[1] / h, -out[2] / h, out[3] / h
 
 
 def _cf_coefficient(j: int, d: FloatArray, cp: FloatArray) -> tuple[FloatArray, ...]:
@@ -206,7 +256,7 @@ def bg_expectation_bracket(A: float, a: float, C: FloatArray, log1mz: FloatArray
 
     With ``A = C - r - x`` this equals ``[1 - (1-z)^(r+x) 2F1(r+x, C-a+1; C; z)] / (a-1)``
     (Euler's transformation, A&S 15.3.3), the bracket of Fader, Hardie & Lee (2005)
-    eq. (10) (BG/NBD: ``C = a+b+x-1``) and of Batislam et al. (2007) (MBG/NBD:
+    eq. (10) (BG/NBD: ``C = a+b+x-1``) and of Wagner & Hoppe (2008) (MBG/NBD:
     ``C = a+b+x``).
 
     Parameters

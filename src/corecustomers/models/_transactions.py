@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from collections.abc import Sequence
 from functools import cached_property
@@ -28,6 +29,13 @@ __all__ = ["TRANSACTION_COLUMNS", "RFMData", "TransactionModel", "transaction_co
 TRANSACTION_COLUMNS = ("frequency", "recency", "T")
 
 IntArray = NDArray[np.int64]
+
+#: Rows per likelihood evaluation pass during fitting (see :meth:`RFMData.chunks`).
+_CHUNK_ROWS = 16_384
+
+#: Above four times this many distinct rows, a fit on a subsample of this many customers
+#: provides the starting point for Newton's method on all rows.
+_WARM_START_ROWS = 50_000
 
 
 def transaction_columns(X: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -87,6 +95,24 @@ class RFMData:
         if compress:
             (x, tx, T), w = compress_rows([x, tx, T], w)
         return cls(x, tx, T, w)
+
+    def chunks(self, size: int) -> list[RFMData]:
+        """The rows in consecutive pieces of at most ``size`` rows.
+
+        Evaluating a likelihood piece by piece keeps its dozens of temporary arrays in
+        the CPU cache, which is several times faster than one pass over millions of rows.
+        """
+        if self.n_rows <= size:
+            return [self]
+        return [
+            type(self)(
+                self.x[i : i + size],
+                self.tx[i : i + size],
+                self.T[i : i + size],
+                self.w[i : i + size],
+            )
+            for i in range(0, self.n_rows, size)
+        ]
 
     @property
     def n_rows(self) -> int:
@@ -226,18 +252,31 @@ class TransactionModel(BaseModel):
         if data.n_rows == 0:
             raise InputError("the model needs at least one customer with a positive weight")
         terms = type(self)._terms
+        chunks = data.chunks(_CHUNK_ROWS)
 
         def objective(params: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = terms(params, data, gradient=True)
-            assert grad is not None
-            return -float(np.dot(data.w, ll)), -(grad @ data.w)
+            total = 0.0
+            total_grad = np.zeros(len(self._param_names))
+            for chunk in chunks:
+                ll, grad = terms(params, chunk, gradient=True)
+                assert grad is not None
+                # plain ufunc reductions: a BLAS call (``grad @ w``) per chunk costs
+                # milliseconds of thread start-up on a busy machine
+                total -= float(np.sum(chunk.w * ll))
+                total_grad -= np.sum(grad * chunk.w, axis=1)
+            return total, total_grad
 
+        starts = type(self)._starts(data)
+        warm = data.n_rows > 4 * _WARM_START_ROWS
+        if warm:
+            starts = [self._subsample_estimate(data, starts), *starts]
         result = fit_positive(
             objective,
-            type(self)._starts(data),
+            starts,
             n_observations=float(data.w.sum()),
             penalizer=float(self.penalizer),
             names=self._param_names,
+            newton_first=warm,
         )
         self.params_ = dict(zip(self._param_names, map(float, result.params), strict=True))
         self.standard_errors_ = dict(
@@ -248,6 +287,33 @@ class TransactionModel(BaseModel):
         self.n_customers_ = round(result.n_observations)
         self.converged_ = bool(result.converged)
         return self
+
+    def _subsample_estimate(self, data: RFMData, starts: list[list[float]]) -> list[float]:
+        """Estimate on ``_WARM_START_ROWS`` customers drawn by weight: a start for big fits.
+
+        The draw uses a fixed seed, so fitting the same data twice gives the same answer.
+        """
+        rng = np.random.default_rng(0)
+        pick = rng.choice(data.n_rows, size=_WARM_START_ROWS, p=data.w / data.w.sum())
+        (x, tx, T), w = compress_rows([data.x[pick], data.tx[pick], data.T[pick]])
+        sub = RFMData(x, tx, T, w)
+        terms = type(self)._terms
+
+        def objective(params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = terms(params, sub, gradient=True)
+            assert grad is not None
+            return -float(np.sum(sub.w * ll)), -np.sum(grad * sub.w, axis=1)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # only a starting point; the full fit warns
+            result = fit_positive(
+                objective,
+                starts,
+                n_observations=float(w.sum()),
+                penalizer=float(self.penalizer),
+                names=self._param_names,
+            )
+        return [float(v) for v in result.params]
 
     def _theta(self) -> FloatArray:
         self._check_fitted()
