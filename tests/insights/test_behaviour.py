@@ -163,6 +163,7 @@ def reference_behaviour(
         returns = sum(-r["amount"] for r in items if r["amount"] < 0)
         result: dict[str, Any] = {
             "n_purchase_days": len(days),
+            "days_since_last_purchase": idle,
             "mean_gap_days": mean_gap,
             "gap_std_days": statistics.stdev(gaps) if len(gaps) >= 2 else None,
             "expected_next_purchase": (

@@ -52,6 +52,7 @@ TRAILING_YEAR_DAYS: Final = 365
 BEHAVIOUR_COLUMNS: Final = (
     "customer_id",
     "n_purchase_days",
+    "days_since_last_purchase",
     "mean_gap_days",
     "gap_std_days",
     "expected_next_purchase",
@@ -139,6 +140,9 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
             The customer.
         ``n_purchase_days`` (int64)
             Distinct purchase days.
+        ``days_since_last_purchase`` (int64)
+            ``as_of`` minus the last purchase day, in days (the column of the same name in
+            :func:`~corecustomers.data.features.customer_features` at the same ``as_of``).
         ``mean_gap_days`` (float64)
             Mean number of days between consecutive purchase days, ``(last - first) /
             (n_purchase_days - 1)``; null for a one-time buyer.
@@ -237,6 +241,7 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
     columns: dict[str, ir.Value] = {
         "customer_id": joined.customer_id,
         "n_purchase_days": joined.n_purchase_days.cast("int64"),
+        "days_since_last_purchase": idle_days.cast("int64"),
         "mean_gap_days": mean_gap.cast("float64"),
         "gap_std_days": ibis.ifelse(
             joined.n_gaps.fill_null(0) >= 2, joined.gap_std, ibis.null("float64")

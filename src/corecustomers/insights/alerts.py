@@ -1,0 +1,665 @@
+"""Early warnings (流失预警): core customers at risk, ranked by the value at stake.
+
+A core customer is about to be lost long before the books show it: they stop coming at
+their usual pace, they spend less each quarter, the model's probability that they are
+still active drops, or they say they are unhappy. :func:`early_warnings` checks every core
+customer against four rules and flags those that trip at least one, each with machine
+codes and a sentence in English and Chinese, and ranks the flagged ones by what the
+business stands to lose.
+
+The rules (thresholds in :class:`AlertThresholds`)
+--------------------------------------------------
+``p_alive_drop``
+    P(alive) fell by more than ``p_alive_drop`` (default 0.20, in probability points)
+    between the previous snapshot and now. Needs ``p_alive`` in the scored customers and a
+    previous snapshot (``customer_id, p_alive``); skipped otherwise.
+``overdue``
+    Days since the last purchase above ``overdue_ratio`` (default 2.0) times the usual gap
+    between purchase days. The usual gap is the customer's own mean gap
+    (``overdue_ratio`` of :func:`~corecustomers.insights.behaviour.customer_behaviour`)
+    when they have at least ``min_purchase_days`` (default 3) purchase days, so that their
+    rhythm rests on at least two gaps. A customer with a shorter history has no rhythm of
+    their own yet; with ``typical_gap_fallback`` (the default) they are held to the
+    *typical* gap instead -- the median mean gap of all the customers of the behaviour
+    table who do have ``min_purchase_days`` -- because a core customer who bought once
+    and stayed away twice as long as regulars take between purchases is the first to be
+    lost (on the CDNOW sample, 84 % of such one-time core buyers did not return).
+``spend_decline``
+    ``spend_trend`` (the slope of net spend over the last 90-day windows) negative *and*
+    the last 90 days' net spend below ``spend_drop_share`` (default 0.50) of the previous
+    90 days', which must be positive.
+``satisfaction_drop``
+    Satisfaction fell by at least ``satisfaction_drop`` (default 1.0, in the survey's
+    points) between two survey tables (``customer_id, satisfaction``). A hook for the
+    service's surveys; skipped when either table is absent.
+
+Who is core
+-----------
+:func:`core_customers`: customers whose ``tier`` is one of the core tiers (default
+``strategic`` and ``key``) when the table has a ``tier`` column, otherwise those in ABC
+class A (重点客户).
+
+Value at stake
+--------------
+``clv`` when the scored customers have it (predicted future value is what a loss costs),
+otherwise -- and for any customer whose ``clv`` is missing -- the net spend of the trailing
+twelve months (``spend_last_365d`` of the behaviour table). Negative values count as 0.
+
+Measuring the list
+------------------
+An alert list is worth having only if the customers on it really are less likely to come
+back. :func:`evaluate_alerts` compares, over a holdout period after the as-of day, the
+activity of alerted core customers with that of the other core customers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from corecustomers.errors import ConfigError, InputError
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "CORE_TIERS",
+    "REASON_CODES",
+    "AlertThresholds",
+    "core_customers",
+    "early_warnings",
+    "evaluate_alerts",
+]
+
+logger = logging.getLogger(__name__)
+
+CORE_TIERS: Final = ("strategic", "key")
+"""Tiers whose customers are core by default (战略客户, 重点客户)."""
+
+REASON_CODES: Final = ("p_alive_drop", "overdue", "spend_decline", "satisfaction_drop")
+"""The alert reason codes, in the order they are listed in ``alert_reason``."""
+
+ALERT_COLUMNS: Final = (
+    "customer_id",
+    "core",
+    "alert",
+    "alert_reason",
+    "alert_reason_en",
+    "alert_reason_zh",
+    "value_at_stake",
+    "alert_rank",
+)
+"""Columns of :func:`early_warnings`, in order."""
+
+_BEHAVIOUR_NEEDED: Final = (
+    "customer_id",
+    "n_purchase_days",
+    "days_since_last_purchase",
+    "mean_gap_days",
+    "overdue_ratio",
+    "spend_last_90d",
+    "spend_prev_90d",
+    "spend_trend",
+    "spend_last_365d",
+)
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThresholds:
+    """The thresholds of the early-warning rules.
+
+    Parameters
+    ----------
+    p_alive_drop
+        Alert when P(alive) fell by *more than* this many probability points since the
+        previous snapshot. Between 0 and 1; default 0.20.
+    overdue_ratio
+        Alert when days since the last purchase exceed this multiple of the customer's
+        mean gap between purchase days. Positive; default 2.0.
+    min_purchase_days
+        Purchase days a customer needs before the overdue rule applies (a rhythm needs
+        at least two gaps). At least 2; default 3.
+    spend_drop_share
+        Alert on spend when the trend is negative and the last 90 days' net spend is
+        *below* this share of the previous 90 days'. Between 0 and 1; default 0.50.
+    satisfaction_drop
+        Alert when satisfaction fell by *at least* this many points of the survey's
+        scale. Positive; default 1.0.
+    typical_gap_fallback
+        Hold customers with fewer than ``min_purchase_days`` purchase days to the typical
+        gap between purchase days (the median mean gap of the customers with enough);
+        ``False`` leaves them out of the overdue rule. Default ``True``.
+
+    Raises
+    ------
+    ConfigError
+        If a threshold is out of its range.
+
+    Examples
+    --------
+    >>> AlertThresholds(overdue_ratio=3.0).overdue_ratio
+    3.0
+    >>> AlertThresholds(spend_drop_share=1.5)
+    Traceback (most recent call last):
+    ...
+    corecustomers.errors.ConfigError: spend_drop_share must be a number in (0, 1], got 1.5.
+    """
+
+    p_alive_drop: float = 0.20
+    overdue_ratio: float = 2.0
+    min_purchase_days: int = 3
+    spend_drop_share: float = 0.50
+    satisfaction_drop: float = 1.0
+    typical_gap_fallback: bool = True
+
+    def __post_init__(self) -> None:
+        checks: tuple[tuple[str, float, Callable[[float], bool], str], ...] = (
+            ("p_alive_drop", self.p_alive_drop, lambda x: 0.0 <= x < 1.0, "in [0, 1)"),
+            ("overdue_ratio", self.overdue_ratio, lambda x: x > 0.0, "above 0"),
+            ("spend_drop_share", self.spend_drop_share, lambda x: 0.0 < x <= 1.0, "in (0, 1]"),
+            ("satisfaction_drop", self.satisfaction_drop, lambda x: x > 0.0, "above 0"),
+        )
+        for name, value, ok, where in checks:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or not ok(float(value))
+            ):
+                raise ConfigError(f"{name} must be a number {where}, got {value!r}.")
+        days = self.min_purchase_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 2:
+            raise ConfigError(
+                f"min_purchase_days must be an integer of at least 2 (a rhythm needs a "
+                f"gap), got {days!r}."
+            )
+        if not isinstance(self.typical_gap_fallback, bool):
+            raise ConfigError(
+                f"typical_gap_fallback must be True or False, got {self.typical_gap_fallback!r}."
+            )
+
+
+def core_customers(scored: pa.Table, *, core_tiers: Sequence[str] = CORE_TIERS) -> BoolArray:
+    """Return which scored customers are core.
+
+    Parameters
+    ----------
+    scored
+        The scored customers (``docs/CONTRACTS.md``), with a ``tier`` or an ``abc_class``
+        column.
+    core_tiers
+        The tiers that count as core when ``scored`` has a ``tier`` column.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per row of ``scored``: ``tier`` in ``core_tiers`` when there is a tier
+        column, else ``abc_class == "A"``. Missing values are not core.
+
+    Raises
+    ------
+    InputError
+        If ``scored`` has neither ``tier`` nor ``abc_class``.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> core_customers(pa.table({"abc_class": ["A", "B", None]})).tolist()
+    [True, False, False]
+    >>> scored = pa.table({"tier": ["key", "ordinary"], "abc_class": ["B", "A"]})
+    >>> core_customers(scored).tolist()
+    [True, False]
+    """
+    if "tier" in scored.column_names:
+        flags = pc.is_in(scored["tier"].cast(pa.string()), value_set=pa.array(list(core_tiers)))
+    elif "abc_class" in scored.column_names:
+        flags = pc.equal(scored["abc_class"].cast(pa.string()), "A")
+    else:
+        raise InputError(
+            "the scored customers have neither a 'tier' nor an 'abc_class' column; run the "
+            "tiers or the ABC classification first, so that the core customers are known.",
+            column="tier",
+        )
+    return np.asarray(pc.fill_null(flags, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def early_warnings(
+    scored: pa.Table,
+    behaviour: pa.Table,
+    *,
+    previous: pa.Table | None = None,
+    satisfaction: pa.Table | None = None,
+    previous_satisfaction: pa.Table | None = None,
+    thresholds: AlertThresholds | None = None,
+    core_tiers: Sequence[str] = CORE_TIERS,
+) -> pa.Table:
+    """Flag the core customers at risk, with reasons, ranked by the value at stake.
+
+    Parameters
+    ----------
+    scored
+        The scored customers (``docs/CONTRACTS.md``): ``customer_id``, ``tier`` or
+        ``abc_class``, and optionally ``p_alive`` and ``clv``.
+    behaviour
+        :func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised, at the
+        same as-of day. Customers missing from it trip no rhythm or spend rule.
+    previous
+        The previous snapshot, ``customer_id, p_alive``; without it (or without
+        ``p_alive`` in ``scored``) the ``p_alive_drop`` rule is skipped.
+    satisfaction, previous_satisfaction
+        Survey results now and before, each ``customer_id, satisfaction``; the
+        ``satisfaction_drop`` rule runs only when both are given.
+    thresholds
+        The rule thresholds; :class:`AlertThresholds` defaults when ``None``.
+    core_tiers
+        The tiers that are core (:func:`core_customers`).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per row of ``scored``, in its order, with the columns
+
+        ``customer_id`` (string)
+            The customer.
+        ``core`` (bool)
+            Whether the customer is core; only core customers are alerted.
+        ``alert`` (bool)
+            Whether at least one rule tripped.
+        ``alert_reason`` (string)
+            The codes of the rules that tripped (:data:`REASON_CODES` order), joined by
+            ``","``; null without an alert.
+        ``alert_reason_en``, ``alert_reason_zh`` (string)
+            The same as a sentence with the values that crossed each threshold; null
+            without an alert.
+        ``value_at_stake`` (float64)
+            ``clv`` (or, when absent, the trailing twelve months' net spend), at least 0.
+        ``alert_rank`` (int64)
+            1 for the alerted customer with the most value at stake, then 2, ...
+            (ties by ``customer_id``); null without an alert.
+
+    Raises
+    ------
+    InputError
+        If a table lacks a column it needs or repeats a customer.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> scored = pa.table({
+    ...     "customer_id": ["a", "b", "c"],
+    ...     "abc_class": ["A", "A", "C"],
+    ...     "p_alive": [0.40, 0.95, 0.10],
+    ...     "clv": [800.0, 1200.0, 5.0],
+    ... })
+    >>> behaviour = pa.table({
+    ...     "customer_id": ["a", "b", "c"],
+    ...     "n_purchase_days": [6, 9, 1],
+    ...     "days_since_last_purchase": [90, 7, 200],
+    ...     "mean_gap_days": [30.0, 14.0, None],
+    ...     "overdue_ratio": [3.0, 0.5, None],
+    ...     "spend_last_90d": [40.0, 300.0, 0.0],
+    ...     "spend_prev_90d": [200.0, 280.0, 0.0],
+    ...     "spend_trend": [-50.0, 10.0, -1.0],
+    ...     "spend_last_365d": [500.0, 1100.0, 5.0],
+    ... })
+    >>> previous = pa.table({"customer_id": ["a", "b"], "p_alive": [0.90, 0.97]})
+    >>> out = early_warnings(scored, behaviour, previous=previous)
+    >>> out.column("alert").to_pylist(), out.column("alert_rank").to_pylist()
+    ([True, False, False], [1, None, None])
+    >>> out.column("alert_reason")[0].as_py()
+    'p_alive_drop,overdue,spend_decline'
+    >>> print(out.column("alert_reason_en")[0].as_py())
+    At risk: probability of being active fell from 0.90 to 0.40; 90 days since the last \
+purchase, 3.0 times the usual gap of 30 days; net spend in the last 90 days 40.00, 20 % of \
+the previous 90 days (200.00), and falling.
+    >>> print(out.column("alert_reason_zh")[0].as_py())
+    流失预警：活跃概率从0.90降至0.40；距上次购买已90天，是平常购买间隔（30天）的3.0倍；近90天净消费\
+40.00，仅为前90天（200.00）的20%，呈下降趋势。
+    """
+    limits = AlertThresholds() if thresholds is None else thresholds
+    ids = _ids(scored, "scored customers")
+    core = core_customers(scored, core_tiers=core_tiers)
+    n = len(ids)
+
+    _require(behaviour, _BEHAVIOUR_NEEDED, "behaviour table")
+    where = _positions(ids, _ids(behaviour, "behaviour table"))
+    beh = {name: _floats(behaviour[name], where) for name in _BEHAVIOUR_NEEDED[1:]}
+    beh["all_mean_gaps"] = _regular_gaps(behaviour, limits.min_purchase_days)
+
+    reasons: dict[str, BoolArray] = {}
+    texts: dict[str, tuple[list[str | None], list[str | None]]] = {}
+
+    # (a) P(alive) fell since the previous snapshot
+    if previous is not None and "p_alive" in scored.column_names:
+        _require(previous, ("customer_id", "p_alive"), "previous snapshot")
+        before = _floats(previous["p_alive"], _positions(ids, _ids(previous, "previous snapshot")))
+        now = _floats(scored["p_alive"], np.arange(n))
+        hit = _known(before - now) > limits.p_alive_drop
+        reasons["p_alive_drop"] = hit
+        texts["p_alive_drop"] = _sentences(
+            hit,
+            lambda i: f"probability of being active fell from {before[i]:.2f} to {now[i]:.2f}",
+            lambda i: f"活跃概率从{before[i]:.2f}降至{now[i]:.2f}",
+        )
+    elif previous is None:
+        logger.info("no previous snapshot: the p_alive_drop alert rule is skipped")
+    else:
+        logger.info("the scored customers have no p_alive: the p_alive_drop rule is skipped")
+
+    # (b) overdue against the customer's own rhythm, or the typical one
+    hit, own, idle, gap, ratio = _overdue(beh, limits)
+    reasons["overdue"] = hit
+    texts["overdue"] = _sentences(
+        hit,
+        lambda i: (
+            f"{idle[i]:.0f} days since the last purchase, {ratio[i]:.1f} times the "
+            + ("usual" if own[i] else "typical customer's")
+            + f" gap of {gap[i]:.0f} days"
+        ),
+        lambda i: (
+            f"距上次购买已{idle[i]:.0f}天，是"
+            + ("平常" if own[i] else "一般客户的")
+            + f"购买间隔（{gap[i]:.0f}天）的{ratio[i]:.1f}倍"
+        ),
+    )
+
+    # (c) spend declining over recent windows
+    last, prev = beh["spend_last_90d"], beh["spend_prev_90d"]
+    trend = beh["spend_trend"]
+    prev_known = _known(prev)
+    hit = (
+        (_known(trend) < 0)
+        & (prev_known > 0)
+        & (_known(last, np.inf) < limits.spend_drop_share * prev_known)
+    )
+    reasons["spend_decline"] = hit
+    texts["spend_decline"] = _sentences(
+        hit,
+        lambda i: (
+            f"net spend in the last 90 days {_money(last[i])}, {_percent(last[i], prev[i])} % "
+            f"of the previous 90 days ({_money(prev[i])}), and falling"
+        ),
+        lambda i: (
+            f"近90天净消费{_money(last[i])}，仅为前90天（{_money(prev[i])}）的"
+            f"{_percent(last[i], prev[i])}%，呈下降趋势"
+        ),
+    )
+
+    # (d) satisfaction fell (a hook for the service's surveys)
+    if satisfaction is not None and previous_satisfaction is not None:
+        s_now = _survey(satisfaction, ids, "satisfaction table")
+        s_before = _survey(previous_satisfaction, ids, "previous satisfaction table")
+        hit = _known(s_before - s_now) >= limits.satisfaction_drop
+        reasons["satisfaction_drop"] = hit
+        texts["satisfaction_drop"] = _sentences(
+            hit,
+            lambda i: f"satisfaction fell from {s_before[i]:g} to {s_now[i]:g}",
+            lambda i: f"满意度从{s_before[i]:g}降至{s_now[i]:g}",
+        )
+
+    alert = core & np.logical_or.reduce(
+        [reasons[c] for c in REASON_CODES if c in reasons], initial=False
+    )
+    codes: list[str | None] = [None] * n
+    en: list[str | None] = [None] * n
+    zh: list[str | None] = [None] * n
+    for i in np.flatnonzero(alert):
+        tripped = [c for c in REASON_CODES if c in reasons and reasons[c][i]]
+        codes[i] = ",".join(tripped)
+        en[i] = "At risk: " + "; ".join(str(texts[c][0][i]) for c in tripped) + "."
+        zh[i] = "流失预警：" + "；".join(str(texts[c][1][i]) for c in tripped) + "。"
+
+    stake = _value_at_stake(scored, beh["spend_last_365d"])
+    return pa.table(
+        {
+            "customer_id": pa.array(ids, pa.string()),
+            "core": pa.array(core, pa.bool_()),
+            "alert": pa.array(alert, pa.bool_()),
+            "alert_reason": pa.array(codes, pa.string()),
+            "alert_reason_en": pa.array(en, pa.string()),
+            "alert_reason_zh": pa.array(zh, pa.string()),
+            "value_at_stake": pa.array(stake, pa.float64()),
+            "alert_rank": _ranks(alert, stake, ids),
+        }
+    )
+
+
+def evaluate_alerts(alerted: Any, core: Any, holdout_purchases: Any) -> dict[str, Any]:
+    """Compare the holdout activity of alerted and non-alerted core customers.
+
+    Parameters
+    ----------
+    alerted
+        One flag per customer: on the alert list at the as-of day.
+    core
+        One flag per customer: core at the as-of day. Only core customers are compared.
+    holdout_purchases
+        Purchases (e.g. purchase days, ``frequency_holdout``) of each customer in a
+        holdout period after the as-of day; a customer with at least one is *active*.
+        Booleans are accepted (active or not).
+
+    Returns
+    -------
+    dict
+        JSON-ready (plain ``int``, ``float`` or ``None``):
+
+        ``n_core``, ``n_alerted``, ``n_not_alerted``
+            Core customers, alerted and not.
+        ``alerted_active_rate``, ``not_alerted_active_rate``
+            Share of each group with at least one holdout purchase.
+        ``alerted_mean_purchases``, ``not_alerted_mean_purchases``
+            Mean holdout purchases of each group.
+        ``precision``
+            Share of alerted core customers with no holdout purchase (the alert was
+            right), ``1 - alerted_active_rate``.
+        ``base_inactive_rate``
+            Share of all core customers with no holdout purchase: the precision of
+            alerting core customers at random.
+        ``lift``
+            ``precision / base_inactive_rate``.
+        ``active_rate_ratio``
+            ``alerted_active_rate / not_alerted_active_rate``: below 1 when the alerted
+            customers are indeed less active.
+
+        A figure whose group is empty (or whose denominator is 0) is ``None``.
+
+    Raises
+    ------
+    InputError
+        If the arrays differ in length or a count is negative or missing.
+
+    Examples
+    --------
+    >>> report = evaluate_alerts(
+    ...     alerted=[True, True, False, False, False, True],
+    ...     core=[True, True, True, True, False, False],
+    ...     holdout_purchases=[0, 1, 2, 3, 0, 0],
+    ... )
+    >>> report["alerted_active_rate"], report["not_alerted_active_rate"]
+    (0.5, 1.0)
+    >>> report["precision"], report["base_inactive_rate"], report["lift"]
+    (0.5, 0.25, 2.0)
+    """
+    flags = _flags(alerted, "alerted")
+    is_core = _flags(core, "core")
+    counts = np.asarray(holdout_purchases, dtype=np.float64)
+    if counts.ndim != 1 or not (len(flags) == len(is_core) == len(counts)):
+        raise InputError(
+            f"alerted, core and holdout_purchases must be one value per customer, got "
+            f"lengths {len(flags)}, {len(is_core)} and {counts.size}."
+        )
+    if not np.isfinite(counts).all() or (counts < 0).any():
+        raise InputError(
+            "holdout_purchases must be non-negative counts with no missing values; fill "
+            "customers without holdout purchases with 0.",
+            column="holdout_purchases",
+        )
+    active = counts > 0
+    in_alert = is_core & flags
+    not_alert = is_core & ~flags
+
+    def mean(values: NDArray[Any], mask: BoolArray) -> float | None:
+        return float(values[mask].mean()) if mask.any() else None
+
+    alerted_active = mean(active, in_alert)
+    other_active = mean(active, not_alert)
+    core_active = mean(active, is_core)
+    precision = None if alerted_active is None else 1.0 - alerted_active
+    base = None if core_active is None else 1.0 - core_active
+    return {
+        "n_core": int(is_core.sum()),
+        "n_alerted": int(in_alert.sum()),
+        "n_not_alerted": int(not_alert.sum()),
+        "alerted_active_rate": alerted_active,
+        "not_alerted_active_rate": other_active,
+        "alerted_mean_purchases": mean(counts, in_alert),
+        "not_alerted_mean_purchases": mean(counts, not_alert),
+        "precision": precision,
+        "base_inactive_rate": base,
+        "lift": _ratio(precision, base),
+        "active_rate_ratio": _ratio(alerted_active, other_active),
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _require(table: pa.Table, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise InputError(
+            f"the {what} lacks {', '.join(missing)}; compute it with the matching "
+            f"corecustomers function (see docs/CONTRACTS.md).",
+            column=missing[0],
+        )
+
+
+def _ids(table: pa.Table, what: str) -> NDArray[np.object_]:
+    """The customer ids of ``table`` as an object array; reject nulls and duplicates."""
+    _require(table, ("customer_id",), what)
+    column = table["customer_id"].cast(pa.string())
+    if column.null_count:
+        raise InputError(f"the {what} has missing customer ids", column="customer_id")
+    ids = np.asarray(column.to_pylist(), dtype=object)
+    if len(np.unique(ids)) != len(ids):
+        raise InputError(
+            f"the {what} repeats customer ids; it must have one row per customer.",
+            column="customer_id",
+        )
+    return ids
+
+
+def _positions(ids: NDArray[np.object_], other: NDArray[np.object_]) -> NDArray[np.int64]:
+    """Index of each of ``ids`` in ``other``; -1 when absent."""
+    found = pc.index_in(pa.array(ids, pa.string()), value_set=pa.array(other, pa.string()))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _floats(column: pa.ChunkedArray | pa.Array, where: NDArray[np.int64]) -> FloatArray:
+    """``column`` as float64 at ``where``, NaN for nulls and for position -1."""
+    values = np.asarray(
+        pc.fill_null(column.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False),
+        dtype=np.float64,
+    )
+    out = np.full(len(where), np.nan)
+    present = where >= 0
+    out[present] = values[where[present]]
+    return out
+
+
+def _overdue(
+    beh: dict[str, FloatArray], limits: AlertThresholds
+) -> tuple[BoolArray, BoolArray, FloatArray, FloatArray, FloatArray]:
+    """The overdue rule: hit, own rhythm used, idle days, usual gap and their ratio."""
+    days = _known(beh["n_purchase_days"], 0.0)
+    idle = beh["days_since_last_purchase"]
+    own = days >= limits.min_purchase_days
+    gap = np.where(own, beh["mean_gap_days"], np.nan)
+    ratio = np.where(own, beh["overdue_ratio"], np.nan)
+    regular = beh["all_mean_gaps"]
+    if limits.typical_gap_fallback and regular.size:
+        typical = float(np.median(regular))
+        short = ~own & (days >= 1)
+        gap = np.where(short, typical, gap)
+        ratio = np.where(short, idle / typical, ratio)
+    hit = _known(ratio) > limits.overdue_ratio
+    return hit, own, idle, gap, ratio
+
+
+def _regular_gaps(behaviour: pa.Table, min_days: int) -> FloatArray:
+    """Mean gaps of every customer of ``behaviour`` with at least ``min_days`` purchase days."""
+    everyone = np.arange(behaviour.num_rows)
+    days = _known(_floats(behaviour["n_purchase_days"], everyone), 0.0)
+    gaps = _floats(behaviour["mean_gap_days"], everyone)
+    return gaps[(days >= min_days) & ~np.isnan(gaps)]
+
+
+def _known(values: FloatArray, fill: float = np.nan) -> FloatArray:
+    """``values`` with NaN replaced by ``fill``; comparisons with NaN are False anyway."""
+    return np.where(np.isnan(values), fill, values)
+
+
+def _survey(table: pa.Table, ids: NDArray[np.object_], what: str) -> FloatArray:
+    _require(table, ("customer_id", "satisfaction"), what)
+    return _floats(table["satisfaction"], _positions(ids, _ids(table, what)))
+
+
+def _sentences(
+    hit: BoolArray, en: Callable[[int], str], zh: Callable[[int], str]
+) -> tuple[list[str | None], list[str | None]]:
+    """The English and Chinese phrase for each customer where ``hit``, else None."""
+    english: list[str | None] = [None] * len(hit)
+    chinese: list[str | None] = [None] * len(hit)
+    for i in np.flatnonzero(hit):
+        english[i], chinese[i] = en(int(i)), zh(int(i))
+    return english, chinese
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.0f}"
+
+
+def _value_at_stake(scored: pa.Table, trailing_year: FloatArray) -> FloatArray:
+    stake = _known(trailing_year, 0.0)
+    if "clv" in scored.column_names:
+        clv = _floats(scored["clv"], np.arange(scored.num_rows))
+        stake = np.where(np.isnan(clv), stake, clv)
+    return np.maximum(stake, 0.0)
+
+
+def _ranks(alert: BoolArray, stake: FloatArray, ids: NDArray[np.object_]) -> pa.Array:
+    """1, 2, ... over the alerted customers by value at stake (desc), then id; else null."""
+    flagged = np.flatnonzero(alert)
+    order = sorted(flagged.tolist(), key=lambda i: (-stake[i], str(ids[i])))
+    ranks: list[int | None] = [None] * len(alert)
+    for rank, i in enumerate(order, start=1):
+        ranks[i] = rank
+    return pa.array(ranks, pa.int64())
+
+
+def _flags(values: Any, name: str) -> BoolArray:
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        values = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"expected one flag per customer, got shape {arr.shape}", column=name)
+    return arr.astype(bool)
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
