@@ -1,0 +1,1012 @@
+"""Tier policies (客户分层策略): the rules that make a customer strategic, key or ordinary.
+
+A policy is an ordered list of **tiers**, best first. The default has three: strategic
+(战略客户), key (重点客户) and ordinary (普通客户); names, count and labels (English and
+Chinese) are configurable. A customer is placed in the *first* tier one of whose **rules**
+holds; the last tier has no rules and takes everyone else (the catch-all).
+
+Rules and conditions
+--------------------
+A rule is ``all`` or ``any`` of **conditions**. A condition compares one column of the
+scored customers table (``docs/CONTRACTS.md``) with a threshold, ``column op value``, where
+``op`` is one of ``>=``, ``>``, ``<=``, ``<``, ``==``, ``in``, ``not in``. The column is
+any column of the table -- ``clv``, ``p_alive``, ``tenure_days``, ``abc_class``,
+``rfm_segment``, ``alert``, ``influence_score`` or a user column such as ``balance`` -- or
+a derived rank:
+
+``rank_pct(COLUMN)``
+    the customer's **top share** by ``COLUMN``, higher values being better: near 0 for
+    the best customer, near 1 for the worst. It is the mid-distribution rank (as the RFM
+    scores use): ``(customers with a higher value + half the customers with the same
+    value) / customers with a value``. Equal values always get equal ranks, and nothing
+    depends on the row order. "Top 5 %" is ``rank_pct(clv) <= 0.05``; with distinct
+    values it holds for exactly the best 5 % (``<`` and ``<=`` agree, since a midrank is
+    never a whole share), and a group of tied customers enters or stays out as a whole.
+    ``rank_pct(-COLUMN)`` ranks lower values as better (e.g. ``days_since_last_purchase``).
+    Customers without a value get no rank.
+
+A missing value never satisfies a condition (``not in`` included).
+
+Absent columns and fallbacks
+----------------------------
+Optional columns (``clv``, ``p_alive``, ``alert``, user columns...) may be absent, and a
+column whose values are all missing counts as absent. A condition over an absent column
+uses its ``fallback`` -- another column with the same ``op`` and thresholds (a string), or
+a whole condition (a table) -- and the reasons say so; without a fallback the condition
+is false for everyone. A policy that cannot work without a column lists it in
+``requires``; then its absence is a :class:`~corecustomers.errors.ConfigError`
+(:meth:`TierPolicy.check_columns`, called by ``policy_from_config(..., columns=...)`` and by
+``assign_tiers``).
+
+Stability: promotion line, demotion line, grace
+-----------------------------------------------
+Each condition has a **promotion line**, ``value``, that a customer must cross to enter the
+tier, and a **demotion line** at which a customer already in the tier leaves it: ``exit``
+(explicit, same ``op``, and never stricter than ``value``) or, for the ordering operators,
+``value`` moved by the relative ``band`` towards the lenient side (``band`` per condition,
+else the policy's ``band``): ``value * (1 - band)`` for ``>=``/``>`` and
+``value * (1 + band)`` for ``<=``/``<`` (``|value|`` for negative values; a rank line is
+capped at 1). With ``band = 0.4``, "top 5 %" is left only below the top 7 %. ``==`` has no
+band; ``in`` may name a wider ``exit`` list (e.g. enter on ``["A"]``, stay on
+``["A", "B"]``). Derived lines are rounded to 12 significant digits, so 0.05 with a band of
+0.2 is exactly 0.06.
+
+A customer who falls below the demotion line may keep the tier for a **grace period**:
+``grace_runs`` (runs below the line, the current one included) or ``grace_days`` (days
+since the run that first found them below); per tier, or for the whole policy. See
+:mod:`corecustomers.segments.tiers` for how the previous snapshot carries this state.
+
+Configuration
+-------------
+The ``[tiers]`` table of ``corecustomers.toml``, as ``tomllib`` parses it, goes to
+:func:`policy_from_config`. Either name a built-in ``preset`` (and optionally override its
+top-level keys), or write the policy out:
+
+.. code-block:: toml
+
+    [tiers]
+    preset = "retail"          # optional: start from a built-in policy
+    name = "acme-retail"       # required without a preset
+    version = "2025.1"         # required without a preset; a string, recorded per customer
+    description = "..."        # optional
+    band = 0.2                 # optional relative band for every ordering condition
+    grace_runs = 1             # optional; or grace_days = 60 (not both)
+    requires = ["clv"]         # optional: columns the policy cannot work without
+
+    [[tiers.tier]]
+    code = "strategic"         # stable code, stored in snapshots
+    label_en = "Strategic"
+    label_zh = "战略客户"
+    grace_days = 90            # optional, overrides the policy's grace for this tier
+
+    [[tiers.tier.rules]]       # the tier is entered when any of its rules holds
+    name = "top predicted value"
+    [[tiers.tier.rules.all]]   # a rule: all (or: any) of its conditions
+    column = "rank_pct(clv)"
+    op = "<="
+    value = 0.05               # promotion line: top 5 %
+    exit = 0.07                # demotion line: leaves below the top 7 %
+    fallback = "rank_pct(total_spend)"
+    [[tiers.tier.rules.all]]
+    column = "p_alive"
+    op = ">="
+    value = 0.5
+    fallback = { column = "rank_pct(-days_since_last_purchase)", op = "<=", value = 0.6 }
+
+    [[tiers.tier.rules]]
+    name = "long-standing A customer"
+    all = [
+      { column = "abc_class", op = "in", value = ["A"] },
+      { column = "tenure_days", op = ">=", value = 730, band = 0.1 },
+    ]
+
+    [[tiers.tier]]
+    code = "ordinary"          # the last tier has no rules: the catch-all
+    label_en = "Ordinary"
+    label_zh = "普通客户"
+
+A condition may also carry ``label_en`` / ``label_zh`` (how the reasons name the column;
+``{value}`` in the text is replaced by the value, else the value follows) and ``format``
+(``money``, ``probability``, ``percent``, ``years``, ``days``, ``count``, ``number``,
+``text`` or ``flag``) for columns the reasons do not know. With a ``preset``, changing
+``band``, ``grace_*``, ``requires`` or ``tier`` without a new ``version`` makes the version
+``<preset version>+<fingerprint>``, so snapshots never record two policies under one name.
+
+The built-in default: ``retail``
+--------------------------------
+=========  ==============================================================================
+tier       enters when
+=========  ==============================================================================
+strategic  top 5 % by predicted CLV (leaves below the top 7 %) **and** P(alive) >= 0.5;
+           **or** ABC class A, a customer for at least 2 years and P(alive) >= 0.7
+key        top 20 % by predicted CLV, **or** ABC class A
+ordinary   everyone else
+=========  ==============================================================================
+
+Why: a strategic customer gets an account manager, so the tier must be small (about 5 %)
+and forward-looking: predicted value (``clv``) ranks customers by what they will bring,
+not what they brought, and the P(alive) floor keeps out customers whose high value rests
+on a past that is probably over. The second rule keeps proven, long-standing A customers
+who are clearly still active, even when the model ranks them a little lower. Key customers
+are the next 15 % or so by predicted value plus everyone in ABC class A (the smallest group
+carrying 80 % of revenue: losing any of them is felt). Without a fitted model (no ``clv``
+or ``p_alive``) the policy falls back to historic spend (``rank_pct(total_spend)``) and to
+recency (top 60 % / 40 % by days since the last purchase) and says so in the reasons. The
+policy ``band`` is 0.2 (P(alive) 0.5 is left at 0.4, top 20 % at top 24 %, two years at
+1.6) and ``grace_runs = 1``: one run below a demotion line is forgiven.
+
+Presets
+-------
+``retail`` (the default), ``catering``, ``finance`` (needs ``balance``), ``b2b`` (needs
+``contract_value``) and ``utilities`` (needs ``consumption`` and ``on_time_rate``); see
+:mod:`corecustomers.segments.presets` for what each does and why, and
+:func:`~corecustomers.segments.presets.preset_text` for its TOML.
+
+Examples
+--------
+>>> policy = policy_from_config({"preset": "finance"})
+>>> policy.codes, policy.policy_version
+(('strategic', 'key', 'ordinary'), 'finance@1')
+>>> policy.check_columns(["customer_id", "clv"])
+Traceback (most recent call last):
+...
+corecustomers.errors.ConfigError: tier policy 'finance' needs the column(s) balance, ...
+>>> rank_pct([10.0, 30.0, 30.0, 20.0]).tolist()
+[0.875, 0.25, 0.25, 0.625]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, cast, get_args
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from corecustomers.errors import ConfigError
+from corecustomers.segments.presets import PRESET_NAMES, preset_mapping
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "PRESET_NAMES",
+    "Condition",
+    "ConditionResult",
+    "CustomerColumns",
+    "Format",
+    "Op",
+    "Tier",
+    "TierPolicy",
+    "TierRule",
+    "evaluate_condition",
+    "get_preset",
+    "policy_from_config",
+    "preset_config",
+    "rank_pct",
+]
+
+Op = Literal[">=", ">", "<=", "<", "==", "in", "not in"]
+"""The comparison of a condition."""
+Format = Literal[
+    "money", "probability", "percent", "years", "days", "count", "number", "text", "flag"
+]
+"""How the reasons print a column's values."""
+Scalar = int | float | str | bool
+Value = Scalar | tuple[Scalar, ...]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+_OPS: Final = get_args(Op)
+_ORDERING: Final = (">=", ">", "<=", "<")
+_FORMATS: Final = get_args(Format)
+_RANK = re.compile(r"^rank_pct\(\s*(-?)\s*([^()\s][^()]*?)\s*\)$")
+_SIGNIFICANT: Final = 12
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _kind_of(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "flag"
+    return "text" if isinstance(value, str) else "number"
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{_SIGNIFICANT}g}")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One comparison ``column op value``, with its demotion line and fallback.
+
+    Parameters
+    ----------
+    column
+        A column name, or ``rank_pct(COLUMN)`` / ``rank_pct(-COLUMN)`` for the top share.
+    op
+        ``>=``, ``>``, ``<=``, ``<``, ``==``, ``in`` or ``not in``.
+    value
+        The promotion line: a number (0..1 for a rank), a text or true/false; a tuple for
+        ``in`` / ``not in``.
+    exit
+        The demotion line (same ``op``), never stricter than ``value``; None derives it
+        from ``band``.
+    band
+        Relative band for this condition (0 <= band < 1); None uses the policy's.
+    fallback
+        The condition used when ``column`` is absent (it cannot have its own fallback).
+    label_en, label_zh
+        How the reasons name the column (``{value}`` is replaced by the value).
+    format
+        How the reasons print the values; None picks one from the column name.
+
+    Raises
+    ------
+    ConfigError
+        If the parts do not fit together; the message names the key.
+    """
+
+    column: str
+    op: Op
+    value: Value
+    exit: Value | None = None
+    band: float | None = None
+    fallback: Condition | None = None
+    label_en: str = ""
+    label_zh: str = ""
+    format: Format | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column.strip():
+            raise ConfigError(f"key 'column' must be a column name, got {self.column!r}")
+        if self.op not in _OPS:
+            raise ConfigError(f"key 'op' must be one of {', '.join(_OPS)}; got {self.op!r}")
+        if isinstance(self.value, list):
+            object.__setattr__(self, "value", tuple(self.value))
+        if isinstance(self.exit, list):
+            object.__setattr__(self, "exit", tuple(self.exit))
+        self._check_value(self.value, "value")
+        if self.exit is not None and self.band is not None:
+            raise ConfigError("give either 'exit' or 'band', not both")
+        if self.exit is not None:
+            self._check_value(self.exit, "exit")
+            self._check_exit()
+        if self.band is not None:
+            if not _is_number(self.band) or not 0.0 <= self.band < 1.0:
+                raise ConfigError(
+                    f"key 'band' must be a number from 0 to below 1, got {self.band!r}"
+                )
+            if self.op not in _ORDERING:
+                raise ConfigError(f"key 'band' applies to >=, >, <=, < only, not to {self.op!r}")
+        if self.fallback is not None and self.fallback.fallback is not None:
+            raise ConfigError("a fallback cannot have its own fallback")
+        if self.format is not None and self.format not in _FORMATS:
+            raise ConfigError(
+                f"key 'format' must be one of {', '.join(_FORMATS)}; got {self.format!r}"
+            )
+        for key in ("label_en", "label_zh"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"key {key!r} must be a text")
+
+    def _check_value(self, value: object, key: str) -> None:
+        if self.op in ("in", "not in"):
+            items = value if isinstance(value, tuple) else ()
+            ok = all(_is_number(v) or isinstance(v, str | bool) for v in items)
+            if not items or not ok or len({_kind_of(v) for v in items}) != 1:
+                raise ConfigError(
+                    f"key {key!r} must be a non-empty list of numbers, texts or true/false "
+                    f"(one kind) for op {self.op!r}, got {_plain(cast(Value, value))!r}"
+                )
+        elif self.op == "==":
+            if not (_is_number(value) or isinstance(value, str | bool)):
+                raise ConfigError(f"key {key!r} must be a number, a text or true/false")
+        elif not _is_number(value):
+            raise ConfigError(f"key {key!r} must be a number for op {self.op!r}, got {value!r}")
+        if self.ranked and self.op in _ORDERING and not 0.0 <= float(cast(float, value)) <= 1.0:
+            raise ConfigError(f"key {key!r} of a rank_pct condition is a share from 0 to 1")
+
+    def _check_exit(self) -> None:
+        value, exit_ = self.value, self.exit
+        if self.op == "==":
+            raise ConfigError("'exit' needs an ordering op or 'in'; write op = 'in' with lists")
+        if self.op in _ORDERING:
+            lenient = float(cast(float, exit_)) - float(cast(float, value))
+            if self.op in (">=", ">") and lenient > 0:
+                raise ConfigError(
+                    f"'exit' ({exit_}) must not be above 'value' ({value}) for {self.op}"
+                )
+            if self.op in ("<=", "<") and lenient < 0:
+                raise ConfigError(
+                    f"'exit' ({exit_}) must not be below 'value' ({value}) for {self.op}"
+                )
+            return
+        given, out = set(cast(tuple[Scalar, ...], value)), set(cast(tuple[Scalar, ...], exit_))
+        if {_kind_of(v) for v in given | out} != {_kind_of(next(iter(given)))}:
+            raise ConfigError("'exit' must list the same kind of values as 'value'")
+        if self.op == "in" and not given <= out:
+            raise ConfigError("'exit' of an 'in' condition must include every entry of 'value'")
+        if self.op == "not in" and not out <= given:
+            raise ConfigError("'exit' of a 'not in' condition must be part of 'value'")
+
+    @property
+    def ranked(self) -> bool:
+        """True for a ``rank_pct(...)`` column."""
+        return _RANK.match(self.column.strip()) is not None
+
+    @property
+    def source(self) -> str:
+        """The table column the condition reads (inside ``rank_pct(...)`` for a rank)."""
+        match = _RANK.match(self.column.strip())
+        return match.group(2) if match else self.column.strip()
+
+    @property
+    def ascending(self) -> bool:
+        """True for ``rank_pct(-COLUMN)``: lower values rank better."""
+        match = _RANK.match(self.column.strip())
+        return bool(match and match.group(1))
+
+    def stay_value(self, band: float = 0.0) -> Value:
+        """The demotion line: ``exit``, else ``value`` moved by the band (see the module)."""
+        if self.exit is not None:
+            return self.exit
+        if self.op not in _ORDERING:
+            return self.value
+        width = self.band if self.band is not None else band
+        value = float(cast(float, self.value))
+        if not width:
+            return self.value
+        shift = width * abs(value)
+        line = value - shift if self.op in (">=", ">") else value + shift
+        if self.ranked:
+            line = min(max(line, 0.0), 1.0)
+        return _round(line)
+
+    def to_config(self) -> dict[str, Any]:
+        """The condition as a TOML-ready mapping (the inverse of the parser)."""
+        out: dict[str, Any] = {"column": self.column, "op": self.op, "value": _plain(self.value)}
+        if self.exit is not None:
+            out["exit"] = _plain(self.exit)
+        if self.band is not None:
+            out["band"] = self.band
+        if self.fallback is not None:
+            out["fallback"] = self.fallback.to_config()
+        for key in ("label_en", "label_zh", "format"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+def _plain(value: Value) -> Scalar | list[Scalar]:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    """A named rule: ``all`` (``match="all"``) or ``any`` of its conditions must hold."""
+
+    name: str
+    conditions: tuple[Condition, ...]
+    match: Literal["all", "any"] = "all"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"key 'name' must be a non-empty text, got {self.name!r}")
+        if self.match not in ("all", "any"):
+            raise ConfigError(
+                f"a rule matches 'all' or 'any' of its conditions, not {self.match!r}"
+            )
+        if not self.conditions:
+            raise ConfigError(f"rule {self.name!r} has no conditions; list at least one")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier: a stable ``code``, its labels, its rules (none for the catch-all) and grace."""
+
+    code: str
+    label_en: str = ""
+    label_zh: str = ""
+    rules: tuple[TierRule, ...] = ()
+    grace_runs: int | None = None
+    grace_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str) or not self.code.strip():
+            raise ConfigError(f"key 'code' must be a non-empty text, got {self.code!r}")
+        if not self.label_en:
+            object.__setattr__(self, "label_en", self.code.capitalize())
+        if not self.label_zh:
+            object.__setattr__(self, "label_zh", self.label_en)
+        _check_grace(self.grace_runs, self.grace_days, optional=True)
+        names = [rule.name for rule in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"rule names must be unique within a tier; repeated: {repeated}")
+
+    def label(self, lang: str = "en") -> str:
+        """The label in ``lang`` (``"en"`` or ``"zh"``)."""
+        return self.label_zh if lang.startswith("zh") else self.label_en
+
+
+def _check_grace(runs: object, days: object, *, optional: bool) -> None:
+    for key, value in (("grace_runs", runs), ("grace_days", days)):
+        if value is None and optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"key {key!r} must be a whole number >= 0, got {value!r}")
+    if runs and days:
+        raise ConfigError("give either 'grace_runs' or 'grace_days', not both")
+
+
+@dataclass(frozen=True, slots=True)
+class TierPolicy:
+    """An ordered, first-match list of tiers, best first; the last is the catch-all.
+
+    Parameters
+    ----------
+    name, version
+        Recorded with every decision as ``policy_version = "name@version"``.
+    tiers
+        At least two; every tier but the last has rules, the last has none.
+    band
+        Relative band for ordering conditions without their own ``exit`` or ``band``.
+    grace_runs, grace_days
+        Grace period for tiers without their own (at most one of the two non-zero).
+    requires
+        Columns without which the policy cannot work (:meth:`check_columns`).
+    description
+        Free text for people.
+
+    Raises
+    ------
+    ConfigError
+        If the policy is inconsistent; the message names the key.
+    """
+
+    name: str
+    version: str
+    tiers: tuple[Tier, ...]
+    band: float = 0.0
+    grace_runs: int = 0
+    grace_days: int = 0
+    requires: tuple[str, ...] = ()
+    description: str = ""
+    _codes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for key in ("name", "version"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(
+                    f'key {key!r} must be a non-empty text (quote numbers: {key} = "1"), '
+                    f"got {value!r}"
+                )
+        if not _is_number(self.band) or not 0.0 <= self.band < 1.0:
+            raise ConfigError(f"key 'band' must be a number from 0 to below 1, got {self.band!r}")
+        _check_grace(self.grace_runs, self.grace_days, optional=False)
+        if len(self.tiers) < 2:
+            raise ConfigError("a policy needs at least two tiers: one with rules and the catch-all")
+        codes = tuple(t.code for t in self.tiers)
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise ConfigError(f"tier codes must be unique; repeated: {repeated}")
+        for tier in self.tiers[:-1]:
+            if not tier.rules:
+                raise ConfigError(
+                    f"tier {tier.code!r} has no rules; only the last tier is the catch-all"
+                )
+        if self.tiers[-1].rules:
+            raise ConfigError(
+                f"the last tier ({self.tiers[-1].code!r}) is the catch-all and takes no rules; "
+                'add a last tier without rules (e.g. code = "ordinary")'
+            )
+        if isinstance(self.requires, str) or not all(
+            isinstance(c, str) and c for c in self.requires
+        ):
+            raise ConfigError(
+                f"key 'requires' must be a list of column names, got {self.requires!r}"
+            )
+        object.__setattr__(self, "_codes", codes)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The tier codes, best first."""
+        return self._codes
+
+    @property
+    def policy_version(self) -> str:
+        """``"name@version"``, recorded with every decision."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def fingerprint(self) -> str:
+        """Eight hex digits of a hash of the rules, thresholds, bands and grace."""
+        body = self.to_config()
+        for key in ("name", "version", "description"):
+            body.pop(key, None)
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+    def index(self, code: str) -> int:
+        """Position of tier ``code`` (0 = best); raise ConfigError naming the codes."""
+        try:
+            return self._codes.index(code)
+        except ValueError:
+            raise ConfigError(
+                f"tier {code!r} is not a tier of policy {self.name!r} ({', '.join(self._codes)})"
+            ) from None
+
+    def tier(self, code: str) -> Tier:
+        """The tier with ``code``."""
+        return self.tiers[self.index(code)]
+
+    def grace(self, code: str) -> tuple[int, int]:
+        """``(grace_runs, grace_days)`` of tier ``code``: its own, else the policy's."""
+        tier = self.tier(code)
+        if tier.grace_runs is not None or tier.grace_days is not None:
+            return tier.grace_runs or 0, tier.grace_days or 0
+        return self.grace_runs, self.grace_days
+
+    def columns_used(self) -> tuple[str, ...]:
+        """Every column the conditions (and their fallbacks) read, sorted."""
+        used = {
+            c.source
+            for tier in self.tiers
+            for rule in tier.rules
+            for cond in rule.conditions
+            for c in (cond, cond.fallback)
+            if c is not None
+        }
+        return tuple(sorted(used | set(self.requires)))
+
+    def check_columns(self, columns: Sequence[str]) -> None:
+        """Raise ConfigError when a column listed in ``requires`` is not in ``columns``."""
+        missing = [c for c in self.requires if c not in set(columns)]
+        if missing:
+            raise ConfigError(
+                f"tier policy {self.name!r} needs the column(s) {', '.join(missing)}, which the "
+                "customers table does not have; join them in by customer_id (see [columns]) "
+                "or choose another policy under [tiers]"
+            )
+
+    def to_config(self) -> dict[str, Any]:
+        """The policy as a ``[tiers]`` mapping; ``policy_from_config`` reads it back."""
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.description:
+            out["description"] = self.description
+        out.update(band=self.band, grace_runs=self.grace_runs, grace_days=self.grace_days)
+        out["requires"] = list(self.requires)
+        tiers: list[dict[str, Any]] = []
+        for tier in self.tiers:
+            body: dict[str, Any] = {
+                "code": tier.code,
+                "label_en": tier.label_en,
+                "label_zh": tier.label_zh,
+            }
+            for key in ("grace_runs", "grace_days"):
+                if getattr(tier, key) is not None:
+                    body[key] = getattr(tier, key)
+            if tier.rules:
+                body["rules"] = [
+                    {"name": r.name, r.match: [c.to_config() for c in r.conditions]}
+                    for r in tier.rules
+                ]
+            tiers.append(body)
+        out["tier"] = tiers
+        return out
+
+
+# ---------------------------------------------------------------------------- parsing
+
+_POLICY_KEYS: Final = frozenset(
+    {"preset", "name", "version", "description", "band", "grace_runs", "grace_days"}
+    | {"requires", "tier"}
+)
+_TIER_KEYS: Final = frozenset({"code", "label_en", "label_zh", "rules", "grace_runs", "grace_days"})
+_RULE_KEYS: Final = frozenset({"name", "all", "any"})
+_CONDITION_KEYS: Final = frozenset(
+    {"column", "op", "value", "exit", "band", "fallback", "label_en", "label_zh", "format"}
+)
+_RULE_CHANGING: Final = ("band", "grace_runs", "grace_days", "requires", "tier")
+
+
+def _unknown(body: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    extra = sorted(set(body) - known)
+    if extra:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(known))}"
+        )
+
+
+def _table(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table of keys, got {value!r}")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ConfigError(f"{where} must be a list, got {value!r}")
+    return list(value)
+
+
+def _condition(body: object, where: str, *, inherit: Mapping[str, Any] | None = None) -> Condition:
+    if isinstance(body, str) and inherit is not None:
+        body = {
+            **{k: v for k, v in inherit.items() if k in ("op", "value", "exit", "band")},
+            "column": body,
+        }
+    data = _table(body, where)
+    _unknown(data, _CONDITION_KEYS, where)
+    for key in ("column", "op", "value"):
+        if key not in data:
+            raise ConfigError(f"{where}: key {key!r} is missing")
+    fallback = None
+    if data.get("fallback") is not None:
+        fallback = _condition(data["fallback"], f"{where}, fallback", inherit=data)
+    try:
+        return Condition(
+            column=data["column"],
+            op=data["op"],
+            value=data["value"],
+            exit=data.get("exit"),
+            band=data.get("band"),
+            fallback=fallback,
+            label_en=data.get("label_en", ""),
+            label_zh=data.get("label_zh", ""),
+            format=data.get("format"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _rule(body: object, where: str, number: int) -> TierRule:
+    data = _table(body, where)
+    _unknown(data, _RULE_KEYS, where)
+    name = data.get("name", f"rule {number}")
+    where = f"{where} ({name!r})"
+    kinds = [k for k in ("all", "any") if k in data]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: give exactly one of the keys 'all' or 'any'")
+    items = _list(data[kinds[0]], f"{where}, key {kinds[0]!r}")
+    conditions = tuple(
+        _condition(item, f"{where}, condition {k}") for k, item in enumerate(items, start=1)
+    )
+    try:
+        return TierRule(name, conditions, cast(Literal["all", "any"], kinds[0]))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _tier(body: object, where: str) -> Tier:
+    data = _table(body, where)
+    _unknown(data, _TIER_KEYS, where)
+    if "code" not in data:
+        raise ConfigError(f"{where}: key 'code' is missing")
+    where = f"{where} ({data['code']!r})"
+    rules = tuple(
+        _rule(item, f"{where}, rule {j}", j)
+        for j, item in enumerate(_list(data.get("rules", []), f"{where}, key 'rules'"), start=1)
+    )
+    for key in ("label_en", "label_zh"):
+        if not isinstance(data.get(key, ""), str):
+            raise ConfigError(f"{where}: key {key!r} must be a text")
+    try:
+        return Tier(
+            code=data["code"],
+            label_en=data.get("label_en", ""),
+            label_zh=data.get("label_zh", ""),
+            rules=rules,
+            grace_runs=data.get("grace_runs"),
+            grace_days=data.get("grace_days"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def policy_from_config(
+    config: Mapping[str, Any] | None = None, *, columns: Sequence[str] | None = None
+) -> TierPolicy:
+    """Build a :class:`TierPolicy` from the parsed ``[tiers]`` table (see the module).
+
+    Parameters
+    ----------
+    config
+        The ``[tiers]`` mapping; None or empty gives the built-in default (``retail``).
+    columns
+        The customers table's column names; when given, the policy's ``requires`` are
+        checked against them.
+
+    Returns
+    -------
+    TierPolicy
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key or preset, a missing or invalid value, or a required column
+        that is missing; the message names the tier, rule, condition and key.
+
+    Examples
+    --------
+    >>> p = policy_from_config({
+    ...     "name": "vip", "version": "1",
+    ...     "tier": [
+    ...         {"code": "vip", "rules": [{"all": [
+    ...             {"column": "rank_pct(total_spend)", "op": "<=", "value": 0.1}]}]},
+    ...         {"code": "rest"},
+    ...     ],
+    ... })
+    >>> p.codes, p.tiers[0].rules[0].name
+    (('vip', 'rest'), 'rule 1')
+    >>> policy_from_config({"name": "x", "version": 1, "tier": []})
+    Traceback (most recent call last):
+    ...
+    corecustomers.errors.ConfigError: [tiers]: key 'version' must be a non-empty text ...
+    """
+    given = dict(_table(config or {}, "[tiers]"))
+    data = dict(given)
+    _unknown(data, _POLICY_KEYS, "[tiers]")
+    if "preset" in data:
+        preset = data.pop("preset")
+        if not isinstance(preset, str) or preset not in PRESET_NAMES:
+            raise ConfigError(
+                f"[tiers]: unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}"
+            )
+        base = preset_config(preset)
+        changed = any(k in data and data[k] != base.get(k) for k in _RULE_CHANGING)
+        base.update(data)
+        data = base
+        if changed and "version" not in given:
+            data["version"] = f"{data['version']}+{_build(data).fingerprint}"
+    elif not data:
+        return DEFAULT_POLICY
+    policy = _build(data)
+    if columns is not None:
+        policy.check_columns(columns)
+    return policy
+
+
+def _build(data: Mapping[str, Any]) -> TierPolicy:
+    for key in ("name", "version", "tier"):
+        if key not in data:
+            raise ConfigError(f"[tiers]: key {key!r} is missing (or name a preset)")
+    tiers = tuple(
+        _tier(item, f"[tiers] tier {i}")
+        for i, item in enumerate(_list(data["tier"], "[tiers] key 'tier'"), start=1)
+    )
+    requires = data.get("requires", ())
+    try:
+        return TierPolicy(
+            name=data["name"],
+            version=data["version"],
+            tiers=tiers,
+            band=data.get("band", 0.0),
+            grace_runs=data.get("grace_runs", 0),
+            grace_days=data.get("grace_days", 0),
+            requires=tuple(_list(requires, "[tiers] key 'requires'")),
+            description=str(data.get("description", "")),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"[tiers]: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- presets
+
+
+def preset_config(name: str) -> dict[str, Any]:
+    """A copy of preset ``name`` as a ``[tiers]`` mapping, to print or edit.
+
+    Examples
+    --------
+    >>> preset_config("utilities")["requires"]
+    ['consumption', 'on_time_rate']
+    """
+    if name not in PRESET_NAMES:
+        raise ConfigError(f"unknown tier preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+    return preset_mapping(name)
+
+
+def get_preset(name: str) -> TierPolicy:
+    """The built-in policy ``name`` (one of :data:`PRESET_NAMES`).
+
+    Examples
+    --------
+    >>> get_preset("b2b").requires
+    ('contract_value',)
+    """
+    return _build(preset_config(name))
+
+
+DEFAULT_POLICY: Final = get_preset("retail")
+"""The built-in default policy (``retail``; see the module docstring)."""
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def rank_pct(values: Any, *, ascending: bool = False) -> FloatArray:
+    """Each value's top share: ``(higher values + half the equal values) / valid values``.
+
+    Near 0 is best. Ties share one rank and the result does not depend on the order of
+    the values. Missing (NaN) and infinite values get NaN and are not counted.
+
+    Parameters
+    ----------
+    values
+        Numbers, one per customer.
+    ascending
+        Rank lower values as better.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+
+    Examples
+    --------
+    >>> rank_pct([5.0, 1.0, 3.0, 3.0, float("nan")]).tolist()
+    [0.125, 0.875, 0.5, 0.5, nan]
+    >>> rank_pct([5.0, 1.0], ascending=True).tolist()
+    [0.75, 0.25]
+    """
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(x)
+    n = int(ok.sum())
+    if n == 0:
+        return out
+    keyed = x[ok] if ascending else -x[ok]
+    _, inverse, counts = np.unique(keyed, return_inverse=True, return_counts=True)
+    better = np.cumsum(counts) - counts
+    out[ok] = ((better + counts / 2.0) / n)[inverse.reshape(-1)]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    kind: str  # "number", "text", "flag" or the arrow type for anything else
+    values: NDArray[Any]
+    valid: BoolArray
+
+
+class CustomerColumns:
+    """Typed access to the columns of a customers table for conditions; ranks are cached.
+
+    Numbers (any integer, float or decimal type) become float64 with NaN for missing;
+    texts an object array with None; booleans a bool array. A column that is absent or
+    entirely missing reads as None.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.n = table.num_rows
+        self._columns: dict[str, _Column | None] = {}
+        self._ranks: dict[tuple[str, bool], FloatArray] = {}
+
+    def column(self, name: str) -> _Column | None:
+        """The column ``name``, or None when absent or all missing."""
+        if name not in self._columns:
+            self._columns[name] = self._read(name)
+        return self._columns[name]
+
+    def _read(self, name: str) -> _Column | None:
+        if name not in self.table.column_names:
+            return None
+        col = self.table.column(name)
+        if self.n and col.null_count == self.n:
+            return None
+        kind = col.type
+        if pa.types.is_dictionary(kind):
+            col = col.cast(kind.value_type)
+            kind = kind.value_type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            values = np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
+            valid = np.isfinite(values)
+            if self.n and not valid.any():
+                return None
+            return _Column("number", np.where(valid, values, np.nan), valid)
+        valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+        if pa.types.is_boolean(kind):
+            flags = np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+            return _Column("flag", flags, valid)
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return _Column("text", np.asarray(col.to_pylist(), dtype=object), valid)
+        return _Column(str(kind), np.asarray(col.to_pylist(), dtype=object), valid)
+
+    def rank(self, name: str, *, ascending: bool = False) -> FloatArray:
+        """``rank_pct`` of the numeric column ``name`` (which must be present)."""
+        key = (name, ascending)
+        if key not in self._ranks:
+            col = self.column(name)
+            assert col is not None and col.kind == "number"
+            self._ranks[key] = rank_pct(col.values, ascending=ascending)
+        return self._ranks[key]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ConditionResult:
+    """One condition evaluated on a table: what was read and who is over each line.
+
+    ``used`` is the condition actually evaluated -- the condition itself, its fallback, or
+    None when neither column exists (then ``enter`` and ``stay`` are all False). ``values``
+    are the raw values of ``used.source``, ``rank`` the top shares for a rank condition.
+    """
+
+    condition: Condition
+    used: Condition | None
+    values: NDArray[Any] | None
+    valid: BoolArray | None
+    rank: FloatArray | None
+    enter: BoolArray
+    stay: BoolArray
+    stay_value: Value | None
+
+    @property
+    def fallback_used(self) -> bool:
+        """True when the fallback was evaluated instead of the condition."""
+        return self.used is not None and self.used is not self.condition
+
+
+def _compare(subject: NDArray[Any], op: str, value: Value) -> BoolArray:
+    if op in ("in", "not in"):
+        allowed = set(cast(tuple[Scalar, ...], value))
+        hit = np.fromiter((v in allowed for v in subject.tolist()), dtype=bool, count=len(subject))
+        return ~hit if op == "not in" else hit
+    if op == "==":
+        return np.asarray(subject == value, dtype=bool)
+    v = float(cast(float, value))
+    if op == ">=":
+        return np.asarray(subject >= v, dtype=bool)
+    if op == ">":
+        return np.asarray(subject > v, dtype=bool)
+    if op == "<=":
+        return np.asarray(subject <= v, dtype=bool)
+    return np.asarray(subject < v, dtype=bool)
+
+
+def _value_kind(cond: Condition) -> str:
+    first = cond.value[0] if isinstance(cond.value, tuple) else cond.value
+    return "number" if cond.op in _ORDERING else _kind_of(first)
+
+
+def evaluate_condition(
+    condition: Condition, columns: CustomerColumns, *, band: float = 0.0
+) -> ConditionResult:
+    """Evaluate ``condition`` (or its fallback) on ``columns`` at both lines.
+
+    Raises
+    ------
+    ConfigError
+        If the column's type cannot be compared with the condition's value (a text column
+        with a number, a rank over texts...).
+    """
+    used: Condition | None = condition
+    col = columns.column(condition.source)
+    if col is None and condition.fallback is not None:
+        used = condition.fallback
+        col = columns.column(used.source)
+    if col is None or used is None:
+        none = np.zeros(columns.n, dtype=bool)
+        return ConditionResult(condition, None, None, None, None, none, none, None)
+    want = "number" if used.ranked else _value_kind(used)
+    if col.kind != want:
+        raise ConfigError(
+            f"condition '{used.column} {used.op} {_plain(used.value)!r}' needs a {want} column, "
+            f"but {used.source!r} holds {col.kind} values; fix the condition or the column"
+        )
+    rank = columns.rank(used.source, ascending=used.ascending) if used.ranked else None
+    subject = rank if rank is not None else col.values
+    valid = np.isfinite(rank) if rank is not None else col.valid
+    stay_value = used.stay_value(band)
+    with np.errstate(invalid="ignore"):
+        enter = _compare(subject, used.op, used.value) & valid
+        stay = (_compare(subject, used.op, stay_value) & valid) | enter
+    return ConditionResult(condition, used, col.values, col.valid, rank, enter, stay, stay_value)
