@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,26 +52,54 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-REPEAT_BELOW = 20.0
-"""Runs shorter than this (seconds) are repeated, up to three in all, and the fastest is
-kept: the machine is shared, and the minimum is the run least disturbed by others."""
+REPEAT_BELOW = 120.0
+"""Runs shorter than this (seconds) are repeated, up to :data:`ROUNDS` in all, and the
+fastest is kept: the machine is shared, and the minimum is the run least disturbed."""
+
+ROUNDS = 3
 
 
 def run(
     name: str, command: list[str], *, timeout: float | None = None, repeat: bool = True
 ) -> Measurement:
     """Run ``command`` (again while it is quick, keeping the fastest run)."""
-    best = _run_once(name, command, timeout=timeout)
-    runs = [best.seconds]
-    while repeat and best.ok and len(runs) < 3 and (best.seconds or 0) < REPEAT_BELOW:
-        again = _run_once(name, command, timeout=timeout)
-        if not again.ok:
+    return run_interleaved([(name, command, timeout)], rounds=ROUNDS if repeat else 1)[0]
+
+
+def run_interleaved(
+    jobs: Sequence[tuple[str, list[str], float | None]], *, rounds: int = ROUNDS
+) -> list[Measurement]:
+    """Run competing commands in turn (A B A B ...) so that both meet the same load.
+
+    Each job is repeated up to ``rounds`` times unless a run fails, is capped, or takes
+    longer than :data:`REPEAT_BELOW`; the fastest run of each is returned, with the
+    seconds of all its runs in ``details["runs"]``.
+    """
+    best: dict[int, Measurement] = {}
+    runs: list[list[float]] = [[] for _ in jobs]
+    active = set(range(len(jobs)))
+    for _ in range(rounds):
+        for i, (name, command, timeout) in enumerate(jobs):
+            if i not in active:
+                continue
+            m = _run_once(name, command, timeout=timeout)
+            if i not in best or _faster(m, best[i]):
+                best[i] = m
+            if m.seconds is not None and m.ok:
+                runs[i].append(m.seconds)
+            if not m.ok or m.seconds is None or m.seconds >= REPEAT_BELOW:
+                active.discard(i)
+        if not active:
             break
-        runs.append(again.seconds)
-        if (again.seconds or 0) < (best.seconds or 0):
-            best = again
-    best.details["runs"] = runs
-    return best
+    for i, m in best.items():
+        m.details["runs"] = runs[i]
+    return [best[i] for i in range(len(jobs))]
+
+
+def _faster(a: Measurement, b: Measurement) -> bool:
+    if not a.ok or a.seconds is None:
+        return False
+    return not b.ok or b.seconds is None or a.seconds < b.seconds
 
 
 def _run_once(name: str, command: list[str], *, timeout: float | None) -> Measurement:

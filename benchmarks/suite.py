@@ -43,6 +43,7 @@ from benchmarks.runner import (
     project_task,
     run,
     run_command,
+    run_interleaved,
 )
 
 GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "huge")
@@ -161,15 +162,15 @@ def _dataset(report: Report, customers: int, name: str, *, measure: bool) -> Pat
     return path
 
 
-def _features(
-    report: Report,
+def _features_job(
     name: str,
     path: Path,
     calibration: bool,
     *,
     sql: bool,
     order_id: bool = True,
-) -> None:
+    timeout: float | None = None,
+) -> tuple[str, list[str], float | None]:
     arguments: dict[str, Any] = {
         "path": str(path),
         "as_of": AS_OF,
@@ -179,13 +180,12 @@ def _features(
     }
     if not sql:
         arguments["order_id"] = order_id
-    report.add(
-        run(
-            name,
-            project_task("features_sql" if sql else "features", **arguments),
-            timeout=report.options.timeout,
-        )
-    )
+    return name, project_task("features_sql" if sql else "features", **arguments), timeout
+
+
+def _features(report: Report, name: str, path: Path, calibration: bool) -> None:
+    job = _features_job(name, path, calibration, sql=False, timeout=report.options.timeout)
+    report.add(run_interleaved([job])[0])
 
 
 def _check(report: Report, name: str, ours: str, other: str, columns: list[str]) -> None:
@@ -233,9 +233,26 @@ def run_suite(options: Options) -> Report:
 
     if path is not None and "features" in groups:
         log("Features: corecustomers vs hand-written DuckDB SQL")
+        timeout = options.timeout
         for variant, calibration in (("summary", False), ("calibration", True)):
-            _features(report, f"features.{variant}", path, calibration, sql=False)
-            _features(report, f"sql.{variant}", path, calibration, sql=True)
+            jobs = [
+                _features_job(f"features.{variant}", path, calibration, sql=False, timeout=timeout),
+                _features_job(f"sql.{variant}", path, calibration, sql=True, timeout=timeout),
+            ]
+            if not calibration:
+                # Diagnostic: the input without order ids (no distinct count for n_orders).
+                jobs.append(
+                    _features_job(
+                        "features.summary.no_order_id",
+                        path,
+                        False,
+                        sql=False,
+                        order_id=False,
+                        timeout=timeout,
+                    )
+                )
+            for m in run_interleaved(jobs):
+                report.add(m)
             report.compare(
                 f"features ({variant}) vs DuckDB SQL",
                 f"features.{variant}",
@@ -244,10 +261,6 @@ def run_suite(options: Options) -> Report:
                 ">= 0.67x (ours <= 1.5x SQL)",
             )
             if not calibration:
-                # Diagnostic: the same without order ids (no distinct count for n_orders).
-                _features(
-                    report, "features.summary.no_order_id", path, False, sql=False, order_id=False
-                )
                 report.compare(
                     "features (summary, input without order_id) vs DuckDB SQL",
                     "features.summary.no_order_id",
@@ -287,7 +300,7 @@ def _lifetimes(report: Report, path: Path) -> None:
         report.notes.append("lifetimes venv could not be created; lifetimes not measured")
         return
     if "features.summary" not in report.measurements:
-        _features(report, "features.summary", path, False, sql=False)
+        _features(report, "features.summary", path, False)
     cap = report.options.cap
     report.add(
         run(
@@ -317,9 +330,11 @@ def _lifetimes(report: Report, path: Path) -> None:
         run(
             "first block", project_task("first_block", path=str(path), out=str(block)), repeat=False
         )
-    _features(report, "features.calibration.block0", block, True, sql=False)
-    report.add(
-        run(
+    jobs = [
+        _features_job(
+            "features.calibration.block0", block, True, sql=False, timeout=report.options.timeout
+        ),
+        (
             "lifetimes.calibration.block0",
             lifetimes_task(
                 "calibration",
@@ -328,9 +343,11 @@ def _lifetimes(report: Report, path: Path) -> None:
                 as_of=AS_OF,
                 out=_out("lifetimes.calibration.block0"),
             ),
-            timeout=cap,
-        )
-    )
+            cap,
+        ),
+    ]
+    for m in run_interleaved(jobs):
+        report.add(m)
     rows = report.measurements["lifetimes.calibration.block0"].details.get("rows")
     report.compare(
         "features (calibration) vs lifetimes calibration_and_holdout_data",
@@ -371,7 +388,7 @@ def _lifetimes(report: Report, path: Path) -> None:
 def _fits(report: Report, path: Path) -> None:
     log("Model fits: corecustomers vs lifetimes (daily resolution)")
     if "features.summary" not in report.measurements:
-        _features(report, "features.summary", path, False, sql=False)
+        _features(report, "features.summary", path, False)
     summary = Path(_out("features.summary"))
     if not summary.exists():
         report.notes.append("no feature table: fits not measured")
@@ -389,21 +406,14 @@ def _fits(report: Report, path: Path) -> None:
         for model, title in (("bgnbd", "BG/NBD"), ("pnbd", "Pareto/NBD")):
             ours = f"fit.{model}.{label}"
             theirs = f"lifetimes.fit.{model}.{label}"
-            report.add(
-                run(
-                    ours,
-                    project_task("fit", model=model, path=str(data)),
-                    timeout=report.options.timeout,
-                )
-            )
+            jobs = [
+                (ours, project_task("fit", model=model, path=str(data)), report.options.timeout)
+            ]
             if have_lifetimes:
-                report.add(
-                    run(
-                        theirs,
-                        lifetimes_task("fit", model=model, path=str(data)),
-                        timeout=report.options.cap,
-                    )
-                )
+                task = lifetimes_task("fit", model=model, path=str(data))
+                jobs.append((theirs, task, report.options.cap))
+            for m in run_interleaved(jobs):
+                report.add(m)
             report.compare(f"{title} fit, {label} customers", ours, theirs, 10.0, ">= 10x")
 
 
@@ -429,4 +439,4 @@ def _huge(report: Report) -> None:
     path = _dataset(report, n, "huge.generate", measure=True)
     if path is None:
         return
-    _features(report, "huge.features.summary", path, False, sql=False)
+    _features(report, "huge.features.summary", path, False)
