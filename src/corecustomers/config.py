@@ -50,6 +50,10 @@ _SECTIONS = {
     "rfm": {"bins", "scheme", "threshold", "monetary", "schemes"},
     "abc": {"a", "b", "value"},
     "models": {"model", "horizon_months", "annual_discount_rate", "margin", "penalizer"},
+    "workspace": {"path", "url"},
+    "tiers": None,  # free-form: validated by corecustomers.segments.policy
+    "playbook": None,  # free-form: validated by corecustomers.segments.playbook
+    "alerts": None,  # free-form: validated by corecustomers.insights.alerts
 }
 
 
@@ -90,6 +94,12 @@ class Settings:
     annual_discount_rate: float = 0.10
     margin: float = 1.0
     penalizer: float = 0.0
+    # [workspace]: where snapshots and overrides live (a folder or a database URL)
+    workspace: str = ".corecustomers"
+    # [tiers], [playbook], [alerts]: passed as tables to their modules
+    tiers: Mapping[str, Any] = field(default_factory=dict)
+    playbook: Mapping[str, Any] = field(default_factory=dict)
+    alerts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
@@ -144,6 +154,8 @@ class Settings:
                 out[key] = out[key].isoformat()
         out["columns"] = dict(self.columns)
         out.pop("rfm_schemes", None)
+        if "://" in self.workspace:
+            out["workspace"] = _redact(self.workspace)
         if self.source_url:
             out["source_url"] = _redact(self.source_url)
         return out
@@ -214,11 +226,12 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
             )
         if not isinstance(body, Mapping):
             raise ConfigError(f"[{section}] must be a table of settings")
-        unknown = set(body) - _SECTIONS[section]
+        known = _SECTIONS[section]
+        unknown = set() if known is None else set(body) - known
         if unknown:
             raise ConfigError(
                 f"unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
-                f"known: {', '.join(sorted(_SECTIONS[section]))}"
+                f"known: {', '.join(sorted(known or ()))}"
             )
     src = data.get("source", {})
     ana = data.get("analysis", {})
@@ -244,6 +257,12 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
         if key in abc:
             kwargs[f"abc_{key}"] = abc[key]
     kwargs.update(data.get("models", {}))
+    ws = data.get("workspace", {})
+    if ws.get("url") or ws.get("path"):
+        kwargs["workspace"] = str(ws.get("url") or ws.get("path"))
+    for section in ("tiers", "playbook", "alerts"):
+        if section in data:
+            kwargs[section] = dict(data[section])
     known = {f.name for f in fields(Settings)}
     assert set(kwargs) <= known
     try:
