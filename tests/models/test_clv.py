@@ -18,6 +18,7 @@ from corecustomers.models import (
     BetaGeoBetaBinomModel,
     BetaGeoModel,
     GammaGammaModel,
+    ParetoNBDModel,
     customer_lifetime_value,
     discounted_expected_transactions,
 )
@@ -216,6 +217,32 @@ def test_numerical_dert_matches_direct_sum_for_bgbb(
     direct = (np.exp(-delta * k)[:, None] * steps).sum(axis=0)
     np.testing.assert_allclose(numeric, direct, rtol=0.06)
     assert np.all(numeric > direct)  # flows arrive before the end of their opportunity
+
+
+def test_pareto_nbd_dert_closed_form_matches_the_integral() -> None:
+    # FHL (2005) eq. (2) against the numerical integral of the model's own conditional
+    # expectation, on CDNOW with the published Pareto/NBD estimates and FHL's 15 % a year
+    X = cdnow_summary_with_spend()
+    model = ParetoNBDModel.from_dict(
+        {"params": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}}
+    )
+    delta = math.log(1.15) / 52  # 0.0027 a week
+    closed = discounted_expected_transactions(model, X, delta=delta)
+    integral = discounted_expected_transactions(model, X, delta=delta, horizon=60 / delta)
+    np.testing.assert_allclose(closed, integral, rtol=1e-8)
+    # and customer_lifetime_value uses it with delta = ln(1 + monthly rate) per month
+    clv = customer_lifetime_value(
+        model,
+        2.0,
+        X,
+        horizon=math.inf,
+        discount_rate=0.01,
+        time_unit="week",
+        margin=0.5,
+        discounting="continuous",
+    )
+    weekly = math.log(1.01) / (30.4375 / 7)
+    np.testing.assert_allclose(clv, discounted_expected_transactions(model, X, delta=weekly))
 
 
 def test_continuous_exceeds_discrete_by_less_than_a_month_of_interest(

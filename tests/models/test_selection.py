@@ -16,6 +16,7 @@ from corecustomers.models import (
     BetaGeoModel,
     GammaGammaModel,
     ModifiedBetaGeoModel,
+    ParetoNBDModel,
     ShiftedBetaGeoModel,
 )
 from corecustomers.models.selection import MODEL_REGISTRY, model_class, select_model
@@ -50,6 +51,8 @@ def _bgbb_table(n: int, seed: int) -> dict[str, np.ndarray]:
 def test_registry_names() -> None:
     assert MODEL_REGISTRY["bgnbd"] is BetaGeoModel
     assert MODEL_REGISTRY["mbgnbd"] is ModifiedBetaGeoModel
+    assert MODEL_REGISTRY["pnbd"] is ParetoNBDModel
+    assert list(MODEL_REGISTRY) == ["bgnbd", "pnbd", "mbgnbd", "bgbb", "sbg", "gg"]
     assert MODEL_REGISTRY["bgbb"] is BetaGeoBetaBinomModel
     assert MODEL_REGISTRY["sbg"] is ShiftedBetaGeoModel
     assert MODEL_REGISTRY["gg"] is GammaGammaModel
@@ -97,20 +100,22 @@ def test_holdout_criterion_needs_holdout_columns() -> None:
 
 def test_chooses_among_the_btyd_models_on_cdnow() -> None:
     X = cdnow_with_holdout()
-    candidates = ("bgnbd", "mbgnbd")
-    by_holdout = select_model(X, candidates=candidates)
+    candidates = ("bgnbd", "pnbd", "mbgnbd")
+    by_holdout = select_model(X)  # the default candidates
     assert by_holdout.criterion == "holdout"
     maes = [c.holdout_mae for c in by_holdout.candidates]
     assert all(m is not None for m in maes)
     best = int(np.argmin(maes))
-    assert [c.selected for c in by_holdout.candidates] == [i == best for i in range(2)]
+    assert [c.name for c in by_holdout.candidates] == list(candidates)
+    assert [c.selected for c in by_holdout.candidates] == [i == best for i in range(3)]
     assert by_holdout.name == candidates[best]
     assert type(by_holdout.model) is model_class(candidates[best])
 
     by_bic = select_model(X, candidates=candidates, criterion="bic")
     bics = [c.bic for c in by_bic.candidates]
     assert by_bic.name == candidates[int(np.argmin(bics))]
-    # BG/NBD on this summary is the published fit (FHL 2005): r, alpha, a, b
-    bgnbd_ll = by_bic.candidates[0].log_likelihood
-    assert bgnbd_ll == pytest.approx(-9582.43, abs=0.01)
+    # the candidates' log-likelihoods on this summary are the published ones
+    # (BG/NBD -9582.4, FHL 2005; Pareto/NBD -9595.0, the BTYD vignette)
+    assert by_bic.candidates[0].log_likelihood == pytest.approx(-9582.43, abs=0.01)
+    assert by_bic.candidates[1].log_likelihood == pytest.approx(-9594.97, abs=0.01)
     assert json.loads(json.dumps(by_bic.to_dict(), allow_nan=False))["criterion"] == "bic"

@@ -3,6 +3,7 @@
 Transaction models (fit customers' ``frequency, recency, T`` summaries):
 
 * :class:`BetaGeoModel` -- BG/NBD (Fader, Hardie & Lee 2005);
+* :class:`ParetoNBDModel` -- Pareto/NBD (Schmittlein, Morrison & Colombo 1987);
 * :class:`ModifiedBetaGeoModel` -- MBG/NBD (Batislam, Denizel & Filiztekin 2007);
 * :class:`BetaGeoBetaBinomModel` -- BG/BB, discrete transaction opportunities.
 
@@ -30,6 +31,7 @@ from corecustomers.models.clv import customer_lifetime_value, discounted_expecte
 from corecustomers.models.evaluation import HoldoutEvaluation, holdout_evaluation
 from corecustomers.models.gamma_gamma import GammaGammaModel, SpendFrequencyCorrelationWarning
 from corecustomers.models.modified_beta_geo import ModifiedBetaGeoModel
+from corecustomers.models.pareto_nbd import ParetoNBDModel
 from corecustomers.models.selection import (
     MODEL_REGISTRY,
     ModelSelection,
@@ -50,6 +52,7 @@ __all__ = [
     "HoldoutEvaluation",
     "ModelSelection",
     "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
     "ShiftedBetaGeoModel",
     "SpendFrequencyCorrelationWarning",
     "customer_lifetime_value",
@@ -63,6 +66,7 @@ __all__ = [
 #: Every model class, in the order the documentation lists them.
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     BetaGeoModel,
+    ParetoNBDModel,
     ModifiedBetaGeoModel,
     BetaGeoBetaBinomModel,
     ShiftedBetaGeoModel,

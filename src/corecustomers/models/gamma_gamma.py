@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: |Pearson correlation| between frequency and spend above which ``fit`` warns.
 CORRELATION_WARNING_THRESHOLD = 0.3
+#: A fitted ``q - 1`` below this is taken as the boundary ``q = 1`` (the likelihood is
+#: flat in ``log(q - 1)`` there, so the optimiser may stop anywhere below it).
+Q_BOUND = 1e-6
 
 
 class SpendFrequencyCorrelationWarning(UserWarning):
@@ -147,15 +150,17 @@ class GammaGammaModel(BaseModel):
     def fit(self, X: Any) -> Self:
         """Maximum-likelihood fit of eq. (1a) with ``q > 1``.
 
-        ``q`` is estimated as ``1 + exp(u)``, so the constraint holds by construction;
-        when the optimum presses against ``q = 1`` a
-        :class:`~corecustomers.models.BoundaryWarning` (``q - 1 -> 0``) says that these
-        data do not identify the population mean spend (it would be infinite).
+        ``q`` is estimated as ``1 + exp(u)``, so the constraint holds by construction.
+        When the optimum presses against ``q = 1`` (``q - 1 < 1e-6``) a
+        :class:`~corecustomers.models.BoundaryWarning` says that these data do not identify
+        the population mean spend (it would be infinite) and ``converged_`` is False.
 
         Warns
         -----
         SpendFrequencyCorrelationWarning
             When ``|corr(frequency, monetary_value)| > 0.3`` among the fitted customers.
+        BoundaryWarning
+            When ``q`` ends at its lower bound 1.
         """
         x, m, w = _spend_columns(X)
         keep = (x > 0) & (m > 0) & (w > 0)
@@ -186,25 +191,32 @@ class GammaGammaModel(BaseModel):
                 # the optimiser works on log(q - 1); name it so a boundary warning reads right
                 names=("p", "q - 1", "gamma"),
             )
+        q_at_bound = float(result.params[1]) - 1.0 < Q_BOUND
         for record in caught:
             message = str(record.message)
             if issubclass(record.category, BoundaryWarning) and "q - 1 -> 0" in message:
-                message = (
-                    "the gamma-gamma fit pressed q against its lower bound 1 (q - 1 -> 0): "
-                    "spend per transaction is so heavy-tailed across customers that the "
-                    "population mean spend p*gamma/(q-1) is not finite under this model, "
-                    "so expected spend (and CLV) of customers with few purchases is not "
-                    "reliable. Check monetary_value for outliers or currency mix-ups, or "
-                    "model spend per segment. " + message
-                )
+                q_at_bound = True
+                if "(q - 1 -> 0)" in message:
+                    continue  # q was the only parameter on the boundary: said below
             warnings.warn(message, record.category, stacklevel=2)
+        if q_at_bound:
+            warnings.warn(
+                f"the gamma-gamma fit pressed q against its lower bound 1 (q = "
+                f"{float(result.params[1]):.9g}): spend per transaction is so heavy-tailed "
+                "across customers that the population mean spend p*gamma/(q-1) is not "
+                "finite under this model, so the expected spend (and CLV) of customers with "
+                "few purchases is not reliable. Check monetary_value for outliers or "
+                "currency mix-ups, or model spend per segment.",
+                BoundaryWarning,
+                stacklevel=2,
+            )
         names = self._param_names
         self.params_ = dict(zip(names, map(float, result.params), strict=True))
         self.standard_errors_ = dict(zip(names, map(float, result.standard_errors), strict=True))
         self.covariance_ = result.covariance
         self.log_likelihood_ = result.log_likelihood
         self.n_customers_ = round(result.n_observations)
-        self.converged_ = result.converged
+        self.converged_ = result.converged and not q_at_bound
         self.spend_frequency_correlation_ = corr
         if np.isfinite(corr) and abs(corr) > CORRELATION_WARNING_THRESHOLD:
             warnings.warn(

@@ -26,6 +26,7 @@ from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.gamma_gamma import GammaGammaModel
 from corecustomers.models.modified_beta_geo import ModifiedBetaGeoModel
+from corecustomers.models.pareto_nbd import ParetoNBDModel
 from corecustomers.models.shifted_beta_geo import ShiftedBetaGeoModel
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
 #: Short name -> model class (the names the CLI's ``fit --model`` accepts).
 MODEL_REGISTRY: Mapping[str, type[BaseModel]] = {
     "bgnbd": BetaGeoModel,
+    "pnbd": ParetoNBDModel,
     "mbgnbd": ModifiedBetaGeoModel,
     "bgbb": BetaGeoBetaBinomModel,
     "sbg": ShiftedBetaGeoModel,
@@ -47,7 +49,7 @@ MODEL_REGISTRY: Mapping[str, type[BaseModel]] = {
 }
 
 #: Names of the models that predict repeat transactions from ``frequency, recency, T``.
-TRANSACTION_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "bgbb")
+TRANSACTION_MODELS: tuple[str, ...] = ("bgnbd", "pnbd", "mbgnbd", "bgbb")
 
 Criterion = Literal["auto", "holdout", "bic"]
 
