@@ -229,3 +229,77 @@ def test_readme_documents_every_command_and_option() -> None:
             for opt in param.opts:
                 if opt.startswith("--") and opt != "--help":
                     assert opt in readme, f"{name} {opt} is not in the README"
+
+
+def test_analyze_with_calibration_adds_models_holdout_and_value(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [
+        "analyze",
+        str(CDNOW),
+        *CDNOW_FLAGS,
+        "--calibration-end",
+        "1997-09-30",
+        "--out",
+        str(out),
+        "-q",
+    ]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    models = summary["models"]
+    assert models["selection"]["criterion"] == "holdout"
+    assert {c["name"] for c in models["selection"]["candidates"]} == {"bgnbd", "pnbd", "mbgnbd"}
+    # Gamma-Gamma on the 946 repeat customers: p = 6.25, q = 3.74, gamma = 15.44
+    # (Fader, Hardie & Lee 2005, "RFM and CLV", as reproduced by lifetimes' docs)
+    spend = models["spend"]["params"]
+    assert (round(spend["p"], 2), round(spend["q"], 2), round(spend["gamma"], 2)) == (
+        6.25,
+        3.74,
+        15.44,
+    )
+    holdout = summary["holdout"]
+    assert holdout["actual_purchases"] == 1882  # purchase days of the cohort after 1997-09-30
+    assert 0 < holdout["predicted_purchases"] < 3000
+    assert len(holdout["by_frequency"]) == 8
+    assert len(holdout["tracking"]["actual"]) == 39
+    assert holdout["tracking"]["actual"][-1] == 1882
+    customers = pq.read_table(out / "customers.parquet")
+    for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        values = customers.column(col).to_pylist()
+        assert all(v is not None and v == v and v >= 0 for v in values), col
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-chart="holdout-tracking"' in report and 'data-chart="clv"' in report
+
+
+def test_fit_bgnbd_on_a_summary_reproduces_the_published_estimates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # BG/NBD on the CDNOW calibration summary: r = 0.243, alpha = 4.414, a = 0.793,
+    # b = 2.426, LL = -9582.43 (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
+    summary = tmp_path / "cdnow.parquet"
+    args = [
+        "summarize",
+        str(CDNOW),
+        *CDNOW_FLAGS,
+        "--calibration-end",
+        "1997-09-30",
+        "--out",
+        str(summary),
+        "-q",
+    ]
+    assert main(args) == 0
+    capsys.readouterr()
+    model_json = tmp_path / "m.json"
+    assert main(["fit", str(summary), "--model", "bgnbd", "--json", str(model_json)]) == 0
+    text = capsys.readouterr().out
+    assert "-9582.43" in text
+    params = json.loads(model_json.read_text())["params"]
+    assert [round(params[k], 3) for k in ("r", "alpha", "a", "b")] == [0.243, 4.414, 0.793, 2.426]
+
+
+def test_fit_rejects_a_table_without_the_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert main(["fit", str(bad), "--model", "pnbd"]) == 2
+    assert "frequency" in capsys.readouterr().err
