@@ -34,9 +34,9 @@ were not core before: moved up from a non-core tier (``from_lower``) or new. So
 before-value of the lost ones is reported as ``value_lost``.
 
 **Value** is ``value_column`` (default ``clv``) when both snapshots have it with at least
-one value (an empty snapshot needs only the column); otherwise ``total_spend`` under the same rule; otherwise no values are reported
-(``None``). A customer with a missing (or NaN) value counts as 0; how many did is in
-``values_missing``.
+one value (an empty snapshot needs only the column); otherwise ``total_spend`` under the
+same rule; otherwise no values are reported (``None``). A customer with a missing (or
+NaN) value counts as 0; how many did is in ``values_missing``.
 
 **Time in tier** (when ``after`` has ``tier_since`` and its date is known): days from
 ``tier_since`` to the after date, per tier -- mean, quartiles, range and buckets
