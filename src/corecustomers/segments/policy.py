@@ -184,6 +184,7 @@ __all__ = [
     "Tier",
     "TierPolicy",
     "TierRule",
+    "condition_from_config",
     "evaluate_condition",
     "get_preset",
     "policy_from_config",
@@ -263,10 +264,18 @@ class Condition:
     label_en: str = ""
     label_zh: str = ""
     format: Format | None = None
+    _parsed: tuple[str, bool, bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column.strip():
             raise ConfigError(f"key 'column' must be a column name, got {self.column!r}")
+        match = _RANK.match(self.column.strip())
+        parsed = (
+            (match.group(2), True, bool(match.group(1)))
+            if match
+            else (self.column.strip(), False, False)
+        )
+        object.__setattr__(self, "_parsed", parsed)
         if self.op not in _OPS:
             raise ConfigError(f"key 'op' must be one of {', '.join(_OPS)}; got {self.op!r}")
         if isinstance(self.value, list):
@@ -339,19 +348,17 @@ class Condition:
     @property
     def ranked(self) -> bool:
         """True for a ``rank_pct(...)`` column."""
-        return _RANK.match(self.column.strip()) is not None
+        return self._parsed[1]
 
     @property
     def source(self) -> str:
         """The table column the condition reads (inside ``rank_pct(...)`` for a rank)."""
-        match = _RANK.match(self.column.strip())
-        return match.group(2) if match else self.column.strip()
+        return self._parsed[0]
 
     @property
     def ascending(self) -> bool:
         """True for ``rank_pct(-COLUMN)``: lower values rank better."""
-        match = _RANK.match(self.column.strip())
-        return bool(match and match.group(1))
+        return self._parsed[2]
 
     def stay_value(self, band: float = 0.0) -> Value:
         """The demotion line: ``exit``, else ``value`` moved by the band (see the module)."""
@@ -666,6 +673,23 @@ def _condition(body: object, where: str, *, inherit: Mapping[str, Any] | None = 
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def condition_from_config(body: Mapping[str, Any], *, where: str = "condition") -> Condition:
+    """Build one :class:`Condition` from its TOML table (as in a rule's ``all`` list).
+
+    ``where`` starts the error messages (e.g. ``"[playbook] play 2, condition 1"``).
+
+    Examples
+    --------
+    >>> condition_from_config({"column": "p_alive", "op": ">=", "value": 0.5}).stay_value(0.2)
+    0.4
+    >>> condition_from_config({"column": "p_alive", "op": "≥", "value": 0.5})
+    Traceback (most recent call last):
+    ...
+    corecustomers.errors.ConfigError: condition: key 'op' must be one of >=, >, <=, <, ==, ...
+    """
+    return _condition(body, where)
 
 
 def _rule(body: object, where: str, number: int) -> TierRule:

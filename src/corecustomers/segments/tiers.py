@@ -304,81 +304,118 @@ class _Context:
 
 
 Mode = Literal["met", "band", "missed", "below"]
-
-
-def _describe(
-    res: ConditionResult, i: int, mode: Mode, ctx: _Context, tier: str, rule: str
-) -> tuple[dict[str, Any], str, str]:
-    """One condition for customer ``i``: its JSON entry and its English and Chinese phrase."""
-    line = "promotion" if mode in ("met", "missed") else "demotion"
-    cond = res.used or res.condition
-    threshold: Value | None = cond.value if line == "promotion" else res.stay_value
-    entry: dict[str, Any] = {
-        "tier": tier,
-        "rule": rule,
-        "column": cond.source,
-        "op": cond.op,
-        "threshold": list(threshold) if isinstance(threshold, tuple) else threshold,
-    }
-    words = _wording(cond, ctx.horizon)
-    if res.used is None or res.values is None or res.valid is None:
-        entry.update(value=None, line=line, met=False, available=False)
-        return entry, f"{words.noun_en} not available", f"无{words.noun_zh}数据"
-    raw = res.values[i] if res.valid[i] else None
-    value = raw.item() if isinstance(raw, np.generic) else raw
-    met = bool(res.enter[i] if line == "promotion" else res.stay[i])
-    entry.update(value=value, line=line, met=met)
-    extras: dict[str, list[str]] = {"en": [], "zh": []}
-    if res.rank is not None and math.isfinite(res.rank[i]):
-        entry["rank_pct"] = round(float(res.rank[i]), 6)
-        for lang in ("en", "zh"):
-            extras[lang].append(_top(float(res.rank[i]), lang))
-    if res.fallback_used:
-        entry["fallback_for"] = res.condition.source
-    phrases: list[str] = []
-    for lang in ("en", "zh"):
-        shown = _fmt(value, words.fmt, lang, ctx.currency, cond.source)
-        template = words.template_en if lang == "en" else words.template_zh
-        noun = words.noun_en if lang == "en" else words.noun_zh
-        base = template.format(noun=noun, v=shown)
-        if cond.source == "alert" and value is not None:
-            base = _flag_phrase(bool(value), lang)
-        if mode != "met":
-            assert threshold is not None
-            if cond.ranked:
-                target = _rank_line(cond, float(threshold), lang)  # type: ignore[arg-type]
-            else:
-                ops = _OP_EN if lang == "en" else _OP_ZH
-                target = ops[cond.op] + _fmt(threshold, words.fmt, lang, ctx.currency, cond.source)
-            extras[lang].append(_TARGET[mode][lang].format(target))
-        if res.fallback_used:
-            original = _wording(res.condition, ctx.horizon)
-            extras[lang].append(
-                f"{original.noun_en} not available"
-                if lang == "en"
-                else f"无{original.noun_zh}数据，改用此项"
-            )
-        if extras[lang]:
-            base += (
-                f" ({', '.join(extras[lang])})"
-                if lang == "en"
-                else f"（{'，'.join(extras[lang])}）"
-            )
-        phrases.append(base)
-    return entry, phrases[0], phrases[1]
-
-
 _TARGET: Final = {
-    "band": {"en": "stays while {}", "zh": "保留线{}"},
-    "missed": {"en": "needs {}", "zh": "需{}"},
-    "below": {"en": "needs {} to stay", "zh": "保留需{}"},
+    "band": ("stays while {}", "保留线{}"),
+    "missed": ("needs {}", "需{}"),
+    "below": ("needs {} to stay", "保留需{}"),
+}
+_ALERT_PHRASES: Final = {
+    True: ("early warning raised", "已触发流失预警"),
+    False: ("no early warning", "未触发流失预警"),
 }
 
 
-def _flag_phrase(value: bool, lang: str) -> str:
-    if lang == "en":
-        return "early warning raised" if value else "no early warning"
-    return "已触发流失预警" if value else "未触发流失预警"
+def _json_value(value: object) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Describer:
+    """The JSON entries and phrases of one evaluated condition, prepared once per run."""
+
+    def __init__(self, res: ConditionResult, tier: str, rule: str, ctx: _Context) -> None:
+        cond = res.used or res.condition
+        words = _wording(cond, ctx.horizon)
+        self.cond, self.fmt, self.currency = cond, words.fmt, ctx.currency
+        self.available = res.used is not None and res.values is not None
+        self.values: list[Any] = res.values.tolist() if res.values is not None else []
+        self.valid: list[bool] = res.valid.tolist() if res.valid is not None else []
+        self.rank: list[float] | None = res.rank.tolist() if res.rank is not None else None
+        self.enter: list[bool] = res.enter.tolist()
+        self.stay: list[bool] = res.stay.tolist()
+        self.templates = (
+            words.template_en.replace("{noun}", words.noun_en),
+            words.template_zh.replace("{noun}", words.noun_zh),
+        )
+        self.missing = (f"{words.noun_en} not available", f"无{words.noun_zh}数据")
+        self.prefix: dict[str, str] = {}
+        self.targets: dict[str, tuple[str, str]] = {}
+        for line, threshold in (("promotion", cond.value), ("demotion", res.stay_value)):
+            plain = list(threshold) if isinstance(threshold, tuple) else threshold
+            head: dict[str, Any] = {"tier": tier, "rule": rule, "column": cond.source}
+            head.update(op=cond.op, threshold=plain)
+            self.prefix[line] = json.dumps(head, ensure_ascii=False)[:-1]
+            if threshold is None:
+                continue
+            for mode, (en, zh) in _TARGET.items():
+                if (line == "promotion") == (mode == "missed"):
+                    self.targets[mode] = (
+                        en.format(self._target(threshold, "en")),
+                        zh.format(self._target(threshold, "zh")),
+                    )
+        self.fallback: tuple[str, str] | None = None
+        self.fallback_json = ""
+        if res.fallback_used:
+            original = _wording(res.condition, ctx.horizon)
+            self.fallback = (
+                f"{original.noun_en} not available",
+                f"无{original.noun_zh}数据，改用此项",
+            )
+            self.fallback_json = f', "fallback_for": {json.dumps(res.condition.source)}'
+
+    def _target(self, threshold: Value, lang: str) -> str:
+        if self.cond.ranked and not isinstance(threshold, tuple | str | bool):
+            top = _top(float(threshold), lang)
+            if self.cond.op in ("<=", "<"):
+                return top
+            return f"outside the {top}" if lang == "en" else f"{top}以外"
+        ops = _OP_EN if lang == "en" else _OP_ZH
+        return ops[self.cond.op] + _fmt(threshold, self.fmt, lang, self.currency, self.cond.source)
+
+    def describe(self, i: int, mode: Mode) -> tuple[str, str, str]:
+        """Customer ``i``'s JSON entry and English and Chinese phrase."""
+        line = "promotion" if mode in ("met", "missed") else "demotion"
+        if not self.available:
+            entry = f'{self.prefix[line]}, "value": null, "line": "{line}", "met": false'
+            return entry + ', "available": false}', self.missing[0], self.missing[1]
+        value = self.values[i] if self.valid[i] else None
+        met = self.enter[i] if line == "promotion" else self.stay[i]
+        entry = (
+            f'{self.prefix[line]}, "value": {_json_value(value)}, "line": "{line}", '
+            f'"met": {"true" if met else "false"}'
+        )
+        extras_en: list[str] = []
+        extras_zh: list[str] = []
+        share = self.rank[i] if self.rank is not None else math.nan
+        if math.isfinite(share):
+            entry += f', "rank_pct": {round(share, 6)!r}'
+            extras_en.append(_top(share, "en"))
+            extras_zh.append(_top(share, "zh"))
+        entry += self.fallback_json + "}"
+        if self.cond.source == "alert" and isinstance(value, bool):
+            en, zh = _ALERT_PHRASES[value]
+        else:
+            en = self.templates[0].replace(
+                "{v}", _fmt(value, self.fmt, "en", self.currency, self.cond.source)
+            )
+            zh = self.templates[1].replace(
+                "{v}", _fmt(value, self.fmt, "zh", self.currency, self.cond.source)
+            )
+        if mode != "met" and mode in self.targets:
+            extras_en.append(self.targets[mode][0])
+            extras_zh.append(self.targets[mode][1])
+        if self.fallback is not None:
+            extras_en.append(self.fallback[0])
+            extras_zh.append(self.fallback[1])
+        if extras_en:
+            en += f" ({', '.join(extras_en)})"
+            zh += f"（{'，'.join(extras_zh)}）"
+        return entry, en, zh
 
 
 # ------------------------------------------------------------------------------ overrides
@@ -925,12 +962,21 @@ def _reasons(
     expired: Mapping[int, Override],
     ctx: _Context,
 ) -> tuple[list[str], list[str], list[str]]:
+    describers: dict[tuple[int, int, int], _Describer] = {}
+
+    def describer(t: int, r: int, c: int) -> _Describer:
+        key = (t, r, c)
+        if key not in describers:
+            rule = rules[t][r]
+            describers[key] = _Describer(rule.conditions[c], policy.tiers[t].code, rule.name, ctx)
+        return describers[key]
+
     out_json: list[str] = []
     out_en: list[str] = []
     out_zh: list[str] = []
     for i, (t, why) in enumerate(zip(tier.tolist(), basis.tolist(), strict=True)):
         current = policy.tiers[t]
-        entries: list[dict[str, Any]] = []
+        entries: list[str] = []
         en_head, zh_head = current.label_en, current.label_zh
         en_parts: list[str] = []
         zh_parts: list[str] = []
@@ -938,7 +984,15 @@ def _reasons(
             o = active[i]
             until = o.until.isoformat() if o.until else None
             entries.append(
-                {"tier": o.tier, "rule": "override", "by": o.by, "reason": o.reason, "until": until}
+                _dumps(
+                    {
+                        "tier": o.tier,
+                        "rule": "override",
+                        "by": o.by,
+                        "reason": o.reason,
+                        "until": until,
+                    }
+                )
             )
             en_head += f": override by {o.by} " + (f"until {until}" if until else "(no end date)")
             zh_head += f"：{o.by} 人工指定" + (f"，有效至 {until}" if until else "（无截止日期）")
@@ -949,10 +1003,10 @@ def _reasons(
             en_head += f": below the line for {above.label_en} —"
             zh_head += f"：未达到{above.label_zh}标准——"
             for r, rule in enumerate(rules[t - 1]):
-                for res in rule.conditions:
+                for c, res in enumerate(rule.conditions):
                     if res.enter[i]:
                         continue
-                    entry, p_en, p_zh = _describe(res, i, "missed", ctx, above.code, rule.name)
+                    entry, p_en, p_zh = describer(t - 1, r, c).describe(i, "missed")
                     entries.append(entry)
                     if r == 0:
                         en_parts.append(p_en)
@@ -961,51 +1015,40 @@ def _reasons(
             if why == "band":
                 en_head += " (kept within the band)"
                 zh_head += "（缓冲区内保留）"
-            if why == "grace":
-                since = str(below_since[i])
-                runs, days = policy.grace(current.code)
-                entry = {
-                    "tier": current.code,
-                    "rule": "grace",
-                    "below_since": since,
-                    "runs_below": int(below_runs[i]),
-                }
-                if runs:
-                    entry["grace_runs"] = runs
-                    en_head += f" (grace period: below the line since {since}, run "
-                    en_head += f"{below_runs[i]} of {runs})"
-                    zh_head += f"（宽限期：自 {since} 起低于保留线，第 {below_runs[i]}/{runs} 次）"
-                else:
-                    entry["grace_days"] = days
-                    ends = str(below_since[i] + np.timedelta64(days, "D"))
-                    en_head += f" (grace period: below the line since {since}, until {ends})"
-                    zh_head += f"（宽限期：自 {since} 起低于保留线，宽限至 {ends}）"
-                entries.append(entry)
-            if why == "grace":
-                placed = rules[t]
-            else:
-                placed = [rr for rr in rules[t] if (rr.enter[i] if why == "rule" else rr.stay[i])]
-            for r, rule in enumerate(placed):
-                for res in rule.conditions:
+            elif why == "grace":
+                en_extra, zh_extra, entry_ = _grace(
+                    policy, current.code, below_since[i], int(below_runs[i])
+                )
+                en_head += en_extra
+                zh_head += zh_extra
+                entries.append(entry_)
+            first = True
+            for r, rule in enumerate(rules[t]):
+                if (why == "rule" and not rule.enter[i]) or (why == "band" and not rule.stay[i]):
+                    continue
+                for c, res in enumerate(rule.conditions):
                     mode = _mode(why, res, i)
                     if mode is None:
                         continue
-                    entry, p_en, p_zh = _describe(res, i, mode, ctx, current.code, rule.name)
+                    entry, p_en, p_zh = describer(t, r, c).describe(i, mode)
                     entries.append(entry)
-                    if r == 0:
+                    if first:
                         en_parts.append(p_en)
                         zh_parts.append(p_zh)
+                first = False
         if i in expired:
             o = expired[i]
             until = o.until.isoformat() if o.until else ""
             entries.append(
-                {
-                    "tier": o.tier,
-                    "rule": "override expired",
-                    "by": o.by,
-                    "reason": o.reason,
-                    "until": until,
-                }
+                _dumps(
+                    {
+                        "tier": o.tier,
+                        "rule": "override expired",
+                        "by": o.by,
+                        "reason": o.reason,
+                        "until": until,
+                    }
+                )
             )
             en_parts.append(f"override by {o.by} expired after {until}")
             zh_parts.append(f"{o.by} 的人工指定已于 {until} 到期")
@@ -1013,8 +1056,35 @@ def _reasons(
         sep_zh = "" if zh_head.endswith("——") else "："
         out_en.append(en_head + (sep_en + ", ".join(en_parts) if en_parts else ""))
         out_zh.append(zh_head + (sep_zh + "，".join(zh_parts) if zh_parts else ""))
-        out_json.append(json.dumps(entries, ensure_ascii=False, separators=(", ", ": ")))
+        out_json.append("[" + ", ".join(entries) + "]")
     return out_json, out_en, out_zh
+
+
+def _dumps(entry: Mapping[str, Any]) -> str:
+    return json.dumps(entry, ensure_ascii=False)
+
+
+def _grace(
+    policy: TierPolicy, code: str, below_since: np.datetime64, runs_below: int
+) -> tuple[str, str, str]:
+    since = str(below_since)
+    runs, days = policy.grace(code)
+    entry: dict[str, Any] = {
+        "tier": code,
+        "rule": "grace",
+        "below_since": since,
+        "runs_below": runs_below,
+    }
+    if runs:
+        entry["grace_runs"] = runs
+        en = f" (grace period: below the line since {since}, run {runs_below} of {runs})"
+        zh = f"（宽限期：自 {since} 起低于保留线，第 {runs_below}/{runs} 次）"
+    else:
+        entry["grace_days"] = days
+        ends = str(below_since + np.timedelta64(days, "D"))
+        en = f" (grace period: below the line since {since}, until {ends})"
+        zh = f"（宽限期：自 {since} 起低于保留线，宽限至 {ends}）"
+    return en, zh, _dumps(entry)
 
 
 def _mode(why: str, res: ConditionResult, i: int) -> Mode | None:
