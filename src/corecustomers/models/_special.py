@@ -25,7 +25,7 @@ Two Gauss hypergeometric functions appear in the non-contractual models:
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import hyp2f1
 
 from corecustomers.models._base import FloatArray
@@ -270,8 +270,10 @@ def bg_expectation_bracket(A: float, a: float, C: FloatArray, log1mz: FloatArray
     -----
     Writing ``F = 1 + (a-1) S`` with ``S = sum_{n>=1} (A)_n (a)_{n-1} / ((C)_n n!) z^n``,
     the bracket is ``-expm1((a-1) log(1-z)) / (a-1) - (1-z)^(a-1) S``: no cancellation as
-    ``z -> 0`` and no pole at ``a = 1``. The series is summed for ``z <= 3/4``; beyond,
-    SciPy's ``hyp2f1`` (which switches to the ``1 - z`` transformations) is used.
+    ``z -> 0`` and no pole at ``a = 1``. The series converges quickly unless ``C`` is small
+    and ``z`` near 1; only there SciPy's ``hyp2f1`` (which switches to the ``1 - z``
+    transformations) is used, on the untransformed bracket (at ``a = 1`` exactly, on
+    ``a = 1 + 1e-8``, good to about 1e-8).
     """
     C, log1mz = np.broadcast_arrays(
         np.asarray(C, dtype=np.float64), np.asarray(log1mz, dtype=np.float64)
@@ -280,39 +282,41 @@ def bg_expectation_bracket(A: float, a: float, C: FloatArray, log1mz: FloatArray
     C, log1mz = C.ravel(), log1mz.ravel()
     z = -np.expm1(log1mz)
     am1 = a - 1.0
-    out = np.empty(C.size)
-    near = z <= 0.75
-    if np.any(near):
-        idx = np.flatnonzero(near)
-        s = _bg_series(A, a, C[idx], z[idx])
-        out[idx] = -expm1_ratio(am1, log1mz[idx]) - np.exp(am1 * log1mz[idx]) * s
-    far = np.flatnonzero(~near)
-    if far.size:
-        f = hyp2f1(A, am1, C[far], z[far])
-        prod = np.exp(am1 * log1mz[far]) * f
-        if am1 == 0.0:  # the bracket's limit: -log(1-z) - d/da F at a = 1
-            out[far] = -log1mz[far] - _bg_series(A, a, C[far], z[far])
-        else:
-            out[far] = (1.0 - prod) / am1
+    s, ok = _bg_series(A, a, C, z)
+    out = -expm1_ratio(am1, log1mz) - np.exp(am1 * log1mz) * s
+    far = np.flatnonzero(~ok)
+    if far.size:  # small C and z near 1: the series is too slow; SciPy transforms in 1 - z
+        e = am1 if am1 != 0.0 else 1e-8
+        f = hyp2f1(A + e - am1, e, C[far], z[far])
+        out[far] = (1.0 - np.exp(e * log1mz[far]) * f) / e
     return out.reshape(shape)
 
 
-def _bg_series(A: float, a: float, C: FloatArray, z: FloatArray) -> FloatArray:
-    """``S = sum_{n>=1} (A)_n (a)_{n-1} / ((C)_n n!) z^n``, vectorised."""
+def _bg_series(
+    A: float, a: float, C: FloatArray, z: FloatArray, max_terms: int = 3_000
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """``S = sum_{n>=1} (A)_n (a)_{n-1} / ((C)_n n!) z^n`` and where it converged.
+
+    The terms fall fast once ``n`` passes ``|A|``, ``a`` and -- whatever ``z`` -- when ``C``
+    is large (heavy buyers), so rows that need more than ``max_terms`` terms are left to
+    the caller.
+    """
     total = np.zeros(C.size)
+    converged = np.zeros(C.size, dtype=bool)
     term = A / C * z  # n = 1
     total += term
     active = np.arange(C.size)
     cc, zz, t = C, z, term
-    for n in range(1, _MAX_TERMS):
+    for n in range(1, max_terms):
         t = t * (A + n) * (a + n - 1.0) / ((cc + n) * (n + 1.0)) * zz
         total[active] += t
         # stop once the terms are negligible and shrinking
         shrinking = np.abs((A + n + 1) * (a + n) / ((cc + n + 1) * (n + 2.0)) * zz) < 1.0
         done = shrinking & (np.abs(t) <= 1e-17 * np.abs(total[active]) + _TINY)
-        if np.all(done):
-            break
         if np.any(done):
+            converged[active[done]] = True
             keep = ~done
             active, cc, zz, t = active[keep], cc[keep], zz[keep], t[keep]
-    return total
+            if active.size == 0:
+                break
+    return total, converged
