@@ -370,6 +370,21 @@ def build_summary(prepared: Prepared, settings: Settings, scored: Any) -> dict[s
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """Strict JSON: NaN and infinities (e.g. an undefined standard error) become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return value
+
+
 def _check_suffix(path: Path, allowed: tuple[str, ...]) -> None:
     if path.suffix.lower() not in allowed:
         raise InputError(
@@ -410,7 +425,8 @@ def _write_outputs(
         _write_table(customers, files["customers.parquet"])
         _write_table(customers, files["customers.csv"])
         tmp = files["summary.json"].with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        text = json.dumps(_jsonable(summary), ensure_ascii=False, indent=2, allow_nan=False)
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(files["summary.json"])
     with progress.step("Rendering report.html"):
         write_report(
