@@ -21,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.segments.migration import compare_snapshots
 from corecustomers.store import (
     OVERRIDES_SCHEMA,
     SNAPSHOT_COLUMNS,
@@ -103,6 +104,7 @@ def test_default_workspace_is_a_duckdb_file_created_on_first_use(tmp_path: Path)
     assert (tmp_path / ".corecustomers" / "workspace.duckdb").is_file()
     with Workspace.open(tmp_path) as again:  # the file was unlocked by close()
         assert again.snapshot_dates() == [JAN]
+        assert sorted(again.connection.list_tables()) == ["overrides", "runs", "snapshots"]
 
 
 def test_open_by_duckdb_file_path_and_url(tmp_path: Path) -> None:
@@ -414,6 +416,40 @@ def test_a_failure_half_way_leaves_the_old_snapshot_intact(
     # and the workspace is still usable for writing
     write(workspace, MAR, simple(["a"], ["key"]), run_id="run-3")
     assert workspace.snapshot_dates() == [JAN, FEB, MAR]
+
+
+def test_snapshots_read_back_compare_exactly(workspace: Workspace) -> None:
+    tiers, core = ["strategic", "key", "ordinary"], ["strategic", "key"]
+    n = 300
+    ids = [f"c{i:03d}" for i in range(n)]
+    jan = pa.table(
+        {
+            "customer_id": ids[:250],
+            "tier": [tiers[i % 3] for i in range(250)],
+            "clv": [float(i) for i in range(250)],
+            "tier_since": pa.array([dt.date(2023, 1, 1)] * 250),
+        }
+    )
+    feb = pa.table(
+        {
+            "customer_id": ids[50:],
+            "tier": [tiers[(i * 7) % 3] for i in range(50, n)],
+            "clv": [float(i) * 1.5 for i in range(50, n)],
+            "tier_since": pa.array([dt.date(2024, 2, 1)] * (n - 50)),
+        }
+    )
+    write(workspace, JAN, jan)
+    write(workspace, FEB, feb)
+    m = compare_snapshots(
+        workspace.read_snapshot(JAN), workspace.read_snapshot(FEB), tiers=tiers, core_tiers=core
+    )
+    assert (m["before_date"], m["after_date"]) == ("2024-01-31", "2024-02-29")
+    assert m["customers"] == {"before": 250, "after": 250, "both": 200, "gone": 50, "new": 50}
+    assert sum(map(sum, m["matrix"]["customers"])) == 200
+    assert m["time_in_tier"]["key"]["mean_days"] == 28.0
+    assert m == compare_snapshots(
+        jan, feb, tiers=tiers, core_tiers=core, before_date=JAN, after_date=FEB
+    )
 
 
 # --- overrides ----------------------------------------------------------------------------

@@ -426,6 +426,16 @@ class Workspace:
 
         This is the snapshot a new run of ``as_of`` compares itself with (previous tier,
         time in tier). A snapshot of ``as_of`` itself is not "before".
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> one = pa.table({"customer_id": ["a"], "tier": ["key"]})
+        >>> with Workspace.open("duckdb://") as ws:
+        ...     for day in ("2024-01-31", "2024-02-29"):
+        ...         ws.write_snapshot(day, one, run_id="r1", policy_version="p1")
+        ...     ws.latest_before("2024-02-29"), ws.latest_before("2024-01-31")
+        (datetime.date(2024, 1, 31), None)
         """
         as_of = _as_date(as_of, "as_of")
         snapshots = self._store.table("snapshots")
@@ -454,6 +464,17 @@ class Workspace:
         """The ``runs`` rows (all, or those of ``as_of``), oldest first.
 
         ``settings`` and ``counts`` are decoded from JSON; ``extra_schema`` is left out.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> two = pa.table({"customer_id": ["a", "b"], "tier": ["key", "ordinary"]})
+        >>> with Workspace.open("duckdb://") as ws:
+        ...     ws.write_snapshot("2024-01-31", two, run_id="r1", policy_version="p1",
+        ...                       source="orders.csv", settings={"currency": "CNY"})
+        ...     (run,) = ws.runs()
+        >>> run["n_customers"], run["counts"], run["settings"]
+        (2, {'alerts': None, 'tiers': {'key': 1, 'ordinary': 1}}, {'currency': 'CNY'})
         """
         import json
 
