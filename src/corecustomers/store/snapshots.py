@@ -142,6 +142,7 @@ class Workspace:
         self._store: TableStore = table_store(con, database)
         self._clock = clock or _utc_now
         self._owns_connection = False
+        self._path: Path | None = None
         self._ensure_tables()
 
     # -- opening and closing -----------------------------------------------------------
@@ -217,8 +218,6 @@ class Workspace:
         if path.suffix.lower() in _DUCKDB_SUFFIXES or path.is_file():
             return path
         return path / DEFAULT_DIRECTORY / DEFAULT_FILE
-
-    _path: Path | None = None
 
     @property
     def location(self) -> Path:
