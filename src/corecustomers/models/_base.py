@@ -108,9 +108,7 @@ class BaseModel:
             raise ValueError(f"this is a {data['model']}, not a {cls.__name__}")
         model = cls(**data.get("hyper_parameters", {}))
         model.params_ = {k: float(data["params"][k]) for k in cls._param_names}
-        model.standard_errors_ = {
-            k: float(v) for k, v in data.get("standard_errors", {}).items()
-        }
+        model.standard_errors_ = {k: float(v) for k, v in data.get("standard_errors", {}).items()}
         model.covariance_ = np.asarray(data.get("covariance", []), dtype=np.float64)
         model.log_likelihood_ = float(data.get("log_likelihood", np.nan))
         model.n_customers_ = int(data.get("n_customers", 0))
