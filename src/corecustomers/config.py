@@ -94,8 +94,9 @@ class Settings:
     annual_discount_rate: float = 0.10
     margin: float = 1.0
     penalizer: float = 0.0
-    # [workspace]: where snapshots and overrides live (a folder or a database URL)
-    workspace: str = ".corecustomers"
+    # [workspace]: where snapshots and overrides live: the folder that holds
+    # .corecustomers/workspace.duckdb, a .duckdb file, or a database URL
+    workspace: str = "."
     # [tiers], [playbook], [alerts]: passed as tables to their modules
     tiers: Mapping[str, Any] = field(default_factory=dict)
     playbook: Mapping[str, Any] = field(default_factory=dict)

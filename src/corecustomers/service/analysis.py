@@ -15,6 +15,7 @@ import logging
 import math
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,8 +44,10 @@ from corecustomers.data.validation import (
     write_quarantine,
 )
 from corecustomers.errors import InputError, TooManyBadRowsError
+from corecustomers.service.core import CoreOptions, identify_core
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.service.scoring import score_customers
+from corecustomers.store import Workspace
 
 __all__ = ["AnalysisResult", "Prepared", "analyze", "prepare", "summarize"]
 
@@ -262,20 +265,63 @@ def analyze(
             progress=progress,
             today=today,
         )
-        features = _features(prepared, settings, progress)
-        if features.num_rows == 0:
-            raise InputError(
-                "no customer has a purchase up to the calibration end / as-of date; "
-                "check --as-of and --calibration-end",
-                file=prepared.raw.name,
+        with open_workspace(settings) as workspace:
+            customers, summary = analyse_prepared(
+                prepared, settings, workspace=workspace, progress=progress
             )
-        with progress.step("Scoring customers (RFM, ABC)"):
-            scored = score_customers(features, settings)
-        summary = build_summary(prepared, settings, scored)
-        extras = _value_customers(scored, summary, settings, prepared, progress)
-        customers = extras or scored.customers
         files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
     return AnalysisResult(summary=summary, customers=customers, files=files)
+
+
+@contextmanager
+def open_workspace(settings: Settings) -> Iterator[Workspace]:
+    """The workspace of ``settings`` (snapshots and overrides), closed afterwards."""
+    workspace = Workspace.open(settings.workspace)
+    try:
+        yield workspace
+    finally:
+        workspace.close()
+
+
+def analyse_prepared(
+    prepared: Prepared,
+    settings: Settings,
+    *,
+    workspace: Workspace | None,
+    options: CoreOptions | None = None,
+    progress: Progress | None = None,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Features, scores, lifetime value and core identification for one as-of date."""
+    progress = progress or NullProgress()
+    features = _features(prepared, settings, progress)
+    if features.num_rows == 0:
+        raise InputError(
+            "no customer has a purchase up to the calibration end / as-of date; "
+            "check --as-of and --calibration-end",
+            file=prepared.raw.name,
+        )
+    with progress.step("Scoring customers (RFM, ABC)"):
+        scored = score_customers(features, settings)
+    summary = build_summary(prepared, settings, scored)
+    summary["run_id"] = uuid.uuid4().hex[:12]
+    valued = _value_customers(scored, summary, settings, prepared, progress)
+    customers = valued if valued is not None else scored.customers
+    end = prepared.calibration_end or prepared.as_of
+    customers = identify_core(
+        customers,
+        summary,
+        settings,
+        transactions=prepared.transactions,
+        end=end,
+        as_of=prepared.as_of,
+        calibration_end=prepared.calibration_end,
+        workspace=workspace,
+        mapped=frozenset(prepared.mapping.describe()),
+        source=prepared.raw.name,
+        options=options,
+        progress=progress,
+    )
+    return customers, summary
 
 
 def _value_customers(

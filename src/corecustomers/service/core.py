@@ -1,0 +1,263 @@
+"""Identify the core customers: behaviour, potential, influence, early adopters, the core
+ranking, tiers with reasons, early warnings, recommendations, next-best action, and the
+snapshot that lets tiers be compared over time.
+
+Every step is optional in the sense that a missing input (no product column, no
+``referred_by``, no fitted model) leaves its columns out or falls back, and says so in the
+summary; a customer always gets a tier, a reason and an action.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corecustomers.config import Settings
+from corecustomers.data.features import materialize
+from corecustomers.insights.adopters import early_adopters
+from corecustomers.insights.alerts import AlertThresholds, early_warnings, evaluate_alerts
+from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.influence import influence, referrals
+from corecustomers.insights.potential import potential_value
+from corecustomers.insights.ranking import capture_comparison, core_scores
+from corecustomers.insights.recommend import evaluate_recommendations, recommend
+from corecustomers.segments.migration import compare_snapshots
+from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
+from corecustomers.segments.policy import TierPolicy, policy_from_config
+from corecustomers.segments.tiers import assign_tiers
+from corecustomers.service.progress import NullProgress, Progress
+from corecustomers.store import Workspace
+
+__all__ = ["CoreOptions", "identify_core"]
+
+log = logging.getLogger(__name__)
+
+#: Recommendations evaluated on the last this many days when no calibration end is given.
+RECOMMENDATION_HOLDOUT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    """What to compute beyond tiers (``history`` turns the evaluations off)."""
+
+    evaluate: bool = True
+    recommendations: bool = True
+    write_snapshot: bool = True
+
+
+def _align(
+    left: pa.Table, right: pa.Table, *, skip: tuple[str, ...] = (), fill: bool = False
+) -> pa.Table:
+    """``left`` with ``right``'s columns, matched by ``customer_id``, left order kept.
+
+    ``right`` without ``customer_id`` must be row-aligned with ``left``. With ``fill``,
+    customers absent from ``right`` get 0 / False instead of null.
+    """
+    if "customer_id" not in right.column_names:
+        if right.num_rows != left.num_rows:
+            raise ValueError("a table without customer_id must have one row per customer")
+        right = right.append_column("customer_id", left.column("customer_id"))
+    index = pc.index_in(
+        left.column("customer_id").cast(pa.string()),
+        value_set=right.column("customer_id").cast(pa.string()),
+    )
+    out = left
+    for name in right.column_names:
+        if name == "customer_id" or name in skip:
+            continue
+        column = right.column(name).take(index)
+        if fill and column.null_count:
+            zero = False if pa.types.is_boolean(column.type) else 0
+            column = pc.fill_null(column, pa.scalar(zero, column.type))
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, column)
+        else:
+            out = out.append_column(name, column)
+    return out
+
+
+def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
+    return policy_from_config(dict(settings.tiers) or None, columns=columns)
+
+
+def _thresholds(settings: Settings) -> AlertThresholds:
+    fields = {f.name for f in dataclasses.fields(AlertThresholds)}
+    unknown = set(settings.alerts) - fields
+    if unknown:
+        from corecustomers.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))} in [alerts]; known: "
+            f"{', '.join(sorted(fields))}"
+        )
+    return AlertThresholds(**dict(settings.alerts))
+
+
+def identify_core(
+    customers: pa.Table,
+    summary: dict[str, Any],
+    settings: Settings,
+    *,
+    transactions: ir.Table,
+    end: _dt.date,
+    as_of: _dt.date,
+    calibration_end: _dt.date | None,
+    workspace: Workspace | None,
+    mapped: frozenset[str] = frozenset(),
+    source: str = "",
+    options: CoreOptions | None = None,
+    progress: Progress | None = None,
+) -> pa.Table:
+    """Add the issue-4 columns to ``customers`` and their figures to ``summary``.
+
+    ``end`` is the date the customers' features describe (the calibration end when there
+    is one, else the as-of date); the snapshot is stored under it.
+    """
+    options = options or CoreOptions()
+    progress = progress or NullProgress()
+    tx = transactions
+    with progress.step("Behaviour: rhythm, trend, breadth"):
+        behaviour = materialize(customer_behaviour(tx, as_of=end))
+        customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
+    customers = _align(customers, potential_value(customers))
+    if "referred_by" in mapped:
+        with progress.step("Influence: referrals"):
+            refs = materialize(referrals(tx, as_of=end))
+            customers = _align(customers, influence(customers, refs))
+    if "product" in mapped:
+        with progress.step("Earliest adopters"):
+            adopters = materialize(early_adopters(tx, as_of=end))
+            customers = _align(customers, adopters, fill=True)
+    with progress.step("Core ranking (BTYD and gradient boosting)"):
+        scores = core_scores(tx, as_of=end, time_unit=settings.time_unit)
+        customers = _align(customers, scores.table.select(["customer_id", "core_score"]))
+        summary["core_score"] = scores.to_dict()
+        if calibration_end is not None and options.evaluate:
+            summary["capture"] = capture_comparison(
+                tx, calibration_end=calibration_end, as_of=as_of, time_unit=settings.time_unit
+            )
+    policy = _policy(settings, customers.column_names)
+    previous: pa.Table | None = None
+    overrides: list[dict[str, Any]] = []
+    if workspace is not None:
+        before = workspace.latest_before(end)
+        if before is not None:
+            previous = workspace.read_snapshot(before)
+        overrides = workspace.overrides(active_on=end)
+    with progress.step("Tiers with reasons"):
+        customers = assign_tiers(
+            customers,
+            policy,
+            previous=previous,
+            overrides=overrides,
+            as_of=end,
+            currency=settings.currency,
+            lang=settings.lang,
+            horizon_months=settings.horizon_months,
+        )
+    core_tiers = list(policy.codes[:-1])
+    with progress.step("Early warnings"):
+        warned = early_warnings(
+            customers,
+            behaviour,
+            previous=previous,
+            thresholds=_thresholds(settings),
+            core_tiers=core_tiers,
+        )
+        customers = _align(customers, warned)
+    if "product" in mapped and options.recommendations:
+        with progress.step("Recommendations"):
+            recs = recommend(tx, as_of=end, k=5)
+            customers = _align(customers, recs)
+            if options.evaluate:
+                split = calibration_end or (as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS))
+                summary["recommendations"] = evaluate_recommendations(
+                    tx, split_date=split, end=as_of
+                )
+    playbook = playbook_from_config(dict(settings.playbook) or None, policy=policy)
+    customers = next_best_actions(customers, playbook, as_of=end, lang=settings.lang)
+    _summarise(customers, summary, policy, core_tiers, previous, calibration_end, end)
+    summary["actions"] = action_counts(customers)
+    if workspace is not None and options.write_snapshot:
+        with progress.step(f"Saving the snapshot of {end}"):
+            workspace.write_snapshot(
+                end,
+                customers,
+                run_id=str(summary.get("run_id") or uuid.uuid4().hex[:12]),
+                policy_version=policy.policy_version,
+                source=source,
+                settings=settings.to_dict(),
+            )
+    return customers
+
+
+def _summarise(
+    customers: pa.Table,
+    summary: dict[str, Any],
+    policy: TierPolicy,
+    core_tiers: list[str],
+    previous: pa.Table | None,
+    calibration_end: _dt.date | None,
+    end: _dt.date,
+) -> None:
+    tiers = np.asarray(customers.column("tier").to_pylist(), dtype=object)
+    value = np.nan_to_num(
+        np.asarray(customers.column("total_spend").to_numpy(zero_copy_only=False), dtype=float)
+    )
+    clv = (
+        np.nan_to_num(np.asarray(customers.column("clv").to_numpy(zero_copy_only=False), float))
+        if "clv" in customers.column_names
+        else None
+    )
+    table = []
+    for tier in policy.tiers:
+        mask = tiers == tier.code
+        table.append(
+            {
+                "tier": tier.code,
+                "label": tier.label("en"),
+                "label_zh": tier.label("zh"),
+                "customers": int(mask.sum()),
+                "revenue": float(value[mask].sum()),
+                "clv": float(clv[mask].sum()) if clv is not None else None,
+            }
+        )
+    summary["tiers"] = {
+        "policy_version": policy.policy_version,
+        "core_tiers": core_tiers,
+        "table": table,
+    }
+    alert = np.asarray(customers.column("alert").to_pylist(), dtype=bool)
+    core = np.isin(tiers, core_tiers)
+    alerts: dict[str, Any] = {
+        "core_customers": int(core.sum()),
+        "alerted": int(alert.sum()),
+        "value_at_stake": float(
+            np.nansum(
+                np.asarray(customers.column("value_at_stake").to_pylist(), dtype=float)[alert]
+            )
+        ),
+    }
+    if calibration_end is not None and "frequency_holdout" in customers.column_names:
+        holdout = customers.column("frequency_holdout").to_numpy(zero_copy_only=False)
+        alerts["holdout"] = evaluate_alerts(alert, core, holdout)
+    summary["alerts"] = alerts
+    if previous is not None:
+        summary["migration"] = compare_snapshots(
+            previous,
+            customers.append_column("as_of", pa.array([end] * customers.num_rows, pa.date32()))
+            if "as_of" not in customers.column_names
+            else customers,
+            tiers=list(policy.codes),
+            core_tiers=core_tiers,
+            list_customers=20,
+        )
