@@ -652,6 +652,8 @@ def _condition(body: object, where: str, *, inherit: Mapping[str, Any] | None = 
             "column": body,
         }
     data = _table(body, where)
+    if isinstance(data.get("column"), str):
+        where = f"{where} ({data['column']!r})"
     _unknown(data, _CONDITION_KEYS, where)
     for key in ("column", "op", "value"):
         if key not in data:
@@ -687,7 +689,7 @@ def condition_from_config(body: Mapping[str, Any], *, where: str = "condition") 
     >>> condition_from_config({"column": "p_alive", "op": "≥", "value": 0.5})
     Traceback (most recent call last):
     ...
-    corecustomers.errors.ConfigError: condition: key 'op' must be one of >=, >, <=, <, ==, ...
+    corecustomers.errors.ConfigError: condition ('p_alive'): key 'op' must be one of >=, >, ...
     """
     return _condition(body, where)
 
@@ -712,10 +714,10 @@ def _rule(body: object, where: str, number: int) -> TierRule:
 
 def _tier(body: object, where: str) -> Tier:
     data = _table(body, where)
-    _unknown(data, _TIER_KEYS, where)
     if "code" not in data:
         raise ConfigError(f"{where}: key 'code' is missing")
     where = f"{where} ({data['code']!r})"
+    _unknown(data, _TIER_KEYS, where)
     rules = tuple(
         _rule(item, f"{where}, rule {j}", j)
         for j, item in enumerate(_list(data.get("rules", []), f"{where}, key 'rules'"), start=1)
