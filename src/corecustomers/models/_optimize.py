@@ -341,6 +341,17 @@ def fit_positive(
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         cov_u = np.full((k, k), np.nan)
+    if converged and not np.all(np.isfinite(cov_u)):
+        warnings.warn(
+            "the observed information is singular at the estimate: the likelihood is flat "
+            "along some combination of parameters (typically a ridge running to the boundary, "
+            "e.g. Pareto/NBD's s and beta growing together when dropout rates look alike), so "
+            "those parameters are not identified and have no standard errors. Use more data, "
+            "set penalizer > 0, or choose a simpler model.",
+            BoundaryWarning,
+            stacklevel=3,
+        )
+        converged = False
     jac = theta - lo
     cov = cov_u * np.outer(jac, jac)
     with np.errstate(invalid="ignore"):
