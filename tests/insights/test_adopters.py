@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import doctest
 import itertools
 import random
 from collections import defaultdict
@@ -311,3 +312,10 @@ def test_random_tables_match_reference_in_any_order(
     finally:
         duckdb_con.drop_table(name)
     assert got == reference(_arrow(rows).to_pylist(), as_of=AS_OF, **kwargs)[1]
+
+
+def test_docstring_examples_run() -> None:
+    import corecustomers.insights.adopters as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import doctest
 import json
 from pathlib import Path
 from typing import Any
@@ -453,3 +454,10 @@ def test_cdnow_with_a_p_alive_drop_from_the_previous_month(cdnow: dict[str, Any]
     assert sum(dropped) == 19
     assert report["n_alerted"] == 596
     assert report["alerted_active_rate"] < 0.5 * report["not_alerted_active_rate"]
+
+
+def test_docstring_examples_run() -> None:
+    import corecustomers.insights.alerts as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import doctest
 import itertools
 import json
 from collections import defaultdict
@@ -222,3 +223,10 @@ def test_influence_refuses_bad_tables() -> None:
         influence(["a"], pa.table({k: v * 2 for k, v in good.items()}))
     with pytest.raises(InputError, match="customer_id"):
         influence(pa.table({"id": ["a"]}), pa.table(good))
+
+
+def test_docstring_examples_run() -> None:
+    import corecustomers.insights.influence as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

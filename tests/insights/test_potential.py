@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -151,3 +152,10 @@ def test_invariants(values: list[tuple[float, float]], seed: int, top_share: flo
     order = np.random.default_rng(seed).permutation(n)
     shuffled = potential_value(scored.take(order), top_share=top_share)
     assert shuffled.sort_by("customer_id").equals(out.sort_by("customer_id"))
+
+
+def test_docstring_examples_run() -> None:
+    import corecustomers.insights.potential as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
