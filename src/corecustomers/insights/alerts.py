@@ -273,7 +273,7 @@ def early_warnings(
         ``core`` (bool)
             Whether the customer is core; only core customers are alerted.
         ``alert`` (bool)
-            Whether at least one rule tripped.
+            A core customer for whom at least one rule tripped.
         ``alert_reason`` (string)
             The codes of the rules that tripped (:data:`REASON_CODES` order), joined by
             ``","``; null without an alert.
@@ -405,6 +405,8 @@ the previous 90 days (200.00), and falling.
             lambda i: f"satisfaction fell from {s_before[i]:g} to {s_now[i]:g}",
             lambda i: f"满意度从{s_before[i]:g}降至{s_now[i]:g}",
         )
+    elif satisfaction is not None or previous_satisfaction is not None:
+        logger.info("only one satisfaction survey: the satisfaction_drop rule is skipped")
 
     alert = core & np.logical_or.reduce(
         [reasons[c] for c in REASON_CODES if c in reasons], initial=False
