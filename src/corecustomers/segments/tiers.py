@@ -184,7 +184,7 @@ _WORDINGS: Final[dict[str, _Wording]] = {
         "最近一次消费",
         "days",
         "last purchase {v} ago",
-        "最近一次消费在{v}前",
+        "最近一次消费在 {v}前",
     ),
     "frequency": _Wording(
         "repeat purchases", "重复购买次数", "count", "{v} repeat purchases", "重复购买 {v} 次"
