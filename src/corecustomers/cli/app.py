@@ -160,6 +160,13 @@ DelimiterOpt = Annotated[
 EncodingOpt = Annotated[
     str | None, typer.Option("--encoding", help="utf-8 | gb18030 (GBK) [default: detected].")
 ]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        help="Where snapshots and overrides live: a folder (holding .corecustomers/), a .duckdb file or a database URL [default: current folder].",
+    ),
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
 
@@ -202,6 +209,7 @@ def analyze(
             help="Transaction model: auto | bgnbd | pnbd | mbgnbd | none [default: auto].",
         ),
     ] = None,
+    workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
@@ -211,7 +219,8 @@ def analyze(
     """Analyse a transactions table: scored customers, summary and an HTML report.
 
     Writes OUT/customers.parquet, OUT/customers.csv, OUT/summary.json,
-    OUT/quarantine.csv and OUT/report.html.
+    OUT/quarantine.csv and OUT/report.html, and stores a snapshot of the customers'
+    tiers in the workspace.
 
     Examples:
 
@@ -237,6 +246,7 @@ def analyze(
             source_url=source_url,
             lang=lang,
             model=model,
+            workspace=workspace,
             delimiter=delimiter,
             encoding=encoding,
         )
@@ -399,6 +409,170 @@ def fit(
         if json_out is not None:
             json_out.write_text(json.dumps(fitted.to_dict(), indent=2), encoding="utf-8")
             out.print(f"Model written to [bold]{json_out}[/bold]")
+
+
+@app.command()
+def history(
+    source: SourceArg,
+    every: Annotated[str, typer.Option("--every", help="week | month | quarter.")] = "month",
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First date [default: first transaction].")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last date [default: last transaction].")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for history.json and quarantine.csv.")
+    ] = Path("history"),
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    time_unit: TimeUnitOpt = None,
+    engine: EngineOpt = None,
+    source_url: SourceUrl = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Build a series of past snapshots (one per week, month or quarter end) in one command.
+
+    Each snapshot holds every customer's scores, tier, reasons and policy version as of
+    that date, with the previous date's tiers as state (bands, grace).
+
+    Example:
+
+      corecustomers history sales.csv --every month --from 2023-01-01 --to 2024-12-31
+    """
+    from corecustomers.service.history import history as run
+
+    with _handled(debug):
+        if every not in ("week", "month", "quarter"):
+            raise typer.BadParameter("--every must be week, month or quarter")
+        settings = _settings(
+            config,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            order_col=order_col,
+            time_unit=time_unit,
+            engine=engine,
+            source_url=source_url,
+            workspace=workspace,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        result = run(
+            source,
+            settings,
+            every=every,  # type: ignore[arg-type]
+            start=_date(date_from, "--from"),
+            end=_date(date_to, "--to"),
+            out_dir=out_dir,
+            progress=RichProgress(err, quiet=quiet),
+        )
+        table = Table(title=f"{len(result['snapshots'])} snapshots")
+        table.add_column("as of")
+        table.add_column("customers", justify="right")
+        table.add_column("tiers")
+        table.add_column("alerts", justify="right")
+        for snap in result["snapshots"]:
+            tiers = ", ".join(f"{k} {v:,}" for k, v in snap["tiers"].items())
+            table.add_row(snap["as_of"], f"{snap['customers']:,}", tiers, f"{snap['alerted']:,}")
+        out.print(table)
+        out.print(f"Series: [bold]{out_dir / 'history.json'}[/bold]")
+
+
+@app.command()
+def compare(
+    date_from: Annotated[str, typer.Option("--from", help="Date of the earlier snapshot.")],
+    date_to: Annotated[str, typer.Option("--to", help="Date of the later snapshot.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the comparison as JSON.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    debug: Debug = False,
+) -> None:
+    """Compare two snapshots: tier transition matrix, core customers won/kept/downgraded/lost.
+
+    Example:
+
+      corecustomers compare --from 2024-06-30 --to 2024-12-31
+    """
+    import json
+
+    from corecustomers.service.history import compare as run
+
+    with _handled(debug):
+        settings = _settings(config, workspace=workspace)
+        start = _date(date_from, "--from")
+        end = _date(date_to, "--to")
+        assert start is not None and end is not None
+        result = run(settings, start=start, end=end)
+        tiers = result["tiers"]
+        matrix = Table(title=f"Customers by tier: {start} (rows) → {end} (columns)")
+        matrix.add_column("")
+        for t in tiers:
+            matrix.add_column(t, justify="right")
+        for i, t in enumerate(tiers):
+            matrix.add_row(t, *[f"{n:,}" for n in result["matrix"]["customers"][i]])
+        out.print(matrix)
+        core = result["core"]
+        out.print(
+            f"Present at both dates: {result['customers']['both']:,} "
+            f"(gone {result['customers']['gone']:,}, new {result['customers']['new']:,})"
+        )
+        flows = {k: core[k]["customers"] for k in ("won", "kept", "downgraded", "lost")}
+        out.print(
+            "Core customers: "
+            + ", ".join(f"{k} {v:,}" for k, v in flows.items())
+            + f"; revenue at risk from downgrades: {result['revenue_at_risk'] or 0:,.2f}"
+        )
+        if json_out is not None:
+            json_out.write_text(
+                json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+            out.print(f"Written to [bold]{json_out}[/bold]")
+
+
+@app.command()
+def override(
+    customer_id: Annotated[str, typer.Argument(help="The customer id.")],
+    tier: Annotated[str | None, typer.Option("--tier", help="The tier to hold.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who decided.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day in force [default: until removed].")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the override.")] = False,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    debug: Debug = False,
+) -> None:
+    """Hold a customer in a tier by hand (who, why, until when); it survives every rerun.
+
+    Example:
+
+      corecustomers override M0001234 --tier strategic --by "Li Na" --reason "renegotiating the contract" --until 2025-03-31
+    """
+    from corecustomers.service.history import add_override
+
+    with _handled(debug):
+        settings = _settings(config, workspace=workspace)
+        message = add_override(
+            settings,
+            customer_id,
+            tier=tier,
+            by=by,
+            reason=reason,
+            until=_date(until, "--until"),
+            remove=remove,
+        )
+        out.print(message)
 
 
 @app.command()
