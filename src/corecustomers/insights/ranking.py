@@ -1,0 +1,812 @@
+"""Core ranking: rank customers by the revenue they will bring, not by what they spent.
+
+Ranking customers by past spend looks backwards. The BTYD models look forwards: a BG/NBD
+transaction model (Fader, Hardie & Lee 2005, "Counting your customers the easy way",
+*Marketing Science* 24(2)) times a Gamma-Gamma spend model (Fader, Hardie & Lee 2005,
+"RFM and CLV", *Journal of Marketing Research* 42(4)) predicts each customer's revenue in
+the next window from ``frequency, recency, T`` and ``monetary_value`` alone. This module
+adds what those models leave out -- rhythm, trend, returns, breadth -- through a
+gradient-boosted regression (scikit-learn's ``HistGradientBoostingRegressor``) trained on
+the same data, shifted back in time so that no training target lies after the day scored.
+
+Time-shifted training and the choice
+------------------------------------
+To score at a cut ``c`` (``calibration_end`` in :func:`capture_comparison`, ``as_of`` in
+:func:`core_scores`) with a training window of ``L`` days:
+
+1. **Training.** Features from the transactions up to ``c - L``; target: each customer's
+   net revenue (the sum of ``amount``, returns included) in ``(c - L, c]``. The fitted
+   model is applied to the same features computed up to ``c``; its prediction (net
+   revenue over the next ``L`` days) is the *combined* ranking.
+2. **Validation.** The same procedure one window earlier: a model trained on the features
+   up to ``c - 2L`` with the revenue in ``(c - 2L, c - L]`` scores the customers at
+   ``c - L``, and the top :data:`TOP_SHARE` (20 %) of its ranking is compared with the top
+   20 % of the pure BTYD ranking fitted at ``c - L``, on the revenue in ``(c - L, c]``.
+   This is the real situation shifted back by one window -- a model trained on the past,
+   applied later -- so a model that does not survive the shift in time is caught.
+3. **Decision.** The combined ranking becomes the ``core_score`` only if, in
+   :data:`BOOTSTRAP_REPLICATES` paired bootstrap resamples of the validation customers
+   (seed :data:`BOOTSTRAP_SEED`), its top 20 % capture strictly more revenue than the
+   BTYD ranking's top 20 % in at least :data:`REQUIRED_CONFIDENCE` (90 %) of them. A
+   difference the resampling cannot tell from noise keeps the BTYD ranking, which
+   needs no training.
+4. **Window.** ``L`` is the horizon ``H`` (``as_of - calibration_end`` in
+   :func:`capture_comparison`, ``horizon_days`` in :func:`core_scores`) when the history
+   before ``c`` (from the first purchase) spans at least ``3H`` days; otherwise a third
+   of that history, so that the validation split still has a window of history before
+   it. When ``L`` would be shorter than :data:`MIN_WINDOW_DAYS`, or a split has fewer
+   than :data:`MIN_CUSTOMERS` customers, no fitted BTYD models or no revenue in its
+   target window, no combined ranking is trained and the BTYD ranking is used.
+
+When the BTYD models cannot be fitted at ``c`` (fewer than :data:`MIN_CUSTOMERS`
+customers or repeat buyers, or a failed fit) the ``core_score`` is the historic spend.
+Model-fit warnings are caught and reported in the result's ``warnings``, never raised.
+
+Features of the gradient-boosted model
+--------------------------------------
+All computed at the cut from the transactions up to it (:data:`MODEL_FEATURES`): the BTYD
+prediction for the window (``btyd_value = E[X(L)] * E[Z]``, FHL 2005 eq. (10) times
+the Gamma-Gamma conditional mean) and its parts ``expected_purchases``, ``p_alive``,
+``expected_spend``; the literature's ``frequency, recency, T, monetary_value``;
+``total_spend``, ``returns_share`` (returns over gross purchases), ``orders_per_period``,
+``days_since_last_purchase``, ``tenure_days``; the rhythm ``mean_gap_days`` (recency over
+repeat purchases, missing without one) and ``overdue`` (days since the last purchase over
+the mean gap); the trend ``spend_recent`` / ``spend_previous`` (net spend in the last
+window ``L`` and the one before) and ``periods_recent``; and, when the transactions have a
+``product`` column, the breadth ``n_products``. Missing values are left to the model
+(native NaN handling). The model uses a Poisson loss (log link), fitting the mean of a
+non-negative, heavy-tailed revenue; negative targets (net returns) are clipped at 0. Its
+hyper-parameters are fixed (``random_state=0``, no early stopping), so runs repeat
+exactly.
+
+Examples
+--------
+>>> import datetime
+>>> import ibis
+>>> from corecustomers.insights.ranking import capture_comparison
+>>> tx = ibis.memtable(
+...     {
+...         "customer_id": ["a", "a", "b", "b"],
+...         "timestamp": [datetime.datetime(2024, m, 1) for m in (1, 3, 1, 2)],
+...         "amount": [10.0, 40.0, 30.0, 5.0],
+...     }
+... )
+>>> result = capture_comparison(
+...     tx, calibration_end=datetime.date(2024, 1, 31), as_of=datetime.date(2024, 3, 31)
+... )
+>>> result["core_score"], round(result["capture"]["historic_spend"], 3)
+('historic_spend', 0.111)
+
+Too few customers for the models here, so only the historic ranking exists: its top
+customer (``b``, 30 spent by January) brings 5 of the 45 of February and March.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from corecustomers.data._time import TimeUnit, check_dates, days_per
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.models import BetaGeoModel, GammaGammaModel
+
+__all__ = [
+    "MIN_CUSTOMERS",
+    "MIN_WINDOW_DAYS",
+    "MODEL_FEATURES",
+    "TOP_SHARE",
+    "CoreScores",
+    "Method",
+    "capture_comparison",
+    "core_scores",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+Method = Literal["combined", "btyd", "historic_spend"]
+"""Which ranking the ``core_score`` is: the gradient-boosted combination, the pure BTYD x
+Gamma-Gamma prediction, or (when no model can be fitted) the historic spend."""
+
+TOP_SHARE: Final = 0.2
+"""Share of customers whose captured revenue decides and reports the rankings."""
+
+MIN_CUSTOMERS: Final = 20
+"""Fewer customers (or repeat buyers, for the BTYD fit) than this and no model is fitted."""
+
+MIN_WINDOW_DAYS: Final = 14
+"""Shortest training window ``L`` (days) for which a combined ranking is trained."""
+
+DEFAULT_HORIZON_DAYS: Final = 365
+"""Horizon of :func:`core_scores` when none is given."""
+
+BOOTSTRAP_REPLICATES: Final = 200
+"""Paired bootstrap resamples of the validation customers."""
+
+BOOTSTRAP_SEED: Final = 0
+"""Seed of the bootstrap, so that the choice is reproducible."""
+
+REQUIRED_CONFIDENCE: Final = 0.9
+"""Share of bootstrap resamples in which the combined ranking must capture more."""
+
+MODEL_FEATURES: Final = (
+    "btyd_value",
+    "expected_purchases",
+    "p_alive",
+    "expected_spend",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_spend",
+    "returns_share",
+    "orders_per_period",
+    "days_since_last_purchase",
+    "tenure_days",
+    "mean_gap_days",
+    "overdue",
+    "spend_recent",
+    "spend_previous",
+    "periods_recent",
+)
+"""Inputs of the gradient-boosted model, in order (plus ``n_products`` with products)."""
+
+#: Hyper-parameters of the gradient-boosted model; fixed, so that runs are reproducible.
+_GBM_PARAMS: Final[Mapping[str, Any]] = {
+    "loss": "poisson",
+    "learning_rate": 0.05,
+    "max_iter": 100,
+    "max_leaf_nodes": 7,
+    "min_samples_leaf": 100,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+    "random_state": 0,
+}
+
+#: Below this many training customers the model runs on one OpenMP thread.
+_THREADED_FROM: Final = 100_000
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoreScores:
+    """Per-customer ``core_score`` and how it was chosen (see :func:`core_scores`).
+
+    Attributes
+    ----------
+    table
+        One row per customer, ordered by ``customer_id``: ``customer_id`` (string),
+        ``core_score`` (float64, higher is more valuable; a ranking score whose scale
+        depends on ``method``: for ``"btyd"`` the predicted net revenue of the next
+        ``horizon_days``, for ``"combined"`` the predicted net revenue of the next
+        ``training_window_days`` (``details``), for ``"historic_spend"`` the net spend so
+        far), ``btyd_value`` (the BTYD x Gamma-Gamma predicted net revenue of the next
+        ``horizon_days``; null when the models could not be fitted) and ``historic_spend``
+        (net spend up to ``as_of``).
+    method
+        The ranking the ``core_score`` is (:data:`Method`).
+    reason
+        Why that ranking was chosen, in English.
+    details
+        The validation figures and windows (JSON-ready).
+    """
+
+    table: pa.Table
+    method: Method
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Method, reason and details, JSON-ready (for ``summary.json``).
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> CoreScores(pa.table({"customer_id": ["a"]}), "btyd", "no holdout").to_dict()
+        {'core_score': 'btyd', 'reason': 'no holdout'}
+        """
+        return {"core_score": self.method, "reason": self.reason, **self.details}
+
+
+# -- public functions -------------------------------------------------------------------
+
+
+def capture_comparison(
+    tx: ir.Table,
+    *,
+    calibration_end: datetime.date,
+    as_of: datetime.date,
+    time_unit: TimeUnit = "week",
+    top_share: float = TOP_SHARE,
+) -> dict[str, Any]:
+    """Share of the holdout revenue captured by the top customers of three rankings.
+
+    The customers are those who bought on or before ``calibration_end``; the holdout
+    revenue of each is their net revenue in ``(calibration_end, as_of]``: the sum of
+    ``amount``, returns included. The top ``top_share`` of customers (rounded up; ties in
+    a ranking go to the lower ``customer_id``) is chosen by
+
+    * ``historic_spend``: net spend up to ``calibration_end``;
+    * ``btyd``: BG/NBD x Gamma-Gamma predicted revenue over the holdout length ``H``,
+      fitted on the data up to ``calibration_end``;
+    * ``combined``: the gradient-boosted ranking, trained on the earlier, time-shifted
+      split described in the module docstring (never on the holdout).
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (``docs/CONTRACTS.md``) on any Ibis backend.
+    calibration_end
+        Last day (inclusive) whose transactions the rankings may use.
+    as_of
+        Last day (inclusive) of the holdout; after ``calibration_end``.
+    time_unit
+        Unit of ``recency`` and ``T`` for the BTYD fit.
+    top_share
+        Share of customers in the top group, in ``(0, 1]``.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``calibration_end``, ``as_of``, ``holdout_days``, ``top_share``,
+        ``customers``, ``top_customers``, ``holdout_revenue``; ``capture`` with the shares
+        ``historic_spend``, ``btyd``, ``combined`` (``None`` when that ranking could not be
+        built), ``core_score`` (the share of the chosen ranking) and ``best_possible``
+        (the top customers by actual holdout revenue) -- every share ``None`` when the
+        holdout revenue is not positive; ``core_score`` (the chosen :data:`Method`),
+        ``reason`` (a sentence), ``training_window_days`` (``L``), ``validation`` (the
+        time-shifted validation's dates, customers, captures of the three rankings at
+        :data:`TOP_SHARE` and ``bootstrap_share_better``; ``None`` when none was run) and
+        ``warnings`` (model-fit warnings, as text). The choice of ``core_score`` is always
+        made at :data:`TOP_SHARE`, whatever ``top_share`` is reported.
+
+    Raises
+    ------
+    ConfigError
+        If the dates are not ``datetime.date`` values with ``calibration_end < as_of``,
+        or ``top_share`` is not in ``(0, 1]``.
+    ColumnMappingError
+        If ``tx`` lacks a canonical column the features need.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=d) for d in range(60)]
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": [f"c{d % 3}" for d in range(60)],
+    ...         "timestamp": days,
+    ...         "amount": [10.0 * (1 + d % 3) for d in range(60)],
+    ...     }
+    ... )
+    >>> result = capture_comparison(
+    ...     tx, calibration_end=datetime.date(2024, 1, 31), as_of=datetime.date(2024, 2, 29)
+    ... )
+    >>> sorted(result["capture"])
+    ['best_possible', 'btyd', 'combined', 'core_score', 'historic_spend']
+    >>> result["capture"]["btyd"] is None, result["core_score"]
+    (True, 'historic_spend')
+    """
+    check_dates(as_of, calibration_end)
+    if calibration_end >= as_of:
+        raise ConfigError(
+            f"as_of ({as_of}) must be after calibration_end ({calibration_end}): the "
+            "holdout whose revenue is captured runs from calibration_end to as_of."
+        )
+    _check_share(top_share)
+    days_per(time_unit)  # refuse an unknown unit before any work
+    horizon = (as_of - calibration_end).days
+    scored = _score(
+        tx, cut=calibration_end, horizon_days=horizon, time_unit=time_unit, target_end=as_of
+    )
+    frame = scored.frame
+    assert frame.target is not None  # built with a target end
+    revenue = frame.target
+    capture = {
+        "historic_spend": _capture(frame.historic_spend, revenue, top_share),
+        "btyd": None
+        if scored.btyd_value is None
+        else _capture(scored.btyd_value, revenue, top_share),
+        "combined": None
+        if scored.combined is None
+        else _capture(scored.combined, revenue, top_share),
+        "core_score": _capture(scored.core_score, revenue, top_share),
+        "best_possible": _capture(revenue, revenue, top_share),
+    }
+    return {
+        "calibration_end": calibration_end.isoformat(),
+        "as_of": as_of.isoformat(),
+        "holdout_days": horizon,
+        "time_unit": time_unit,
+        "top_share": top_share,
+        "customers": frame.n,
+        "top_customers": _top_count(frame.n, top_share),
+        "holdout_revenue": float(np.sum(revenue)),
+        "capture": capture,
+        "core_score": scored.method,
+        "reason": scored.reason,
+        **scored.details,
+    }
+
+
+def core_scores(
+    tx: ir.Table,
+    *,
+    as_of: datetime.date,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    time_unit: TimeUnit = "week",
+) -> CoreScores:
+    """Per-customer ``core_score`` at ``as_of``, when no holdout is set aside.
+
+    The BTYD x Gamma-Gamma models are fitted on all the transactions up to ``as_of`` and
+    predict each customer's net revenue over the next ``horizon_days``. The combined
+    ranking is trained on the window before ``as_of`` (features up to ``as_of - L``,
+    target the revenue in ``(as_of - L, as_of]``), validated one window earlier and used
+    only when it beats the BTYD ranking there, as the module docstring describes; ``L``
+    is ``horizon_days``, or a third of the history when that is shorter than
+    ``3 * horizon_days``.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (``docs/CONTRACTS.md``) on any Ibis backend.
+    as_of
+        Last day (inclusive) observed; the scores describe the customers on that day.
+    horizon_days
+        Days ahead whose revenue the scores predict (positive).
+    time_unit
+        Unit of ``recency`` and ``T`` for the BTYD fit.
+
+    Returns
+    -------
+    CoreScores
+        The per-customer table (every customer who bought on or before ``as_of``), the
+        chosen method, the reason and the validation figures.
+
+    Raises
+    ------
+    ConfigError
+        If ``as_of`` is not a ``datetime.date`` or ``horizon_days`` is not positive.
+    ColumnMappingError
+        If ``tx`` lacks a canonical column the features need.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["a", "a", "b"],
+    ...         "timestamp": [datetime.datetime(2024, 1, d) for d in (1, 20, 5)],
+    ...         "amount": [10.0, 30.0, 5.0],
+    ...     }
+    ... )
+    >>> scores = core_scores(tx, as_of=datetime.date(2024, 1, 31))
+    >>> scores.method, scores.table.column("core_score").to_pylist()
+    ('historic_spend', [40.0, 5.0])
+    """
+    check_dates(as_of, None)
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
+        raise ConfigError(
+            f"horizon_days must be a positive whole number of days, got {horizon_days!r}."
+        )
+    scored = _score(tx, cut=as_of, horizon_days=horizon_days, time_unit=time_unit, target_end=None)
+    frame = scored.frame
+    table = pa.table(
+        {
+            "customer_id": frame.customer_id,
+            "core_score": pa.array(scored.core_score, pa.float64()),
+            "btyd_value": pa.array(
+                np.zeros(frame.n) if scored.btyd_value is None else scored.btyd_value,
+                pa.float64(),
+                mask=np.full(frame.n, scored.btyd_value is None),
+            ),
+            "historic_spend": pa.array(frame.historic_spend, pa.float64()),
+        }
+    )
+    details = {"as_of": as_of.isoformat(), "horizon_days": horizon_days, **scored.details}
+    return CoreScores(table, scored.method, scored.reason, details)
+
+
+# -- the procedure ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scored:
+    frame: _Frame
+    btyd_value: FloatArray | None
+    core_score: FloatArray
+    combined: FloatArray | None
+    method: Method
+    reason: str
+    details: dict[str, Any]
+
+
+def _score(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    horizon_days: int,
+    time_unit: TimeUnit,
+    target_end: datetime.date | None,
+) -> _Scored:
+    """Frame at ``cut``, the BTYD and combined rankings, and the choice between them."""
+    _check_columns(tx)
+    has_product = "product" in tx.columns
+    first_day = _first_purchase_day(tx, cut)
+    history = 0 if first_day is None else (cut - first_day).days
+    window = min(horizon_days, history // 3)
+    notes: list[str] = []
+
+    def frame_at(at: datetime.date, end: datetime.date | None) -> _Frame:
+        return _frame(
+            tx,
+            cut=at,
+            target_end=end,
+            window_days=max(window, 1),
+            time_unit=time_unit,
+            has_product=has_product,
+            notes=notes,
+        )
+
+    frame = frame_at(cut, target_end)
+    details: dict[str, Any] = {"training_window_days": window, "validation": None}
+    if frame.btyd is None:
+        details["warnings"] = notes
+        return _Scored(
+            frame,
+            None,
+            frame.historic_spend,
+            None,
+            "historic_spend",
+            "the BTYD models could not be fitted (fewer than "
+            f"{MIN_CUSTOMERS} customers or repeat buyers, or a failed fit), so customers "
+            "are ranked by historic spend",
+            details,
+        )
+    btyd_value = frame.btyd.value(horizon_days)
+
+    combined: FloatArray | None = None
+    validation: dict[str, Any] | None = None
+    problem = ""
+    if window < MIN_WINDOW_DAYS:
+        problem = (
+            f"the history before {cut} ({history} days) is too short for time-shifted "
+            f"training and validation windows of at least {MIN_WINDOW_DAYS} days"
+        )
+    else:
+        step = datetime.timedelta(days=window)
+        earlier = frame_at(cut - 2 * step, cut - step)
+        later = frame_at(cut - step, cut)
+        problem = _unusable(earlier, "validation") or _unusable(later, "training")
+        if not problem:
+            names = MODEL_FEATURES + (("n_products",) if has_product else ())
+            validation = _validate(earlier, later, names, window)
+            validation.update(
+                features_end=(cut - 2 * step).isoformat(),
+                scored_at=(cut - step).isoformat(),
+                revenue_window=[(cut - step).isoformat(), cut.isoformat()],
+            )
+            combined = _fit_and_predict(later, frame, names, window)
+    details["validation"] = validation
+    details["warnings"] = notes
+    if validation is None or combined is None:
+        reason = (
+            f"no combined ranking was trained: {problem}; customers are ranked by the "
+            "BTYD prediction"
+        )
+        return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
+    won = validation["bootstrap_share_better"] >= REQUIRED_CONFIDENCE
+    reason = (
+        f"in the time-shifted validation (trained on features up to "
+        f"{validation['features_end']}, scored at {validation['scored_at']} against the "
+        f"revenue up to {cut}) the combined ranking's top {TOP_SHARE:.0%} captured "
+        f"{validation['combined']:.2%} of the revenue against {validation['btyd']:.2%} for "
+        f"the BTYD ranking, and did better in {validation['bootstrap_share_better']:.0%} of "
+        f"{BOOTSTRAP_REPLICATES} bootstrap resamples of the customers "
+        f"({'at least' if won else 'fewer than'} the {REQUIRED_CONFIDENCE:.0%} required)"
+    )
+    if won:
+        return _Scored(frame, btyd_value, combined, combined, "combined", reason, details)
+    return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
+
+
+def _validate(
+    earlier: _Frame, later: _Frame, names: tuple[str, ...], window: int
+) -> dict[str, Any]:
+    """Train on the earlier split, score the later one, compare with its BTYD ranking."""
+    assert later.target is not None and later.btyd is not None
+    revenue = later.target
+    combined = _fit_and_predict(earlier, later, names, window)
+    btyd = later.btyd.value(window)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    better = 0
+    for _ in range(BOOTSTRAP_REPLICATES):
+        pick = rng.integers(0, later.n, later.n)
+        gain = _capture(combined[pick], revenue[pick], TOP_SHARE)
+        base = _capture(btyd[pick], revenue[pick], TOP_SHARE)
+        better += gain is not None and base is not None and gain > base
+    return {
+        "method": "time-shifted",
+        "customers": later.n,
+        "combined": _capture(combined, revenue, TOP_SHARE),
+        "btyd": _capture(btyd, revenue, TOP_SHARE),
+        "historic_spend": _capture(later.historic_spend, revenue, TOP_SHARE),
+        "bootstrap_share_better": better / BOOTSTRAP_REPLICATES,
+    }
+
+
+def _unusable(frame: _Frame, name: str) -> str:
+    """Why ``frame`` cannot train or validate a model ('' when it can)."""
+    if frame.n < MIN_CUSTOMERS:
+        return f"the {name} split has {frame.n} customers (fewer than {MIN_CUSTOMERS})"
+    if frame.btyd is None:
+        return f"the BTYD models could not be fitted on the {name} split"
+    if frame.target is None or not float(np.sum(frame.target)) > 0.0:
+        return f"the {name} split has no revenue in its target window"
+    return ""
+
+
+def _fit_and_predict(
+    train: _Frame, apply: _Frame, names: tuple[str, ...], window: int
+) -> FloatArray:
+    """Fit the gradient-boosted model on ``train`` and predict ``apply``'s revenue."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    assert train.target is not None and train.btyd is not None and apply.btyd is not None
+    y = np.clip(train.target, 0.0, None)
+    X_train, X_apply = train.inputs(names, window), apply.inputs(names, window)
+    # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
+    # their start-up and spinning cost far more than the work.
+    threads = 1 if train.n < _THREADED_FROM else None
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        model = HistGradientBoostingRegressor(**_GBM_PARAMS).fit(X_train, y)
+        return np.asarray(model.predict(X_apply), dtype=np.float64)
+
+
+# -- frames -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Btyd:
+    """BG/NBD and Gamma-Gamma models fitted at one cut, with their customers."""
+
+    transactions: BetaGeoModel
+    spend: GammaGammaModel
+    X: dict[str, FloatArray]
+    unit: float
+
+    def value(self, days: int) -> FloatArray:
+        """Predicted net revenue in the next ``days``: ``E[X(days)] * E[Z]``."""
+        return self.expected_purchases(days) * self.expected_spend()
+
+    def expected_purchases(self, days: int) -> FloatArray:
+        return np.asarray(
+            self.transactions.expected_purchases(self.X, days / self.unit), dtype=np.float64
+        )
+
+    def expected_spend(self) -> FloatArray:
+        return np.asarray(self.spend.expected_spend(self.X), dtype=np.float64)
+
+    def p_alive(self) -> FloatArray:
+        p = np.asarray(self.transactions.probability_alive(self.X), dtype=np.float64)
+        return np.clip(p, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The customers at one cut: ids, behaviour, historic spend, BTYD fit and target."""
+
+    customer_id: pa.Array
+    behaviour: dict[str, FloatArray]
+    historic_spend: FloatArray
+    target: FloatArray | None
+    btyd: _Btyd | None
+
+    @property
+    def n(self) -> int:
+        return len(self.customer_id)
+
+    def inputs(self, names: tuple[str, ...], window: int) -> FloatArray:
+        """The model inputs ``names`` with the BTYD predictions for ``window`` days."""
+        assert self.btyd is not None
+        columns = dict(self.behaviour)
+        columns["expected_purchases"] = self.btyd.expected_purchases(window)
+        columns["expected_spend"] = self.btyd.expected_spend()
+        columns["btyd_value"] = columns["expected_purchases"] * columns["expected_spend"]
+        columns["p_alive"] = self.btyd.p_alive()
+        return np.column_stack([columns[name] for name in names])
+
+
+def _frame(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    target_end: datetime.date | None,
+    window_days: int,
+    time_unit: TimeUnit,
+    has_product: bool,
+    notes: list[str],
+) -> _Frame:
+    """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``."""
+    unit = days_per(time_unit)
+    features = customer_features(tx, as_of=cut, time_unit=time_unit)
+    activity = _activity(
+        tx, cut=cut, target_end=target_end, window_days=window_days, has_product=has_product
+    )
+    joined = features.left_join(activity, "customer_id")
+    extra = [name for name in activity.columns if name != "customer_id"]
+    table = materialize(joined.select(*features.columns, *extra).order_by("customer_id"))
+
+    def col(name: str) -> FloatArray:
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(np.asarray(values, dtype=np.float64))  # null sums are 0
+
+    frequency = col("frequency")
+    gross = col("total_spend") + col("returns_amount")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_gap = np.where(frequency > 0, col("recency") * unit / frequency, np.nan)
+        overdue = col("days_since_last_purchase") / mean_gap
+        returns_share = np.where(gross > 0, col("returns_amount") / gross, 0.0)
+    behaviour: dict[str, FloatArray] = {
+        "frequency": frequency,
+        "recency": col("recency"),
+        "T": col("T"),
+        "monetary_value": col("monetary_value"),
+        "total_spend": col("total_spend"),
+        "returns_share": returns_share,
+        "orders_per_period": col("n_orders") / np.maximum(col("n_periods"), 1.0),
+        "days_since_last_purchase": col("days_since_last_purchase"),
+        "tenure_days": col("tenure_days"),
+        "mean_gap_days": mean_gap,
+        "overdue": overdue,
+        "spend_recent": col("spend_recent"),
+        "spend_previous": col("spend_previous"),
+        "periods_recent": col("periods_recent"),
+    }
+    if has_product:
+        behaviour["n_products"] = col("n_products")
+    return _Frame(
+        customer_id=table.column("customer_id").combine_chunks(),
+        behaviour=behaviour,
+        historic_spend=behaviour["total_spend"],
+        target=None if target_end is None else col("target"),
+        btyd=_fit_btyd(behaviour, unit=unit, cut=cut, notes=notes),
+    )
+
+
+def _activity(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    target_end: datetime.date | None,
+    window_days: int,
+    has_product: bool,
+) -> ir.Table:
+    """Per customer: spend in the last two windows before ``cut``, purchase days in the
+    last, distinct products, and (with ``target_end``) the net amount in ``(cut, target_end]``."""
+    day = _day(tx)
+    end = cut if target_end is None else target_end
+    tx = tx.mutate(_day=day).filter(day <= ibis.literal(end, type="date"))
+    cut_day = ibis.literal(cut, type="date")
+    recent_start = ibis.literal(cut - datetime.timedelta(days=window_days), type="date")
+    previous_start = ibis.literal(cut - datetime.timedelta(days=2 * window_days), type="date")
+    amount = tx["amount"].cast("float64")
+    before = tx["_day"] <= cut_day
+    recent = before & (tx["_day"] > recent_start)
+    previous = (tx["_day"] > previous_start) & (tx["_day"] <= recent_start)
+    metrics: dict[str, ir.Value] = {
+        "spend_recent": amount.sum(where=recent),
+        "spend_previous": amount.sum(where=previous),
+        "periods_recent": tx["_day"].nunique(where=recent & (amount >= 0)),
+    }
+    if has_product:
+        metrics["n_products"] = tx["product"].nunique(where=before & (amount >= 0))
+    if target_end is not None:
+        metrics["target"] = amount.sum(where=~before)
+    customer = tx["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    return tx.group_by(customer_id=customer).aggregate(**metrics)
+
+
+def _day(tx: ir.Table) -> ir.Value:
+    ts = tx["timestamp"]
+    return ts if ts.type().is_date() else ts.date()
+
+
+def _first_purchase_day(tx: ir.Table, cut: datetime.date) -> datetime.date | None:
+    day = _day(tx)
+    bought = (day <= ibis.literal(cut, type="date")) & (tx["amount"] >= 0)
+    value = materialize(tx.filter(bought).aggregate(first=day.min())).column("first")[0].as_py()
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value if isinstance(value, datetime.date) else None
+
+
+def _fit_btyd(
+    behaviour: dict[str, FloatArray], *, unit: float, cut: datetime.date, notes: list[str]
+) -> _Btyd | None:
+    """BG/NBD and Gamma-Gamma fitted on the customers at ``cut``, or None."""
+    X = {name: behaviour[name] for name in ("frequency", "recency", "T", "monetary_value")}
+    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    if X["frequency"].size < MIN_CUSTOMERS or np.count_nonzero(repeat) < MIN_CUSTOMERS:
+        notes.append(
+            f"{cut}: BTYD models not fitted: {X['frequency'].size} customers and "
+            f"{np.count_nonzero(repeat)} repeat buyers (at least {MIN_CUSTOMERS} of each needed)"
+        )
+        return None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            btyd = _Btyd(
+                BetaGeoModel().fit(X),
+                GammaGammaModel().fit({k: v[repeat] for k, v in X.items()}),
+                X,
+                unit,
+            )
+            check = btyd.value(1) * btyd.p_alive()
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        log.warning("BTYD models not fitted at %s: %s", cut, exc)
+        notes.append(f"{cut}: BTYD models not fitted: {exc}")
+        return None
+    for record in caught:
+        log.info("BTYD fit at %s: %s", cut, record.message)
+        notes.append(f"{cut}: {record.category.__name__}: {record.message}")
+    if not np.all(np.isfinite(check)):
+        notes.append(f"{cut}: BTYD predictions are not finite for some customers; not used")
+        return None
+    return btyd
+
+
+# -- measures ---------------------------------------------------------------------------
+
+
+def _top_count(n: int, share: float) -> int:
+    """Customers in the top ``share`` of ``n``, rounded up."""
+    return min(n, math.ceil(share * n - 1e-9))
+
+
+def _capture(score: FloatArray, revenue: FloatArray, share: float) -> float | None:
+    """Share of the total ``revenue`` brought by the top ``share`` of customers by ``score``.
+
+    Ties are broken by position (the customers are in ``customer_id`` order), so the
+    result is deterministic. ``None`` when the total revenue is not positive.
+    """
+    total = float(np.sum(revenue))
+    if not total > 0.0:
+        return None
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    return float(np.sum(revenue[order[: _top_count(len(revenue), share)]]) / total)
+
+
+def _check_share(share: float) -> None:
+    if not 0.0 < share <= 1.0:
+        raise ConfigError(f"top_share must be in (0, 1], got {share!r}; e.g. 0.2 for 20 %.")
+
+
+def _check_columns(tx: ir.Table) -> None:
+    missing = [name for name in ("customer_id", "timestamp", "amount") if name not in tx.columns]
+    if missing:
+        raise ColumnMappingError(
+            f"the transactions lack {', '.join(missing)}; map the source columns to the "
+            "canonical names (see docs/CONTRACTS.md) before ranking customers.",
+            column=missing[0],
+        )
