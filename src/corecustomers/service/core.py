@@ -152,7 +152,10 @@ def identify_core(
         before = workspace.latest_before(end)
         if before is not None:
             previous = workspace.read_snapshot(before)
-        overrides = workspace.overrides(active_on=end)
+        overrides = [
+            {k: o[k] for k in ("customer_id", "tier", "by", "reason", "until")}
+            for o in workspace.overrides(active_on=end)
+        ]
     with progress.step("Tiers with reasons"):
         customers = assign_tiers(
             customers,
