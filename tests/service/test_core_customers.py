@@ -108,13 +108,13 @@ def test_demo_history_compare_and_overrides(demo_csv: str, tmp_path: Path) -> No
     assert cmp["customers"]["both"] + cmp["customers"]["new"] == after.num_rows
 
     # an override survives recomputation
-    ordinary = [
+    ordinary = next(
         c
         for c, t in zip(
             after.column("customer_id").to_pylist(), after.column("tier").to_pylist(), strict=True
         )
         if t == "ordinary"
-    ][0]
+    )
     add_override(
         settings, ordinary, tier="strategic", by="Li Na", reason="renegotiating", until=None
     )
