@@ -12,7 +12,17 @@ import pytest
 
 import corecustomers.segments
 
-MODULES = ["", ".rfm", ".schemes", ".abc", ".tables"]
+MODULES = [
+    "",
+    ".rfm",
+    ".schemes",
+    ".abc",
+    ".tables",
+    ".migration",
+    ".policy",
+    ".tiers",
+    ".playbook",
+]
 PACKAGE_DIR = Path(corecustomers.segments.__file__).parent
 
 # Segments are pure NumPy / pyarrow: no dataframes, plots, engines or upper layers.

@@ -1,1 +1,33 @@
-"""corecustomers.insights."""
+"""What to do about the customers: behaviour, early warnings, potential, influence,
+earliest adopters, recommendations and the combined core ranking.
+
+Behaviour, referrals and adopters are lazy Ibis expressions over the canonical
+transactions; the rest works on the scored customers as Arrow/NumPy.
+"""
+
+from __future__ import annotations
+
+from corecustomers.insights.adopters import early_adopters, product_launches
+from corecustomers.insights.alerts import (
+    AlertThresholds,
+    core_customers,
+    early_warnings,
+    evaluate_alerts,
+)
+from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.influence import influence, referrals
+from corecustomers.insights.potential import potential_value, prediction_basis
+
+__all__ = [
+    "AlertThresholds",
+    "core_customers",
+    "customer_behaviour",
+    "early_adopters",
+    "early_warnings",
+    "evaluate_alerts",
+    "influence",
+    "potential_value",
+    "prediction_basis",
+    "product_launches",
+    "referrals",
+]
