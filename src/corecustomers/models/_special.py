@@ -17,21 +17,24 @@ Two Gauss hypergeometric functions appear in the non-contractual models:
 * the BG/NBD and MBG/NBD conditional expectations need
   ``1 - (1-z)^(r+x) 2F1(r+x, b+x; c; z)`` (Fader, Hardie & Lee 2005, eq. (10)). Euler's
   transformation turns it into ``1 - (1-z)^(a-1) 2F1(c-r-x, a-1; c; z)`` whose parameters
-  do not grow with ``x``; :func:`bg_expectation_bracket` evaluates
-  ``[1 - (1-z)^(a-1) 2F1(A, a-1; C; z)] / (a-1)`` without cancellation for small ``z`` and
+  do not grow with ``x``; :func:`bg_alive_expectation` picks, row by row, whichever form
+  has the smaller parameters and sums it without cancellation for small ``z`` and
   without a pole at ``a = 1``.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import hyp2f1
+from scipy.integrate import IntegrationWarning, quad
+from scipy.special import betaln, hyp2f1
 
 from corecustomers.models._base import FloatArray
 
 __all__ = [
-    "bg_expectation_bracket",
+    "bg_alive_expectation",
     "expm1_ratio",
     "log1mexp",
     "log_h1",
@@ -206,117 +209,228 @@ def _h1_series_chunk(
     return np.log(h), out[1] / h, -out[2] / h, out[3] / h
 
 
-def _cf_coefficient(j: int, d: FloatArray, cp: FloatArray) -> tuple[FloatArray, ...]:
-    """Level ``j`` partial numerator (over z) of Gauss's fraction and its d/dd, d/dcp."""
-    if j % 2 == 1:
-        m = (j - 1) // 2
-        num = -(cp + m) * (d + m)
-        den = (cp + 2 * m) * (cp + 2 * m + 1)
-        k = num / den
-        dk_dd = -(cp + m) / den
-        dden = (cp + 2 * m + 1) + (cp + 2 * m)
-        dk_dc = (-(d + m) * den - num * dden) / den**2
-    else:
-        m = j // 2
-        num = (d - cp - m) * m
-        den = (cp + 2 * m - 1) * (cp + 2 * m)
-        k = num / den
-        dk_dd = m / den
-        dden = (cp + 2 * m) + (cp + 2 * m - 1)
-        dk_dc = (-m * den - num * dden) / den**2
+def _cf_coefficients(
+    depth: int, d: FloatArray, cp: FloatArray, derivatives: bool
+) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
+    """Partial numerators (over ``z``) of levels ``1..depth`` of Gauss's fraction.
+
+    Level ``2m+1``: ``-(c'+m)(d+m) / ((c'+2m)(c'+2m+1))``; level ``2m``:
+    ``(d-c'-m) m / ((c'+2m-1)(c'+2m))``; with their derivatives in ``d`` and ``c'``.
+    Shapes ``(depth, rows)``.
+    """
+    j = np.arange(1, depth + 1, dtype=np.float64)[:, None]
+    odd = (j % 2) == 1
+    m = np.where(odd, (j - 1) / 2, j / 2)
+    num = np.where(odd, -(cp + m) * (d + m), (d - cp - m) * m)
+    den = np.where(odd, (cp + 2 * m) * (cp + 2 * m + 1), (cp + 2 * m - 1) * (cp + 2 * m))
+    k = num / den
+    if not derivatives:
+        return k, None, None
+    dden = np.where(odd, 2 * cp + 4 * m + 1, 2 * cp + 4 * m - 1)
+    dk_dd = np.where(odd, -(cp + m), m) / den
+    dnum_dc = np.where(odd, -(d + m), -m)
+    dk_dc = (dnum_dc * den - num * dden) / den**2
     return k, dk_dd, dk_dc
 
 
 def _h1_continued_fraction(
     d: FloatArray, c: FloatArray, z: FloatArray, depth: int, derivatives: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``2F1(1, d; c; z) = 1 / (1 + k_1 z / (1 + k_2 z / (1 + ...)))``, backwards."""
-    cp = c - 1.0
+    """``2F1(1, d; c; z) = 1 / (1 + k_1 z / (1 + k_2 z / (1 + ...)))``, backwards.
+
+    Rows are taken in blocks so the ``(depth, rows)`` coefficient tables stay small.
+    """
+    out = [np.empty(d.size) for _ in range(4)]
+    block = max(1, 400_000 // depth)
+    for start in range(0, d.size, block):
+        sl = slice(start, start + block)
+        res = _h1_cf_block(d[sl], c[sl], z[sl], depth, derivatives)
+        for o, part in zip(out, res, strict=True):
+            o[sl] = part
+    return out[0], out[1], out[2], out[3]
+
+
+def _h1_cf_block(
+    d: FloatArray, c: FloatArray, z: FloatArray, depth: int, derivatives: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    k, k_d, k_c = _cf_coefficients(depth, d, c - 1.0, derivatives)
+    kz = k * z
     v = np.ones(d.size)
     v_d = np.zeros(d.size)
     v_c = np.zeros(d.size)
     v_z = np.zeros(d.size)
-    for j in range(depth, 0, -1):
-        k, k_d, k_c = _cf_coefficient(j, d, cp)
+    if not derivatives:
+        for level in range(depth - 1, -1, -1):
+            v = 1.0 + kz[level] / v
+        return -np.log(v), v_d, v_c, v_z
+    assert k_d is not None and k_c is not None
+    k_dz = k_d * z
+    k_cz = k_c * z
+    for level in range(depth - 1, -1, -1):
         inv = 1.0 / v
-        if derivatives:
-            common = -k * z * inv * inv
-            v_d, v_c, v_z = (
-                k_d * z * inv + common * v_d,
-                k_c * z * inv + common * v_c,
-                k * inv + common * v_z,
-            )
-        v = 1.0 + k * z * inv
+        common = -kz[level] * inv * inv
+        v_d = k_dz[level] * inv + common * v_d
+        v_c = k_cz[level] * inv + common * v_c
+        v_z = k[level] * inv + common * v_z
+        v = 1.0 + kz[level] * inv
     # H = 1 / v  ->  d log H = -dv / v
     return -np.log(v), -v_d / v, -v_c / v, -v_z / v
 
 
-def bg_expectation_bracket(A: float, a: float, C: FloatArray, log1mz: FloatArray) -> FloatArray:
-    """``[1 - (1-z)^(a-1) 2F1(A, a-1; C; z)] / (a-1)`` for ``0 <= z < 1``, ``C > 0``.
+def bg_alive_expectation(
+    r: float, a: float, b_post: FloatArray, m: FloatArray, C: FloatArray, log1mz: FloatArray
+) -> FloatArray:
+    """Expected purchases in the next ``t`` of a BG/NBD or MBG/NBD customer known to be alive.
 
-    With ``A = C - r - x`` this equals ``[1 - (1-z)^(r+x) 2F1(r+x, C-a+1; C; z)] / (a-1)``
-    (Euler's transformation, A&S 15.3.3), the bracket of Fader, Hardie & Lee (2005)
-    eq. (10) (BG/NBD: ``C = a+b+x-1``) and of Wagner & Hoppe (2008) (MBG/NBD:
-    ``C = a+b+x``).
+    ``C/(a-1) [1 - (1-z)^m 2F1(m, b'; C; z)]`` with ``m = r+x``, posterior dropout
+    ``p ~ Beta(a, b')`` (``b' = b+x`` for the BG/NBD, ``b+x+1`` for the MBG/NBD),
+    ``C = a + b' - 1`` and ``z = t/(alpha+T+t)``: Fader, Hardie & Lee (2005) eq. (10) without
+    its P(alive) factor, and Wagner & Hoppe (2008) for the MBG/NBD.
 
     Parameters
     ----------
-    A, a : float
-    C : array
-    log1mz : array
-        ``log(1 - z)`` (pass it rather than ``z`` to keep precision for small ``z``).
+    r, a : float
+    b_post, m, C, log1mz : arrays (broadcast)
+        ``b'``, ``r + x``, ``C`` and ``log(1 - z)``.
 
     Notes
     -----
-    Writing ``F = 1 + (a-1) S`` with ``S = sum_{n>=1} (A)_n (a)_{n-1} / ((C)_n n!) z^n``,
-    the bracket is ``-expm1((a-1) log(1-z)) / (a-1) - (1-z)^(a-1) S``: no cancellation as
-    ``z -> 0`` and no pole at ``a = 1``. The series converges quickly unless ``C`` is small
-    and ``z`` near 1; only there SciPy's ``hyp2f1`` (which switches to the ``1 - z``
-    transformations) is used, on the untransformed bracket (at ``a = 1`` exactly, on
-    ``a = 1 + 1e-8``, good to about 1e-8).
+    With ``L = log(1-z)``, two series give the bracket without cancellation as ``z -> 0``:
+
+    * as printed, ``1 - e^(mL) F = -expm1(mL) - e^(mL) S_1`` with
+      ``S_1 = sum_{n>=1} (m)_n (b')_n / ((C)_n n!) z^n``;
+    * after Euler's transformation (A&S 15.3.3),
+      ``(1-z)^m F(m, b'; C; z) = (1-z)^(a-1) F(C-m, a-1; C; z)``, so the bracket over
+      ``a - 1`` is ``-expm1((a-1)L)/(a-1) - e^((a-1)L) S_2`` with
+      ``S_2 = sum_{n>=1} (C-m)_n (a)_(n-1) / ((C)_n n!) z^n`` -- no pole at ``a = 1``.
+
+    Each row uses the series whose parameters are smaller next to ``C`` (heavy buyers:
+    Euler's; a very large ``a``: the printed one). Where that series would need more than
+    500 terms (small ``C``, ``z`` near 1) SciPy's ``hyp2f1``, which transforms to
+    ``1 - z``, evaluates the same form; if that is not finite either, or would cancel
+    (``|a - 1| < 1e-4``), the expectation over
+    the posterior, ``E[(1 - (1 + p t/(alpha+T))^-m) / p]`` with ``p ~ Beta(a, b')``, is
+    integrated with the Jacobi weight (QUADPACK's QAWS).
     """
-    C, log1mz = np.broadcast_arrays(
-        np.asarray(C, dtype=np.float64), np.asarray(log1mz, dtype=np.float64)
+    b_post, m, C, log1mz = np.broadcast_arrays(
+        np.asarray(b_post, dtype=np.float64),
+        np.asarray(m, dtype=np.float64),
+        np.asarray(C, dtype=np.float64),
+        np.asarray(log1mz, dtype=np.float64),
     )
     shape = C.shape
-    C, log1mz = C.ravel(), log1mz.ravel()
+    b_post, m, C, log1mz = b_post.ravel(), m.ravel(), C.ravel(), log1mz.ravel()
     z = -np.expm1(log1mz)
     am1 = a - 1.0
-    s, ok = _bg_series(A, a, C, z)
-    out = -expm1_ratio(am1, log1mz) - np.exp(am1 * log1mz) * s
-    far = np.flatnonzero(~ok)
-    if far.size:  # small C and z near 1: the series is too slow; SciPy transforms in 1 - z
-        e = am1 if am1 != 0.0 else 1e-8
-        f = hyp2f1(A + e - am1, e, C[far], z[far])
-        out[far] = (1.0 - np.exp(e * log1mz[far]) * f) / e
+    out = np.full(C.size, np.nan)
+    euler = np.abs((C - m) * am1) <= m * b_post
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for rows, use_euler in ((np.flatnonzero(euler), True), (np.flatnonzero(~euler), False)):
+            if rows.size == 0:
+                continue
+            cc, mm, bb, lz, zz = C[rows], m[rows], b_post[rows], log1mz[rows], z[rows]
+            if use_euler:
+                s2, ok = _series(cc - mm, a, cc, zz, shift_second=True)
+                val = cc * (-expm1_ratio(am1, lz) - np.exp(am1 * lz) * s2)
+            else:
+                s1, ok = _series(mm, bb, cc, zz, shift_second=False)
+                val = cc / am1 * (-np.expm1(mm * lz) - np.exp(mm * lz) * s1)
+            slow = ~ok  # small C and z near 1: SciPy's hyp2f1 transforms in 1 - z
+            if np.any(slow):
+                if use_euler and abs(am1) < 1e-4:
+                    val[slow] = np.nan  # 1 - (1-z)^(a-1) F cancels: leave it to quadrature
+                elif use_euler:
+                    f = hyp2f1(cc[slow] - mm[slow], am1, cc[slow], zz[slow])
+                    val[slow] = cc[slow] * (1.0 - np.exp(am1 * lz[slow]) * f) / am1
+                else:
+                    f = hyp2f1(mm[slow], bb[slow], cc[slow], zz[slow])
+                    val[slow] = cc[slow] / am1 * (1.0 - np.exp(mm[slow] * lz[slow]) * f)
+            out[rows] = val
+    bad = np.flatnonzero(~np.isfinite(out) | (out < 0))
+    for i in bad:
+        out[i] = _alive_expectation_quad(a, float(b_post[i]), float(m[i]), float(log1mz[i]))
     return out.reshape(shape)
 
 
-def _bg_series(
-    A: float, a: float, C: FloatArray, z: FloatArray, max_terms: int = 3_000
+def _series(
+    p: FloatArray,
+    q: float | FloatArray,
+    C: FloatArray,
+    z: FloatArray,
+    *,
+    shift_second: bool,
+    max_terms: int = 500,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """``S = sum_{n>=1} (A)_n (a)_{n-1} / ((C)_n n!) z^n`` and where it converged.
-
-    The terms fall fast once ``n`` passes ``|A|``, ``a`` and -- whatever ``z`` -- when ``C``
-    is large (heavy buyers), so rows that need more than ``max_terms`` terms are left to
-    the caller.
-    """
+    """``sum_{n>=1} (p)_n (q)_n / ((C)_n n!) z^n`` -- or with ``(q)_(n-1)`` when
+    ``shift_second`` -- and where it converged to a finite value."""
+    q_arr = np.broadcast_to(np.asarray(q, dtype=np.float64), C.shape)
     total = np.zeros(C.size)
     converged = np.zeros(C.size, dtype=bool)
-    term = A / C * z  # n = 1
+    term = p / C * z * (1.0 if shift_second else q_arr)  # n = 1
     total += term
     active = np.arange(C.size)
-    cc, zz, t = C, z, term
+    pp, qq, cc, zz, t = p, q_arr, C, z, term
+    q_off = -1.0 if shift_second else 0.0
     for n in range(1, max_terms):
-        t = t * (A + n) * (a + n - 1.0) / ((cc + n) * (n + 1.0)) * zz
+        t = t * (pp + n) * (qq + n + q_off) / ((cc + n) * (n + 1.0)) * zz
         total[active] += t
-        # stop once the terms are negligible and shrinking
-        shrinking = np.abs((A + n + 1) * (a + n) / ((cc + n + 1) * (n + 2.0)) * zz) < 1.0
-        done = shrinking & (np.abs(t) <= 1e-17 * np.abs(total[active]) + _TINY)
-        if np.any(done):
-            converged[active[done]] = True
-            keep = ~done
-            active, cc, zz, t = active[keep], cc[keep], zz[keep], t[keep]
+        nxt = np.abs((pp + n + 1) * (qq + n + 1 + q_off) / ((cc + n + 1) * (n + 2.0)) * zz)
+        done = (nxt < 1.0) & (np.abs(t) <= 1e-17 * np.abs(total[active]) + _TINY)
+        broken = ~np.isfinite(t)
+        if np.any(done | broken):
+            converged[active[done & ~broken]] = True
+            keep = ~(done | broken)
+            active, pp, qq, cc, zz, t = (
+                active[keep],
+                pp[keep],
+                qq[keep],
+                cc[keep],
+                zz[keep],
+                t[keep],
+            )
             if active.size == 0:
                 break
-    return total, converged
+    return total, converged & np.isfinite(total)
+
+
+def _alive_expectation_quad(a: float, b_post: float, m: float, log1mz: float) -> float:
+    """``E[(1 - (1 + p k)^-m) / p]`` for ``p ~ Beta(a, b')``, ``k = z/(1-z)``, by quadrature.
+
+    ``h(p) = (1 - (1 + p k)^-m) / p`` is smooth and at most ``m k``. A small ``b'`` uses
+    QUADPACK's QAWS with the Jacobi weight ``p^(a-1) (1-p)^(b'-1)``; otherwise the Beta
+    density is integrated in log space between its ``1e-16`` and ``1 - 1e-16`` quantiles
+    (the tails change the answer by less than ``2e-16 m k``).
+    """
+    k = float(np.expm1(-log1mz))  # t / (alpha + T)
+    if k == 0.0:
+        return 0.0
+    log_beta = float(betaln(a, b_post))
+
+    def h(p: float) -> float:  # (1 - (1 + p k)^-m) / p, smooth on [0, 1]
+        if p == 0.0:
+            return m * k
+        return float(-np.expm1(-m * np.log1p(p * k)) / p)
+
+    with warnings.catch_warnings():
+        # extreme posteriors may cost QUADPACK its last digits; the answer stays finite
+        warnings.simplefilter("ignore", IntegrationWarning)
+        if a < 1.0 and b_post <= 50.0:
+            value, _ = quad(
+                h, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b_post - 1.0), epsrel=1e-11, limit=200
+            )
+            return float(value * np.exp(-log_beta))
+
+        def weighted(p: float) -> float:
+            log_pdf = -log_beta
+            if a != 1.0:
+                log_pdf += (a - 1.0) * np.log(p) if p > 0.0 else -np.inf * (a - 1.0)
+            if b_post != 1.0:
+                log_pdf += (b_post - 1.0) * np.log1p(-p) if p < 1.0 else -np.inf
+            return float(np.exp(log_pdf) * h(p)) if np.isfinite(log_pdf) else 0.0
+
+        mean = a / (a + b_post)
+        sd = float(np.sqrt(a * b_post / ((a + b_post) ** 2 * (a + b_post + 1.0))))
+        lo, hi = max(mean - 40.0 * sd, 0.0), min(mean + 40.0 * sd, 1.0)
+        points = [mean]
+        value, _ = quad(weighted, lo, hi, points=points, epsrel=1e-11, limit=200)
+    return float(value)

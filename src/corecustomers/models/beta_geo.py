@@ -17,7 +17,7 @@ summarised by ``x`` repeat purchases (``frequency``), the time ``t_x`` of the la
   so neither term under- nor overflows for heavy buyers.
 * ``E[X(t)]`` for a new customer, eq. (9); ``P(X(t) = n)``, eq. (8).
 * ``E[Y(t) | x, t_x, T]``, eq. (10), whose Gauss hypergeometric term is evaluated after
-  Euler's transformation (:func:`~corecustomers.models._special.bg_expectation_bracket`).
+  Euler's transformation (:func:`~corecustomers.models._special.bg_alive_expectation`).
 * ``P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``:
   Fader, Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model"
   (http://brucehardie.com/notes/021/).
@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln
 
 from corecustomers.models._base import FloatArray
-from corecustomers.models._special import bg_expectation_bracket
+from corecustomers.models._special import bg_alive_expectation
 from corecustomers.models._transactions import (
     RFMData,
     TransactionModel,
@@ -134,12 +134,11 @@ def conditional_expectation(
     r, alpha, a, b = (float(v) for v in params)
     shift = 1.0 if modified else 0.0
     x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
-    C = a + b + x - 1.0 + shift
-    A = a + b - 1.0 + shift - r  # = C - (r + x): Euler-transformed first parameter
+    b_post = b + x + shift  # posterior Beta(a, b') of the dropout probability
     log1mz = -np.log1p(t / (alpha + T))
-    bracket = bg_expectation_bracket(A, a, C, log1mz)
+    alive = bg_alive_expectation(r, a, b_post, r + x, a + b_post - 1.0, log1mz)
     p_alive = expit(-log_odds_dead(params, x, tx, T, modified=modified))
-    return np.asarray(C * bracket * p_alive)
+    return np.asarray(alive * p_alive)
 
 
 def probability_of_purchases(
