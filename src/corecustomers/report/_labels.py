@@ -313,6 +313,301 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "settings.show": ("Show the settings of this run", "展开本次分析参数"),
     "col.setting": ("Setting", "参数"),
     "col.value": ("Value", "取值"),
+    # tiers (战略 / 重点 / 普通客户)
+    "sec.tiers": ("Customer tiers", "客户分级"),
+    "tiers.intro": (
+        "Every customer is placed in exactly one tier by the tier policy {policy}, from the "
+        "predicted lifetime value, the historic value (ABC class), the probability of being "
+        "active and the policy's other rules. The core customers are the {core} tiers.",
+        "每位客户按分级策略 {policy} 归入唯一层级，依据预测生命周期价值、历史贡献（ABC 类别）、"
+        "活跃概率及策略中的其他规则。{core}为核心客户。",
+    ),
+    "tier.strategic": ("Strategic", "战略客户"),
+    "tier.key": ("Key", "重点客户"),
+    "tier.ordinary": ("Ordinary", "普通客户"),
+    "tiers.and": (" and ", "、"),
+    "tiers.core_customers": ("Core customers", "核心客户数"),
+    "tiers.core_share": ("{share} of all customers", "占全部客户的 {share}"),
+    "tiers.core_revenue": ("Revenue from core customers", "核心客户收入占比"),
+    "tiers.core_clv": ("Lifetime value held by core customers", "核心客户 CLV 占比"),
+    "tiers.policy": ("Tier policy", "分级策略"),
+    "tiers.policy_note": ("recorded with every decision", "每项分级决定均记录该版本"),
+    "chart.tiers.title": (
+        "Share of customers, revenue and lifetime value by tier",
+        "各层级的客户、收入与生命周期价值占比",
+    ),
+    "chart.tiers.customers": ("Customers", "客户"),
+    "chart.tiers.revenue": ("Revenue", "收入"),
+    "chart.tiers.clv": ("Lifetime value", "生命周期价值"),
+    "col.tier": ("Tier", "层级"),
+    "col.core": ("Core", "核心"),
+    "col.clv_total": ("Lifetime value", "生命周期价值"),
+    "col.share_clv": ("Share of CLV", "CLV 占比"),
+    "col.clv_per_customer": ("CLV per customer", "客均 CLV"),
+    "tiers.top_title": (
+        "The {n} highest-ranked core customers and why they are core",
+        "排名前 {n} 位的核心客户及入选原因",
+    ),
+    "tiers.top_note": ("Ranked by the core score.", "按核心评分排序。"),
+    "col.previous_tier": ("Previous tier", "上期层级"),
+    "col.why": ("Why", "分级原因"),
+    "col.action": ("Next-best action", "下一步行动"),
+    "col.channel": ("Channel", "渠道"),
+    "col.due": ("Due", "截止日期"),
+    "col.recommended": ("Recommended products", "推荐商品"),
+    "tiers.first_snapshot": ("first snapshot", "首次分级"),
+    "method.combined": (
+        "combined ranking (BTYD × Gamma-Gamma with behaviour, by gradient boosting)",
+        "组合排序（BTYD × Gamma-Gamma 预测结合行为特征，梯度提升模型）",
+    ),
+    "col.due_on": ("by {day}", "{day} 前"),
+    "method.btyd": ("BTYD × Gamma-Gamma prediction", "BTYD × Gamma-Gamma 预测"),
+    "method.historic_spend": ("historic spend", "历史消费金额"),
+    # channels of the next-best action
+    "channel.visit": ("Visit", "上门拜访"),
+    "channel.call": ("Call", "电话"),
+    "channel.sms": ("SMS", "短信"),
+    "channel.email": ("E-mail", "电子邮件"),
+    "channel.app": ("App message", "应用推送"),
+    "channel.none": ("No contact", "不联系"),
+    # migration (客户迁移)
+    "sec.migration": ("Tier migration", "客户层级迁移"),
+    "mig.intro": (
+        "How customers moved between tiers from {before} to {after}. The transition matrix "
+        "counts the {both} customers present on both dates; customers who left or arrived "
+        "in between are shown beside it. Values are {value}.",
+        "{before} 至 {after} 期间客户在各层级之间的流动。迁移矩阵统计两个日期均在册的 {both} "
+        "位客户；其间离开或新增的客户单独列出。价值指{value}。",
+    ),
+    "mig.value.clv": ("predicted lifetime value (CLV)", "预测生命周期价值（CLV）"),
+    "mig.value.total_spend": ("total spend", "消费总额"),
+    "mig.core": ("Core customers", "核心客户数"),
+    "mig.core_note": ("{before} → {after}", "{before} → {after}"),
+    "mig.won": ("Won", "新晋核心"),
+    "mig.won_note": ("{moved} moved up, {new} new", "{moved} 位升级，{new} 位新客户"),
+    "mig.kept": ("Kept", "保持"),
+    "mig.kept_note": ("value {before} → {after}", "价值 {before} → {after}"),
+    "mig.downgraded": ("Downgraded", "降级"),
+    "mig.downgraded_note": (
+        "{within} within the core, {out} out of it",
+        "{within} 位仍在核心层级内，{out} 位降出核心",
+    ),
+    "mig.lost": ("Lost", "流失"),
+    "mig.lost_note": (
+        "{gone} left, {lowest} fell to {tier}",
+        "{gone} 位离开，{lowest} 位降为{tier}",
+    ),
+    "mig.at_risk": ("Revenue at risk", "风险收入"),
+    "mig.at_risk_note": (
+        "value of the downgraded core customers",
+        "降级核心客户的期初价值",
+    ),
+    "mig.value_lost": ("Value lost", "流失价值"),
+    "mig.value_lost_note": ("value of the lost core customers", "流失核心客户的期初价值"),
+    "mig.matrix_customers": ("Customers: tier before → tier after", "客户数：期初层级 → 期末层级"),
+    "mig.matrix_value": ("Value: before → after", "价值：期初 → 期末"),
+    "mig.matrix_note": (
+        "Rows: tier on {before}; columns: tier on {after}. The diagonal holds the customers "
+        "who stayed in their tier.",
+        "行为 {before} 的层级，列为 {after} 的层级；对角线为层级未变的客户。",
+    ),
+    "col.before_after": ("Before \\ after", "期初 \\ 期末"),
+    "mig.gone": ("Left", "离开"),
+    "mig.new": ("New", "新增"),
+    "chart.migration.title": (
+        "Where each tier's customers went, {before} → {after}",
+        "各层级客户的去向（{before} → {after}）",
+    ),
+    "chart.migration.stayed": ("Stayed", "未变"),
+    "chart.migration.up": ("Moved up", "升级"),
+    "chart.migration.down": ("Moved down", "降级"),
+    "chart.migration.flow": (
+        "{source} → {target}: {count} customers",
+        "{source} → {target}：{count} 位客户",
+    ),
+    "chart.migration.node": ("{tier}: {count} customers", "{tier}：{count} 位客户"),
+    "mig.list_title": (
+        "Core customers won, downgraded and lost",
+        "新晋、降级与流失的核心客户",
+    ),
+    "col.change": ("Change", "变动"),
+    "col.tier_before": ("Tier before", "期初层级"),
+    "col.tier_after": ("Tier after", "期末层级"),
+    "col.value_before": ("Value before", "期初价值"),
+    "col.value_after": ("Value after", "期末价值"),
+    "mig.flow.won": ("Won", "新晋核心"),
+    "mig.flow.downgraded": ("Downgraded", "降级"),
+    "mig.flow.lost": ("Lost", "流失"),
+    "mig.time_title": ("Time in tier on {date}", "截至 {date} 的在级时长"),
+    "col.median_days": ("Median days", "中位天数"),
+    "col.mean_days": ("Mean days", "平均天数"),
+    "col.recent_days": ("In tier under 30 days", "在级不足 30 天"),
+    "chart.series.title": (
+        "Tier sizes at each date, and core customers won and lost",
+        "各日期的层级规模，以及核心客户的新晋与流失",
+    ),
+    "chart.series.sizes": ("Customers per tier", "各层级客户数"),
+    "chart.series.flows": (
+        "Core customers won (up) and lost (down)",
+        "核心客户新晋（向上）与流失（向下）",
+    ),
+    "chart.series.point": ("{date} · {name}: {count}", "{date} · {name}：{count}"),
+    "mig.series_title": ("Core customers at each date", "各日期的核心客户变动"),
+    "col.date": ("Date", "日期"),
+    "col.core_customers": ("Core customers", "核心客户数"),
+    # early warnings (流失预警)
+    "sec.alerts": ("Early warnings", "流失预警"),
+    "alerts.intro": (
+        "Core customers showing signs of leaving: their probability of being active fell, "
+        "they are overdue against their own purchase rhythm, or their spend is declining. "
+        "They are ranked by the value at stake, so the most valuable reach someone first.",
+        "出现流失迹象的核心客户：活跃概率下降、超出自身购买周期未再购买，或消费持续下滑。"
+        "按风险价值排序，价值最高的客户优先跟进。",
+    ),
+    "alerts.core": ("Core customers", "核心客户数"),
+    "alerts.alerted": ("Alerted core customers", "预警核心客户数"),
+    "alerts.alerted_note": ("{share} of the core customers", "占核心客户的 {share}"),
+    "alerts.value": ("Value at stake", "风险价值"),
+    "alerts.value_note": ("predicted value of the alerted customers", "预警客户的预测价值"),
+    "alerts.holdout_title": (
+        "Were the alerts right? Activity in the holdout",
+        "预警是否准确：留出期内的活跃情况",
+    ),
+    "alerts.active_alerted": ("Active in the holdout: alerted", "留出期活跃率：预警客户"),
+    "alerts.active_not_alerted": (
+        "Active in the holdout: not alerted",
+        "留出期活跃率：未预警客户",
+    ),
+    "alerts.group_note": (
+        "{count} customers, {mean} purchases each on average",
+        "{count} 位客户，人均购买 {mean} 次",
+    ),
+    "alerts.precision": ("Precision", "精确率"),
+    "alerts.precision_note": (
+        "alerted customers who were then inactive",
+        "预警客户中随后确实不活跃的比例",
+    ),
+    "alerts.lift": ("Lift", "提升倍数"),
+    "alerts.lift_note": (
+        "precision over the base inactive rate of {rate}",
+        "精确率相对基准不活跃率 {rate} 的倍数",
+    ),
+    "alerts.verdict": (
+        "Alerted core customers were active in the holdout at {alerted}, against {not_alerted} "
+        "for the core customers not alerted.",
+        "预警核心客户在留出期的活跃率为 {alerted}，未预警核心客户为 {not_alerted}。",
+    ),
+    "chart.alerts.title": (
+        "Share of core customers active in the holdout",
+        "核心客户在留出期的活跃比例",
+    ),
+    "chart.alerts.alerted": ("Alerted", "预警客户"),
+    "chart.alerts.not_alerted": ("Not alerted", "未预警客户"),
+    "chart.alerts.bar": (
+        "{group}: {rate} active ({count} customers)",
+        "{group}：活跃率 {rate}（{count} 位客户）",
+    ),
+    "alerts.list_title": (
+        "The {n} alerted core customers with the most value at stake",
+        "风险价值最高的 {n} 位预警核心客户",
+    ),
+    "col.value_at_stake": ("Value at stake", "风险价值"),
+    "col.alert_reason": ("Why the alert", "预警原因"),
+    "alerts.none": ("No core customer is alerted.", "目前没有核心客户触发预警。"),
+    # next-best action (一对一服务)
+    "sec.actions": ("Next-best actions", "下一步行动建议"),
+    "actions.intro": (
+        "One recommended action per customer from the playbook (by tier, segment and risk), "
+        "each with a channel and a deadline.",
+        "依据行动手册（按层级、分层与风险）为每位客户推荐一项行动，并给出渠道与期限。",
+    ),
+    "chart.actions.title": ("Customers per action", "各行动对应的客户数"),
+    "chart.actions.bar": (
+        "{action}: {count} customers ({share})",
+        "{action}：{count} 位客户（{share}）",
+    ),
+    "col.within": ("Within", "期限"),
+    "actions.contact": ("Customers to contact", "需要联系的客户"),
+    "actions.silent": ("No contact", "不联系的客户"),
+    "actions.silent_note": (
+        "on purpose: reaching them costs more than it brings",
+        "刻意为之：联系成本高于预期收益",
+    ),
+    "actions.urgent": ("Due within {days} days", "{days} 天内到期"),
+    "actions.urgent_note": ("the most urgent actions", "最紧迫的行动"),
+    "actions.days": ("{days} days", "{days} 天"),
+    # recommendations (个性化推荐)
+    "sec.recommendations": ("Personal recommendations", "个性化推荐"),
+    "rec.intro": (
+        "Next-best products for each customer from purchase history, tested on a holdout: a "
+        "customer is a hit when one of the products they went on to buy for the first time "
+        "was among their recommendations. The baseline recommends the most popular products "
+        "to everyone.",
+        "基于购买历史为每位客户推荐商品，并在留出期检验：若客户首次购买的商品出现在其推荐列表中，"
+        "即为命中。基准方法向所有客户推荐最热销的商品。",
+    ),
+    "rec.hit": ("Hit rate at {k}", "前 {k} 项推荐命中率"),
+    "rec.hit_note": ("popularity baseline {base} ({diff})", "热销基准 {base}（{diff}）"),
+    "rec.points": ("{sign}{value} points", "{sign}{value} 个百分点"),
+    "rec.customers": ("Customers evaluated", "参与评估的客户数"),
+    "rec.basis": (
+        "Learned from purchases up to {split}; tested on {split} to {end}.",
+        "以 {split} 之前的购买训练，在 {split} 至 {end} 期间检验。",
+    ),
+    "rec.products": ("{count} products", "{count} 种商品"),
+    "chart.rec.title": ("Hit rate: recommender against popularity", "命中率：个性化推荐与热销基准"),
+    "chart.rec.model": ("Recommender", "个性化推荐"),
+    "chart.rec.baseline": ("Most popular products", "热销商品基准"),
+    "chart.rec.x": ("Top {k}", "前 {k} 项"),
+    "chart.rec.bar": ("{name}, top {k}: {rate}", "{name}，前 {k} 项：{rate}"),
+    # capture comparison
+    "sec.capture": ("Finding the core customers: ranking methods compared", "核心客户识别方法对比"),
+    "cap.intro": (
+        "Each method ranks the customers on {date}; the top {share} of each ranking is compared "
+        "by the share of the holdout revenue ({revenue}) they went on to bring. The best "
+        "possible ranking knows the holdout in advance.",
+        "各方法在 {date} 对客户排序，比较各自排名前 {share} 的客户在留出期贡献的收入占比（留出期"
+        "总收入 {revenue}）。理论最优排序即事先知道留出期结果的排序。",
+    ),
+    "cap.historic_spend": ("Historic spend", "历史消费金额"),
+    "cap.btyd": ("BTYD × Gamma-Gamma", "BTYD × Gamma-Gamma 预测"),
+    "cap.combined": ("Combined ranking", "组合排序"),
+    "cap.best_possible": ("Best possible", "理论最优"),
+    "cap.used": ("used", "采用"),
+    "chart.capture.title": (
+        "Holdout revenue captured by the top {share} of each ranking",
+        "各排序前 {share} 客户的留出期收入占比",
+    ),
+    "chart.capture.bar": (
+        "{method}: {share} of the holdout revenue",
+        "{method}：留出期收入的 {share}",
+    ),
+    "col.method": ("Ranking", "排序方法"),
+    "col.captured": ("Holdout revenue captured", "留出期收入占比"),
+    "col.vs_spend": ("Against historic spend", "相对历史消费"),
+    "col.of_best": ("Of the best possible", "达到理论最优的"),
+    "cap.choice": (
+        "The core score uses the {method}: {reason}.",
+        "核心评分采用{method}：{reason}。",
+    ),
+    "cap.reason_validated": (
+        "in the time-shifted validation (trained on features up to {features_end}, scored at "
+        "{scored_at} against the revenue up to {revenue_end}) the combined ranking's top {top} "
+        "captured {combined} of the revenue against {btyd} for the BTYD ranking, and did "
+        "better in {better} of the bootstrap resamples",
+        "在时间平移验证中（以截至 {features_end} 的特征训练，于 {scored_at} 打分，对照截至 "
+        "{revenue_end} 的收入），组合排序前 {top} 的客户贡献了 {combined} 的收入，BTYD 排序为 "
+        "{btyd}，组合排序在 {better} 的自助重抽样中表现更好",
+    ),
+    "cap.decision.combined": ("so the combined ranking is used", "因此采用组合排序"),
+    "cap.decision.other": (
+        "not enough to use the combined ranking",
+        "不足以改用组合排序",
+    ),
+    "cap.no_validation": (
+        "no time-shifted validation was possible",
+        "无法进行时间平移验证",
+    ),
 }
 
 

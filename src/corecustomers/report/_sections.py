@@ -4,7 +4,8 @@ Each section function reads what it needs from ``summary`` (tolerating absent op
 keys) or from the customers table, formats it in the report language and returns a
 :class:`~corecustomers.report._view.Section`, or ``None`` when an optional section has
 nothing to show. This module holds the descriptive sections; the predictive ones are in
-``_prediction`` and data quality in ``_quality``.
+``_prediction``, the core-customer ones (tiers, early warnings, actions, recommendations,
+capture) in ``_core``, tier migration in ``_migration`` and data quality in ``_quality``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ import pyarrow.compute as pc
 from corecustomers import __version__
 from corecustomers.report import _charts as charts
 from corecustomers.report import _inputs as inputs
+from corecustomers.report._core import (
+    actions_section,
+    alerts_section,
+    capture_section,
+    recommendations_section,
+    tier_names,
+    tiers_section,
+)
 from corecustomers.report._labels import HTML_LANG, Lang, Words
+from corecustomers.report._migration import migration_section
 from corecustomers.report._numbers import MISSING, NumberFormat, as_float
 from corecustomers.report._prediction import clv_section, holdout_section, models_section
 from corecustomers.report._quality import quality_section, settings_section
@@ -50,6 +60,7 @@ def build_report(
     words = Words(lang)
     fmt = NumberFormat(currency=str(summary.get("currency") or ""))
     unit = inputs.unit(summary, words)
+    tiers = tier_names(summary, customers, words)
     candidates = (
         _overview(summary, words, fmt),
         _concentration(summary, customers, words, fmt),
@@ -58,8 +69,14 @@ def build_report(
         _abc(summary, words, fmt),
         _top_customers(summary, customers, words, fmt),
         clv_section(summary, customers, words, fmt),
+        tiers_section(summary, customers, tiers, words, fmt),
+        migration_section(summary, tiers, words, fmt),
+        alerts_section(summary, customers, tiers, words, fmt),
+        actions_section(summary, customers, tiers, words, fmt),
+        recommendations_section(summary, words, fmt),
         models_section(summary, words, fmt),
         holdout_section(summary, unit, words, fmt),
+        capture_section(summary, words, fmt),
         quality_section(summary, quarantine, words, fmt),
         settings_section(summary, words),
     )

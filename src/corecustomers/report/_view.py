@@ -14,8 +14,9 @@ from typing import ClassVar, Literal
 from corecustomers.report._charts import Chart
 
 #: How a column is aligned and styled: text left, numbers right, ids (wrapping) and codes
-#: (not wrapping) in a monospaced font, badges and scores centred.
-ColumnKind = Literal["text", "num", "id", "code", "badge", "score"]
+#: (not wrapping) in a monospaced font, badges and scores centred, prose (sentences such as
+#: reasons and actions) left in a wider, wrapping column.
+ColumnKind = Literal["text", "num", "id", "code", "badge", "score", "prose"]
 #: Badge colours the stylesheet knows; anything else is ``"neutral"``.
 Tone = Literal["a", "b", "c", "neutral", ""]
 
@@ -32,10 +33,13 @@ class Kpi:
 
 @dataclass(frozen=True)
 class Cell:
-    """A table cell; a non-empty ``tone`` shows it as a coloured badge."""
+    """A table cell; a non-empty ``tone`` shows it as a coloured badge, ``strong`` in bold,
+    and ``sub`` as a smaller second line (a channel and a due date under an action)."""
 
     text: str
     tone: Tone = ""
+    strong: bool = False
+    sub: str = ""
 
 
 @dataclass(frozen=True)
