@@ -200,6 +200,46 @@ def test_scores_use_nothing_after_the_day_scored(cdnow: Any, duckdb_con: Any) ->
         assert a[key] == (pytest.approx(b[key]) if isinstance(b[key], float) else b[key]), key
 
 
+BACKENDS = [
+    # four Spark jobs with shuffles and joins: about a minute on two cores
+    pytest.param("pyspark", id="pyspark", marks=[pytest.mark.spark, pytest.mark.slow]),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_scores_on_every_backend(
+    backend: str, request: pytest.FixtureRequest, duckdb_con: Any
+) -> None:
+    """Features, activity windows and targets are Ibis expressions: any backend, one answer."""
+    data = _behaviour_transactions(n_customers=300, seed=2)
+    expected = core_scores(
+        duckdb_con.create_table("cc_rank_ref", data, temp=True, overwrite=True),
+        as_of=SYNTHETIC_CALIBRATION_END,
+        horizon_days=182,
+    )
+    name = f"cc_rank_{backend}"
+    con = request.getfixturevalue(f"{'spark' if backend == 'pyspark' else backend}_con")
+    if backend == "pyspark":
+        request.getfixturevalue("spark_session").createDataFrame(data).createOrReplaceTempView(name)
+        tx = con.table(name)
+    else:
+        tx = con.create_table(name, data, temp=True, overwrite=True)
+    try:
+        got = core_scores(tx, as_of=SYNTHETIC_CALIBRATION_END, horizon_days=182)
+    finally:
+        if backend == "pyspark":
+            request.getfixturevalue("spark_session").catalog.dropTempView(name)
+        else:
+            con.drop_table(name, force=True)
+    assert got.method == expected.method
+    assert got.table["customer_id"].equals(expected.table["customer_id"])
+    for column in ("core_score", "btyd_value", "historic_spend"):
+        np.testing.assert_allclose(
+            got.table[column].to_numpy(), expected.table[column].to_numpy(), rtol=1e-6
+        )
+
+
 def test_short_history_keeps_the_btyd_ranking(duckdb_con: Any) -> None:
     rng = np.random.default_rng(4)
     n = 80
