@@ -385,11 +385,9 @@ def _valid_positions(pairs: pa.Table) -> IntArray:
 def _sorted_codes(encoded: pa.DictionaryArray, key: NDArray[Any]) -> tuple[pa.Array, IntArray]:
     """Dictionary sorted by ``key`` then by value, and each entry's code in that order."""
     dictionary = encoded.dictionary
-    names = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
-    name_rank = np.empty(len(names), dtype=np.int64)
-    name_rank[np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)] = np.arange(
-        len(names)
-    )
+    by_name = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
+    name_rank = np.empty(len(dictionary), dtype=np.int64)
+    name_rank[by_name] = np.arange(len(dictionary))
     order = np.lexsort((name_rank, key))
     code = np.empty(len(order), dtype=np.int64)
     code[order] = np.arange(len(order))
