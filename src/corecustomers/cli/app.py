@@ -356,7 +356,9 @@ def demo(
         data = out_dir / "demo-transactions.csv"
         with progress.step(f"Generating demo transactions for {customers:,} customers"):
             write_demo_csv(data, n_customers=customers, seed=seed)
-        settings = Settings(currency="¥", lang="zh" if lang == "zh" else "en")
+        settings = Settings(
+            currency="¥", lang="zh" if lang == "zh" else "en", workspace=str(out_dir)
+        )
         result = run(str(data), out_dir / "analysis", settings, progress=progress)
         out.print(f"Demo data: [bold]{data}[/bold]")
         _print_result(result.summary, result.files)

@@ -203,9 +203,9 @@ def count_rows(validated: Validated) -> ValidationCounts:
     )
 
 
-def exact_duplicate_rows(validated: Validated) -> int:
+def exact_duplicate_rows(accepted: ir.Table) -> int:
     """Accepted rows without an order id that repeat an earlier row exactly."""
-    acc = validated.accepted.filter(validated.accepted.order_id.isnull())
+    acc = accepted.filter(accepted.order_id.isnull())
     cols = [c for c in acc.columns if c != ROW_COLUMN]
     if not cols:
         return 0

@@ -164,10 +164,12 @@ def prepare(
         raise InputError(
             f"calibration end {cal_end} must be before the as-of date {as_of}", file=raw.name
         )
-    tx = validated.accepted
+    with progress.step("Keeping the accepted rows for the analysis"):
+        # every later step reads these rows: parse and de-duplicate them once
+        tx = validated.accepted.cache()
     with progress.step("Checking dates and duplicates"):
         after = tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
-        dupes = exact_duplicate_rows(validated) if mapping.get("order_id") is None else 0
+        dupes = exact_duplicate_rows(tx) if mapping.get("order_id") is None else 0
     warnings: list[dict[str, Any]] = []
     if dupes:
         warnings.append(
