@@ -17,17 +17,24 @@ from corecustomers.insights.alerts import (
 from corecustomers.insights.behaviour import customer_behaviour
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value, prediction_basis
+from corecustomers.insights.ranking import CoreScores, capture_comparison, core_scores
+from corecustomers.insights.recommend import evaluate_recommendations, recommend
 
 __all__ = [
     "AlertThresholds",
+    "CoreScores",
+    "capture_comparison",
     "core_customers",
+    "core_scores",
     "customer_behaviour",
     "early_adopters",
     "early_warnings",
     "evaluate_alerts",
+    "evaluate_recommendations",
     "influence",
     "potential_value",
     "prediction_basis",
     "product_launches",
+    "recommend",
     "referrals",
 ]
