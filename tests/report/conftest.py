@@ -7,6 +7,7 @@ report tests depend on the input contract only, not on the analysis code.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -317,7 +318,403 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
             ]
         )
     ]
+    customers, core = core_parts(customers, scheme)
+    summary.update(core)
     return summary, customers, quarantine
+
+
+# --- the core-customer parts: tiers, migration, warnings, actions, capture ------------------
+
+TIERS = ("strategic", "key", "ordinary")
+CORE_TIERS = ("strategic", "key")
+#: Core customers with a P(active) below this are alerted (35 of them).
+ALERT_BELOW = 0.8
+TIER_LABELS = {
+    "strategic": ("Strategic", "战略客户"),
+    "key": ("Key", "重点客户"),
+    "ordinary": ("Ordinary", "普通客户"),
+}
+#: Summary keys and customer columns of the core-customer sections.
+CORE_KEYS = (
+    "tiers",
+    "migration",
+    "migration_series",
+    "alerts",
+    "core_score",
+    "capture",
+    "actions",
+    "recommendations",
+)
+CORE_COLUMNS = (
+    "tier",
+    "tier_label",
+    "tier_label_en",
+    "tier_label_zh",
+    "tier_reason_en",
+    "tier_reason_zh",
+    "previous_tier",
+    "core",
+    "core_score",
+    "alert",
+    "alert_reason_en",
+    "alert_reason_zh",
+    "value_at_stake",
+    "alert_rank",
+    "potential_score",
+    "high_potential",
+    "action_code",
+    "action_en",
+    "action_zh",
+    "next_best_action",
+    "channel",
+    "deadline_days",
+    "due",
+    "recommended_products",
+)
+#: (code, English, Chinese, channel, deadline days) of the actions the fixture uses.
+PLAYS = {
+    "AM_VISIT": ("Account-manager visit", "客户经理上门拜访", "visit", 7),
+    "QBR": ("Quarterly business review", "季度业务回顾", "visit", 30),
+    "RETENTION_CALL": ("Retention call", "挽留回访电话", "call", 7),
+    "KEY_CARE": ("Personal recommendations", "个性化推荐与积分提醒", "email", 14),
+    "NO_ACTION": ("No action (cost control)", "暂不跟进（控制成本）", "none", None),
+    "NEWSLETTER": ("Regular member newsletter", "常规会员资讯", "email", 30),
+}
+PRODUCTS = ["冰拿铁", "热美式", "芝士可颂", "红豆贝果", "抹茶拿铁", "三文鱼沙拉"]
+
+
+def core_parts(customers: pa.Table, scheme: str) -> tuple[pa.Table, dict[str, Any]]:
+    """Tiers, reasons, alerts, actions and migration for ``customers``, with the summary keys.
+
+    Tiers by CLV rank (top 5 % strategic, next 20 % key); the previous tiers are the tiers
+    with one customer in ten moved one tier and one in fifty new; alerts are the core
+    customers with ``p_alive < ALERT_BELOW``.
+    """
+    rng = np.random.default_rng(SEED + 1)
+    n = customers.num_rows
+    ids = customers.column("customer_id").to_pylist()
+    clv = customers.column("clv").to_numpy()
+    p_alive = customers.column("p_alive").to_numpy()
+    spend = customers.column("total_spend").to_numpy()
+    segment = np.array(customers.column("rfm_segment").to_pylist())
+    score = clv * rng.uniform(0.9, 1.1, n)
+    order = np.argsort(-score, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    level = np.where(rank < 0.05 * n, 0, np.where(rank < 0.25 * n, 1, 2))
+    tier = np.array(TIERS)[level]
+    moved = rng.uniform(size=n) < 0.1
+    shift = np.where(rng.uniform(size=n) < 0.5, -1, 1)
+    previous_level = np.where(moved, np.clip(level + shift, 0, 2), level)
+    new = rng.uniform(size=n) < 0.02
+    previous = [None if fresh else TIERS[k] for k, fresh in zip(previous_level, new, strict=True)]
+    core = level < 2
+    top_pct = (rank + 1) / n * 100
+    reason_en = [
+        f"{TIER_LABELS[t][0]}: predicted 12-month value ¥{v:,.0f} (top {q:.1f} %), active "
+        f"with probability {p:.2f}"
+        for t, v, q, p in zip(tier, clv, top_pct, p_alive, strict=True)
+    ]
+    reason_zh = [
+        f"{TIER_LABELS[t][1]}：预测12个月价值 ¥{v:,.0f}（前{q:.1f}%），活跃概率 {p:.2f}"
+        for t, v, q, p in zip(tier, clv, top_pct, p_alive, strict=True)
+    ]
+    alert = core & (p_alive < ALERT_BELOW)
+    alert_order = np.argsort(-np.where(alert, clv, -np.inf), kind="stable")
+    alert_rank = np.full(n, -1)
+    alert_rank[alert_order[: int(alert.sum())]] = np.arange(1, int(alert.sum()) + 1)
+    lost_segment = "lost" if scheme == "en" else "general_retain"
+    codes = np.where(
+        level == 0,
+        np.where(alert, "AM_VISIT", "QBR"),
+        np.where(
+            level == 1,
+            np.where(alert, "RETENTION_CALL", "KEY_CARE"),
+            np.where(segment == lost_segment, "NO_ACTION", "NEWSLETTER"),
+        ),
+    )
+    as_of = dt.date(2024, 6, 30)
+    days = [PLAYS[c][3] for c in codes]
+    products = [
+        "|".join(rng.choice(PRODUCTS, 4, replace=False)) if not i % 3 else None for i in range(n)
+    ]
+    columns: dict[str, Any] = {
+        "tier": tier.tolist(),
+        "tier_label": [TIER_LABELS[t][0] for t in tier],
+        "tier_label_en": [TIER_LABELS[t][0] for t in tier],
+        "tier_label_zh": [TIER_LABELS[t][1] for t in tier],
+        "tier_reason_en": reason_en,
+        "tier_reason_zh": reason_zh,
+        "previous_tier": pa.array(previous, pa.string()),
+        "core": core,
+        "core_score": score.round(3),
+        "alert": alert,
+        "alert_reason_en": [
+            f"At risk: probability of being active fell to {p:.2f}." if a else None
+            for a, p in zip(alert, p_alive, strict=True)
+        ],
+        "alert_reason_zh": [
+            f"流失预警：活跃概率降至 {p:.2f}。" if a else None
+            for a, p in zip(alert, p_alive, strict=True)
+        ],
+        "value_at_stake": np.where(alert, clv, np.nan),
+        "alert_rank": pa.array([int(r) if r > 0 else None for r in alert_rank], pa.int64()),
+        "potential_score": (clv / np.maximum(spend, 1.0)).round(3),
+        "high_potential": clv > 2 * spend,
+        "action_code": codes.tolist(),
+        "action_en": [PLAYS[c][0] for c in codes],
+        "action_zh": [PLAYS[c][1] for c in codes],
+        "next_best_action": [PLAYS[c][0] for c in codes],
+        "channel": [PLAYS[c][2] for c in codes],
+        "deadline_days": pa.array(days, pa.int64()),
+        "due": pa.array(
+            [None if d is None else as_of + dt.timedelta(days=d) for d in days], pa.date32()
+        ),
+        "recommended_products": pa.array(products, pa.string()),
+    }
+    for name, values in columns.items():
+        customers = customers.append_column(
+            name, pa.array(values) if isinstance(values, (list, np.ndarray)) else values
+        )
+    value_before = clv * 0.9
+    summary: dict[str, Any] = {
+        "tiers": {
+            "policy_version": "retail@1",
+            "core_tiers": list(CORE_TIERS),
+            "table": [
+                {
+                    "tier": t,
+                    "label": TIER_LABELS[t][0],
+                    "label_zh": TIER_LABELS[t][1],
+                    "customers": int((tier == t).sum()),
+                    "revenue": float(spend[tier == t].sum()),
+                    "clv": float(clv[tier == t].sum()),
+                }
+                for t in TIERS
+            ],
+        },
+        "alerts": {
+            "core_customers": int(core.sum()),
+            "alerted": int(alert.sum()),
+            "value_at_stake": float(clv[alert].sum()),
+            "holdout": {
+                "n_core": int(core.sum()),
+                "n_alerted": int(alert.sum()),
+                "n_not_alerted": int((core & ~alert).sum()),
+                "alerted_active_rate": 0.3316,
+                "not_alerted_active_rate": 0.7300,
+                "alerted_mean_purchases": 0.78,
+                "not_alerted_mean_purchases": 2.94,
+                "precision": 0.6684,
+                "base_inactive_rate": 0.5228,
+                "lift": 1.2785,
+            },
+        },
+        "core_score": {
+            "core_score": "combined",
+            "reason": (
+                "in the time-shifted validation (trained on features up to 2023-06-30, scored "
+                "at 2023-12-31 against the revenue up to 2024-06-30) the combined ranking's top "
+                "20% captured 70.47% of the revenue against 69.40% for the BTYD ranking, and did "
+                "better in 90% of 200 bootstrap resamples of the customers (at least the 90% "
+                "required)"
+            ),
+            "validation": {
+                "method": "time-shifted",
+                "customers": n,
+                "combined": 0.7047,
+                "btyd": 0.6940,
+                "historic_spend": 0.6964,
+                "bootstrap_share_better": 0.905,
+                "features_end": "2023-06-30",
+                "scored_at": "2023-12-31",
+                "revenue_window": ["2023-12-31", "2024-06-30"],
+            },
+        },
+        "actions": {code: int((codes == code).sum()) for code in sorted(set(codes.tolist()))},
+        "recommendations": {
+            "hit_rate_at_5": 0.3192,
+            "hit_rate_at_10": 0.4671,
+            "baseline": {"hit_rate_at_5": 0.3028, "hit_rate_at_10": 0.4742},
+            "customers_evaluated": 426,
+            "split_date": "2024-04-01",
+            "end": "2024-06-30",
+            "item": "product",
+            "products": 197,
+        },
+    }
+    summary["capture"] = {
+        "calibration_end": "2023-12-31",
+        "as_of": "2024-06-30",
+        "top_share": 0.2,
+        "customers": n,
+        "top_customers": n // 5,
+        "holdout_revenue": 70976.39,
+        "capture": {
+            "historic_spend": 0.6626,
+            "btyd": 0.6629,
+            "combined": 0.6930,
+            "core_score": 0.6930,
+            "best_possible": 0.9428,
+        },
+        "core_score": "combined",
+        "reason": summary["core_score"]["reason"],
+        "validation": summary["core_score"]["validation"],
+    }
+    summary["migration"] = _migration(ids, previous, tier.tolist(), value_before, clv)
+    summary["migration_series"] = _migration_series()
+    return customers, summary
+
+
+def _migration(
+    ids: list[str],
+    before: list[str | None],
+    after: list[str],
+    value_before: np.ndarray,
+    value_after: np.ndarray,
+) -> dict[str, Any]:
+    """The ``compare_snapshots`` result for these tiers, computed here with plain Python.
+
+    Three customers who are not in ``ids`` left (one from each tier), so that the
+    "gone" column is exercised.
+    """
+    index = {t: k for k, t in enumerate(TIERS)}
+    size = len(TIERS)
+    counts = [[0] * size for _ in range(size)]
+    v_before = [[0.0] * size for _ in range(size)]
+    v_after = [[0.0] * size for _ in range(size)]
+    new_by_tier = dict.fromkeys(TIERS, 0)
+    flows: dict[str, list[dict[str, Any]]] = {"won": [], "downgraded": [], "lost": []}
+    won_moved = won_new = kept = 0
+    kept_before = kept_after = at_risk = lost_value = 0.0
+    for cid, b, a, vb, va in zip(ids, before, after, value_before, value_after, strict=True):
+        if b is None:
+            new_by_tier[a] += 1
+            if a in CORE_TIERS:
+                won_new += 1
+                flows["won"].append(
+                    {
+                        "customer_id": cid,
+                        "tier_before": None,
+                        "tier_after": a,
+                        "value_before": None,
+                        "value_after": float(va),
+                    }
+                )
+            continue
+        i, j = index[b], index[a]
+        counts[i][j] += 1
+        v_before[i][j] += float(vb)
+        v_after[i][j] += float(va)
+        row = {
+            "customer_id": cid,
+            "tier_before": b,
+            "tier_after": a,
+            "value_before": float(vb),
+            "value_after": float(va),
+        }
+        if b in CORE_TIERS and a in CORE_TIERS and j <= i:
+            kept += 1
+            kept_before += float(vb)
+            kept_after += float(va)
+        elif b in CORE_TIERS and j == size - 1:
+            flows["lost"].append(row)
+            lost_value += float(vb)
+        elif b in CORE_TIERS:
+            flows["downgraded"].append(row)
+            at_risk += float(vb)
+        elif a in CORE_TIERS:
+            won_moved += 1
+            flows["won"].append(row)
+    for rows in flows.values():
+        rows.sort(
+            key=lambda r: -(r["value_after"] if r["value_before"] is None else r["value_before"])
+        )
+    core_before = sum(counts[i][j] for i in range(2) for j in range(size)) + 2
+    core_after = sum(counts[i][j] for i in range(size) for j in range(2)) + sum(
+        new_by_tier[t] for t in CORE_TIERS
+    )
+    both = sum(map(sum, counts))
+    new_total = sum(new_by_tier.values())
+    return {
+        "before_date": "2024-03-31",
+        "after_date": "2024-06-30",
+        "tiers": list(TIERS),
+        "core_tiers": list(CORE_TIERS),
+        "value_column": "clv",
+        "customers": {
+            "before": both + 3,
+            "after": both + new_total,
+            "both": both,
+            "gone": 3,
+            "new": new_total,
+        },
+        "matrix": {
+            "rows": "tier before",
+            "columns": "tier after",
+            "customers": counts,
+            "value_before": v_before,
+            "value_after": v_after,
+        },
+        "gone": {"customers": 3, "value": 120.0, "by_tier": dict.fromkeys(TIERS, 1)},
+        "new": {"customers": new_total, "value": 0.0, "by_tier": new_by_tier},
+        "core": {
+            "before": {"customers": core_before, "value": 0.0},
+            "after": {"customers": core_after, "value": 0.0},
+            "won": {
+                "customers": won_moved + won_new,
+                "from_lower": won_moved,
+                "new": won_new,
+                "value": 0.0,
+            },
+            "kept": {"customers": kept, "value_before": kept_before, "value_after": kept_after},
+            "downgraded": {
+                "customers": len(flows["downgraded"]),
+                "within_core": len(flows["downgraded"]),
+                "out_of_core": 0,
+            },
+            "lost": {
+                "customers": len(flows["lost"]) + 2,
+                "gone": 2,
+                "to_lowest": len(flows["lost"]),
+                "value_before": lost_value,
+            },
+        },
+        "revenue_at_risk": at_risk,
+        "value_lost": lost_value,
+        "time_in_tier": {
+            t: {
+                "customers": sum(1 for a in after if a == t),
+                "median_days": 91.0,
+                "mean_days": 120.5,
+                "buckets": {"0-29": 3, "30-89": 5},
+            }
+            for t in TIERS
+        },
+        "customers_list": {flow: rows[:20] for flow, rows in flows.items()},
+    }
+
+
+def _migration_series() -> dict[str, Any]:
+    """A monthly series over four snapshots (``migration_series`` shape)."""
+    return {
+        "dates": ["2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"],
+        "series": {
+            "to": ["2024-04-30", "2024-05-31", "2024-06-30"],
+            "core": [141, 146, 150],
+            "won": [12, 9, 11],
+            "kept": [125, 133, 136],
+            "downgraded": [2, 3, 1],
+            "lost": [7, 4, 6],
+            "revenue_at_risk": [310.5, 402.0, 120.25],
+            "value_lost": [800.0, 420.0, 610.0],
+            "tier_sizes": {
+                "strategic": [28, 30, 31, 30],
+                "key": [106, 111, 115, 120],
+                "ordinary": [466, 459, 454, 450],
+            },
+        },
+    }
 
 
 _CACHE: dict[str, tuple[dict[str, Any], pa.Table, list[dict[str, Any]]]] = {}
@@ -344,13 +741,11 @@ def full_inputs() -> tuple[dict[str, Any], pa.Table, list[dict[str, Any]]]:
 
 @pytest.fixture
 def minimal_inputs() -> tuple[dict[str, Any], pa.Table, list[dict[str, Any]]]:
-    """Inputs without any optional part: no models, holdout, clv or model columns."""
+    """Inputs without any optional part: no models, holdout, clv or model columns, and none
+    of the core-customer keys and columns (tiers, migration, warnings, actions, capture)."""
     summary, customers, _ = _cached("en")
-    for key in ("models", "holdout", "calibration_end"):
+    for key in ("models", "holdout", "calibration_end", *CORE_KEYS):
         summary.pop(key)
-    keep = [
-        name
-        for name in customers.column_names
-        if name not in ("p_alive", "expected_purchases", "expected_spend", "clv")
-    ]
+    dropped = {"p_alive", "expected_purchases", "expected_spend", "clv", *CORE_COLUMNS}
+    keep = [name for name in customers.column_names if name not in dropped]
     return summary, customers.select(keep), []

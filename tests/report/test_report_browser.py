@@ -22,6 +22,7 @@ import pyarrow as pa
 import pytest
 
 from corecustomers.report import write_report
+from corecustomers.report._labels import Lang
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,23 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CHARTS = {"lorenz", "segments", "rf-heatmap", "abc", "clv", "holdout-tracking", "holdout-frequency"}
+CHARTS = {
+    "lorenz",
+    "segments",
+    "rf-heatmap",
+    "abc",
+    "clv",
+    "holdout-tracking",
+    "holdout-frequency",
+    # the core customers: tiers, migration (and its series), warnings, actions, capture
+    "tiers",
+    "migration",
+    "migration-series",
+    "alerts-holdout",
+    "actions",
+    "recommendations",
+    "capture",
+}
 MIN_WIDTH, MIN_HEIGHT = 240, 120
 #: Share of a chart's pixels that must differ from its background.
 MIN_INK = 0.01
@@ -183,7 +200,9 @@ def tab(browser: Any) -> Iterator[Tab]:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_chart_is_drawn_in_chromium(tab: Tab, inputs: Any, tmp_path: Path, lang: str) -> None:
+def test_every_chart_is_drawn_in_chromium(
+    tab: Tab, inputs: Any, tmp_path: Path, lang: Lang
+) -> None:
     page = tab.page
     summary, customers, quarantine = inputs(lang)
     report = write_report(

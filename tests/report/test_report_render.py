@@ -31,12 +31,50 @@ SECTIONS = [
     "abc",
     "top-customers",
     "clv",
+    "tiers",
+    "migration",
+    "alerts",
+    "actions",
+    "recommendations",
     "models",
     "holdout",
+    "capture",
     "data-quality",
     "settings",
 ]
-CHARTS = {"lorenz", "segments", "rf-heatmap", "abc", "clv", "holdout-tracking", "holdout-frequency"}
+#: The sections of the core customers, each shown only with its summary key.
+CORE_SECTIONS = ("tiers", "migration", "alerts", "actions", "recommendations", "capture")
+CORE_CHARTS = {
+    "tiers",
+    "migration",
+    "migration-series",
+    "alerts-holdout",
+    "actions",
+    "recommendations",
+    "capture",
+}
+OPTIONAL = ("clv", "models", "holdout", *CORE_SECTIONS)
+#: The summary keys of the core-customer sections (``migration_series`` adds a chart).
+CORE_KEYS = (
+    "tiers",
+    "migration",
+    "migration_series",
+    "alerts",
+    "core_score",
+    "capture",
+    "actions",
+    "recommendations",
+)
+CHARTS = {
+    "lorenz",
+    "segments",
+    "rf-heatmap",
+    "abc",
+    "clv",
+    "holdout-tracking",
+    "holdout-frequency",
+    *CORE_CHARTS,
+}
 HEADINGS = {
     "en": [
         "Headline numbers",
@@ -46,8 +84,14 @@ HEADINGS = {
         "ABC classification",
         "Top customers",
         "Customer lifetime value",
+        "Customer tiers",
+        "Tier migration",
+        "Early warnings",
+        "Next-best actions",
+        "Personal recommendations",
         "Fitted models",
         "Holdout validation",
+        "Finding the core customers: ranking methods compared",
         "Data quality",
         "Settings used",
     ],
@@ -59,8 +103,14 @@ HEADINGS = {
         "ABC 分类",
         "头部客户",
         "客户生命周期价值（CLV）",
+        "客户分级",
+        "客户层级迁移",
+        "流失预警",
+        "下一步行动建议",
+        "个性化推荐",
         "模型拟合结果",
         "留出期验证",
+        "核心客户识别方法对比",
         "数据质量",
         "分析参数",
     ],
@@ -168,7 +218,7 @@ def test_every_section_and_chart_is_present_in_both_languages(
     assert page.find("html").attrs["lang"] == {"en": "en", "zh": "zh-CN"}[lang]
     assert [s.attrs["data-section"] for s in page.find_all("section")] == SECTIONS
     assert [h.text() for h in page.find_all("h2")] == HEADINGS[lang]
-    charts = [node.attrs["data-chart"] for node in page.walk() if "data-chart" in node.attrs]
+    charts = [node.attrs["data-chart"] or "" for node in page.walk() if "data-chart" in node.attrs]
     assert sorted(charts) == sorted(CHARTS)
     for node in page.walk():
         if "data-chart" in node.attrs:
@@ -346,7 +396,7 @@ def _charts(html: str) -> set[str]:
 
 def test_optional_sections_are_absent_without_their_inputs(minimal_inputs: Inputs) -> None:
     html = render(minimal_inputs)
-    assert _sections(html) == [s for s in SECTIONS if s not in ("clv", "models", "holdout")]
+    assert _sections(html) == [s for s in SECTIONS if s not in OPTIONAL]
     assert _charts(html) == {"lorenz", "segments", "rf-heatmap", "abc"}
     header = [
         th.text() for th in parse(html).find("table", data_table="top-customers").find_all("th")
@@ -367,13 +417,13 @@ def test_each_optional_section_appears_with_its_key_only(
 ) -> None:
     summary, customers, quarantine = full_inputs
     keep = {"models", "holdout"} & {key}
-    for optional in ("models", "holdout"):
+    for optional in ("models", "holdout", *CORE_KEYS):
         if optional not in keep:
             summary.pop(optional)
     if key != "clv":
         customers = customers.drop_columns(["clv"])
     html = render((summary, customers, quarantine))
-    optional_sections = [s for s in _sections(html) if s in ("clv", "models", "holdout")]
+    optional_sections = [s for s in _sections(html) if s in OPTIONAL]
     assert optional_sections == [section]
     assert _charts(html) == {"lorenz", "segments", "rf-heatmap", "abc"} | charts
 
@@ -524,7 +574,7 @@ def test_an_empty_analysis_still_renders(minimal_inputs: Inputs) -> None:
     summary["segments"]["table"] = []
     summary["abc"]["table"] = []
     for lang in ("en", "zh"):
-        html = render_report(summary, empty, lang=lang)  # type: ignore[arg-type]
+        html = render_report(summary, empty, lang=lang)
         assert _sections(html)[:2] == ["overview", "concentration"]
         assert "lorenz" in _charts(html) and "rf-heatmap" in _charts(html)
 
@@ -532,9 +582,7 @@ def test_an_empty_analysis_still_renders(minimal_inputs: Inputs) -> None:
 def test_only_the_required_summary_keys_are_needed(minimal_inputs: Inputs) -> None:
     _, customers, _ = minimal_inputs
     html = render_report({}, customers)
-    assert _sections(html) == [
-        s for s in SECTIONS if s not in ("clv", "models", "holdout", "settings")
-    ]
+    assert _sections(html) == [s for s in SECTIONS if s not in (*OPTIONAL, "settings")]
 
 
 def test_a_missing_column_is_an_input_error_naming_it(full_inputs: Inputs) -> None:

@@ -588,7 +588,9 @@ def actions_section(
         return Section("actions", words("sec.actions"), intro, (Note(words("not_available")),))
     plays = _plays(customers, words.lang)
     by_tier = _actions_by_tier(customers)
-    tier_codes = [code for code in names.codes if any(code in t for t in by_tier.values())]
+    present = {tier for counts_by_tier in by_tier.values() for tier in counts_by_tier}
+    tier_codes = [code for code in names.codes if code in present]
+    tier_codes += sorted(present - set(tier_codes))  # tiers the policy does not name
     total = sum(counts.values())
     order = sorted(counts, key=lambda code: (-counts[code], code))
     bars = []
