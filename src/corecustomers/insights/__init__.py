@@ -2,7 +2,8 @@
 earliest adopters, recommendations and the combined core ranking.
 
 Behaviour, referrals and adopters are lazy Ibis expressions over the canonical
-transactions; the rest works on the scored customers as Arrow/NumPy.
+transactions; the rest works on the scored customers as Arrow/NumPy. (The function
+``influence`` stays in :mod:`corecustomers.insights.influence`, whose name it shares.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from corecustomers.insights.alerts import (
     evaluate_alerts,
 )
 from corecustomers.insights.behaviour import customer_behaviour
-from corecustomers.insights.influence import influence, referrals
+from corecustomers.insights.influence import referrals
 from corecustomers.insights.potential import potential_value, prediction_basis
 from corecustomers.insights.ranking import CoreScores, capture_comparison, core_scores
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
@@ -31,7 +32,6 @@ __all__ = [
     "early_warnings",
     "evaluate_alerts",
     "evaluate_recommendations",
-    "influence",
     "potential_value",
     "prediction_basis",
     "product_launches",
