@@ -620,3 +620,35 @@ def test_malformed_core_keys_do_not_break_the_report(full_inputs: Inputs, lang: 
     not_available = {"en": "Not available for this run.", "zh": "本次分析无此数据。"}[lang]
     for key in ("tiers", "actions", "capture", "migration"):
         assert not_available in section(parse(html), key).text()
+
+
+def test_a_long_weekly_series_thins_its_labels(full_inputs: Inputs) -> None:
+    summary, customers, quarantine = full_inputs
+    weeks = 104
+    dates = [(dt.date(2023, 1, 1) + dt.timedelta(weeks=k)).isoformat() for k in range(weeks)]
+    steps = weeks - 1
+    summary["migration_series"] = {
+        "dates": dates,
+        "series": {
+            "core": [150] * steps,
+            **{flow: [k % 7 for k in range(steps)] for flow in ("won", "downgraded", "lost")},
+            "kept": [140] * steps,
+            "revenue_at_risk": [10.0] * steps,
+            "tier_sizes": {
+                "strategic": [30] * weeks,
+                "key": [120] * weeks,
+                "ordinary": [450] * weeks,
+            },
+        },
+    }
+    chart = parse(render((summary, customers, quarantine))).find(
+        "div", data_chart="migration-series"
+    )
+    texts = [t.text() for t in chart.find_all("text")]
+    shown = [t for t in texts if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t)]
+    assert 4 <= len(shown) <= 20 and shown[0] == dates[0]
+    assert texts.count("150") == 1  # the axis tick only: no totals over 104 narrow bars
+    assert (
+        len(table_rows(parse(render((summary, customers, quarantine))), "migration-series"))
+        == steps
+    )

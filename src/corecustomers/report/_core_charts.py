@@ -327,6 +327,7 @@ def migration_series(
     n = len(dates)
     slot = (width - left - right) / max(n, 1)
     bar_w = min(slot * 0.62, 56.0)
+    labelled = slot >= 30  # room for a number above each bar
     parts: list[str] = [
         s.text(left, 14, words("chart.series.sizes"), fill=s.INK, weight="600", size=12),
         s.text(
@@ -357,9 +358,10 @@ def migration_series(
                     )
                 )
             base += size
-        parts.append(
-            s.text(cx, y(base) - 6, fmt.integer(base), anchor="middle", size=11, fill=s.TEXT)
-        )
+        if labelled:
+            parts.append(
+                s.text(cx, y(base) - 6, fmt.integer(base), anchor="middle", size=11, fill=s.TEXT)
+            )
     parts.append(s.line(left, y(0), width - right, y(0), stroke=s.AXIS))
     # The flows: won above the zero line, downgraded and lost stacked below it.
     reach = max([*won, *(d + lo for d, lo in zip(downgraded, lost, strict=True)), 1])
@@ -404,7 +406,7 @@ def migration_series(
                 y0, y1 = fy(-below), fy(-(below + count))
                 below += count
             parts.append(s.rect(cx - bar_w / 2, y0, bar_w, y1 - y0, fill=colour, tooltip=tip))
-        if won[step] > 0:
+        if won[step] > 0 and labelled:
             parts.append(
                 s.text(
                     cx,
@@ -416,7 +418,7 @@ def migration_series(
                     weight="600",
                 )
             )
-        if below > 0:
+        if below > 0 and labelled:
             parts.append(
                 s.text(
                     cx,

@@ -2,7 +2,8 @@
 
 One table holds both languages side by side, so a label cannot exist in one language
 only; ``tests/report`` checks that no entry is empty. The Chinese terms follow
-``DOMAIN.md`` (帕累托法则, RFM模型, ABC分类法, 重点客户/重要客户/普通客户, 客户生命周期价值).
+``DOMAIN.md`` (帕累托法则, RFM模型, ABC分类法, 重点客户/重要客户/普通客户, 客户生命周期价值,
+战略客户, 流失预警, 个性化推荐).
 """
 
 from __future__ import annotations
@@ -443,10 +444,10 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "col.mean_days": ("Mean days", "平均天数"),
     "col.recent_days": ("In tier under 30 days", "在级不足 30 天"),
     "chart.series.title": (
-        "Tier sizes at each date, and core customers won and lost",
-        "各日期的层级规模，以及核心客户的新晋与流失",
+        "Core customers at each date, won and lost",
+        "各日期的核心客户规模与新晋、流失",
     ),
-    "chart.series.sizes": ("Customers per tier", "各层级客户数"),
+    "chart.series.sizes": ("Core customers per tier", "各核心层级的客户数"),
     "chart.series.flows": (
         "Core customers won (up) and lost (down)",
         "核心客户新晋（向上）与流失（向下）",

@@ -48,14 +48,20 @@ def render_report(
     summary
         The analysis summary (``summary.json``; keys in ``docs/CONTRACTS.md``). Optional keys
         may be absent: ``models``, ``holdout``, ``calibration_end``, ``warnings``,
-        ``quarantine_reasons``, ``settings``. The sections for ``models`` and ``holdout``
-        appear only when their key is present.
+        ``quarantine_reasons``, ``settings``, ``tiers``, ``migration``,
+        ``migration_series``, ``alerts``, ``core_score``, ``capture``, ``actions``,
+        ``recommendations``. The sections for ``models``, ``holdout`` and the
+        core-customer keys appear only when their key is present.
     customers
         The scored customers, one row per customer, with at least ``customer_id,
         frequency, monetary_value, total_spend, days_since_last_purchase, r_score, f_score,
         m_score, rfm_segment, abc_class``. With a ``clv`` column the report adds the
         lifetime-value section; ``p_alive``, ``expected_purchases`` and ``clv`` also become
-        columns of the top-customers table.
+        columns of the top-customers table. The core-customer lists use ``tier``,
+        ``core``, ``core_score``, ``tier_reason_en`` / ``tier_reason_zh``,
+        ``previous_tier``, ``alert``, ``alert_reason_en`` / ``alert_reason_zh``,
+        ``value_at_stake``, ``action_en`` / ``action_zh``, ``action_code``, ``channel``,
+        ``due`` and ``recommended_products`` when present.
     lang
         ``"en"`` (English) or ``"zh"`` (Simplified Chinese) for every label; the HTML
         ``lang`` attribute is set to ``en`` or ``zh-CN``.
