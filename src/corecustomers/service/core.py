@@ -30,7 +30,7 @@ from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import capture_comparison, core_scores
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
-from corecustomers.segments.migration import compare_snapshots
+from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import assign_tiers
@@ -40,6 +40,9 @@ from corecustomers.store import Workspace
 __all__ = ["CoreOptions", "identify_core"]
 
 log = logging.getLogger(__name__)
+
+#: The report's migration series covers at most this many latest snapshots.
+SERIES_SNAPSHOTS = 12
 
 #: Recommendations evaluated on the last this many days when no calibration end is given.
 RECOMMENDATION_HOLDOUT_DAYS = 90
@@ -200,6 +203,14 @@ def identify_core(
                 source=source,
                 settings=settings.to_dict(),
             )
+        if options.evaluate:
+            dates = [d for d in workspace.snapshot_dates() if d <= end][-SERIES_SNAPSHOTS:]
+            if len(dates) >= 2:
+                summary["migration_series"] = migration_series(
+                    [(d, workspace.read_snapshot(d)) for d in dates],
+                    tiers=list(policy.codes),
+                    core_tiers=core_tiers,
+                )
     return customers
 
 
