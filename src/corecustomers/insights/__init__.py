@@ -2,8 +2,8 @@
 earliest adopters, recommendations and the combined core ranking.
 
 Behaviour, referrals and adopters are lazy Ibis expressions over the canonical
-transactions; the rest works on the scored customers as Arrow/NumPy. (The function
-``influence`` stays in :mod:`corecustomers.insights.influence`, whose name it shares.)
+transactions; the rest works on the scored customers as Arrow/NumPy. (The functions
+``influence`` and ``recommend`` stay in the modules whose names they share.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from corecustomers.insights.behaviour import customer_behaviour
 from corecustomers.insights.influence import referrals
 from corecustomers.insights.potential import potential_value, prediction_basis
 from corecustomers.insights.ranking import CoreScores, capture_comparison, core_scores
-from corecustomers.insights.recommend import evaluate_recommendations, recommend
+from corecustomers.insights.recommend import evaluate_recommendations
 
 __all__ = [
     "AlertThresholds",
@@ -35,6 +35,5 @@ __all__ = [
     "potential_value",
     "prediction_basis",
     "product_launches",
-    "recommend",
     "referrals",
 ]
