@@ -19,7 +19,9 @@ MODULES = [
     ".abc",
     ".tables",
     ".migration",
+    ".conditions",
     ".policy",
+    ".overrides",
     ".tiers",
     ".playbook",
 ]

@@ -18,7 +18,8 @@ How a tier is decided
 4. **Overrides.** An active manual :class:`Override` wins over all of the above. It is in
    force up to and including its ``until`` date (no date: until removed); an expired one
    is ignored and mentioned in the reasons. Overrides are inputs, kept in a small CSV or
-   JSON file (:func:`load_overrides`, :func:`save_overrides`) so they survive reruns.
+   JSON file (:func:`load_overrides`, :func:`save_overrides`) so they survive reruns; they
+   live in :mod:`~corecustomers.segments.overrides` and are re-exported here.
 
 State carried between runs
 --------------------------
@@ -84,17 +85,12 @@ Strategic: ABC class A, customer for 4.2 years, active with probability 0.94
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import math
-import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -102,18 +98,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.errors import ConfigError, InputError, SourceError
-from corecustomers.segments.policy import (
-    DEFAULT_POLICY,
-    Condition,
+from corecustomers.errors import ConfigError, InputError
+from corecustomers.segments.conditions import (
+    _OP_EN,
+    _OP_ZH,
     ConditionResult,
     CustomerColumns,
-    Format,
-    TierPolicy,
     Value,
+    _fmt,
+    _top,
+    _wording,
     evaluate_condition,
 )
-from corecustomers.segments.schemes import CN8, NAMED, Lang
+from corecustomers.segments.overrides import (
+    Override,
+    load_overrides,
+    parse_overrides,
+    save_overrides,
+    split_overrides,
+)
+from corecustomers.segments.policy import DEFAULT_POLICY, TierPolicy
+from corecustomers.segments.schemes import Lang
 
 __all__ = [
     "STATE_COLUMNS",
@@ -154,147 +159,9 @@ TIER_COLUMNS: Final = (
 
 DateArray = NDArray[np.datetime64]
 _NAT: Final = np.datetime64("NaT", "D")
-_DAYS_PER_YEAR: Final = 365.25
 
 
-# ------------------------------------------------------------------------------ wording
-
-
-@dataclass(frozen=True, slots=True)
-class _Wording:
-    noun_en: str
-    noun_zh: str
-    fmt: Format
-    template_en: str = "{noun} {v}"
-    template_zh: str = "{noun} {v}"
-
-
-_WORDINGS: Final[dict[str, _Wording]] = {
-    "clv": _Wording("predicted {h}-month value", "预测{h}个月价值", "money"),
-    "total_spend": _Wording("historic spend", "历史消费", "money"),
-    "monetary_value": _Wording("average repeat purchase", "平均复购金额", "money"),
-    "expected_spend": _Wording("expected spend per purchase", "预计客单价", "money"),
-    "expected_purchases": _Wording("expected purchases", "预计购买次数", "number"),
-    "p_alive": _Wording(
-        "probability of being active", "活跃概率", "probability", "active with probability {v}"
-    ),
-    "tenure_days": _Wording("time as a customer", "客户时长", "years", "customer for {v}"),
-    "days_since_last_purchase": _Wording(
-        "days since the last purchase",
-        "最近一次消费",
-        "days",
-        "last purchase {v} ago",
-        "最近一次消费在 {v}前",
-    ),
-    "frequency": _Wording(
-        "repeat purchases", "重复购买次数", "count", "{v} repeat purchases", "重复购买 {v} 次"
-    ),
-    "n_orders": _Wording("orders", "订单数", "count", "{v} orders", "订单 {v} 笔"),
-    "r_score": _Wording("R score", "R评分", "count"),
-    "f_score": _Wording("F score", "F评分", "count"),
-    "m_score": _Wording("M score", "M评分", "count"),
-    "rfm_segment": _Wording("RFM segment", "RFM分群", "text"),
-    "abc_class": _Wording("ABC class", "ABC分类", "text", "{noun} {v}", "{noun} {v}类"),
-    "alert": _Wording("early warning", "流失预警", "flag"),
-    "core_score": _Wording("core score", "核心得分", "number"),
-    "potential_score": _Wording("potential score", "潜力得分", "number"),
-    "influence_score": _Wording("influence score", "影响力得分", "number"),
-    "balance": _Wording("account balance", "账户余额", "money"),
-    "aum": _Wording("assets under management", "管理资产", "money"),
-    "contract_value": _Wording("contract value", "合同金额", "money"),
-    "consumption": _Wording("consumption", "用量", "number"),
-    "on_time_rate": _Wording("on-time payment rate", "按时缴费率", "percent"),
-}
-_FLAG_WORDS: Final = {"en": ("yes", "no"), "zh": ("是", "否")}
-_OP_EN: Final = {">=": "≥ ", ">": "> ", "<=": "≤ ", "<": "< ", "==": "", "in": "", "not in": "not "}
-_OP_ZH: Final = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "为", "in": "为", "not in": "不为"}
-
-
-def _wording(cond: Condition, horizon: int) -> _Wording:
-    known = _WORDINGS.get(cond.source)
-    if known is None:
-        known = _Wording(cond.source, cond.source, "number")
-    fmt = cond.format or known.fmt
-    wording = _Wording(
-        known.noun_en.replace("{h}", str(horizon)),
-        known.noun_zh.replace("{h}", str(horizon)),
-        fmt,
-        known.template_en,
-        known.template_zh,
-    )
-    for lang in ("en", "zh"):
-        label = getattr(cond, f"label_{lang}")
-        if label:
-            template = label.replace("{value}", "{v}") if "{value}" in label else label + " {v}"
-            noun = label.replace("{value}", "").strip()
-            wording = (
-                _Wording(noun, wording.noun_zh, fmt, template, wording.template_zh)
-                if lang == "en"
-                else _Wording(wording.noun_en, noun, fmt, wording.template_en, template)
-            )
-    return wording
-
-
-def _segment_zh(code: str) -> str:
-    for scheme in (NAMED, CN8):
-        if code in scheme.codes:
-            return scheme.rule(code).label_zh
-    return code
-
-
-def _number(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
-
-
-def _share(x: float) -> str:
-    return f"{round(x * 100, 1):g}"
-
-
-def _fmt(value: Any, fmt: Format, lang: str, currency: str, column: str = "") -> str:
-    """One value as the reasons print it; lists join with commas."""
-    if isinstance(value, list | tuple):
-        sep = "、" if lang == "zh" else ", "
-        return sep.join(_fmt(v, fmt, lang, currency, column) for v in value)
-    if value is None:
-        return "–"
-    if isinstance(value, bool | np.bool_) or fmt == "flag":
-        yes, no = _FLAG_WORDS[lang]
-        return yes if value else no
-    if isinstance(value, str):
-        return _segment_zh(value) if lang == "zh" and column == "rfm_segment" else value
-    x = float(value)
-    if not math.isfinite(x):
-        return "–"
-    if fmt == "money":
-        decimals = 0 if abs(x) >= 100 else 2
-        sign = "-" if x < 0 and round(abs(x), decimals) else ""
-        return f"{sign}{currency}{abs(x):,.{decimals}f}"
-    if fmt == "probability":
-        return f"{x:.2f}"
-    if fmt == "percent":
-        return _share(x) + (" %" if lang == "en" else "%")
-    if fmt == "years":
-        years = x / _DAYS_PER_YEAR
-        return f"{years:.1f} years" if lang == "en" else f"{years:.1f} 年"
-    if fmt == "days":
-        return f"{x:,.0f} days" if lang == "en" else f"{x:,.0f} 天"
-    if fmt == "count":
-        return _number(round(x, 6))
-    return _number(x)
-
-
-def _top(share: float, lang: str) -> str:
-    """A top share as "top 3 %" / "前3%": whole percents, rounded up; tenths below 1 %."""
-    pct = round(share * 100, 9)
-    shown = math.ceil(pct) if pct >= 1 else math.ceil(pct * 10) / 10
-    return f"top {shown:g} %" if lang == "en" else f"前{shown:g}%"
-
-
-def _rank_line(cond: Condition, threshold: float, lang: str) -> str:
-    top = _top(threshold, lang)
-    if cond.op in ("<=", "<"):
-        return top
-    return f"outside the {top}" if lang == "en" else f"{top}以外"
+# ------------------------------------------------------------------------------ reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,251 +283,6 @@ class _Describer:
             en += f" ({', '.join(extras_en)})"
             zh += f"（{'，'.join(extras_zh)}）"
         return entry, en, zh
-
-
-# ------------------------------------------------------------------------------ overrides
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """A manual tier decision: who set it, why, and until when (inclusive; None = open).
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> o = Override("c42", "key", "Li Na", "key account under renegotiation",
-    ...              dt.date(2025, 3, 31))
-    >>> o.active(dt.date(2025, 3, 31)), o.active(dt.date(2025, 4, 1))
-    (True, False)
-    """
-
-    customer_id: str
-    tier: str
-    by: str
-    reason: str
-    until: dt.date | None = None
-
-    def active(self, as_of: dt.date) -> bool:
-        """True while ``as_of`` is on or before ``until`` (always, without ``until``)."""
-        return self.until is None or as_of <= self.until
-
-    def to_record(self) -> dict[str, str | None]:
-        """A JSON-ready mapping (``until`` as ``YYYY-MM-DD`` or None)."""
-        return {
-            "customer_id": self.customer_id,
-            "tier": self.tier,
-            "by": self.by,
-            "reason": self.reason,
-            "until": self.until.isoformat() if self.until else None,
-        }
-
-
-_OVERRIDE_FIELDS: Final = ("customer_id", "tier", "by", "reason", "until")
-
-
-def _parse_date(value: object, what: str) -> dt.date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
-            try:
-                return dt.datetime.strptime(value.strip(), fmt).date()
-            except ValueError:
-                continue
-    raise ValueError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD")
-
-
-def parse_overrides(
-    records: Iterable[Override | Mapping[str, Any]],
-    *,
-    file: str | None = None,
-    first_row: int = 1,
-) -> list[Override]:
-    """Validate override records (mappings with the fields of :class:`Override`).
-
-    Parameters
-    ----------
-    records
-        :class:`Override` objects or mappings with ``customer_id``, ``tier``, ``by``,
-        ``reason`` and optionally ``until`` (a date, ``YYYY-MM-DD``, or empty).
-    file, first_row
-        Where the records come from, for the messages (row of the first record).
-
-    Returns
-    -------
-    list of Override
-
-    Raises
-    ------
-    InputError
-        Naming the file, row and field: a missing or empty field, an unknown field, a bad
-        date, or a second override for the same customer.
-
-    Examples
-    --------
-    >>> parse_overrides([{"customer_id": "c1", "tier": "key", "by": "Li Na",
-    ...                   "reason": "renegotiation", "until": "2025-03-31"}])[0].until
-    datetime.date(2025, 3, 31)
-    >>> parse_overrides([{"customer_id": "c1", "tier": "key", "by": "", "reason": "x"}])
-    Traceback (most recent call last):
-    ...
-    corecustomers.errors.InputError: row 1, column 'by': must name who set the override...
-    """
-    out: list[Override] = []
-    seen: dict[str, int] = {}
-    for row, record in enumerate(records, start=first_row):
-        if isinstance(record, Override):
-            record = {k: getattr(record, k) for k in _OVERRIDE_FIELDS}
-        if not isinstance(record, Mapping):
-            raise InputError(
-                f"an override must be a table of fields, got {record!r}", file=file, row=row
-            )
-        unknown = sorted(set(record) - set(_OVERRIDE_FIELDS))
-        if unknown:
-            raise InputError(
-                f"unknown field(s) {', '.join(map(str, unknown))}; an override has "
-                f"{', '.join(_OVERRIDE_FIELDS)}",
-                file=file,
-                row=row,
-            )
-        text: dict[str, str] = {}
-        for key, what in (
-            ("customer_id", "the customer"),
-            ("tier", "the tier code"),
-            ("by", "who set the override"),
-            ("reason", "why"),
-        ):
-            value = record.get(key)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, str | int)
-                or not str(value).strip()
-            ):
-                raise InputError(
-                    f"must name {what}; it is empty or missing", file=file, row=row, column=key
-                )
-            text[key] = str(value).strip()
-        try:
-            until = _parse_date(record.get("until"), "until")
-        except ValueError as exc:
-            raise InputError(str(exc), file=file, row=row, column="until") from None
-        cid = text["customer_id"]
-        if cid in seen:
-            raise InputError(
-                f"customer {cid!r} already has an override in row {seen[cid]}; keep one per "
-                "customer",
-                file=file,
-                row=row,
-                column="customer_id",
-            )
-        seen[cid] = row
-        out.append(Override(cid, text["tier"], text["by"], text["reason"], until))
-    return out
-
-
-def load_overrides(path: str | os.PathLike[str]) -> list[Override]:
-    """Read overrides from a ``.csv`` (header ``customer_id,tier,by,reason,until``) or a
-    ``.json`` file (a list of objects, or ``{"overrides": [...]}``).
-
-    Raises
-    ------
-    SourceError
-        If the file does not exist or cannot be read.
-    InputError
-        Naming the file and row (the line in a CSV, the entry in JSON) of a bad record.
-    ConfigError
-        If the file is neither ``.csv`` nor ``.json``.
-    """
-    file = Path(path)
-    suffix = _suffix(file)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SourceError(f"cannot read the overrides file {file}: {exc}") from exc
-    if suffix == ".json":
-        try:
-            data = json.loads(text) if text.strip() else []
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=str(file), row=exc.lineno) from None
-        if isinstance(data, Mapping):
-            data = data.get("overrides", [])
-        if not isinstance(data, list):
-            raise InputError("expected a list of overrides", file=str(file))
-        return parse_overrides(data, file=str(file))
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [f for f in _OVERRIDE_FIELDS[:4] if f not in header]
-    if text.strip() and missing:
-        raise InputError(
-            f"the header lacks {', '.join(missing)}; write customer_id,tier,by,reason,until",
-            file=str(file),
-            row=1,
-        )
-    reader.fieldnames = header
-    rows = [
-        {k: (v or "") for k, v in row.items() if k is not None}
-        for row in reader
-        if any((v or "").strip() for v in row.values() if isinstance(v, str))
-    ]
-    return parse_overrides(rows, file=str(file), first_row=2)
-
-
-def save_overrides(
-    path: str | os.PathLike[str], overrides: Iterable[Override | Mapping[str, Any]]
-) -> None:
-    """Validate ``overrides`` and write them to a ``.csv`` or ``.json`` file (atomically).
-
-    CSV is written as UTF-8 with a byte-order mark, so spreadsheet programs show Chinese
-    text correctly; :func:`load_overrides` reads both files back unchanged.
-    """
-    file = Path(path)
-    suffix = _suffix(file)
-    items = parse_overrides(overrides)
-    if suffix == ".json":
-        body = json.dumps([o.to_record() for o in items], ensure_ascii=False, indent=2) + "\n"
-        encoding = "utf-8"
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=_OVERRIDE_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for o in items:
-            writer.writerow({k: v or "" for k, v in o.to_record().items()})
-        body, encoding = buffer.getvalue(), "utf-8-sig"
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=file.name, suffix=".tmp", dir=file.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(body)
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _suffix(file: Path) -> str:
-    suffix = file.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise ConfigError(f"overrides file {file} must end in .csv or .json")
-    return suffix
-
-
-def split_overrides(
-    overrides: Iterable[Override], as_of: dt.date
-) -> tuple[list[Override], list[Override]]:
-    """``(active, expired)`` on ``as_of``.
-
-    Examples
-    --------
-    >>> o = Override("c1", "key", "Li Na", "x", dt.date(2025, 3, 31))
-    >>> [len(part) for part in split_overrides([o], dt.date(2025, 4, 1))]
-    [0, 1]
-    """
-    items = list(overrides)
-    return [o for o in items if o.active(as_of)], [o for o in items if not o.active(as_of)]
 
 
 # ------------------------------------------------------------------------------ assignment
