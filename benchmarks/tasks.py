@@ -40,10 +40,13 @@ def features(
     time_unit: str,
     out: str,
     order_id: bool = True,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
 ) -> Result:
     """``customer_features`` + ``materialize`` on DuckDB over a Parquet file.
 
     With ``order_id=False`` the input lacks the order column (so ``n_orders`` counts rows).
+    ``memory_limit`` and ``temp_directory`` are DuckDB settings (it spills past the limit).
     """
     import ibis
     import pyarrow.parquet as pq
@@ -51,7 +54,8 @@ def features(
     from corecustomers.data.features import customer_features, materialize
 
     start = time.perf_counter()
-    con = ibis.duckdb.connect()
+    config = {"memory_limit": memory_limit, "temp_directory": temp_directory}
+    con = ibis.duckdb.connect(**{k: v for k, v in config.items() if v is not None})
     columns = ["customer_id", "timestamp", "amount"] + (["order_id"] if order_id else [])
     tx = con.read_parquet(path).select(*columns)
     expr = customer_features(
