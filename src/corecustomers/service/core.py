@@ -35,11 +35,14 @@ from corecustomers.segments.playbook import action_counts, next_best_actions, pl
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import assign_tiers
 from corecustomers.service.progress import NullProgress, Progress
-from corecustomers.store import Workspace
+from corecustomers.store import SNAPSHOT_COLUMNS, Workspace
 
 __all__ = ["CoreOptions", "identify_core"]
 
 log = logging.getLogger(__name__)
+
+#: Tier state carried between runs, stored beside the contract columns of a snapshot.
+SNAPSHOT_STATE = ("below_since", "below_runs", "tier_basis")
 
 #: The report's migration series covers at most this many latest snapshots.
 SERIES_SNAPSHOTS = 12
@@ -195,9 +198,14 @@ def identify_core(
     summary["actions"] = action_counts(customers)
     if workspace is not None and options.write_snapshot:
         with progress.step(f"Saving the snapshot of {end}"):
+            keep = [
+                c
+                for c in (*SNAPSHOT_COLUMNS, *SNAPSHOT_STATE)
+                if c in customers.column_names and c not in ("as_of", "run_id", "policy_version")
+            ]
             workspace.write_snapshot(
                 end,
-                customers,
+                customers.select(keep),
                 run_id=str(summary.get("run_id") or uuid.uuid4().hex[:12]),
                 policy_version=policy.policy_version,
                 source=source,
