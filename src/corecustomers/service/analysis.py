@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from corecustomers import __version__
 from corecustomers.config import Settings
+from corecustomers.data._time import days_per
 from corecustomers.data.connect import connect_engine
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.mapping import ColumnMapping, map_columns
@@ -343,14 +344,11 @@ def _value_customers(
             counts = holdout_week_counts(
                 prepared.transactions, prepared.calibration_end, prepared.as_of
             )
-        period = 7.0 / DAYS_PER_UNIT[settings.time_unit]
+        period = 7.0 / days_per(settings.time_unit)
     with progress.step("Fitting lifetime-value models"):
         return value_customers(
             scored.customers, summary, settings, holdout_counts=counts, holdout_period=period
         )
-
-
-DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
 
 
 def holdout_week_counts(
@@ -433,6 +431,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def write_json(path: Path, data: Any) -> None:
+    """Write strict JSON (UTF-8, NaN as null) under a temporary name, then rename it."""
+    tmp = path.with_name(path.name + ".tmp")
+    text = json.dumps(_jsonable(data), ensure_ascii=False, indent=2, allow_nan=False)
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def _check_suffix(path: Path, allowed: tuple[str, ...]) -> None:
     if path.suffix.lower() not in allowed:
         raise InputError(
@@ -472,10 +478,7 @@ def _write_outputs(
     with progress.step("Writing customers and summary"):
         _write_table(customers, files["customers.parquet"])
         _write_table(customers, files["customers.csv"])
-        tmp = files["summary.json"].with_suffix(".json.tmp")
-        text = json.dumps(_jsonable(summary), ensure_ascii=False, indent=2, allow_nan=False)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(files["summary.json"])
+        write_json(files["summary.json"], summary)
     with progress.step("Rendering report.html"):
         write_report(
             files["report.html"],

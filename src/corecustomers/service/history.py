@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +19,13 @@ from corecustomers.config import Settings
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
-from corecustomers.service.analysis import _staging, analyse_prepared, open_workspace, prepare
+from corecustomers.service.analysis import (
+    _staging,
+    analyse_prepared,
+    open_workspace,
+    prepare,
+    write_json,
+)
 from corecustomers.service.core import CoreOptions
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace
@@ -126,9 +131,7 @@ def history(
             series = _series(workspace, dates, settings)
     result = {"every": every, "snapshots": written, "migration_series": series}
     path = out_dir / "history.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), "utf-8")
-    tmp.replace(path)
+    write_json(path, result)
     return result
 
 
