@@ -563,6 +563,17 @@ def _unusable(frame: _Frame, name: str) -> str:
     return ""
 
 
+def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
+    """``values`` rounded to ``digits`` significant digits (NaN and 0 kept)."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(
+            np.isfinite(x) & (x != 0.0), 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0
+        )
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(x), out, x)
+
+
 def _fit_and_predict(
     train: _Frame, apply: _Frame, names: tuple[str, ...], window: int
 ) -> FloatArray:
@@ -572,7 +583,11 @@ def _fit_and_predict(
 
     assert train.target is not None and train.btyd is not None and apply.btyd is not None
     y = np.clip(train.target, 0.0, None)
-    X_train, X_apply = train.inputs(names, window), apply.inputs(names, window)
+    # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
+    # last bits between two runs on the same data; six significant digits keep such
+    # noise from moving a value across a histogram bin edge and flipping a split.
+    X_train = _significant(train.inputs(names, window))
+    X_apply = _significant(apply.inputs(names, window))
     # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
     # their start-up and spinning cost far more than the work.
     threads = 1 if train.n < _THREADED_FROM else None
