@@ -6,13 +6,18 @@
   at the end of the session. Its scratch directories live in a session temporary folder.
 * Hypothesis keeps its files (example database, constants cache) in a temporary folder
   for the run rather than in ``.hypothesis/`` in the working tree.
+* Hypothesis runs derandomised everywhere (profile ``corecustomers``): every property
+  test draws the same examples on every run, so a failure found once replays.
 * ``postgres_con`` -- PostgreSQL at ``postgresql://postgres@127.0.0.1:5432/test`` (trust
-  auth); tests using it are skipped, with the reason, only when the server cannot be
-  reached.
+  auth; ``CORECUSTOMERS_TEST_POSTGRES_URL`` overrides it). Off CI, tests using it are
+  skipped, with the reason, when the server cannot be reached; with ``CI`` set (as
+  ``.ci/run`` runs) an unreachable server is an error, so CI cannot go green without it.
+  Tests make their own tables (temporary, or dropped at the end).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,23 +32,30 @@ if TYPE_CHECKING:
     from ibis.backends.postgres import Backend as PostgresBackend
     from ibis.backends.pyspark import Backend as PySparkBackend
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get(
+    "CORECUSTOMERS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 _HYPOTHESIS_HOME = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep Hypothesis' files out of the working tree.
+    """Derandomise Hypothesis and keep its files out of the working tree.
 
-    Hypothesis caches the constants of the test modules already at collection time, in
-    ``.hypothesis/`` under the current directory; point it at a temporary folder instead,
-    removed when pytest ends.
+    The profile is loaded before the test modules are imported, so each test's own
+    ``@settings`` inherits ``derandomize=True`` unless it says otherwise. Hypothesis caches
+    the constants of the test modules already at collection time, in ``.hypothesis/``
+    under the current directory; point it at a temporary folder instead, removed when
+    pytest ends.
     """
     try:
+        from hypothesis import settings
         from hypothesis.configuration import set_hypothesis_home_dir
-    except ImportError:  # hypothesis is a dev dependency; nothing to redirect without it
+    except ImportError:  # hypothesis is a dev dependency; nothing to set up without it
         return
+    settings.register_profile("corecustomers", derandomize=True, database=None)
+    settings.load_profile("corecustomers")
     home = Path(tempfile.mkdtemp(prefix="corecustomers-hypothesis-"))
     config.stash[_HYPOTHESIS_HOME] = home
     set_hypothesis_home_dir(home)
@@ -97,10 +109,17 @@ def spark_con(spark_session: Any) -> PySparkBackend:
 
 @pytest.fixture(scope="session")
 def postgres_con() -> Iterator[PostgresBackend]:
-    """An Ibis connection to the local test database; skips when it is unreachable."""
+    """An Ibis connection to the test database; skips when unreachable, except on CI."""
     try:
         con = ibis.connect(POSTGRES_URL)
-    except Exception as exc:  # any driver error means "no server here"
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    except Exception as exc:
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"{reason}\n(CI is set: .ci/run starts the server and makes the "
+                "`test` database; a skip here would hide the PostgreSQL tests)",
+                pytrace=False,
+            )
+        pytest.skip(reason)
     yield con
     con.disconnect()

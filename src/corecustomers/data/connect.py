@@ -69,6 +69,12 @@ def connect(url: str) -> BaseBackend:
 
     ``postgresql://user@host:5432/db``, ``duckdb:///path/file.db``, ``sqlite:///f.db`` …
 
+    Raises
+    ------
+    SourceError
+        When the driver for the URL's scheme is not installed (the message names the
+        ``pip install`` that adds it), or the database cannot be reached.
+
     Examples
     --------
     >>> connect("duckdb://").name
@@ -76,13 +82,33 @@ def connect(url: str) -> BaseBackend:
     """
     try:
         return ibis.connect(url)
+    except ImportError as exc:  # Ibis found the backend, not its driver
+        raise SourceError(
+            f"cannot connect to {_redact(url)}: the driver for {_scheme(url)!r} URLs is not "
+            f"installed; install it with: {_install_hint(url)}"
+        ) from exc
     except Exception as exc:
         raise SourceError(
             f"cannot connect to {_redact(url)}: {exc}. Check the URL "
-            "(e.g. postgresql://user@host:5432/dbname or duckdb:///path/file.db), that the "
-            "server is running and that its driver is installed "
-            "(pip install 'corecustomers[postgres]')."
+            "(e.g. postgresql://user@host:5432/dbname or duckdb:///path/file.db) and that "
+            "the server is running and accepts this user."
         ) from exc
+
+
+#: URL schemes with an extra of this package, and the extra's name.
+_EXTRAS = {"postgres": "postgres", "postgresql": "postgres", "pyspark": "spark"}
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else url
+
+
+def _install_hint(url: str) -> str:
+    """The ``pip install`` that brings the driver for ``url``'s scheme."""
+    scheme = _scheme(url)
+    if scheme in _EXTRAS:
+        return f"pip install 'corecustomers[{_EXTRAS[scheme]}]'"
+    return f"pip install 'ibis-framework[{scheme}]'"
 
 
 def is_duckdb(con: BaseBackend) -> bool:

@@ -1,0 +1,47 @@
+"""Connecting by URL: a missing driver names the install that brings it."""
+
+from __future__ import annotations
+
+import sys
+
+import ibis
+import pytest
+
+from corecustomers.data.connect import connect
+from corecustomers.errors import SourceError
+
+
+def _without_driver(monkeypatch: pytest.MonkeyPatch, backend: str, driver: str) -> None:
+    """Make this process look like one where ``driver`` was never installed."""
+    for name in list(sys.modules):
+        if name == driver or name.startswith(f"{driver}.") or name.startswith(
+            f"ibis.backends.{backend}"
+        ):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, driver, None)  # `import driver` raises ImportError
+    if backend in vars(ibis):  # Ibis caches a backend it loaded once as a module attribute
+        monkeypatch.delattr(ibis, backend)
+
+
+def test_missing_postgres_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_driver(monkeypatch, "postgres", "psycopg")
+    with pytest.raises(SourceError) as caught:
+        connect("postgresql://analyst:secret@127.0.0.1:5432/shop")
+    message = str(caught.value)
+    assert "pip install 'corecustomers[postgres]'" in message
+    assert "ibis-framework" not in message  # not Ibis' own advice
+    assert "secret" not in message
+
+
+def test_missing_driver_without_an_extra_names_ibis_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_driver(monkeypatch, "mysql", "MySQLdb")
+    with pytest.raises(SourceError, match=r"pip install 'ibis-framework\[mysql\]'"):
+        connect("mysql://analyst@127.0.0.1:3306/shop")
+
+
+def test_unreachable_server_says_what_to_check() -> None:
+    with pytest.raises(SourceError, match="server is running") as caught:
+        connect("postgresql://postgres@127.0.0.1:1/test")
+    assert "pip install" not in str(caught.value)  # the driver is there; the server is not
