@@ -8,13 +8,16 @@ that DuckDB, Spark and PostgreSQL share (regular expressions, integer arithmetic
 Dates understood
     ISO ``2024-03-05``, ``2024-03-05 14:22:10``, ``2024-03-05T14:22:10.123+08:00``;
     ``20240305`` (text or integer); ``2024/3/5``; ``2024.3.5``; ``2024年3月5日``
-    (optionally followed by a time). A UTC offset (``Z``, ``+08:00``, ``-0500``) is
-    converted into the business time zone; a time without an offset is taken as already
-    being in the business time zone.
+    (optionally followed by a time; ``T`` or ``t`` or spaces between date and time). A UTC
+    offset (``Z``, ``UTC``, ``+08:00``, ``-0500``, ``+08``; at most 14 hours) is converted
+    into the business time zone; a time without an offset is taken as already being in
+    the business time zone. Fractions of a second are dropped. Digits and spaces are
+    ASCII ones; an impossible day or time (``2024-04-31``, ``25:00``) is NULL.
 Amounts understood
     ``1234.5``, ``1,234.50``, ``¥1,234.50``, ``￥88``, ``$12``, ``€3``, ``12元``,
     ``RMB 99``, ``-12.50`` and ``(12.50)`` (both negative: a return), ``1.2e3``. The comma
-    is read as a thousands separator, never as a decimal mark.
+    is read as a thousands separator, never as a decimal mark. A number text longer than
+    40 characters or with an exponent of more than two digits is not an amount.
 """
 
 from __future__ import annotations
@@ -31,12 +34,16 @@ __all__ = ["parse_utc_offset", "with_amount", "with_timestamp"]
 
 _DATE = (
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
-    r"(?:(?:T|\s+)(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:[.,]\d+)?秒?)?)?"
+    r"(?:(?:[Tt]|\s+)(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:[.,]\d+)?秒?)?)?"
     r"\s*(Z|UTC|[+-]\d{2}:?\d{2}|[+-]\d{2})?$"
 )
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})(?:\.0*)?$"
 _OFFSET = r"^([+-])(\d{2}):?(\d{2})?$"
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,2})?$"
+#: Longer number texts are not amounts (and could overflow a double, an error on PostgreSQL).
+_NUMBER_MAX_CHARS = 40
+#: The widest UTC offset in use (UTC+14:00, Kiribati); wider ones are not offsets.
+_MAX_OFFSET_MINUTES = 14 * 60
 _CURRENCY = r"[\s,¥￥$€£()]|RMB|CNY|USD|HKD|元"
 
 
@@ -128,9 +135,9 @@ def with_timestamp(
     year, month, day = t[p + "y"], t[p + "mo"], t[p + "d"]
     hour, minute, second, zone = t[p + "h"], t[p + "mi"], t[p + "s"], t[p + "zone"]
     sign = ibis.ifelse(_group(zone, _OFFSET, 1) == "-", -1, 1)
+    zone_minute_part = _group(zone, _OFFSET, 3).cast("int64").coalesce(0)
     zone_minutes = sign * (
-        _group(zone, _OFFSET, 2).cast("int64").coalesce(0) * 60
-        + _group(zone, _OFFSET, 3).cast("int64").coalesce(0)
+        _group(zone, _OFFSET, 2).cast("int64").coalesce(0) * 60 + zone_minute_part
     )
     month_ok = month.between(1, 12)
     valid = (
@@ -141,6 +148,8 @@ def with_timestamp(
         & (hour < 24)
         & (minute < 60)
         & (second < 60)
+        & (zone_minute_part < 60)
+        & (zone_minutes.abs() <= _MAX_OFFSET_MINUTES)
     ).fill_null(False)
     t = t.mutate(
         **{
@@ -214,6 +223,7 @@ def with_amount(table: ir.Table, column: str, *, out: str) -> ir.Table:
         }
     )
     clean = t[p + "clean"]
-    number = ibis.ifelse(clean.re_search(_NUMBER), clean.cast("float64"), ibis.null("float64"))
+    readable = clean.re_search(_NUMBER) & (clean.length() <= _NUMBER_MAX_CHARS)
+    number = ibis.ifelse(readable, clean.cast("float64"), ibis.null("float64"))
     t = t.mutate(**{out: ibis.ifelse(t[p + "neg"], -number.abs(), number)})
     return t.drop(*[c for c in t.columns if c.startswith(p)])
