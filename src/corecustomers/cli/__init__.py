@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corecustomers.cli import service as _service  # noqa: F401  (registers the service's commands)
 from corecustomers.cli.app import app, main
 
 __all__ = ["app", "main"]

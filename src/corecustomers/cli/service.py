@@ -1,0 +1,257 @@
+"""The service's commands: ``serve``, ``worker``, ``createuser``, ``token``, ``import-analysis``.
+
+Registered on the one ``app`` of :mod:`corecustomers.cli.app`. Django is imported only when
+one of these commands runs, so the analysis commands start as fast as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from corecustomers.cli.app import app
+from corecustomers.errors import CoreCustomersError
+
+__all__ = ["open_service"]
+
+err = Console(stderr=True)
+out = Console()
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Service database URL: sqlite:///FILE or postgresql://USER@HOST:PORT/NAME "
+        "[default: .corecustomers/service.sqlite3 in the workspace folder].",
+        envvar="CORECUSTOMERS_DB",
+    ),
+]
+WorkspaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--workspace",
+        help="Project folder whose .corecustomers/ holds the workspace [default: .].",
+        envvar="CORECUSTOMERS_WORKSPACE",
+    ),
+]
+ROLES = ("admin", "manager", "account_manager", "analyst")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except CoreCustomersError as exc:
+        err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def open_service(workspace: str, db: str | None, *, migrate: bool = True) -> None:
+    """Set Django up on ``db`` and ``workspace`` and bring the database schema up to date."""
+    from corecustomers.web.runtime import ServiceConfig, configure
+
+    configure(ServiceConfig(workspace=workspace, db=db))
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = 8000,
+    threads: Annotated[int, typer.Option("--threads", help="Request threads.", min=1)] = 8,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Start the background worker too.")
+    ] = True,
+) -> None:
+    """Serve the web pages and the API (applies migrations, starts the worker).
+
+    Example:
+
+      corecustomers serve --port 8000 --db postgresql://crm@localhost/crm
+    """
+    with _errors():
+        open_service(workspace, db)
+        _serve(workspace, db, host, port, threads, worker)
+
+
+def _serve(
+    workspace: str, db: str | None, host: str, port: int, threads: int, worker: bool
+) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+    from waitress.server import create_server
+
+    if not settings.DEBUG:
+        call_command("collectstatic", interactive=False, verbosity=0)
+    from corecustomers.web.wsgi import application
+
+    server = create_server(application, host=host, port=port, threads=threads)
+    bound = server.effective_port  # type: ignore[union-attr]
+    child = _start_worker(workspace, db) if worker else None
+    shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+    out.print(f"Serving at [bold]http://{shown}:{bound}/[/bold]  (Ctrl-C stops)", soft_wrap=True)
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        out.print("Stopped.")
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _start_worker(workspace: str, db: str | None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "corecustomers", "worker", "--workspace", workspace]
+    if db:
+        command += ["--db", db]
+    return subprocess.Popen(command, env=os.environ.copy())
+
+
+@app.command()
+def worker(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Run the waiting jobs, then exit.")
+    ] = False,
+) -> None:
+    """Run background jobs (imports, analysis runs); `serve` starts one for you.
+
+    Example:
+
+      corecustomers worker --db postgresql://crm@localhost/crm
+    """
+    with _errors():
+        open_service(workspace, db)
+        from corecustomers.web.jobs.worker import run_worker
+
+        run_worker(batch=batch)
+
+
+@app.command()
+def createuser(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin, manager, account_manager or analyst.")
+    ],
+    team: Annotated[
+        list[str] | None,
+        typer.Option("--team", help="A team to join (created if new); repeat for more."),
+    ] = None,
+    email: Annotated[str, typer.Option("--email", help="E-mail for notifications.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Create a user (or update the role, teams and password of an existing one).
+
+    Example:
+
+      corecustomers createuser li.na --role account_manager --team East
+    """
+    if role not in ROLES:
+        raise typer.BadParameter(
+            f"{role!r} is not a role; use one of {', '.join(ROLES)}", param_hint="--role"
+        )
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            err.print("[red]The passwords differ.[/red] Nothing was changed.")
+            raise typer.Exit(2)
+    with _errors():
+        open_service(workspace, db)
+        from corecustomers.web.accounts.users import create_or_update_user
+
+        user, created = create_or_update_user(
+            name, role=role, password=password, teams=team or [], email=email
+        )
+    verb = "Created" if created else "Updated"
+    out.print(f"{verb} {escape(user.username)} ({escape(role)}).")
+
+
+@app.command()
+def token(
+    name: Annotated[str, typer.Argument(help="An existing user's login name.")],
+    scope: Annotated[str, typer.Option("--scope", help="read or write.")] = "read",
+    expires: Annotated[
+        int | None, typer.Option("--expires", help="Days until it expires [default: never].", min=1)
+    ] = None,
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Print a new API token for a user (shown once; only its hash is kept).
+
+    Example:
+
+      corecustomers token am1 --scope write --expires 90
+    """
+    if scope not in {"read", "write"}:
+        raise typer.BadParameter(f"{scope!r}: use read or write", param_hint="--scope")
+    with _errors():
+        open_service(workspace, db)
+        from django.utils import timezone
+
+        from corecustomers.web.accounts.models import ApiToken, User
+
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            err.print(
+                f"[red]No user {escape(name)!s}.[/red] Create one first: "
+                f"corecustomers createuser {escape(name)} --role analyst"
+            )
+            raise typer.Exit(2)
+        until = timezone.now() + dt.timedelta(days=expires) if expires else None
+        _, raw = ApiToken.issue(user, scope=scope, expires=until, name="command line")
+    print(raw)
+
+
+@app.command("import-analysis")
+def import_analysis_command(
+    folder: Annotated[Path, typer.Argument(help="An `analyze --out` folder.")],
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Load an analysis (customers.parquet, summary.json) into the service.
+
+    Example:
+
+      corecustomers import-analysis results
+    """
+    with _errors():
+        open_service(workspace, db)
+        from corecustomers.web.audit.context import Actor, acting
+        from corecustomers.web.customers.analysis_import import import_analysis
+
+        with acting(Actor(channel="cli")):
+            result = import_analysis(folder)
+    if result.already_imported:
+        out.print(f"Already imported: run {result.run_id} of {result.as_of}; nothing changed.")
+    else:
+        out.print(
+            f"Imported {result.customers:,} customers of {result.as_of} "
+            f"({result.new_customers:,} new) from {escape(str(folder))}."
+        )

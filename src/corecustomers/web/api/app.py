@@ -1,0 +1,23 @@
+"""The one ``NinjaAPI`` of the process (ninja refuses a second one with the same namespace)."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from corecustomers import __version__
+from corecustomers.web.api.auth import BearerToken, SessionAuth
+from corecustomers.web.api.errors import install_handlers
+from corecustomers.web.api.jobs import router as jobs_router
+
+api = NinjaAPI(
+    title="corecustomers",
+    version=__version__,
+    description=(
+        "The customer archive of corecustomers. Authenticate with "
+        "`Authorization: Bearer TOKEN` (`corecustomers token NAME`) or a browser session."
+    ),
+    auth=[BearerToken(), SessionAuth()],
+    urls_namespace="api-v1",
+)
+install_handlers(api)
+api.add_router("/jobs", jobs_router, tags=["jobs"])

@@ -1,0 +1,1 @@
+"""Customers' master data, account teams, the latest analysis state and its history."""

@@ -1,0 +1,291 @@
+"""The system of record for customers.
+
+* :class:`Customer` -- master data (identity, contacts, company, region), the team that
+  looks after it and its relationship level. Keyed by the source's external id.
+* :class:`AccountMember` -- who is on a customer's account team: one owner, any number of
+  support members, an executive sponsor.
+* :class:`CustomerState` -- the latest analysis state, copied from an ``analyze`` output
+  folder after each run for fast pages (the workspace stays the source of truth).
+* :class:`CustomerHistory` -- one row per customer and snapshot date: tier and key scores.
+* :class:`Analysis` -- each analysis the service imported, with its ``summary.json``.
+* :class:`ServiceSetting` -- the settings an administrator changes on the Settings page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from corecustomers.web.access import Action, RestrictedManager
+
+if TYPE_CHECKING:
+    from corecustomers.web.accounts.models import User
+
+__all__ = [
+    "AccountMember",
+    "AccountRole",
+    "Analysis",
+    "Customer",
+    "CustomerHistory",
+    "CustomerState",
+    "Relationship",
+    "ServiceSetting",
+    "TierOverride",
+]
+
+
+class Relationship(models.TextChoices):
+    VENDOR = "vendor", _("Vendor")
+    PARTNER = "partner", _("Partner")
+    ALLIANCE = "alliance", _("Strategic alliance")
+
+
+class AccountRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    SUPPORT = "support", _("Support")
+    SPONSOR = "sponsor", _("Executive sponsor")
+
+
+class ServiceSetting(models.Model):
+    """One setting of the service (key → JSON value); defaults live in ``DEFAULTS``."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {"account_managers_see_unassigned": False}
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField()
+
+    @classmethod
+    def get(cls, key: str) -> Any:
+        row = cls.objects.filter(key=key).first()
+        return row.value if row is not None else cls.DEFAULTS[key]
+
+
+def customer_scope(user: User, action: Action) -> Q | Literal[False] | None:
+    """Which customers ``user`` (not an administrator) may reach for ``action``."""
+    role = user.role
+    if role == "analyst":
+        # Aggregates and pseudonymised rows of every customer; never a change.
+        return None if action in {"view", "export"} else False
+    if role == "manager":
+        if action == "admin":
+            return False
+        from corecustomers.web.accounts.models import Team
+
+        teams = Team.objects.filter(Q(members=user) | Q(lead=user)).distinct()
+        regions = [r for r in teams.values_list("region", flat=True) if r]
+        condition = Q(team__in=teams.values("pk"))
+        if regions:
+            condition |= Q(region__in=regions)
+        return condition
+    if role == "account_manager":
+        if action in {"assign", "admin"}:
+            return False
+        mine = Q(pk__in=AccountMember.objects.filter(user=user).values("customer_id"))
+        if ServiceSetting.get("account_managers_see_unassigned"):
+            mine |= ~Exists(AccountMember.objects.filter(customer=OuterRef("pk")))
+        return mine
+    return False
+
+
+class Customer(models.Model):
+    """A customer: master data and who looks after them."""
+
+    external_id = models.CharField(max_length=200, unique=True)
+    pseudonym = models.CharField(max_length=24, unique=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    company = models.CharField(max_length=200, blank=True, default="")
+    phone = models.CharField(max_length=50, blank=True, default="")
+    email = models.CharField(max_length=254, blank=True, default="")
+    birthday = models.DateField(null=True, blank=True)
+    region = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    industry = models.CharField(max_length=100, blank=True, default="")
+    relationship = models.CharField(
+        max_length=20, choices=Relationship.choices, blank=True, default=""
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    notes = models.TextField(blank=True, default="")
+    in_master_data = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedManager["Customer"]()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["external_id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["name"]),
+            models.Index(fields=["phone"]),
+            models.Index(fields=["company"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @classmethod
+    def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
+        return customer_scope(user, action)
+
+
+def _through_customer(user: User, action: Action) -> Q | Literal[False] | None:
+    condition = customer_scope(user, action)
+    if condition is None or condition is False:
+        return condition
+    return Q(customer__in=Customer.objects.filter(condition).values("pk"))
+
+
+class AccountMember(models.Model):
+    """A person on a customer's account team."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="account_team")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="accounts")
+    role = models.CharField(max_length=10, choices=AccountRole.choices)
+    since = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager["AccountMember"]()
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["customer", "user", "role"], name="one_role_each"),
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(role="owner"), name="one_owner"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["user", "customer"])]
+
+    @classmethod
+    def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
+        return _through_customer(user, action)
+
+
+class Analysis(models.Model):
+    """An analysis the service imported from an ``analyze`` output folder."""
+
+    run_id = models.CharField(max_length=64, unique=True)
+    as_of = models.DateField(db_index=True)
+    source = models.CharField(max_length=500, blank=True, default="")
+    folder = models.CharField(max_length=1000, blank=True, default="")
+    n_customers = models.IntegerField(default=0)
+    summary = models.JSONField()
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-as_of", "-imported_at"]
+        verbose_name_plural = "analyses"
+
+
+class CustomerState(models.Model):
+    """The latest analysis state of a customer (one row each; replaced by each import)."""
+
+    customer = models.OneToOneField(
+        Customer, primary_key=True, on_delete=models.CASCADE, related_name="state"
+    )
+    as_of = models.DateField()
+    run_id = models.CharField(max_length=64)
+    tier = models.CharField(max_length=40, db_index=True)
+    previous_tier = models.CharField(max_length=40, blank=True, default="")
+    tier_since = models.DateField(null=True, blank=True)
+    tier_reason_en = models.TextField(blank=True, default="")
+    tier_reason_zh = models.TextField(blank=True, default="")
+    tier_basis = models.CharField(max_length=40, blank=True, default="")
+    core = models.BooleanField(default=False)
+    core_score = models.FloatField(null=True, db_index=True)
+    clv = models.FloatField(null=True, db_index=True)
+    p_alive = models.FloatField(null=True)
+    expected_purchases = models.FloatField(null=True)
+    value_at_stake = models.FloatField(null=True, db_index=True)
+    total_spend = models.FloatField(default=0.0)
+    frequency = models.IntegerField(default=0)
+    n_orders = models.IntegerField(default=0)
+    monetary_value = models.FloatField(null=True)
+    days_since_last_purchase = models.IntegerField(null=True)
+    first_purchase = models.DateField(null=True)
+    last_purchase = models.DateField(null=True)
+    mean_gap_days = models.FloatField(null=True)
+    spend_trend = models.FloatField(null=True)
+    expected_next_purchase = models.DateField(null=True)
+    rfm_segment = models.CharField(max_length=60, blank=True, default="", db_index=True)
+    rfm_segment_label = models.CharField(max_length=100, blank=True, default="")
+    r_score = models.IntegerField(null=True)
+    f_score = models.IntegerField(null=True)
+    m_score = models.IntegerField(null=True)
+    abc_class = models.CharField(max_length=4, blank=True, default="", db_index=True)
+    alert = models.BooleanField(default=False, db_index=True)
+    alert_reason_en = models.TextField(blank=True, default="")
+    alert_reason_zh = models.TextField(blank=True, default="")
+    action_code = models.CharField(max_length=40, blank=True, default="")
+    action_en = models.TextField(blank=True, default="")
+    action_zh = models.TextField(blank=True, default="")
+    action_channel = models.CharField(max_length=40, blank=True, default="")
+    action_due = models.DateField(null=True)
+    recommendations = models.JSONField(default=list)
+    pattern = models.JSONField(default=dict)
+
+    objects = RestrictedManager["CustomerState"]()
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["tier", "core_score"]),
+            models.Index(fields=["alert", "value_at_stake"]),
+        ]
+
+    @classmethod
+    def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
+        return _through_customer(user, action)
+
+
+class CustomerHistory(models.Model):
+    """A customer's tier and key scores on one snapshot date."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="history")
+    as_of = models.DateField()
+    tier = models.CharField(max_length=40)
+    core_score = models.FloatField(null=True)
+    clv = models.FloatField(null=True)
+    p_alive = models.FloatField(null=True)
+    total_spend = models.FloatField(null=True)
+    run_id = models.CharField(max_length=64, blank=True, default="")
+
+    objects = RestrictedManager["CustomerHistory"]()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["customer", "as_of"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["customer", "as_of"], name="one_point_per_date")
+        ]
+
+    @classmethod
+    def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
+        return _through_customer(user, action)
+
+
+class TierOverride(models.Model):
+    """A manual tier, mirrored from (and pushed to) the workspace's ``overrides`` table.
+
+    The workspace is the source of truth that ``analyze`` reads; this row lets pages show
+    the override at once and carries a change made on a page until the worker has written
+    it to the workspace (``synced`` false; ``removed`` marks a removal not yet written).
+    """
+
+    customer = models.OneToOneField(
+        Customer, primary_key=True, on_delete=models.CASCADE, related_name="override"
+    )
+    tier = models.CharField(max_length=40)
+    by = models.CharField(max_length=150)
+    reason = models.TextField()
+    until = models.DateField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    origin = models.CharField(max_length=10, default="web")
+    synced = models.BooleanField(default=False)
+    removed = models.BooleanField(default=False)
+
+    objects = RestrictedManager["TierOverride"]()
+
+    @classmethod
+    def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
+        return _through_customer(user, action)

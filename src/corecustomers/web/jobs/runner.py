@@ -1,0 +1,172 @@
+"""Submit jobs, run them in the worker, and recover the ones whose worker died.
+
+Handlers are registered by kind (``register("import_analysis", handler)``); a handler gets
+the job and a :class:`JobProgress` and returns a JSON-serialisable result. Handlers must be
+idempotent -- a job whose worker was killed runs again from the start, and must then
+complete exactly once -- which each use case ensures with transactions and upserts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from corecustomers.errors import CoreCustomersError
+from corecustomers.web.audit.context import Actor, acting
+from corecustomers.web.jobs.models import Job
+
+__all__ = ["JobProgress", "recover_stale_jobs", "register", "run_job", "submit"]
+
+log = logging.getLogger(__name__)
+
+#: A job running without a heartbeat for this long is taken to have lost its worker.
+LEASE = dt.timedelta(seconds=120)
+
+Handler = Callable[[Job, "JobProgress"], Any]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def register(kind: str, handler: Handler) -> None:
+    _HANDLERS[kind] = handler
+
+
+class JobProgress:
+    """What a handler reports; also the job's heartbeat (written in its own transaction)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        now = timezone.now()
+        fraction = max(0.0, min(1.0, fraction))
+        Job.objects.filter(pk=self.job.pk).update(
+            progress=fraction, message=message[:500], heartbeat=now
+        )
+        self.job.progress, self.job.message, self.job.heartbeat = fraction, message, now
+
+
+def submit(
+    kind: str,
+    params: dict[str, Any],
+    *,
+    user: Any = None,
+    channel: str = "web",
+    idempotency_key: str | None = None,
+) -> tuple[Job, bool]:
+    """Create a job and queue it once the transaction commits; ``(job, created)``.
+
+    With an ``idempotency_key`` the same user asking twice gets the first job back.
+    """
+    if kind not in _HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    owner = user if user is not None and getattr(user, "is_authenticated", False) else None
+    if idempotency_key and owner is not None:
+        existing = Job.objects.filter(created_by=owner, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                kind=kind,
+                params=params,
+                created_by=owner,
+                channel=channel,
+                idempotency_key=idempotency_key if owner is not None else None,
+            )
+            transaction.on_commit(lambda: _enqueue(job))
+    except IntegrityError:
+        return Job.objects.get(created_by=owner, idempotency_key=idempotency_key), False
+    return job, True
+
+
+def _enqueue(job: Job) -> None:
+    from corecustomers.web.jobs.tasks import run_job_task
+
+    run_job_task.enqueue(str(job.pk))
+
+
+def run_job(job_id: str) -> Job:
+    """Run one job to its end (called by the task worker; safe to call twice)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.done:
+            return job
+        if job.status == "running" and job.heartbeat and timezone.now() - job.heartbeat < LEASE:
+            log.info("job %s is running elsewhere; not starting it twice", job_id)
+            return job
+        job.status, job.attempts = "running", job.attempts + 1
+        job.started = job.heartbeat = timezone.now()
+        job.save(update_fields=["status", "attempts", "started", "heartbeat"])
+    handler = _HANDLERS.get(job.kind)
+    progress = JobProgress(job)
+    actor = Actor(user=job.created_by, channel=job.channel, request_id=f"job-{job.pk}")
+    try:
+        if handler is None:
+            raise CoreCustomersError(f"no handler for job kind {job.kind!r}")
+        with acting(actor):
+            result = handler(job, progress)
+    except CoreCustomersError as exc:
+        _finish(job, "failed", error=str(exc))
+    except Exception as exc:  # a bug: keep the traceback for the administrator
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        _finish(job, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    else:
+        _finish(job, "succeeded", result=result)
+    return job
+
+
+def _finish(job: Job, status: str, *, result: Any = None, error: str = "") -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        status=status,
+        result=result,
+        error=error,
+        finished=now,
+        heartbeat=now,
+        progress=1.0 if status == "succeeded" else job.progress,
+    )
+    job.status, job.result, job.error, job.finished = status, result, error, now
+
+
+def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False) -> list[str]:
+    """Queue again the jobs whose worker died; their ids.
+
+    A running job whose heartbeat is older than ``lease`` (or every running job, with
+    ``all_running`` -- when the only worker is starting) is set back to queued and queued.
+    A queued job whose queue entry is gone (the queue was cleared) is queued again too.
+    """
+    now = timezone.now()
+    running = Job.objects.filter(status="running")
+    if not all_running:
+        running = running.filter(heartbeat__lt=now - lease)
+    ids = [str(pk) for pk in running.values_list("pk", flat=True)]
+    if ids:
+        Job.objects.filter(pk__in=ids).update(status="queued", heartbeat=None)
+    queued = [str(pk) for pk in Job.objects.filter(status="queued").values_list("pk", flat=True)]
+    pending = _pending_task_args()
+    again = [pk for pk in queued if pk not in pending or pk in ids]
+    for pk in again:
+        from corecustomers.web.jobs.tasks import run_job_task
+
+        run_job_task.enqueue(pk)
+    if again:
+        log.info("queued again %d job(s) whose worker stopped: %s", len(again), ", ".join(again))
+    return again
+
+
+def _pending_task_args() -> set[str]:
+    """The job ids that have a task waiting in the queue (ready, not yet taken)."""
+    from django_tasks_db.models import DBTaskResult
+
+    pending: set[str] = set()
+    for args in DBTaskResult.objects.filter(status="READY").values_list("args_kwargs", flat=True):
+        values = (args or {}).get("args") or []
+        if values:
+            pending.add(str(values[0]))
+    return pending

@@ -1,0 +1,180 @@
+"""Django settings of the service, read from ``CORECUSTOMERS_*`` environment variables.
+
+See :mod:`corecustomers.web.runtime` for the variables. Nothing here opens a database or
+a file except the development secrets file, which is created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from corecustomers.errors import ConfigError
+from corecustomers.web.runtime import database_settings, development_secrets, service_folder
+
+HERE = Path(__file__).resolve().parent
+
+WORKSPACE = os.environ.get("CORECUSTOMERS_WORKSPACE", ".")
+SERVICE_FOLDER = service_folder(WORKSPACE)
+ENVIRONMENT = os.environ.get("CORECUSTOMERS_ENV", "development")
+if ENVIRONMENT not in {"development", "production"}:
+    raise ConfigError(f"CORECUSTOMERS_ENV={ENVIRONMENT!r}: set it to 'development' or 'production'")
+PRODUCTION = ENVIRONMENT == "production"
+
+if PRODUCTION:
+    missing = [
+        name
+        for name in ("CORECUSTOMERS_SECRET_KEY", "CORECUSTOMERS_PSEUDONYM_KEY")
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise ConfigError(
+            "the service runs in production mode and needs "
+            + " and ".join(missing)
+            + ": set each to a long random value (for example `python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))'`), kept outside the data"
+        )
+    SECRET_KEY = os.environ["CORECUSTOMERS_SECRET_KEY"]
+    PSEUDONYM_KEY = os.environ["CORECUSTOMERS_PSEUDONYM_KEY"]
+else:
+    _dev = development_secrets(WORKSPACE)
+    SECRET_KEY = os.environ.get("CORECUSTOMERS_SECRET_KEY") or _dev["secret_key"]
+    PSEUDONYM_KEY = os.environ.get("CORECUSTOMERS_PSEUDONYM_KEY") or _dev["pseudonym_key"]
+
+DEBUG = os.environ.get("CORECUSTOMERS_DEBUG", "") == "1" and not PRODUCTION
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("CORECUSTOMERS_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+    if host.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("CORECUSTOMERS_CSRF_TRUSTED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "ninja",
+    "django_tasks",
+    "django_tasks_db",
+    "corecustomers.web.accounts",
+    "corecustomers.web.customers",
+    "corecustomers.web.audit",
+    "corecustomers.web.jobs",
+    "corecustomers.web.pages",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corecustomers.web.audit.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "corecustomers.web.accounts.middleware.UserLanguageMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "corecustomers.web.urls"
+WSGI_APPLICATION = "corecustomers.web.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    }
+]
+
+DATABASES = {"default": database_settings(os.environ.get("CORECUSTOMERS_DB"), WORKSPACE)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "pages:login"
+LOGIN_REDIRECT_URL = "pages:dashboard"
+LOGOUT_REDIRECT_URL = "pages:login"
+
+SESSION_COOKIE_AGE = int(os.environ.get("CORECUSTOMERS_SESSION_SECONDS", str(8 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if os.environ.get("CORECUSTOMERS_HTTPS", "") == "1":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [HERE / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = os.environ.get("CORECUSTOMERS_TIME_ZONE", "UTC")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = SERVICE_FOLDER / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+UPLOAD_LIMIT_BYTES = int(os.environ.get("CORECUSTOMERS_UPLOAD_LIMIT", str(50 * 1024 * 1024)))
+UPLOAD_FOLDER = SERVICE_FOLDER / "uploads"
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("CORECUSTOMERS_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+EMAIL_BACKEND = os.environ.get(
+    "CORECUSTOMERS_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("CORECUSTOMERS_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("CORECUSTOMERS_SMTP_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("CORECUSTOMERS_FROM_EMAIL", "corecustomers@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+        "corecustomers": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
