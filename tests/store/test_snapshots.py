@@ -469,6 +469,7 @@ def test_overrides_by_date_until_is_inclusive(workspace: Workspace) -> None:
         "reason": "3-year contract",
         "until": dt.date(2024, 6, 30),
         "created_at": START + dt.timedelta(seconds=1),
+        "source_name": None,  # set without a source: holds in every source
     }
     assert set(everything[0]) == set(OVERRIDES_SCHEMA.names)
     assert [o["customer_id"] for o in workspace.overrides(dt.date(2024, 6, 30))] == ["c1", "c2"]

@@ -29,6 +29,9 @@ Tables (names fixed; columns in this order):
     VARCHAR NOT NULL, until DATE (inclusive; null = no end), created_at TIMESTAMP NOT NULL
     (UTC)``. At most one per customer.
 
+Every snapshot, run and override belongs to a source name (``source_name`` columns; see
+:mod:`corecustomers.store.sources`), so one workspace keeps one history per source.
+
 Errors: :class:`WorkspaceError` (a workspace table has other columns) and its subclass
 :class:`SnapshotNotFoundError`; bad tables raise :class:`~corecustomers.errors.InputError`,
 unreachable databases :class:`~corecustomers.errors.SourceError`.
@@ -49,10 +52,12 @@ from corecustomers.store.snapshots import (
     Workspace,
     WorkspaceError,
 )
+from corecustomers.store.sources import DEFAULT_SOURCE, default_source_name
 
 __all__ = [
     "DEFAULT_DIRECTORY",
     "DEFAULT_FILE",
+    "DEFAULT_SOURCE",
     "OVERRIDES_SCHEMA",
     "RUNS_SCHEMA",
     "SNAPSHOT_COLUMNS",
@@ -60,4 +65,5 @@ __all__ = [
     "SnapshotNotFoundError",
     "Workspace",
     "WorkspaceError",
+    "default_source_name",
 ]

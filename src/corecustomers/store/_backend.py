@@ -66,6 +66,19 @@ class TableStore:
     def create_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
         """A unique index over ``columns`` of table ``name``, where the backend has one."""
 
+    def drop_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
+        """Drop the index :meth:`create_unique_index` made over ``columns``, if any."""
+
+    def add_column(self, name: str, column: str, sql_type: str) -> None:
+        """``ALTER TABLE name ADD COLUMN column sql_type`` (nullable)."""
+        table = self.qualified(name).sql(self.dialect)
+        ident = sge.to_identifier(column, quoted=True).sql(self.dialect)
+        self.execute_sql(f"ALTER TABLE {table} ADD COLUMN {ident} {sql_type}")
+
+    def execute_sql(self, sql: str) -> None:
+        """Run one SQL statement given as text."""
+        raise NotImplementedError  # pragma: no cover
+
     # -- writing ---------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -85,12 +98,21 @@ class TableStore:
         raise NotImplementedError  # pragma: no cover
 
     def delete(self, name: str, **equal: Any) -> None:
-        """``DELETE FROM name WHERE column = value AND …`` (all rows when none given)."""
-        conditions = [
-            sge.column(col, quoted=True).eq(_literal(value)) for col, value in equal.items()
-        ]
-        where = sge.and_(*conditions) if conditions else None
-        self.execute(sge.delete(self.qualified(name), where=where))
+        """``DELETE FROM name WHERE column = value AND …`` (all rows when none given; a
+        value of None matches NULL)."""
+        self.execute(sge.delete(self.qualified(name), where=_where(equal)))
+
+    def update(self, name: str, values: Mapping[str, Any], **equal: Any) -> None:
+        """``UPDATE name SET column = value, … WHERE column = value AND …`` (None: NULL)."""
+        table = self.qualified(name).sql(self.dialect)
+        sets = ", ".join(
+            f"{sge.to_identifier(col, quoted=True).sql(self.dialect)} = "
+            f"{_literal(value).sql(self.dialect)}"
+            for col, value in values.items()
+        )
+        where = _where(equal)
+        tail = f" WHERE {where.sql(self.dialect)}" if where is not None else ""
+        self.execute_sql(f"UPDATE {table} SET {sets}{tail}")
 
 
 class _DuckDBStore(TableStore):
@@ -110,6 +132,9 @@ class _DuckDBStore(TableStore):
     def execute(self, statement: sge.Expression) -> None:
         self.con.con.execute(statement.sql(self.dialect))
 
+    def execute_sql(self, sql: str) -> None:
+        self.con.con.execute(sql)
+
     def append(self, name: str, rows: pa.Table) -> None:
         self.con.insert(name, ibis.memtable(rows), database=self.database)
 
@@ -125,6 +150,19 @@ class _PostgresStore(TableStore):
     def execute(self, statement: sge.Expression) -> None:
         with self.con.con.cursor() as cursor:
             cursor.execute(statement.sql(self.dialect))
+
+    def execute_sql(self, sql: str) -> None:
+        with self.con.con.cursor() as cursor:
+            cursor.execute(sql)
+
+    def drop_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
+        index = sge.to_identifier(f"{name}_{'_'.join(columns)}_key", quoted=True)
+        qualified = (
+            f"{sge.to_identifier(self.database, quoted=True).sql(self.dialect)}."
+            if self.database
+            else ""
+        )
+        self.execute_sql(f"DROP INDEX IF EXISTS {qualified}{index.sql(self.dialect)}")
 
     def create_unique_index(self, name: str, columns: tuple[str, ...]) -> None:
         index = sge.to_identifier(f"{name}_{'_'.join(columns)}_key", quoted=True)
@@ -170,7 +208,21 @@ def table_store(con: BaseBackend, database: str | None) -> TableStore:
     )
 
 
+def _where(equal: Mapping[str, Any]) -> sge.Expression | None:
+    conditions: list[sge.Expression] = []
+    for col, value in equal.items():
+        column = sge.column(col, quoted=True)
+        conditions.append(
+            sge.Is(this=column, expression=sge.Null())
+            if value is None
+            else column.eq(_literal(value))
+        )
+    return sge.and_(*conditions) if conditions else None
+
+
 def _literal(value: Any) -> sge.Expression:
+    if value is None:
+        return sge.Null()
     if isinstance(value, dt.datetime):
         return sge.cast(sge.convert(value.isoformat(sep=" ")), "timestamp")
     if isinstance(value, dt.date):

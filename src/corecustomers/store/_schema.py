@@ -10,7 +10,10 @@ Three tables live in a workspace (names fixed, see ``docs/CONTRACTS.md`` → "Sn
     version, the settings (JSON), the number of customers and per-tier counts (JSON), and
     the Arrow types of the extra columns (so that reading gives them back typed).
 ``overrides``
-    At most one manual tier override per customer: who set it, why, until when.
+    At most one manual tier override per customer and source: who set it, why, until when.
+
+Snapshots, runs and overrides belong to a named source (``source_name``): the history a
+snapshot continues. The snapshot row of the contract does not carry it; the table does.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ __all__ = [
     "RUNS_SCHEMA",
     "SNAPSHOT_COLUMNS",
     "SNAPSHOT_SCHEMA",
+    "SNAPSHOT_TABLE_SCHEMA",
+    "SOURCE_COLUMN",
     "decode_extra",
     "extra_schema_from_text",
     "extra_schema_to_text",
@@ -75,6 +80,12 @@ SNAPSHOT_SCHEMA: Final = pa.schema(
 #: The contract columns (everything but ``extra``).
 SNAPSHOT_COLUMNS: Final = tuple(name for name in SNAPSHOT_SCHEMA.names if name != EXTRA_COLUMN)
 
+#: The source (history) a snapshot, run or override belongs to; see ``default_source_name``.
+SOURCE_COLUMN: Final = "source_name"
+
+#: The stored ``snapshots`` table: the snapshot row plus its source.
+SNAPSHOT_TABLE_SCHEMA: Final = SNAPSHOT_SCHEMA.append(pa.field(SOURCE_COLUMN, pa.string()))
+
 RUNS_SCHEMA: Final = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -86,6 +97,7 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field("n_customers", pa.int64(), nullable=False),
         pa.field("counts", pa.string(), nullable=False),
         pa.field("extra_schema", pa.string()),
+        pa.field(SOURCE_COLUMN, pa.string()),
     ]
 )
 
@@ -97,6 +109,8 @@ OVERRIDES_SCHEMA: Final = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("until", pa.date32()),
         pa.field("created_at", pa.timestamp("us"), nullable=False),
+        # null: the override holds in every source of the workspace
+        pa.field(SOURCE_COLUMN, pa.string()),
     ]
 )
 

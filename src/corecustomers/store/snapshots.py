@@ -14,6 +14,14 @@ same way. Three tables (see :mod:`corecustomers.store` for their columns):
 * ``overrides`` -- manual tiers set by a person, with who, why and until when. They live in
   their own table and so survive every rewrite of the snapshots.
 
+Every snapshot, run and override belongs to a *source name* (see
+:mod:`corecustomers.store.sources`): a workspace holds one history per source, and a run
+compares itself only with its own source's snapshots. Methods that read take
+``source_name``; left out, it is the workspace's only source, and naming one is required
+once the workspace holds several. A workspace written before source names existed is
+upgraded when opened: each old snapshot and run gets the name of the file its run read
+(``runs.source``), so ``sales-2024-06-01.csv`` continues as ``sales``.
+
 Examples
 --------
 >>> import datetime as dt
@@ -50,6 +58,8 @@ from corecustomers.store._schema import (
     OVERRIDES_SCHEMA,
     RUNS_SCHEMA,
     SNAPSHOT_SCHEMA,
+    SNAPSHOT_TABLE_SCHEMA,
+    SOURCE_COLUMN,
     decode_extra,
     extra_schema_from_text,
     extra_schema_to_text,
@@ -57,6 +67,7 @@ from corecustomers.store._schema import (
     tier_counts,
     to_json,
 )
+from corecustomers.store.sources import DEFAULT_SOURCE, default_source_name
 
 __all__ = [
     "DEFAULT_DIRECTORY",
@@ -73,15 +84,17 @@ DEFAULT_DIRECTORY: Final = ".corecustomers"
 DEFAULT_FILE: Final = "workspace.duckdb"
 
 _TABLES: Final = {
-    "snapshots": SNAPSHOT_SCHEMA,
+    "snapshots": SNAPSHOT_TABLE_SCHEMA,
     "runs": RUNS_SCHEMA,
     "overrides": OVERRIDES_SCHEMA,
 }
 _UNIQUE: Final = {
-    "snapshots": ("as_of", "customer_id"),
+    "snapshots": (SOURCE_COLUMN, "as_of", "customer_id"),
     "runs": ("run_id", "as_of"),
-    "overrides": ("customer_id",),
+    "overrides": (SOURCE_COLUMN, "customer_id"),
 }
+# The unique keys of workspaces written before source names, dropped when upgrading.
+_OLD_UNIQUE: Final = {"snapshots": ("as_of", "customer_id"), "overrides": ("customer_id",)}
 _DUCKDB_SUFFIXES: Final = (".duckdb", ".ddb", ".db")
 
 
@@ -269,6 +282,7 @@ class Workspace:
         policy_version: str,
         source: str | None = None,
         settings: Mapping[str, Any] | None = None,
+        source_name: str | None = None,
     ) -> None:
         """Store the snapshot of ``as_of``, replacing any snapshot of that date atomically.
 
@@ -292,6 +306,9 @@ class Workspace:
             Where the data came from (a path or a URL without password), for ``runs``.
         settings
             The settings of the run (JSON-serialisable), for ``runs``.
+        source_name
+            The history the snapshot belongs to (default ``"default"``); only that
+            source's snapshot of ``as_of`` is replaced.
 
         Raises
         ------
@@ -312,6 +329,7 @@ class Workspace:
         writer out until the transaction ends.
         """
         as_of = _as_date(as_of, "as_of")
+        name_of_source = _check_source_name(source_name) or DEFAULT_SOURCE
         for name, value in (("run_id", run_id), ("policy_version", policy_version)):
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
@@ -321,6 +339,10 @@ class Workspace:
             raise ConfigError(f"the run settings cannot be stored as JSON: {exc}") from exc
         rows, extra_schema = snapshot_rows(
             table, as_of=as_of, run_id=run_id, policy_version=policy_version
+        )
+        rows = rows.append_column(
+            SNAPSHOT_TABLE_SCHEMA.field(SOURCE_COLUMN),
+            pa.array([name_of_source] * rows.num_rows, pa.string()),
         )
         run = pa.Table.from_pylist(
             [
@@ -336,6 +358,7 @@ class Workspace:
                     "extra_schema": (
                         None if extra_schema is None else extra_schema_to_text(extra_schema)
                     ),
+                    SOURCE_COLUMN: name_of_source,
                 }
             ],
             schema=RUNS_SCHEMA,
@@ -344,7 +367,7 @@ class Workspace:
         try:
             with store.transaction():
                 store.lock("snapshots")
-                store.delete("snapshots", as_of=as_of)
+                store.delete("snapshots", as_of=as_of, **{SOURCE_COLUMN: name_of_source})
                 store.append("snapshots", rows)
                 store.delete("runs", run_id=run_id, as_of=as_of)
                 store.append("runs", run)
@@ -355,7 +378,8 @@ class Workspace:
                 f"The database said: {exc}"
             ) from exc
         log.info(
-            "stored the snapshot of %s: %d customers (run %s, policy %s)",
+            "stored the snapshot of %s of %s: %d customers (run %s, policy %s)",
+            name_of_source,
             as_of,
             rows.num_rows,
             run_id,
@@ -363,7 +387,11 @@ class Workspace:
         )
 
     def read_snapshot(
-        self, as_of: dt.date | str, *, extra: Literal["columns", "json"] = "columns"
+        self,
+        as_of: dt.date | str,
+        *,
+        extra: Literal["columns", "json"] = "columns",
+        source_name: str | None = None,
     ) -> pa.Table:
         """The snapshot of ``as_of``, one row per customer, sorted by ``customer_id``.
 
@@ -375,19 +403,28 @@ class Workspace:
             ``"columns"`` (default): the extra columns the writer passed come back as
             typed columns after the contract columns. ``"json"``: they stay in the one
             ``extra`` text column, as stored.
+        source_name
+            The source whose snapshot to read; default: the workspace's only source.
 
         Raises
         ------
         SnapshotNotFoundError
             No snapshot is stored for ``as_of``; the message lists the nearest dates.
+        WorkspaceError
+            ``source_name`` is left out and the workspace holds several sources.
         """
         as_of = _as_date(as_of, "as_of")
         if extra not in ("columns", "json"):
             raise ConfigError(f"extra must be 'columns' or 'json', got {extra!r}")
+        name = self.resolve_source(source_name)
         snapshots = self._store.table("snapshots")
-        rows = snapshots.filter(snapshots.as_of == as_of).to_pyarrow()
+        rows = (
+            snapshots.filter((snapshots.as_of == as_of) & (snapshots[SOURCE_COLUMN] == name))
+            .drop(SOURCE_COLUMN)
+            .to_pyarrow()
+        )
         if rows.num_rows == 0:
-            raise SnapshotNotFoundError(self._not_found(as_of))
+            raise SnapshotNotFoundError(self._not_found(as_of, name))
         rows = _conform(rows, SNAPSHOT_SCHEMA).sort_by("customer_id")
         if extra == "json":
             return rows
@@ -407,8 +444,11 @@ class Workspace:
             rows = rows.append_column(field, column)
         return rows
 
-    def snapshot_dates(self) -> list[dt.date]:
-        """Every as-of date with a stored snapshot, oldest first.
+    def snapshot_dates(self, source_name: str | None = None) -> list[dt.date]:
+        """Every as-of date with a stored snapshot of the source, oldest first.
+
+        ``source_name`` defaults to the workspace's only source (see
+        :meth:`resolve_source`).
 
         Examples
         --------
@@ -416,11 +456,52 @@ class Workspace:
         ...     ws.snapshot_dates()
         []
         """
+        name = self.resolve_source(source_name)
         snapshots = self._store.table("snapshots")
+        snapshots = snapshots.filter(snapshots[SOURCE_COLUMN] == name)
         dates = snapshots.select("as_of").distinct().to_pyarrow().column(0).to_pylist()
         return sorted(dates)
 
-    def latest_before(self, as_of: dt.date | str) -> dt.date | None:
+    def source_names(self) -> list[str]:
+        """The sources that have snapshots in this workspace, sorted.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> one = pa.table({"customer_id": ["a"], "tier": ["key"]})
+        >>> with Workspace.open("duckdb://") as ws:
+        ...     ws.write_snapshot("2024-01-31", one, run_id="r1", policy_version="p1",
+        ...                       source_name="sales")
+        ...     ws.write_snapshot("2024-01-31", one, run_id="r2", policy_version="p1",
+        ...                       source_name="wholesale")
+        ...     ws.source_names()
+        ['sales', 'wholesale']
+        """
+        snapshots = self._store.table("snapshots")
+        names = snapshots.select(SOURCE_COLUMN).distinct().to_pyarrow().column(0).to_pylist()
+        return sorted(n for n in names if n is not None)
+
+    def resolve_source(self, source_name: str | None) -> str:
+        """``source_name``, or when it is None the workspace's only source.
+
+        Raises
+        ------
+        WorkspaceError
+            ``source_name`` is None and the workspace holds snapshots of several sources;
+            the message lists them.
+        """
+        if source_name is not None:
+            return _check_source_name(source_name) or DEFAULT_SOURCE
+        names = self.source_names()
+        if len(names) > 1:
+            raise WorkspaceError(
+                f"the workspace holds the snapshots of {len(names)} sources "
+                f"({', '.join(names)}); name one with --source-name "
+                "(or source_name=…)"
+            )
+        return names[0] if names else DEFAULT_SOURCE
+
+    def latest_before(self, as_of: dt.date | str, source_name: str | None = None) -> dt.date | None:
         """The latest snapshot date strictly before ``as_of``; ``None`` when there is none.
 
         This is the snapshot a new run of ``as_of`` compares itself with (previous tier,
@@ -437,9 +518,10 @@ class Workspace:
         (datetime.date(2024, 1, 31), None)
         """
         as_of = _as_date(as_of, "as_of")
+        name = self.resolve_source(source_name)
         snapshots = self._store.table("snapshots")
         latest = (
-            snapshots.filter(snapshots.as_of < as_of)
+            snapshots.filter((snapshots.as_of < as_of) & (snapshots[SOURCE_COLUMN] == name))
             .select("as_of")
             .order_by(snapshots.as_of.desc())
             .limit(1)
@@ -449,18 +531,21 @@ class Workspace:
         )
         return latest[0] if latest else None
 
-    def delete_snapshot(self, as_of: dt.date | str) -> bool:
+    def delete_snapshot(self, as_of: dt.date | str, source_name: str | None = None) -> bool:
         """Delete the snapshot of ``as_of`` (its ``runs`` rows stay); whether one existed."""
         as_of = _as_date(as_of, "as_of")
-        if as_of not in self.snapshot_dates():
+        name = self.resolve_source(source_name)
+        if as_of not in self.snapshot_dates(name):
             return False
         with self._store.transaction():
             self._store.lock("snapshots")
-            self._store.delete("snapshots", as_of=as_of)
+            self._store.delete("snapshots", as_of=as_of, **{SOURCE_COLUMN: name})
         return True
 
-    def runs(self, as_of: dt.date | str | None = None) -> list[dict[str, Any]]:
-        """The ``runs`` rows (all, or those of ``as_of``), oldest first.
+    def runs(
+        self, as_of: dt.date | str | None = None, source_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``runs`` rows (all, or those of ``as_of`` and/or ``source_name``), oldest first.
 
         ``settings`` and ``counts`` are decoded from JSON; ``extra_schema`` is left out.
 
@@ -480,6 +565,8 @@ class Workspace:
         runs = self._store.table("runs")
         if as_of is not None:
             runs = runs.filter(runs.as_of == _as_date(as_of, "as_of"))
+        if source_name is not None:
+            runs = runs.filter(runs[SOURCE_COLUMN] == source_name)
         rows = _conform(runs.to_pyarrow(), RUNS_SCHEMA).to_pylist()
         for row in rows:
             row["settings"] = json.loads(row["settings"])
@@ -496,6 +583,7 @@ class Workspace:
         by: str,
         reason: str,
         until: dt.date | str | None = None,
+        source_name: str | None = None,
     ) -> None:
         """Set a manual tier for ``customer_id``, replacing any override it had.
 
@@ -507,6 +595,9 @@ class Workspace:
             Who set it and why; both required.
         until
             The last day the override applies (inclusive); ``None`` for no end.
+        source_name
+            The source whose customer this is; ``None``: the customer of that id in every
+            source of the workspace.
 
         Examples
         --------
@@ -529,17 +620,27 @@ class Workspace:
                     **values,
                     "until": None if until is None else _as_date(until, "until"),
                     "created_at": self._clock(),
+                    SOURCE_COLUMN: _check_source_name(source_name),
                 }
             ],
             schema=OVERRIDES_SCHEMA,
         )
         with self._store.transaction():
             self._store.lock("overrides")
-            self._store.delete("overrides", customer_id=customer_id)
+            self._store.delete(
+                "overrides",
+                customer_id=customer_id,
+                **{SOURCE_COLUMN: _check_source_name(source_name)},
+            )
             self._store.append("overrides", row)
 
-    def overrides(self, active_on: dt.date | str | None = None) -> list[dict[str, Any]]:
+    def overrides(
+        self, active_on: dt.date | str | None = None, source_name: str | None = None
+    ) -> list[dict[str, Any]]:
         """The overrides, sorted by customer: all, or those in force on ``active_on``.
+
+        With ``source_name``, only the overrides of that source and those set for every
+        source; where a customer has both, the source's own wins.
 
         An override is in force on every date up to and including its ``until`` (always,
         when ``until`` is null), whatever date it was set on, so that a rerun or a history
@@ -554,17 +655,31 @@ class Workspace:
         if active_on is not None:
             day = _as_date(active_on, "active_on")
             overrides = overrides.filter(overrides.until.isnull() | (overrides.until >= day))
-        rows = _conform(overrides.to_pyarrow(), OVERRIDES_SCHEMA).sort_by("customer_id")
-        return rows.to_pylist()
+        if source_name is not None:
+            column = overrides[SOURCE_COLUMN]
+            overrides = overrides.filter(column.isnull() | (column == source_name))
+        rows = _conform(overrides.to_pyarrow(), OVERRIDES_SCHEMA).to_pylist()
+        chosen: dict[str, dict[str, Any]] = {}
+        for row in sorted(rows, key=lambda r: (r["customer_id"], r[SOURCE_COLUMN] is not None)):
+            chosen[row["customer_id"]] = row  # the source's own comes last and wins
+        return (
+            [chosen[k] for k in sorted(chosen)]
+            if source_name is not None
+            else sorted(rows, key=lambda r: (r["customer_id"], r[SOURCE_COLUMN] or ""))
+        )
 
-    def remove_override(self, customer_id: str) -> bool:
-        """Remove the override of ``customer_id``; whether it had one."""
+    def remove_override(self, customer_id: str, source_name: str | None = None) -> bool:
+        """Remove the override of ``customer_id`` (of ``source_name``, or the one set for
+        every source when it is None); whether it had one."""
+        name = _check_source_name(source_name)
         overrides = self._store.table("overrides")
-        count = overrides.filter(overrides.customer_id == customer_id).count()
+        column = overrides[SOURCE_COLUMN]
+        same_source = column.isnull() if name is None else column == name
+        count = overrides.filter((overrides.customer_id == customer_id) & same_source).count()
         if not count.to_pyarrow().as_py():
             return False
         with self._store.transaction():
-            self._store.delete("overrides", customer_id=customer_id)
+            self._store.delete("overrides", customer_id=customer_id, **{SOURCE_COLUMN: name})
         return True
 
     # -- internals ---------------------------------------------------------------------
@@ -572,6 +687,15 @@ class Workspace:
         store = self._store
         store.ensure_database()
         existing = store.existing_columns()
+        upgrade = [
+            name
+            for name, schema in _TABLES.items()
+            if name in existing
+            and [col for col in schema.names if col not in existing[name]] == [SOURCE_COLUMN]
+        ]
+        if upgrade:
+            self._add_source_names(upgrade)
+            existing = store.existing_columns()
         for name, schema in _TABLES.items():
             if name not in existing:
                 store.create_table(name, schema)
@@ -586,15 +710,49 @@ class Workspace:
                     )
             store.create_unique_index(name, _UNIQUE[name])
 
-    def _not_found(self, as_of: dt.date) -> str:
-        dates = self.snapshot_dates()
+    def _add_source_names(self, tables: list[str]) -> None:
+        """Upgrade a workspace written before source names: add the column and name every
+        old snapshot and run after the file its run read; old overrides hold everywhere."""
+        store = self._store
+        with store.transaction():
+            for name in tables:
+                store.add_column(name, SOURCE_COLUMN, "VARCHAR")
+                if name in _OLD_UNIQUE:
+                    store.drop_unique_index(name, _OLD_UNIQUE[name])
+            if "runs" in tables:
+                runs = self._store.table("runs").select("source").distinct().to_pyarrow()
+                for source in runs.column(0).to_pylist():
+                    named = default_source_name(source) if source else DEFAULT_SOURCE
+                    store.update("runs", {SOURCE_COLUMN: named}, source=source)
+            if "snapshots" in tables:
+                runs = self._store.table("runs")
+                pairs = runs.select("run_id", "as_of", SOURCE_COLUMN).to_pyarrow().to_pylist()
+                for run in pairs:
+                    store.update(
+                        "snapshots",
+                        {SOURCE_COLUMN: run[SOURCE_COLUMN]},
+                        run_id=run["run_id"],
+                        as_of=run["as_of"],
+                    )
+                store.update("snapshots", {SOURCE_COLUMN: DEFAULT_SOURCE}, **{SOURCE_COLUMN: None})
+        log.info("upgraded the workspace tables %s with source names", ", ".join(tables))
+
+    def _not_found(self, as_of: dt.date, source_name: str) -> str:
+        dates = self.snapshot_dates(source_name)
         if not dates:
-            return f"no snapshot of {as_of}: the workspace has none yet; run 'analyze' first"
+            others = [n for n in self.source_names() if n != source_name]
+            if not others:
+                return f"no snapshot of {as_of}: the workspace has none yet; run 'analyze' first"
+            return (
+                f"no snapshot of {as_of}: the workspace has none of the source "
+                f"{source_name!r} yet (it holds snapshots of {', '.join(others)}); "
+                "check --source-name"
+            )
         nearest = sorted(dates, key=lambda d: abs((d - as_of).days))[:3]
         shown = ", ".join(str(d) for d in sorted(nearest))
         return (
-            f"no snapshot of {as_of}; the nearest stored dates are {shown} "
-            f"({len(dates)} in all, {dates[0]} to {dates[-1]})"
+            f"no snapshot of {as_of} of the source {source_name!r}; the nearest stored "
+            f"dates are {shown} ({len(dates)} in all, {dates[0]} to {dates[-1]})"
         )
 
 
@@ -608,6 +766,14 @@ def _open_duckdb(path: Path) -> BaseBackend:
             f"cannot open the workspace {path}: {exc}. If another corecustomers command is "
             "running on this workspace, wait for it to finish."
         ) from exc
+
+
+def _check_source_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"a source name must be non-empty text, got {name!r}")
+    return name.strip()
 
 
 def _as_date(value: object, name: str) -> dt.date:
