@@ -1,0 +1,108 @@
+"""Django for the service's tests: a temporary workspace, SQLite or (with
+``CORECUSTOMERS_TEST_DB=postgresql://…``) PostgreSQL, and people and customers in every role.
+
+Django is configured when this folder is collected, so the engine's tests never import it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CDNOW = ROOT / "tests" / "fixtures" / "CDNOW_sample.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workspace = tempfile.mkdtemp(prefix="cc-web-tests-")
+    os.environ["CORECUSTOMERS_WORKSPACE"] = workspace
+    os.environ.setdefault("CORECUSTOMERS_ENV", "development")
+    test_db = os.environ.get("CORECUSTOMERS_TEST_DB")
+    if test_db:
+        os.environ["CORECUSTOMERS_DB"] = test_db
+    os.environ["DJANGO_SETTINGS_MODULE"] = "corecustomers.web.settings"
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    import django
+
+    django.setup()
+
+
+@dataclass
+class People:
+    """The users and teams every access test starts from.
+
+    Team East (region "east", lead ``manager``) has ``am1``; team West (region "west", no
+    manager) has ``am2``.
+    """
+
+    admin: Any
+    manager: Any
+    am1: Any
+    am2: Any
+    analyst: Any
+    east: Any
+    west: Any
+
+    def by_role(self) -> dict[str, Any]:
+        return {
+            "admin": self.admin,
+            "manager": self.manager,
+            "am1": self.am1,
+            "am2": self.am2,
+            "analyst": self.analyst,
+        }
+
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture
+def people(db: None) -> People:
+    from corecustomers.web.accounts.models import Team, User
+
+    def user(name: str, role: str) -> Any:
+        person = User.objects.create(username=name, role=role, email=f"{name}@example.com")
+        person.set_password(PASSWORD)
+        person.save()
+        return person
+
+    admin = user("admin", "admin")
+    manager = user("manager", "manager")
+    am1 = user("am1", "account_manager")
+    am2 = user("am2", "account_manager")
+    analyst = user("analyst", "analyst")
+    east = Team.objects.create(name="East", region="east", lead=manager)
+    east.members.add(am1, manager)
+    west = Team.objects.create(name="West", region="west")
+    west.members.add(am2)
+    return People(admin, manager, am1, am2, analyst, east, west)
+
+
+@pytest.fixture(scope="session")
+def cdnow_analysis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ``analyze`` output folder of the CDNOW sample (run once per test session)."""
+    from corecustomers.config import Settings
+    from corecustomers.service import analyze
+
+    base = tmp_path_factory.mktemp("cdnow")
+    out = base / "analysis"
+    settings = Settings(
+        columns={"customer_id": "1", "timestamp": "3", "amount": "5"},
+        workspace=str(base),
+    )
+    analyze(str(CDNOW), out, settings)
+    return out
+
+
+@pytest.fixture
+def imported(db: None, cdnow_analysis: Path) -> Iterator[Path]:
+    from corecustomers.web.customers.analysis_import import import_analysis
+
+    import_analysis(cdnow_analysis)
+    yield cdnow_analysis
