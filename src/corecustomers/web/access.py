@@ -19,7 +19,7 @@ from django.db import models
 if TYPE_CHECKING:
     from corecustomers.web.accounts.models import User
 
-__all__ = ["Action", "RestrictedManager", "RestrictedQuerySet", "Scoped"]
+__all__ = ["Action", "RestrictedManager", "RestrictedQuerySet", "Scoped", "reaches_everything"]
 
 Action = Literal["view", "change", "export", "assign", "admin"]
 ACTIONS: tuple[Action, ...] = ("view", "change", "export", "assign", "admin")
@@ -67,3 +67,17 @@ class RestrictedManager(models.Manager[_M]):
 
     def restrict(self, user: Any, action: Action = "view") -> RestrictedQuerySet[_M]:
         return self.get_queryset().restrict(user, action)
+
+
+def reaches_everything(model: type[models.Model], user: Any, action: Action = "view") -> bool:
+    """Whether ``user`` reaches every row of ``model`` for ``action`` (no restriction).
+
+    Pages use it to read whole-base aggregates that the analysis already computed instead
+    of aggregating again; the answer comes from the same rules as ``restrict``.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser or getattr(user, "role", None) == "admin":
+        return True
+    access_filter = getattr(model, "access_filter", None)
+    return access_filter is not None and access_filter(user, action) is None

@@ -1,0 +1,513 @@
+"""Reading customers for a user: list, search, export, profile, dashboard.
+
+Every function starts from ``Customer.objects.restrict(user, action)``, so pages, the API
+and exports cannot show a customer the user may not reach; a customer outside the scope is
+:class:`CustomerNotFoundError` (answered as 404, so existence does not leak). Searches, profile
+views and exports are written to the audit trail here, once for every caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+
+from corecustomers.web.access import reaches_everything
+from corecustomers.web.audit.log import record
+from corecustomers.web.customers.models import (
+    AccountMember,
+    Analysis,
+    Customer,
+    CustomerHistory,
+    CustomerState,
+    Relationship,
+    TierOverride,
+)
+from corecustomers.web.customers.records import (
+    AccountMemberRecord,
+    CustomerRow,
+    Dashboard,
+    HistoryPoint,
+    OverrideRecord,
+    Page,
+    Profile,
+    TierCount,
+)
+
+__all__ = [
+    "MAX_LIMIT",
+    "SORTS",
+    "CustomerFilter",
+    "CustomerNotFoundError",
+    "FilterError",
+    "customer_page",
+    "customer_queryset",
+    "dashboard",
+    "export_csv",
+    "find_customer",
+    "profile",
+    "sees_personal_data",
+    "tier_labels",
+]
+
+MAX_LIMIT = 500
+
+#: Sort keys (a leading ``-`` for descending) and the column each sorts by.
+SORTS: dict[str, str] = {
+    "core_score": "state__core_score",
+    "clv": "state__clv",
+    "value_at_stake": "state__value_at_stake",
+    "total_spend": "state__total_spend",
+    "p_alive": "state__p_alive",
+    "id": "external_id",
+}
+
+
+class CustomerNotFoundError(LookupError):
+    """No customer with that key that the user may reach (answer 404)."""
+
+
+class FilterError(ValueError):
+    """A filter value is invalid; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def sees_personal_data(user: Any) -> bool:
+    return bool(user.is_superuser or getattr(user, "role", "") != "analyst")
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """The filters of the Customers page, ``GET /customers`` and the CSV export.
+
+    ``owner`` is a user name, or ``none`` for customers without an owner; ``alert`` is
+    ``yes`` or ``no``; ``sort`` one of :data:`SORTS` with an optional leading ``-``.
+    """
+
+    q: str = ""
+    tier: str = ""
+    segment: str = ""
+    abc: str = ""
+    alert: str = ""
+    owner: str = ""
+    team: str = ""
+    region: str = ""
+    relationship: str = ""
+    sort: str = "-core_score"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> CustomerFilter:
+        """Parse query parameters; unknown keys are ignored, bad values raise FilterError."""
+        values = {
+            f.name: str(data.get(f.name) or "").strip()[:200]
+            for f in fields(cls)
+            if data.get(f.name) not in (None, "")
+        }
+        flt = cls(**values)
+        if flt.sort.lstrip("-") not in SORTS:
+            raise FilterError(
+                "sort", f"sort by one of {', '.join(SORTS)} (a leading - for descending)"
+            )
+        if flt.alert not in {"", "yes", "no"}:
+            raise FilterError("alert", "alert is yes or no")
+        if flt.abc and flt.abc not in {"A", "B", "C"}:
+            raise FilterError("abc", "abc is A, B or C")
+        if flt.relationship and flt.relationship not in Relationship.values:
+            raise FilterError(
+                "relationship", f"relationship is one of {', '.join(Relationship.values)}"
+            )
+        return flt
+
+    def active(self) -> dict[str, str]:
+        """The filters that are set (the sort left out), for the audit and the page."""
+        return {k: v for k, v in asdict(self).items() if v and k != "sort"}
+
+
+def _owner_name() -> Subquery:
+    return Subquery(
+        AccountMember.objects.filter(customer=OuterRef("pk"), role="owner").values(
+            "user__username"
+        )[:1]
+    )
+
+
+def customer_queryset(user: Any, flt: CustomerFilter, action: str = "view") -> QuerySet[Customer]:
+    """The customers ``user`` may reach for ``action``, filtered and sorted by ``flt``."""
+    qs = Customer.objects.restrict(user, action)  # type: ignore[arg-type]
+    if flt.q:
+        if sees_personal_data(user):
+            q = flt.q
+            qs = qs.filter(
+                Q(external_id__icontains=q)
+                | Q(name__icontains=q)
+                | Q(phone__icontains=q)
+                | Q(company__icontains=q)
+            )
+        else:  # an analyst finds a customer by pseudonym only
+            qs = qs.filter(pseudonym=flt.q.lower())
+    if flt.tier:
+        qs = qs.filter(state__tier=flt.tier)
+    if flt.segment:
+        qs = qs.filter(state__rfm_segment=flt.segment)
+    if flt.abc:
+        qs = qs.filter(state__abc_class=flt.abc)
+    if flt.alert:
+        qs = qs.filter(state__alert=flt.alert == "yes")
+    if flt.owner:
+        if flt.owner == "none":
+            qs = qs.filter(
+                ~Exists(AccountMember.objects.filter(customer=OuterRef("pk"), role="owner"))
+            )
+        else:
+            qs = qs.filter(
+                Exists(
+                    AccountMember.objects.filter(
+                        customer=OuterRef("pk"), role="owner", user__username=flt.owner
+                    )
+                )
+            )
+    if flt.team:
+        qs = qs.filter(team__name=flt.team)
+    if flt.region:
+        qs = qs.filter(region=flt.region)
+    if flt.relationship:
+        qs = qs.filter(relationship=flt.relationship)
+    column = SORTS[flt.sort.lstrip("-")]
+    order = (
+        F(column).desc(nulls_last=True)
+        if flt.sort.startswith("-")
+        else F(column).asc(nulls_last=True)
+    )
+    return qs.order_by(order, "pk")
+
+
+def _row(customer: Customer, personal: bool) -> CustomerRow:
+    state: CustomerState | None = getattr(customer, "state", None)
+    return CustomerRow(
+        key=customer.external_id if personal else customer.pseudonym,
+        name=customer.name if personal else None,
+        company=customer.company if personal else None,
+        phone=customer.phone if personal else None,
+        region=customer.region,
+        tier=state.tier if state else "",
+        segment=state.rfm_segment if state else "",
+        abc_class=state.abc_class if state else "",
+        core_score=state.core_score if state else None,
+        clv=state.clv if state else None,
+        value_at_stake=state.value_at_stake if state else None,
+        p_alive=state.p_alive if state else None,
+        total_spend=state.total_spend if state else None,
+        alert=bool(state and state.alert),
+        owner=customer.owner_name,  # type: ignore[attr-defined]
+        team=customer.team.name if customer.team else None,
+        relationship=customer.relationship,
+        overridden=customer.has_override,  # type: ignore[attr-defined]
+    )
+
+
+def _annotated(qs: QuerySet[Customer]) -> QuerySet[Customer]:
+    return qs.select_related("state", "team").annotate(
+        owner_name=_owner_name(),
+        has_override=Exists(TierOverride.objects.filter(customer=OuterRef("pk"), removed=False)),
+    )
+
+
+def customer_page(
+    user: Any, flt: CustomerFilter, *, limit: int = 50, offset: int = 0, audit: bool = True
+) -> Page:
+    """One page of the customer list; a search or filter is audited with its row count."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise FilterError("limit", f"limit is between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise FilterError("offset", "offset is 0 or more")
+    qs = customer_queryset(user, flt)
+    count = qs.count()
+    personal = sees_personal_data(user)
+    items = [_row(c, personal) for c in _annotated(qs)[offset : offset + limit]]
+    if audit and flt.active():
+        record("search", object_type="customer", query=flt.active(), row_count=count, user=user)
+    return Page(items=items, count=count, limit=limit, offset=offset)
+
+
+EXPORT_COLUMNS = [f.name for f in fields(CustomerRow)]
+
+
+def export_csv(user: Any, flt: CustomerFilter) -> Iterator[str]:
+    """The CSV lines of the customers ``user`` may export under ``flt`` (audited).
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return) get a leading apostrophe; numbers stay numbers.
+    """
+    qs = customer_queryset(user, flt, "export")
+    count = qs.count()
+    record("export", object_type="customer", query=flt.active() or {}, row_count=count, user=user)
+    personal = sees_personal_data(user)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(EXPORT_COLUMNS)
+    yield "\ufeff" + flush()
+    for customer in _annotated(qs).iterator(chunk_size=2000):
+        row = asdict(_row(customer, personal))
+        writer.writerow([_cell(row[name]) for name in EXPORT_COLUMNS])
+        yield flush()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
+
+
+def find_customer(user: Any, key: str, action: str = "view") -> Customer:
+    """The customer with external id (or pseudonym) ``key`` that ``user`` may reach.
+
+    Analysts reach customers by pseudonym only; everyone else by external id or pseudonym.
+    """
+    qs = Customer.objects.restrict(user, action)  # type: ignore[arg-type]
+    if sees_personal_data(user):
+        found = qs.filter(Q(external_id=key) | Q(pseudonym=key)).first()
+    else:
+        found = qs.filter(pseudonym=key).first()
+    if found is None:
+        raise CustomerNotFoundError(key)
+    return found
+
+
+def profile(user: Any, customer: Customer, *, audit: bool = True) -> Profile:
+    """The profile of ``customer`` (found with :func:`find_customer`) for ``user``."""
+    personal = sees_personal_data(user)
+    state = CustomerState.objects.filter(customer=customer).first()
+    history = [
+        HistoryPoint(h.as_of, h.tier, h.core_score, h.clv, h.p_alive, h.total_spend)
+        for h in CustomerHistory.objects.filter(customer=customer).order_by("as_of")
+    ]
+    team = [
+        AccountMemberRecord(m.user.username, m.user.get_full_name() if personal else "", m.role)
+        for m in AccountMember.objects.filter(customer=customer)
+        .select_related("user")
+        .order_by("role", "user__username")
+    ]
+    override_row = TierOverride.objects.filter(customer=customer, removed=False).first()
+    override = (
+        OverrideRecord(
+            override_row.tier,
+            override_row.by if personal else "",
+            override_row.reason,
+            override_row.until,
+            override_row.created,
+            override_row.origin,
+            not override_row.synced,
+        )
+        if override_row
+        else None
+    )
+    can_change = Customer.objects.restrict(user, "change").filter(pk=customer.pk).exists()  # type: ignore[arg-type]
+    if audit:
+        record(
+            "view",
+            object_type="customer",
+            object_key=customer.pk,
+            customer_key=customer.pk,
+            user=user,
+        )
+    s = state
+    return Profile(
+        key=customer.external_id if personal else customer.pseudonym,
+        internal_key=customer.pk,
+        name=customer.name if personal else None,
+        company=customer.company if personal else None,
+        phone=customer.phone if personal else None,
+        email=customer.email if personal else None,
+        birthday=customer.birthday if personal else None,
+        notes=customer.notes if personal else None,
+        region=customer.region,
+        industry=customer.industry,
+        relationship=customer.relationship,
+        team=customer.team.name if customer.team else None,
+        personal_data_hidden=not personal,
+        as_of=s.as_of if s else None,
+        tier=s.tier if s else None,
+        previous_tier=(s.previous_tier or None) if s else None,
+        tier_since=s.tier_since if s else None,
+        tier_reason_en=s.tier_reason_en if s else "",
+        tier_reason_zh=s.tier_reason_zh if s else "",
+        segment=s.rfm_segment if s else "",
+        segment_label=s.rfm_segment_label if s else "",
+        abc_class=s.abc_class if s else "",
+        core=bool(s and s.core),
+        core_score=s.core_score if s else None,
+        clv=s.clv if s else None,
+        p_alive=s.p_alive if s else None,
+        expected_purchases=s.expected_purchases if s else None,
+        value_at_stake=s.value_at_stake if s else None,
+        alert=bool(s and s.alert),
+        alert_reason_en=s.alert_reason_en if s else "",
+        alert_reason_zh=s.alert_reason_zh if s else "",
+        action_code=s.action_code if s else "",
+        action_en=s.action_en if s else "",
+        action_zh=s.action_zh if s else "",
+        action_channel=s.action_channel if s else "",
+        action_due=s.action_due if s else None,
+        recommendations=list(s.recommendations) if s else [],
+        pattern=dict(s.pattern) if s else {},
+        total_spend=s.total_spend if s else None,
+        frequency=s.frequency if s else None,
+        n_orders=s.n_orders if s else None,
+        monetary_value=s.monetary_value if s else None,
+        first_purchase=s.first_purchase if s else None,
+        last_purchase=s.last_purchase if s else None,
+        days_since_last_purchase=s.days_since_last_purchase if s else None,
+        mean_gap_days=s.mean_gap_days if s else None,
+        spend_trend=s.spend_trend if s else None,
+        expected_next_purchase=s.expected_next_purchase if s else None,
+        history=history,
+        account_team=team,
+        override=override,
+        can_change=can_change,
+    )
+
+
+def tier_labels() -> tuple[list[str], list[str], dict[str, tuple[str, str]]]:
+    """``(tiers in rank order, core tiers, {tier: (English, Chinese)})`` of the latest policy."""
+    latest = Analysis.objects.first()
+    if latest is None:
+        return [], [], {}
+    tiers = latest.summary.get("tiers") or {}
+    table = tiers.get("table") or []
+    order = [str(row["tier"]) for row in table]
+    labels = {
+        str(row["tier"]): (str(row.get("label") or row["tier"]), str(row.get("label_zh") or ""))
+        for row in table
+    }
+    return order, [str(t) for t in tiers.get("core_tiers") or []], labels
+
+
+def _flows(states: QuerySet[CustomerState], order: list[str], core: list[str]) -> dict[str, int]:
+    """Core customers won, kept, downgraded and lost since the previous snapshot.
+
+    The definitions of :mod:`corecustomers.segments.migration`: kept = core before and the
+    same or a better tier now; downgraded = core before, a worse tier now that is not the
+    lowest; lost = core before and the lowest tier now; won = core now, not core before.
+    (Customers absent from the latest analysis are counted as lost only by ``compare``.)
+    """
+    rank = {tier: i for i, tier in enumerate(order)}
+    lowest = len(order) - 1
+    flows = {"won": 0, "kept": 0, "downgraded": 0, "lost": 0}
+    pairs = states.values("previous_tier", "tier").annotate(n=Count("pk")).order_by()
+    for pair in pairs:
+        before, now, n = pair["previous_tier"] or "", pair["tier"], pair["n"]
+        was_core, is_core = before in core, now in core
+        if was_core:
+            if rank.get(now, lowest) <= rank[before]:
+                flows["kept"] += n
+            elif rank.get(now, lowest) >= lowest:
+                flows["lost"] += n
+            else:
+                flows["downgraded"] += n
+        elif is_core:
+            flows["won"] += n
+    return flows
+
+
+def dashboard(user: Any) -> Dashboard:
+    """The dashboard of the customers ``user`` may see (all of them for admins and analysts)."""
+    order, core, labels = tier_labels()
+    latest = Analysis.objects.first()
+    customers = Customer.objects.restrict(user, "view")  # type: ignore[arg-type]
+    whole_base = reaches_everything(Customer, user, "view")
+    states = CustomerState.objects.filter(customer__in=customers.values("pk"))
+    if latest is not None:
+        states = states.filter(run_id=latest.run_id)
+    per_tier = {
+        row["tier"]: row
+        for row in states.values("tier")
+        .annotate(
+            n=Count("pk"),
+            revenue=Sum("total_spend"),
+            clv=Sum("clv"),
+            alerts=Count("pk", filter=Q(alert=True)),
+            stake=Sum("value_at_stake", filter=Q(alert=True)),
+        )
+        .order_by()
+    }
+    tiers = [
+        TierCount(
+            tier=tier,
+            label_en=labels.get(tier, (tier, ""))[0],
+            label_zh=labels.get(tier, (tier, ""))[1],
+            core=tier in core,
+            customers=int(per_tier.get(tier, {}).get("n") or 0),
+            revenue=float(per_tier.get(tier, {}).get("revenue") or 0.0),
+            clv=float(per_tier.get(tier, {}).get("clv") or 0.0),
+            alerts=int(per_tier.get(tier, {}).get("alerts") or 0),
+            value_at_stake=float(per_tier.get(tier, {}).get("stake") or 0.0),
+        )
+        for tier in order + [t for t in per_tier if t not in order]
+    ]
+    n = sum(t.customers for t in tiers)
+    revenue = sum(t.revenue for t in tiers)
+    summary = latest.summary if latest is not None else {}
+    concentration = summary.get("concentration") or {}
+    top, gini = None, None
+    if whole_base and concentration:
+        top, gini = concentration.get("top_20pct_share"), concentration.get("gini")
+    elif n:
+        spends = sorted(
+            (float(v or 0.0) for v in states.values_list("total_spend", flat=True)), reverse=True
+        )
+        total = sum(spends)
+        head = max(1, round(0.2 * len(spends)))
+        top = sum(spends[:head]) / total if total > 0 else None
+    core_states = states.filter(tier__in=core)
+    without_owner = core_states.exclude(
+        Exists(AccountMember.objects.filter(customer=OuterRef("customer"), role="owner"))
+    ).count()
+    trend = []
+    for analysis in Analysis.objects.order_by("as_of"):
+        table = (analysis.summary.get("tiers") or {}).get("table") or []
+        analysis_core = (analysis.summary.get("tiers") or {}).get("core_tiers") or []
+        if whole_base:
+            count = sum(
+                int(r.get("customers") or 0) for r in table if r.get("tier") in analysis_core
+            )
+        else:
+            count = CustomerHistory.objects.filter(
+                customer__in=customers.values("pk"), as_of=analysis.as_of, tier__in=analysis_core
+            ).count()
+        trend.append({"as_of": analysis.as_of, "core_customers": count})
+    return Dashboard(
+        as_of=latest.as_of if latest else None,
+        customers=n,
+        revenue=revenue,
+        top_20pct_share=top,
+        gini=gini,
+        clv=sum(t.clv for t in tiers),
+        tiers=tiers,
+        core_customers=sum(t.customers for t in tiers if t.core),
+        flows=_flows(states, order, core) if order else {},
+        trend=trend,
+        open_alerts=sum(t.alerts for t in tiers),
+        value_at_stake=sum(t.value_at_stake for t in tiers),
+        core_without_owner=without_owner,
+        currency=str(summary.get("currency") or ""),
+        whole_base=whole_base,
+        analyses=Analysis.objects.count(),
+    )
