@@ -38,8 +38,10 @@ from corecustomers.errors import ColumnMappingError, ConfigError
 __all__ = [
     "BEHAVIOUR_COLUMNS",
     "BREADTH_COLUMNS",
+    "MIX_COLUMNS",
     "WINDOW_DAYS",
     "customer_behaviour",
+    "customer_mix",
     "trend_weights",
 ]
 
@@ -70,6 +72,61 @@ BREADTH_COLUMNS: Final = (("product", "n_products"), ("category", "n_categories"
 """Optional transaction column and the breadth column counted from it, in output order."""
 
 _REQUIRED: Final = ("customer_id", "timestamp", "amount")
+
+
+MIX_COLUMNS: Final = (
+    ("product", "top_products"),
+    ("category", "top_categories"),
+    ("channel", "top_channels"),
+)
+"""Source column → output column of :func:`customer_mix`."""
+
+
+def customer_mix(tx: ir.Table, *, as_of: datetime.date, column: str, k: int = 3) -> ir.Table:
+    """Each customer's top ``k`` values of ``column`` by purchase spend, with their shares.
+
+    What the profile shows as the purchase pattern ("mostly 热拿铁, 45 % of spend; then …").
+    Only purchases count (``amount >= 0``, up to ``as_of``); a share is the value's part of
+    the customer's purchase spend, null when that spend is zero; ties break by the value.
+
+    Returns
+    -------
+    ibis.Table
+        Long form: ``customer_id``, ``value`` (string), ``spend``, ``share`` (float64),
+        ``rank`` (1 = the largest), at most ``k`` rows a customer.
+
+    Examples
+    --------
+    >>> import datetime, ibis
+    >>> tx = ibis.memtable({
+    ...     "customer_id": ["a", "a", "a"], "amount": [30.0, 10.0, -5.0],
+    ...     "timestamp": [datetime.datetime(2024, 1, d) for d in (1, 2, 3)],
+    ...     "product": ["tea", "cake", "tea"]})
+    >>> out = customer_mix(tx, as_of=datetime.date(2024, 1, 31), column="product")
+    >>> out.order_by("rank").execute()[["value", "share", "rank"]].values.tolist()
+    [['tea', 0.75, 1], ['cake', 0.25, 2]]
+    """
+    if column not in tx.columns:
+        raise ColumnMappingError(
+            f"the transactions have no {column!r} column to describe the purchase mix",
+            column=column,
+        )
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    rows = _rows(_checked(tx), as_of=as_of, extra=(column,))
+    bought = rows.mutate(value=rows[column]).filter(lambda t: (t.amount >= 0) & t.value.notnull())
+    per_value = bought.group_by(["customer_id", "value"]).aggregate(spend=bought.amount.sum())
+    total = per_value.spend.sum().over(group_by=per_value.customer_id)
+    rank = ibis.row_number().over(
+        group_by=per_value.customer_id, order_by=[ibis.desc(per_value.spend), per_value.value]
+    )
+    ranked = per_value.mutate(
+        share=ibis.ifelse(total > 0, per_value.spend / total, ibis.null("float64")),
+        rank=(rank + 1).cast("int64"),
+    )
+    return ranked.filter(ranked["rank"] <= k).select(
+        "customer_id", "value", "spend", "share", "rank"
+    )
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:
@@ -275,8 +332,8 @@ def _checked(tx: ir.Table) -> ir.Table:
     return tx
 
 
-def _rows(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
-    """Rows up to ``as_of`` with ``customer_id``, ``day``, ``amount`` and breadth columns."""
+def _rows(tx: ir.Table, *, as_of: datetime.date, extra: tuple[str, ...] = ()) -> ir.Table:
+    """Rows up to ``as_of`` with ``customer_id``, ``day``, ``amount``, breadth and ``extra``."""
     ts = tx["timestamp"]
     if ts.type().is_date():
         tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
@@ -296,7 +353,7 @@ def _rows(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
         "day": day,
         "amount": tx["amount"].cast("float64"),
     }
-    for source, _ in BREADTH_COLUMNS:
+    for source in (*(name for name, _ in BREADTH_COLUMNS), *extra):
         if source in tx.columns:
             columns[source] = tx[source].cast("string")
     return tx.select(**columns)

@@ -1,0 +1,98 @@
+"""customer_mix: each customer's top products, categories or channels with spend shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import ibis
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corecustomers.errors import ColumnMappingError
+from corecustomers.insights.behaviour import customer_mix
+
+AS_OF = dt.date(2024, 3, 31)
+
+
+def _tx(rows: list[tuple[str, float, int, str]]) -> ibis.Table:
+    return ibis.memtable(
+        {
+            "customer_id": [r[0] for r in rows],
+            "amount": [r[1] for r in rows],
+            "timestamp": [dt.datetime(2024, 1, 1) + dt.timedelta(days=r[2]) for r in rows],
+            "channel": [r[3] for r in rows],
+        }
+    )
+
+
+def _reference(
+    rows: list[tuple[str, float, int, str]], k: int
+) -> dict[str, list[tuple[str, float | None]]]:
+    """Plain Python: purchases up to AS_OF, spend per value, top k by spend then value."""
+    spend: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for customer, amount, day, channel in rows:
+        if amount >= 0 and (dt.date(2024, 1, 1) + dt.timedelta(days=day)) <= AS_OF:
+            spend[customer][channel] += amount
+    out = {}
+    for customer, values in spend.items():
+        total = sum(values.values())
+        ranked = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        out[customer] = [(v, s / total if total > 0 else None) for v, s in ranked]
+    return out
+
+
+def _mix(
+    rows: list[tuple[str, float, int, str]], k: int
+) -> dict[str, list[tuple[str, float | None]]]:
+    table = customer_mix(_tx(rows), as_of=AS_OF, column="channel", k=k).to_pyarrow()
+    out: dict[str, list[tuple[str, float | None, int]]] = defaultdict(list)
+    for row in table.to_pylist():
+        out[row["customer_id"]].append((row["value"], row["share"], row["rank"]))
+    return {
+        c: [(v, s) for v, s, _ in sorted(items, key=lambda x: x[2])] for c, items in out.items()
+    }
+
+
+def test_shares_of_purchase_spend_returns_and_later_rows_left_out() -> None:
+    rows = [
+        ("a", 60.0, 0, "app"),
+        ("a", 20.0, 1, "store"),
+        ("a", 20.0, 2, "web"),
+        ("a", -50.0, 3, "app"),  # a return is not a purchase
+        ("a", 999.0, 120, "web"),  # after the as-of day
+        ("b", 0.0, 5, "store"),  # zero-value orders count, but have no share
+    ]
+    mix = _mix(rows, k=2)
+    assert mix["a"] == [("app", pytest.approx(0.6)), ("store", pytest.approx(0.2))]
+    assert mix["b"] == [("store", None)]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["c1", "c2", "c3"]),
+            st.floats(min_value=-20, max_value=100, allow_nan=False).map(lambda x: round(x, 2)),
+            st.integers(min_value=0, max_value=150),
+            st.sampled_from(["app", "store", "web", "微信"]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=3),
+)
+def test_equals_a_plain_python_reference(rows: list[tuple[str, float, int, str]], k: int) -> None:
+    got, want = _mix(rows, k), _reference(rows, k)
+    assert set(got) == set(want)
+    for customer, items in want.items():
+        assert [v for v, _ in got[customer]] == [v for v, _ in items]
+        for (_, share), (_, expected) in zip(got[customer], items, strict=True):
+            assert share == (None if expected is None else pytest.approx(expected))
+
+
+def test_missing_column_names_it() -> None:
+    tx = _tx([("a", 1.0, 0, "app")]).drop("channel")
+    with pytest.raises(ColumnMappingError, match="channel"):
+        customer_mix(tx, as_of=AS_OF, column="channel")
