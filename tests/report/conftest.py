@@ -1,7 +1,10 @@
 """Fixed inputs for the report tests: a summary and a scored customers table that agree.
 
 The data are simulated once from a fixed seed and summarised here with plain NumPy, so the
-report tests depend on the input contract only, not on the analysis code.
+report tests depend on the input contract only, not on the analysis code. That contract is
+what ``analyze`` writes: ``test_report_fixtures.py`` compares these inputs with the
+summaries and customer tables of real runs (key by key, and the codes of reasons, models,
+parameters, segments, tiers and actions), so they cannot drift from it.
 """
 
 from __future__ import annotations
@@ -14,30 +17,38 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from analyses import Analysis, run_analysis
+
+from corecustomers.config import Settings
 
 N_CUSTOMERS = 600
 SEED = 20240630
 
+#: Segment codes of the built-in schemes (``named`` in English, ``cn8`` in Chinese) with
+#: their labels, as ``analyze`` writes them; ``test_report_fixtures`` checks them.
 EN_SEGMENTS = {
-    "champions": "Champions",
-    "loyal": "Loyal customers",
-    "potential": "Potential loyalists",
-    "new": "New customers",
-    "at_risk": "At risk",
-    "cant_lose": "Can't lose them",
-    "hibernating": "Hibernating",
-    "lost": "Lost",
+    "Champions": "Champions",
+    "Loyal": "Loyal",
+    "Potential Loyalist": "Potential Loyalist",
+    "New": "New",
+    "At Risk": "At Risk",
+    "Can't Lose Them": "Can't Lose Them",
+    "Hibernating": "Hibernating",
+    "Lost": "Lost",
 }
 ZH_SEGMENTS = {
-    "important_value": "重要价值客户",
-    "important_develop": "重要发展客户",
-    "important_keep": "重要保持客户",
-    "important_retain": "重要挽留客户",
-    "general_value": "一般价值客户",
-    "general_develop": "一般发展客户",
-    "general_keep": "一般保持客户",
-    "general_retain": "一般挽留客户",
+    "Important value": "重要价值客户",
+    "Important development": "重要发展客户",
+    "Important retention": "重要保持客户",
+    "Important win-back": "重要挽留客户",
+    "General value": "一般价值客户",
+    "General development": "一般发展客户",
+    "General retention": "一般保持客户",
+    "General win-back": "一般挽留客户",
 }
+SCHEMES = {"en": "named", "zh": "cn8"}
+#: The segment whose ordinary customers get no action, per scheme.
+LOST_SEGMENT = {"en": "Lost", "zh": "General win-back"}
 
 
 def _quintile(values: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
@@ -49,26 +60,24 @@ def _quintile(values: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
 
 def _segment_en(r: int, f: int, m: int) -> str:
     if r >= 4 and f >= 4:
-        return "champions"
+        return "Champions"
     if r >= 3 and f >= 3:
-        return "loyal"
+        return "Loyal"
     if r >= 4 and f <= 2:
-        return "new" if f == 1 else "potential"
+        return "New" if f == 1 else "Potential Loyalist"
     if r <= 2 and f >= 4 and m >= 4:
-        return "cant_lose"
+        return "Can't Lose Them"
     if r <= 2 and f >= 3:
-        return "at_risk"
+        return "At Risk"
     if r == 1:
-        return "lost"
-    return "hibernating" if r == 2 else "potential"
+        return "Lost"
+    return "Hibernating" if r == 2 else "Potential Loyalist"
 
 
 def _segment_zh(r: int, f: int, m: int) -> str:
-    importance = "important" if m >= 3 else "general"
-    kind = {(True, True): "value", (True, False): "develop", (False, True): "keep"}.get(
-        (r >= 3, f >= 3), "retain"
-    )
-    return f"{importance}_{kind}"
+    importance = "Important" if m >= 3 else "General"
+    kind = {(True, True): "value", (True, False): "development", (False, True): "retention"}
+    return f"{importance} {kind.get((r >= 3, f >= 3), 'win-back')}"
 
 
 def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dict[str, Any]]]:
@@ -165,9 +174,9 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
         "rows_quarantined": 468,
         "rows_after_as_of": 143,
         "quarantine_reasons": {
-            "unparseable_timestamp": 311,
+            "unparseable_date": 311,
             "missing_customer_id": 120,
-            "bad_amount": 37,
+            "non_numeric_amount": 37,
         },
         "warnings": [
             {
@@ -187,16 +196,16 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
             "one_time_buyer_share": float((frequency == 0).mean()),
             "lorenz": [[float(lorenz_x[i]), float(lorenz_y[i])] for i in keep],
         },
-        "segments": {"scheme": "rfm-en" if scheme == "en" else "rfm-zh-8", "table": segment_rows},
+        "segments": {"scheme": SCHEMES[scheme], "table": segment_rows},
         "abc": {"thresholds": {"A": 0.8, "B": 0.95}, "value": "revenue", "table": abc_rows},
-        "settings": {
-            "source": {"path": "data/transactions_2024.csv", "encoding": "utf-8"},
-            "columns": {"customer_id": "会员号", "timestamp": "下单时间", "amount": "实付金额"},
-            "time_unit": "week",
-            "currency": "¥",
-            "segments": {"scheme": "rfm-en" if scheme == "en" else "rfm-zh-8", "quantiles": 5},
-            "discount_rate": 0.01,
-        },
+        # The settings as ``analyze`` writes them (``Settings.to_dict``).
+        "settings": Settings(
+            columns={"customer_id": "会员号", "timestamp": "下单时间", "amount": "实付金额"},
+            calibration_end=dt.date(2023, 12, 31),
+            currency="¥",
+            lang="zh" if scheme == "zh" else "en",
+            rfm_scheme=SCHEMES[scheme],
+        ).to_dict(),
         "models": {
             "transaction": {
                 "model": "BetaGeoModel",
@@ -207,7 +216,7 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
                 "converged": True,
             },
             "selection": {
-                "name": "bg_nbd",
+                "name": "bgnbd",
                 "criterion": "holdout",
                 "candidates": [
                     {
@@ -219,19 +228,19 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
                         "bic": -2 * ll + k * float(np.log(n)),
                         "holdout_mae": mae,
                         "converged": True,
-                        "selected": name == "bg_nbd",
+                        "selected": name == "bgnbd",
                     }
                     for name, model, k, ll, mae in (
-                        ("bg_nbd", "BetaGeoModel", 4, -9582.43, 0.712),
-                        ("mbg_nbd", "ModifiedBetaGeoModel", 4, -9580.11, 0.719),
-                        ("pareto_nbd", "ParetoNBDModel", 4, -9595.68, 0.725),
+                        ("bgnbd", "BetaGeoModel", 4, -9582.43, 0.712),
+                        ("mbgnbd", "ModifiedBetaGeoModel", 4, -9580.11, 0.719),
+                        ("pnbd", "ParetoNBDModel", 4, -9595.68, 0.725),
                     )
                 ],
             },
             "spend": {
                 "model": "GammaGammaModel",
-                "params": {"p": 6.2490, "q": 3.7443, "v": 15.4426},
-                "standard_errors": {"p": 0.3127, "q": 0.2551, "v": 1.9321},
+                "params": {"p": 6.2490, "q": 3.7443, "gamma": 15.4426},
+                "standard_errors": {"p": 0.3127, "q": 0.2551, "gamma": 1.9321},
                 "log_likelihood": -4023.12,
                 "n_customers": int((frequency > 0).sum()),
                 "converged": True,
@@ -296,12 +305,12 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
         for i, (reason, message, raw) in enumerate(
             [
                 (
-                    "unparseable_timestamp",
+                    "unparseable_date",
                     "timestamp '31/02/2024' is not a date; use YYYY-MM-DD",
                     {"会员号": "M1001", "下单时间": "31/02/2024", "实付金额": "88.00"},
                 ),
                 (
-                    "unparseable_timestamp",
+                    "unparseable_date",
                     "timestamp 'yesterday' is not a date; use YYYY-MM-DD",
                     {"会员号": "M2044", "下单时间": "yesterday", "实付金额": "12.50"},
                 ),
@@ -311,7 +320,7 @@ def build_inputs(scheme: str = "en") -> tuple[dict[str, Any], pa.Table, list[dic
                     {"会员号": "", "下单时间": "2024-03-02 10:11:00", "实付金额": "45.00"},
                 ),
                 (
-                    "bad_amount",
+                    "non_numeric_amount",
                     "amount 'N/A' is not a number",
                     {"会员号": "M3310", "下单时间": "2024-04-18 19:40:00", "实付金额": "N/A"},
                 ),
@@ -423,7 +432,7 @@ def core_parts(customers: pa.Table, scheme: str) -> tuple[pa.Table, dict[str, An
     alert_order = np.argsort(-np.where(alert, clv, -np.inf), kind="stable")
     alert_rank = np.full(n, -1)
     alert_rank[alert_order[: int(alert.sum())]] = np.arange(1, int(alert.sum()) + 1)
-    lost_segment = "lost" if scheme == "en" else "general_retain"
+    lost_segment = LOST_SEGMENT[scheme]
     codes = np.where(
         level == 0,
         np.where(alert, "AM_VISIT", "QBR"),
@@ -749,3 +758,17 @@ def minimal_inputs() -> tuple[dict[str, Any], pa.Table, list[dict[str, Any]]]:
     dropped = {"p_alive", "expected_purchases", "expected_spend", "clv", *CORE_COLUMNS}
     keep = [name for name in customers.column_names if name not in dropped]
     return summary, customers.select(keep), []
+
+
+@pytest.fixture(scope="session")
+def real_analysis(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Analysis]:
+    """A factory: ``real_analysis("cdnow-en" | "cdnow-zh" | "demo")`` -> the files of that
+    real run (:mod:`analyses`), made once per test session."""
+    runs: dict[str, Analysis] = {}
+
+    def get(kind: str) -> Analysis:
+        if kind not in runs:
+            runs[kind] = run_analysis(kind, tmp_path_factory.mktemp(f"analysis-{kind}"))
+        return runs[kind]
+
+    return get
