@@ -74,11 +74,9 @@ def line(
     tick_labels = [value_text(t) for t in ticks]
     parts: list[str] = []
     grid: list[str] = []
-    for value, label in zip(ticks, tick_labels, strict=True):
-        grid.append(s.line(left, y(value), width - right, y(value), stroke=s.GRID))
-        grid.append(
-            s.text(left - 8, y(value), label, anchor="end", baseline="middle", fill=s.MUTED)
-        )
+    for tick, label in zip(ticks, tick_labels, strict=True):
+        grid.append(s.line(left, y(tick), width - right, y(tick), stroke=s.GRID))
+        grid.append(s.text(left - 8, y(tick), label, anchor="end", baseline="middle", fill=s.MUTED))
     parts.append(s.group(grid, class_="y-axis"))
     every = max(1, -(-n // 5))
     labels = [
