@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/deptry src
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

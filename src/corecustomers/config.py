@@ -23,7 +23,17 @@ TimeUnit = Literal["day", "week", "month"]
 Lang = Literal["en", "zh"]
 
 _SECTIONS = {
-    "source": {"delimiter", "encoding", "header", "sheet", "source_url"},
+    "source": {
+        "delimiter",
+        "encoding",
+        "header",
+        "header_row",
+        "sheet",
+        "source_url",
+        "name",
+        "decimal",
+        "placeholder_ids",
+    },
     "columns": {
         "customer_id",
         "timestamp",
@@ -67,6 +77,15 @@ class Settings:
     header: bool | None = None
     sheet: str | None = None
     source_url: str | None = None
+    #: Excel: the 1-based row holding the headers (default: the first non-blank row).
+    header_row: int | None = None
+    #: The history the snapshots belong to; default: the file name without a date stamp.
+    source_name: str | None = None
+    #: The decimal mark of text amounts, "." or ","; default: detected from the column.
+    decimal: str | None = None
+    #: Customer ids that mean "no customer"; None for the built-in list
+    #: (corecustomers.data.validation.PLACEHOLDER_IDS), () to quarantine none.
+    placeholder_ids: tuple[str, ...] | None = None
     # [columns]
     columns: Mapping[str, str] = field(default_factory=dict)
     # [analysis]
@@ -103,12 +122,17 @@ class Settings:
     alerts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
         _check_choice("lang", self.lang, ("en", "zh"))
         _check_choice("engine", self.engine, ("duckdb", "spark"))
         _check_choice("rfm.threshold", self.rfm_threshold, ("mean", "median"))
         _check_choice("rfm.monetary", self.rfm_monetary, ("total", "mean"))
         _check_choice("abc.value", self.abc_value, ("revenue", "margin"))
+        if self.decimal is not None:
+            _check_choice("source.decimal", self.decimal, (".", ","))
+        if self.source_name is not None and not self.source_name.strip():
+            raise ConfigError("source name is empty; give a name such as sales, or leave it out")
         if not 0.0 <= self.max_bad_share <= 1.0:
             raise ConfigError(
                 f"max_bad_share must be between 0 and 1 (a share), got {self.max_bad_share}"
@@ -168,6 +192,61 @@ def _redact(url: str) -> str:
     return redact(url)
 
 
+# Settings whose values must be numbers, with the name the user writes them under.
+_NUMBERS: dict[str, tuple[str, type]] = {
+    "max_bad_share": ("analysis.max_bad_share", float),
+    "rfm_bins": ("rfm.bins", int),
+    "abc_a": ("abc.a", float),
+    "abc_b": ("abc.b", float),
+    "horizon_months": ("models.horizon_months", int),
+    "annual_discount_rate": ("models.annual_discount_rate", float),
+    "margin": ("models.margin", float),
+    "penalizer": ("models.penalizer", float),
+    "header_row": ("source.header_row", int),
+}
+_TEXTS: dict[str, str] = {
+    "delimiter": "source.delimiter",
+    "encoding": "source.encoding",
+    "sheet": "source.sheet",
+    "source_name": "source.name",
+    "decimal": "source.decimal",
+    "time_unit": "analysis.time_unit",
+    "timezone": "analysis.timezone",
+    "currency": "analysis.currency",
+    "lang": "analysis.lang",
+    "engine": "analysis.engine",
+    "model": "models.model",
+    "workspace": "workspace.path",
+}
+
+
+def _check_types(settings: Settings) -> None:
+    """A ConfigError naming the setting when a value has the wrong type (e.g. "lots")."""
+    for attr, (name, kind) in _NUMBERS.items():
+        value = getattr(settings, attr)
+        if attr == "header_row" and value is None:
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is int:
+            ok = ok and float(value).is_integer()
+        if not ok:
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name} must be {what}; got {value!r}")
+        if kind is int and not isinstance(value, int):
+            object.__setattr__(settings, attr, int(value))
+    if settings.header_row is not None and settings.header_row < 1:
+        raise ConfigError(f"source.header_row is a 1-based row number; got {settings.header_row}")
+    for attr, name in _TEXTS.items():
+        value = getattr(settings, attr)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{name} must be text in quotes; got {value!r}")
+    ids = settings.placeholder_ids
+    if ids is not None and (not isinstance(ids, tuple) or not all(isinstance(v, str) for v in ids)):
+        raise ConfigError(
+            f'source.placeholder_ids must be a list of texts such as ["NULL", "无"]; got {ids!r}'
+        )
+
+
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -208,10 +287,19 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(
             f"config file {path} does not exist; create one with `corecustomers init`"
         )
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give the path of a .toml file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start} cannot be read); "
+            "save it as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from exc
     try:
         return settings_from_mapping(data)
     except ConfigError as exc:
@@ -244,6 +332,14 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
         "header": src.get("header"),
         "sheet": (str(src["sheet"]) if src.get("sheet") not in (None, "") else None),
         "source_url": src.get("source_url") or None,
+        "header_row": src.get("header_row"),
+        "source_name": src.get("name"),
+        "decimal": src.get("decimal") or None,
+        "placeholder_ids": (
+            tuple(src["placeholder_ids"])
+            if isinstance(src.get("placeholder_ids"), list)
+            else src.get("placeholder_ids")
+        ),
         "columns": {k: str(v) for k, v in data.get("columns", {}).items() if v not in ("", None)},
         "as_of": parse_date(ana.get("as_of"), "as_of"),
         "calibration_end": parse_date(ana.get("calibration_end"), "calibration_end"),
@@ -285,8 +381,18 @@ _TEMPLATE = """\
 # delimiter = ","          # detected when empty (comma, semicolon, tab, pipe, whitespace)
 # encoding = "utf-8"       # detected: utf-8, utf-8 with BOM, gb18030 (GBK)
 # header = true            # detected for CSV; Excel sheets are read with a header row
+# header_row = 3           # Excel: the row holding the headers, when titles sit above them
 # sheet = "Sheet1"         # Excel: sheet name or 1-based number
 # source_url = "postgresql://user@localhost:5432/shop"   # read a table or query there
+# name = "sales"           # the history this source's snapshots continue; default: the
+#                          # file name without a date stamp (sales-2024-06-01.csv → sales)
+# decimal = ","            # decimal mark of amounts: "." (1,234.56) or "," (1.234,56);
+#                          # detected when every amount of the column reads one way only
+# Customer ids that mean "no customer" (quarantined as missing_customer_id), compared
+# without case and surrounding spaces; [] quarantines none. The default list:
+# placeholder_ids = ["null", "none", "nan", "n/a", "na", "#n/a", "-", "--", "?",
+#   "unknown", "anonymous", "guest", "walk-in", "无", "空", "未知", "散客", "匿名",
+#   "游客", "非会员", "—", "－"]
 
 [columns]
 # Which source column holds each field: a header or a 1-based position.

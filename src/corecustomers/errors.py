@@ -9,6 +9,7 @@ message says what went wrong and what to do::
     │   ├── ColumnMappingError   a required column cannot be found
     │   └── TooManyBadRowsError  more rows quarantined than allowed
     ├── SourceError          a source cannot be opened or read
+    ├── OutputError          an output file or folder cannot be written where asked
     └── NotFittedError       a model was used before ``fit``
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "CoreCustomersError",
     "InputError",
     "NotFittedError",
+    "OutputError",
     "SourceError",
     "TooManyBadRowsError",
 ]
@@ -35,6 +37,11 @@ class ConfigError(CoreCustomersError):
 
 class SourceError(CoreCustomersError):
     """A data source cannot be opened or read."""
+
+
+class OutputError(CoreCustomersError):
+    """An output cannot be written where the user asked (a file where a folder is needed,
+    a read-only place, a folder where a file is needed)."""
 
 
 class InputError(CoreCustomersError):

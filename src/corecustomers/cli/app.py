@@ -2,6 +2,9 @@
 
 Exit codes: 0 success; 2 bad usage or bad input (the message names the file, row and
 column and what to do); 1 an unexpected failure.
+
+Everything printed that comes from the data, a file name or the config is escaped, so a
+value such as ``[/bold]`` or ``[columns]`` is shown as written, never read as Rich markup.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress as RichBar
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from corecustomers import __version__
 from corecustomers.config import CONFIG_FILE, Settings, init_config_text, load_settings, parse_date
-from corecustomers.errors import CoreCustomersError
+from corecustomers.errors import ConfigError, CoreCustomersError, OutputError
 
 __all__ = ["app", "main"]
 
@@ -57,7 +61,7 @@ class RichProgress:
             return
         columns = (
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
         )
         started = _dt.datetime.now()
@@ -68,12 +72,12 @@ class RichProgress:
         else:
             yield
         seconds = (_dt.datetime.now() - started).total_seconds()
-        self.console.print(f"[green]✓[/green] {description} [dim]({seconds:.1f} s)[/dim]")
+        self.console.print(f"[green]✓[/green] {escape(description)} [dim]({seconds:.1f} s)[/dim]")
 
     def note(self, message: str) -> None:
         """Print a dim information line."""
         if not self.quiet:
-            self.console.print(f"  [dim]{message}[/dim]")
+            self.console.print(f"  [dim]{escape(message)}[/dim]")
 
 
 @contextmanager
@@ -82,10 +86,10 @@ def _handled(debug: bool) -> Iterator[None]:
     try:
         yield
     except CoreCustomersError as exc:
-        err.print(f"[bold red]Error:[/bold red] {exc}", soft_wrap=True)
+        _print_error(exc)
         raise typer.Exit(2) from None
-    except typer.Exit:
-        raise
+    except (typer.Exit, typer.TyperException):
+        raise  # exit codes and usage errors: Typer prints the usage and exits with 2
     except KeyboardInterrupt:
         err.print("[red]Interrupted.[/red] Files from earlier runs are unchanged.")
         raise typer.Exit(130) from None
@@ -93,7 +97,8 @@ def _handled(debug: bool) -> Iterator[None]:
         if debug:
             raise
         err.print(
-            f"[bold red]Unexpected failure:[/bold red] {type(exc).__name__}: {exc}\n"
+            f"[bold red]Unexpected failure:[/bold red] {type(exc).__name__}: "
+            f"{escape(str(exc))}\n"
             "Files from earlier runs are unchanged. Rerun with --debug for the traceback "
             "and report it.",
             soft_wrap=True,
@@ -101,8 +106,28 @@ def _handled(debug: bool) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _print_error(exc: BaseException) -> None:
+    err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True)
+
+
 def _date(value: str | None, name: str) -> _dt.date | None:
-    return parse_date(value, name) if value else None
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigError(f"{name} is empty; give a date such as 2024-12-31 or leave {name} out")
+    return parse_date(value, name)
+
+
+def _write_text(path: Path, text: str, what: str) -> None:
+    """Write a file the user named, turning an unwritable place into an OutputError."""
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder; give a file name")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {what} {path}: {exc.strerror or exc}; choose another place"
+        ) from exc
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -167,8 +192,27 @@ WorkspaceOpt = Annotated[
         help="Where snapshots and overrides live: a folder (holding .corecustomers/), a .duckdb file or a database URL [default: current folder].",
     ),
 ]
+SourceNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-name",
+        help="Name of the history the snapshots belong to [default: the file name without a date stamp].",
+    ),
+]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Excel: the 1-based row that holds the headers, when titles sit above them.",
+    ),
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
+
+
+#: The smallest demo that yields every part of the report.
+DEMO_MIN_CUSTOMERS = 50
 
 
 def _settings(config: Path | None, **flags: Any) -> Settings:
@@ -210,9 +254,11 @@ def analyze(
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
+    source_name: SourceNameOpt = None,
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
+    header_row: HeaderRowOpt = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -247,8 +293,10 @@ def analyze(
             lang=lang,
             model=model,
             workspace=workspace,
+            source_name=source_name,
             delimiter=delimiter,
             encoding=encoding,
+            header_row=header_row,
         )
         result = run(source, out_dir, settings, progress=RichProgress(err, quiet=quiet))
         _print_result(result.summary, result.files)
@@ -268,10 +316,16 @@ def _print_result(summary: dict[str, Any], files: dict[str, Path]) -> None:
     if "top_20pct_share" in conc:
         table.add_row("Top 20 % share of revenue", f"{conc['top_20pct_share']:.1%}")
     table.add_row("As of", str(summary["as_of"]))
+    amounts = summary.get("amount_format")
+    if amounts and amounts.get("decimal_mark"):
+        table.add_row("Amounts", escape(str(amounts["description"])))
     out.print(table)
+    history = summary.get("history")
+    if history:
+        out.print(escape(history["message"]), soft_wrap=True)
     for w in summary.get("warnings", []):
-        err.print(f"[yellow]Warning:[/yellow] {w['message']}", soft_wrap=True)
-    out.print(f"Report: [bold]{files['report.html']}[/bold]")
+        err.print(f"[yellow]Warning:[/yellow] {escape(str(w['message']))}", soft_wrap=True)
+    out.print(f"Report: [bold]{escape(str(files['report.html']))}[/bold]")
 
 
 @app.command()
@@ -292,6 +346,7 @@ def summarize(
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
+    header_row: HeaderRowOpt = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -319,12 +374,16 @@ def summarize(
             source_url=source_url,
             delimiter=delimiter,
             encoding=encoding,
+            header_row=header_row,
         )
         table, prepared = run(source, out_file, settings, progress=RichProgress(err, quiet=quiet))
         out.print(
             f"{table.num_rows:,} customers from {prepared.counts.rows_accepted:,} rows "
-            f"({prepared.counts.rows_quarantined:,} quarantined) → [bold]{out_file}[/bold]"
+            f"({prepared.counts.rows_quarantined:,} quarantined) → "
+            f"[bold]{escape(str(out_file))}[/bold]"
         )
+        for w in prepared.warnings:
+            err.print(f"[yellow]Warning:[/yellow] {escape(str(w['message']))}", soft_wrap=True)
 
 
 @app.command()
@@ -332,7 +391,9 @@ def demo(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the demo data and results.")
     ] = Path("demo-output"),
-    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 20_000,
+    customers: Annotated[
+        int, typer.Option("--customers", min=DEMO_MIN_CUSTOMERS, help="Number of customers.")
+    ] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
     lang: Annotated[str, typer.Option("--lang", help="en | zh.")] = "en",
     quiet: Quiet = False,
@@ -349,9 +410,10 @@ def demo(
     """
     from corecustomers.data.synthetic import write_demo_csv
     from corecustomers.service import analyze as run
+    from corecustomers.service.analysis import ensure_output_dir
 
     with _handled(debug):
-        out_dir.mkdir(parents=True, exist_ok=True)
+        ensure_output_dir(out_dir)
         progress = RichProgress(err, quiet=quiet)
         data = out_dir / "demo-transactions.csv"
         with progress.step(f"Generating demo transactions for {customers:,} customers"):
@@ -360,7 +422,7 @@ def demo(
             currency="¥", lang="zh" if lang == "zh" else "en", workspace=str(out_dir)
         )
         result = run(str(data), out_dir / "analysis", settings, progress=progress)
-        out.print(f"Demo data: [bold]{data}[/bold]")
+        out.print(f"Demo data: [bold]{escape(str(data))}[/bold]")
         _print_result(result.summary, result.files)
 
 
@@ -402,15 +464,15 @@ def fit(
         table.add_column("std. error", justify="right")
         for key, value in fitted.params_.items():
             se = fitted.standard_errors_.get(key)
-            table.add_row(key, f"{value:.4f}", "" if se is None else f"{se:.4f}")
+            table.add_row(escape(key), f"{value:.4f}", "" if se is None else f"{se:.4f}")
         out.print(table)
         out.print(f"log-likelihood: {fitted.log_likelihood_:.2f}")
         out.print(f"converged: {fitted.converged_}")
         for w in report.warnings:
-            err.print(f"[yellow]Warning:[/yellow] {w}", soft_wrap=True)
+            err.print(f"[yellow]Warning:[/yellow] {escape(str(w))}", soft_wrap=True)
         if json_out is not None:
-            json_out.write_text(json.dumps(fitted.to_dict(), indent=2), encoding="utf-8")
-            out.print(f"Model written to [bold]{json_out}[/bold]")
+            _write_text(json_out, json.dumps(fitted.to_dict(), indent=2), "--json file")
+            out.print(f"Model written to [bold]{escape(str(json_out))}[/bold]")
 
 
 @app.command()
@@ -434,9 +496,11 @@ def history(
     engine: EngineOpt = None,
     source_url: SourceUrl = None,
     workspace: WorkspaceOpt = None,
+    source_name: SourceNameOpt = None,
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
+    header_row: HeaderRowOpt = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -453,7 +517,9 @@ def history(
 
     with _handled(debug):
         if every not in ("week", "month", "quarter"):
-            raise typer.BadParameter("--every must be week, month or quarter")
+            raise typer.BadParameter(
+                f"{every!r} is not one of week, month, quarter", param_hint="'--every'"
+            )
         settings = _settings(
             config,
             customer_col=customer_col,
@@ -464,8 +530,10 @@ def history(
             engine=engine,
             source_url=source_url,
             workspace=workspace,
+            source_name=source_name,
             delimiter=delimiter,
             encoding=encoding,
+            header_row=header_row,
         )
         result = run(
             source,
@@ -476,16 +544,18 @@ def history(
             out_dir=out_dir,
             progress=RichProgress(err, quiet=quiet),
         )
-        table = Table(title=f"{len(result['snapshots'])} snapshots")
+        table = Table(
+            title=f"{len(result['snapshots'])} snapshots of {escape(result['source_name'])}"
+        )
         table.add_column("as of")
         table.add_column("customers", justify="right")
         table.add_column("tiers")
         table.add_column("alerts", justify="right")
         for snap in result["snapshots"]:
-            tiers = ", ".join(f"{k} {v:,}" for k, v in snap["tiers"].items())
+            tiers = escape(", ".join(f"{k} {v:,}" for k, v in snap["tiers"].items()))
             table.add_row(snap["as_of"], f"{snap['customers']:,}", tiers, f"{snap['alerted']:,}")
         out.print(table)
-        out.print(f"Series: [bold]{out_dir / 'history.json'}[/bold]")
+        out.print(f"Series: [bold]{escape(str(out_dir / 'history.json'))}[/bold]")
 
 
 @app.command()
@@ -496,6 +566,7 @@ def compare(
         Path | None, typer.Option("--json", help="Also write the comparison as JSON.")
     ] = None,
     workspace: WorkspaceOpt = None,
+    source_name: SourceNameOpt = None,
     config: ConfigOpt = None,
     debug: Debug = False,
 ) -> None:
@@ -510,18 +581,21 @@ def compare(
     from corecustomers.service.history import compare as run
 
     with _handled(debug):
-        settings = _settings(config, workspace=workspace)
+        settings = _settings(config, workspace=workspace, source_name=source_name)
         start = _date(date_from, "--from")
         end = _date(date_to, "--to")
         assert start is not None and end is not None
         result = run(settings, start=start, end=end)
         tiers = result["tiers"]
-        matrix = Table(title=f"Customers by tier: {start} (rows) → {end} (columns)")
+        matrix = Table(
+            title=f"Customers of {escape(result['source_name'])} by tier: "
+            f"{start} (rows) → {end} (columns)"
+        )
         matrix.add_column("")
         for t in tiers:
-            matrix.add_column(t, justify="right")
+            matrix.add_column(escape(t), justify="right")
         for i, t in enumerate(tiers):
-            matrix.add_row(t, *[f"{n:,}" for n in result["matrix"]["customers"][i]])
+            matrix.add_row(escape(t), *[f"{n:,}" for n in result["matrix"]["customers"][i]])
         out.print(matrix)
         core = result["core"]
         out.print(
@@ -535,10 +609,9 @@ def compare(
             + f"; revenue at risk from downgrades: {result['revenue_at_risk'] or 0:,.2f}"
         )
         if json_out is not None:
-            json_out.write_text(
-                json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-            )
-            out.print(f"Written to [bold]{json_out}[/bold]")
+            text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
+            _write_text(json_out, text, "--json file")
+            out.print(f"Written to [bold]{escape(str(json_out))}[/bold]")
 
 
 @app.command()
@@ -552,6 +625,7 @@ def override(
     ] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Remove the override.")] = False,
     workspace: WorkspaceOpt = None,
+    source_name: SourceNameOpt = None,
     config: ConfigOpt = None,
     debug: Debug = False,
 ) -> None:
@@ -564,7 +638,7 @@ def override(
     from corecustomers.service.history import add_override
 
     with _handled(debug):
-        settings = _settings(config, workspace=workspace)
+        settings = _settings(config, workspace=workspace, source_name=source_name)
         message = add_override(
             settings,
             customer_id,
@@ -574,7 +648,7 @@ def override(
             until=_date(until, "--until"),
             remove=remove,
         )
-        out.print(message)
+        out.print(escape(message))
 
 
 @app.command()
@@ -592,11 +666,14 @@ def init(
       corecustomers init && $EDITOR corecustomers.toml
     """
     with _handled(debug):
+        if path.is_dir():
+            raise OutputError(f"--path {path} is a folder; give a file name such as {CONFIG_FILE}")
         if path.exists() and not force:
-            err.print(f"[red]Error:[/red] {path} exists; use --force to overwrite it.")
-            raise typer.Exit(2)
-        path.write_text(init_config_text(), encoding="utf-8")
-        out.print(f"Wrote [bold]{path}[/bold]; edit it, then run corecustomers analyze.")
+            raise OutputError(f"{path} exists; use --force to overwrite it")
+        _write_text(path, init_config_text(), "the config file")
+        out.print(
+            f"Wrote [bold]{escape(str(path))}[/bold]; edit it, then run corecustomers analyze."
+        )
 
 
 def _version(value: bool) -> None:
@@ -618,23 +695,31 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    try:
-        rc = app(args=argv, prog_name="corecustomers", standalone_mode=False)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except SystemExit as exc:  # click usage errors
-        return int(exc.code or 0)
-    except Exception as exc:  # click.UsageError and friends
-        import click
+    """Entry point of the console script; returns the exit code.
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 2
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        raise
-    return rc if isinstance(rc, int) else 0
+    Runs ``app`` in Typer's standalone mode, so that every command registered on it (here
+    or from another module) answers a usage mistake (a missing or unknown option, a bad
+    value) with the usage, a one-line reason and exit code 2, never a traceback. A
+    :class:`~corecustomers.errors.CoreCustomersError` that a command lets through is
+    printed as a message with exit code 2.
+    """
+    try:
+        app(args=argv, prog_name="corecustomers", standalone_mode=True)
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except CoreCustomersError as exc:
+        _print_error(exc)
+        return 2
+    return 0
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    err.print(escape(str(code)), soft_wrap=True)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

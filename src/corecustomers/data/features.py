@@ -42,6 +42,7 @@ __all__ = [
     "HOLDOUT_COLUMNS",
     "customer_features",
     "materialize",
+    "returns_only",
 ]
 
 FEATURE_COLUMNS: Final = (
@@ -191,6 +192,38 @@ def customer_features(
     unit = days_per(time_unit)
     days = _purchase_days(_checked(tx), as_of=as_of)
     return _per_customer(days, as_of=as_of, calibration_end=calibration_end, unit=unit)
+
+
+def returns_only(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
+    """One row: the customers with only returns up to ``as_of``, their rows and amount.
+
+    :func:`customer_features` leaves such customers out (they have no first purchase), so
+    this is what a caller reports instead: ``customers``, ``rows`` and ``amount`` (the sum
+    of their amounts, negative).
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable({"customer_id": ["a", "b", "b"],
+    ...                     "timestamp": [datetime.datetime(2024, 1, 1)] * 3,
+    ...                     "amount": [10.0, -50.0, -20.0]})
+    >>> returns_only(tx, as_of=datetime.date(2024, 1, 31)).to_pyarrow().to_pylist()
+    [{'customers': 1, 'rows': 2, 'amount': -70.0}]
+    """
+    t = _checked(tx)
+    t = t.filter(t.timestamp.date() <= as_of)
+    per = t.group_by("customer_id").aggregate(
+        purchases=ibis.ifelse(t.amount >= 0, 1, 0).sum(),
+        rows=t.count(),
+        amount=t.amount.sum(),
+    )
+    only = per.filter(per.purchases == 0)
+    return only.aggregate(
+        customers=only.count(),
+        rows=only.rows.sum().coalesce(0),
+        amount=only.amount.sum().coalesce(0.0),
+    )
 
 
 def materialize(expr: ir.Table) -> pa.Table:

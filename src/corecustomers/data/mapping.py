@@ -254,8 +254,8 @@ def map_columns(
     Raises
     ------
     ColumnMappingError
-        When a required field is neither given nor recognisable; the message lists the
-        columns and the flag to use.
+        When a required field is neither given nor recognisable (the message lists the
+        columns and the flag to use), or when one column is given for two fields.
 
     Examples
     --------
@@ -273,6 +273,17 @@ def map_columns(
     for name, value in explicit.items():
         assert value is not None
         chosen[name] = _resolve(value, available, source, name)
+    roles: dict[str, list[str]] = {}
+    for name, column in chosen.items():
+        roles.setdefault(column, []).append(name)
+    for column, names in roles.items():
+        if len(names) > 1:
+            raise ColumnMappingError(
+                f"column {column!r} is given for {' and '.join(names)}; each field needs "
+                "its own column. Check the --*-col flags and [columns] in corecustomers.toml",
+                file=source or None,
+                column=column,
+            )
     taken = set(chosen.values())
     detected: set[str] = set()
     normalised = {c: _normalise(c) for c in available}

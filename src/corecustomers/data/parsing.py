@@ -15,9 +15,14 @@ Dates understood
     ASCII ones; an impossible day or time (``2024-04-31``, ``25:00``) is NULL.
 Amounts understood
     ``1234.5``, ``1,234.50``, ``¥1,234.50``, ``￥88``, ``$12``, ``€3``, ``12元``,
-    ``RMB 99``, ``-12.50`` and ``(12.50)`` (both negative: a return), ``1.2e3``. The comma
-    is read as a thousands separator, never as a decimal mark. A number text longer than
-    40 characters or with an exponent of more than two digits is not an amount.
+    ``RMB 99``, ``-12.50`` and ``(12.50)`` (both negative: a return), ``1.2e3``, with the
+    decimal point. With the decimal comma (``decimal=","``): ``1.234,56``, ``12,5``,
+    ``€ 1 234,56``. A separator that does not fit the convention (``12,34`` or ``1,2,3``
+    with the decimal point, ``1.5`` with the decimal comma) makes the amount *ambiguous*:
+    NULL, flagged, never guessed. :func:`amount_evidence` counts the values that read only
+    one way, so that a caller can detect a column written consistently with the comma.
+    A number text longer than 40 characters or with an exponent of more than two digits
+    is not an amount.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ import ibis.expr.types as ir
 
 from corecustomers.errors import ConfigError
 
-__all__ = ["parse_utc_offset", "with_amount", "with_timestamp"]
+__all__ = [
+    "DECIMAL_MARKS",
+    "amount_evidence",
+    "parse_utc_offset",
+    "with_amount",
+    "with_timestamp",
+]
 
 _DATE = (
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
@@ -39,12 +50,21 @@ _DATE = (
 )
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})(?:\.0*)?$"
 _OFFSET = r"^([+-])(\d{2}):?(\d{2})?$"
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,2})?$"
+#: The decimal marks an amount column can be written with.
+DECIMAL_MARKS = (".", ",")
+# A valid number with the decimal point: thousands grouped by commas in threes, or none.
+_POINT = r"^[+-]?(\d{1,3}(,\d{3})+(\.\d*)?|\d+\.?\d*|\.\d+)([eE][+-]?\d{1,2})?$"
+# A valid number with the decimal comma: thousands grouped by points in threes, or none.
+_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+(,\d*)?|\d+,?\d*|,\d+)$"
+# Digits and separators: a number in some convention, but perhaps not in the chosen one.
+_NUMERIC_LOOKING = r"^[+-]?[\d.,]*\d[\d.,]*$"
 #: Longer number texts are not amounts (and could overflow a double, an error on PostgreSQL).
 _NUMBER_MAX_CHARS = 40
 #: The widest UTC offset in use (UTC+14:00, Kiribati); wider ones are not offsets.
 _MAX_OFFSET_MINUTES = 14 * 60
-_CURRENCY = r"[\s,¥￥$€£()]|RMB|CNY|USD|HKD|元"
+# Currency marks and spaces (also the no-break spaces of French and Swiss exports) are
+# removed before the number is read; parentheses mark a negative amount.
+_SYMBOLS = "[\\s\u00a0\u202f¥￥$€£()]|RMB|CNY|USD|HKD|EUR|元"
 
 
 def parse_utc_offset(text: str) -> int:
@@ -198,9 +218,40 @@ def _from_yyyymmdd(table: ir.Table, value: ir.IntegerValue, *, out: str) -> ir.T
     return t.drop(*[c for c in t.columns if c.startswith(p)])
 
 
-def with_amount(table: ir.Table, column: str, *, out: str) -> ir.Table:
+def _clean_amount(table: ir.Table, column: str, p: str) -> ir.Table:
+    """Stage the text of ``column``: ``p + "neg"`` (in parentheses) and ``p + "clean"``."""
+    t = table.mutate(**{p + "text": table[column].cast("string").strip()})
+    text = t[p + "text"]
+    return t.mutate(
+        **{
+            p + "neg": (text.startswith("(") & text.endswith(")")).fill_null(False),
+            p + "clean": text.re_replace(_SYMBOLS, ""),
+        }
+    )
+
+
+def with_amount(
+    table: ir.Table,
+    column: str,
+    *,
+    out: str,
+    decimal: str = ".",
+    ambiguous: str | None = None,
+) -> ir.Table:
     """``table`` plus a float64 column ``out`` read from a number or money text; NULL where
     unreadable.
+
+    Parameters
+    ----------
+    table, column
+        The table and its text or numeric amount column (numbers are taken as they are).
+    out
+        Name of the new column.
+    decimal
+        The decimal mark of text amounts: ``"."`` (``1,234.56``) or ``","`` (``1.234,56``).
+    ambiguous
+        When given, also a boolean column of this name: True where the text is digits
+        and separators that do not form a number with ``decimal`` (``out`` is NULL there).
 
     Examples
     --------
@@ -208,22 +259,56 @@ def with_amount(table: ir.Table, column: str, *, out: str) -> ir.Table:
     >>> t = ibis.memtable({"a": ["¥1,234.50", "(12)", "abc"]})
     >>> ibis.duckdb.connect().execute(with_amount(t, "a", out="x").x).tolist()[:2]
     [1234.5, -12.0]
+    >>> t = ibis.memtable({"a": ["1.234,56", "12,5", "1.5"]})
+    >>> ibis.duckdb.connect().execute(with_amount(t, "a", out="x", decimal=",").x).tolist()
+    [1234.56, 12.5, nan]
     """
+    if decimal not in DECIMAL_MARKS:
+        raise ConfigError(f'the decimal mark must be "." or ","; got {decimal!r}')
     value = table[column]
     dtype = value.type()
     if dtype.is_numeric() or dtype.is_boolean():
-        return table.mutate(**{out: value.cast("float64")})
+        t = table.mutate(**{out: value.cast("float64")})
+        return t.mutate(**{ambiguous: ibis.literal(False)}) if ambiguous else t
     p = f"__{out}_"
-    t = table.mutate(**{p + "text": value.cast("string").strip()})
-    text = t[p + "text"]
-    t = t.mutate(
-        **{
-            p + "neg": (text.startswith("(") & text.endswith(")")).fill_null(False),
-            p + "clean": text.re_replace(_CURRENCY, ""),
-        }
-    )
+    t = _clean_amount(table, column, p)
     clean = t[p + "clean"]
-    readable = clean.re_search(_NUMBER) & (clean.length() <= _NUMBER_MAX_CHARS)
-    number = ibis.ifelse(readable, clean.cast("float64"), ibis.null("float64"))
+    if decimal == ".":
+        valid = clean.re_search(_POINT)
+        digits = clean.replace(",", "")
+    else:
+        valid = clean.re_search(_COMMA)
+        digits = clean.replace(".", "").replace(",", ".")
+    readable = valid & (clean.length() <= _NUMBER_MAX_CHARS)
+    number = ibis.ifelse(readable, digits.cast("float64"), ibis.null("float64"))
     t = t.mutate(**{out: ibis.ifelse(t[p + "neg"], -number.abs(), number)})
+    if ambiguous:
+        looks = clean.re_search(_NUMERIC_LOOKING) & (clean.length() <= _NUMBER_MAX_CHARS)
+        t = t.mutate(**{ambiguous: (looks & ~valid).fill_null(False)})
     return t.drop(*[c for c in t.columns if c.startswith(p)])
+
+
+def amount_evidence(table: ir.Table, column: str) -> ir.Table:
+    """One row: how many text amounts read only with the decimal point, only with the comma.
+
+    ``point_only`` counts values such as ``1,234.50`` or ``12.5``; ``comma_only`` values such
+    as ``1.234,56`` or ``12,5``. ``1.234`` and ``1,234`` read both ways and count in
+    neither. A column is consistently written with the decimal comma when ``comma_only > 0``
+    and ``point_only == 0``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"a": ["1.234,56", "12,5", "1.234", "7"]})
+    >>> ibis.duckdb.connect().execute(amount_evidence(t, "a")).to_dict("records")
+    [{'point_only': 0, 'comma_only': 2}]
+    """
+    p = "__evidence_"
+    t = _clean_amount(table.select(column), column, p)
+    clean = t[p + "clean"]
+    point = clean.re_search(_POINT).fill_null(False)
+    comma = clean.re_search(_COMMA).fill_null(False)
+    return t.aggregate(
+        point_only=ibis.ifelse(point & ~comma, 1, 0).sum().coalesce(0),
+        comma_only=ibis.ifelse(comma & ~point, 1, 0).sum().coalesce(0),
+    )

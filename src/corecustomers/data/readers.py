@@ -5,8 +5,10 @@ whitespace-separated text such as the CDNOW data), Excel ``.xlsx``/``.xls``, Par
 Databases: a table name or a SQL query on any connection Ibis makes (``--source-url``).
 
 Every table returned carries ``_source_row``, the number a person uses to find the row:
-the line in a CSV or text file (the header is line 1), the row in the Excel sheet, the
-1-based row in a Parquet file, the 1-based position in a database result. Files are read
+the line in a CSV or text file (the header is line 1; a record whose quoted value spans
+several lines counts as one, so past it the number is the record's, not the physical
+line's), the row in the Excel sheet, the 1-based row in a Parquet file, the 1-based
+position in a database result. Files are read
 with every column as text so that nothing is lost before validation; typed Parquet and
 database columns keep their types.
 """
@@ -28,7 +30,7 @@ from ibis.backends import BaseBackend
 from corecustomers.data.connect import connect, is_duckdb
 from corecustomers.errors import SourceError
 
-__all__ = ["ROW_COLUMN", "RawSource", "detect_encoding", "read_source"]
+__all__ = ["ROW_COLUMN", "RawSource", "detect_encoding", "read_error", "read_source"]
 
 ROW_COLUMN = "_source_row"
 SourceKind = Literal["csv", "text", "excel", "parquet", "sql"]
@@ -51,6 +53,8 @@ class RawSource:
     encoding: str | None = None
     delimiter: str | None = None
     has_header: bool = True
+    #: A hint added to a column-mapping error (e.g. a title row above an Excel header).
+    header_hint: str | None = None
 
     @property
     def row_label(self) -> str:
@@ -68,6 +72,7 @@ def read_source(
     encoding: str | None = None,
     header: bool | None = None,
     sheet: str | int | None = None,
+    header_row: int | None = None,
 ) -> RawSource:
     """Open ``source`` for the engine ``con``.
 
@@ -82,6 +87,9 @@ def read_source(
         A database URL; then ``source`` is a table (``schema.table``) or a query.
     delimiter, encoding, header, sheet
         Overrides for what is otherwise detected.
+    header_row
+        Excel: the 1-based row of the sheet that holds the headers (rows above it, such as
+        a merged title, are skipped); default: the first non-blank row.
     """
     if source_url:
         return _read_sql(source, source_url)
@@ -98,7 +106,7 @@ def read_source(
     if suffix in (".parquet", ".pq"):
         raw = _read_parquet(path, duck)
     elif suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-        raw = _read_excel(path, duck, sheet=sheet, header=header)
+        raw = _read_excel(path, duck, sheet=sheet, header=header, header_row=header_row)
     else:
         raw = _read_text(
             path,
@@ -122,6 +130,30 @@ def read_source(
         encoding=raw.encoding,
         delimiter=raw.delimiter,
         has_header=raw.has_header,
+    )
+
+
+def read_error(raw: RawSource, exc: Exception) -> SourceError | None:
+    """A :class:`SourceError` for an engine error met while reading the file ``raw``.
+
+    A file is read lazily: a CSV line that breaks the detected layout, bytes that are
+    not the detected encoding or a corrupt Parquet page surface only when the rows are
+    first scanned. Returns None for database sources and for errors that are not the
+    DuckDB engine's (those are not the file's fault).
+    """
+    if raw.kind == "sql" or type(exc).__module__.split(".")[0].lstrip("_") != "duckdb":
+        return None
+    if raw.kind in ("csv", "text"):
+        what = "CSV"
+        fix = (
+            f"check the line it names (the detected delimiter is {raw.delimiter!r}, the "
+            f"encoding {raw.encoding}), or give --delimiter / --encoding"
+        )
+    else:
+        what = "Parquet" if raw.kind == "parquet" else "a workbook"
+        fix = "the file may be damaged or cut short: write it again, or export it as CSV"
+    return SourceError(
+        f"file {raw.name} cannot be read to the end as {what} ({_first_line(exc)}); {fix}"
     )
 
 
@@ -234,6 +266,10 @@ def _read_text(
     quote = sniff.get("Quote")
     if quote and quote != "(empty)":
         options["quote"] = quote
+        if _may_quote_newlines(duck, read_path, str(quote)):
+            # DuckDB's parallel reader cannot pad short rows when a quoted value holds a
+            # line break (legal CSV, common in a notes column): read it in one thread
+            options["parallel"] = False
     escape = sniff.get("Escape")
     if escape and escape != "(empty)":
         options["escape"] = escape
@@ -258,6 +294,27 @@ def _read_text(
         delimiter=str(sniff["Delimiter"]),
         has_header=has_header,
     )
+
+
+def _may_quote_newlines(duck: BaseBackend, path: Path, quote: str) -> bool:
+    """Whether a line of ``path`` holds an odd number of quote characters.
+
+    A quoted value with a line break opens on one line and closes on another, so both
+    lines hold an odd number of quotes; doubled quotes inside a value come in pairs. One
+    parallel scan by DuckDB, stopping at the first such line; True when in doubt.
+    """
+    q = _sql_string(quote)
+    sql = (
+        "SELECT 1 FROM read_csv("
+        f"{_sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        "delim = '\x01', quote = '', escape = '', auto_detect = false, "
+        "strict_mode = false, null_padding = true) "
+        f"WHERE (length(line) - length(replace(line, {q}, ''))) % 2 = 1 LIMIT 1"
+    )
+    try:
+        return bool(duck.con.execute(sql).fetchall())
+    except Exception:
+        return True
 
 
 def _sniff(duck: BaseBackend, path: Path, *, delimiter: str | None) -> dict[str, object]:
@@ -297,8 +354,22 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+# The first bytes of the workbook formats: .xlsx/.xlsm/.ods are ZIP files, .xls is OLE2.
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an engine's message, without the SQL or context it appends."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _read_excel(
-    path: Path, duck: BaseBackend, *, sheet: str | int | None, header: bool | None
+    path: Path,
+    duck: BaseBackend,
+    *,
+    sheet: str | int | None,
+    header: bool | None,
+    header_row: int | None = None,
 ) -> RawSource:
     try:
         from python_calamine import CalamineWorkbook
@@ -306,8 +377,24 @@ def _read_excel(
         raise SourceError(
             "reading Excel needs python-calamine: pip install python-calamine"
         ) from exc
+    with path.open("rb") as fh:
+        magic = fh.read(8)
+    if not magic.startswith(_WORKBOOK_MAGIC):
+        looks_like = "text" if _is_text(magic) else "something else"
+        raise SourceError(
+            f"file {path} is named like an Excel workbook but is not one (it holds "
+            f"{looks_like}). If it is a CSV export, rename it to .csv; otherwise open it in "
+            "Excel and save it again as .xlsx"
+        )
     try:
         book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:
+        raise SourceError(
+            f"file {path} cannot be read as an Excel workbook ({_first_line(exc)}); open it "
+            "in Excel and save it again as .xlsx, or export it as CSV"
+        ) from exc
+    names = list(book.sheet_names)
+    try:
         if sheet is None:
             ws = book.get_sheet_by_index(0)
         elif isinstance(sheet, int) or str(sheet).isdigit():
@@ -317,13 +404,22 @@ def _read_excel(
         rows = ws.to_python(skip_empty_area=False)
     except Exception as exc:
         raise SourceError(
-            f"file {path}: cannot read the workbook ({exc}); check the sheet name "
-            f"(sheets: {', '.join(_sheet_names(path))})"
+            f"file {path}: there is no sheet {sheet!r} ({_first_line(exc)}); "
+            f"the sheets are: {', '.join(names) or 'none'}"
         ) from exc
-    # leading blank rows are the sheet's top margin, not data
-    start = 0
-    while start < len(rows) and all(_cell_text(v) is None for v in rows[start]):
-        start += 1
+    if header_row is not None:
+        # the rows above the header (a title, a merged banner) are not data
+        start = header_row - 1
+        if start >= len(rows):
+            raise SourceError(
+                f"file {path}: header row {header_row} is below the last row of the sheet "
+                f"({len(rows)}); check header_row"
+            )
+    else:
+        # leading blank rows are the sheet's top margin, not data
+        start = 0
+        while start < len(rows) and all(_cell_text(v) is None for v in rows[start]):
+            start += 1
     rows = rows[start:]
     if not rows:
         raise SourceError(f"file {path}: the sheet is empty")
@@ -343,18 +439,29 @@ def _read_excel(
     }
     data[ROW_COLUMN] = pa.array(range(first, first + len(body)), type=pa.int64())
     table = duck.create_table(ibis.util.gen_name("excel"), pa.table(data), temp=True)
+    filled = sum(_cell_text(v) is not None for v in rows[0]) if has_header else width
     return RawSource(
-        table=table, name=str(path), kind="excel", columns=tuple(names), has_header=has_header
+        table=table,
+        name=str(path),
+        kind="excel",
+        columns=tuple(names),
+        has_header=has_header,
+        header_hint=(
+            f"row {start + 1} of the sheet, taken as the header, has {filled} filled "
+            f"cell(s) of {width}: if a title sits above the headers, set header_row in "
+            "[source] of corecustomers.toml or give --header-row N (the row of the headers)"
+            if has_header and filled <= width // 2
+            else None
+        ),
     )
 
 
-def _sheet_names(path: Path) -> list[str]:
+def _is_text(head: bytes) -> bool:
     try:
-        from python_calamine import CalamineWorkbook
-
-        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
-    except Exception:
-        return []
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return b"\x00" not in head
+    return True
 
 
 def _unique_names(raw: list[str | None], width: int) -> list[str]:
@@ -376,10 +483,25 @@ def _unique_names(raw: list[str | None], width: int) -> list[str]:
 
 
 def _read_parquet(path: Path, duck: BaseBackend) -> RawSource:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4))
+        tail = fh.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        raise SourceError(
+            f"file {path} is not a complete Parquet file (a Parquet file starts and ends "
+            "with PAR1); it may be cut short or be another format: write it again, or "
+            "export the data as CSV"
+        )
     try:
         table = duck.read_parquet(str(path), file_row_number=True)
     except Exception as exc:
-        raise SourceError(f"file {path} cannot be read as Parquet: {exc}") from exc
+        raise SourceError(
+            f"file {path} cannot be read as Parquet ({_first_line(exc)}); write it again, "
+            "or export the data as CSV"
+        ) from exc
     columns = tuple(c for c in table.columns if c != "file_row_number")
     table = table.mutate(**{ROW_COLUMN: (table.file_row_number + 1).cast("int64")}).drop(
         "file_row_number"

@@ -3,8 +3,17 @@
 Reasons, checked in this order (a row gets the first that applies):
 
 =====================  ==========================================================
-``missing_customer_id``  the customer column is empty
+``summary_row``          the customer column holds a total label (``Total``,
+                         ``Grand total``, ``Subtotal``, ``合计``, ``总计``, ``小计``,
+                         ``汇总`` …, see :data:`SUMMARY_LABELS`): a row an export adds
+                         below the data, never a customer
+``missing_customer_id``  the customer column is empty or a placeholder such as
+                         ``NULL``, ``N/A``, ``-``, ``无`` or ``散客`` (see
+                         :data:`PLACEHOLDER_IDS`; configurable)
 ``unparseable_date``     the date is empty or not a date in a known format
+``ambiguous_amount``     the amount is digits and separators that do not form a number
+                         with the decimal mark in use (``12,34`` or ``1,2,3`` with the
+                         decimal point): never guessed
 ``non_numeric_amount``   the amount is empty or not a number
 ``future_date``          the date is after today (in the business time zone)
 ``date_before_1900``     the date is before 1900-01-01
@@ -15,6 +24,11 @@ Reasons, checked in this order (a row gets the first that applies):
 
 Exact duplicate rows *without* an order id are kept (they may be real repeat purchases)
 and counted as a warning. Negative amounts are returns and are kept.
+
+Customer ids are compared after trimming leading and trailing spaces (``" C1 "`` is
+``C1``). The decimal mark of a text amount column is the configured one, else detected
+(see :func:`decide_amount_format`): the decimal comma when every amount that reads only
+one way reads with the comma, the decimal point otherwise.
 """
 
 from __future__ import annotations
@@ -32,18 +46,90 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from corecustomers.data.mapping import OPTIONAL_FIELDS, ColumnMapping
-from corecustomers.data.parsing import with_amount, with_timestamp
+from corecustomers.data.parsing import amount_evidence, with_amount, with_timestamp
 from corecustomers.data.readers import ROW_COLUMN, RawSource
 
-__all__ = ["REASONS", "Validated", "ValidationCounts", "validate", "write_quarantine"]
+__all__ = [
+    "PLACEHOLDER_IDS",
+    "REASONS",
+    "SUMMARY_LABELS",
+    "AmountFormat",
+    "Validated",
+    "ValidationCounts",
+    "decide_amount_format",
+    "validate",
+    "write_quarantine",
+]
+
+#: Customer ids that mean "no customer", compared without case and surrounding spaces:
+#: what databases, spreadsheets and pandas write for a missing value, and the words English
+#: and Chinese point-of-sale exports use for an anonymous or walk-in buyer.
+PLACEHOLDER_IDS: tuple[str, ...] = (
+    "null",
+    "(null)",
+    "<null>",
+    "none",
+    "nan",
+    "n/a",
+    "na",
+    "#n/a",
+    "undefined",
+    "(blank)",
+    "-",
+    "--",
+    "?",
+    "—",
+    "－",
+    "unknown",
+    "anonymous",
+    "guest",
+    "walk-in",
+    "无",
+    "空",
+    "未知",
+    "散客",
+    "匿名",
+    "游客",
+    "非会员",
+)
+
+#: Total lines that exports append below the data, in the customer column (compared
+#: without case, surrounding spaces and a trailing colon).
+SUMMARY_LABELS: tuple[str, ...] = (
+    "total",
+    "totals",
+    "grand total",
+    "subtotal",
+    "sub total",
+    "sum",
+    "合计",
+    "总计",
+    "小计",
+    "汇总",
+    "总和",
+    "共计",
+)
 
 REASONS: dict[str, tuple[str, str]] = {
     # code: (field whose column is named in the message, what to do)
-    "missing_customer_id": ("customer_id", "fill in the customer id or drop the row"),
+    "summary_row": (
+        "customer_id",
+        "nothing: a total line of the export is not a customer and is never counted",
+    ),
+    "missing_customer_id": (
+        "customer_id",
+        "fill in the customer id or drop the row (empty ids and placeholders such as "
+        "NULL, N/A, - or 散客 are not customers; see placeholder_ids in corecustomers.toml)",
+    ),
     "unparseable_date": (
         "timestamp",
         "write dates as YYYY-MM-DD, YYYYMMDD, YYYY/M/D or YYYY年M月D日 "
         "(optionally with a time and a UTC offset)",
+    ),
+    "ambiguous_amount": (
+        "amount",
+        "its separators do not form a number with the decimal mark in use; correct the "
+        'value, or set decimal = "," or "." in [source] of corecustomers.toml',
     ),
     "non_numeric_amount": (
         "amount",
@@ -62,6 +148,86 @@ _NUMERIC_OPTIONAL = ("quantity", "margin")
 
 
 @dataclass(frozen=True)
+class AmountFormat:
+    """How the text amounts were read: the decimal mark and who decided it.
+
+    ``decided_by`` is ``"setting"`` (the configured ``decimal``), ``"detected"`` (every
+    amount that reads only one way reads with the decimal comma), ``"default"`` (the decimal
+    point: no setting, and the column does not show the comma consistently) or
+    ``"numbers"`` (the column holds numbers, not text: no mark to decide).
+    """
+
+    decimal_mark: str | None
+    decided_by: str
+    point_only: int = 0
+    comma_only: int = 0
+
+    @property
+    def thousands_mark(self) -> str | None:
+        """The thousands separator that goes with the decimal mark."""
+        if self.decimal_mark is None:
+            return None
+        return "." if self.decimal_mark == "," else ","
+
+    def short(self) -> str:
+        """A few words: ``decimal point (the default)``, ``decimal comma (detected)`` …"""
+        mark = "decimal comma" if self.decimal_mark == "," else "decimal point"
+        how = {"setting": "set in the config", "detected": "detected", "default": "the default"}
+        return f"{mark} ({how.get(self.decided_by, self.decided_by)})"
+
+    def describe(self) -> str:
+        """One sentence for the console and the report."""
+        if self.decimal_mark is None:
+            return "numbers in the source (no decimal mark to decide)"
+        name = (
+            "decimal comma (1.234,56)" if self.decimal_mark == "," else "decimal point (1,234.56)"
+        )
+        how = {
+            "setting": "set in the config",
+            "detected": (
+                f"detected: {self.comma_only:,} amounts read only with the comma, none only "
+                "with the point"
+            ),
+            "default": "the default",
+        }[self.decided_by]
+        if self.decided_by == "default" and self.comma_only:
+            how += (
+                f"; {self.comma_only:,} amounts read only with the comma and were "
+                "quarantined as ambiguous_amount"
+            )
+        return f"{name}, {how}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for summary.json."""
+        return {
+            "decimal_mark": self.decimal_mark,
+            "thousands_mark": self.thousands_mark,
+            "decided_by": self.decided_by,
+            "point_only": self.point_only,
+            "comma_only": self.comma_only,
+            "description": self.describe(),
+        }
+
+
+def decide_amount_format(table: ir.Table, column: str, decimal: str | None) -> AmountFormat:
+    """The decimal mark of ``column``: ``decimal`` when given, else detected (one query).
+
+    A text column is read with the decimal comma only when some amounts read only that
+    way and none reads only with the decimal point; ``1.234`` alone decides nothing, so a
+    column of such values keeps the default decimal point and says so.
+    """
+    if not table[column].type().is_string():
+        return AmountFormat(decimal_mark=None, decided_by="numbers")
+    if decimal is not None:
+        return AmountFormat(decimal_mark=decimal, decided_by="setting")
+    row = amount_evidence(table, column).to_pyarrow().to_pylist()[0]
+    point, comma = int(row["point_only"] or 0), int(row["comma_only"] or 0)
+    if comma and not point:
+        return AmountFormat(",", "detected", point_only=point, comma_only=comma)
+    return AmountFormat(".", "default", point_only=point, comma_only=comma)
+
+
+@dataclass(frozen=True)
 class Validated:
     """Lazy tables: the canonical accepted rows and the quarantined rows."""
 
@@ -70,6 +236,7 @@ class Validated:
     checked: ir.Table
     raw: RawSource
     mapping: ColumnMapping
+    amount_format: AmountFormat
 
 
 @dataclass(frozen=True)
@@ -99,14 +266,28 @@ def validate(
     *,
     today: _dt.date,
     business_offset_minutes: int = 0,
+    decimal: str | None = None,
+    placeholder_ids: tuple[str, ...] | None = None,
 ) -> Validated:
     """Parse and check every row of ``raw`` lazily.
 
     Returns the accepted rows in the canonical schema (``customer_id, timestamp, amount,
     order_id`` and the mapped optional fields, plus ``_source_row``) and the quarantined
     rows (``_source_row, reason`` and every source column as text).
+
+    Parameters
+    ----------
+    decimal
+        The decimal mark of text amounts, ``"."`` or ``","``; ``None`` to detect it, which
+        runs one aggregate query over the amount column.
+    placeholder_ids
+        Customer ids that mean "no customer"; ``None`` for :data:`PLACEHOLDER_IDS`.
     """
     t = raw.table
+    amount_format = decide_amount_format(t, mapping["amount"], decimal)
+    mark = amount_format.decimal_mark or "."
+    given = PLACEHOLDER_IDS if placeholder_ids is None else placeholder_ids
+    placeholders = sorted({v.strip().lower() for v in given})
     order_col = mapping.get("order_id")
     text_columns: dict[str, ir.Value] = {"__customer": _text(t[mapping["customer_id"]])}
     text_columns["__order"] = _text(t[order_col]) if order_col else ibis.null("string")
@@ -125,15 +306,22 @@ def validate(
         out="__timestamp",
         business_offset_minutes=business_offset_minutes,
     )
-    t = with_amount(t, mapping["amount"], out="__amount")
+    t = with_amount(
+        t, mapping["amount"], out="__amount", decimal=mark, ambiguous="__amount_ambiguous"
+    )
     for name in extra:
         if name in _NUMERIC_OPTIONAL:
-            t = with_amount(t, mapping[name], out=f"__{name}")
+            t = with_amount(t, mapping[name], out=f"__{name}", decimal=mark)
     amount, stamp = t["__amount"], t["__timestamp"]
+    customer = t["__customer"].lower()
+    label = customer.re_replace("[:：]+$", "").strip()
+    placeholder = customer.isin(placeholders) if placeholders else ibis.literal(False)
     tomorrow = ibis.timestamp(today + _dt.timedelta(days=1))
     basic = ibis.cases(
-        (t["__customer"].isnull(), "missing_customer_id"),
+        (label.isin(list(SUMMARY_LABELS)).fill_null(False), "summary_row"),
+        (t["__customer"].isnull() | placeholder.fill_null(False), "missing_customer_id"),
         (stamp.isnull(), "unparseable_date"),
+        (t["__amount_ambiguous"], "ambiguous_amount"),
         (amount.isnull() | amount.isnan() | amount.isinf(), "non_numeric_amount"),
         (stamp >= tomorrow, "future_date"),
         (stamp < ibis.timestamp(_dt.datetime(1900, 1, 1)), "date_before_1900"),
@@ -172,7 +360,12 @@ def validate(
         **{c: checked[c].cast("string") for c in raw.columns},
     )
     return Validated(
-        accepted=accepted, quarantine=quarantine, checked=checked, raw=raw, mapping=mapping
+        accepted=accepted,
+        quarantine=quarantine,
+        checked=checked,
+        raw=raw,
+        mapping=mapping,
+        amount_format=amount_format,
     )
 
 
@@ -221,6 +414,12 @@ def _messages(batch: pa.RecordBatch, validated: Validated) -> pa.Array:
     out = pa.nulls(len(batch), pa.string())
     for code, (field, todo) in REASONS.items():
         column = mapping.get(field) or field
+        if code == "ambiguous_amount":
+            todo = (
+                f"read with the {validated.amount_format.short()}, its separators do not "
+                'form a number; correct the value, or set decimal = "," or "." in [source] '
+                "of corecustomers.toml"
+            )
         raw = (
             batch.column(column)
             if column in batch.schema.names

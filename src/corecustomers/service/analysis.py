@@ -33,24 +33,39 @@ from corecustomers import __version__
 from corecustomers.config import Settings
 from corecustomers.data._time import days_per
 from corecustomers.data.connect import connect_engine
-from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.features import customer_features, materialize, returns_only
 from corecustomers.data.mapping import ColumnMapping, map_columns
 from corecustomers.data.parsing import parse_utc_offset
-from corecustomers.data.readers import RawSource, read_source
+from corecustomers.data.readers import RawSource, read_error, read_source
 from corecustomers.data.validation import (
+    AmountFormat,
     ValidationCounts,
     count_rows,
     exact_duplicate_rows,
     validate,
     write_quarantine,
 )
-from corecustomers.errors import InputError, TooManyBadRowsError
+from corecustomers.errors import (
+    ColumnMappingError,
+    InputError,
+    OutputError,
+    TooManyBadRowsError,
+)
 from corecustomers.service.core import CoreOptions, identify_core
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.service.scoring import score_customers
-from corecustomers.store import Workspace
+from corecustomers.store import Workspace, default_source_name
+from corecustomers.store.outputs import record_output
 
-__all__ = ["AnalysisResult", "Prepared", "analyze", "prepare", "summarize"]
+__all__ = [
+    "AnalysisResult",
+    "Prepared",
+    "analyze",
+    "ensure_output_dir",
+    "prepare",
+    "source_name_of",
+    "summarize",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +83,7 @@ class Prepared:
     rows_after_as_of: int
     warnings: list[dict[str, Any]]
     quarantine_sample: list[dict[str, Any]]
+    amount_format: AmountFormat = field(default_factory=lambda: AmountFormat(".", "default"))
 
 
 @dataclass
@@ -121,13 +137,33 @@ def prepare(
             encoding=settings.encoding,
             header=settings.header,
             sheet=settings.sheet,
+            header_row=settings.header_row,
         )
-        mapping = map_columns(raw.columns, settings.columns, source=raw.name)
+        try:
+            mapping = map_columns(raw.columns, settings.columns, source=raw.name)
+        except ColumnMappingError as exc:
+            if raw.header_hint is None:
+                raise
+            raise ColumnMappingError(f"{exc}. Note: {raw.header_hint}") from exc
     for name, column in mapping.describe().items():
         progress.note(f"{name} ← {column!r}" + (" (detected)" if name in mapping.detected else ""))
-    validated = validate(raw, mapping, today=today, business_offset_minutes=offset)
+    validated = validate(
+        raw,
+        mapping,
+        today=today,
+        business_offset_minutes=offset,
+        decimal=settings.decimal,
+        placeholder_ids=settings.placeholder_ids,
+    )
+    progress.note(f"amounts: {validated.amount_format.describe()}")
     with progress.step("Validating rows"):
-        counts = count_rows(validated)
+        try:
+            counts = count_rows(validated)
+        except Exception as exc:
+            unreadable = read_error(raw, exc)
+            if unreadable is None:
+                raise
+            raise unreadable from exc
     with progress.step("Writing quarantine.csv"):
         sample = write_quarantine(validated, quarantine_path)
     if counts.rows_read == 0:
@@ -171,7 +207,39 @@ def prepare(
     with progress.step("Checking dates and duplicates"):
         after = tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
         dupes = exact_duplicate_rows(tx) if mapping.get("order_id") is None else 0
+        only_returns = returns_only(tx, as_of=as_of).to_pyarrow().to_pylist()[0]
     warnings: list[dict[str, Any]] = []
+    if only_returns["customers"]:
+        n, rows = int(only_returns["customers"]), int(only_returns["rows"])
+        amount = float(only_returns["amount"])
+        warnings.append(
+            {
+                "code": "returns_only_customers",
+                "count": n,
+                "rows": rows,
+                "amount": amount,
+                "message": (
+                    f"{n:,} customer(s) have only returns up to {as_of} ({rows:,} rows, "
+                    f"{amount:,.2f} in all) and no purchase: they are not in customers.* "
+                    "and their returns are not in the revenue. Their purchases may be in "
+                    "another export."
+                ),
+            }
+        )
+    if counts.reasons.get("ambiguous_amount"):
+        fmt = validated.amount_format
+        warnings.append(
+            {
+                "code": "ambiguous_amount",
+                "count": counts.reasons["ambiguous_amount"],
+                "message": (
+                    f"{counts.reasons['ambiguous_amount']:,} amounts do not form a number "
+                    f"with the {fmt.describe()}; they were quarantined, not guessed. Set "
+                    'decimal = "," or "." in [source] of corecustomers.toml if the column '
+                    "is written the other way."
+                ),
+            }
+        )
     if dupes:
         warnings.append(
             {
@@ -204,6 +272,7 @@ def prepare(
         rows_after_as_of=int(after),
         warnings=warnings,
         quarantine_sample=sample,
+        amount_format=validated.amount_format,
     )
 
 
@@ -232,7 +301,9 @@ def summarize(
     """
     progress = progress or NullProgress()
     _check_suffix(out, (".parquet", ".csv"))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise OutputError(f"--out {out} is a folder; give a file name ending in .parquet or .csv")
+    ensure_output_dir(out.parent)
     with _staging() as staging:
         prepared = prepare(
             source,
@@ -258,7 +329,7 @@ def analyze(
 ) -> AnalysisResult:
     """Run the whole analysis of ``source`` and write its files into ``out_dir``."""
     progress = progress or NullProgress()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(out_dir)
     with _staging() as staging:
         prepared = prepare(
             source,
@@ -273,7 +344,51 @@ def analyze(
                 prepared, settings, workspace=workspace, progress=progress
             )
         files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
+    # last: tells a service on this workspace where the finished run's files are
+    record_output(
+        settings.workspace,
+        run_id=str(summary["run_id"]),
+        folder=out_dir,
+        as_of=summary.get("as_of"),
+        source_name=str(summary.get("source_name") or ""),
+    )
     return AnalysisResult(summary=summary, customers=customers, files=files)
+
+
+def ensure_output_dir(path: Path) -> None:
+    """Create the output folder ``path``, or say why it cannot be one.
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a file, cannot be created, or cannot be written to.
+    """
+    if path.exists() and not path.is_dir():
+        raise OutputError(
+            f"--out {path} is a file; give a folder for the results (it is created when missing)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the output folder {path}: {exc.strerror or exc}; choose another --out"
+        ) from exc
+    probe = path / f".corecustomers-write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write into the output folder {path}: {exc.strerror or exc}; choose "
+            "another --out"
+        ) from exc
+
+
+def source_name_of(prepared: Prepared, settings: Settings) -> str:
+    """The history this run's snapshots belong to: ``settings.source_name``, else the
+    source's name without a date stamp (see :func:`corecustomers.store.default_source_name`).
+    """
+    return settings.source_name or default_source_name(prepared.raw.name)
 
 
 @contextmanager
@@ -321,6 +436,7 @@ def analyse_prepared(
         workspace=workspace,
         mapped=frozenset(prepared.mapping.describe()),
         source=prepared.raw.name,
+        source_name=summary["source_name"],
         options=options,
         progress=progress,
     )
@@ -387,8 +503,10 @@ def build_summary(prepared: Prepared, settings: Settings, scored: Any) -> dict[s
         "corecustomers_version": __version__,
         "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "source": prepared.raw.name,
+        "source_name": source_name_of(prepared, settings),
         "source_kind": prepared.raw.kind,
         "encoding": prepared.raw.encoding,
+        "amount_format": prepared.amount_format.to_dict(),
         "columns": prepared.mapping.describe(),
         "as_of": prepared.as_of.isoformat(),
         "calibration_end": (

@@ -35,7 +35,7 @@ from corecustomers.segments.playbook import action_counts, next_best_actions, pl
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import assign_tiers
 from corecustomers.service.progress import NullProgress, Progress
-from corecustomers.store import SNAPSHOT_COLUMNS, Workspace
+from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
 
 __all__ = ["CoreOptions", "identify_core"]
 
@@ -120,13 +120,16 @@ def identify_core(
     workspace: Workspace | None,
     mapped: frozenset[str] = frozenset(),
     source: str = "",
+    source_name: str | None = None,
     options: CoreOptions | None = None,
     progress: Progress | None = None,
 ) -> pa.Table:
     """Add the issue-4 columns to ``customers`` and their figures to ``summary``.
 
     ``end`` is the date the customers' features describe (the calibration end when there
-    is one, else the as-of date); the snapshot is stored under it.
+    is one, else the as-of date); the snapshot is stored under it, in the history of
+    ``source_name`` (default ``"default"``), and the previous snapshot is read only from
+    that history. ``summary["history"]`` says which one was compared with.
     """
     options = options or CoreOptions()
     progress = progress or NullProgress()
@@ -155,13 +158,15 @@ def identify_core(
     previous: pa.Table | None = None
     overrides: list[dict[str, Any]] = []
     if workspace is not None:
-        before = workspace.latest_before(end)
+        name = workspace.resolve_source(source_name or DEFAULT_SOURCE)
+        before = workspace.latest_before(end, name)
         if before is not None:
-            previous = workspace.read_snapshot(before)
+            previous = workspace.read_snapshot(before, source_name=name)
         overrides = [
             {k: o[k] for k in ("customer_id", "tier", "by", "reason", "until")}
-            for o in workspace.overrides(active_on=end)
+            for o in workspace.overrides(active_on=end, source_name=name)
         ]
+        summary["history"] = _history_note(workspace, name, before)
     with progress.step("Tiers with reasons"):
         customers = assign_tiers(
             customers,
@@ -210,16 +215,39 @@ def identify_core(
                 policy_version=policy.policy_version,
                 source=source,
                 settings=settings.to_dict(),
+                source_name=name,
             )
         if options.evaluate:
-            dates = [d for d in workspace.snapshot_dates() if d <= end][-SERIES_SNAPSHOTS:]
+            dates = [d for d in workspace.snapshot_dates(name) if d <= end][-SERIES_SNAPSHOTS:]
             if len(dates) >= 2:
                 summary["migration_series"] = migration_series(
-                    [(d, workspace.read_snapshot(d)) for d in dates],
+                    [(d, workspace.read_snapshot(d, source_name=name)) for d in dates],
                     tiers=list(policy.codes),
                     core_tiers=core_tiers,
                 )
     return customers
+
+
+def _history_note(workspace: Workspace, name: str, before: _dt.date | None) -> dict[str, Any]:
+    """Which snapshot this run compared with, for summary.json and the console."""
+    if before is not None:
+        message = (
+            f"Compared with the snapshot of {before} of the source {name!r} "
+            "(previous tiers and grace periods come from it)."
+        )
+    else:
+        others = [n for n in workspace.source_names() if n != name]
+        message = f"No earlier snapshot of the source {name!r}: this run starts its history."
+        if others:
+            message += (
+                f" The workspace also holds {', '.join(repr(o) for o in others)}; give "
+                "--source-name to continue one of them."
+            )
+    return {
+        "source_name": name,
+        "previous_as_of": before.isoformat() if before else None,
+        "message": message,
+    }
 
 
 def _summarise(

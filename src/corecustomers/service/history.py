@@ -5,6 +5,10 @@
 lifetime value, tiers with the previous date's snapshot as state — and stores the
 snapshot in the workspace. ``compare`` reads two snapshots and reports the tier
 migration between them.
+
+All three work on one source's history (``settings.source_name``; ``history`` defaults
+to the file name without a date stamp, ``compare`` and ``add_override`` to the
+workspace's only source).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from corecustomers.service.analysis import (
     analyse_prepared,
     open_workspace,
     prepare,
+    source_name_of,
     write_json,
 )
 from corecustomers.service.core import CoreOptions
@@ -113,6 +118,7 @@ def history(
             )
         written: list[dict[str, Any]] = []
         options = CoreOptions(evaluate=False, recommendations=False)
+        name = source_name_of(prepared, settings)
         with open_workspace(settings) as workspace:
             for day in dates:
                 at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
@@ -123,13 +129,19 @@ def history(
                 written.append(
                     {
                         "as_of": day.isoformat(),
+                        "previous_as_of": summary["history"]["previous_as_of"],
                         "customers": customers.num_rows,
                         "tiers": {r["tier"]: r["customers"] for r in summary["tiers"]["table"]},
                         "alerted": summary["alerts"]["alerted"],
                     }
                 )
-            series = _series(workspace, dates, settings)
-    result = {"every": every, "snapshots": written, "migration_series": series}
+            series = _series(workspace, dates, settings, name)
+    result = {
+        "every": every,
+        "source_name": name,
+        "snapshots": written,
+        "migration_series": series,
+    }
     path = out_dir / "history.json"
     write_json(path, result)
     return result
@@ -140,32 +152,37 @@ def _policy_tiers(settings: Settings) -> tuple[list[str], list[str]]:
     return list(policy.codes), list(policy.codes[:-1])
 
 
-def _series(workspace: Workspace, dates: list[_dt.date], settings: Settings) -> dict[str, Any]:
+def _series(
+    workspace: Workspace, dates: list[_dt.date], settings: Settings, name: str
+) -> dict[str, Any]:
     tiers, core = _policy_tiers(settings)
-    snaps = [(d, workspace.read_snapshot(d)) for d in dates]
+    snaps = [(d, workspace.read_snapshot(d, source_name=name)) for d in dates]
     return migration_series(snaps, tiers=tiers, core_tiers=core)
 
 
 def compare(
     settings: Settings, *, start: _dt.date, end: _dt.date, list_customers: int = 20
 ) -> dict[str, Any]:
-    """The tier migration between the snapshots of ``start`` and ``end``."""
+    """The tier migration between the snapshots of ``start`` and ``end`` of one source."""
     tiers, core = _policy_tiers(settings)
     with open_workspace(settings) as workspace:
-        dates = workspace.snapshot_dates()
+        name = workspace.resolve_source(settings.source_name)
+        dates = workspace.snapshot_dates(name)
         for day in (start, end):
             if day not in dates:
                 shown = ", ".join(d.isoformat() for d in dates[-12:]) or "none"
                 raise InputError(
-                    f"there is no snapshot of {day} in the workspace {settings.workspace} "
-                    f"(snapshots: {shown}); run `corecustomers analyze --as-of {day}` or "
-                    "`corecustomers history` first"
+                    f"there is no snapshot of {day} of the source {name!r} in the workspace "
+                    f"{settings.workspace} (snapshots: {shown}); run `corecustomers analyze "
+                    f"--as-of {day}` or `corecustomers history` first"
                 )
-        before = workspace.read_snapshot(start)
-        after = workspace.read_snapshot(end)
-    return compare_snapshots(
+        before = workspace.read_snapshot(start, source_name=name)
+        after = workspace.read_snapshot(end, source_name=name)
+    result = compare_snapshots(
         before, after, tiers=tiers, core_tiers=core, list_customers=list_customers
     )
+    result["source_name"] = name
+    return result
 
 
 def add_override(
@@ -178,19 +195,37 @@ def add_override(
     until: _dt.date | None,
     remove: bool = False,
 ) -> str:
-    """Record (or remove) a manual tier override; returns a sentence saying what was done."""
+    """Record (or remove) a manual tier override; returns a sentence saying what was done.
+
+    The override belongs to ``settings.source_name``; left out, to the workspace's only
+    source, or to every source while the workspace holds no snapshot yet.
+    """
     with open_workspace(settings) as workspace:
+        name = settings.source_name
+        if name is None:
+            sources = workspace.source_names()
+            if len(sources) > 1:
+                raise ConfigError(
+                    f"the workspace holds the snapshots of {len(sources)} sources "
+                    f"({', '.join(sources)}); name the customer's source with --source-name"
+                )
+            name = sources[0] if sources else None
+        where = f" in the source {name!r}" if name else ""
         if remove:
-            found = workspace.remove_override(customer_id)
+            found = workspace.remove_override(customer_id, source_name=name)
+            if not found and name is not None and settings.source_name is None:
+                found = workspace.remove_override(customer_id, source_name=None)
             return (
-                f"Removed the override of {customer_id}."
+                f"Removed the override of {customer_id}{where}."
                 if found
-                else f"{customer_id} had no override."
+                else f"{customer_id} had no override{where}."
             )
         tiers, _ = _policy_tiers(settings)
         if tier not in tiers:
             raise ConfigError(f"unknown tier {tier!r}; the policy's tiers are {', '.join(tiers)}")
         if not by or not reason:
             raise ConfigError("an override needs --by (who) and --reason (why)")
-        workspace.add_override(customer_id, tier, by=by, reason=reason, until=until)
-    return f"{customer_id} is {tier} until {until or 'removed'} (by {by}: {reason})."
+        workspace.add_override(
+            customer_id, tier, by=by, reason=reason, until=until, source_name=name
+        )
+    return f"{customer_id} is {tier}{where} until {until or 'removed'} (by {by}: {reason})."
