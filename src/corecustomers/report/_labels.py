@@ -301,6 +301,18 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "quality.reasons": ("Quarantine reasons", "隔离原因"),
     "quality.examples": ("Example rows", "示例行"),
     "quality.warnings": ("Warnings", "警告"),
+    "quality.amounts": (
+        "Amounts were read with the {mark}, {how}.",
+        "金额按「{mark}」读取（{how}）。",
+    ),
+    "amounts.point": ("decimal point (1,234.56)", "小数点 1,234.56"),
+    "amounts.comma": ("decimal comma (1.234,56)", "小数逗号 1.234,56"),
+    "amounts.setting": ("as set in the config", "配置指定"),
+    "amounts.detected": (
+        "detected from the amount column ({n} amounts read only this way)",
+        "从金额列识别：{n} 个金额只能这样读",
+    ),
+    "amounts.default": ("the default", "默认"),
     "col.reason": ("Reason", "原因"),
     "col.rows": ("Rows", "行数"),
     "col.share_rows": ("Share of rows read", "占读取行数"),

@@ -50,6 +50,24 @@ def quality_section(
         )
     )
     blocks: list[Kpis | Table | Note] = [kpis]
+    amounts = inputs.mapping(summary.get("amount_format"))
+    if amounts.get("decimal_mark") in (".", ","):
+        # 1.234 reads either way: say which convention the amounts were read with
+        how = str(amounts.get("decided_by"))
+        blocks.append(
+            Note(
+                words(
+                    "quality.amounts",
+                    mark=words(
+                        "amounts.comma" if amounts["decimal_mark"] == "," else "amounts.point"
+                    ),
+                    how=words(
+                        f"amounts.{how}" if how in ("setting", "detected") else "amounts.default",
+                        n=fmt.integer(amounts.get("comma_only")),
+                    ),
+                )
+            )
+        )
     examples = [row for row in quarantine if isinstance(row, Mapping)]
     reasons = dict(inputs.mapping(summary.get("quarantine_reasons")))
     for row in examples:
