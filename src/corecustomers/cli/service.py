@@ -137,15 +137,29 @@ def worker(
 ) -> None:
     """Run background jobs (imports, analysis runs); `serve` starts one for you.
 
+    Every CORECUSTOMERS_WATCH_SECONDS (default 30) it also queues the import of each
+    analysis that `corecustomers analyze` finished on the workspace since.
+
     Example:
 
       corecustomers worker --db postgresql://crm@localhost/crm
     """
     with _errors():
         open_service(workspace, db)
+        import threading
+
+        from corecustomers.web.customers.watch import queue_new_runs, start_watch
         from corecustomers.web.jobs.worker import run_worker
 
-        run_worker(batch=batch)
+        stop = threading.Event()
+        if batch:
+            queue_new_runs()
+        else:
+            start_watch(stop)
+        try:
+            run_worker(batch=batch)
+        finally:
+            stop.set()
 
 
 @app.command()

@@ -51,8 +51,9 @@ from typing import Any, Final, Literal, Self
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from corecustomers.errors import ConfigError, CoreCustomersError, InputError, SourceError
+from corecustomers.errors import ConfigError, CoreCustomersError, InputError
 from corecustomers.store._backend import TableStore, table_store
+from corecustomers.store._locking import open_duckdb as _open_duckdb
 from corecustomers.store._schema import (
     EXTRA_COLUMN,
     OVERRIDES_SCHEMA,
@@ -754,18 +755,6 @@ class Workspace:
             f"no snapshot of {as_of} of the source {source_name!r}; the nearest stored "
             f"dates are {shown} ({len(dates)} in all, {dates[0]} to {dates[-1]})"
         )
-
-
-def _open_duckdb(path: Path) -> BaseBackend:
-    import ibis
-
-    try:
-        return ibis.duckdb.connect(str(path))
-    except Exception as exc:  # duckdb.IOException when another process holds the lock
-        raise SourceError(
-            f"cannot open the workspace {path}: {exc}. If another corecustomers command is "
-            "running on this workspace, wait for it to finish."
-        ) from exc
 
 
 def _check_source_name(name: str | None) -> str | None:
