@@ -22,6 +22,8 @@ CDNOW = ROOT / "tests" / "fixtures" / "CDNOW_sample.txt"
 def pytest_configure(config: pytest.Config) -> None:
     workspace = tempfile.mkdtemp(prefix="cc-web-tests-")
     os.environ["CORECUSTOMERS_WORKSPACE"] = workspace
+    # WhiteNoise warns (an error here) when STATIC_ROOT is missing; `serve` collects into it
+    (Path(workspace) / ".corecustomers" / "static").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CORECUSTOMERS_ENV", "development")
     test_db = os.environ.get("CORECUSTOMERS_TEST_DB")
     if test_db:
