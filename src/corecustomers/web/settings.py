@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "corecustomers.web.customers",
     "corecustomers.web.audit",
     "corecustomers.web.jobs",
+    "corecustomers.web.work",
     "corecustomers.web.pages",
 ]
 

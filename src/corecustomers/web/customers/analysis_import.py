@@ -30,6 +30,7 @@ from corecustomers.errors import InputError
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.identity import pseudonym
 from corecustomers.web.customers.models import Analysis, Customer, CustomerHistory, CustomerState
+from corecustomers.web.customers.signals import analysis_imported
 
 __all__ = ["AnalysisImport", "import_analysis"]
 
@@ -146,6 +147,9 @@ def import_analysis(
             },
         )
         if created:
+            transaction.on_commit(
+                lambda: analysis_imported.send(sender=Analysis, run_id=run_id, as_of=as_of)
+            )
             record(
                 "import",
                 object_type="analysis",
@@ -280,6 +284,7 @@ def _state(key: int, row: dict[str, Any], run_id: str, as_of: dt.date) -> Custom
         m_score=_int(row.get("m_score")),
         abc_class=_text(row.get("abc_class")),
         alert=bool(row.get("alert")),
+        alert_code=_text(row.get("alert_reason")),
         alert_reason_en=_text(row.get("alert_reason_en")),
         alert_reason_zh=_text(row.get("alert_reason_zh")),
         action_code=_text(row.get("action_code")),

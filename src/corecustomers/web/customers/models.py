@@ -216,6 +216,7 @@ class CustomerState(models.Model):
     m_score = models.IntegerField(null=True)
     abc_class = models.CharField(max_length=4, blank=True, default="", db_index=True)
     alert = models.BooleanField(default=False, db_index=True)
+    alert_code = models.CharField(max_length=100, blank=True, default="")
     alert_reason_en = models.TextField(blank=True, default="")
     alert_reason_zh = models.TextField(blank=True, default="")
     action_code = models.CharField(max_length=40, blank=True, default="")
