@@ -258,7 +258,8 @@ def test_analyze_with_calibration_adds_models_holdout_and_value(tmp_path: Path) 
     )
     holdout = summary["holdout"]
     assert holdout["actual_purchases"] == 1882  # purchase days of the cohort after 1997-09-30
-    assert 0 < holdout["predicted_purchases"] < 3000
+    # regression pin: the selected Pareto/NBD's 39-week conditional expectations, summed (as run)
+    assert holdout["predicted_purchases"] == pytest.approx(1665.513, rel=1e-5)
     assert len(holdout["by_frequency"]) == 8
     assert len(holdout["tracking"]["actual"]) == 39
     assert holdout["tracking"]["actual"][-1] == 1882
