@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +68,20 @@ def test_postgres_table_matches_duckdb(
             "dollars": [float(r[4]) for r in rows],
         }
     )
-    postgres_con.create_table("cdnow_tx", data, overwrite=True)
+    # a table of this run's own, dropped at the end (runs may share the database)
+    name = f"cc_engines_cdnow_{uuid.uuid4().hex[:12]}"
+    postgres_con.create_table(name, data)
     settings = Settings(
         columns={"customer_id": "customer", "timestamp": "order_date", "amount": "dollars"},
         calibration_end=dt.date(1997, 9, 30),
         source_url="postgresql://postgres@127.0.0.1:5432/test",
     )
     try:
-        table, prepared = summarize("cdnow_tx", tmp_path / "f.csv", settings, today=TODAY)
+        table, prepared = summarize(name, tmp_path / "f.csv", settings, today=TODAY)
         assert prepared.raw.table._find_backend().name == "postgres"
         _close(_sorted(table), duckdb_result)
         query, _ = summarize(
-            "SELECT * FROM cdnow_tx WHERE order_date < 19970401",
+            f"SELECT * FROM {name} WHERE order_date < 19970401",
             tmp_path / "q.csv",
             Settings(
                 columns=settings.columns,
@@ -89,4 +92,4 @@ def test_postgres_table_matches_duckdb(
         )
         assert query.num_rows == 2357  # every customer first bought in Q1 1997
     finally:
-        postgres_con.drop_table("cdnow_tx", force=True)
+        postgres_con.drop_table(name, force=True)
