@@ -88,6 +88,10 @@ def log_interaction(
             elif alert.status == "open":
                 alert.status = "in_progress"
             alert.save(update_fields=["status", "outcome", "resolved_at", "resolved_by"])
+        if outcome:  # an answered contact settles the customer's open follow-ups
+            FollowUp.objects.filter(customer=customer, done_at__isnull=True).update(
+                done_at=timezone.now()
+            )
         owner = (
             AccountMember.objects.filter(customer=customer, role="owner")
             .select_related("user")

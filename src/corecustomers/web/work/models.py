@@ -23,6 +23,7 @@ __all__ = [
     "Interaction",
     "InteractionKind",
     "Notification",
+    "Snooze",
 ]
 
 
@@ -191,3 +192,18 @@ class FollowUp(models.Model):
     @classmethod
     def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
         return _through_customer(user, action)
+
+
+class Snooze(models.Model):
+    """An item of someone's queue put aside until a date, with the reason."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    item = models.CharField(max_length=120)
+    until = models.DateField()
+    reason = models.CharField(max_length=300)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "item"], name="one_snooze_per_item")
+        ]

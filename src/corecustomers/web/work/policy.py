@@ -30,6 +30,12 @@ DEFAULTS: dict[str, Any] = {
     "closing_outcomes": ["reached", "retained", "lost"],
     # days after a complaint or service request by which the owner follows up
     "follow_up_days": 3,
+    # contact cadence in days by tier: a customer not contacted for longer is due
+    "contact_cadence_days": {"strategic": 30, "key": 90},
+    # birthdays this many days ahead appear in My work
+    "birthday_days_ahead": 14,
+    # at most this many open alerts in one account manager's queue (the rest wait)
+    "max_open_alerts": 20,
 }
 
 

@@ -1,0 +1,262 @@
+"""My work (今日工作): what an account manager should do today, each item with why.
+
+Items, most urgent first within each kind:
+
+* ``alert`` -- open alerts assigned to the person, ranked by value at stake, at most
+  ``max_open_alerts`` (the rest wait, highest value at stake first);
+* ``follow_up`` -- follow-ups due (after complaints and service requests, next steps);
+* ``action`` -- next-best actions of own accounts due by today, not yet answered by an
+  interaction since the analysis;
+* ``cadence`` -- own core accounts not contacted within their tier's cadence (the due date
+  is the last interaction plus the cadence);
+* ``birthday`` -- birthdays of own accounts in the next ``birthday_days_ahead`` days, not yet
+  marked by an interaction.
+
+An item disappears when it is done (an interaction answers it), snoozed (until a date,
+with a reason) or handed over (alerts and follow-ups, to a colleague; audited). Own
+accounts are those on whose account team the person is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from corecustomers.web.accounts.models import Team, User
+from corecustomers.web.audit.log import record
+from corecustomers.web.customers.models import AccountMember, Customer, CustomerState
+from corecustomers.web.work.models import OPEN_STATUSES, Alert, FollowUp, Interaction, Snooze
+from corecustomers.web.work.policy import setting
+
+__all__ = ["QueueError", "WorkItem", "can_see_queue_of", "hand_over", "my_work", "snooze"]
+
+
+class QueueError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    key: str
+    kind: str
+    customer_key: str
+    customer_label: str
+    reason_en: str
+    reason_zh: str
+    due: dt.date | None
+    value_at_stake: float | None
+
+
+def can_see_queue_of(viewer: Any, person: User) -> bool:
+    """Oneself; an admin anyone's; a manager the members of the teams they lead or are in."""
+    if viewer.pk == person.pk or viewer.is_superuser or viewer.role == "admin":
+        return True
+    if viewer.role != "manager":
+        return False
+    return Team.objects.filter(Q(lead=viewer) | Q(members=viewer), members=person).exists()
+
+
+def _label(customer: Customer) -> str:
+    return f"{customer.external_id} {customer.name}".strip()
+
+
+def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
+    """The open items of ``person``'s queue (see the module docstring)."""
+    today = today or timezone.localdate()
+    snoozed = set(
+        Snooze.objects.filter(user=person, until__gt=today).values_list("item", flat=True)
+    )
+    items: list[WorkItem] = []
+    limit = int(setting("max_open_alerts"))
+    alerts = (
+        Alert.objects.filter(assignee=person, status__in=OPEN_STATUSES)
+        .select_related("customer")
+        .order_by("-value_at_stake", "pk")
+    )
+    shown = 0
+    for alert in alerts:
+        key = f"alert:{alert.pk}"
+        if key in snoozed:
+            continue
+        if shown >= limit:
+            break
+        shown += 1
+        items.append(
+            WorkItem(
+                key,
+                "alert",
+                alert.customer.external_id,
+                _label(alert.customer),
+                alert.reason_en,
+                alert.reason_zh,
+                timezone.localtime(alert.due_at).date() if alert.due_at else None,
+                alert.value_at_stake,
+            )
+        )
+    for follow_up in FollowUp.objects.filter(
+        owner=person, done_at__isnull=True, due__lte=today + dt.timedelta(days=1)
+    ).select_related("customer"):
+        key = f"follow_up:{follow_up.pk}"
+        if key not in snoozed:
+            items.append(
+                WorkItem(
+                    key,
+                    "follow_up",
+                    follow_up.customer.external_id,
+                    _label(follow_up.customer),
+                    f"Follow-up: {follow_up.reason}",
+                    f"跟进：{follow_up.reason}",
+                    follow_up.due,
+                    None,
+                )
+            )
+    own = Customer.objects.filter(
+        pk__in=AccountMember.objects.filter(user=person).values("customer_id")
+    )
+    last_contact = dict(
+        Interaction.objects.filter(customer__in=own)
+        .values("customer_id")
+        .annotate(last=Max("at"))
+        .values_list("customer_id", "last")
+    )
+    cadence = {str(k): int(v) for k, v in dict(setting("contact_cadence_days")).items()}
+    states = CustomerState.objects.filter(customer__in=own).select_related("customer")
+    for state in states:
+        customer = state.customer
+        last = last_contact.get(customer.pk)
+        last_day = timezone.localtime(last).date() if last else None
+        if (
+            state.action_due
+            and state.action_due <= today
+            and state.action_code
+            not in {
+                "",
+                "NO_ACTION",
+            }
+        ):
+            key = f"action:{customer.pk}:{state.as_of.isoformat()}"
+            if key not in snoozed and (last_day is None or last_day <= state.as_of):
+                items.append(
+                    WorkItem(
+                        key,
+                        "action",
+                        customer.external_id,
+                        _label(customer),
+                        state.action_en,
+                        state.action_zh,
+                        state.action_due,
+                        state.value_at_stake,
+                    )
+                )
+        days = cadence.get(state.tier)
+        if days:
+            due = (last_day + dt.timedelta(days=days)) if last_day else state.as_of
+            key = f"cadence:{customer.pk}:{due.isoformat()}"
+            if due <= today and key not in snoozed:
+                since = (
+                    f"last contact {last_day.isoformat()}" if last_day else "no contact recorded"
+                )
+                since_zh = f"上次联系 {last_day.isoformat()}" if last_day else "尚无联系记录"
+                items.append(
+                    WorkItem(
+                        key,
+                        "cadence",
+                        customer.external_id,
+                        _label(customer),
+                        f"Contact due: {state.tier} accounts every {days} days ({since}).",
+                        f"应联系：{state.tier}客户每{days}天联系一次（{since_zh}）。",
+                        due,
+                        state.value_at_stake,
+                    )
+                )
+    ahead = int(setting("birthday_days_ahead"))
+    for customer in own.exclude(birthday__isnull=True):
+        birthday = _next_birthday(customer.birthday, today)
+        if birthday is None or birthday > today + dt.timedelta(days=ahead):
+            continue
+        key = f"birthday:{customer.pk}:{birthday.isoformat()}"
+        last = last_contact.get(customer.pk)
+        marked = last is not None and timezone.localtime(last).date() >= birthday - dt.timedelta(
+            days=ahead
+        )
+        if key not in snoozed and not marked:
+            items.append(
+                WorkItem(
+                    key,
+                    "birthday",
+                    customer.external_id,
+                    _label(customer),
+                    f"Birthday on {birthday.isoformat()}.",
+                    f"{birthday.month}月{birthday.day}日生日。",
+                    birthday,
+                    None,
+                )
+            )
+    order = {"alert": 0, "follow_up": 1, "action": 2, "cadence": 3, "birthday": 4}
+    return sorted(
+        items,
+        key=lambda i: (
+            order[i.kind],
+            -(i.value_at_stake or 0.0) if i.kind == "alert" else 0.0,
+            i.due or today,
+            i.key,
+        ),
+    )
+
+
+def _next_birthday(born: dt.date, today: dt.date) -> dt.date | None:
+    for year in (today.year, today.year + 1):
+        try:
+            day = born.replace(year=year)
+        except ValueError:  # 29 February in a common year: the 28th
+            day = dt.date(year, 2, 28)
+        if day >= today:
+            return day
+    return None
+
+
+def snooze(person: User, item: str, *, until: dt.date, reason: str) -> None:
+    if until <= timezone.localdate():
+        raise QueueError("until", "snooze until a later day")
+    if not reason.strip():
+        raise QueueError("reason", "say why the item waits")
+    Snooze.objects.update_or_create(
+        user=person, item=item, defaults={"until": until, "reason": reason.strip()}
+    )
+    record("snooze", object_type="work_item", object_key=item, message=reason, user=person)
+
+
+def hand_over(person: User, item: str, *, to: User) -> None:
+    """Give an alert or a follow-up of ``person``'s queue to ``to`` (audited)."""
+    kind, _, pk = item.partition(":")
+    with transaction.atomic():
+        if kind == "alert":
+            row: Any = Alert.objects.select_for_update().filter(pk=pk, assignee=person).first()
+            field = "assignee"
+        elif kind == "follow_up":
+            row = FollowUp.objects.select_for_update().filter(pk=pk, owner=person).first()
+            field = "owner"
+        else:
+            raise QueueError("item", "only alerts and follow-ups are handed over")
+        if row is None:
+            raise QueueError("item", f"{item} is not in your queue")
+        if not Customer.objects.restrict(to, "change").filter(pk=row.customer_id).exists():
+            raise QueueError("to", f"{to.username} cannot work on this customer")
+        setattr(row, field, to)
+        row.save(update_fields=[field])
+        record(
+            "hand_over",
+            object_type=kind,
+            object_key=pk,
+            customer_key=row.customer_id,
+            before={field: person.username},
+            after={field: to.username},
+            user=person,
+        )
