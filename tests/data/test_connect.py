@@ -14,8 +14,10 @@ from corecustomers.errors import SourceError
 def _without_driver(monkeypatch: pytest.MonkeyPatch, backend: str, driver: str) -> None:
     """Make this process look like one where ``driver`` was never installed."""
     for name in list(sys.modules):
-        if name == driver or name.startswith(f"{driver}.") or name.startswith(
-            f"ibis.backends.{backend}"
+        if (
+            name == driver
+            or name.startswith(f"{driver}.")
+            or name.startswith(f"ibis.backends.{backend}")
         ):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, driver, None)  # `import driver` raises ImportError
