@@ -104,3 +104,26 @@ def test_who_sees_whose_queue(people) -> None:  # type: ignore[no-untyped-def]
     assert not can_see_queue_of(people.manager, people.am2)
     assert not can_see_queue_of(people.am1, people.am2)
     assert can_see_queue_of(people.admin, people.am2)
+
+
+def test_management_view_counts_sla_outcomes_and_work(book, people) -> None:  # type: ignore[no-untyped-def]
+    from corecustomers.web.work.management import management
+
+    for customer in book:
+        customer.team = people.east
+        customer.save()
+    log_interaction(people.am1, book[0], kind="visit", outcome="retained")
+    log_interaction(people.am1, book[1], kind="call", outcome="lost")
+    view = management(people.manager)
+    assert view.core_without_owner == 0  # the manager sees East's customers only: all owned
+    east = next(row for row in view.sla if row["team"] == "East")
+    due_now = Alert.objects.filter(
+        customer__team=people.east, due_at__gte=view.period.start, due_at__lt=view.period.end
+    ).count()
+    assert east["now"]["due"] == due_now
+    outcomes = {(o["tier"], o["outcome"]): o["alerts"] for o in view.outcomes}
+    assert sum(outcomes.values()) == 2
+    assert {o for _, o in outcomes} == {"retained", "lost"}
+    mine = next(row for row in view.work if row["user"] == "am1")
+    assert mine["interactions"] == 2 and mine["alerts_resolved"] == 2
+    assert management(people.am2).work == []
