@@ -396,10 +396,20 @@ def demo(
     ] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
     lang: Annotated[str, typer.Option("--lang", help="en | zh.")] = "en",
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Then load the demo and its customers' master data into the service (its "
+            "database and workspace in the current folder), create demo users and serve.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="With --serve: address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="With --serve: port (0 = any).")] = 8000,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Generate a realistic demo data set and analyse it.
+    """Generate a realistic demo data set and analyse it (with --serve: and serve it).
 
     The demo CSV has Chinese headers and a few deliberately bad rows, so every part of
     the report shows something.
@@ -407,6 +417,8 @@ def demo(
     Example:
 
       corecustomers demo --out demo-output --lang zh
+
+      cd demo-output && corecustomers demo --out . --serve
     """
     from corecustomers.data.synthetic import write_demo_csv
     from corecustomers.service import analyze as run
@@ -419,11 +431,24 @@ def demo(
         with progress.step(f"Generating demo transactions for {customers:,} customers"):
             write_demo_csv(data, n_customers=customers, seed=seed)
         settings = Settings(
-            currency="¥", lang="zh" if lang == "zh" else "en", workspace=str(out_dir)
+            currency="¥",
+            lang="zh" if lang == "zh" else "en",
+            workspace="." if serve else str(out_dir),
         )
         result = run(str(data), out_dir / "analysis", settings, progress=progress)
         out.print(f"Demo data: [bold]{escape(str(data))}[/bold]")
         _print_result(result.summary, result.files)
+    if serve:
+        from corecustomers.cli.service import serve_demo
+
+        serve_demo(
+            out_dir=out_dir,
+            analysis=out_dir / "analysis",
+            customers=customers,
+            seed=seed,
+            host=host,
+            port=port,
+        )
 
 
 @app.command()

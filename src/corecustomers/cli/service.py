@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -19,11 +20,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from corecustomers.cli.app import app
 from corecustomers.errors import CoreCustomersError
 
-__all__ = ["open_service"]
+__all__ = ["open_service", "serve_demo"]
 
 err = Console(stderr=True)
 out = Console()
@@ -91,7 +93,13 @@ def serve(
 
 
 def _serve(
-    workspace: str, db: str | None, host: str, port: int, threads: int, worker: bool
+    workspace: str,
+    db: str | None,
+    host: str,
+    port: int,
+    threads: int,
+    worker: bool,
+    banner: Callable[[str], None] | None = None,
 ) -> None:
     from django.conf import settings
     from django.core.management import call_command
@@ -104,8 +112,13 @@ def _serve(
     server = create_server(application, host=host, port=port, threads=threads)
     bound = server.effective_port  # type: ignore[union-attr]
     child = _start_worker(workspace, db) if worker else None
+    # `kill` (SIGTERM) stops the server as Ctrl-C does, so the worker is stopped too
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
-    out.print(f"Serving at [bold]http://{shown}:{bound}/[/bold]  (Ctrl-C stops)", soft_wrap=True)
+    url = f"http://{shown}:{bound}/"
+    if banner is not None:
+        banner(url)
+    out.print(f"Serving at [bold]{url}[/bold]  (Ctrl-C stops)", soft_wrap=True)
     sys.stdout.flush()
     try:
         server.run()
@@ -118,6 +131,10 @@ def _serve(
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_worker(workspace: str, db: str | None) -> subprocess.Popen[bytes]:
@@ -269,3 +286,59 @@ def import_analysis_command(
             f"Imported {result.customers:,} customers of {result.as_of} "
             f"({result.new_customers:,} new) from {escape(str(folder))}."
         )
+
+
+def serve_demo(
+    *, out_dir: Path, analysis: Path, customers: int, seed: int, host: str, port: int
+) -> None:
+    """``corecustomers demo --serve``: load the demo into the service here and serve it.
+
+    Called by ``demo`` once the demo analysis is written. Writes the demo customers' master
+    data beside the transactions, loads analysis and master data into the service whose
+    database and workspace are in the current folder, creates the demo users with new
+    passwords, prints them and serves until Ctrl-C.
+    """
+    import secrets
+
+    from corecustomers.data.demo_people import generate_demo_people, write_demo_people_csv
+    from corecustomers.data.synthetic import generate_demo
+
+    with _errors():
+        # the demo's notifications go nowhere (no mail server is assumed)
+        os.environ.setdefault(
+            "CORECUSTOMERS_EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend"
+        )
+        people_file = out_dir / "demo-customers.csv"
+        people = generate_demo_people(generate_demo(n_customers=customers, seed=seed), seed=seed)
+        write_demo_people_csv(people_file, people)
+        open_service(".", None)
+        from corecustomers.web.demo import DEMO_USERS, set_up_demo
+
+        passwords = {name: f"demo-{secrets.token_hex(4)}" for name, *_ in DEMO_USERS}
+        setup = set_up_demo(analysis, people_file, passwords=passwords)
+    out.print(
+        f"Master data: [bold]{escape(str(people_file))}[/bold] "
+        f"({setup.master_data:,} customers); the service holds {setup.customers:,} "
+        "analysed customers."
+    )
+    for name, size in setup.books.items():
+        out.print(
+            f"{name} owns {size} core customers ({setup.alerts[name]} with an open alert "
+            "and a due action)."
+        )
+
+    def banner(url: str) -> None:
+        table = Table(title="Demo logins (new passwords each run)", title_justify="left")
+        for column in ("user", "password", "role", "sees"):
+            table.add_column(column)
+        for login in setup.logins:
+            table.add_row(login.username, login.password, login.role, escape(login.sees))
+        out.print(table)
+        out.print(
+            f"Open [bold]{url}[/bold] and log in as [bold]am1[/bold] (an account manager's "
+            "book) or [bold]manager[/bold]. An API token: corecustomers token am1",
+            soft_wrap=True,
+        )
+
+    with _errors():
+        _serve(".", None, host, port, 8, True, banner=banner)
