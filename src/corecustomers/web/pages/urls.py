@@ -1,11 +1,18 @@
-"""Page URLs (namespace ``pages``)."""
+"""Page URLs (namespace ``pages``).
+
+A customer's profile lives at ``/customers/<key>/`` where ``key`` is the external id
+(URL-encoded: ids may hold ``/``, spaces or CJK; ``reverse`` encodes them) or, for analysts,
+the pseudonym. Its forms post back to the same address. Administration is for
+administrators only; other roles get 403 there (the pages exist for everyone to know of,
+unlike a customer, whose existence must not leak).
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from corecustomers.web.pages import views
+from corecustomers.web.pages import admin_views, customer_views, views
 
 app_name = "pages"
 
@@ -14,4 +21,13 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", views.set_language, name="language"),
     path("", views.dashboard, name="dashboard"),
+    path("customers/", customer_views.customer_list, name="customers"),
+    path("customers.csv", customer_views.export, name="export"),
+    path("customers/<path:key>/", customer_views.profile, name="customer"),
+    path("administration/", admin_views.home, name="admin"),
+    path("administration/users/", admin_views.users, name="admin-users"),
+    path("administration/teams/", admin_views.teams, name="admin-teams"),
+    path("administration/tokens/", admin_views.tokens, name="admin-tokens"),
+    path("administration/audit/", admin_views.audit, name="admin-audit"),
+    path("administration/settings/", admin_views.service_settings, name="admin-settings"),
 ]

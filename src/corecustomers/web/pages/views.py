@@ -12,6 +12,8 @@ from django.views.decorators.http import require_POST
 from corecustomers.web.accounts.middleware import LANGUAGE_SESSION_KEY
 from corecustomers.web.accounts.models import User
 from corecustomers.web.audit.log import record
+from corecustomers.web.customers import queries
+from corecustomers.web.pages.dashboard_view import dashboard_context
 
 
 class LoginView(auth_views.LoginView):
@@ -45,4 +47,6 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/dashboard.html", {})
+    """Management's view: concentration, tiers, movement, alerts and coverage."""
+    data = queries.dashboard(request.user)
+    return render(request, "pages/dashboard.html", dashboard_context(request.user, data))

@@ -1,0 +1,117 @@
+"""What the dashboard shows, built from the :class:`Dashboard` record (no query of its own
+beyond the per-tier coverage counts, read through the same scoped customer list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from corecustomers.report import charts
+from corecustomers.report.labels import label
+from corecustomers.web.customers.queries import CustomerFilter, customer_page
+from corecustomers.web.customers.records import Dashboard
+from corecustomers.web.pages.present import number_format, page_lang, tiers
+
+__all__ = ["dashboard_context", "list_url"]
+
+FLOWS = ("won", "kept", "downgraded", "lost")
+
+
+def list_url(**filters: str) -> str:
+    """The customer list filtered by ``filters``."""
+    base = reverse("pages:customers")
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return f"{base}?{query}" if query else base
+
+
+@dataclass(frozen=True)
+class TierLine:
+    code: str
+    core: bool
+    customers: int
+    revenue: float
+    clv: float
+    alerts: int
+    value_at_stake: float
+    without_owner: int | None
+    href: str
+    alerts_href: str
+    without_owner_href: str
+
+
+def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
+    lang = page_lang()
+    fmt = number_format(data.currency)
+    tier_table = tiers(lang)
+    lines = [
+        TierLine(
+            code=t.tier,
+            core=t.core,
+            customers=t.customers,
+            revenue=t.revenue,
+            clv=t.clv,
+            alerts=t.alerts,
+            value_at_stake=t.value_at_stake,
+            without_owner=(
+                customer_page(
+                    user, CustomerFilter(tier=t.tier, owner="none"), limit=1, audit=False
+                ).count
+                if t.core
+                else None
+            ),
+            href=list_url(tier=t.tier),
+            alerts_href=list_url(tier=t.tier, alert="yes", sort="-value_at_stake"),
+            without_owner_href=list_url(tier=t.tier, owner="none"),
+        )
+        for t in data.tiers
+    ]
+    tier_chart = None
+    if data.customers:
+        colours = charts.tier_colours(len(data.tiers))
+        bars = [
+            charts.TierBar(
+                label=tier_table.label(t.tier),
+                colour=colour,
+                customers=float(t.customers),
+                revenue=t.revenue,
+                clv=t.clv,
+                customers_text=fmt.integer(t.customers),
+                revenue_text=fmt.money(t.revenue),
+                clv_text=fmt.money(t.clv),
+            )
+            for t, colour in zip(data.tiers, colours, strict=True)
+        ]
+        tier_chart = charts.tiers(bars, charts.words(lang), fmt)
+    trend_chart = None
+    if data.trend:
+        trend_chart = charts.line(
+            [str(point["as_of"]) for point in data.trend],
+            [float(point["core_customers"]) for point in data.trend],
+            title=_("Core customers at each analysis"),
+            value_text=fmt.integer,
+            key="core-trend",
+        )
+    flows = [
+        (name, label(lang, f"mig.{name}") or name, data.flows.get(name, 0))
+        for name in FLOWS
+        if data.flows
+    ]
+    return {
+        "data": data,
+        "fmt": fmt,
+        "tiers": tier_table,
+        "tier_lines": lines,
+        "core_lines": [line for line in lines if line.core],
+        "tier_chart": tier_chart,
+        "trend_chart": trend_chart,
+        "flows": flows,
+        "urls": {
+            "all": list_url(),
+            "alerts": list_url(alert="yes", sort="-value_at_stake"),
+            "by_clv": list_url(sort="-clv"),
+        },
+    }
