@@ -21,3 +21,4 @@ api = NinjaAPI(
 )
 install_handlers(api)
 api.add_router("/jobs", jobs_router, tags=["jobs"])
+api.add_router("/imports", "corecustomers.web.api.imports.router", tags=["imports"])

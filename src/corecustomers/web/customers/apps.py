@@ -10,5 +10,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from corecustomers.web.customers.jobs import register_jobs
+        from corecustomers.web.customers.masterdata_jobs import register_masterdata_jobs
 
         register_jobs()
+        register_masterdata_jobs()

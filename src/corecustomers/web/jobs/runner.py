@@ -147,7 +147,8 @@ def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False
         running = running.filter(heartbeat__lt=now - lease)
     ids = [str(pk) for pk in running.values_list("pk", flat=True)]
     if ids:
-        Job.objects.filter(pk__in=ids).update(status="queued", heartbeat=None)
+        # the conditions again at write time: a job that finished meanwhile stays finished
+        running.filter(pk__in=ids).update(status="queued", heartbeat=None)
     queued = [str(pk) for pk in Job.objects.filter(status="queued").values_list("pk", flat=True)]
     pending = _pending_task_args()
     again = [pk for pk in queued if pk not in pending or pk in ids]

@@ -13,6 +13,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from corecustomers.web.pages import admin_views, customer_views, views
+from corecustomers.web.pages import imports as import_views
 
 app_name = "pages"
 
@@ -30,4 +31,7 @@ urlpatterns = [
     path("administration/tokens/", admin_views.tokens, name="admin-tokens"),
     path("administration/audit/", admin_views.audit, name="admin-audit"),
     path("administration/settings/", admin_views.service_settings, name="admin-settings"),
+    path("imports/", import_views.import_form, name="imports"),
+    path("imports/<uuid:job_id>/", import_views.import_job, name="import-job"),
+    path("imports/<uuid:job_id>/apply/", import_views.import_apply, name="import-apply"),
 ]
