@@ -370,7 +370,14 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
 
 def init_config_text() -> str:
     """The commented ``corecustomers.toml`` that ``corecustomers init`` writes."""
-    return _TEMPLATE
+    import json
+    import textwrap
+
+    from corecustomers.data.validation import PLACEHOLDER_IDS
+
+    listed = "placeholder_ids = " + json.dumps(list(PLACEHOLDER_IDS), ensure_ascii=False)
+    lines = textwrap.wrap(listed, width=86, subsequent_indent="  ", break_on_hyphens=False)
+    return _TEMPLATE.replace("@PLACEHOLDER_IDS@", "\n".join("# " + line for line in lines))
 
 
 _TEMPLATE = """\
@@ -389,10 +396,8 @@ _TEMPLATE = """\
 # decimal = ","            # decimal mark of amounts: "." (1,234.56) or "," (1.234,56);
 #                          # detected when every amount of the column reads one way only
 # Customer ids that mean "no customer" (quarantined as missing_customer_id), compared
-# without case and surrounding spaces; [] quarantines none. The default list:
-# placeholder_ids = ["null", "none", "nan", "n/a", "na", "#n/a", "-", "--", "?",
-#   "unknown", "anonymous", "guest", "walk-in", "无", "空", "未知", "散客", "匿名",
-#   "游客", "非会员", "—", "－"]
+# without case and surrounding spaces; [] quarantines only empty ids. The default list:
+@PLACEHOLDER_IDS@
 
 [columns]
 # Which source column holds each field: a header or a 1-based position.

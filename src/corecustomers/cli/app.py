@@ -312,7 +312,7 @@ def _print_result(summary: dict[str, Any], files: dict[str, Path]) -> None:
         f"{summary['rows_accepted']:,} / {summary['rows_quarantined']:,}",
     )
     table.add_row("Customers", f"{summary['customers']:,}")
-    table.add_row("Revenue", f"{cur}{summary['revenue']:,.2f}")
+    table.add_row("Revenue", escape(f"{cur}{summary['revenue']:,.2f}"))
     if "top_20pct_share" in conc:
         table.add_row("Top 20 % share of revenue", f"{conc['top_20pct_share']:.1%}")
     table.add_row("As of", str(summary["as_of"]))

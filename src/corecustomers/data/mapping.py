@@ -298,6 +298,17 @@ def map_columns(
                 detected.add(name)
                 break
     missing = [f for f in REQUIRED_FIELDS if f not in chosen]
+    given = {column: name for name, column in chosen.items() if name in explicit}
+    for name in missing:
+        clash = next((c for c in available if c in given and normalised[c] in SYNONYMS[name]), None)
+        if clash is not None:
+            raise ColumnMappingError(
+                f"column {clash!r} is given for {given[clash]}, but its header names "
+                f"{name}; each field needs its own column. Check the --*-col flags and "
+                "[columns] in corecustomers.toml",
+                file=source or None,
+                column=clash,
+            )
     if missing:
         flags = {
             "customer_id": "--customer-col",
