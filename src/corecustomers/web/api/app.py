@@ -6,8 +6,11 @@ from ninja import NinjaAPI
 
 from corecustomers import __version__
 from corecustomers.web.api.auth import BearerToken, SessionAuth
+from corecustomers.web.api.customers import install_customer_errors
+from corecustomers.web.api.customers import router as customers_router
 from corecustomers.web.api.errors import install_handlers
 from corecustomers.web.api.jobs import router as jobs_router
+from corecustomers.web.api.overview import router as overview_router
 
 api = NinjaAPI(
     title="corecustomers",
@@ -20,5 +23,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
 )
 install_handlers(api)
+install_customer_errors(api)
 api.add_router("/jobs", jobs_router, tags=["jobs"])
-api.add_router("/imports", "corecustomers.web.api.imports.router", tags=["imports"])
+api.add_router("", customers_router, tags=["customers"])
+api.add_router("", overview_router, tags=["overview"])
