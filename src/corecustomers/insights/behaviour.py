@@ -27,10 +27,12 @@ days, joined back on ``customer_id``.
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from corecustomers.data._time import check_dates
 from corecustomers.errors import ColumnMappingError, ConfigError
@@ -42,6 +44,7 @@ __all__ = [
     "WINDOW_DAYS",
     "customer_behaviour",
     "customer_mix",
+    "mix_table",
     "trend_weights",
 ]
 
@@ -127,6 +130,43 @@ def customer_mix(tx: ir.Table, *, as_of: datetime.date, column: str, k: int = 3)
     return ranked.filter(ranked["rank"] <= k).select(
         "customer_id", "value", "spend", "share", "rank"
     )
+
+
+def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
+    """The purchase mix of every customer as JSON columns, for the columns ``tx`` has.
+
+    One column per :data:`MIX_COLUMNS` entry whose source column exists (``top_products``,
+    ``top_categories``, ``top_channels``), each a JSON list of ``{"value", "share"}`` in rank
+    order; customers with no purchase of a known value have null. Executes the expressions.
+
+    Examples
+    --------
+    >>> import datetime, ibis
+    >>> tx = ibis.memtable({"customer_id": ["a", "a"], "amount": [30.0, 10.0],
+    ...     "timestamp": [datetime.datetime(2024, 1, 1)] * 2, "channel": ["app", "store"]})
+    >>> mix_table(tx, as_of=datetime.date(2024, 1, 31)).column("top_channels")[0].as_py()
+    '[{"value": "app", "share": 0.75}, {"value": "store", "share": 0.25}]'
+    """
+    present = [(source, out) for source, out in MIX_COLUMNS if source in tx.columns]
+    columns: dict[str, dict[str, list[dict[str, object]]]] = {}
+    for source, out in present:
+        long = customer_mix(tx, as_of=as_of, column=source, k=k).order_by(["customer_id", "rank"])
+        per_customer: dict[str, list[dict[str, object]]] = {}
+        for row in long.to_pyarrow().to_pylist():
+            share = row["share"]
+            per_customer.setdefault(row["customer_id"], []).append(
+                {"value": row["value"], "share": None if share is None else round(share, 4)}
+            )
+        columns[out] = per_customer
+    ids = sorted(set().union(*(c.keys() for c in columns.values()))) if columns else []
+    data: dict[str, list[object]] = {"customer_id": list(ids)}
+    for out, per_customer in columns.items():
+        data[out] = [
+            json.dumps(per_customer[i], ensure_ascii=False) if i in per_customer else None
+            for i in ids
+        ]
+    schema = pa.schema([("customer_id", pa.string()), *((out, pa.string()) for out in columns)])
+    return pa.table(data, schema=schema)
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:

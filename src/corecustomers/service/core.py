@@ -25,7 +25,7 @@ from corecustomers.config import Settings
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
 from corecustomers.insights.alerts import AlertThresholds, early_warnings, evaluate_alerts
-from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import capture_comparison, core_scores
@@ -137,6 +137,9 @@ def identify_core(
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = materialize(customer_behaviour(tx, as_of=end))
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
+    if any(source in mapped for source, _ in MIX_COLUMNS):
+        with progress.step("Purchase mix: top products, categories and channels"):
+            customers = _align(customers, mix_table(tx, as_of=end))
     customers = _align(customers, potential_value(customers))
     if "referred_by" in mapped:
         with progress.step("Influence: referrals"):
