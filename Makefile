@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Ends in the running service (Ctrl-C stops it); its database and workspace are in demo-output/.
+DEMO_PORT ?= 8000
 demo: $(STAMP)
-	$(BIN)/corecustomers demo --out demo-output
+	mkdir -p demo-output
+	cd demo-output && $(abspath $(BIN))/corecustomers demo --out . --serve --port $(DEMO_PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

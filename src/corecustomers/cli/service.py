@@ -1,4 +1,5 @@
-"""The service's commands: ``serve``, ``worker``, ``createuser``, ``token``, ``import-analysis``.
+"""The service's commands: ``serve``, ``worker``, ``createuser``, ``token``, ``import-analysis``,
+``backup`` and ``restore``; and the service half of ``demo --serve``.
 
 Registered on the one ``app`` of :mod:`corecustomers.cli.app`. Django is imported only when
 one of these commands runs, so the analysis commands start as fast as before.
@@ -120,8 +121,11 @@ def _serve(
         banner(url)
     out.print(f"Serving at [bold]{url}[/bold]  (Ctrl-C stops)", soft_wrap=True)
     sys.stdout.flush()
+    from corecustomers.web.backup import serving
+
     try:
-        server.run()
+        with serving(url):
+            server.run()
     except KeyboardInterrupt:
         out.print("Stopped.")
     finally:
@@ -342,3 +346,58 @@ def serve_demo(
 
     with _errors():
         _serve(".", None, host, port, 8, True, banner=banner)
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (replaced).")],
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Back up the service database into one file, while the service runs.
+
+    SQLite: the online backup API; PostgreSQL: pg_dump (custom format).
+
+    Example:
+
+      corecustomers backup backups/service-2025-01-31.db
+    """
+    with _errors():
+        open_service(workspace, db, migrate=False)
+        from corecustomers.web.backup import backup as run_backup
+
+        result = run_backup(file)
+    out.print(
+        f"Backed up the {result.engine} database ({result.tables} tables, "
+        f"{result.size / 1e6:,.1f} MB) to [bold]{escape(str(result.file))}[/bold]."
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file that `corecustomers backup` wrote.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Restore even while a server uses the database."),
+    ] = False,
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Replace the service database with a backup (stop the server first).
+
+    Example:
+
+      corecustomers restore backups/service-2025-01-31.db
+    """
+    with _errors():
+        open_service(workspace, db, migrate=False)
+        from django.core.management import call_command
+
+        from corecustomers.web.backup import restore as run_restore
+
+        result = run_restore(file, force=force)
+        call_command("migrate", interactive=False, verbosity=0)  # a backup from an older version
+    out.print(
+        f"Restored the {result.engine} database ({result.tables} tables) from "
+        f"[bold]{escape(str(result.file))}[/bold]."
+    )
