@@ -20,8 +20,12 @@ demo: $(STAMP)
 	mkdir -p demo-output
 	cd demo-output && $(abspath $(BIN))/corecustomers demo --out . --serve --port $(DEMO_PORT)
 
+# The service's tests run twice: on SQLite (with everything else), then on PostgreSQL.
+PG_TEST_DB ?= postgresql://postgres@127.0.0.1:5432/corecustomers
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q tests/web -m "not browser"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not spark and not browser and not slow"
