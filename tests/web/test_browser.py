@@ -1,0 +1,155 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against the live server.
+
+An account manager logs in, searches for one of own customers, opens the profile and sees
+the tier, its reason, the score history chart and the account team, then switches to
+Chinese and sees the page in Chinese, drawn with a font that has the glyphs. The other
+account manager gets "not found" for that customer's address; the analyst sees no name or
+phone anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corecustomers.web.customers.models import AccountMember, Customer, CustomerHistory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct-horse-battery-9"
+NAME, PHONE = "王小明", "13800000001"
+#: An unassigned code point: every browser draws it as the "missing glyph" box.
+NO_GLYPH = "\u0378"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install chromium")
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def customer(imported: Path, people: Any) -> Customer:
+    """am1 owns the top customer (with a name, a phone and two history points), am2 the next."""
+    top = list(Customer.objects.order_by("-state__core_score", "pk")[:2])
+    AccountMember.objects.create(customer=top[0], user=people.am1, role="owner")
+    AccountMember.objects.create(customer=top[1], user=people.am2, role="owner")
+    top[0].name, top[0].phone = NAME, PHONE
+    top[0].save()
+    latest = CustomerHistory.objects.get(customer=top[0])
+    CustomerHistory.objects.create(
+        customer=top[0],
+        as_of=latest.as_of - dt.timedelta(days=91),
+        tier=latest.tier,
+        core_score=(latest.core_score or 1.0) * 0.8,
+        clv=(latest.clv or 100.0) * 0.7,
+    )
+    return top[0]
+
+
+def log_in(browser: Any, base: str, username: str) -> Any:
+    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(base + "/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")
+    return page
+
+
+def test_account_manager_finds_a_customer_and_reads_the_profile_in_both_languages(
+    browser: Any, live_server: Any, customer: Customer
+) -> None:
+    base = live_server.url
+    page = log_in(browser, base, "am1")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Customers", exact=True
+    ).click()
+    page.get_by_label("Search (id, name, phone, company)").fill(NAME)
+    page.get_by_role("button", name="Show").click()
+    rows = page.locator('table[data-table="customers"] tbody tr')
+    assert rows.count() == 1
+    rows.first.get_by_role("link").click()
+    page.wait_for_selector('[data-field="tier"]')
+    assert page.locator("h1").inner_text() == NAME
+    badge = page.locator('[data-field="tier"] .badge')
+    assert badge.is_visible() and badge.inner_text().strip()
+    reason = page.locator('[data-field="reason"]')
+    assert reason.is_visible() and len(reason.inner_text()) > 10
+    chart = page.locator('[data-chart="score-history"] svg')
+    assert chart.is_visible()
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 60
+    assert page.locator('[data-chart="score-history"] svg circle').count() == 2
+    assert "am1" in page.locator('[data-field="account-team"]').inner_text()
+
+    page.get_by_role("button", name="中文").click()
+    page.wait_for_selector('html[lang="zh-CN"]')
+    assert page.locator(".eyebrow").inner_text() == "客户档案"
+    assert page.get_by_role("heading", name="账户团队").is_visible()
+    assert page.get_by_role("heading", name="层级历史").is_visible()
+    # the Chinese heading is drawn with real glyphs: neither blank nor "missing glyph" boxes
+    heading = page.locator("#team-title")
+    drawn = heading.screenshot()
+    heading.evaluate(
+        "(el, box) => { el.dataset.text = el.textContent; el.textContent = box; }", NO_GLYPH * 4
+    )
+    boxes = heading.screenshot()
+    heading.evaluate("el => { el.textContent = ''; el.style.minHeight = '1.5em'; }")
+    blank = heading.screenshot()
+    assert drawn != boxes and drawn != blank
+
+
+def test_other_account_manager_gets_not_found(
+    browser: Any, live_server: Any, customer: Customer
+) -> None:
+    base = live_server.url
+    page = log_in(browser, base, "am2")
+    from django.urls import reverse
+
+    response = page.goto(base + reverse("pages:customer", kwargs={"key": customer.external_id}))
+    assert response is not None and response.status == 404
+    assert page.get_by_role("heading", name="Not found").is_visible()
+    assert NAME not in page.content()
+
+
+def test_analyst_sees_no_name_or_phone_anywhere(
+    browser: Any, live_server: Any, customer: Customer
+) -> None:
+    base = live_server.url
+    page = log_in(browser, base, "analyst")
+    seen = [page.content()]
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Customers", exact=True
+    ).click()
+    seen.append(page.content())
+    page.get_by_label("Search (pseudonym)").fill(customer.pseudonym)
+    page.get_by_role("button", name="Show").click()
+    page.locator('table[data-table="customers"] tbody tr').first.get_by_role("link").click()
+    page.wait_for_selector('[data-field="personal-hidden"]')
+    seen.append(page.content())
+    assert customer.pseudonym in seen[-1]
+    for html in seen:
+        assert NAME not in html and PHONE not in html
