@@ -28,6 +28,7 @@ from corecustomers.web.accounts.users import create_or_update_user
 from corecustomers.web.audit.context import Actor, acting
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.analysis_import import import_analysis
+from corecustomers.web.customers.masterdata import import_master_data
 from corecustomers.web.customers.models import AccountMember, Customer, CustomerState
 
 __all__ = ["DEMO_USERS", "DemoLogin", "DemoSetup", "set_up_demo"]
@@ -98,49 +99,11 @@ def set_up_demo(
 
 
 def _load_master_data(path: Path) -> int:
-    """Upsert the demo master data by external id; rows loaded.
-
-    A direct upsert until the master-data importer lands (then it is the one way in).
-    """
-    import csv
-    import datetime as dt
-
-    from corecustomers.data.demo_people import PEOPLE_CSV_HEADERS
-    from corecustomers.web.customers.identity import pseudonym
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    fields = [name for name in PEOPLE_CSV_HEADERS if name != "customer_id"]
-    customers = []
-    for row in rows:
-        values = {name: row[header] for name, header in PEOPLE_CSV_HEADERS.items()}
-        external_id = values.pop("customer_id")
-        birthday = values.pop("birthday")
-        customers.append(
-            Customer(
-                external_id=external_id,
-                pseudonym=pseudonym(external_id),
-                birthday=dt.date.fromisoformat(birthday) if birthday else None,
-                in_master_data=True,
-                **values,
-            )
-        )
-    with transaction.atomic():
-        Customer.objects.bulk_create(
-            customers,
-            update_conflicts=True,
-            unique_fields=["external_id"],
-            update_fields=[*fields, "in_master_data"],
-            batch_size=1000,
-        )
-        record(
-            "import",
-            object_type="master_data",
-            object_key=path.name,
-            message=f"demo master data: {len(customers):,} customers from {path}",
-            row_count=len(customers),
-        )
-    return len(customers)
+    """Import the demo master data (by external id, as any master-data file); rows loaded."""
+    result = import_master_data(path)
+    if result.bad_rows:
+        raise RuntimeError(f"the demo master data has bad rows, the first: {result.bad_rows[0]}")
+    return result.good_rows
 
 
 def _people(passwords: Mapping[str, str]) -> tuple[DemoLogin, ...]:
