@@ -3,6 +3,7 @@ every kind at known row numbers (header = row 1)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import random
 from dataclasses import dataclass
@@ -83,9 +84,7 @@ def make_master_data(
     rows: list[dict[str, str]] = []
     for i in range(n):
         name = (
-            rng.choice(SURNAMES) + rng.choice(GIVEN)
-            if chinese_values or i % 2
-            else f"Customer {i}"
+            rng.choice(SURNAMES) + rng.choice(GIVEN) if chinese_values or i % 2 else f"Customer {i}"
         )
         rows.append(
             {
@@ -151,10 +150,8 @@ def write_excel(data: MasterData, path: Path, *, headers: dict[str, str] = ENGLI
         for f in ENGLISH:
             value: Any = row[f]
             if f == "birthday" and value[:4].isdigit() and value[4:5] == "-":
-                try:
+                with contextlib.suppress(ValueError):
                     value = dt.date.fromisoformat(value)  # a real date cell
-                except ValueError:
-                    pass
             values.append(value if value != "" else None)
         sheet.append(values)
     book.save(path)
