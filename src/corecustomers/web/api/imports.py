@@ -14,6 +14,7 @@ from typing import Annotated
 from django.http import HttpRequest
 from ninja import File, Form, Header, Router
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from corecustomers.web.api.auth import can_write
 from corecustomers.web.api.errors import ERRORS, ApiError
@@ -35,7 +36,7 @@ def create_import(
     file: File[UploadedFile],
     dry_run: Form[bool] = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> tuple[int, JobOut]:
+) -> Status[JobOut]:
     user = request.auth_user  # type: ignore[attr-defined]
     if not can_write(request):
         raise ApiError(
@@ -47,7 +48,7 @@ def create_import(
     if key is not None:
         earlier = Job.objects.filter(created_by=user, idempotency_key=key).first()
         if earlier is not None:
-            return 200, job_out(earlier)
+            return Status(200, job_out(earlier))
     try:
         path = store_upload(file.chunks(), file.name or "", size=file.size)
     except UploadError as exc:
@@ -62,4 +63,4 @@ def create_import(
     )
     if not created:
         path.unlink(missing_ok=True)
-    return (202 if created else 200), job_out(job)
+    return Status(202 if created else 200, job_out(job))

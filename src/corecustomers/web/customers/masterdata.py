@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from django.utils import timezone
 
 from corecustomers.errors import CoreCustomersError
 from corecustomers.web.accounts.models import Team, User
+from corecustomers.web.audit.context import acting, current_actor
 from corecustomers.web.audit.log import record, record_many
 from corecustomers.web.bulk import insert_rows, update_rows
 from corecustomers.web.customers.identity import pseudonym
@@ -217,12 +219,20 @@ def import_master_data(
     if before_write is not None:
         before_write(len(parsed.records))
     report(0.6, f"applying {len(parsed.records):,} good rows in one transaction")
-    with transaction.atomic():
+    with _as(user), transaction.atomic():
         plan = _plan(parsed, user)
         _apply(plan, parsed)
         result = _result(parsed, plan, dry_run=False, user=user)
     report(1.0, f"{result.created:,} created, {result.updated:,} updated")
     return result
+
+
+def _as(user: Any) -> AbstractContextManager[Any]:
+    """Audit as ``user`` when the caller acts for nobody in particular (a Python call)."""
+    actor = current_actor()
+    if user is None or actor.resolved_user() is not None:
+        return nullcontext()
+    return acting(replace(actor, user=user))
 
 
 def _may_import(user: Any) -> bool:
