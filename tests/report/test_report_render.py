@@ -244,6 +244,21 @@ def test_every_section_and_chart_is_present_in_both_languages(
             assert marks >= 2, f"chart {node.attrs['data-chart']} has {marks} data marks"
 
 
+def test_charts_without_data_marks_fail_the_data_mark_count(full_inputs: Inputs) -> None:
+    """Negative control: with every data mark removed (axes, gridlines, text and legends
+    left), no chart has a data mark, though most still have more than 20 elements."""
+    html = render(full_inputs)
+    marks = "|".join(sorted(MARK_TAGS))
+    stripped = re.sub(rf"<({marks})\b[^>]*?(/>|>.*?</\1>)", "", html, flags=re.S)
+    page = parse(stripped)
+    charts = [node for node in page.walk() if "data-chart" in node.attrs]
+    assert len(charts) == len(CHARTS)
+    assert {node.attrs["data-chart"]: data_marks(node) for node in charts} == dict.fromkeys(
+        CHARTS, 0
+    )
+    assert sum(len(list(node.find("svg").walk())) > 20 for node in charts) >= 9
+
+
 def test_chinese_report_has_no_english_headings_or_labels(inputs: Callable[[str], Inputs]) -> None:
     html = render(inputs("zh"), "zh")
     page = parse(html)
