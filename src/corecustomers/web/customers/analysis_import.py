@@ -14,6 +14,7 @@ An analysis older than the latest one imported adds its history points only.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -22,19 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
+from pyarrow import csv
 
 from corecustomers.errors import InputError
 from corecustomers.web.audit.log import record
-from corecustomers.web.customers.identity import pseudonym
+from corecustomers.web.customers.identity import pseudonyms
 from corecustomers.web.customers.models import Analysis, Customer, CustomerHistory, CustomerState
 from corecustomers.web.customers.signals import analysis_imported
 
 __all__ = ["AnalysisImport", "import_analysis"]
 
-CHUNK = 5_000
+CHUNK = 50_000
+"""Rows per transaction: large enough that the per-statement cost vanishes, small enough
+that an interrupted load loses little and other writers wait only a moment."""
 
 REQUIRED = ("customer_id", "tier")
 
@@ -58,10 +64,6 @@ PATTERN_COLUMNS = (
     "top_categories",
     "top_channels",
 )
-
-STATE_FIELDS = [
-    field.name for field in CustomerState._meta.concrete_fields if field.name not in {"customer"}
-]
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,9 @@ def import_analysis(
     path = folder / "customers.parquet"
     if not path.is_file():
         raise InputError(f"{folder} has no customers.parquet: run `corecustomers analyze` again")
-    table = pq.read_table(path)
-    missing = [name for name in REQUIRED if name not in table.column_names]
+    metadata = pq.read_metadata(path)
+    present = set(metadata.schema.to_arrow_schema().names)
+    missing = [name for name in REQUIRED if name not in present]
     if missing:
         raise InputError(
             f"{path} lacks the column(s) {', '.join(missing)}: it was not written by "
@@ -129,11 +132,12 @@ def import_analysis(
         )
     latest = Analysis.objects.aggregate(latest=Max("as_of"))["latest"]
     update_state = latest is None or as_of >= latest
-    total = table.num_rows
+    total = metadata.num_rows
     new_customers = 0
-    for start, rows in _chunks(table):
+    for start, rows in _chunks(path):
         new_customers += _load_chunk(rows, run_id, as_of, update_state)
-        report((start + len(rows)) / max(total, 1) * 0.98, f"{start + len(rows):,} of {total:,}")
+        done_rows = start + rows.num_rows
+        report(done_rows / max(total, 1) * 0.98, f"{done_rows:,} of {total:,}")
 
     with transaction.atomic():
         _, created = Analysis.objects.get_or_create(
@@ -161,65 +165,279 @@ def import_analysis(
     return AnalysisImport(run_id, as_of, total, new_customers, update_state, not created)
 
 
-def _chunks(table: pa.Table) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    for start in range(0, table.num_rows, CHUNK):
-        yield start, table.slice(start, CHUNK).to_pylist()
+def _chunks(path: Path) -> Iterator[tuple[int, pa.Table]]:
+    """``customers.parquet`` in slices of :data:`CHUNK` rows, read one slice at a time."""
+    start = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK):
+        yield start, pa.Table.from_batches([batch])
+        start += batch.num_rows
 
 
-def _load_chunk(rows: list[dict[str, Any]], run_id: str, as_of: dt.date, update_state: bool) -> int:
-    ids = [str(row["customer_id"]) for row in rows]
-    with transaction.atomic():
-        before = Customer.objects.filter(external_id__in=ids).count()
-        Customer.objects.bulk_create(
-            [Customer(external_id=cid, pseudonym=pseudonym(cid)) for cid in ids],
-            ignore_conflicts=True,
-            batch_size=1000,
-        )
-        keys = dict(Customer.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
-        CustomerHistory.objects.bulk_create(
-            [_history(keys[cid], row, run_id, as_of) for cid, row in zip(ids, rows, strict=True)],
-            update_conflicts=True,
-            unique_fields=["customer", "as_of"],
-            update_fields=["tier", "core_score", "clv", "p_alive", "total_spend", "run_id"],
-            batch_size=1000,
-        )
+def _load_chunk(rows: pa.Table, run_id: str, as_of: dt.date, update_state: bool) -> int:
+    """Upsert one slice in one transaction; the number of customers it added.
+
+    The slice goes into a temporary staging table in one bulk write (``COPY`` on
+    PostgreSQL, one ``executemany`` elsewhere), and three ``INSERT … SELECT … ON
+    CONFLICT`` statements take it from there: new customers (existing ones untouched),
+    history points and -- for the latest analysis -- states (replaced).
+    """
+    stage = _staging_table(rows)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _stage(cursor, stage)
+        cursor.execute(*_insert_customers())
+        added = max(cursor.rowcount, 0)
+        cursor.execute(*_upsert_history(run_id, as_of))
         if update_state:
-            CustomerState.objects.bulk_create(
-                [_state(keys[cid], row, run_id, as_of) for cid, row in zip(ids, rows, strict=True)],
-                update_conflicts=True,
-                unique_fields=["customer"],
-                update_fields=STATE_FIELDS,
-                batch_size=500,
-            )
-    return len(ids) - before
+            cursor.execute(*_upsert_states(run_id, as_of))
+        cursor.execute(f"DROP TABLE {STAGE}")
+    return added
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+STAGE = "cc_analysis_stage"
+
+#: How each field of :class:`CustomerState` is read from ``customers.parquet``: the
+#: column and its conversion (``text``: missing is empty; ``num``: not finite is missing;
+#: ``int0``: missing is 0; ``bool``: missing is false; ``recs`` and ``pattern``: JSON).
+STATE_COLUMNS: dict[str, tuple[str, str]] = {
+    "tier": ("tier", "text"),
+    "previous_tier": ("previous_tier", "text"),
+    "tier_since": ("tier_since", "date"),
+    "tier_reason_en": ("tier_reason_en", "text"),
+    "tier_reason_zh": ("tier_reason_zh", "text"),
+    "tier_basis": ("tier_basis", "text"),
+    "core": ("core", "bool"),
+    "core_score": ("core_score", "num"),
+    "clv": ("clv", "num"),
+    "p_alive": ("p_alive", "num"),
+    "expected_purchases": ("expected_purchases", "num"),
+    "value_at_stake": ("value_at_stake", "num"),
+    "total_spend": ("total_spend", "num"),  # missing is 0 for the state, kept for history
+    "frequency": ("frequency", "int0"),
+    "n_orders": ("n_orders", "int0"),
+    "monetary_value": ("monetary_value", "num"),
+    "days_since_last_purchase": ("days_since_last_purchase", "int"),
+    "first_purchase": ("first_purchase", "date"),
+    "last_purchase": ("last_purchase", "date"),
+    "mean_gap_days": ("mean_gap_days", "num"),
+    "spend_trend": ("spend_trend", "num"),
+    "expected_next_purchase": ("expected_next_purchase", "date"),
+    "rfm_segment": ("rfm_segment", "text"),
+    "rfm_segment_label": ("rfm_segment_label", "text"),
+    "r_score": ("r_score", "int"),
+    "f_score": ("f_score", "int"),
+    "m_score": ("m_score", "int"),
+    "abc_class": ("abc_class", "text"),
+    "alert": ("alert", "bool"),
+    "alert_code": ("alert_reason", "text"),
+    "alert_reason_en": ("alert_reason_en", "text"),
+    "alert_reason_zh": ("alert_reason_zh", "text"),
+    "action_code": ("action_code", "text"),
+    "action_en": ("action_en", "text"),
+    "action_zh": ("action_zh", "text"),
+    "action_channel": ("channel", "text"),
+    "action_due": ("due", "date"),
+    "recommendations": ("recommended_products", "recs"),
+    "pattern": ("", "pattern"),
+}
+
+HISTORY_FIELDS = ("tier", "core_score", "clv", "p_alive", "total_spend")
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _staging_table(rows: pa.Table) -> pa.Table:
+    """The slice as the staging table's columns: ids, pseudonyms and every state field."""
+    ids = pc.cast(rows.column("customer_id"), pa.string()).combine_chunks()
+    id_list = ids.to_pylist()
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "external_id": ids,
+        "pseudonym": pa.array(pseudonyms(id_list), pa.string()),
+    }
+    for field, (source, kind) in STATE_COLUMNS.items():
+        columns[field] = _convert(rows, source, kind)
+    return pa.table(columns)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _convert(rows: pa.Table, source: str, kind: str) -> pa.Array | pa.ChunkedArray:
+    n = rows.num_rows
+    if kind == "pattern":
+        return _patterns(rows)
+    if source not in rows.column_names:
+        column: pa.ChunkedArray | pa.Array = pa.nulls(n)
+    else:
+        column = rows.column(source)
+    if kind == "text":
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    if kind == "num":
+        number = pc.cast(column, pa.float64())
+        return pc.if_else(pc.is_finite(number), number, pa.scalar(None, pa.float64()))
+    if kind in {"int", "int0"}:
+        whole = pc.cast(column, pa.int64(), safe=False)
+        return pc.fill_null(whole, 0) if kind == "int0" else whole
+    if kind == "bool":
+        return pc.fill_null(pc.cast(column, pa.bool_()), False)
+    if kind == "date":
+        return pc.cast(column, pa.date32())
+    if kind == "recs":
+        listed = _per_value(column, lambda value: json.dumps(_recommendations(value)))
+        return pc.fill_null(listed, "[]")
+    raise ValueError(f"unknown conversion {kind!r}")
 
 
-def _history(key: int, row: dict[str, Any], run_id: str, as_of: dt.date) -> CustomerHistory:
-    return CustomerHistory(
-        customer_id=key,
-        as_of=as_of,
-        tier=_text(row.get("tier")),
-        core_score=_num(row.get("core_score")),
-        clv=_num(row.get("clv")),
-        p_alive=_num(row.get("p_alive")),
-        total_spend=_num(row.get("total_spend")),
-        run_id=run_id,
+def _patterns(rows: pa.Table) -> pa.Array:
+    """The profile's purchase pattern of each row as JSON text, built column by column.
+
+    The same object as ``{name: _jsonable(value)}`` over the present, non-null
+    :data:`PATTERN_COLUMNS` (a value that is not finite is ``null``), without a Python
+    loop over the rows: each column becomes its ``"name": value`` fragments in Arrow, and
+    the fragments of a row are joined.
+    """
+    fragments = [
+        pc.binary_join_element_wise(json.dumps(name) + ": ", _json_values(rows.column(name)), "")
+        for name in PATTERN_COLUMNS
+        if name in rows.column_names
+    ]
+    if not fragments:
+        return pa.array(["{}"] * rows.num_rows, pa.string())
+    body = pc.binary_join_element_wise(*fragments, ", ", null_handling="skip")
+    return pc.binary_join_element_wise("{", body, "}", "")
+
+
+def _json_values(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """Each value of ``column`` as JSON text, null where it is null (see :func:`_jsonable`)."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        text = pc.cast(column, pa.string())
+        # Python writes a whole float as 1.0, Arrow as 1: keep it a float when read back.
+        whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+        return pc.if_else(pc.is_finite(column), text, "null")
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        return pc.cast(column, pa.string())
+    if pa.types.is_date(kind):
+        return pc.binary_join_element_wise('"', pc.cast(column, pa.string()), '"', "")
+    return _per_value(column, lambda value: json.dumps(_jsonable(value)))
+
+
+def _per_value(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], str]) -> pa.Array:
+    """``convert`` applied to each distinct non-null value once; nulls stay null."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), pa.string())
+    encoded = pc.dictionary_encode(column)
+    dictionary = pa.array([convert(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return dictionary.take(encoded.indices)
+
+
+def _stage(cursor: Any, stage: pa.Table) -> None:
+    """Create the temporary staging table and fill it with the slice in one bulk write."""
+    quote = connection.ops.quote_name
+    types = {"external_id": "varchar(200)", "pseudonym": "varchar(24)"}
+    for field in STATE_COLUMNS:
+        types[field] = str(CustomerState._meta.get_field(field).db_type(connection))
+    names = stage.column_names
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STAGE} ("
+        + ", ".join(f"{quote(name)} {types[name]}" for name in names)
+        + ")"
     )
+    column_list = ", ".join(quote(name) for name in names)
+    if connection.vendor == "postgresql":
+        buffer = io.BytesIO()
+        csv.write_csv(stage, buffer, csv.WriteOptions(include_header=False))
+        with cursor.cursor.copy(
+            f"COPY {STAGE} ({column_list}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            copy.write(buffer.getbuffer())
+        return
+    for i, name in enumerate(names):  # other databases: dates as ISO text
+        if pa.types.is_date(stage.schema.field(i).type):
+            stage = stage.set_column(i, name, pc.cast(stage.column(i), pa.string()))
+    placeholders = ", ".join(["%s"] * len(names))
+    cursor.executemany(
+        f"INSERT INTO {STAGE} ({column_list}) VALUES ({placeholders})",
+        list(zip(*(column.to_pylist() for column in stage.columns), strict=True)),
+    )
+
+
+def _table(model: type[Any]) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _column(model: type[Any], field: str) -> str:
+    return str(connection.ops.quote_name(model._meta.get_field(field).column))
+
+
+def _insert_customers() -> tuple[str, list[Any]]:
+    """New customers from the stage with every other field at its default."""
+    now = timezone.now()
+    columns, values, params = ["external_id", "pseudonym"], ["s.external_id", "s.pseudonym"], []
+    for field in Customer._meta.concrete_fields:
+        if field.primary_key or field.name in {"external_id", "pseudonym"}:
+            continue
+        auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        value = now if auto else field.get_default()
+        columns.append(field.column)
+        values.append("%s")
+        params.append(field.get_db_prep_save(value, connection))
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {_table(Customer)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {', '.join(values)} FROM {STAGE} s WHERE TRUE ON CONFLICT DO NOTHING"
+    )
+    return sql, params
+
+
+def _keyed() -> str:
+    return (
+        f"FROM {STAGE} s JOIN {_table(Customer)} c "
+        f"ON c.{_column(Customer, 'external_id')} = s.external_id WHERE TRUE"
+    )
+
+
+def _upsert_history(run_id: str, as_of: dt.date) -> tuple[str, list[Any]]:
+    quote = connection.ops.quote_name
+    fields = list(HISTORY_FIELDS)
+    columns = ["customer", "as_of", "run_id", *fields]
+    sql = (
+        f"INSERT INTO {_table(CustomerHistory)} "
+        f"({', '.join(_column(CustomerHistory, f) for f in columns)}) "
+        f"SELECT c.{quote(Customer._meta.pk.column)}, %s, %s, "
+        + ", ".join(f"s.{quote(f)}" for f in fields)
+        + f" {_keyed()} "
+        f"ON CONFLICT ({_column(CustomerHistory, 'customer')}, "
+        f"{_column(CustomerHistory, 'as_of')}) DO UPDATE SET "
+        + ", ".join(
+            f"{_column(CustomerHistory, f)} = excluded.{_column(CustomerHistory, f)}"
+            for f in [*fields, "run_id"]
+        )
+    )
+    return sql, [_date(as_of), run_id]
+
+
+def _upsert_states(run_id: str, as_of: dt.date) -> tuple[str, list[Any]]:
+    quote = connection.ops.quote_name
+    fields = list(STATE_COLUMNS)
+    selected = [
+        "COALESCE(s.total_spend, 0)" if f == "total_spend" else f"s.{quote(f)}" for f in fields
+    ]
+    columns = ["customer", "as_of", "run_id", *fields]
+    sql = (
+        f"INSERT INTO {_table(CustomerState)} "
+        f"({', '.join(_column(CustomerState, f) for f in columns)}) "
+        f"SELECT c.{quote(Customer._meta.pk.column)}, %s, %s, {', '.join(selected)} "
+        f"{_keyed()} "
+        f"ON CONFLICT ({_column(CustomerState, 'customer')}) DO UPDATE SET "
+        + ", ".join(
+            f"{_column(CustomerState, f)} = excluded.{_column(CustomerState, f)}"
+            for f in ["as_of", "run_id", *fields]
+        )
+    )
+    return sql, [_date(as_of), run_id]
+
+
+def _date(value: dt.date) -> Any:
+    return CustomerState._meta.get_field("as_of").get_db_prep_save(value, connection)
 
 
 def _jsonable(value: Any) -> Any:
@@ -247,51 +465,3 @@ def _recommendations(value: Any) -> list[str]:
         except json.JSONDecodeError:
             pass
     return [part.strip() for part in text.split("|") if part.strip()]
-
-
-def _state(key: int, row: dict[str, Any], run_id: str, as_of: dt.date) -> CustomerState:
-    pattern = {name: _jsonable(row[name]) for name in PATTERN_COLUMNS if row.get(name) is not None}
-    return CustomerState(
-        customer_id=key,
-        as_of=as_of,
-        run_id=run_id,
-        tier=_text(row.get("tier")),
-        previous_tier=_text(row.get("previous_tier")),
-        tier_since=row.get("tier_since"),
-        tier_reason_en=_text(row.get("tier_reason_en")),
-        tier_reason_zh=_text(row.get("tier_reason_zh")),
-        tier_basis=_text(row.get("tier_basis")),
-        core=bool(row.get("core")),
-        core_score=_num(row.get("core_score")),
-        clv=_num(row.get("clv")),
-        p_alive=_num(row.get("p_alive")),
-        expected_purchases=_num(row.get("expected_purchases")),
-        value_at_stake=_num(row.get("value_at_stake")),
-        total_spend=_num(row.get("total_spend")) or 0.0,
-        frequency=_int(row.get("frequency")) or 0,
-        n_orders=_int(row.get("n_orders")) or 0,
-        monetary_value=_num(row.get("monetary_value")),
-        days_since_last_purchase=_int(row.get("days_since_last_purchase")),
-        first_purchase=row.get("first_purchase"),
-        last_purchase=row.get("last_purchase"),
-        mean_gap_days=_num(row.get("mean_gap_days")),
-        spend_trend=_num(row.get("spend_trend")),
-        expected_next_purchase=row.get("expected_next_purchase"),
-        rfm_segment=_text(row.get("rfm_segment")),
-        rfm_segment_label=_text(row.get("rfm_segment_label")),
-        r_score=_int(row.get("r_score")),
-        f_score=_int(row.get("f_score")),
-        m_score=_int(row.get("m_score")),
-        abc_class=_text(row.get("abc_class")),
-        alert=bool(row.get("alert")),
-        alert_code=_text(row.get("alert_reason")),
-        alert_reason_en=_text(row.get("alert_reason_en")),
-        alert_reason_zh=_text(row.get("alert_reason_zh")),
-        action_code=_text(row.get("action_code")),
-        action_en=_text(row.get("action_en")),
-        action_zh=_text(row.get("action_zh")),
-        action_channel=_text(row.get("channel")),
-        action_due=row.get("due"),
-        recommendations=_recommendations(row.get("recommended_products")),
-        pattern=pattern,
-    )
