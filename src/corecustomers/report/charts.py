@@ -54,13 +54,15 @@ def line(
     *,
     title: str,
     value_text: Callable[[float], str],
+    tick_text: Callable[[float], str] | None = None,
     key: str = "line",
     colour: str = s.PRIMARY,
 ) -> Chart:
     """One measure over dates: a line with a dot (and a tooltip) at each known value.
 
     A missing value leaves a gap in the line. With a single date the chart is one dot.
-    ``value_text`` writes a value for the axis labels and tooltips (money, a share, a count).
+    ``value_text`` writes a value for the tooltips (money, a share, a count) and, unless
+    ``tick_text`` is given, for the axis labels.
     """
     width, height = 520.0, 220.0
     left, right, top, bottom = 72.0, 24.0, 16.0, 40.0
@@ -71,7 +73,7 @@ def line(
     y = s.Scale(ticks[0], ticks[-1], height - bottom, top)
     n = len(dates)
     x = s.Scale(0, max(n - 1, 1), left, width - right) if n > 1 else s.Scale(0, 0, left, width)
-    tick_labels = [value_text(t) for t in ticks]
+    tick_labels = [(tick_text or value_text)(t) for t in ticks]
     parts: list[str] = []
     grid: list[str] = []
     for tick, label in zip(ticks, tick_labels, strict=True):

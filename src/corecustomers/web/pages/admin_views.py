@@ -122,7 +122,7 @@ def teams(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                _, created = admin.save_team(
+                saved, created = admin.save_team(
                     request.user,
                     data["name"],
                     region=data["region"],
@@ -133,7 +133,7 @@ def teams(request: HttpRequest) -> HttpResponse:
                 _error(form, exc)
             else:
                 text = _("Team %(name)s created.") if created else _("Team %(name)s saved.")
-                messages.success(request, text % {"name": data["name"]})
+                messages.success(request, text % {"name": saved.name})
                 return redirect("pages:admin-teams")
         status = 400
     rows = Team.objects.select_related("lead").prefetch_related("members").order_by("name")

@@ -95,10 +95,13 @@ def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
             value_text=fmt.integer,
             key="core-trend",
         )
+    # On the first snapshot every core customer counts as "won": show movement only once
+    # there is an earlier analysis or some customer had a tier before.
+    moved = any(data.flows.get(name) for name in ("kept", "downgraded", "lost"))
     flows = [
         (name, label(lang, f"mig.{name}") or name, data.flows.get(name, 0))
         for name in FLOWS
-        if data.flows
+        if data.flows and (moved or len(data.trend) > 1)
     ]
     return {
         "data": data,

@@ -59,13 +59,15 @@ def profile_context(user: Any, record: Profile, bound: dict[str, Any]) -> dict[s
             [p.core_score for p in record.history],
             title=_("Core score at each analysis"),
             value_text=lambda v: fmt.decimal(v, 2),
+            tick_text=lambda v: fmt.decimal(v, 0),
             key="score-history",
         )
         clv_chart = charts.line(
             dates,
             [p.clv for p in record.history],
             title=_("Lifetime value at each analysis"),
-            value_text=fmt.money_short,
+            value_text=fmt.money,
+            tick_text=lambda v: fmt.money(v, 0),
             key="clv-history",
             colour="#d97706",
         )
