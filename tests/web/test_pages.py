@@ -344,3 +344,75 @@ def test_dashboard_and_list_numbers_use_the_business_format(book: Any, people: A
     share = summary["concentration"]["top_20pct_share"]
     assert f"{share * 100:.1f}%" in html
     assert json.dumps(summary)  # the summary stays plain JSON
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_own", "sees_other", "count"),
+    [
+        ("admin", True, True, None),
+        ("manager", True, False, 1),
+        ("am1", True, False, 3),
+        ("am2", False, True, 2),
+        ("analyst", None, None, None),
+    ],
+)
+def test_every_page_for_every_role(
+    book: Any,
+    people: Any,
+    role: str,
+    sees_own: bool | None,
+    sees_other: bool | None,
+    count: int | None,
+) -> None:
+    """Each page answers each role; a profile outside the role's scope is 404."""
+    book[0].team = people.east  # the manager leads East: this one customer is theirs
+    book[0].save()
+    client = login(role)
+    for url in ("/", "/customers/", "/customers/?sort=-value_at_stake", "/customers/?alert=yes"):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/customers.csv").status_code == 200
+    total = Customer.objects.count()
+    listed = client.get("/customers/").content.decode()
+    assert f"{count if count is not None else total:,d} customer" in listed
+    if sees_own is None:  # the analyst: by pseudonym only
+        assert client.get(profile_url(book[0].pseudonym)).status_code == 200
+        assert client.get(profile_url(book[0].external_id)).status_code == 404
+        return
+    own = client.get(profile_url(book[0].external_id)).status_code
+    other = client.get(profile_url(book[3].external_id)).status_code
+    assert own == (200 if sees_own else 404)
+    assert other == (200 if sees_other else 404)
+
+
+def test_every_dashboard_number_leads_to_a_list_of_that_many(book: Any, people: Any) -> None:
+    """Movement, core and coverage figures link to filtered lists with the same counts."""
+    from corecustomers.web.customers.queries import dashboard
+
+    summary = Analysis.objects.get().summary
+    order = [row["tier"] for row in summary["tiers"]["table"]]
+    states = CustomerState.objects.order_by("customer_id")
+    top, middle, lowest = order[0], order[1], order[-1]
+    # some core customers were core before (kept), some fell to the lowest tier (lost),
+    # some moved down within the core (downgraded)
+    for state in states.filter(tier=top)[:4]:
+        state.previous_tier = top
+        state.save()
+    for state in states.filter(tier=lowest)[:3]:
+        state.previous_tier = middle
+        state.save()
+    for state in states.filter(tier=middle)[:2]:
+        state.previous_tier = top
+        state.save()
+    data = dashboard(people.admin)
+    assert data.flows["kept"] >= 4 and data.flows["lost"] == 3 and data.flows["downgraded"] >= 2
+    client = login("admin")
+    html = client.get("/").content.decode()
+    for movement, expected in data.flows.items():
+        assert f'href="/customers/?movement={movement}"' in html
+        listed = client.get("/customers/", {"movement": movement}).content.decode()
+        assert f"{expected:,d} customer" in listed, movement
+    core = client.get("/customers/", {"core": "yes"}).content.decode()
+    assert f"{data.core_customers:,d} customer" in core
+    uncovered = client.get("/customers/", {"core": "yes", "owner": "none"}).content.decode()
+    assert f"{data.core_without_owner:,d} customer" in uncovered
+    assert client.get("/customers/", {"movement": "vanished"}).status_code == 400

@@ -40,6 +40,7 @@ from corecustomers.web.customers.records import (
 
 __all__ = [
     "MAX_LIMIT",
+    "MOVEMENTS",
     "SORTS",
     "CustomerFilter",
     "CustomerNotFoundError",
@@ -67,6 +68,10 @@ SORTS: dict[str, str] = {
 }
 
 
+#: Movements of core customers since the previous snapshot (``CustomerFilter.movement``).
+MOVEMENTS = ("won", "kept", "downgraded", "lost")
+
+
 class CustomerNotFoundError(LookupError):
     """No customer with that key that the user may reach (answer 404)."""
 
@@ -88,7 +93,9 @@ class CustomerFilter:
     """The filters of the Customers page, ``GET /customers`` and the CSV export.
 
     ``owner`` is a user name, or ``none`` for customers without an owner; ``alert`` is
-    ``yes`` or ``no``; ``sort`` one of :data:`SORTS` with an optional leading ``-``.
+    ``yes`` or ``no``; ``core`` is ``yes`` (a core tier now) or ``no``; ``movement`` one of
+    :data:`MOVEMENTS` since the previous snapshot (the dashboard's definitions, see
+    :func:`_flows`); ``sort`` one of :data:`SORTS` with an optional leading ``-``.
     """
 
     q: str = ""
@@ -100,6 +107,8 @@ class CustomerFilter:
     team: str = ""
     region: str = ""
     relationship: str = ""
+    core: str = ""
+    movement: str = ""
     sort: str = "-core_score"
 
     @classmethod
@@ -117,6 +126,10 @@ class CustomerFilter:
             )
         if flt.alert not in {"", "yes", "no"}:
             raise FilterError("alert", "alert is yes or no")
+        if flt.core not in {"", "yes", "no"}:
+            raise FilterError("core", "core is yes or no")
+        if flt.movement and flt.movement not in MOVEMENTS:
+            raise FilterError("movement", f"movement is one of {', '.join(MOVEMENTS)}")
         if flt.abc and flt.abc not in {"A", "B", "C"}:
             raise FilterError("abc", "abc is A, B or C")
         if flt.relationship and flt.relationship not in Relationship.values:
@@ -179,6 +192,13 @@ def customer_queryset(user: Any, flt: CustomerFilter, action: str = "view") -> Q
         qs = qs.filter(region=flt.region)
     if flt.relationship:
         qs = qs.filter(relationship=flt.relationship)
+    if flt.core or flt.movement:
+        order, core, _ = tier_labels()
+        if flt.core:
+            is_core = Q(state__tier__in=core)
+            qs = qs.filter(is_core if flt.core == "yes" else ~is_core)
+        if flt.movement:
+            qs = qs.filter(_movement(flt.movement, order, core))
     column = SORTS[flt.sort.lstrip("-")]
     order = (
         F(column).desc(nulls_last=True)
@@ -186,6 +206,25 @@ def customer_queryset(user: Any, flt: CustomerFilter, action: str = "view") -> Q
         else F(column).asc(nulls_last=True)
     )
     return qs.order_by(order, "pk")
+
+
+def _movement(movement: str, order: list[str], core: list[str]) -> Q:
+    """The customers that made ``movement``, by the same rules as :func:`_flows`."""
+    rank = {tier: i for i, tier in enumerate(order)}
+    lowest = len(order) - 1
+    was_core = Q(state__previous_tier__in=core)
+    if movement == "won":
+        return ~was_core & Q(state__tier__in=core)
+    if movement == "lost":
+        return was_core & Q(state__tier=order[lowest]) if order else Q(pk__in=[])
+    condition = Q(pk__in=[])
+    for before in core:
+        if movement == "kept":
+            now = [t for t in order if rank[t] <= rank[before]]
+        else:  # downgraded: worse, but not the lowest tier
+            now = [t for t in order if rank[before] < rank[t] < lowest]
+        condition |= Q(state__previous_tier=before, state__tier__in=now)
+    return condition
 
 
 def _row(customer: Customer, personal: bool) -> CustomerRow:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from corecustomers.errors import InputError
+from corecustomers.report.labels import label
 from corecustomers.web.accounts.models import Team, User
 from corecustomers.web.customers import changes, overrides, queries
 from corecustomers.web.customers.models import Customer, CustomerState, Relationship
@@ -114,16 +115,20 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         ],
         "personal": queries.sees_personal_data(request.user),
         "abc_classes": _abc_labels(),
+        "movements": _movement_labels(),
         "export_query": request.GET.urlencode(),
     }
     return render(request, "pages/customers.html", context, status=400 if error else 200)
 
 
 def _abc_labels() -> list[tuple[str, str]]:
-    from corecustomers.report.labels import label
-
     lang = page_lang()
     return [(code, f"{code} · {label(lang, f'abc.{code}') or code}") for code in ("A", "B", "C")]
+
+
+def _movement_labels() -> list[tuple[str, str]]:
+    lang = page_lang()
+    return [(code, label(lang, f"mig.{code}") or code) for code in queries.MOVEMENTS]
 
 
 @login_required

@@ -99,7 +99,7 @@ def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
     # there is an earlier analysis or some customer had a tier before.
     moved = any(data.flows.get(name) for name in ("kept", "downgraded", "lost"))
     flows = [
-        (name, label(lang, f"mig.{name}") or name, data.flows.get(name, 0))
+        (name, label(lang, f"mig.{name}") or name, data.flows.get(name, 0), list_url(movement=name))
         for name in FLOWS
         if data.flows and (moved or len(data.trend) > 1)
     ]
@@ -116,5 +116,7 @@ def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
             "all": list_url(),
             "alerts": list_url(alert="yes", sort="-value_at_stake"),
             "by_clv": list_url(sort="-clv"),
+            "core": list_url(core="yes"),
+            "core_without_owner": list_url(core="yes", owner="none"),
         },
     }
