@@ -120,6 +120,12 @@ def test_account_manager_finds_a_customer_and_reads_the_profile_in_both_language
     heading.evaluate("el => { el.textContent = ''; el.style.minHeight = '1.5em'; }")
     blank = heading.screenshot()
     assert drawn != boxes and drawn != blank
+    # on a phone the profile is one column: the second column sits under the first
+    page.set_viewport_size({"width": 390, "height": 800})
+    first, second = (page.locator(".profile-grid > .col").nth(i).bounding_box() for i in (0, 1))
+    assert first is not None and second is not None
+    assert first["x"] == second["x"] and second["y"] > first["y"] + first["height"] - 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_other_account_manager_gets_not_found(
