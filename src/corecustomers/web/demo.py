@@ -11,8 +11,8 @@ written: it imports the analysis and the demo customers' master data, and create
   customers, up to ``book_size``;
 * ``analyst`` -- aggregates and pseudonymised rows only.
 
-Running it again in the same folder loads the new run (same date: the history points of that date are replaced),
-sets new passwords and keeps the same books.
+Running it again in the same folder loads the new run (same date: the history points of
+that date are replaced), sets new passwords and keeps the same books.
 """
 
 from __future__ import annotations
