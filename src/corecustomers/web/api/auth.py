@@ -36,9 +36,10 @@ class SessionAuth(APIKeyCookie):
     param_name = "sessionid"
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        # Without a session cookie there is nothing to check: the answer is then 401, not a
-        # CSRF 403. With one, ninja's check runs (it answers 403 on a failed check).
-        if request.COOKIES.get(self.param_name) is None:
+        # Without a logged-in session there is nothing to check: the answer is then 401, not
+        # a CSRF 403. With one, ninja's CSRF check runs (it answers 403 when it fails).
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
             return None
         return super()._get_key(request)
 

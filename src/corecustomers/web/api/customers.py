@@ -1,9 +1,10 @@
 """The customer endpoints: list, export, profile, history, override, account team, notes.
 
 Customer ids travel URL-encoded in paths (``/customers/A%2F7%20%E4%B8%AD``) and may hold
-``/``, spaces or CJK; the route uses Django's ``path`` converter so a decoded ``/`` still
-reaches the handler. (An id ending in ``/history``, ``/override``, ``/team`` or
-``/notes`` is read as that sub-resource of the shorter id.) Analysts use the pseudonym.
+``/``, spaces, line breaks or CJK: the ``customer_id`` path converter takes any character
+(Django's ``path`` converter stops at a line break). An id ending in ``/history``,
+``/override``, ``/team`` or ``/notes`` is read as that sub-resource of the shorter id.
+Analysts use the pseudonym.
 
 Every handler parses, calls one use case of :mod:`corecustomers.web.customers`, and
 returns a schema of :mod:`corecustomers.web.api.schemas`; access is decided there, by
@@ -16,6 +17,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import register_converter
 from ninja import Field, NinjaAPI, Query, Router, Schema
 
 from corecustomers.errors import InputError
@@ -56,9 +58,25 @@ __all__ = ["READ", "WRITE", "install_customer_errors", "router", "user_of", "wri
 
 router = Router()
 
-#: The error responses of a read and of a write (a write adds 409: the state changed).
+#: The error responses of a read and of a write (a write adds 400, a body that is not
+#: JSON, and 409, the state changed meanwhile).
 READ: dict[int, Any] = dict(ERRORS)
-WRITE: dict[int, Any] = {**ERRORS, 409: ErrorBody}
+WRITE: dict[int, Any] = {**ERRORS, 400: ErrorBody, 409: ErrorBody}
+
+
+class CustomerIdConverter:
+    """A customer id in a path: any characters, ``/`` and line breaks included."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(CustomerIdConverter, "customer_id")
 
 SortKey = Literal[
     "core_score",
@@ -185,7 +203,7 @@ def export_customers(request: HttpRequest, filters: Query[CustomerQuery]) -> Htt
 
 
 @router.get(
-    "/customers/{path:customer_id}/history",
+    "/customers/{customer_id:customer_id}/history",
     response={200: HistoryListOut, **READ},
     summary="A customer's tier and scores over time",
 )
@@ -201,7 +219,7 @@ def customer_history(request: HttpRequest, customer_id: str, page: Query[PageQue
 
 
 @router.put(
-    "/customers/{path:customer_id}/override",
+    "/customers/{customer_id:customer_id}/override",
     response={200: OverrideOut, **WRITE},
     summary="Hold a customer in a tier by hand",
     description="The override is the workspace's: the next `corecustomers analyze` keeps it, "
@@ -223,7 +241,7 @@ def put_override(request: HttpRequest, customer_id: str, body: OverrideIn) -> An
 
 
 @router.delete(
-    "/customers/{path:customer_id}/override",
+    "/customers/{customer_id:customer_id}/override",
     response={204: None, **WRITE},
     summary="Remove a customer's manual tier",
 )
@@ -236,7 +254,7 @@ def delete_override(request: HttpRequest, customer_id: str) -> Any:
 
 
 @router.put(
-    "/customers/{path:customer_id}/team",
+    "/customers/{customer_id:customer_id}/team",
     response={200: AccountTeamOut, **WRITE},
     summary="Set the account team, team and relationship level",
     description="Replaces the account team in full. Account managers may change the support "
@@ -262,7 +280,7 @@ def put_team(request: HttpRequest, customer_id: str, body: AccountTeamIn) -> Any
 
 
 @router.put(
-    "/customers/{path:customer_id}/notes",
+    "/customers/{customer_id:customer_id}/notes",
     response={200: NotesOut, **WRITE},
     summary="Replace a customer's notes",
 )
@@ -275,7 +293,7 @@ def put_notes(request: HttpRequest, customer_id: str, body: NotesIn) -> Any:
 
 
 @router.get(
-    "/customers/{path:customer_id}",
+    "/customers/{customer_id:customer_id}",
     response={200: ProfileOut, **READ},
     summary="A customer's profile (客户档案)",
     description="By external id (URL-encoded), or by pseudonym; analysts by pseudonym only "

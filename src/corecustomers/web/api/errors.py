@@ -74,5 +74,14 @@ def install_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        codes = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
-        return _body(api, request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+        codes = {
+            400: "bad_request",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+        }
+        message = str(exc)
+        if exc.status_code == 400:
+            message += ": send a JSON object with 'Content-Type: application/json'"
+        return _body(api, request, exc.status_code, codes.get(exc.status_code, "error"), message)

@@ -141,8 +141,9 @@ def set_account_team(
 
     Every argument is the new value in full (``None`` or an empty list clears it); names
     are user names, ``team`` a team's name, ``relationship`` one of ``vendor``,
-    ``partner``, ``alliance``. Raises :class:`CustomerNotFoundError`,
-    :class:`ChangeNotAllowedError` or :class:`ChangeError` (naming the field).
+    ``partner``, ``alliance``. ``customer`` is updated in place. Raises
+    :class:`CustomerNotFoundError`, :class:`ChangeNotAllowedError` or :class:`ChangeError`
+    (naming the field).
     """
     owner = _clean_name(owner)
     sponsor = _clean_name(sponsor)
@@ -177,7 +178,7 @@ def set_account_team(
             raise ChangeError("team", f"no team {team!r}; create it on the Teams page first")
 
     with transaction.atomic():
-        customer = _changeable(user, customer)
+        given, customer = customer, _changeable(user, customer)
         before = account_team_snapshot(customer)
         after = {
             "owner": owner,
@@ -202,6 +203,7 @@ def set_account_team(
         customer.team = team_row
         customer.relationship = relationship or ""
         customer.save(update_fields=["team", "relationship", "updated"])
+        given.team, given.relationship = customer.team, customer.relationship
         record(
             "account_team",
             object_type="customer",
@@ -267,13 +269,13 @@ def set_notes(user: Any, customer: Customer, notes: str) -> None:
     if "\x00" in notes:
         raise ChangeError("notes", "notes cannot contain NUL characters")
     with transaction.atomic():
-        customer = _changeable(user, customer)
+        given, customer = customer, _changeable(user, customer)
         if not getattr(user, "sees_personal_data", True):
             raise ChangeNotAllowedError("notes", "your role does not see notes")
         before = customer.notes
         if before == notes:
             return
-        customer.notes = notes
+        customer.notes = given.notes = notes
         customer.save(update_fields=["notes", "updated"])
         record(
             "notes",

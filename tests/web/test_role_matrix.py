@@ -1,0 +1,348 @@
+"""The role matrix: every role × every path that shows customers, against expected sets.
+
+One book of customers is set up once for the module (the CDNOW analysis, account teams,
+teams, regions and personal data). For each role the customers it should reach are
+computed here from that setup and from ``customers.parquet`` -- never through
+:mod:`corecustomers.web.customers.queries` -- and every path must show exactly those:
+
+* an account manager sees exactly the customers on whose account team they are;
+* a manager sees the customers of own teams (team East, and region "east");
+* an administrator sees everyone;
+* an analyst sees everyone, keyed by pseudonym, and no name, phone or e-mail anywhere.
+
+Out-of-scope customers answer 404 on the profile paths (existence does not leak). Runs on
+SQLite, and on PostgreSQL with ``CORECUSTOMERS_TEST_DB=postgresql://…`` (as CI does).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["admin", "manager", "am1", "am2", "analyst"]
+API = "/api/v1"
+MARK = "测试客户"  # every named customer's name starts with it (a search that finds them all)
+
+
+@dataclass
+class Book:
+    """The setup and, per role, the external ids it must reach."""
+
+    all_ids: set[str]
+    spend: dict[str, float]
+    alert: dict[str, bool]
+    pseudonyms: dict[str, str]
+    named: dict[str, dict[str, str]]  # external id -> personal fields
+    expected: dict[str, set[str]]
+    probes: list[str]  # customers whose profile every role asks for
+    tokens: dict[str, str] = field(default_factory=dict)
+    users: dict[str, Any] = field(default_factory=dict)
+
+    def personal_values(self) -> list[str]:
+        return [value for person in self.named.values() for value in person.values()]
+
+
+@pytest.fixture(scope="module")
+def book(django_db_setup: None, django_db_blocker: Any, cdnow_analysis: Path) -> Iterator[Book]:
+    """Import the analysis and arrange the book once; empty the database afterwards."""
+    from corecustomers.web.accounts.models import ApiToken, Team, User
+    from corecustomers.web.customers.analysis_import import import_analysis
+    from corecustomers.web.customers.identity import pseudonym
+    from corecustomers.web.customers.models import AccountMember, Customer
+
+    table = pq.read_table(cdnow_analysis / "customers.parquet").to_pylist()
+    ordered = sorted(table, key=lambda row: (-(row["core_score"] or 0.0), row["customer_id"]))
+    ids = [str(row["customer_id"]) for row in ordered]
+    # assignments over the top of the book, where the alerts and the value are
+    am1_own, am2_own = ids[0:4], ids[4:7]
+    am2_supports = ids[0]  # am2 supports one of am1's customers: on its account team too
+    east_team, east_region, west_team = ids[7:10], ids[10:12], ids[12:14]
+    unassigned_named = ids[14:16]
+
+    with django_db_blocker.unblock():
+        import_analysis(cdnow_analysis)
+        users = {}
+        for name, role in (
+            ("admin", "admin"),
+            ("manager", "manager"),
+            ("am1", "account_manager"),
+            ("am2", "account_manager"),
+            ("analyst", "analyst"),
+        ):
+            users[name] = User.objects.create(username=name, role=role)
+        east = Team.objects.create(name="East", region="east", lead=users["manager"])
+        east.members.add(users["am1"])
+        west = Team.objects.create(name="West", region="west")
+        west.members.add(users["am2"])
+        customers = {c.external_id: c for c in Customer.objects.filter(external_id__in=ids[:16])}
+        for cid in am1_own:
+            AccountMember.objects.create(customer=customers[cid], user=users["am1"], role="owner")
+        for cid in am2_own:
+            AccountMember.objects.create(customer=customers[cid], user=users["am2"], role="owner")
+        AccountMember.objects.create(
+            customer=customers[am2_supports], user=users["am2"], role="support"
+        )
+        Customer.objects.filter(external_id__in=east_team).update(team=east)
+        Customer.objects.filter(external_id__in=west_team).update(team=west)
+        Customer.objects.filter(external_id__in=east_region).update(region="east")
+        named = {}
+        for i, cid in enumerate(ids[:16]):
+            person = {
+                "name": f"{MARK}{i:02d}号",
+                "phone": f"1770000{i:04d}",
+                "email": f"kunde{i:02d}@corecustomers-test.example",
+            }
+            Customer.objects.filter(external_id=cid).update(**person)
+            named[cid] = person
+        tokens = {name: ApiToken.issue(user, scope="write")[1] for name, user in users.items()}
+
+    everyone = set(ids)
+    expected = {
+        "admin": everyone,
+        "analyst": everyone,
+        "manager": set(east_team) | set(east_region),
+        "am1": set(am1_own),
+        "am2": set(am2_own) | {am2_supports},
+    }
+    result = Book(
+        all_ids=everyone,
+        spend={str(r["customer_id"]): float(r["total_spend"] or 0.0) for r in table},
+        alert={str(r["customer_id"]): bool(r["alert"]) for r in table},
+        pseudonyms={cid: pseudonym(cid) for cid in ids},
+        named=named,
+        expected=expected,
+        probes=[*am1_own, *am2_own, *east_team, *east_region, *west_team, *unassigned_named],
+        tokens=tokens,
+        users=users,
+    )
+    yield result
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+
+
+# ---------------------------------------------------------------- the paths, one function each
+
+
+@dataclass
+class Seen:
+    """What one path showed one role: the keys it listed, and every body it answered."""
+
+    keys: set[str] | None = None
+    bodies: list[str] = field(default_factory=list)
+
+
+def _api(book: Book, role: str) -> Callable[..., Any]:
+    client = Client()
+    headers = {"Authorization": f"Bearer {book.tokens[role]}"}
+
+    def get(path: str, **params: Any) -> Any:
+        return client.get(API + path, params, headers=headers)
+
+    return get
+
+
+def _browser(book: Book, role: str) -> Client:
+    client = Client()
+    client.force_login(book.users[role])
+    return client
+
+
+def _key(book: Book, role: str, cid: str) -> str:
+    return book.pseudonyms[cid] if role == "analyst" else cid
+
+
+def _expected_keys(book: Book, role: str, ids: set[str]) -> set[str]:
+    return {_key(book, role, cid) for cid in ids}
+
+
+def api_list(book: Book, role: str, seen: Seen) -> None:
+    get = _api(book, role)
+    keys: set[str] = set()
+    offset = 0
+    while True:
+        response = get("/customers", limit=500, offset=offset, sort="id")
+        assert response.status_code == 200
+        seen.bodies.append(response.content.decode())
+        body = response.json()
+        keys |= {row["key"] for row in body["items"]}
+        offset += 500
+        if offset >= body["count"]:
+            break
+    assert body["count"] == len(keys)
+    seen.keys = keys
+
+
+def api_search(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/customers", q=MARK, limit=500)
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    keys = {row["key"] for row in response.json()["items"]}
+    if role == "analyst":  # analysts search by pseudonym only: a name finds nothing
+        assert keys == set()
+        one = book.probes[0]
+        by_pseudonym = _api(book, role)("/customers", q=book.pseudonyms[one]).json()
+        assert [row["key"] for row in by_pseudonym["items"]] == [book.pseudonyms[one]]
+    else:
+        assert keys == book.expected[role] & set(book.named)
+
+
+def api_profile(book: Book, role: str, seen: Seen) -> None:
+    get = _api(book, role)
+    reached = set()
+    for cid in book.probes:
+        response = get("/customers/" + quote(_key(book, role, cid), safe=""))
+        seen.bodies.append(response.content.decode())
+        assert response.status_code in {200, 404}
+        if response.status_code == 200:
+            assert response.json()["key"] == _key(book, role, cid)
+            reached.add(cid)
+        else:
+            assert response.json()["error"]["code"] == "not_found"
+    if role == "analyst":  # the external id is not a way in for analysts
+        assert get("/customers/" + quote(book.probes[0], safe="")).status_code == 404
+    assert reached == book.expected[role] & set(book.probes)
+
+
+def api_history(book: Book, role: str, seen: Seen) -> None:
+    get = _api(book, role)
+    reached = set()
+    for cid in book.probes:
+        response = get("/customers/" + quote(_key(book, role, cid), safe="") + "/history")
+        seen.bodies.append(response.content.decode())
+        if response.status_code == 200:
+            assert response.json()["count"] >= 1
+            reached.add(cid)
+        else:
+            assert response.status_code == 404
+    assert reached == book.expected[role] & set(book.probes)
+
+
+def api_dashboard(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/dashboard")
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    board = response.json()
+    mine = book.expected[role]
+    assert board["customers"] == len(mine)
+    assert board["revenue"] == pytest.approx(sum(book.spend[cid] for cid in mine))
+    assert board["open_alerts"] == sum(book.alert[cid] for cid in mine)
+    assert sum(tier["customers"] for tier in board["tiers"]) == len(mine)
+
+
+def api_alerts(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/alerts", limit=500)
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    body = response.json()
+    alerted = {cid for cid in book.expected[role] if book.alert[cid]}
+    assert body["count"] == len(alerted)
+    if body["count"] <= 500:
+        assert {item["customer"]["key"] for item in body["items"]} == _expected_keys(
+            book, role, alerted
+        )
+
+
+def _csv_keys(text: str) -> set[str]:
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    return {row["key"] for row in rows}
+
+
+def api_csv(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/customers.csv")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8")
+    seen.bodies.append(text)
+    seen.keys = _csv_keys(text)
+
+
+def page_list(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/customers/", {"q": MARK})
+    assert response.status_code == 200
+    html = response.content.decode()
+    seen.bodies.append(html)
+    shown = {cid for cid, person in book.named.items() if person["name"] in html}
+    if role == "analyst":
+        assert shown == set()
+    else:
+        assert shown == book.expected[role] & set(book.named)
+
+
+def page_profile(book: Book, role: str, seen: Seen) -> None:
+    browser = _browser(book, role)
+    reached = set()
+    for cid in book.probes:
+        response = browser.get("/customers/" + quote(_key(book, role, cid), safe="") + "/")
+        seen.bodies.append(response.content.decode())
+        assert response.status_code in {200, 404}
+        if response.status_code == 200:
+            reached.add(cid)
+    assert reached == book.expected[role] & set(book.probes)
+
+
+def page_dashboard(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/")
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+
+
+def page_csv(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/customers.csv")
+    assert response.status_code == 200
+    content = (
+        b"".join(response.streaming_content) if response.streaming else response.content
+    ).decode("utf-8")
+    seen.bodies.append(content)
+    seen.keys = _csv_keys(content)
+
+
+PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
+    "api-list": api_list,
+    "api-search": api_search,
+    "api-profile": api_profile,
+    "api-history": api_history,
+    "api-dashboard": api_dashboard,
+    "api-alerts": api_alerts,
+    "api-csv": api_csv,
+    "page-list": page_list,
+    "page-profile": page_profile,
+    "page-dashboard": page_dashboard,
+    "page-csv": page_csv,
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_sees_exactly_its_customers_on_each_path(
+    book: Book, role: str, path: str
+) -> None:
+    seen = Seen()
+    PATHS[path](book, role, seen)
+    if seen.keys is not None:  # a full listing: exactly the expected set
+        assert seen.keys == _expected_keys(book, role, book.expected[role])
+    text = "\n".join(seen.bodies)
+    if role == "analyst":
+        leaked = [value for value in book.personal_values() if value in text]
+        assert leaked == [], f"personal data shown to the analyst on {path}: {leaked[:5]}"
+        assert not any(cid in _csv_keys_or_words(text) for cid in book.probes)
+    else:
+        outside = set(book.named) - book.expected[role]
+        leaked = [book.named[cid]["name"] for cid in outside if book.named[cid]["name"] in text]
+        assert leaked == [], f"{role} saw customers outside the scope on {path}: {leaked}"
+
+
+def _csv_keys_or_words(text: str) -> set[str]:
+    """The separate words of a body (ids are digits: a substring test would be meaningless)."""
+    return set(json.dumps(text).replace(",", " ").replace('"', " ").split())
