@@ -48,7 +48,9 @@ def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _job(db: Path) -> tuple[str, str, int, Any]:
-    rows = _query(db, "SELECT status, message, attempts, result FROM jobs_job")
+    rows = _query(
+        db, "SELECT status, message, attempts, result FROM jobs_job WHERE kind = 'import_customers'"
+    )
     assert len(rows) == 1
     status, message, attempts, result = rows[0]
     return status, message, attempts, json.loads(result) if result else None

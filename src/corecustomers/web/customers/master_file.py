@@ -422,8 +422,8 @@ def check_rows(
                     number,
                     id_column,
                     "duplicate_id",
-                    f"the id {external_id!r} is already in row {first_row[external_id]} "
-                    "(that row is used)",
+                    f"the id {external_id!r} is already in row {first_row[external_id]}; "
+                    "give each customer one row",
                     external_id,
                 )
             )

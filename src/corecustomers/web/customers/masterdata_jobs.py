@@ -100,7 +100,9 @@ def store_upload(chunks: Iterable[bytes], filename: str, *, size: int | None = N
         try:
             inspect_master_file(path)
         except MasterDataError as exc:
-            raise UploadError(str(exc).replace(path.name, filename)) from exc
+            # the message names the file as the user knows it, not where it is kept
+            shown = str(exc).replace(str(path), filename).replace(path.name, filename)
+            raise UploadError(shown) from exc
     except BaseException:
         path.unlink(missing_ok=True)
         raise
