@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -371,6 +372,13 @@ def test_the_docs_page_loads_swagger_from_our_static_files(people: Any) -> None:
     html = page.content.decode()
     assert "/static/ninja/swagger-ui" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets), assets
+    for asset in assets:  # served by WhiteNoise from the installed packages, offline
+        fetched = browser.get(asset)
+        assert fetched.status_code == 200, asset
+        body = b"".join(fetched.streaming_content) if fetched.streaming else fetched.content
+        assert len(body) > 100, asset
     schema = Client().get(API + "/openapi.json").json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
