@@ -1,8 +1,8 @@
 """A worker killed in the middle of a master-data import: nothing is half-applied, and the
 job completes exactly once when a worker runs again.
 
-The real thing: the service's database is a SQLite file made by `corecustomers
-createuser`; the job is submitted by another Python process as the API does; the worker
+The real thing, on a SQLite file and on a fresh PostgreSQL database, each made by
+`corecustomers createuser`; the job is submitted by another Python process as the API does; the worker
 is `corecustomers worker` started as a process and killed with SIGKILL while it applies
 the file.
 """
@@ -16,14 +16,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.web.masterdata_files import make_master_data, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "corecustomers"
 ROWS = 50_000
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 SUBMIT = """
 import sys
@@ -39,25 +43,79 @@ print(job.pk)
 """
 
 
-def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+class Database:
+    """The service database the processes share: a SQLite file or a fresh PostgreSQL one."""
+
+    def __init__(self, url: str, sqlite_file: Path | None = None) -> None:
+        self.url, self.sqlite_file = url, sqlite_file
+        self._wal_start = 0
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.sqlite_file is not None:
+            con = sqlite3.connect(f"file:{self.sqlite_file}?mode=ro", uri=True, timeout=30)
+            try:
+                return con.execute(sql).fetchall()
+            finally:
+                con.close()
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as pg:
+            return list(pg.execute(sql).fetchall())  # type: ignore[arg-type]
+
+    def job(self) -> tuple[str, str, int, Any]:
+        rows = self.query(
+            "SELECT status, message, attempts, result FROM jobs_job WHERE kind = 'import_customers'"
+        )
+        assert len(rows) == 1
+        status, message, attempts, result = rows[0]
+        if isinstance(result, str):
+            result = json.loads(result)
+        return status, message, attempts, result
+
+    def count(self, table: str, where: str = "1=1") -> int:
+        return int(self.query(f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
+
+    def writing(self) -> bool:
+        """Whether the import's transaction has written (SQLite: its WAL grew a
+        megabyte; PostgreSQL: a COPY into the database is running)."""
+        if self.sqlite_file is not None:
+            wal = Path(f"{self.sqlite_file}-wal")
+            return wal.exists() and wal.stat().st_size > self._wal_start + 1_000_000
+        name = self.url.rsplit("/", 1)[1]
+        return bool(
+            self.query(
+                f"SELECT 1 FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'COPY%'"
+            )
+        )
+
+    def mark(self) -> None:
+        wal = Path(f"{self.sqlite_file}-wal") if self.sqlite_file else None
+        self._wal_start = wal.stat().st_size if wal is not None and wal.exists() else 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path / "service.sqlite3"
+        yield Database(f"sqlite:///{path}", path)
+        return
+    import psycopg
+
+    server = os.environ.get("CORECUSTOMERS_TEST_POSTGRES_SERVER", PG_SERVER)
+    name = f"cc_kill_{uuid.uuid4().hex[:12]}"
     try:
-        return con.execute(sql).fetchall()
+        admin = psycopg.connect(f"{server}/postgres", autocommit=True)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {server}: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL is not reachable at {server}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Database(f"{server}/{name}")
     finally:
-        con.close()
-
-
-def _job(db: Path) -> tuple[str, str, int, Any]:
-    rows = _query(
-        db, "SELECT status, message, attempts, result FROM jobs_job WHERE kind = 'import_customers'"
-    )
-    assert len(rows) == 1
-    status, message, attempts, result = rows[0]
-    return status, message, attempts, json.loads(result) if result else None
-
-
-def _count(db: Path, table: str, where: str = "1=1") -> int:
-    return int(_query(db, f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -71,12 +129,12 @@ def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subpro
 
 
 def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
-    tmp_path: Path,
+    tmp_path: Path, database: Database
 ) -> None:
     workspace = tmp_path / "shop"
     workspace.mkdir()
-    db = tmp_path / "service.sqlite3"
-    url = f"sqlite:///{db}"
+    db = database
+    url = database.url
     env = {**os.environ, "CORECUSTOMERS_JOB_LEASE": "3", "CORECUSTOMERS_ENV": "development"}
     env.pop("CORECUSTOMERS_DB", None)
     env.pop("CORECUSTOMERS_WORKSPACE", None)
@@ -102,7 +160,7 @@ def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
         cwd=ROOT,
     )
     assert submitted.stdout.strip()
-    assert _job(db)[0] == "queued"
+    assert db.job()[0] == "queued"
 
     log = tmp_path / "worker.log"
     worker = _worker(workspace, url, env, log)
@@ -110,46 +168,43 @@ def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
     try:
         # wait until the worker applies the file (its one write transaction) ...
         deadline = time.monotonic() + 120
-        while not _job(db)[1].startswith("applying"):
+        while not db.job()[1].startswith("applying"):
             assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the job never got to writing: {_job(db)}"
+            assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
             time.sleep(0.02)
-        # ... and has written into it for a moment, then kill it without warning
-        wal = Path(f"{db}-wal")
-        start = wal.stat().st_size if wal.exists() else 0
-        until = time.monotonic() + 3
-        while time.monotonic() < until and (wal.stat().st_size if wal.exists() else 0) < (
-            start + 1_000_000
-        ):
+        # ... and has written into it, then kill it without warning
+        db.mark()
+        until = time.monotonic() + 5
+        while time.monotonic() < until and not db.writing():
             time.sleep(0.01)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
         assert worker.returncode == -signal.SIGKILL
 
-        status, _, attempts, _ = _job(db)
+        status, _, attempts, _ = db.job()
         assert (status, attempts) == ("running", 1)  # killed mid-import, not finished
-        assert _count(db, "customers_customer") == 0  # nothing half-applied
-        assert _count(db, "customers_accountmember") == 0
-        assert _count(db, "audit_auditentry", "object_type = 'customer'") == 0
+        assert db.count("customers_customer") == 0  # nothing half-applied
+        assert db.count("customers_accountmember") == 0
+        assert db.count("audit_auditentry", "object_type = 'customer'") == 0
 
         second = _worker(workspace, url, env, log)
         deadline = time.monotonic() + 240
-        while _job(db)[0] not in {"succeeded", "failed"}:
+        while db.job()[0] not in {"succeeded", "failed"}:
             assert second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the job was not taken up again: {_job(db)}"
+            assert time.monotonic() < deadline, f"the job was not taken up again: {db.job()}"
             time.sleep(0.2)
-        status, _, attempts, result = _job(db)
+        status, _, attempts, result = db.job()
         assert status == "succeeded", log.read_text()
         assert attempts == 2
         assert result["created"] == good  # all applied by the second run, exactly once
         assert result["bad_row_count"] == len(data.bad)
-        assert _count(db, "customers_customer") == good
-        assert _count(db, "customers_customer", "in_master_data") == good
+        assert db.count("customers_customer") == good
+        assert db.count("customers_customer", "in_master_data") == good
         assert (
-            _count(db, "audit_auditentry", "action = 'create' AND object_type = 'customer'") == good
+            db.count("audit_auditentry", "action = 'create' AND object_type = 'customer'") == good
         )
-        assert _count(db, "audit_auditentry", "action = 'import'") == 1
-        owners = _count(db, "customers_accountmember", "role = 'owner'")
+        assert db.count("audit_auditentry", "action = 'import'") == 1
+        owners = db.count("customers_accountmember", "role = 'owner'")
         assert owners == sum(1 for row in data.good if row["owner"])
     finally:
         for process in (worker, second):

@@ -216,9 +216,9 @@ def import_master_data(
         result = _result(parsed, plan, dry_run=True, user=user)
         report(1.0, "dry run: nothing was written")
         return result
-    if before_write is not None:
-        before_write(len(parsed.records))
     report(0.6, f"applying {len(parsed.records):,} good rows in one transaction")
+    if before_write is not None:  # after the last progress report: it must not be undone
+        before_write(len(parsed.records))
     with _as(user), transaction.atomic():
         plan = _plan(parsed, user)
         _apply(plan, parsed)

@@ -146,7 +146,7 @@ def write_allowance(rows: int) -> dt.timedelta:
     killed meanwhile has its job taken up again once the allowance and the lease have
     passed.
     """
-    return dt.timedelta(seconds=10 + rows / 2_000)
+    return dt.timedelta(seconds=10 + rows / 5_000)
 
 
 def _run(job: Job, progress: JobProgress) -> dict[str, Any]:
