@@ -73,9 +73,13 @@ def test_dry_run_lists_every_bad_row_and_writes_nothing(people, tmp_path: Path) 
     assert len(data.bad) == 20  # 5 %
     assert len(set(data.bad.values())) >= 8  # mixed kinds
     path = write_csv(data, tmp_path / "customers.csv")
-    result = import_master_data(path, dry_run=True)
+    seen: list[tuple[float, str]] = []
+    result = import_master_data(path, dry_run=True, progress=lambda f, m: seen.append((f, m)))
     assert first_codes(result) == data.bad
     assert result.bad_row_count == 20
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 3
+    assert seen[-1][1] == "dry run: nothing was written"
     assert result.good_rows == 380
     assert result.created == 380
     assert result.dry_run
@@ -353,6 +357,9 @@ def test_api_imports(
         assert refused.json()["error"]["code"] == "forbidden"
     assert _post(client, "cc_wrong", content, "m.csv").status_code == 401
     assert Job.objects.count() == 1
+    schema = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/imports"]["post"]
+    assert {"Idempotency-Key"} <= {p["name"] for p in schema.get("parameters", [])}
+    assert {"202", "401", "403", "422"} <= set(schema["responses"])
 
 
 # -- pages ----------------------------------------------------------------------------------
