@@ -59,20 +59,28 @@ def _filter_options(user: Any) -> dict[str, Any]:
     }
 
 
+def filter_message(exc: queries.FilterError) -> str:
+    """The filter error in the page's language, naming the field and the values it takes."""
+    known = {
+        "sort": _("Sort by core score, lifetime value or value at stake."),
+        "alert": _("Alert is yes or no."),
+        "abc": _("ABC class is A, B or C."),
+        "relationship": _("Relationship level is vendor, partner or alliance."),
+        "core": _("Core is yes or no."),
+        "movement": _("Movement is won, kept, downgraded or lost."),
+    }
+    return _("The filter %(field)s is not valid: %(message)s") % {
+        "field": exc.field,
+        "message": known.get(exc.field, str(exc)),
+    }
+
+
 def _parse(request: HttpRequest) -> tuple[queries.CustomerFilter, int, str | None]:
     """The filter and page number of the request, or the default and an error message."""
     try:
         flt = queries.CustomerFilter.from_mapping(request.GET)
     except queries.FilterError as exc:
-        return (
-            queries.CustomerFilter(),
-            1,
-            _("The filter %(field)s is not valid: %(message)s")
-            % {
-                "field": exc.field,
-                "message": str(exc),
-            },
-        )
+        return queries.CustomerFilter(), 1, filter_message(exc)
     table = tiers()
     if flt.tier and table.order and flt.tier not in table.order:
         return (
@@ -97,7 +105,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
                 request.user, flt, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
             )
         except queries.FilterError as exc:
-            error = str(exc)
+            error = filter_message(exc)
     pages = -(-page.count // PAGE_SIZE) if page else 0
     context = {
         "flt": flt,
@@ -137,7 +145,9 @@ def export(request: HttpRequest) -> HttpResponse:
     try:
         flt = queries.CustomerFilter.from_mapping(request.GET)
     except queries.FilterError as exc:
-        messages.error(request, _("Nothing exported: %(message)s") % {"message": str(exc)})
+        messages.error(
+            request, _("Nothing exported: %(message)s") % {"message": filter_message(exc)}
+        )
         return redirect("pages:customers")
     today = dt.date.today().isoformat()
     response = StreamingHttpResponse(
@@ -166,7 +176,10 @@ def profile(request: HttpRequest, key: str) -> HttpResponse:
     bound: dict[str, Any] = {}
     status = 200
     if request.method == "POST":
-        outcome = _change(request, customer)
+        try:
+            outcome = _change(request, customer)
+        except queries.CustomerNotFoundError as exc:  # the scope changed meanwhile
+            raise Http404(key) from exc
         if isinstance(outcome, HttpResponse):
             return outcome
         bound, status = outcome
