@@ -88,7 +88,7 @@ def _handled(debug: bool) -> Iterator[None]:
     except CoreCustomersError as exc:
         _print_error(exc)
         raise typer.Exit(2) from None
-    except (typer.Exit, typer.TyperException):
+    except (typer.Exit, typer.Abort, typer.BadParameter):
         raise  # exit codes and usage errors: Typer prints the usage and exits with 2
     except KeyboardInterrupt:
         err.print("[red]Interrupted.[/red] Files from earlier runs are unchanged.")
