@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "corecustomers.web.jobs",
     "corecustomers.web.work",
     "corecustomers.web.pages",
+    "corecustomers.web.sources",
 ]
 
 MIDDLEWARE = [

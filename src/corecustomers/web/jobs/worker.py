@@ -40,6 +40,9 @@ def run_worker(*, batch: bool = False) -> None:
     watcher = threading.Thread(target=_watch, args=(stop,), daemon=True)
     if not batch:
         watcher.start()
+        from corecustomers.web.sources.schedule import start_scheduler
+
+        start_scheduler(stop)  # scheduled runs and alert escalation
     try:
         call_command(
             "db_worker",

@@ -14,6 +14,7 @@ from django.urls import path
 
 from corecustomers.web.pages import admin_views, customer_views, views
 from corecustomers.web.pages import imports as import_views
+from corecustomers.web.pages import sources as source_views
 
 app_name = "pages"
 
@@ -34,4 +35,8 @@ urlpatterns = [
     path("imports/", import_views.import_form, name="imports"),
     path("imports/<uuid:job_id>/", import_views.import_job, name="import-job"),
     path("imports/<uuid:job_id>/apply/", import_views.import_apply, name="import-apply"),
+    path("sources/", source_views.source_list, name="sources"),
+    path("sources/<str:name>/run/", source_views.source_run, name="source-run"),
+    path("sources/runs/<uuid:job_id>/", source_views.run_page, name="source-run-page"),
+    path("sources/runs/<uuid:job_id>/report/", source_views.run_report, name="source-report"),
 ]
