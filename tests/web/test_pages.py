@@ -416,3 +416,30 @@ def test_every_dashboard_number_leads_to_a_list_of_that_many(book: Any, people: 
     uncovered = client.get("/customers/", {"core": "yes", "owner": "none"}).content.decode()
     assert f"{data.core_without_owner:,d} customer" in uncovered
     assert client.get("/customers/", {"movement": "vanished"}).status_code == 400
+
+
+def test_trend_uses_the_report_migration_chart_for_the_whole_base(book: Any, people: Any) -> None:
+    analysis = Analysis.objects.get()
+    summary = dict(analysis.summary)
+    core = summary["tiers"]["core_tiers"]
+    summary["migration_series"] = {
+        "dates": ["1998-03-31", "1998-06-30", "1998-09-30"],
+        "series": {
+            "won": [10, 12],
+            "kept": [100, 105],
+            "downgraded": [3, 4],
+            "lost": [5, 6],
+            "core": [110, 117],
+            "tier_sizes": {tier: [50, 55, 58] for tier in core},
+        },
+    }
+    Analysis.objects.filter(pk=analysis.pk).update(summary=summary)
+    admin = login("admin").get("/").content.decode()
+    assert 'data-chart="migration-series"' in admin and "1998-09-30" in admin
+    # an account manager's trend counts only their own book
+    mine = login("am1").get("/").content.decode()
+    assert 'data-chart="migration-series"' not in mine and 'data-chart="core-trend"' in mine
+    # a malformed series falls back to the plain line instead of failing
+    summary["migration_series"] = {"dates": ["x"], "series": "nonsense"}
+    Analysis.objects.filter(pk=analysis.pk).update(summary=summary)
+    assert 'data-chart="core-trend"' in login("admin").get("/").content.decode()

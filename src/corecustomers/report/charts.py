@@ -7,6 +7,8 @@ builder (every label and tooltip is escaped), ready to put into a page as it is.
 
 * :func:`tiers` -- 100 % bars of customers, revenue and lifetime value by tier
   (:class:`TierBar` each, coloured with :func:`tier_colours`).
+* :func:`migration_series` -- core customers per core tier at each snapshot (stacked), with
+  the customers won, downgraded and lost in each step (:class:`SeriesTier` each).
 * :func:`line` -- a small line chart of one measure over dates (a customer's core score or
   lifetime value per snapshot, the number of core customers per analysis).
 * :func:`words` -- the report's labels in one language (``"en"`` or ``"zh"``), which the
@@ -26,7 +28,13 @@ from collections.abc import Callable, Sequence
 
 from corecustomers.report import _svg as s
 from corecustomers.report._charts import Chart
-from corecustomers.report._core_charts import TierBar, tier_colours, tiers
+from corecustomers.report._core_charts import (
+    SeriesTier,
+    TierBar,
+    migration_series,
+    tier_colours,
+    tiers,
+)
 from corecustomers.report._labels import Lang, Words
 from corecustomers.report._numbers import NumberFormat
 
@@ -34,9 +42,11 @@ __all__ = [
     "Chart",
     "Lang",
     "NumberFormat",
+    "SeriesTier",
     "TierBar",
     "Words",
     "line",
+    "migration_series",
     "tier_colours",
     "tiers",
     "words",

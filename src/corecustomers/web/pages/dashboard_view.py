@@ -11,10 +11,17 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from corecustomers.report import charts
-from corecustomers.report.labels import label
+from corecustomers.report.charts import NumberFormat
+from corecustomers.report.labels import Lang, label
 from corecustomers.web.customers.queries import CustomerFilter, customer_page
 from corecustomers.web.customers.records import Dashboard
-from corecustomers.web.pages.present import number_format, page_lang, tiers
+from corecustomers.web.pages.present import (
+    Tiers,
+    latest_summary,
+    number_format,
+    page_lang,
+    tiers,
+)
 
 __all__ = ["dashboard_context", "list_url"]
 
@@ -41,6 +48,49 @@ class TierLine:
     href: str
     alerts_href: str
     without_owner_href: str
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _counts(values: Any) -> list[int]:
+    return [int(v or 0) for v in values] if isinstance(values, list) else []
+
+
+def _series_chart(table: Tiers, lang: Lang, fmt: NumberFormat) -> charts.Chart | None:
+    """The report's migration chart over the workspace's snapshots, for whole-base viewers.
+
+    ``summary["migration_series"]`` counts every customer, so it is shown only to users who
+    see the whole base; others get the line of their own core customers per analysis.
+    """
+    series = latest_summary().get("migration_series")
+    if not isinstance(series, dict):
+        return None
+    dates = [str(d) for d in series.get("dates") or []]
+    values = _mapping(series.get("series"))
+    flows = {name: _counts(values.get(name)) for name in ("won", "downgraded", "lost")}
+    sizes = _mapping(values.get("tier_sizes"))
+    colours = charts.tier_colours(len(table.order))
+    core = [
+        charts.SeriesTier(table.label(code), colour, _counts(sizes.get(code)))
+        for code, colour in zip(table.order, colours, strict=True)
+        if code in table.core
+    ]
+    steps = len(dates) - 1
+    if steps < 1 or any(len(v) != steps for v in flows.values()):
+        return None
+    if not core or any(len(t.sizes) != len(dates) for t in core):
+        return None
+    return charts.migration_series(
+        dates,
+        core,
+        flows["won"],
+        flows["downgraded"],
+        flows["lost"],
+        charts.words(lang),
+        fmt,
+    )
 
 
 def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
@@ -86,8 +136,8 @@ def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
             for t, colour in zip(data.tiers, colours, strict=True)
         ]
         tier_chart = charts.tiers(bars, charts.words(lang), fmt)
-    trend_chart = None
-    if data.trend:
+    trend_chart = _series_chart(tier_table, lang, fmt) if data.whole_base else None
+    if trend_chart is None and data.trend:
         trend_chart = charts.line(
             [str(point["as_of"]) for point in data.trend],
             [float(point["core_customers"]) for point in data.trend],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.translation import get_language
 
@@ -20,7 +21,15 @@ from corecustomers.report.labels import Lang, label, language_of
 from corecustomers.web.customers.models import Analysis
 from corecustomers.web.customers.queries import tier_labels
 
-__all__ = ["TierStyle", "Tiers", "business_currency", "number_format", "page_lang", "tiers"]
+__all__ = [
+    "TierStyle",
+    "Tiers",
+    "business_currency",
+    "latest_summary",
+    "number_format",
+    "page_lang",
+    "tiers",
+]
 
 
 def page_lang() -> Lang:
@@ -28,10 +37,15 @@ def page_lang() -> Lang:
     return language_of(get_language() or "en")
 
 
+def latest_summary() -> dict[str, Any]:
+    """``summary.json`` of the latest imported analysis (empty when none is imported)."""
+    latest = Analysis.objects.only("summary").first()
+    return dict(latest.summary or {}) if latest else {}
+
+
 def business_currency() -> str:
     """The currency symbol of the latest analysis (``""`` when none is imported)."""
-    latest = Analysis.objects.only("summary").first()
-    return str((latest.summary or {}).get("currency") or "") if latest else ""
+    return str(latest_summary().get("currency") or "")
 
 
 def number_format(currency: str | None = None) -> NumberFormat:
