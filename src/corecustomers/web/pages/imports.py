@@ -138,6 +138,7 @@ def import_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     view = _job_view(job)
     result = view["result"]
     bad = result.get("bad_rows") or []
+    columns = result.get("columns") or {}
     can_apply = (
         job.status == "succeeded"
         and view["dry_run"]
@@ -154,7 +155,7 @@ def import_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "job": view,
             "bad_rows": shown,
             "more_bad_rows": max(len(bad) - SHOWN_BAD_ROWS, 0),
-            "columns": sorted((result.get("columns") or {}).items()),
+            "columns": [(name, columns[name]) for name in FIELDS if name in columns],
             "can_apply": can_apply,
         },
     )
