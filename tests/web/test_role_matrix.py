@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,10 +293,20 @@ def page_profile(book: Book, role: str, seen: Seen) -> None:
     assert reached == book.expected[role] & set(book.probes)
 
 
+def _kpi(html: str, label: str) -> int:
+    found = re.search(rf'kpi-label">{label}</span><span class="kpi-value">([^<]*)</span>', html)
+    assert found is not None, f"no {label!r} figure on the dashboard"
+    return int(re.sub(r"\D", "", found.group(1)))
+
+
 def page_dashboard(book: Book, role: str, seen: Seen) -> None:
     response = _browser(book, role).get("/")
     assert response.status_code == 200
-    seen.bodies.append(response.content.decode())
+    html = response.content.decode()
+    seen.bodies.append(html)
+    mine = book.expected[role]
+    assert _kpi(html, "Customers") == len(mine)
+    assert _kpi(html, "Open alerts") == sum(book.alert[cid] for cid in mine)
 
 
 def page_csv(book: Book, role: str, seen: Seen) -> None:
