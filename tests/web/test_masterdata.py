@@ -294,6 +294,9 @@ def test_the_job_reports_progress_and_the_bad_rows(
     assert {b["row"] for b in job.result["bad_rows"]} == set(data.bad)
     # the manager leads East (region east): customers in other regions are new, so allowed
     assert job.result["created"] == 200 - len(data.bad)
+    summary = AuditEntry.objects.get(action="import")
+    assert "from m.csv" in summary.message and path.name not in summary.message
+    assert summary.username == "manager" and summary.channel == "web"
 
 
 # -- API ----------------------------------------------------------------------------------

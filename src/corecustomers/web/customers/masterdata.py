@@ -176,6 +176,7 @@ def import_master_data(
     progress: Progress | None = None,
     before_write: Callable[[int], None] | None = None,
     today: dt.date | None = None,
+    name: str | None = None,
 ) -> MasterDataImport:
     """Import the master data in ``source`` (see the module docstring).
 
@@ -195,6 +196,9 @@ def import_master_data(
         extends its lease there, because no heartbeat can be written inside it).
     today
         The date birthdays must not be after (default: today in the business time zone).
+    name
+        What to call the source in the result and the audit (default: the file's name);
+        an upload is stored under a random name, so its job passes the uploaded one.
 
     Raises
     ------
@@ -210,6 +214,8 @@ def import_master_data(
         )
     report = progress or (lambda fraction, message: None)
     parsed = read_master_file(source, today=today or timezone.localdate(), progress=report)
+    if name:
+        parsed = replace(parsed, name=name)
     report(0.5, f"checking {len(parsed.records):,} rows against the customers")
     if dry_run:
         plan = _plan(parsed, user)

@@ -167,9 +167,9 @@ def _run(job: Job, progress: JobProgress) -> dict[str, Any]:
         user=job.created_by,
         progress=progress,
         before_write=before_write,
-    ).to_json()
-    result["file"] = params.get("name") or result["file"]
-    return result
+        name=params.get("name") or None,
+    )
+    return result.to_json()
 
 
 def register_masterdata_jobs() -> None:
