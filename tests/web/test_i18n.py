@@ -25,7 +25,10 @@ def _string(lines: list[str]) -> str:
 
 
 def parse_po(path: Path) -> dict[str | tuple[str, str], list[str]]:
-    """``msgid`` (or ``(msgid, msgid_plural)``) → translations, fuzzy entries skipped."""
+    """``msgid`` (or ``(msgid, msgid_plural)``) → translations, fuzzy entries skipped.
+
+    A message with a context is keyed ``context + "\\x04" + msgid``, as in a ``.mo`` file.
+    """
     entries: dict[str | tuple[str, str], list[str]] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         lines = [line for line in block.splitlines() if line and not line.startswith("#")]
@@ -44,6 +47,8 @@ def parse_po(path: Path) -> dict[str | tuple[str, str], list[str]]:
         msgid = _string(fields["msgid"])
         if not msgid:
             continue
+        if "msgctxt" in fields:  # stored as gettext does: context, EOT, message
+            msgid = _string(fields["msgctxt"]) + "\x04" + msgid
         if "msgid_plural" in fields:
             plural = _string(fields["msgid_plural"])
             forms = [_string(v) for k, v in sorted(fields.items()) if k.startswith("msgstr[")]
@@ -88,7 +93,9 @@ def test_compiled_catalogue_is_up_to_date(
     stale = []
     for key, forms in catalogue.items():
         if isinstance(key, str):
-            if compiled.gettext(key) != forms[0]:
+            context, _, message = key.rpartition("\x04")
+            found = compiled.pgettext(context, message) if context else compiled.gettext(key)
+            if found != forms[0]:
                 stale.append(key)
         elif compiled.ngettext(key[0], key[1], 1) != forms[0]:
             stale.append(key[0])

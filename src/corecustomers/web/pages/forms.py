@@ -84,7 +84,7 @@ class NotesForm(forms.Form):
 
 class UserForm(forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ACCOUNT_MANAGER)
     email = forms.EmailField(label=_("E-mail (optional)"), required=False)
     teams = forms.CharField(
         label=_("Teams (names, separated by commas)"), required=False, max_length=1000
