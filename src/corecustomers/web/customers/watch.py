@@ -8,7 +8,9 @@
 yet. Reading markers needs no lock on the workspace; the import job then opens the
 workspace briefly, with backoff, to sync the overrides.
 
-A run whose import failed is not queued again (the job says why); ``corecustomers
+Runs whose folder is inside the service's own folder (the analyses the service runs itself)
+are left to the job that ran them, which imports them. A run whose import failed is not
+queued again (the job says why); ``corecustomers
 import-analysis FOLDER`` loads it by hand.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -57,10 +60,13 @@ def queue_new_runs(location: str | None = None) -> list[Job]:
         .iterator()
         if isinstance(params, dict)
     }
+    own = Path(settings.SERVICE_FOLDER).resolve()
     jobs: list[Job] = []
     for output in outputs:
         if output.run_id in imported or output.run_id in queued:
             continue
+        if output.folder.resolve().is_relative_to(own):
+            continue  # the service's own analysis runs: the job that ran one imports it
         if not (output.folder / "summary.json").is_file():
             continue  # the folder was removed or moved since
         job, _ = submit(
