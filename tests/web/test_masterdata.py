@@ -412,6 +412,11 @@ def test_the_import_page(
     for row in data.bad:
         assert f'<td class="num">{row}</td>' in html
     assert Customer.objects.count() == 0
+    download = client.get(f"/imports/{job.pk}/bad-rows.csv")
+    assert download["Content-Type"].startswith("text/csv")
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "row,column,code,reason,value"
+    assert sorted({int(line.split(",")[0]) for line in lines[1:]}) == sorted(data.bad)
     with django_capture_on_commit_callbacks(execute=False):
         applied = client.post(f"/imports/{job.pk}/apply/", {"csrfmiddlewaretoken": csrf})
     assert applied.status_code == 302

@@ -6,6 +6,7 @@ script needed) and then lists every bad row with its row number, column and reas
 
 from __future__ import annotations
 
+import csv
 import uuid
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,35 @@ def import_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if not job.done:
         response["Refresh"] = str(REFRESH_SECONDS)  # follows the job without a script
     return response
+
+
+@login_required
+def import_bad_rows(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Every bad row of a finished job as CSV (UTF-8 with BOM, so that Excel reads it)."""
+    _allowed(request)
+    job = _own_job(request, job_id)
+    result = job.result if isinstance(job.result, dict) else {}
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stem = Path(str(job.params.get("name") or "import")).stem or "import"
+    response["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-bad-rows.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(["row", "column", "code", "reason", "value"])
+    for bad in result.get("bad_rows") or []:
+        writer.writerow(
+            [bad.get("row"), *(_cell(bad.get(k)) for k in ("column", "code", "reason", "value"))]
+        )
+    return response
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)
+
+
+def _cell(value: Any) -> str:
+    """A cell as text; one that a spreadsheet would run as a formula is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
 @login_required

@@ -35,6 +35,9 @@ urlpatterns = [
     path("imports/", import_views.import_form, name="imports"),
     path("imports/<uuid:job_id>/", import_views.import_job, name="import-job"),
     path("imports/<uuid:job_id>/apply/", import_views.import_apply, name="import-apply"),
+    path(
+        "imports/<uuid:job_id>/bad-rows.csv", import_views.import_bad_rows, name="import-bad-rows"
+    ),
     path("sources/", source_views.source_list, name="sources"),
     path("sources/<str:name>/run/", source_views.source_run, name="source-run"),
     path("sources/runs/<uuid:job_id>/", source_views.run_page, name="source-run-page"),
