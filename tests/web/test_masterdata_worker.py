@@ -128,6 +128,7 @@ def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subpro
     )
 
 
+@pytest.mark.slow  # about a minute per database: the lease must run out
 def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
     tmp_path: Path, database: Database
 ) -> None:
