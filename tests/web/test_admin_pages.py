@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,39 @@ def test_audit_log_filters_and_pages(imported: Path, people: Any) -> None:
     assert bad.status_code == 400 and "field-error" in bad.content.decode()
     # nobody, not even an administrator, can change an entry from a page: there is no form
     assert 'method="post"' not in html.split("<main", 1)[1]
+
+
+class _Controls(HTMLParser):
+    """Form controls and labels of a page, to check that every field has a real label."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "label" and found.get("for"):
+            self.labelled.add(str(found["for"]))
+        if tag in {"input", "select", "textarea"} and found.get("type") not in {"hidden", "submit"}:
+            self.controls.append(found)
+
+
+def test_every_form_field_has_a_label(imported: Path, people: Any) -> None:
+    customer = Customer.objects.order_by("pk").first()
+    assert customer is not None
+    client = login("admin")
+    urls = ["/", "/customers/", f"/customers/{customer.external_id}/"]
+    urls += [f"/administration/{page}/" for page in PAGES]
+    pages = [(url, client.get(url).content.decode()) for url in urls]
+    pages.append(("/login/", Client().get("/login/").content.decode()))
+    for url, html in pages:
+        parser = _Controls()
+        parser.feed(html)
+        unlabelled = [
+            c
+            for c in parser.controls
+            if c.get("id") not in parser.labelled and not c.get("aria-label")
+        ]
+        assert unlabelled == [], url
+        assert parser.controls or url == "/", url

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from corecustomers.report import charts
 from corecustomers.report.labels import label
+from corecustomers.web.customers.models import Relationship
 from corecustomers.web.customers.overrides import known_tiers
 from corecustomers.web.customers.records import Profile
 from corecustomers.web.pages import forms
@@ -111,8 +112,10 @@ def profile_context(user: Any, record: Profile, bound: dict[str, Any]) -> dict[s
         or record.alert_reason_en
         or record.alert_reason_zh,
         "abc_label": label(lang, f"abc.{record.abc_class}") if record.abc_class else "",
-        "relationship_label": dict(forms.AccountTeamForm.base_fields["relationship"].choices).get(  # type: ignore[attr-defined]
-            record.relationship, ""
+        "relationship_label": (
+            Relationship(record.relationship).label
+            if record.relationship in Relationship.values
+            else ""
         ),
         "score_chart": score_chart,
         "clv_chart": clv_chart,
