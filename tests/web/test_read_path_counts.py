@@ -76,3 +76,22 @@ def test_whole_base_dashboard_equals_per_tier_aggregates(base, people) -> None: 
     won = CustomerState.objects.filter(tier__in=core).exclude(previous_tier__in=core)
     assert board.flows["won"] == won.count()
     assert dashboard(people.analyst) == board
+
+
+def test_dashboard_of_a_part_of_the_base_equals_a_plain_computation(base, people) -> None:  # type: ignore[no-untyped-def]
+    east = list(Customer.objects.filter(state__isnull=False).order_by("pk")[:23])
+    Customer.objects.filter(pk__in=[c.pk for c in east]).update(region="east")
+    board = dashboard(people.manager)
+    assert not board.whole_base
+    states = list(CustomerState.objects.filter(customer__in=east))
+    spends = sorted((s.total_spend for s in states), reverse=True)
+    head = max(1, round(0.2 * len(spends)))
+    assert board.customers == 23
+    assert board.top_20pct_share == pytest.approx(sum(spends[:head]) / sum(spends))
+    core = {t.tier for t in board.tiers if t.core}
+    assert board.core_customers == sum(1 for s in states if s.tier in core)
+    assert board.core_without_owner == board.core_customers  # nobody owns them
+    assert board.trend[-1]["core_customers"] == board.core_customers
+    assert board.value_at_stake == pytest.approx(
+        sum(s.value_at_stake or 0.0 for s in states if s.alert)
+    )

@@ -95,6 +95,9 @@ def database_settings(url: str | None, workspace: str) -> dict[str, object]:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            # Pages run short queries: PostgreSQL's JIT compiler spent 200 ms of a 960 ms
+            # dashboard query compiling it (benchmarks/README.md, the service).
+            "OPTIONS": {"options": "-c jit=off"},
         }
     raise ConfigError(
         f"--db {url!r}: the service database must be sqlite:///FILE or "

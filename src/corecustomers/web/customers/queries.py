@@ -518,18 +518,16 @@ def dashboard(user: Any) -> Dashboard:
     )
     if latest is not None:
         states = states.filter(run_id=latest.run_id)
+    has_owner = Exists(AccountMember.objects.filter(customer=OuterRef("customer"), role="owner"))
+    aggregates: dict[str, Any] = {
+        "n": Count("pk"),
+        "revenue": Sum("total_spend"),
+        "clv": Sum("clv"),
+        "alerts": Count("pk", filter=Q(alert=True)),
+        "stake": Sum("value_at_stake", filter=Q(alert=True)),
+    }
     # One pass for the tiers and the movements (an index-only scan on PostgreSQL).
-    pairs = list(
-        states.values("tier", "previous_tier")
-        .annotate(
-            n=Count("pk"),
-            revenue=Sum("total_spend"),
-            clv=Sum("clv"),
-            alerts=Count("pk", filter=Q(alert=True)),
-            stake=Sum("value_at_stake", filter=Q(alert=True)),
-        )
-        .order_by()
-    )
+    pairs = list(states.values("tier", "previous_tier").annotate(**aggregates).order_by())
     per_tier = _per_tier(pairs)
     tiers = [
         TierCount(
@@ -553,17 +551,23 @@ def dashboard(user: Any) -> Dashboard:
     if whole_base and concentration:
         top, gini = concentration.get("top_20pct_share"), concentration.get("gini")
     elif n:
-        spends = sorted(
-            (float(v or 0.0) for v in states.values_list("total_spend", flat=True)), reverse=True
-        )
-        total = sum(spends)
-        head = max(1, round(0.2 * len(spends)))
-        top = sum(spends[:head]) / total if total > 0 else None
-    core_states = states.filter(tier__in=core)
-    without_owner = core_states.exclude(
-        Exists(AccountMember.objects.filter(customer=OuterRef("customer"), role="owner"))
-    ).count()
+        # The spends of the top fifth of the customers, summed in the database.
+        head = max(1, round(0.2 * n))
+        top_spend = states.order_by(F("total_spend").desc())[:head].aggregate(
+            top=Sum("total_spend")
+        )["top"]
+        top = float(top_spend or 0.0) / revenue if revenue > 0 else None
+    without_owner = states.filter(tier__in=core).exclude(has_owner).count()
     trend = []
+    history: dict[tuple[Any, str], int] = {}
+    if not whole_base:  # the scope's history points per date and tier, in one query
+        history = {
+            (row["as_of"], row["tier"]): row["n"]
+            for row in CustomerHistory.objects.filter(customer__in=customers.values("pk"))
+            .values("as_of", "tier")
+            .annotate(n=Count("pk"))
+            .order_by()
+        }
     for analysis in Analysis.objects.order_by("as_of"):
         table = (analysis.summary.get("tiers") or {}).get("table") or []
         analysis_core = (analysis.summary.get("tiers") or {}).get("core_tiers") or []
@@ -572,9 +576,7 @@ def dashboard(user: Any) -> Dashboard:
                 int(r.get("customers") or 0) for r in table if r.get("tier") in analysis_core
             )
         else:
-            count = CustomerHistory.objects.filter(
-                customer__in=customers.values("pk"), as_of=analysis.as_of, tier__in=analysis_core
-            ).count()
+            count = sum(history.get((analysis.as_of, tier), 0) for tier in set(analysis_core))
         trend.append({"as_of": analysis.as_of, "core_customers": count})
     return Dashboard(
         as_of=latest.as_of if latest else None,
