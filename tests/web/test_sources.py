@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
-
 from tests.web.conftest import CDNOW
 
 pytestmark = pytest.mark.django_db
@@ -188,8 +187,15 @@ def test_database_sources_keep_credentials_out_of_the_database_and_the_pages(
     monkeypatch.setenv("SHOP_DB", f"duckdb:///{database}")
     answer = client.post(
         reverse("pages:sources"),
-        form("shop", url="env:SHOP_DB", table="orders", customer_id="customer", timestamp="day",
-             amount="amount", header="auto"),
+        form(
+            "shop",
+            url="env:SHOP_DB",
+            table="orders",
+            customer_id="customer",
+            timestamp="day",
+            amount="amount",
+            header="auto",
+        ),
     )
     assert answer.status_code == 302, answer.content.decode()[:3000]
     assert Source.objects.get(name="shop").url == "env:SHOP_DB"
@@ -243,8 +249,13 @@ def test_the_api_lists_registers_and_runs_sources(
     def auth(token: str) -> dict[str, str]:
         return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
-    fields = {"name": "cdnow", "customer_col": "1", "date_col": "3", "amount_col": "5",
-              "header": "false"}
+    fields = {
+        "name": "cdnow",
+        "customer_col": "1",
+        "date_col": "3",
+        "amount_col": "5",
+        "header": "false",
+    }
     with CDNOW.open("rb") as handle:
         denied = client.post("/api/v1/sources", {**fields, "file": handle}, **auth(read))
     assert denied.status_code == 403
@@ -269,27 +280,34 @@ def test_the_api_lists_registers_and_runs_sources(
     assert listed["count"] == 1 and listed["items"][0]["name"] == "cdnow"
     assert client.get("/api/v1/sources", **auth(analyst)).json()["items"][0]["url"] is None
     assert client.get("/api/v1/sources", **auth(am)).json() == {
-        "items": [], "count": 0, "limit": 50, "offset": 0
+        "items": [],
+        "count": 0,
+        "limit": 50,
+        "offset": 0,
     }
 
     key = {"HTTP_IDEMPOTENCY_KEY": "run-1"}
-    first = client.post("/api/v1/runs", {"source": "cdnow"}, content_type="application/json",
-                        **auth(write), **key)
+    first = client.post(
+        "/api/v1/runs", {"source": "cdnow"}, content_type="application/json", **auth(write), **key
+    )
     assert first.status_code == 202
     job = first.json()
     assert job["kind"] == "run_analysis" and job["status"] == "queued"
-    second = client.post("/api/v1/runs", {"source": "cdnow"}, content_type="application/json",
-                         **auth(write))
+    second = client.post(
+        "/api/v1/runs", {"source": "cdnow"}, content_type="application/json", **auth(write)
+    )
     assert second.status_code == 200 and second.json()["id"] == job["id"]
     followed = client.get(f"/api/v1/jobs/{job['id']}", **auth(read))
     assert followed.status_code == 200 and followed.json()["kind"] == "run_analysis"
     assert Job.objects.filter(kind="run_analysis").count() == 1
     for token in (analyst, am):
-        answer = client.post("/api/v1/runs", {"source": "cdnow"},
-                             content_type="application/json", **auth(token))
+        answer = client.post(
+            "/api/v1/runs", {"source": "cdnow"}, content_type="application/json", **auth(token)
+        )
         assert answer.status_code == 403
-    missing = client.post("/api/v1/runs", {"source": "nope"}, content_type="application/json",
-                          **auth(write))
+    missing = client.post(
+        "/api/v1/runs", {"source": "nope"}, content_type="application/json", **auth(write)
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["field"] == "source"
     seen = client.get(f"/api/v1/runs/{job['id']}", **auth(analyst))
