@@ -182,6 +182,23 @@ def test_excel(people, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert_applied(data)
 
 
+def test_excel_with_a_title_above_the_headers(people, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from openpyxl import load_workbook
+
+    data = make_master_data(50)
+    path = write_excel(data, tmp_path / "customers.xlsx", headers=CHINESE)
+    book = load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    sheet.insert_rows(1, amount=2)
+    sheet["A1"] = "客户名单（2024年）"
+    book.save(path)
+    result = import_master_data(path, dry_run=True)
+    assert result.columns["external_id"] == "会员号"
+    assert first_codes(result) == {row + 2: code for row, code in data.bad.items()}
+    assert result.good_rows == 50 - len(data.bad)
+
+
 def test_a_table_from_python(people) -> None:  # type: ignore[no-untyped-def]
     table = pa.table(
         {

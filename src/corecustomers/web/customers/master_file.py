@@ -211,6 +211,9 @@ MAX_LENGTH: dict[str, int] = {
 }
 
 _PLACEHOLDERS = frozenset(PLACEHOLDER_IDS)
+_WORKBOOKS = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
+#: How far down a sheet the header row is looked for (a title or a date above it).
+_HEADER_SEARCH = 10
 _DATE = re.compile(
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[Tt ]+0{1,2}:00(?::00(?:\.0+)?)?)?$"
 )
@@ -467,12 +470,35 @@ def _check_bytes(path: Path) -> None:
         head = handle.read(4096)
     if not head.strip():
         raise MasterDataError(f"file {path.name} is empty; export the customers again")
-    workbook = path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".pq"}
+    workbook = path.suffix.lower() in {*_WORKBOOKS, ".parquet", ".pq"}
     if not workbook and b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise MasterDataError(
             f"file {path.name} is not a table (it holds binary data): give a CSV or Excel "
             "file with a header row"
         )
+
+
+def _excel_header_row(path: Path) -> int | None:
+    """The sheet row holding an id header when a title sits above it (else ``None``).
+
+    Chinese exports often start with a title row (客户名单, a merged banner) and a blank
+    row; the engine's reader takes the first non-blank row as the header unless told.
+    """
+    try:
+        from python_calamine import CalamineWorkbook
+
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)[:_HEADER_SEARCH]
+    except Exception:  # the reader says what is wrong with the file
+        return None
+    for number, row in enumerate(rows, start=1):
+        headers = [str(cell).strip() for cell in row if cell not in (None, "")]
+        try:
+            map_headers(headers)
+        except MasterDataError:
+            continue
+        return number
+    return None
 
 
 @contextmanager
@@ -481,11 +507,18 @@ def _opened(path: Path) -> Iterator[RawSource]:
     import ibis
 
     _check_bytes(path)
+    header_row = _excel_header_row(path) if path.suffix.lower() in _WORKBOOKS else None
     con = ibis.duckdb.connect()
     try:
         with tempfile.TemporaryDirectory(prefix="cc-masterdata-") as staging:
             try:
-                raw = read_source(str(path), con=con, staging_dir=Path(staging), header=True)
+                raw = read_source(
+                    str(path),
+                    con=con,
+                    staging_dir=Path(staging),
+                    header=True,
+                    header_row=header_row,
+                )
             except (InputError, SourceError) as exc:
                 raise MasterDataError(str(exc)) from exc
             except Exception as exc:
