@@ -6,7 +6,10 @@ every matching customer. SQLite cannot say ``NULLS LAST`` in an index, and puts 
 in a descending order anyway, so there the same indexes are plain ``DESC``.
 """
 
+from typing import Any
+
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 SORT_INDEXES = {
     "state_core_desc": ("core_score {desc}", "customer_id"),
@@ -14,7 +17,7 @@ SORT_INDEXES = {
 }
 
 
-def create_sort_indexes(apps, schema_editor):
+def create_sort_indexes(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
     desc = "DESC NULLS LAST" if schema_editor.connection.vendor == "postgresql" else "DESC"
     quote = schema_editor.quote_name
     for name, columns in SORT_INDEXES.items():
@@ -23,12 +26,11 @@ def create_sort_indexes(apps, schema_editor):
             field, _, order = column.partition(" ")
             parts.append(f"{quote(field)} {order.format(desc=desc)}".strip())
         schema_editor.execute(
-            f"CREATE INDEX {quote(name)} ON {quote('customers_customerstate')} "
-            f"({', '.join(parts)})"
+            f"CREATE INDEX {quote(name)} ON {quote('customers_customerstate')} ({', '.join(parts)})"
         )
 
 
-def drop_sort_indexes(apps, schema_editor):
+def drop_sort_indexes(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
     for name in SORT_INDEXES:
         schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
 
