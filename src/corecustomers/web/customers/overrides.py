@@ -4,21 +4,20 @@ The workspace's ``overrides`` table is the one source of truth. A change made in
 service is written to :class:`TierOverride` at once (so the page shows it) and pushed to
 the workspace by the ``sync_overrides`` job; the same job pulls overrides set with
 ``corecustomers override`` into the service and audits them as made on the command line.
-The web process never opens the workspace: only the worker does, briefly, waiting with
-backoff while another process (``analyze``) holds it.
+The web process never opens the workspace: only the worker does, briefly; the store waits
+with backoff while another process (``analyze``) holds it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from corecustomers.errors import InputError, SourceError
+from corecustomers.errors import InputError
 from corecustomers.store import Workspace
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.identity import pseudonym
@@ -118,20 +117,9 @@ def _queue_sync(user: Any) -> None:
     submit("sync_overrides", {}, user=user)
 
 
-def open_workspace(location: str | None = None, *, wait_seconds: float = 600.0) -> Workspace:
-    """Open the workspace, waiting with backoff while another process holds it."""
-    target = location or settings.WORKSPACE
-    delay, waited = 0.2, 0.0
-    while True:
-        try:
-            return Workspace.open(target)
-        except SourceError as exc:
-            if waited >= wait_seconds or "lock" not in str(exc).lower():
-                raise
-            log.info("workspace busy (%s); retrying in %.1f s", exc, delay)
-            time.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
+def open_workspace(location: str | None = None) -> Workspace:
+    """Open the service's workspace (the store waits with backoff while it is busy)."""
+    return Workspace.open(location or settings.WORKSPACE)
 
 
 def sync_overrides(job: Job | None = None, progress: JobProgress | None = None) -> dict[str, int]:
