@@ -138,7 +138,7 @@ def _text(field: str, value: str) -> str:
 
 
 def _filter(query: CustomerQuery) -> CustomerFilter:
-    values = query.dict()
+    values = query.model_dump()
     for name, value in values.items():
         _text(name, str(value))
     return CustomerFilter.from_mapping(values)
@@ -167,8 +167,7 @@ def _customer(request: HttpRequest, customer_id: str, *, change: bool = False) -
 def list_customers(
     request: HttpRequest, filters: Query[CustomerQuery], page: Query[PageQuery]
 ) -> Any:
-    found = customer_page(user_of(request), _filter(filters), limit=page.limit, offset=page.offset)
-    return found
+    return customer_page(user_of(request), _filter(filters), limit=page.limit, offset=page.offset)
 
 
 @router.get(
