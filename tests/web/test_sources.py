@@ -231,6 +231,9 @@ def test_who_may_see_register_and_run_sources(
     client.force_login(people.analyst)
     assert client.get(reverse("pages:sources")).status_code == 200
     assert client.post(run).status_code == 403
+    client.post(reverse("pages:language"), {"language": "zh-hans", "next": "/"})
+    chinese = client.get(reverse("pages:sources")).content.decode()
+    assert "数据源" in chinese and "Data sources" not in chinese
     assert register_by_page(client, "other", CDNOW).status_code == 403
     assert Source.objects.count() == 1
 
