@@ -443,3 +443,24 @@ def test_trend_uses_the_report_migration_chart_for_the_whole_base(book: Any, peo
     summary["migration_series"] = {"dates": ["x"], "series": "nonsense"}
     Analysis.objects.filter(pk=analysis.pk).update(summary=summary)
     assert 'data-chart="core-trend"' in login("admin").get("/").content.decode()
+
+
+def test_profile_shows_the_purchase_mix_when_the_analysis_has_it(book: Any, people: Any) -> None:
+    state = CustomerState.objects.get(customer=book[0])
+    state.pattern = {
+        **state.pattern,
+        "top_products": [
+            {"value": "乌龙茶 <b>", "share": 0.625},
+            {"value": "Green tea", "share": 0.25},
+        ],
+        "top_channels": json.dumps([{"value": "App", "share": 1.0}]),
+    }
+    state.recommendations = ["Tea set", "Teapot"]
+    state.save()
+    html = login("am1").get(profile_url(book[0].external_id)).content.decode()
+    products = html.split('data-mix="top_products"', 1)[1].split("</ul>", 1)[0]
+    assert "乌龙茶 &lt;b&gt;" in products and "62.5%" in products and "Green tea" in products
+    channels = html.split('data-mix="top_channels"', 1)[1].split("</ul>", 1)[0]
+    assert "App" in channels and "100.0%" in channels
+    assert 'data-mix="top_categories"' not in html  # absent from the analysis: not shown
+    assert "Tea set" in html and "Teapot" in html

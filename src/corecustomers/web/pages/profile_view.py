@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,23 @@ class MixItem:
 
 
 def _mix(value: Any) -> list[MixItem]:
-    """Top products / categories / channels as ``(name, share)``, whatever shape they came in."""
+    """Top products / categories / channels as ``(name, share)``, whatever shape they came in:
+    a list of ``{"value"|"name": ..., "share": ...}``, a mapping name → share, a JSON text of
+    either, or names separated by ``|``.
+
+    >>> [(m.name, m.share) for m in _mix('[{"value": "Tea", "share": 0.5}]')]
+    [('Tea', 0.5)]
+    >>> [(m.name, m.share) for m in _mix({"App": 0.25})], _mix("a|b")[1].name
+    ([('App', 0.25)], 'b')
+    """
     if not value:
         return []
     if isinstance(value, str):
+        if value.lstrip()[:1] in {"[", "{"}:
+            try:
+                return _mix(json.loads(value))
+            except json.JSONDecodeError:
+                pass
         return [MixItem(part.strip(), None) for part in value.split("|") if part.strip()]
     items: list[MixItem] = []
     if isinstance(value, dict):
