@@ -283,8 +283,10 @@ def with_amount(
     number = ibis.ifelse(readable, digits.cast("float64"), ibis.null("float64"))
     t = t.mutate(**{out: ibis.ifelse(t[p + "neg"], -number.abs(), number)})
     if ambiguous:
+        # only a value that does not read is tested for looking like a number
         looks = clean.re_search(_NUMERIC_LOOKING) & (clean.length() <= _NUMBER_MAX_CHARS)
-        t = t.mutate(**{ambiguous: (looks & ~valid).fill_null(False)})
+        flag = ibis.ifelse(valid.fill_null(True), False, looks.fill_null(False))
+        t = t.mutate(**{ambiguous: flag})
     return t.drop(*[c for c in t.columns if c.startswith(p)])
 
 

@@ -143,6 +143,9 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# How a total label may end: nothing, or a colon (ASCII or full-width, after a space or not).
+_COLONS = ("", ":", "：", " :", " ：")
+
 _TEXT_OPTIONAL = ("product", "category", "channel", "store", "referred_by")
 _NUMERIC_OPTIONAL = ("quantity", "margin")
 
@@ -314,11 +317,12 @@ def validate(
             t = with_amount(t, mapping[name], out=f"__{name}", decimal=mark)
     amount, stamp = t["__amount"], t["__timestamp"]
     customer = t["__customer"].lower()
-    label = customer.re_replace("[:：]+$", "").strip()
+    # a plain set lookup (no regular expression per row): the labels with a trailing colon
+    labels = [f"{label}{colon}" for label in SUMMARY_LABELS for colon in _COLONS]
     placeholder = customer.isin(placeholders) if placeholders else ibis.literal(False)
     tomorrow = ibis.timestamp(today + _dt.timedelta(days=1))
     basic = ibis.cases(
-        (label.isin(list(SUMMARY_LABELS)).fill_null(False), "summary_row"),
+        (customer.isin(labels).fill_null(False), "summary_row"),
         (t["__customer"].isnull() | placeholder.fill_null(False), "missing_customer_id"),
         (stamp.isnull(), "unparseable_date"),
         (t["__amount_ambiguous"], "ambiguous_amount"),
