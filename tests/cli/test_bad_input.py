@@ -391,3 +391,30 @@ def test_a_title_row_above_the_excel_headers_gets_a_hint_and_a_way_out(tmp_path:
     assert (s["rows_read"], s["customers"], s["revenue"]) == (10, 10, 550.0)
     # rows keep the sheet's numbering: the first customer is on row 3
     assert s["rows_quarantined"] == 0
+
+
+def test_history_builds_the_named_sources_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"C{i % 9},2024-{1 + i % 6:02d}-{1 + i % 27:02d},{5 + i}\n" for i in range(120))
+    write(tmp_path / "sales-2024-06-30.csv", HEADER + rows + "C1,2024-06-30,9\n")
+    args = ["history", "sales-2024-06-30.csv", "--every", "quarter", "--out", "h", "-q"]
+    assert main([*args, "--source-name", "shop"]) == 0
+    series = json.loads((tmp_path / "h" / "history.json").read_text(encoding="utf-8"))
+    assert series["source_name"] == "shop"
+    assert [(s["as_of"], s["previous_as_of"]) for s in series["snapshots"]] == [
+        ("2024-03-31", None),
+        ("2024-06-30", "2024-03-31"),
+    ]
+    assert "snapshots of shop" in capsys.readouterr().out
+    # without a name the file's own history starts; the workspace now holds two sources
+    assert main(args) == 0
+    series = json.loads((tmp_path / "h" / "history.json").read_text(encoding="utf-8"))
+    assert series["source_name"] == "sales"
+    assert series["snapshots"][0]["previous_as_of"] is None
+    assert main(["compare", "--from", "2024-03-31", "--to", "2024-06-30"]) == 2
+    assert "--source-name" in capsys.readouterr().err
+    assert (
+        main(["compare", "--from", "2024-03-31", "--to", "2024-06-30", "--source-name", "shop"])
+        == 0
+    )
