@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from corecustomers.web.pages import admin_views, customer_views, views
+from corecustomers.web.pages import admin_views, customer_views, views, work_views
 from corecustomers.web.pages import imports as import_views
 from corecustomers.web.pages import sources as source_views
 
@@ -26,6 +26,14 @@ urlpatterns = [
     path("customers/", customer_views.customer_list, name="customers"),
     path("customers.csv", customer_views.export, name="export"),
     path("customers/<path:key>/", customer_views.profile, name="customer"),
+    path("work/", work_views.work_page, name="work"),
+    path("work/snooze/", work_views.snooze_item, name="work-snooze"),
+    path("work/hand-over/", work_views.hand_over_item, name="work-hand-over"),
+    path("work/team/", work_views.team_page, name="team"),
+    path("log/<path:key>/", work_views.log_page, name="log-interaction"),
+    path("alerts/", work_views.alerts_page, name="alerts"),
+    path("alerts/<int:pk>/", work_views.alert_change, name="alert-change"),
+    path("notifications/", work_views.notifications_page, name="notifications"),
     path("administration/", admin_views.home, name="admin"),
     path("administration/users/", admin_views.users, name="admin-users"),
     path("administration/teams/", admin_views.teams, name="admin-teams"),
