@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from ninja import Header, Router, Schema
 from ninja.responses import Status
 
-from corecustomers.web.api.errors import ERRORS, ApiError
+from corecustomers.web.api.errors import ERRORS, ApiError, ErrorBody
 from corecustomers.web.api.jobs import JobOut, job_out
 from corecustomers.web.api.sources import writer
 from corecustomers.web.sources.models import Source, SourceRun
@@ -44,7 +44,9 @@ class RunOut(Schema):
     warnings: list[dict[str, Any]]
 
 
-@router.post("", response={200: JobOut, 202: JobOut, **ERRORS}, summary="Run a source now")
+@router.post(
+    "", response={200: JobOut, 202: JobOut, 400: ErrorBody, **ERRORS}, summary="Run a source now"
+)
 def create_run(
     request: HttpRequest,
     body: RunIn,
