@@ -131,7 +131,7 @@ def queue_escalation() -> Job | None:
 
 def _loop(stop: threading.Event, every: float) -> None:
     escalate_every = escalate_seconds()
-    next_escalation = time.monotonic()
+    next_escalation = time.monotonic() + escalate_every  # the first one after an interval
     while True:
         try:
             tick()
