@@ -28,5 +28,6 @@ api.add_router("/jobs", jobs_router, tags=["jobs"])
 api.add_router("/imports", "corecustomers.web.api.imports.router", tags=["imports"])
 api.add_router("/sources", "corecustomers.web.api.sources.router", tags=["sources"])
 api.add_router("/runs", "corecustomers.web.api.runs.router", tags=["runs"])
+api.add_router("", "corecustomers.web.api.work.router", tags=["work"])  # before customers
 api.add_router("", customers_router, tags=["customers"])
 api.add_router("", overview_router, tags=["overview"])
