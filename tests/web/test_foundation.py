@@ -111,7 +111,8 @@ def test_restrict_scopes_customers_by_role(imported: Path, people) -> None:  # t
 
 
 def test_unassigned_customers_for_account_managers_only_when_the_setting_allows(
-    imported: Path, people  # type: ignore[no-untyped-def]
+    imported: Path,
+    people,  # type: ignore[no-untyped-def]
 ) -> None:
     from corecustomers.web.customers.models import ServiceSetting
 
@@ -138,15 +139,21 @@ def test_audit_entries_cannot_be_changed_or_deleted(people) -> None:  # type: ig
 
 
 def test_a_job_runs_once_and_reports_its_result(
-    cdnow_analysis: Path, people, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+    cdnow_analysis: Path,
+    people,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False):
         job, created = submit(
-            "import_analysis", {"folder": str(cdnow_analysis)}, user=people.admin,
+            "import_analysis",
+            {"folder": str(cdnow_analysis)},
+            user=people.admin,
             idempotency_key="k1",
         )
         same, created_again = submit(
-            "import_analysis", {"folder": str(cdnow_analysis)}, user=people.admin,
+            "import_analysis",
+            {"folder": str(cdnow_analysis)},
+            user=people.admin,
             idempotency_key="k1",
         )
     assert created and not created_again and same.pk == job.pk

@@ -94,7 +94,7 @@ def test_filters_and_sorts(book, people) -> None:  # type: ignore[no-untyped-def
 
 
 def test_export_neutralises_formulas_and_is_audited(book, people) -> None:  # type: ignore[no-untyped-def]
-    book[0].name = "=HYPERLINK(\"http://x\")"
+    book[0].name = '=HYPERLINK("http://x")'
     book[0].save()
     text = "".join(export_csv(people.am1, CustomerFilter()))
     lines = text.lstrip("\ufeff").splitlines()

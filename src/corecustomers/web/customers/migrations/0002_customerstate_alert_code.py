@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customerstate',
-            name='alert_code',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="customerstate",
+            name="alert_code",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
     ]
