@@ -191,7 +191,9 @@ def http(server: Server, people: dict[str, Any], rounds: int) -> dict[str, Any]:
     }
 
 
-def run_database(kind: str, folder: Path, rounds: int, query_rounds: int) -> dict[str, Any]:
+def run_database(
+    kind: str, folder: Path, rounds: int, query_rounds: int, *, import_only: bool = False
+) -> dict[str, Any]:
     """Everything for one database; the database is dropped at the end (PostgreSQL)."""
     workspace = DATA / f"service-ws-{kind}"
     shutil.rmtree(workspace, ignore_errors=True)
@@ -217,6 +219,8 @@ def run_database(kind: str, folder: Path, rounds: int, query_rounds: int) -> dic
         )
         out["import"] = measured.as_dict()
         out["load"]["after_import"] = _load()
+        if import_only:
+            return out
         log(f"[{kind}] people, sessions, tokens ...")
         arguments = {"db": db, "workspace": str(workspace)}
         people = _task("people", 3600, **arguments)
@@ -298,6 +302,8 @@ def render(results: dict[str, Any]) -> str:
             "| request | user | rows in scope | p50 ms | p95 ms | p99 ms | query p95 ms |",
             "|---|---|---:|---:|---:|---:|---:|",
         ]
+        if "people" not in run:  # --import-only
+            continue
         scope = run["people"]["customers_in_scope"]
         timings = run.get("http", {}).get("timings", {})
         query = run["queries"]["timings"]
@@ -337,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-rounds", type=int, default=30)
     parser.add_argument("--out", type=Path, default=BENCH / "results-service.json")
     parser.add_argument("--markdown", action="store_true", help="render --out and stop")
+    parser.add_argument("--import-only", action="store_true", help="measure the import only")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.markdown:
         print(render(json.loads(args.out.read_text(encoding="utf-8"))))
@@ -353,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     for kind in args.db or ["postgresql", "sqlite"]:
-        results["runs"].append(run_database(kind, folder, args.rounds, args.query_rounds))
+        results["runs"].append(
+            run_database(kind, folder, args.rounds, args.query_rounds, import_only=args.import_only)
+        )
         results["comparisons"] = comparisons(results)
         args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print(render(results))

@@ -14,7 +14,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
 from corecustomers.web.access import reaches_everything
 from corecustomers.web.audit.log import record
@@ -200,11 +211,13 @@ def customer_queryset(user: Any, flt: CustomerFilter, action: str = "view") -> Q
         if flt.movement:
             qs = qs.filter(_movement(flt.movement, order, core))
     column = SORTS[flt.sort.lstrip("-")]
-    order = (
-        F(column).desc(nulls_last=True)
-        if flt.sort.startswith("-")
-        else F(column).asc(nulls_last=True)
-    )
+    key: Any = F(column)
+    if column != "external_id" and getattr(user, "role", "") == "account_manager":
+        # An account manager's book is small: sort its matches rather than let PostgreSQL
+        # walk an index of every customer in this order hoping to meet them early (unowned
+        # strategic customers with 1M customers: 10 s walking, 80 ms sorting). Same order.
+        key = ExpressionWrapper(F(column) * 1.0, output_field=FloatField())
+    order = key.desc(nulls_last=True) if flt.sort.startswith("-") else key.asc(nulls_last=True)
     return qs.order_by(order, "pk")
 
 
