@@ -237,3 +237,26 @@ def test_the_schema_declares_the_errors() -> None:
     ]:
         declared = {str(code) for code in paths[path][method]["responses"]}
         assert {"401", "403", "404", "422"} <= declared, (path, declared)
+
+
+def test_every_new_list_within_each_roles_scope(book: Any, callers: Any) -> None:
+    east = {a.pk for a in Alert.objects.filter(customer__in=book[:4])}
+    every = set(Alert.objects.values_list("pk", flat=True))
+
+    def alert_ids(role: str) -> set[int]:
+        body = callers[role].get("/work/alerts", status="all", limit=500).json()
+        assert body["count"] == len(body["items"])
+        return {a["id"] for a in body["items"]}
+
+    assert alert_ids("admin") == every
+    assert alert_ids("manager") == east  # East's customers, not am2's (West)
+    assert alert_ids("am1") == east
+    assert alert_ids("am2") == {Alert.objects.get(customer=book[4]).pk}  # own customer only
+    assert len(every) > len(east) + 1  # the unowned alerts reach no account manager
+    analyst = callers["analyst"].get("/work/alerts", limit=500).json()["items"]
+    assert {a["customer_id"] for a in analyst} <= set(
+        Customer.objects.values_list("pseudonym", flat=True)
+    )  # analysts see pseudonyms only
+    assert callers["analyst"].get("/work").json()["items"] == []
+    listed = callers["am2"].get(interactions(book[4].external_id))
+    assert listed.status_code == 200 and listed.json()["count"] == 0
