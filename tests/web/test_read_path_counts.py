@@ -95,3 +95,18 @@ def test_dashboard_of_a_part_of_the_base_equals_a_plain_computation(base, people
     assert board.value_at_stake == pytest.approx(
         sum(s.value_at_stake or 0.0 for s in states if s.alert)
     )
+
+
+@pytest.mark.parametrize("sort", ["-core_score", "clv", "-value_at_stake", "p_alive"])
+def test_an_account_managers_order_is_the_lists_order(base, people, sort) -> None:  # type: ignore[no-untyped-def]
+    from corecustomers.web.customers.models import AccountMember
+
+    book = list(Customer.objects.filter(state__isnull=False).order_by("pk")[:40:3])
+    for customer in book:
+        AccountMember.objects.create(customer=customer, user=people.am1, role="owner")
+    flt = CustomerFilter.from_mapping({"sort": sort})
+    mine = [row.key for row in customer_page(people.am1, flt, limit=500, audit=False).items]
+    everyone = [c.external_id for c in customer_queryset(people.admin, flt)]
+    keys = {c.external_id for c in book}
+    assert mine == [key for key in everyone if key in keys]
+    assert len(mine) == len(book)
