@@ -106,6 +106,8 @@ def test_a_visit_answers_the_top_alert_and_the_manager_sees_it_resolved(
     keys = [items.nth(i).get_attribute("data-item") for i in range(items.count())]
     assert f"alert:{top.pk}" not in keys
     assert len([k for k in keys if k and k.startswith("alert:")]) == 2
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: one column, no sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     manager = log_in(browser, base, "manager")
     manager.get_by_role("navigation", name="Main").get_by_role("link", name="Team").click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,33 @@ def test_pages_in_chinese(book: Any) -> None:
     assert "预警" in client.get("/alerts/").content.decode()
     profile = client.get(reverse("pages:customer", kwargs={"key": book[0].external_id}))
     assert "记录一次联系" in profile.content.decode()
+
+
+class _Controls(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.append(str(found["id"]))
+        if tag == "label" and found.get("for"):
+            self.labelled.add(str(found["for"]))
+        if tag in {"input", "select", "textarea"} and found.get("type") not in {"hidden", "submit"}:
+            self.controls.append(found)
+
+
+def test_every_field_of_the_work_pages_has_a_label_and_ids_are_unique(book: Any) -> None:
+    key = book[0].external_id
+    client = login("am1")
+    urls = ["/work/", "/alerts/", f"/log/{key}/", f"/customers/{key}/", "/notifications/"]
+    pages = [(url, client.get(url).content.decode()) for url in urls]
+    pages.append(("/work/team/", login("manager").get("/work/team/").content.decode()))
+    for url, html in pages:
+        parser = _Controls()
+        parser.feed(html)
+        assert [c for c in parser.controls if c.get("id") not in parser.labelled] == [], url
+        assert len(parser.ids) == len(set(parser.ids)), url
