@@ -407,3 +407,22 @@ def test_a_retried_post_with_the_same_idempotency_key_creates_one_job(people: An
     assert second.status_code == 200
     assert first.json()["id"] == second.json()["id"]
     assert Job.objects.filter(created_by=people.admin).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/notes", {"notes": "a\x00b"}, "notes"),
+        ("/team", {"owner": "am1", "support": ["am2", "x\x00"]}, "support.1"),
+        ("/override", {"tier": "strategic", "reason": "\x00"}, "reason"),
+    ],
+)
+def test_nul_characters_answer_422_naming_the_field(
+    book: Any, callers: Any, path: str, body: dict[str, Any], field: str
+) -> None:
+    """PostgreSQL cannot store or search a NUL: refused before any query, on every endpoint."""
+    response = callers["admin"].put(url(book["top"][0].external_id) + path, body)
+    assert response.status_code == 422
+    assert error(response)["field"] == field
+    work = callers["admin"].get("/customers", region="\x00")
+    assert work.status_code == 422 and error(work)["field"] == "region"

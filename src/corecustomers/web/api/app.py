@@ -11,6 +11,7 @@ from corecustomers.web.api.customers import router as customers_router
 from corecustomers.web.api.errors import install_handlers
 from corecustomers.web.api.jobs import router as jobs_router
 from corecustomers.web.api.overview import router as overview_router
+from corecustomers.web.api.parsing import StrictParser
 
 api = NinjaAPI(
     title="corecustomers",
@@ -20,6 +21,7 @@ api = NinjaAPI(
         "`Authorization: Bearer TOKEN` (`corecustomers token NAME`) or a browser session."
     ),
     auth=[BearerToken(), SessionAuth()],
+    parser=StrictParser(),
     urls_namespace="api-v1",
 )
 install_handlers(api)

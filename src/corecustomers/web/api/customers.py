@@ -58,10 +58,9 @@ __all__ = ["READ", "WRITE", "install_customer_errors", "router", "user_of", "wri
 
 router = Router()
 
-#: The error responses of a read and of a write (a write adds 400, a body that is not
-#: JSON, and 409, the state changed meanwhile).
+#: The error responses of a read and of a write (a write adds 409: the state changed).
 READ: dict[int, Any] = dict(ERRORS)
-WRITE: dict[int, Any] = {**ERRORS, 400: ErrorBody, 409: ErrorBody}
+WRITE: dict[int, Any] = {**ERRORS, 409: ErrorBody}
 
 
 class CustomerIdConverter:

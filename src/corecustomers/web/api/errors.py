@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from corecustomers.web.api.parsing import NulCharacterError
 
 __all__ = ["ApiError", "ErrorBody", "ErrorDetail", "install_handlers"]
 
@@ -29,8 +32,15 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
-#: The error responses every endpoint declares, so that the schema tells the truth.
-ERRORS: dict[int, Any] = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 422: ErrorBody}
+#: The error responses every endpoint declares, so that the schema tells the truth
+#: (400: a request body that cannot be parsed, which ninja answers before any handler).
+ERRORS: dict[int, Any] = {
+    400: ErrorBody,
+    401: ErrorBody,
+    403: ErrorBody,
+    404: ErrorBody,
+    422: ErrorBody,
+}
 
 
 def _body(
@@ -81,7 +91,22 @@ def install_handlers(api: NinjaAPI) -> None:
             405: "method_not_allowed",
             409: "conflict",
         }
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, NulCharacterError):
+            return _body(api, request, 422, "invalid", str(cause), cause.field)
         message = str(exc)
         if exc.status_code == 400:
             message += ": send a JSON object with 'Content-Type: application/json'"
         return _body(api, request, exc.status_code, codes.get(exc.status_code, "error"), message)
+
+    @api.exception_handler(DataError)
+    def _data(request: HttpRequest, exc: DataError) -> HttpResponse:
+        # the last net under the checks of each endpoint: a value the database refuses
+        return _body(
+            api,
+            request,
+            422,
+            "invalid",
+            "a value you sent cannot be stored or searched (a NUL character, a number out "
+            "of range or a text too long): check the values and send them again",
+        )
