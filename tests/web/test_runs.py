@@ -451,3 +451,30 @@ def test_a_run_whose_worker_is_killed_leaves_both_stores_consistent_and_complete
         snapshot = store.read_snapshot(killed_as_of, source_name="cdnow")
     assert snapshot.num_rows == 2357
     assert set(snapshot.column("run_id").to_pylist()) == {run_id}
+
+
+def test_the_worker_runs_a_scheduled_source_once_at_its_time(tmp_path: Path) -> None:
+    workspace, url, env = service_on_file(tmp_path)
+    env.update(CORECUSTOMERS_SCHEDULE_SECONDS="0.5", CORECUSTOMERS_TIME_ZONE="UTC")
+    db = Path(url.removeprefix("sqlite:///"))
+    at = (dt.datetime.now(UTC) + dt.timedelta(seconds=20)).time().replace(microsecond=0)
+    cli(["source", "add", "cdnow", str(CDNOW), *CDNOW_COLUMNS, "--schedule", "daily",
+         "--at", at.isoformat()], workspace, url, env)  # fmt: skip
+    log = tmp_path / "worker.log"
+    worker = _worker(workspace, url, env, log)
+    try:
+        deadline = time.monotonic() + 240
+        while not _query(db, "SELECT count(*) FROM jobs_job WHERE status = 'succeeded' "
+                         "AND kind = 'run_analysis'")[0][0]:  # fmt: skip
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(3)  # more ticks: no second run for the same due time
+    finally:
+        _stop(worker)
+    runs = _query(db, "SELECT trigger, due FROM sources_sourcerun")
+    assert len(runs) == 1
+    ((trigger, due),) = runs
+    assert trigger == "schedule"
+    assert dt.datetime.fromisoformat(due).time() == at
+    assert _query(db, "SELECT count(*) FROM customers_analysis")[0][0] == 1
