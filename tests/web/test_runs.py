@@ -436,6 +436,8 @@ def test_a_run_whose_worker_is_killed_leaves_both_stores_consistent_and_complete
         _stop(second)
 
     ((run_id, as_of),) = _query(db, "SELECT run_id, as_of FROM sources_sourcerun")
+    # the watch may have queued an import of the same folder too: it found it done
+    assert _query(db, "SELECT kind, error FROM jobs_job WHERE status = 'failed'") == []
     assert _query(db, "SELECT run_id FROM customers_analysis") == [(run_id,)]
     assert _query(db, "SELECT count(*) FROM customers_customer")[0][0] == 2357
     assert _query(db, "SELECT count(*) FROM customers_customerhistory")[0][0] == 2357
