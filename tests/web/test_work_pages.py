@@ -177,6 +177,8 @@ def test_alerts_page_ranks_scopes_and_changes_status(book: Any, people: Any) -> 
         int(pk) for pk in re.findall(r'data-alert="(\d+)"', am1.get("/alerts/").content.decode())
     ]
     assert str(target.pk) in am1.get("/alerts/?status=dismissed").content.decode()
+    outcomes = am1.get("/alerts/").content.decode().split('data-kpi="outcomes"')[1]
+    assert "False alarm 1" in outcomes.split("</div>")[0]
     am2_html = login("am2").get("/alerts/").content.decode()
     assert [int(pk) for pk in re.findall(r'data-alert="(\d+)"', am2_html)] == [
         Alert.objects.get(customer=book[4]).pk

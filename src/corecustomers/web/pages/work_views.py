@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from corecustomers.web.accounts.models import Team, User
 from corecustomers.web.customers import queries
 from corecustomers.web.customers.models import Customer
-from corecustomers.web.pages.present import number_format, page_lang, tiers
+from corecustomers.web.pages.present import latest_summary, number_format, page_lang, tiers
 from corecustomers.web.work.interactions import InteractionError
 from corecustomers.web.work.management import management
 from corecustomers.web.work.models import (
@@ -54,6 +54,7 @@ from corecustomers.web.work.triage import (
     alert_outcomes,
     change_alert,
     log_with_result,
+    recorded_outcomes,
 )
 
 __all__ = [
@@ -365,11 +366,9 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         }
         for a in page
     ]
-    view = management(user)
-    recorded: dict[str, int] = {}
-    for row in view.outcomes:
-        recorded[row["outcome"]] = recorded.get(row["outcome"], 0) + row["alerts"]
-    dismissed = Alert.objects.restrict(user, "view").filter(status="dismissed").count()
+    recorded = recorded_outcomes(user)
+    evaluation = (latest_summary().get("alerts") or {}).get("evaluation") or {}
+    precision = evaluation.get("precision") if isinstance(evaluation, dict) else None
     context = {
         "rows": rows,
         "page": page,
@@ -382,9 +381,8 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         ],
         "fmt": number_format(),
         "tiers": tiers(),
-        "precision": view.engine_alert_precision,
-        "recorded": [(outcome_label(k), v) for k, v in sorted(recorded.items())],
-        "dismissed": dismissed,
+        "precision": float(precision) if precision is not None else None,
+        "recorded": [(outcome_label(k), v) for k, v in recorded.items() if k],
         "statuses": [
             ("in_progress", _("In progress")),
             ("resolved", _("Resolved")),
