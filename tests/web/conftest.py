@@ -118,3 +118,13 @@ def imported(db: None, cdnow_analysis: Path) -> Iterator[Path]:
 
     import_analysis(cdnow_analysis)
     yield cdnow_analysis
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with an empty cache (the filter form keeps regions for minutes)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

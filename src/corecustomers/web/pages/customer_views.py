@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -22,9 +23,10 @@ from django.views.decorators.http import require_http_methods
 
 from corecustomers.errors import InputError
 from corecustomers.report.labels import label
+from corecustomers.web.access import reaches_everything
 from corecustomers.web.accounts.models import Team, User
 from corecustomers.web.customers import changes, overrides, queries
-from corecustomers.web.customers.models import Customer, CustomerState, Relationship
+from corecustomers.web.customers.models import Analysis, Customer, Relationship
 from corecustomers.web.pages import forms
 from corecustomers.web.pages.present import number_format, page_lang, tiers
 from corecustomers.web.pages.profile_view import profile_context
@@ -35,20 +37,38 @@ PAGE_SIZE = 50
 SORT_CHOICES = ("-core_score", "-clv", "-value_at_stake")
 
 
+#: How long the filter form's regions are reused before they are read again (seconds).
+OPTIONS_SECONDS = 300
+
+
 def _filter_options(user: Any) -> dict[str, Any]:
-    """The choices of the filter form, from what the user may see."""
-    visible: QuerySet[Customer] = Customer.objects.restrict(user, "view")
-    segments = (
-        CustomerState.objects.filter(customer__in=visible.values("pk"))
-        .exclude(rfm_segment="")
-        .values_list("rfm_segment", "rfm_segment_label")
-        .distinct()
-        .order_by("rfm_segment")
+    """The choices of the filter form, from what the user may see.
+
+    Segments come from the latest analysis' segment table (no scan of the customers);
+    regions are read from the visible customers and kept for a few minutes per analysis
+    and scope, because over a million customers that read is the slowest part of the page.
+    """
+    latest = Analysis.objects.only("run_id", "summary").first()
+    table = ((latest.summary.get("segments") or {}).get("table") or []) if latest else []
+    segments = {
+        str(row["segment"]): str(row.get("label") or row["segment"])
+        for row in table
+        if row.get("segment")
+    }
+    whole_base = reaches_everything(Customer, user, "view")
+    key = "cc:regions:{}:{}".format(
+        latest.run_id if latest else "-", "all" if whole_base else user.pk
     )
-    regions = visible.exclude(region="").values_list("region", flat=True).distinct()
+    regions = cache.get(key)
+    if regions is None:
+        visible: QuerySet[Customer] = Customer.objects.restrict(user, "view")
+        regions = sorted(
+            set(visible.exclude(region="").values_list("region", flat=True).distinct())
+        )
+        cache.set(key, regions, OPTIONS_SECONDS)
     return {
-        "segments": sorted({code: label or code for code, label in segments}.items()),
-        "regions": sorted(set(regions)),
+        "segments": sorted(segments.items()),
+        "regions": regions,
         "owners": list(
             User.objects.filter(
                 is_active=True, role__in=("admin", "manager", "account_manager")
