@@ -570,7 +570,15 @@ def dashboard(user: Any) -> Dashboard:
             top=Sum("total_spend")
         )["top"]
         top = float(top_spend or 0.0) / revenue if revenue > 0 else None
-    without_owner = states.filter(tier__in=core).exclude(has_owner).count()
+    without_owner_by_tier = {
+        row["tier"]: row["n"]
+        for row in states.filter(tier__in=core)
+        .exclude(has_owner)
+        .values("tier")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    without_owner = sum(without_owner_by_tier.values())
     trend = []
     history: dict[tuple[Any, str], int] = {}
     if not whole_base:  # the scope's history points per date and tier, in one query
@@ -605,6 +613,7 @@ def dashboard(user: Any) -> Dashboard:
         open_alerts=sum(t.alerts for t in tiers),
         value_at_stake=sum(t.value_at_stake for t in tiers),
         core_without_owner=without_owner,
+        without_owner_by_tier={t: without_owner_by_tier.get(t, 0) for t in core},
         currency=str(summary.get("currency") or ""),
         whole_base=whole_base,
         analyses=Analysis.objects.count(),

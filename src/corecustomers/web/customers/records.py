@@ -175,4 +175,6 @@ class Dashboard:
     currency: str
     whole_base: bool
     analyses: int = 0
+    #: core customers without an owner, by core tier (sums to ``core_without_owner``)
+    without_owner_by_tier: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from corecustomers.report import charts
 from corecustomers.report.charts import NumberFormat
 from corecustomers.report.labels import Lang, label
-from corecustomers.web.customers.queries import CustomerFilter, customer_page
 from corecustomers.web.customers.records import Dashboard
 from corecustomers.web.pages.present import (
     Tiers,
@@ -106,13 +105,7 @@ def dashboard_context(user: Any, data: Dashboard) -> dict[str, Any]:
             clv=t.clv,
             alerts=t.alerts,
             value_at_stake=t.value_at_stake,
-            without_owner=(
-                customer_page(
-                    user, CustomerFilter(tier=t.tier, owner="none"), limit=1, audit=False
-                ).count
-                if t.core
-                else None
-            ),
+            without_owner=data.without_owner_by_tier.get(t.tier, 0) if t.core else None,
             href=list_url(tier=t.tier),
             alerts_href=list_url(tier=t.tier, alert="yes", sort="-value_at_stake"),
             without_owner_href=list_url(tier=t.tier, owner="none"),
