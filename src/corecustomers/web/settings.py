@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "corecustomers.web.work",
     "corecustomers.web.pages",
     "corecustomers.web.sources",
+    "corecustomers.web.loyalty",
+    "corecustomers.web.contact",
+    "corecustomers.web.surveys",
+    "corecustomers.web.experiments",
 ]
 
 MIDDLEWARE = [

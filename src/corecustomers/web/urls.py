@@ -9,6 +9,10 @@ from corecustomers.web.api.app import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("corecustomers.web.pages.urls")),
+    path("", include("corecustomers.web.loyalty.urls")),
+    path("", include("corecustomers.web.contact.urls")),
+    path("", include("corecustomers.web.surveys.urls")),
+    path("", include("corecustomers.web.experiments.urls")),
 ]
 
 handler404 = "corecustomers.web.pages.errors.not_found"

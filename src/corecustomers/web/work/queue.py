@@ -12,6 +12,12 @@ Items, most urgent first within each kind:
 * ``birthday`` -- birthdays of own accounts in the next ``birthday_days_ahead`` days, not yet
   marked by an interaction.
 
+Other apps add items and checks without editing this module: an ``AppConfig`` may name
+``work_item_providers`` (callables ``(person, today, snoozed) -> list[WorkItem]``, e.g. care
+days of the contact plans) and ``work_item_checks`` (callables ``(person, items, today) ->
+list[WorkItem]`` that may return an item held, with ``held_en``/``held_zh`` saying why, e.g.
+no consent for the channel). Unknown kinds sort after the built-in ones.
+
 An item disappears when it is done (an interaction answers it), snoozed (until a date,
 with a reason) or handed over (alerts and follow-ups, to a colleague; audited). Own
 accounts are those on whose account team the person is.
@@ -20,12 +26,15 @@ accounts are those on whose account team the person is.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from corecustomers.web.accounts.models import Team, User
 from corecustomers.web.audit.log import record
@@ -52,6 +61,9 @@ class WorkItem:
     reason_zh: str
     due: dt.date | None
     value_at_stake: float | None
+    #: Why the item is held (not to be done now), e.g. no consent for its channel; empty if not.
+    held_en: str = ""
+    held_zh: str = ""
 
 
 def can_see_queue_of(viewer: Any, person: User) -> bool:
@@ -199,16 +211,27 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                     None,
                 )
             )
+    for provide in _extensions("work_item_providers"):
+        items.extend(provide(person, today, snoozed))
+    for check in _extensions("work_item_checks"):
+        items = check(person, items, today)
     order = {"alert": 0, "follow_up": 1, "action": 2, "cadence": 3, "birthday": 4}
     return sorted(
         items,
         key=lambda i: (
-            order[i.kind],
+            order.get(i.kind, len(order)),
             -(i.value_at_stake or 0.0) if i.kind == "alert" else 0.0,
             i.due or today,
             i.key,
         ),
     )
+
+
+def _extensions(attribute: str) -> Iterator[Callable[..., list[WorkItem]]]:
+    """The callables other apps name in their ``AppConfig`` (see the module docstring)."""
+    for config in apps.get_app_configs():
+        for target in getattr(config, attribute, ()):
+            yield import_string(target) if isinstance(target, str) else target
 
 
 def _next_birthday(born: dt.date, today: dt.date) -> dt.date | None:
