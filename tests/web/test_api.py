@@ -295,13 +295,13 @@ def test_account_team_and_notes(book: Any, callers: Any) -> None:
 
 
 def test_alerts_are_ranked_by_value_at_stake_and_scoped(book: Any, callers: Any) -> None:
-    body = callers["admin"].get("/alerts", limit=100).json()
+    body = callers["admin"].get("/flagged-customers", limit=100).json()
     assert body["count"] == CustomerState.objects.filter(alert=True).count() > 0
     stakes = [item["customer"]["value_at_stake"] or 0.0 for item in body["items"]]
     assert stakes == sorted(stakes, reverse=True)
     assert all(item["customer"]["alert"] for item in body["items"])
     assert any(item["reason_en"] for item in body["items"])
-    mine = callers["am1"].get("/alerts", limit=100).json()
+    mine = callers["am1"].get("/flagged-customers", limit=100).json()
     own = {c.external_id for c in [*book["top"][:3], *book["odd"]]}
     assert {item["customer"]["key"] for item in mine["items"]} <= own
     assert (

@@ -243,8 +243,8 @@ def api_dashboard(book: Book, role: str, seen: Seen) -> None:
     assert sum(tier["customers"] for tier in board["tiers"]) == len(mine)
 
 
-def api_alerts(book: Book, role: str, seen: Seen) -> None:
-    response = _api(book, role)("/alerts", limit=500)
+def api_flagged(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/flagged-customers", limit=500)
     assert response.status_code == 200
     seen.bodies.append(response.content.decode())
     body = response.json()
@@ -325,7 +325,7 @@ PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
     "api-profile": api_profile,
     "api-history": api_history,
     "api-dashboard": api_dashboard,
-    "api-alerts": api_alerts,
+    "api-flagged": api_flagged,
     "api-csv": api_csv,
     "page-list": page_list,
     "page-profile": page_profile,

@@ -179,16 +179,18 @@ def test_work_holds_only_own_customers_and_members_for_their_manager(
 
 
 def test_routed_alerts_list_and_patch(book: Any, callers: Any, people: Any) -> None:
-    mine = callers["am1"].get("/work/alerts", limit=100).json()
+    mine = callers["am1"].get("/alerts", limit=100).json()
     expected = Alert.objects.filter(customer__in=book[:4]).order_by("-value_at_stake", "pk")
     assert [a["id"] for a in mine["items"]] == [a.pk for a in expected]
     first = mine["items"][0]
     assert first["status"] == "open" and first["assignee"] == "am1" and first["due"]
     assert first["escalated"] is False
-    assert [a["id"] for a in callers["am2"].get("/work/alerts").json()["items"]] == [
+    assert [a["id"] for a in callers["am2"].get("/alerts").json()["items"]] == [
         Alert.objects.get(customer=book[4]).pk
     ]
     target = expected[0].pk
+    assert callers["am1"].get(f"/alerts/{target}").json() == first  # one alert, same shape
+    assert callers["am2"].get(f"/alerts/{target}").status_code == 404
     assert callers["am2"].patch(f"/alerts/{target}", {"status": "in_progress"}).status_code == 404
     missing = callers["am1"].patch(f"/alerts/{target}", {"status": "resolved"})
     assert missing.status_code == 422 and error(missing)["field"] == "outcome"
@@ -202,8 +204,8 @@ def test_routed_alerts_list_and_patch(book: Any, callers: Any, people: Any) -> N
     assert "paid" in done.json()["note"]
     again = callers["am1"].patch(f"/alerts/{target}", {"status": "in_progress"})
     assert again.status_code == 422
-    assert target not in [a["id"] for a in callers["am1"].get("/work/alerts").json()["items"]]
-    dismissed = callers["am1"].get("/work/alerts", status="dismissed").json()["items"]
+    assert target not in [a["id"] for a in callers["am1"].get("/alerts").json()["items"]]
+    dismissed = callers["am1"].get("/alerts", status="dismissed").json()["items"]
     assert [a["id"] for a in dismissed] == [target]
     assert callers["am1"].patch("/alerts/999999", {"status": "in_progress"}).status_code == 404
     reader = Caller(people.am1, scope="read").patch(
@@ -231,8 +233,9 @@ def test_the_schema_declares_the_errors() -> None:
     for path, method in [
         ("/api/v1/customers/{customer_id}/interactions", "post"),
         ("/api/v1/work", "get"),
-        ("/api/v1/work/alerts", "get"),
+        ("/api/v1/alerts", "get"),
         ("/api/v1/alerts/{alert_id}", "patch"),
+        ("/api/v1/flagged-customers", "get"),
         ("/api/v1/notifications", "get"),
     ]:
         declared = {str(code) for code in paths[path][method]["responses"]}
@@ -244,7 +247,7 @@ def test_every_new_list_within_each_roles_scope(book: Any, callers: Any) -> None
     every = set(Alert.objects.values_list("pk", flat=True))
 
     def alert_ids(role: str) -> set[int]:
-        body = callers[role].get("/work/alerts", status="all", limit=500).json()
+        body = callers[role].get("/alerts", status="all", limit=500).json()
         assert body["count"] == len(body["items"])
         return {a["id"] for a in body["items"]}
 
@@ -253,7 +256,7 @@ def test_every_new_list_within_each_roles_scope(book: Any, callers: Any) -> None
     assert alert_ids("am1") == east
     assert alert_ids("am2") == {Alert.objects.get(customer=book[4]).pk}  # own customer only
     assert len(every) > len(east) + 1  # the unowned alerts reach no account manager
-    analyst = callers["analyst"].get("/work/alerts", limit=500).json()["items"]
+    analyst = callers["analyst"].get("/alerts", limit=500).json()["items"]
     assert {a["customer_id"] for a in analyst} <= set(
         Customer.objects.values_list("pseudonym", flat=True)
     )  # analysts see pseudonyms only

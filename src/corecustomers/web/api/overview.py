@@ -1,4 +1,10 @@
-"""``GET /alerts``, ``GET /dashboard`` and ``GET /me``: the caller's view of the base."""
+"""``GET /flagged-customers``, ``GET /dashboard`` and ``GET /me``: the caller's view of the base.
+
+``GET /flagged-customers`` is the analysis' side of the alerts: the customers the latest
+analysis flags, with why and the next-best action. The alerts people work on (routed to an
+owner, with a status and a deadline) are ``GET /alerts`` and ``PATCH /alerts/{id}``
+(:mod:`corecustomers.web.api.work`).
+"""
 
 from __future__ import annotations
 
@@ -20,11 +26,13 @@ router = Router()
 
 
 @router.get(
-    "/alerts",
+    "/flagged-customers",
     response={200: AlertListOut, **READ},
-    summary="Customers with an open alert, most value at stake first",
+    summary="Customers the latest analysis flags, most value at stake first",
+    description="The analysis' early warnings per customer, with the reason and the "
+    "next-best action. The routed alerts (owner, status, deadline) are `GET /alerts`.",
 )
-def list_alerts(request: HttpRequest, page: Query[PageQuery]) -> Any:
+def list_flagged_customers(request: HttpRequest, page: Query[PageQuery]) -> Any:
     return alert_page(user_of(request), limit=page.limit, offset=page.offset)
 
 

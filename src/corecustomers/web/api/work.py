@@ -4,9 +4,10 @@
   honoured: the same caller repeating a key gets the first interaction back, with
   ``Idempotent-Replayed: true``); ``GET`` lists the customer's interactions, newest first.
 * ``GET /work`` is the caller's queue (``?user=`` a team member's, for their manager).
-* ``GET /work/alerts`` lists the routed alerts in scope (status, assignee, deadline,
-  escalation); ``PATCH /alerts/{id}`` changes one's status with an outcome and a note.
-  (``GET /alerts`` stays the list of customers flagged by the latest analysis.)
+* ``GET /alerts`` lists the routed alerts in scope (status, assignee, deadline,
+  escalation), ``GET /alerts/{id}`` one of them; ``PATCH /alerts/{id}`` changes one's
+  status with an outcome and a note. (The customers the latest analysis flags, whether
+  routed or not, are ``GET /flagged-customers``.)
 * ``GET /notifications`` lists the caller's notifications.
 
 Every list is ``{"items", "count", "limit", "offset"}``; every error the one error body.
@@ -376,7 +377,7 @@ def _alert(user: Any, alert: Alert, now: dt.datetime) -> dict[str, Any]:
 
 
 @router.get(
-    "/work/alerts",
+    "/alerts",
     response={200: RoutedAlertListOut, **READ},
     summary="Routed alerts in your scope, most value at stake first",
 )
@@ -397,6 +398,24 @@ def list_routed_alerts(request: HttpRequest, query: Query[AlertQuery]) -> Any:
         "limit": query.limit,
         "offset": query.offset,
     }
+
+
+@router.get(
+    "/alerts/{alert_id}",
+    response={200: RoutedAlertOut, **READ},
+    summary="One routed alert",
+)
+def get_alert(request: HttpRequest, alert_id: int) -> Any:
+    user = user_of(request)
+    alert = (
+        Alert.objects.restrict(user, "view")
+        .select_related("customer", "assignee", "escalated_to")
+        .filter(pk=alert_id)
+        .first()
+    )
+    if alert is None:
+        raise ApiError(404, "not_found", f"no alert {alert_id} that you can see")
+    return _alert(user, alert, timezone.now())
 
 
 @router.patch(

@@ -1,4 +1,4 @@
-"""Open alerts a user may see, ranked by the value at stake (``GET /api/v1/alerts``).
+"""Open alerts a user may see, ranked by the value at stake (``GET /api/v1/flagged-customers``).
 
 Built on :func:`corecustomers.web.customers.queries.customer_page`, so the scope, the
 pseudonyms and the hidden personal data are exactly those of the customer list; each row
