@@ -190,16 +190,18 @@ def circle(
 
 
 def svg(width: float, height: float, title: str, *children: str) -> Markup:
-    """The root element: scales to its container, keeps its aspect ratio, labelled for a11y."""
+    """The root element: shrinks to its container, keeps its aspect ratio, labelled for a11y."""
     return el(
         "svg",
         {
             "viewBox": f"0 0 {num(width)} {num(height)}",
-            "width": "100%",
+            # its natural width, shrunk to the container by the stylesheets' `.chart svg`
+            # (max-width: 100%): no style attribute, which a strict Content-Security-Policy
+            # would refuse on the service's pages
+            "width": num(width),
             "role": "img",
             "aria-label": title,
             "preserveAspectRatio": "xMidYMid meet",
-            "style": f"max-width:{num(width)}px",
         },
         el("title", None, title),
         *children,
