@@ -154,3 +154,34 @@ def test_plain_calendar_days_when_no_calendar_is_set(flagged) -> None:  # type: 
     alert = Alert.objects.get(customer=flagged[0])
     tier_days = {"strategic": 2, "key": 5}.get(alert.tier, 10)
     assert alert.due_at == start + dt.timedelta(days=tier_days)
+
+
+def test_routing_in_small_chunks_gives_the_same_alerts_and_one_notice_each(  # type: ignore[no-untyped-def]
+    flagged, people, monkeypatch
+) -> None:
+    from corecustomers.web.work import routing
+
+    monkeypatch.setattr(routing, "CHUNK", 7)  # the CDNOW run flags dozens: several chunks
+    routed = route_alerts(_run_id())
+    n_flagged = CustomerState.objects.filter(alert=True).count()
+    assert n_flagged > 3 * 7 and routed.raised == n_flagged == Alert.objects.count()
+    assigned = Alert.objects.filter(assignee__isnull=False)
+    assert assigned.count() == 3  # two owned by am1, one East's (its lead)
+    notices = Notification.objects.filter(kind="alert")
+    assert sorted(notices.values_list("alert_id", flat=True)) == sorted(
+        assigned.values_list("pk", flat=True)
+    )
+    assert {n.user for n in notices} == {people.am1, people.manager}
+    log_interaction(people.am1, flagged[0], kind="visit", outcome="retained")
+    again = route_alerts(_run_id())
+    assert (again.raised, again.reopened, again.updated) == (0, 1, n_flagged - 1)
+    reopened = Notification.objects.get(kind="alert_reopened")
+    assert reopened.user == people.am1 and reopened.alert == Alert.objects.get(customer=flagged[0])
+
+
+def test_a_year_the_chinese_calendar_does_not_know_falls_back_to_weekends_with_a_note() -> None:
+    # chinesecalendar 1.11 (the newest release, 2026-12) knows the years up to 2026
+    friday = dt.datetime(2027, 1, 8, 10, 0, tzinfo=TZ)
+    deadline = add_working_days(friday, 1, "cn")
+    assert deadline.at == dt.datetime(2027, 1, 11, 10, 0, tzinfo=TZ)  # the Monday
+    assert "2027" in deadline.note and "weekends" in deadline.note

@@ -20,15 +20,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from corecustomers.web.accounts.models import Team, User
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.models import AccountMember, Customer, CustomerState
 from corecustomers.web.work.calendar import add_working_days
-from corecustomers.web.work.models import OPEN_STATUSES, Alert
-from corecustomers.web.work.notify import notify
+from corecustomers.web.work.models import OPEN_STATUSES, Alert, Notification
 from corecustomers.web.work.policy import sla_calendar, sla_days
 
 __all__ = ["Routed", "escalate_overdue", "route_alerts", "team_lead"]
@@ -78,13 +77,22 @@ def _deadline(tier: str, now: dt.datetime) -> tuple[dt.datetime, str]:
 def _announce(
     alert: Alert, user: User | None, *, kind: str, lead_in_en: str, lead_in_zh: str
 ) -> None:
+    note = _notification(alert, user, kind=kind, lead_in_en=lead_in_en, lead_in_zh=lead_in_zh)
+    if note is not None:
+        note.save()
+
+
+def _notification(
+    alert: Alert, user: User | None, *, kind: str, lead_in_en: str, lead_in_zh: str
+) -> Notification | None:
+    """The notification :func:`_announce` would write, unsaved (for a bulk insert)."""
     if user is None:
-        return
+        return None
     due = timezone.localtime(alert.due_at).date().isoformat() if alert.due_at else "-"
     who = _label(alert.customer)
-    notify(
-        user,
-        kind,
+    return Notification(
+        user=user,
+        kind=kind,
         message_en=f"{lead_in_en}: {who} ({alert.tier}). {alert.reason_en} Act by {due}.",
         message_zh=f"{lead_in_zh}：{who}（{alert.tier}）。{alert.reason_zh} 请在{due}前处理。",
         alert=alert,
@@ -92,66 +100,124 @@ def _announce(
     )
 
 
+#: Flagged customers handled per transaction (a few bulk statements each).
+CHUNK = 2000
+
+
 def route_alerts(run_id: str, *, now: dt.datetime | None = None) -> Routed:
-    """Raise, reopen or update the alerts of the analysis ``run_id`` (see the module doc)."""
+    """Raise, reopen or update the alerts of the analysis ``run_id`` (see the module doc).
+
+    In chunks of :data:`CHUNK` flagged customers, each one transaction of a few bulk
+    statements (the open and the closed alerts of the chunk, the owners, then the
+    updates, reopenings, new alerts and notifications written in bulk): a 1M-customer run
+    is routed in seconds, not one query per customer. Routings are serialised (a lock on
+    PostgreSQL; SQLite writes one at a time anyway), so two jobs for one run never raise
+    an alert twice; a job that dies is safe to run again (what it routed is then only
+    updated).
+    """
     now = now or timezone.now()
-    flagged = (
+    flagged = list(
         CustomerState.objects.filter(run_id=run_id, alert=True)
-        .select_related("customer", "customer__team", "customer__team__lead")
         .order_by("-value_at_stake", "customer_id")
+        .values_list("customer_id", flat=True)
     )
+    deadlines: dict[str, tuple[dt.datetime, str]] = {}
+    totals = {"raised": 0, "reopened": 0, "updated": 0, "unassigned": 0}
+    for start in range(0, len(flagged), CHUNK):
+        chunk = flagged[start : start + CHUNK]
+        with transaction.atomic():
+            _serialise_routing()
+            counts = _route_chunk(run_id, chunk, now, deadlines)
+        for key, value in counts.items():
+            totals[key] += value
+    return Routed(**totals)
+
+
+def _serialise_routing() -> None:
+    """One routing at a time (PostgreSQL: a transaction-level advisory lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROUTING_LOCK])
+
+
+#: The advisory lock key of routing (any constant shared by every worker).
+ROUTING_LOCK = 7_310_011
+
+
+def _route_chunk(
+    run_id: str,
+    customer_ids: list[int],
+    now: dt.datetime,
+    deadlines: dict[str, tuple[dt.datetime, str]],
+) -> dict[str, int]:
+    states = {
+        s.customer_id: s
+        for s in CustomerState.objects.filter(customer_id__in=customer_ids)
+        .select_related("customer", "customer__team", "customer__team__lead")
+        .defer("recommendations", "pattern", "customer__notes")
+    }
     owners = {
         m.customer_id: m.user
         for m in AccountMember.objects.filter(
-            role="owner", customer__state__run_id=run_id, customer__state__alert=True
+            role="owner", customer_id__in=customer_ids
         ).select_related("user")
     }
-    raised = reopened = updated = unassigned = 0
-    for state in flagged.iterator(chunk_size=2000):
+    open_alerts = {
+        (a.customer_id, a.reason_code): a
+        for a in Alert.objects.select_for_update().filter(
+            customer_id__in=customer_ids, status__in=OPEN_STATUSES
+        )
+    }
+    closed: dict[tuple[int, str], Alert] = {}
+    for a in (
+        Alert.objects.select_for_update()
+        .filter(customer_id__in=customer_ids)
+        .exclude(status__in=OPEN_STATUSES)
+        .order_by("customer_id", "reason_code", "-raised_at", "-pk")
+    ):
+        closed.setdefault((a.customer_id, a.reason_code), a)
+    updated: list[Alert] = []
+    reopened: list[Alert] = []
+    created: list[Alert] = []
+    unassigned = 0
+    for pk in customer_ids:
+        state = states.get(pk)
+        if state is None:  # the state was replaced meanwhile
+            continue
         customer = state.customer
         code = state.alert_code or "early_warning"
-        with transaction.atomic():
-            current = (
-                Alert.objects.select_for_update()
-                .filter(customer=customer, reason_code=code, status__in=OPEN_STATUSES)
-                .first()
+        current = open_alerts.get((pk, code))
+        if current is not None:
+            current.value_at_stake, current.run_id = state.value_at_stake, run_id
+            current.as_of = state.as_of
+            updated.append(current)
+            continue
+        assignee = owners.get(pk) or team_lead(customer, None)
+        if assignee is None:
+            unassigned += 1
+        if state.tier not in deadlines:
+            deadlines[state.tier] = _deadline(state.tier, now)
+        due, note = deadlines[state.tier]
+        alert = closed.get((pk, code))
+        if alert is not None:
+            alert.status = "open"
+            alert.reopened += 1
+            alert.note = (
+                f"{alert.note}\n" if alert.note else ""
+            ) + f"Reopened: the analysis of {state.as_of} flags the customer again."
+            alert.assignee, alert.due_at, alert.sla_note = assignee, due, note
+            alert.escalated_at = alert.escalated_to = alert.resolved_at = None
+            alert.value_at_stake, alert.run_id, alert.as_of = (
+                state.value_at_stake,
+                run_id,
+                state.as_of,
             )
-            if current is not None:
-                current.value_at_stake, current.run_id = state.value_at_stake, run_id
-                current.as_of = state.as_of
-                current.save(update_fields=["value_at_stake", "run_id", "as_of"])
-                updated += 1
-                continue
-            owner = owners.get(customer.pk)
-            assignee = owner or team_lead(customer, None)
-            if assignee is None:
-                unassigned += 1
-            due, note = _deadline(state.tier, now)
-            closed = (
-                Alert.objects.select_for_update()
-                .filter(customer=customer, reason_code=code)
-                .order_by("-raised_at", "-pk")
-                .first()
-            )
-            if closed is not None:
-                closed.status = "open"
-                closed.reopened += 1
-                closed.note = (
-                    f"{closed.note}\n" if closed.note else ""
-                ) + f"Reopened: the analysis of {state.as_of} flags the customer again."
-                closed.assignee, closed.due_at, closed.sla_note = assignee, due, note
-                closed.escalated_at = closed.escalated_to = closed.resolved_at = None
-                closed.value_at_stake, closed.run_id, closed.as_of = (
-                    state.value_at_stake,
-                    run_id,
-                    state.as_of,
-                )
-                closed.reason_en, closed.reason_zh = state.alert_reason_en, state.alert_reason_zh
-                closed.save()
-                alert, kind = closed, "alert_reopened"
-                reopened += 1
-            else:
-                alert = Alert.objects.create(
+            alert.reason_en, alert.reason_zh = state.alert_reason_en, state.alert_reason_zh
+            alert.customer = customer
+            reopened.append(alert)
+        else:
+            created.append(
+                Alert(
                     customer=customer,
                     reason_code=code,
                     reason_en=state.alert_reason_en,
@@ -165,16 +231,41 @@ def route_alerts(run_id: str, *, now: dt.datetime | None = None) -> Routed:
                     due_at=due,
                     sla_note=note,
                 )
-                kind = "alert"
-                raised += 1
-            _announce(
-                alert,
-                assignee,
-                kind=kind,
-                lead_in_en="Alert reopened" if kind == "alert_reopened" else "New alert",
-                lead_in_zh="预警重新打开" if kind == "alert_reopened" else "新预警",
             )
-    return Routed(raised, reopened, updated, unassigned)
+    Alert.objects.bulk_update(updated, ["value_at_stake", "run_id", "as_of"], batch_size=500)
+    Alert.objects.bulk_update(
+        reopened,
+        [
+            "status", "reopened", "note", "assignee", "due_at", "sla_note", "escalated_at",
+            "escalated_to", "resolved_at", "value_at_stake", "run_id", "as_of", "reason_en",
+            "reason_zh",
+        ],
+        batch_size=500,
+    )  # fmt: skip
+    created = Alert.objects.bulk_create(created, batch_size=1000)
+    if created and created[0].pk is None:  # a backend that does not return ids (old SQLite)
+        created = list(
+            Alert.objects.filter(
+                customer_id__in=[a.customer_id for a in created],
+                status__in=OPEN_STATUSES,
+                raised_at=now,
+            ).select_related("customer")
+        )
+    notes = [
+        _notification(a, a.assignee, kind="alert_reopened", lead_in_en="Alert reopened",
+                      lead_in_zh="预警重新打开")
+        for a in reopened
+    ] + [
+        _notification(a, a.assignee, kind="alert", lead_in_en="New alert", lead_in_zh="新预警")
+        for a in created
+    ]  # fmt: skip
+    Notification.objects.bulk_create([n for n in notes if n is not None], batch_size=1000)
+    return {
+        "raised": len(created),
+        "reopened": len(reopened),
+        "updated": len(updated),
+        "unassigned": unassigned,
+    }
 
 
 def escalate_overdue(*, now: dt.datetime | None = None) -> int:
