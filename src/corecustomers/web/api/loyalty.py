@@ -1,7 +1,338 @@
-"""The JSON API of loyalty (mounted at ``/api/v1/``; see :mod:`corecustomers.web.api.app`)."""
+"""The JSON API of loyalty (mounted at ``/api/v1/``; see :mod:`corecustomers.web.api.app`).
+
+* ``GET /customers/{customer_id}/points`` -- the member's balances and level.
+* ``POST /customers/{customer_id}/points`` -- earn, redeem, adjust or return, with an
+  ``Idempotency-Key`` (required): the same key for the same customer answers the first
+  result (``Idempotent-Replayed: true``) and changes nothing; a redemption beyond the
+  available points answers 409 ``insufficient_points`` (and so does its replay).
+* ``GET /customers/{customer_id}/points/entries`` -- the ledger's lines, newest first.
+* ``GET /loyalty/liability`` -- the outstanding points of the members in the caller's scope.
+* ``GET``/``POST /events`` -- club events (see :mod:`corecustomers.web.loyalty.events`).
+
+Access is decided in the query (``restrict``): a customer the caller may not see is a 404;
+one they may see but not change is a 403 on a write. Every write is audited.
+"""
 
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Header, Query, Router, Schema
+from ninja.responses import Status
+
+from corecustomers.web.access import reaches_everything
+from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
+from corecustomers.web.api.errors import ApiError
+from corecustomers.web.audit.log import record
+from corecustomers.web.customers.models import Customer
+from corecustomers.web.customers.queries import find_customer, sees_personal_data
+from corecustomers.web.loyalty import events, ledger
+from corecustomers.web.loyalty.checks import liability
+from corecustomers.web.loyalty.models import Account, Entry, Event
+
+__all__ = ["router"]
 
 router = Router()
+
+#: Who may adjust points by hand (the others earn, redeem and return).
+ADJUSTERS = {"admin", "manager"}
+
+
+class PointsOut(Schema):
+    customer_id: str
+    available: int
+    pending: int
+    used: int
+    expired: int
+    owed: int = Field(..., description="points clawed back after they were spent (a debt)")
+    lifetime_earned: int = Field(..., description="points earned, less those clawed back")
+    level: str | None
+
+
+class PointsIn(Schema):
+    kind: Literal["earn", "redeem", "adjust", "return"]
+    points: int | None = Field(
+        None, description="whole points; adjust may be negative; return: a partial return"
+    )
+    order_id: str = Field("", max_length=200, description="earn: once per order; return")
+    reason: str = Field("", max_length=500, description="required to adjust")
+
+
+class MovementOut(Schema):
+    movement_id: int
+    kind: str
+    status: str
+    points: int
+    replayed: bool
+    balance: PointsOut
+    detail: dict[str, Any]
+
+
+class EntryOut(Schema):
+    id: int
+    movement_id: int
+    kind: str
+    account: str
+    lot_id: int | None
+    amount: int
+    created: dt.datetime
+    reason: str
+
+
+class EntryListOut(Schema):
+    items: list[EntryOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class LiabilityOut(Schema):
+    available: int
+    pending: int
+    outstanding: int = Field(..., description="available + pending: the programme's liability")
+    owed: int
+    members: int
+    scope: Literal["programme", "your customers"]
+
+
+def _shown_id(user: Any, customer: Customer) -> str:
+    return customer.external_id if sees_personal_data(user) else customer.pseudonym
+
+
+def _customer(request: HttpRequest, customer_id: str, *, change: bool = False) -> Customer:
+    user = user_of(request)
+    customer = find_customer(user, customer_id, "view")
+    if change and not Customer.objects.restrict(user, "change").filter(pk=customer.pk).exists():
+        raise ApiError(
+            403, "forbidden", "you may look at this customer but not change it; ask a manager"
+        )
+    return customer
+
+
+def _points(user: Any, customer: Customer, balance: ledger.Balance) -> dict[str, Any]:
+    return {
+        "customer_id": _shown_id(user, customer),
+        "available": balance.available,
+        "pending": balance.pending,
+        "used": balance.used,
+        "expired": balance.expired,
+        "owed": balance.owed,
+        "lifetime_earned": balance.lifetime_earned,
+        "level": balance.level,
+    }
+
+
+@router.get(
+    "/customers/{customer_id:customer_id}/points",
+    response={200: PointsOut, **READ},
+    summary="A member's points (积分) and level",
+)
+def get_points(request: HttpRequest, customer_id: str) -> Any:
+    user = user_of(request)
+    customer = _customer(request, customer_id)
+    return _points(user, customer, ledger.balance(customer))
+
+
+@router.post(
+    "/customers/{customer_id:customer_id}/points",
+    response={201: MovementOut, **WRITE},
+    summary="Earn, redeem, adjust or return points",
+    description="Send `Idempotency-Key`: the same key for the same customer answers the first "
+    "result (`Idempotent-Replayed: true`) and changes nothing. A redemption beyond the "
+    "available points answers 409 `insufficient_points`. `adjust` needs a reason and a "
+    "manager; `return` claws back an order's points (its own lots, then others soonest "
+    "expiry first, the rest as a debt the next earnings settle).",
+)
+def post_points(
+    request: HttpRequest,
+    customer_id: str,
+    body: PointsIn,
+    response: HttpResponse,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    user = writer_of(request)
+    customer = _customer(request, customer_id, change=True)
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 200 or "\x00" in key:
+        raise ApiError(
+            422,
+            "invalid",
+            "Idempotency-Key: send a header of 1 to 200 characters, new for each change",
+            "Idempotency-Key",
+        )
+    for name in ("order_id", "reason"):
+        if "\x00" in getattr(body, name):
+            raise ApiError(422, "invalid", f"{name}: NUL characters are not allowed", name)
+    if body.kind == "adjust" and not (user.is_superuser or user.role in ADJUSTERS):
+        raise ApiError(403, "forbidden", "only a manager or an administrator adjusts points")
+    if body.kind != "return" and body.points is None:
+        raise ApiError(422, "invalid", "points: give a whole number of points", "points")
+    try:
+        outcome = _apply(user, customer, body, key)
+    except ledger.InsufficientPointsError as exc:
+        raise ApiError(409, "insufficient_points", str(exc), "points") from exc
+    except ledger.IdempotencyKeyReusedError as exc:
+        raise ApiError(422, exc.code, str(exc), "Idempotency-Key") from exc
+    except ledger.LedgerError as exc:
+        field = exc.field
+        raise ApiError(409 if field == "order_id" else 422, exc.code, str(exc), field) from exc
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    else:
+        record(
+            f"points_{body.kind}",
+            object_type="customer",
+            object_key=customer.pk,
+            customer_key=customer.pk,
+            message=body.reason,
+            after={"movement": outcome.movement_id, "points": outcome.points, "key": key},
+            user=user,
+        )
+    out = outcome.to_json()
+    out["balance"] = _points(user, customer, outcome.balance)
+    return Status(201, out)
+
+
+def _apply(user: Any, customer: Customer, body: PointsIn, key: str) -> ledger.Outcome:
+    points = body.points or 0
+    if body.kind == "earn":
+        return ledger.earn(
+            customer, points, key=key, order_id=body.order_id, reason=body.reason, user=user
+        )
+    if body.kind == "redeem":
+        return ledger.redeem(customer, points, key=key, reason=body.reason, user=user)
+    if body.kind == "adjust":
+        return ledger.adjust(customer, points, key=key, reason=body.reason, user=user)
+    return ledger.return_order(
+        customer, body.order_id, key=key, points=body.points, reason=body.reason, user=user
+    )
+
+
+@router.get(
+    "/customers/{customer_id:customer_id}/points/entries",
+    response={200: EntryListOut, **READ},
+    summary="A member's ledger lines, newest first",
+)
+def list_entries(request: HttpRequest, customer_id: str, page: Query[PageQuery]) -> Any:
+    user = user_of(request)
+    customer = _customer(request, customer_id)
+    rows = (
+        Entry.objects.restrict(user, "view")
+        .filter(customer=customer)
+        .select_related("movement")
+        .order_by("-pk")
+    )
+    items = [
+        {
+            "id": row.pk,
+            "movement_id": row.movement_id,
+            "kind": row.movement.kind,
+            "account": row.account,
+            "lot_id": row.lot_id,
+            "amount": row.amount,
+            "created": row.created,
+            "reason": row.movement.reason,
+        }
+        for row in rows[page.offset : page.offset + page.limit]
+    ]
+    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+
+
+@router.get(
+    "/loyalty/liability",
+    response={200: LiabilityOut, **READ},
+    summary="The programme's outstanding points (its liability)",
+    description="For those who reach every customer, the whole programme; for others, the "
+    "members they may see.",
+)
+def get_liability(request: HttpRequest) -> Any:
+    user = user_of(request)
+    if reaches_everything(Customer, user):
+        return {**liability(), "scope": "programme"}
+    scoped = Account.objects.restrict(user, "view")
+    return {**liability(scoped), "scope": "your customers"}
+
+
+class EventIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    starts: dt.datetime
+    capacity: int = Field(..., ge=1, le=1_000_000)
+    cost: float = Field(0, ge=0, le=1e10)
+    invite_tiers: list[str] = Field(default_factory=list, max_length=20)
+    invite_levels: list[str] = Field(default_factory=list, max_length=20)
+    invite_segments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class EventOut(Schema):
+    id: int
+    name: str
+    starts: dt.datetime
+    capacity: int
+    cost: float
+    invite_tiers: list[str]
+    invite_levels: list[str]
+    invite_segments: list[str]
+    invited: int = Field(..., description="invitations to members in your scope")
+    attending: int
+    attended: int
+
+
+class EventListOut(Schema):
+    items: list[EventOut]
+    count: int
+    limit: int
+    offset: int
+
+
+def _event(user: Any, event: Event) -> dict[str, Any]:
+    counts = events.counts(user, event)
+    return {
+        "id": event.pk,
+        "name": event.name,
+        "starts": event.starts,
+        "capacity": event.capacity,
+        "cost": float(event.cost),
+        "invite_tiers": event.invite_tiers,
+        "invite_levels": event.invite_levels,
+        "invite_segments": event.invite_segments,
+        **counts,
+    }
+
+
+@router.get(
+    "/events", response={200: EventListOut, **READ}, summary="Club events (专属活动), soonest first"
+)
+def list_events(request: HttpRequest, page: Query[PageQuery]) -> Any:
+    user = user_of(request)
+    rows = events.visible(user)
+    items = [_event(user, e) for e in rows[page.offset : page.offset + page.limit]]
+    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+
+
+@router.post(
+    "/events",
+    response={201: EventOut, **WRITE},
+    summary="Create a club event and invite members by tier, level or segment",
+    description="Managers and administrators. Members in the creator's scope who match any "
+    "of the tiers, levels or segments are invited.",
+)
+def create_event(request: HttpRequest, body: EventIn) -> Any:
+    user = writer_of(request)
+    try:
+        event = events.create_event(
+            user,
+            name=body.name,
+            starts=body.starts,
+            capacity=body.capacity,
+            cost=body.cost,
+            tiers=body.invite_tiers,
+            levels=body.invite_levels,
+            segments=body.invite_segments,
+        )
+    except events.EventError as exc:
+        status = 403 if exc.field is None else 422
+        code = "forbidden" if status == 403 else "invalid"
+        raise ApiError(status, code, str(exc), exc.field) from exc
+    return Status(201, _event(user, event))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from corecustomers.web.loyalty.models import Account, Entry, Lot
 
@@ -67,11 +67,10 @@ def ledger_problems(customer_id: int | None = None) -> list[str]:
     return problems
 
 
-def liability() -> dict[str, int]:
-    """The programme's outstanding points: what members may still spend, and what they owe."""
-    totals = Account.objects.aggregate(
-        available=Sum("available"), pending=Sum("pending"), owed=Sum("owed")
-    )
+def liability(accounts: QuerySet[Account] | None = None) -> dict[str, int]:
+    """Outstanding points (what members may still spend) and debts, over ``accounts``."""
+    rows = Account.objects.all() if accounts is None else accounts
+    totals = rows.aggregate(available=Sum("available"), pending=Sum("pending"), owed=Sum("owed"))
     available, pending = int(totals["available"] or 0), int(totals["pending"] or 0)
     owed = int(totals["owed"] or 0)
     return {
@@ -79,5 +78,5 @@ def liability() -> dict[str, int]:
         "pending": pending,
         "outstanding": available + pending,
         "owed": owed,
-        "members": Account.objects.count(),
+        "members": rows.count(),
     }
