@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from corecustomers.web.pages.extensions import NavEntry
 
@@ -13,6 +14,27 @@ class ContactConfig(AppConfig):
     label = "contact"
     verbose_name = "Contact with consent"
     #: Header links (see :mod:`corecustomers.web.pages.extensions`).
-    nav_entries: ClassVar[Sequence[NavEntry]] = ()
+    nav_entries: ClassVar[Sequence[NavEntry]] = (
+        NavEntry(
+            "contact:outbox",
+            _("Outbox"),
+            frozenset({"admin", "manager", "account_manager"}),
+            frozenset({"outbox"}),
+        ),
+        NavEntry(
+            "contact:care-settings",
+            _("Contact settings"),
+            frozenset({"admin"}),
+            frozenset({"care-settings"}),
+        ),
+    )
     #: Templates placed in the pages' slots ("profile", "dashboard").
-    panels: ClassVar[Mapping[str, Sequence[str]]] = {}
+    panels: ClassVar[Mapping[str, Sequence[str]]] = {"profile": ["contact/_profile_panel.html"]}
+    #: My work: care days and contact plans, and the consent and budget check of their items.
+    work_item_providers: ClassVar[Sequence[str]] = ("corecustomers.web.contact.care.work_items",)
+    work_item_checks: ClassVar[Sequence[str]] = ("corecustomers.web.contact.care.hold_items",)
+
+    def ready(self) -> None:
+        from corecustomers.web.contact.delivery import connect
+
+        connect()

@@ -1,0 +1,250 @@
+"""Contact plans per tier and care days, in My work and in the outbox.
+
+* **Contact plans** (setting ``contact_plans``): per tier, a mix of channels over a cadence
+  (strategic: a visit every 90 days and a call every 30 …). A personal contact (visit,
+  call, letter) of a plan is due when the last interaction of that kind is older than its
+  cadence; it appears in the owner's My work as a ``plan`` item.
+* **Care days** (setting ``contact_care_days``): birthdays and festivals (see
+  :mod:`.festivals`) per tier, a number of days ahead; a festival appears as a ``care``
+  item and in the outbox's "care to prepare" list until its message is planned.
+
+:func:`work_items` and :func:`hold_items` are the work app's ``work_item_providers`` and
+``work_item_checks``: the second holds every plan, care and birthday item that the rules
+(:mod:`.rules`) would not allow, with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+
+from corecustomers.web.contact.festivals import OCCASIONS, occasions_between
+from corecustomers.web.contact.models import OutboxMessage
+from corecustomers.web.contact.policy import label, setting
+from corecustomers.web.contact.rules import Checker
+from corecustomers.web.customers.models import AccountMember, Customer, CustomerState
+from corecustomers.web.work.models import Interaction
+from corecustomers.web.work.queue import WorkItem
+
+__all__ = ["CareDue", "care_due", "hold_items", "work_items"]
+
+PERSONAL = {"visit": "visit", "call": "call", "letter": "letter"}
+
+
+@dataclass(frozen=True)
+class CareDue:
+    customer: Customer
+    tier: str
+    occasion: str
+    day: dt.date
+    channels: tuple[str, ...]
+    message: OutboxMessage | None
+
+
+def _next_birthday(born: dt.date, today: dt.date) -> dt.date:
+    for year in (today.year, today.year + 1):
+        try:
+            day = born.replace(year=year)
+        except ValueError:  # 29 February in a common year: the 28th
+            day = dt.date(year, 2, 28)
+        if day >= today:
+            return day
+    return born.replace(year=today.year + 1, day=28 if born.day == 29 else born.day)
+
+
+def _applies(rule: dict[str, Any], tier: str) -> bool:
+    tiers = list(rule.get("tiers", ["*"]))
+    return "*" in tiers or tier in tiers
+
+
+def care_due(customers: list[Customer], today: dt.date) -> list[CareDue]:
+    """The care days of ``customers`` within each occasion's ``days_ahead``, by date."""
+    rules = dict(setting("contact_care_days"))
+    if not rules or not customers:
+        return []
+    tiers = dict(
+        CustomerState.objects.filter(customer__in=[c.pk for c in customers]).values_list(
+            "customer_id", "tier"
+        )
+    )
+    horizon = max(int(r.get("days_ahead", 14)) for r in rules.values())
+    festivals = occasions_between(today, today + dt.timedelta(days=horizon), set(rules))
+    found: list[CareDue] = []
+    for customer in customers:
+        tier = tiers.get(customer.pk, "")
+        birthday = rules.get("birthday")
+        if birthday and customer.birthday and _applies(birthday, tier):
+            day = _next_birthday(customer.birthday, today)
+            if day <= today + dt.timedelta(days=int(birthday.get("days_ahead", 14))):
+                found.append(
+                    CareDue(
+                        customer,
+                        tier,
+                        "birthday",
+                        day,
+                        tuple(birthday.get("channels", ["email"])),
+                        None,
+                    )
+                )
+        for code, day in festivals:
+            rule = rules[code]
+            if _applies(rule, tier) and day <= today + dt.timedelta(
+                days=int(rule.get("days_ahead", 14))
+            ):
+                found.append(
+                    CareDue(customer, tier, code, day, tuple(rule.get("channels", ["email"])), None)
+                )
+    prepared = {
+        (m.customer_id, m.occasion, m.planned_for.year): m
+        for m in OutboxMessage.objects.filter(
+            customer__in=[c.pk for c in customers],
+            purpose="care",
+            occasion__in={d.occasion for d in found},
+            planned_for__gte=timezone.now() - dt.timedelta(days=60),
+        ).order_by("created", "pk")
+    }
+    return sorted(
+        (
+            dataclasses.replace(d, message=prepared.get((d.customer.pk, d.occasion, d.day.year)))
+            for d in found
+        ),
+        key=lambda d: (d.day, d.customer.external_id, d.occasion),
+    )
+
+
+def _own(person: Any) -> list[Customer]:
+    return list(
+        Customer.objects.filter(
+            pk__in=AccountMember.objects.filter(user=person).values("customer_id")
+        )
+    )
+
+
+def _label(customer: Customer) -> str:
+    return f"{customer.external_id} {customer.name}".strip()
+
+
+def work_items(person: Any, today: dt.date, snoozed: set[str]) -> list[WorkItem]:
+    """Festival care and due personal contacts of the contact plans (My work provider)."""
+    own = _own(person)
+    if not own:
+        return []
+    items: list[WorkItem] = []
+    for due in care_due(own, today):
+        if due.occasion == "birthday" or due.message is not None:
+            continue  # the queue has birthdays; a planned message has answered the day
+        key = f"care:{due.occasion}:{due.customer.pk}:{due.day.isoformat()}"
+        if key in snoozed:
+            continue
+        occasion = OCCASIONS[due.occasion]
+        items.append(
+            WorkItem(
+                key,
+                "care",
+                due.customer.external_id,
+                _label(due.customer),
+                f"{occasion.name_en} on {due.day.isoformat()}: send care (Outbox).",
+                f"{occasion.name_zh}（{due.day.month}月{due.day.day}日）：发送关怀（发件箱）。",
+                due.day,
+                None,
+            )
+        )
+    items.extend(_plan_items(own, today, snoozed))
+    return items
+
+
+def _plan_items(own: list[Customer], today: dt.date, snoozed: set[str]) -> list[WorkItem]:
+    plans = dict(setting("contact_plans"))
+    states = dict(
+        CustomerState.objects.filter(customer__in=[c.pk for c in own]).values_list(
+            "customer_id", "tier"
+        )
+    )
+    last = {
+        (cid, kind): at
+        for cid, kind, at in Interaction.objects.filter(
+            customer__in=[c.pk for c in own], kind__in=list(PERSONAL)
+        )
+        .values("customer_id", "kind")
+        .annotate(last=Max("at"))
+        .values_list("customer_id", "kind", "last")
+    }
+    items = []
+    for customer in own:
+        tier = states.get(customer.pk)
+        for entry in plans.get(tier or "", []):
+            channel = str(entry.get("channel"))
+            if channel not in PERSONAL:
+                continue  # messages of a plan go through campaigns and the outbox
+            every = int(entry.get("every_days", 30))
+            previous = last.get((customer.pk, PERSONAL[channel]))
+            previous_day = timezone.localtime(previous).date() if previous else None
+            due = previous_day + dt.timedelta(days=every) if previous_day else today
+            key = f"plan:{channel}:{customer.pk}:{due.isoformat()}"
+            if due > today or key in snoozed:
+                continue
+            since_en = f"last {previous_day.isoformat()}" if previous_day else "none recorded"
+            since_zh = f"上次 {previous_day.isoformat()}" if previous_day else "尚无记录"
+            items.append(
+                WorkItem(
+                    key,
+                    "plan",
+                    customer.external_id,
+                    _label(customer),
+                    f"Contact plan ({tier}): a {label(channel)} every {every} days ({since_en}).",
+                    f"联系计划（{tier}）：每{every}天{label(channel, True)}一次（{since_zh}）。",
+                    due,
+                    None,
+                )
+            )
+    return items
+
+
+def _what(item: WorkItem, plans: dict[str, Any], care: dict[str, Any]) -> tuple[str, list[str]]:
+    """The purpose and channels a queue item would contact the customer by."""
+    kind, _, rest = item.key.partition(":")
+    if kind == "birthday":
+        return "care", list(dict(care.get("birthday", {})).get("channels", ["email"]))
+    if kind == "care":
+        occasion = rest.partition(":")[0]
+        return "care", list(dict(care.get(occasion, {})).get("channels", ["email"]))
+    if kind == "plan":
+        channel = rest.partition(":")[0]
+        purposes = {
+            str(e.get("channel")): str(e.get("purpose", "service"))
+            for entries in plans.values()
+            for e in entries
+        }
+        return purposes.get(channel, "service"), [channel]
+    return "", []
+
+
+def hold_items(person: Any, items: list[WorkItem], today: dt.date) -> list[WorkItem]:
+    """Hold care, birthday and plan items no channel of which the rules allow (with why)."""
+    kinds = {"birthday", "care", "plan"}
+    wanted = {i.customer_key for i in items if i.kind in kinds}
+    if not wanted:
+        return items
+    customers = {c.external_id: c for c in Customer.objects.filter(external_id__in=wanted)}
+    checker = Checker(list(customers.values()), timezone.now())
+    plans, care = dict(setting("contact_plans")), dict(setting("contact_care_days"))
+    out = []
+    for item in items:
+        customer = customers.get(item.customer_key)
+        if item.kind not in kinds or customer is None:
+            out.append(item)
+            continue
+        purpose, channels = _what(item, plans, care)
+        decisions = [checker.check(customer.pk, purpose, c) for c in channels]
+        usable = [d for d in decisions if d.allowed or d.reason_code == "quiet_hours"]
+        if decisions and not usable:
+            first = decisions[0]
+            out.append(dataclasses.replace(item, held_en=first.reason_en, held_zh=first.reason_zh))
+        else:
+            out.append(item)
+    return out
