@@ -3,7 +3,8 @@
 An interaction whose outcome is a closing one (``reached``, ``retained``, ``lost`` by
 default) resolves the customer's open alerts with that outcome; a complaint or a service
 request opens a follow-up for the customer's owner. Everything is written in one
-transaction with an audit entry.
+transaction with an audit entry; after the commit the interactions export for the engine
+is queued (:mod:`.export`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.models import AccountMember, Customer
 from corecustomers.web.customers.queries import CustomerNotFoundError
+from corecustomers.web.work.export import queue_export_on_commit
 from corecustomers.web.work.models import (
     OPEN_STATUSES,
     Alert,
@@ -126,4 +128,5 @@ def log_interaction(
             },
             user=user,
         )
+        queue_export_on_commit()  # the engine's copy (docs/CONTRACTS.md), after the commit
     return interaction

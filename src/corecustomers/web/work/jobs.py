@@ -7,6 +7,7 @@ from typing import Any
 from corecustomers.web.customers.signals import analysis_imported
 from corecustomers.web.jobs.models import Job
 from corecustomers.web.jobs.runner import JobProgress, register, submit
+from corecustomers.web.work.export import EXPORT_JOB, export_interactions
 from corecustomers.web.work.notify import send_pending_emails
 from corecustomers.web.work.routing import escalate_overdue, route_alerts
 
@@ -31,4 +32,5 @@ def connect() -> None:
     register("route_alerts", _route)
     register("escalate_alerts", _escalate)
     register("send_emails", lambda job, progress: send_pending_emails())
+    register(EXPORT_JOB, lambda job, progress: export_interactions())
     analysis_imported.connect(_queue_routing, dispatch_uid="work.route_alerts")
