@@ -33,9 +33,11 @@ IntArray = NDArray[np.int64]
 #: Rows per likelihood evaluation pass during fitting (see :meth:`RFMData.chunks`).
 _CHUNK_ROWS = 16_384
 
-#: Above four times this many distinct rows, a fit on a subsample of this many customers
-#: provides the starting point for Newton's method on all rows.
+#: From four times ``_WARM_START_MIN`` distinct rows on, a fit on a subsample of a quarter
+#: of them (at most ``_WARM_START_ROWS`` customers) provides the starting point for
+#: Newton's method on all rows.
 _WARM_START_ROWS = 50_000
+_WARM_START_MIN = 10_000
 
 
 def transaction_columns(X: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -267,7 +269,7 @@ class TransactionModel(BaseModel):
             return total, total_grad
 
         starts = type(self)._starts(data)
-        warm = data.n_rows > 4 * _WARM_START_ROWS
+        warm = data.n_rows >= 4 * _WARM_START_MIN
         if warm:
             starts = [self._subsample_estimate(data, starts), *starts]
         result = fit_positive(
@@ -289,12 +291,14 @@ class TransactionModel(BaseModel):
         return self
 
     def _subsample_estimate(self, data: RFMData, starts: list[list[float]]) -> list[float]:
-        """Estimate on ``_WARM_START_ROWS`` customers drawn by weight: a start for big fits.
+        """Estimate on a quarter of the rows (at most ``_WARM_START_ROWS`` customers) drawn by
+        weight: a start for big fits.
 
         The draw uses a fixed seed, so fitting the same data twice gives the same answer.
         """
         rng = np.random.default_rng(0)
-        pick = rng.choice(data.n_rows, size=_WARM_START_ROWS, p=data.w / data.w.sum())
+        size = min(_WARM_START_ROWS, data.n_rows // 4)
+        pick = rng.choice(data.n_rows, size=size, p=data.w / data.w.sum())
         (x, tx, T), w = compress_rows([data.x[pick], data.tx[pick], data.T[pick]])
         sub = RFMData(x, tx, T, w)
         terms = type(self)._terms

@@ -28,6 +28,7 @@ scale reported by the paper, lifetimes and the BTYD R package (-9582.4 on CDNOW)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -83,12 +84,14 @@ def beta_geo_terms(
     log_ratio = np.log1p(gap / (alpha + tx))  # ln((alpha+T)/(alpha+t_x))
     base = lg_x[xi] - r * log1p_T - x * log_alpha_T
     has_death_term = np.ones(x.size, dtype=bool) if modified else x > 0
-    D = np.where(has_death_term, np.log(a) - lbx[xi] + (r + x) * log_ratio, -np.inf)
-    ll = base + np.logaddexp(0.0, D)
+    D = np.where(has_death_term, math.log(a) - lbx[xi] + (r + x) * log_ratio, -np.inf)
+    # softplus(D) and expit(D) from one exponential, exp(-|D|), stable for any D
+    e = np.exp(-np.abs(D))
+    ll = base + np.maximum(D, 0.0) + np.log1p(e)
     if not gradient:
         return ll, None
 
-    pi = expit(D)  # weight of the death term, 1 - P(alive)
+    pi = np.where(D >= 0.0, 1.0, e) / (1.0 + e)  # weight of the death term, 1 - P(alive)
     dig_x = digamma(r + xv) - digamma(r)
     dig_ab = digamma(a + b)
     dig_abx = digamma(a + b + xv + shift)
