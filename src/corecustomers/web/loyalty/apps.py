@@ -16,3 +16,8 @@ class LoyaltyConfig(AppConfig):
     nav_entries: ClassVar[Sequence[NavEntry]] = ()
     #: Templates placed in the pages' slots ("profile", "dashboard").
     panels: ClassVar[Mapping[str, Sequence[str]]] = {}
+
+    def ready(self) -> None:
+        from corecustomers.web.loyalty.jobs import connect
+
+        connect()

@@ -41,6 +41,7 @@ from corecustomers.errors import CoreCustomersError
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.loyalty.models import (
     Account,
+    EarnedOrder,
     Entry,
     LedgerAccount,
     Lot,
@@ -439,18 +440,17 @@ def earn(
     order_key = order_id.strip()
 
     def change(account: Account, movement: Movement, at: dt.datetime) -> dict[str, Any]:
-        if order_key and (
-            Movement.objects.filter(
-                customer_id=account.customer_id, kind="earn", order_key=order_key, status="done"
-            )
-            .exclude(pk=movement.pk)
-            .exists()
-        ):
+        if order_key and EarnedOrder.objects.filter(customer=customer, key=order_key).exists():
             raise LedgerError(f"order {order_key} has earned its points already", "order_id")
         account.lifetime_earned += points
-        return _credit(
+        detail = _credit(
             account, movement, points, ISSUED, at, order_key=order_key, pending_days=pending_days
         )
+        if order_key:
+            EarnedOrder.objects.create(
+                customer=customer, key=order_key, points=points, day=at.date(), movement=movement
+            )
+        return detail
 
     return _write(
         customer,
@@ -530,12 +530,13 @@ def adjust(
     )
 
 
-def order_points(customer_id: int, order_key: str) -> tuple[int, int]:
-    """(points the order earned, points already clawed back for it)."""
-    rows = Movement.objects.filter(customer_id=customer_id, order_key=order_key, status="done")
-    earned = rows.filter(kind="earn").aggregate(s=Sum("points"))["s"] or 0
-    returned = rows.filter(kind="return").aggregate(s=Sum("points"))["s"] or 0
-    return int(earned), int(returned)
+def order_points(customer_id: int, order_key: str) -> tuple[EarnedOrder | None, int]:
+    """(the order's earning, points already clawed back for it)."""
+    earned = EarnedOrder.objects.filter(customer_id=customer_id, key=order_key).first()
+    returned = Movement.objects.filter(
+        customer_id=customer_id, order_key=order_key, kind="return", status="done"
+    ).aggregate(s=Sum("points"))["s"]
+    return earned, int(returned or 0)
 
 
 def return_order(
@@ -561,19 +562,18 @@ def return_order(
 
     def change(account: Account, movement: Movement, at: dt.datetime) -> dict[str, Any]:
         earned, returned = order_points(account.customer_id, order_key)
-        if not earned:
+        if earned is None:
             raise LedgerError(f"order {order_key} earned no points", "order_id")
-        left = earned - returned
+        left = earned.points - returned
         claw = left if points is None else min(points, left)
         movement.points = claw
         movement.save(update_fields=["points"])
         entries: list[Entry] = []
-        own = [lot for lot in _open_lots(account.customer_id) if lot.order_key == order_key]
+        own = _open_lots(account.customer_id, movement_id=earned.movement_id)
         taken_own, drawn_own = _take(own, claw, movement, entries)
+        mine = {lot.pk for lot in own}
         others = [
-            lot
-            for lot in _open_lots(account.customer_id, pending=False)
-            if lot.order_key != order_key
+            lot for lot in _open_lots(account.customer_id, pending=False) if lot.pk not in mine
         ]
         taken_other, drawn_other = _take(others, claw - taken_own, movement, entries)
         for row in drawn_own + drawn_other:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Account",
     "DailyRun",
+    "EarnedOrder",
     "Entry",
     "Event",
     "ExpiryKind",
@@ -243,6 +244,28 @@ class Entry(models.Model):
     @classmethod
     def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
         return _through_customer(user, action)
+
+
+class EarnedOrder(models.Model):
+    """An order (or, for sources without order ids, a customer's purchase day) that earned.
+
+    The unique key is what makes earning exactly-once: an order earns once, ever, whether
+    by hand, through the API or from any number of analysis runs. ``key`` is the order id,
+    or ``day:YYYY-MM-DD``; ``movement`` is the earning that holds its points (its lots are
+    the order's own lots when it is returned).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    points = models.BigIntegerField()
+    amount = models.FloatField(default=0.0)
+    day = models.DateField(null=True, blank=True)
+    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["customer", "key"], name="loyalty_order_earns_once")
+        ]
 
 
 class LevelChange(models.Model):
