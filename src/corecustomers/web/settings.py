@@ -21,6 +21,8 @@ ENVIRONMENT = os.environ.get("CORECUSTOMERS_ENV", "development")
 if ENVIRONMENT not in {"development", "production"}:
     raise ConfigError(f"CORECUSTOMERS_ENV={ENVIRONMENT!r}: set it to 'development' or 'production'")
 PRODUCTION = ENVIRONMENT == "production"
+#: The shortest secret accepted in production (a guessable key forges sessions).
+MIN_SECRET_LENGTH = 32
 
 if PRODUCTION:
     missing = [
@@ -37,6 +39,20 @@ if PRODUCTION:
         )
     SECRET_KEY = os.environ["CORECUSTOMERS_SECRET_KEY"]
     PSEUDONYM_KEY = os.environ["CORECUSTOMERS_PSEUDONYM_KEY"]
+    short = [
+        name
+        for name, value in (
+            ("CORECUSTOMERS_SECRET_KEY", SECRET_KEY),
+            ("CORECUSTOMERS_PSEUDONYM_KEY", PSEUDONYM_KEY),
+        )
+        if len(value) < MIN_SECRET_LENGTH
+    ]
+    if short:
+        raise ConfigError(
+            " and ".join(short)
+            + f" must be at least {MIN_SECRET_LENGTH} characters of random text: generate one "
+            "with `python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        )
 else:
     _dev = development_secrets(WORKSPACE)
     SECRET_KEY = os.environ.get("CORECUSTOMERS_SECRET_KEY") or _dev["secret_key"]
@@ -76,18 +92,22 @@ INSTALLED_APPS = [
     "corecustomers.web.contact",
     "corecustomers.web.surveys",
     "corecustomers.web.experiments",
+    "corecustomers.web.security",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corecustomers.web.audit.middleware.RequestIdMiddleware",
+    "corecustomers.web.security.logs.AccessLogMiddleware",
+    "corecustomers.web.security.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corecustomers.web.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "corecustomers.web.security.ratelimit.ApiRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -133,8 +153,15 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# The password policy of `createuser` and the Administration page (demo users excepted):
+# at least CORECUSTOMERS_PASSWORD_MIN_LENGTH characters (default 10), not one of the
+# 20,000 most common passwords, not all digits, not close to the user name or e-mail.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("CORECUSTOMERS_PASSWORD_MIN_LENGTH", "10"))},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -149,12 +176,23 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if os.environ.get("CORECUSTOMERS_HTTPS", "") == "1":
+# Served over HTTPS (CORECUSTOMERS_HTTPS=1; the default in production, where a TLS proxy
+# in front of the service sets X-Forwarded-Proto): cookies only over HTTPS, HSTS for a
+# year, and the CSP upgrades stray http: addresses. CORECUSTOMERS_HTTPS=0 serves plain
+# HTTP in production too (a private network; not recommended).
+HTTPS = os.environ.get("CORECUSTOMERS_HTTPS", "1" if PRODUCTION else "0") == "1"
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_SECONDS = int(os.environ.get("CORECUSTOMERS_HSTS_SECONDS", "31536000"))
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The API's rate limit per user (corecustomers.web.security.ratelimit): a bucket of
+# API_BURST requests refilled at API_RATE_PER_MINUTE; 0 turns it off.
+API_RATE_PER_MINUTE = float(os.environ.get("CORECUSTOMERS_API_RATE", "3000"))
+API_BURST = int(os.environ.get("CORECUSTOMERS_API_BURST", "500"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -191,12 +229,33 @@ EMAIL_HOST = os.environ.get("CORECUSTOMERS_SMTP_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("CORECUSTOMERS_SMTP_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("CORECUSTOMERS_FROM_EMAIL", "corecustomers@localhost")
 
+# Logs (corecustomers.web.security.logs): text or JSON lines with the request id; one
+# access line per request naming the URL pattern, never the path (customer ids) or query.
+LOG_FORMAT = os.environ.get("CORECUSTOMERS_LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ConfigError(f"CORECUSTOMERS_LOG_FORMAT={LOG_FORMAT!r}: set it to 'text' or 'json'")
+ACCESS_LOG = os.environ.get("CORECUSTOMERS_ACCESS_LOG", "1") == "1"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request": {"()": "corecustomers.web.security.logs.RequestContextFilter"},
+        "redact": {"()": "corecustomers.web.security.logs.RedactPathFilter"},
+    },
+    "formatters": {
+        "text": {"()": "corecustomers.web.security.logs.TextFormatter"},
+        "json": {"()": "corecustomers.web.security.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request", "redact"],
+        }
+    },
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR"},
         "corecustomers": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "waitress": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -1,12 +1,16 @@
-"""The service's URLs: pages at ``/``, the JSON API at ``/api/v1/``."""
+"""The service's URLs: pages at ``/``, the JSON API at ``/api/v1/``, probes at ``/healthz``
+and ``/readyz``."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
 from corecustomers.web.api.app import api
+from corecustomers.web.security.health import healthz, readyz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("api/v1/", api.urls),
     path("", include("corecustomers.web.pages.urls")),
     path("", include("corecustomers.web.loyalty.urls")),

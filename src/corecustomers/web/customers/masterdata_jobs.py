@@ -26,6 +26,7 @@ from corecustomers.web.customers.master_file import MasterDataError, inspect_mas
 from corecustomers.web.customers.masterdata import import_master_data
 from corecustomers.web.jobs.models import Job
 from corecustomers.web.jobs.runner import JobProgress, register, submit
+from corecustomers.web.security.uploads import content_problem
 
 __all__ = [
     "KIND",
@@ -97,6 +98,9 @@ def store_upload(chunks: Iterable[bytes], filename: str, *, size: int | None = N
                 handle.write(chunk)
         if written == 0:
             raise UploadError(f"{filename} is empty: choose the file again")
+        problem = content_problem(path, suffix, limit=limit)
+        if problem is not None:
+            raise UploadError(f"{filename}: {problem}")
         try:
             inspect_master_file(path)
         except MasterDataError as exc:

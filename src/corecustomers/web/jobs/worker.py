@@ -40,8 +40,10 @@ def run_worker(*, batch: bool = False) -> None:
     watcher = threading.Thread(target=_watch, args=(stop,), daemon=True)
     if not batch:
         watcher.start()
+        from corecustomers.web.security.health import start_heartbeat
         from corecustomers.web.sources.schedule import start_scheduler
 
+        start_heartbeat(stop)  # what /readyz reads
         start_scheduler(stop)  # scheduled runs and alert escalation
     try:
         call_command(

@@ -16,11 +16,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from corecustomers.web.security.csp import stored_document
 from corecustomers.web.sources.models import RUN_ROLES, VIEW_ROLES, Schedule, Source, SourceRun
 from corecustomers.web.sources.registry import (
     SUFFIXES,
@@ -264,11 +265,15 @@ def run_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
-def run_report(request: HttpRequest, job_id: uuid.UUID) -> FileResponse:
-    """The run's ``report.html``, to those who may see the run."""
+def run_report(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The run's ``report.html``, to those who may see the run.
+
+    With a policy of its own that allows the report's stylesheet and nothing else
+    (:func:`~corecustomers.web.security.csp.stored_document`).
+    """
     _viewer(request)
     run = _visible_run(request, job_id)
     path = Path(run.folder) / "report.html"
     if not path.is_file():
         raise Http404
-    return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+    return stored_document(path)

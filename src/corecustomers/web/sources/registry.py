@@ -44,6 +44,7 @@ from django.utils import timezone
 from corecustomers.config import CONFIG_FILE, Settings, load_settings
 from corecustomers.errors import CoreCustomersError, InputError
 from corecustomers.web.audit.log import record
+from corecustomers.web.security.uploads import content_problem
 from corecustomers.web.sources.models import Schedule, Source, SourceKind
 
 __all__ = [
@@ -301,6 +302,9 @@ def store_source_upload(chunks: Iterable[bytes], filename: str, *, size: int | N
                 handle.write(chunk)
         if written == 0:
             raise SourceFormError("file", f"{filename} is empty: choose the file again")
+        problem = content_problem(path, suffix, limit=limit)
+        if problem is not None:
+            raise SourceFormError("file", f"{filename}: {problem}")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
