@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "birthday_days_ahead": 14,
     # at most this many open alerts in one account manager's queue (the rest wait)
     "max_open_alerts": 20,
+    # at most this many customers owned by one person (bulk assignment and hand-over)
+    "max_book_size": 200,
 }
 
 
