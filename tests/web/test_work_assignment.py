@@ -182,3 +182,62 @@ def test_a_hand_over_that_does_not_fit_the_books_is_refused(east: Any, people: A
     assert outside.value.field == "from"
     with pytest.raises(AssignmentError):
         hand_over_book(people.manager, "am1", ["am1"])
+
+
+def _post(user: Any, path: str, body: dict[str, Any], scope: str = "write") -> Any:
+    import json
+
+    from django.test import Client
+
+    from corecustomers.web.accounts.models import ApiToken
+
+    token = ApiToken.issue(user, scope=scope)[1]
+    return Client().post(
+        "/api/v1" + path,
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_the_api_answers_the_plan_and_writes_it_only_when_asked(east: Any, people: Any) -> None:
+    body = {"tier": "strategic", "region": "east", "assignees": ["am1", "am3"]}
+    preview = _post(people.manager, "/assignments", body, scope="read")
+    assert preview.status_code == 200, preview.content
+    plan = preview.json()
+    assert (plan["applied"], plan["matched"], plan["assigned"], plan["left_over"]) == (
+        False,
+        10,
+        5,
+        5,
+    )
+    assert [i["to"] for i in plan["items"]] == ["am1", "am3", "am1", "am3", "am3"]
+    assert plan["items"][0]["customer_id"] == _ordered(east["ids"])[0]
+    assert {b["user"]: (b["before"], b["after"]) for b in plan["books"]} == {
+        "am1": (1, 3),
+        "am3": (0, 3),
+    }
+    assert not AccountMember.objects.filter(user=east["am3"]).exists()
+    assert (
+        _post(people.manager, "/assignments", {**body, "dry_run": False}, "read").status_code == 403
+    )
+    applied = _post(people.manager, "/assignments", {**body, "dry_run": False})
+    assert applied.json()["applied"] is True
+    assert AccountMember.objects.filter(user=east["am3"], role="owner").count() == 3
+    assert _post(people.am1, "/assignments", body).status_code == 403
+    bad = _post(people.manager, "/assignments", {**body, "assignees": ["am2"]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "assignees"
+
+    ServiceSetting.objects.filter(key="max_book_size").update(value=1000)
+    handover = {"from": "am1", "to": ["am3"]}
+    seen = _post(people.manager, "/handovers", handover).json()
+    assert seen["applied"] is False and seen["customers"] == 3 and seen["leaver"] == "am1"
+    assert AccountMember.objects.filter(user=people.am1).count() == 3
+    moved = _post(people.manager, "/handovers", {**handover, "dry_run": False}).json()
+    assert moved["applied"] is True and not AccountMember.objects.filter(user=people.am1).exists()
+    assert _post(east["am3"], "/handovers", handover).status_code == 403  # an account manager
+    outside = _post(people.manager, "/handovers", {"from": "am2", "to": ["am3"]})
+    assert outside.status_code == 422 and outside.json()["error"]["field"] == "from"
+    assert _post(people.analyst, "/assignments", body).status_code == 403
+    admin = _post(people.admin, "/assignments", {"assignees": ["am2"], "tier": "strategic"})
+    assert admin.status_code == 200  # administrators assign anyone

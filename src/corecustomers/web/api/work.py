@@ -9,6 +9,11 @@
   status with an outcome and a note. (The customers the latest analysis flags, whether
   routed or not, are ``GET /flagged-customers``.)
 * ``GET /notifications`` lists the caller's notifications.
+* ``POST /assignments`` gives the unowned customers of a tier, region or team to a list
+  of colleagues, round-robin within the maximum book size; ``POST /handovers`` moves a
+  leaver's whole book (account-team places, open alerts, follow-ups, snoozes) to
+  colleagues. Both answer the plan, and write it only with ``"dry_run": false``;
+  managers and administrators only (403 for the others).
 
 Every list is ``{"items", "count", "limit", "offset"}``; every error the one error body.
 Access is decided in the query (``restrict``): what the caller may not see is a 404.
@@ -35,6 +40,14 @@ from corecustomers.web.customers.queries import (
     CustomerNotFoundError,
     find_customer,
     sees_personal_data,
+)
+from corecustomers.web.work.assignment import (
+    AssignmentError,
+    AssignmentFilter,
+    AssignmentForbiddenError,
+    Move,
+    bulk_assign,
+    hand_over_book,
 )
 from corecustomers.web.work.interactions import InteractionError
 from corecustomers.web.work.models import OPEN_STATUSES, Alert, Interaction, Notification
@@ -470,4 +483,140 @@ def list_notifications(request: HttpRequest, page: Query[PageQuery], unread: boo
         "unread": Notification.objects.restrict(user, "view").filter(read_at__isnull=True).count(),
         "limit": page.limit,
         "offset": page.offset,
+    }
+
+
+class AssignmentIn(Schema):
+    tier: str = Field("", max_length=40, description="e.g. strategic; empty: any tier")
+    region: str = Field("", max_length=100)
+    team: str = Field("", max_length=100, description="the customers' team")
+    assignees: list[str] = Field(..., description="user names, served round-robin")
+    dry_run: bool = Field(True, description="false to write the plan")
+
+
+class HandOverIn(Schema):
+    from_user: str = Field(..., alias="from", max_length=150, description="who leaves")
+    to: list[str] = Field(..., description="user names, served round-robin")
+    dry_run: bool = Field(True, description="false to write the plan")
+
+
+class MoveOut(Schema):
+    customer_id: str
+    tier: str
+    value_at_stake: float | None
+    to: str | None
+
+
+class BookOut(Schema):
+    user: str
+    before: int
+    after: int
+
+
+class AssignmentOut(Schema):
+    applied: bool
+    matched: int
+    assigned: int
+    left_over: int
+    max_book: int
+    books: list[BookOut]
+    items: list[MoveOut] = Field(..., description="the first 1,000 moves")
+
+
+class HandOverOut(Schema):
+    applied: bool
+    leaver: str
+    customers: int
+    memberships: int
+    alerts: int
+    follow_ups: int
+    snoozes: int
+    unassigned: int
+    left_over: int
+    max_book: int
+    books: list[BookOut]
+    items: list[MoveOut] = Field(..., description="the first 1,000 moves")
+
+
+def _moves(user: Any, moves: list[Move]) -> list[dict[str, Any]]:
+    personal = sees_personal_data(user)
+    return [
+        {
+            "customer_id": m.external_id if personal else m.pseudonym,
+            "tier": m.tier,
+            "value_at_stake": m.value_at_stake,
+            "to": m.to or None,
+        }
+        for m in moves[:1000]
+    ]
+
+
+def _books(books: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    return [{"user": k, "before": v[0], "after": v[1]} for k, v in books.items()]
+
+
+def _assigning(call: Any) -> Any:
+    try:
+        return call()
+    except AssignmentForbiddenError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
+    except AssignmentError as exc:
+        raise ApiError(422, "invalid", f"{exc.field}: {exc}", exc.field) from exc
+
+
+@router.post(
+    "/assignments",
+    response={200: AssignmentOut, **WRITE},
+    summary="Give unowned customers to colleagues, round-robin within the book size",
+    description="The customers without an owner that match `tier`, `region` and `team` "
+    "(empty: any), most value at stake first, round-robin over `assignees`, each up to the "
+    "setting `max_book_size`. A dry run (the default) answers the plan and writes nothing.",
+)
+def post_assignments(request: HttpRequest, body: AssignmentIn) -> Any:
+    user = writer_of(request) if not body.dry_run else user_of(request)
+    for name in ("tier", "region", "team"):
+        _clean(name, str(getattr(body, name)))
+    for name in body.assignees:
+        _clean("assignees", name)
+    flt = AssignmentFilter(tier=body.tier, region=body.region, team=body.team)
+    plan = _assigning(lambda: bulk_assign(user, flt, body.assignees, dry_run=body.dry_run))
+    return {
+        "applied": plan.applied,
+        "matched": plan.matched,
+        "assigned": len(plan.moves),
+        "left_over": plan.left_over,
+        "max_book": plan.max_book,
+        "books": _books(plan.books),
+        "items": _moves(user, plan.moves),
+    }
+
+
+@router.post(
+    "/handovers",
+    response={200: HandOverOut, **WRITE},
+    summary="Hand a leaver's whole book to colleagues",
+    description="Every account-team place, open alert, open follow-up and snooze of `from` "
+    "moves to the colleagues in `to`, customer by customer (owned customers round-robin "
+    "within `max_book_size`). A dry run (the default) answers the plan and writes nothing; "
+    "a plan that does not fit the books is refused (422, field `to`).",
+)
+def post_handovers(request: HttpRequest, body: HandOverIn) -> Any:
+    user = writer_of(request) if not body.dry_run else user_of(request)
+    _clean("from", body.from_user)
+    for name in body.to:
+        _clean("to", name)
+    plan = _assigning(lambda: hand_over_book(user, body.from_user, body.to, dry_run=body.dry_run))
+    return {
+        "applied": plan.applied,
+        "leaver": plan.leaver,
+        "customers": len(plan.moves),
+        "memberships": plan.memberships,
+        "alerts": plan.alerts,
+        "follow_ups": plan.follow_ups,
+        "snoozes": plan.snoozes,
+        "unassigned": plan.unassigned,
+        "left_over": plan.left_over,
+        "max_book": plan.max_book,
+        "books": _books(plan.books),
+        "items": _moves(user, plan.moves),
     }
