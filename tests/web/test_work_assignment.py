@@ -241,3 +241,43 @@ def test_the_api_answers_the_plan_and_writes_it_only_when_asked(east: Any, peopl
     assert _post(people.analyst, "/assignments", body).status_code == 403
     admin = _post(people.admin, "/assignments", {"assignees": ["am2"], "tier": "strategic"})
     assert admin.status_code == 200  # administrators assign anyone
+
+
+def test_the_page_previews_then_applies_each_form(east: Any, people: Any) -> None:
+    from django.test import Client
+
+    page = Client()
+    page.force_login(people.manager)
+    shown = page.get("/work/assign/")
+    assert shown.status_code == 200
+    html = shown.content.decode()
+    assert 'data-form="bulk"' in html and 'data-form="hand-over"' in html
+    assert 'value="am2"' not in html  # West's member is not offered to East's manager
+    form = {"form": "bulk", "tier": "strategic", "region": "east", "assignees": ["am1", "am3"]}
+    preview = page.post("/work/assign/", form)
+    assert preview.status_code == 200
+    body = preview.content.decode()
+    assert 'data-plan="bulk"' in body and body.count('data-move="am3"') == 3
+    assert not AccountMember.objects.filter(user=east["am3"]).exists()  # a preview only
+    done = page.post("/work/assign/", {**form, "apply": "1"}, follow=True)
+    assert "5 customers assigned." in done.content.decode()
+    assert AccountMember.objects.filter(user=east["am3"], role="owner").count() == 3
+
+    refused = page.post("/work/assign/", {**form, "assignees": ["am2"]})
+    assert refused.status_code == 400 and 'class="field-error"' in refused.content.decode()
+
+    ServiceSetting.objects.filter(key="max_book_size").update(value=1000)
+    hand = {"form": "hand_over", "leaver": "am1", "to": ["am3"]}
+    seen = page.post("/work/assign/", hand)
+    assert 'data-plan="hand-over"' in seen.content.decode()
+    assert AccountMember.objects.filter(user=people.am1).count() == 3
+    page.post("/work/assign/", {**hand, "apply": "1"})
+    assert not AccountMember.objects.filter(user=people.am1).exists()
+
+    for name in ("am1", "analyst"):
+        other = Client()
+        other.force_login(getattr(people, name))
+        assert other.get("/work/assign/").status_code == 403
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(people.manager)
+    assert strict.post("/work/assign/", {**form, "apply": "1"}).status_code == 403

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from corecustomers.web.pages import admin_views, customer_views, views, work_views
+from corecustomers.web.pages import admin_views, assignment_views, customer_views, views, work_views
 from corecustomers.web.pages import imports as import_views
 from corecustomers.web.pages import sources as source_views
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("work/snooze/", work_views.snooze_item, name="work-snooze"),
     path("work/hand-over/", work_views.hand_over_item, name="work-hand-over"),
     path("work/team/", work_views.team_page, name="team"),
+    path("work/assign/", assignment_views.assign_page, name="work-assign"),
     path("log/<path:key>/", work_views.log_page, name="log-interaction"),
     path("alerts/", work_views.alerts_page, name="alerts"),
     path("alerts/<int:pk>/", work_views.alert_change, name="alert-change"),
