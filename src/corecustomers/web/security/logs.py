@@ -65,8 +65,9 @@ class RequestContextFilter(logging.Filter):
 
 def _route(request: Any) -> str:
     match = getattr(request, "resolver_match", None)
-    route = getattr(match, "route", None) if match is not None else None
-    return str(route) if route else "(unmatched)"
+    if match is None:
+        return "(unmatched)"
+    return str(getattr(match, "route", "") or "/")
 
 
 class RedactPathFilter(logging.Filter):
