@@ -41,6 +41,7 @@ import ibis
 import ibis.expr.types as ir
 
 from corecustomers.data._time import check_dates
+from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
 
 __all__ = ["ADOPTER_COLUMNS", "LAUNCH_COLUMNS", "early_adopters", "product_launches"]
@@ -270,20 +271,11 @@ def _purchases(tx: ir.Table, *, as_of: datetime.date) -> tuple[ir.Table, ir.Date
             f"to 'product' (see docs/CONTRACTS.md) to find early adopters.",
             column=missing[0],
         )
-    ts = tx["timestamp"]
-    if ts.type().is_date():
-        tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
-        day = tx["timestamp"]
-    else:
-        next_midnight = datetime.datetime.combine(
-            as_of + datetime.timedelta(days=1), datetime.time()
-        )
-        tx = tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
-        day = tx["timestamp"].date()
+    tx = rows_up_to(tx, as_of)
     rows = tx.select(
         customer_id=tx["customer_id"].cast("string"),
         product=tx["product"].cast("string"),
-        day=day,
+        day=day_of(tx),
         amount=tx["amount"].cast("float64"),
     )
     start = rows.day.min()

@@ -35,6 +35,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from corecustomers.data._time import check_dates
+from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
 
 __all__ = [
@@ -374,17 +375,8 @@ def _checked(tx: ir.Table) -> ir.Table:
 
 def _rows(tx: ir.Table, *, as_of: datetime.date, extra: tuple[str, ...] = ()) -> ir.Table:
     """Rows up to ``as_of`` with ``customer_id``, ``day``, ``amount``, breadth and ``extra``."""
-    ts = tx["timestamp"]
-    if ts.type().is_date():
-        tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
-        day = tx["timestamp"]
-    else:
-        # The raw timestamp against the next midnight: 23:59:59.999999 is in, 00:00 out.
-        next_midnight = datetime.datetime.combine(
-            as_of + datetime.timedelta(days=1), datetime.time()
-        )
-        tx = tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
-        day = tx["timestamp"].date()
+    tx = rows_up_to(tx, as_of)
+    day = day_of(tx)
     customer = tx["customer_id"]
     if not customer.type().is_string():
         customer = customer.cast("string")

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.data._time import check_dates
+from corecustomers.data.window import rows_up_to
 from corecustomers.errors import ColumnMappingError, InputError
 
 __all__ = ["INFLUENCE_COLUMNS", "REFERRAL_COLUMNS", "influence", "referrals"]
@@ -103,14 +104,7 @@ def referrals(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
             f"to compute influence.",
             column=missing[0],
         )
-    ts = tx["timestamp"]
-    if ts.type().is_date():
-        tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
-    else:
-        next_midnight = datetime.datetime.combine(
-            as_of + datetime.timedelta(days=1), datetime.time()
-        )
-        tx = tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
+    tx = rows_up_to(tx, as_of)
     rows = tx.select(
         customer_id=tx["customer_id"].cast("string"),
         timestamp=tx["timestamp"],

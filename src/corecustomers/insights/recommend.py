@@ -63,6 +63,7 @@ from numpy.typing import NDArray
 
 from corecustomers.data._time import check_dates
 from corecustomers.data.features import materialize
+from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
 
 __all__ = [
@@ -313,12 +314,9 @@ def _pairs(tx: ir.Table, *, item: str, start: datetime.date | None, end: datetim
     ``item`` is null for customers whose purchases carry no item: they are customers
     all the same.
     """
-    ts = tx["timestamp"]
-    day = ts if ts.type().is_date() else ts.date()
-    window = day <= ibis.literal(end, type="date")
+    tx = rows_up_to(tx, end)
     if start is not None:
-        window = window & (day > ibis.literal(start, type="date"))
-    tx = tx.filter(window)
+        tx = tx.filter(day_of(tx) > ibis.literal(start, type="date"))
     customer = tx["customer_id"]
     if not customer.type().is_string():
         customer = customer.cast("string")
