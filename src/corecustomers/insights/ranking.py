@@ -86,21 +86,27 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
 from corecustomers.data._time import TimeUnit, check_dates, days_per
-from corecustomers.data.features import customer_features, materialize
 from corecustomers.errors import ColumnMappingError, ConfigError
-from corecustomers.models import BetaGeoModel, GammaGammaModel
+from corecustomers.insights._frames import (
+    MIN_CUSTOMERS,
+    Frame,
+    ModelFactory,
+    bgnbd,
+    build_frame,
+    first_day,
+    first_purchase_day,
+    fit_and_predict,
+)
+from corecustomers.insights.fitted import FittedValue
 
 __all__ = [
     "MIN_CUSTOMERS",
@@ -111,6 +117,7 @@ __all__ = [
     "Method",
     "capture_comparison",
     "core_scores",
+    "rank_customers",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,9 +130,6 @@ Gamma-Gamma prediction, or (when no model can be fitted) the historic spend."""
 
 TOP_SHARE: Final = 0.2
 """Share of customers whose captured revenue decides and reports the rankings."""
-
-MIN_CUSTOMERS: Final = 20
-"""Fewer customers (or repeat buyers, for the BTYD fit) than this and no model is fitted."""
 
 MIN_WINDOW_DAYS: Final = 14
 """Shortest training window ``L`` (days) for which a combined ranking is trained."""
@@ -164,22 +168,6 @@ MODEL_FEATURES: Final = (
 )
 """Inputs of the gradient-boosted model, in order (plus ``n_products`` with products)."""
 
-#: Hyper-parameters of the gradient-boosted model; fixed, so that runs are reproducible.
-_GBM_PARAMS: Final[Mapping[str, Any]] = {
-    "loss": "poisson",
-    "learning_rate": 0.05,
-    "max_iter": 100,
-    "max_leaf_nodes": 7,
-    "min_samples_leaf": 100,
-    "l2_regularization": 1.0,
-    "early_stopping": False,
-    "random_state": 0,
-}
-
-#: Below this many training customers the model runs on one OpenMP thread.
-_THREADED_FROM: Final = 100_000
-
-
 # -- results ----------------------------------------------------------------------------
 
 
@@ -204,12 +192,17 @@ class CoreScores:
         Why that ranking was chosen, in English.
     details
         The validation figures and windows (JSON-ready).
+    capture
+        With a holdout (:func:`rank_customers` given ``holdout_end``), the share of the
+        holdout revenue each ranking's top customers brought, as
+        :func:`capture_comparison` reports it; otherwise None.
     """
 
     table: pa.Table
     method: Method
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    capture: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Method, reason and details, JSON-ready (for ``summary.json``).
@@ -315,8 +308,20 @@ def capture_comparison(
     scored = _score(
         tx, cut=calibration_end, horizon_days=horizon, time_unit=time_unit, target_end=as_of
     )
+    return _capture_report(scored, calibration_end, as_of, time_unit, top_share)
+
+
+def _capture_report(
+    scored: _Scored,
+    calibration_end: datetime.date,
+    as_of: datetime.date,
+    time_unit: TimeUnit,
+    top_share: float,
+) -> dict[str, Any]:
+    """The holdout capture of ``scored``'s rankings (see :func:`capture_comparison`)."""
     frame = scored.frame
-    assert frame.target is not None  # built with a target end
+    if frame.target is None:
+        raise ValueError("the frame was built without a holdout revenue")
     revenue = frame.target
     capture = {
         "historic_spend": _capture(frame.historic_spend, revenue, top_share),
@@ -332,7 +337,7 @@ def capture_comparison(
     return {
         "calibration_end": calibration_end.isoformat(),
         "as_of": as_of.isoformat(),
-        "holdout_days": horizon,
+        "holdout_days": (as_of - calibration_end).days,
         "time_unit": time_unit,
         "top_share": top_share,
         "customers": frame.n,
@@ -407,8 +412,78 @@ def core_scores(
             f"horizon_days must be a positive whole number of days, got {horizon_days!r}."
         )
     scored = _score(tx, cut=as_of, horizon_days=horizon_days, time_unit=time_unit, target_end=None)
+    details = {"as_of": as_of.isoformat(), "horizon_days": horizon_days, **scored.details}
+    return CoreScores(_score_table(scored), scored.method, scored.reason, details)
+
+
+def rank_customers(
+    tx: ir.Table,
+    *,
+    features: pa.Table,
+    fitted: FittedValue | None,
+    cut: datetime.date,
+    time_unit: TimeUnit = "week",
+    holdout_end: datetime.date | None = None,
+    top_share: float = TOP_SHARE,
+) -> CoreScores:
+    """The core ranking of an analysis, from the features and models it already has.
+
+    The same procedure as :func:`core_scores`, but the customers at ``cut`` are
+    ``features`` (the analysis' per-customer features there) and their BTYD prediction
+    comes from ``fitted`` -- the analysis' configured (or selected) transaction model,
+    penalizer and CLV horizon -- so nothing is computed or fitted twice. Only the two
+    earlier cuts of the time-shifted training fit models, of the same kinds and penalty.
+    Without ``fitted`` (no model in the analysis) customers are ranked by historic spend.
+
+    With ``holdout_end`` (the analysis' as-of date after a calibration end ``cut``) the
+    result's ``capture`` reports, as :func:`capture_comparison` does, the share of the
+    holdout revenue the top ``top_share`` of each ranking brought: the very ranking the
+    analysis uses, so the figures describe its ``core_score``.
+
+    Raises
+    ------
+    ConfigError
+        If the dates are not ``datetime.date`` values with ``cut < holdout_end``, or
+        ``top_share`` is not in ``(0, 1]``.
+    ColumnMappingError
+        If ``tx`` lacks a canonical column.
+    """
+    check_dates(cut, None)
+    if holdout_end is not None:
+        check_dates(holdout_end, cut)
+        if cut >= holdout_end:
+            raise ConfigError(f"holdout_end ({holdout_end}) must be after the cut ({cut}).")
+    _check_share(top_share)
+    horizon = fitted.horizon_days if fitted is not None else float(DEFAULT_HORIZON_DAYS)
+    scored = _score(
+        tx,
+        cut=cut,
+        horizon_days=horizon,
+        time_unit=time_unit,
+        target_end=holdout_end,
+        new_models=fitted.new_models if fitted is not None else bgnbd,
+        features=features,
+        fitted=fitted,
+    )
+    details = {
+        "as_of": cut.isoformat(),
+        "horizon_days": horizon,
+        "model": fitted.model_name if fitted is not None else None,
+        "penalizer": fitted.penalizer if fitted is not None else None,
+        **scored.details,
+    }
+    capture = (
+        None
+        if holdout_end is None
+        else _capture_report(scored, cut, holdout_end, time_unit, top_share)
+    )
+    return CoreScores(_score_table(scored), scored.method, scored.reason, details, capture)
+
+
+def _score_table(scored: _Scored) -> pa.Table:
+    """The per-customer table of :class:`CoreScores`."""
     frame = scored.frame
-    table = pa.table(
+    return pa.table(
         {
             "customer_id": frame.customer_id,
             "core_score": pa.array(scored.core_score, pa.float64()),
@@ -420,8 +495,6 @@ def core_scores(
             "historic_spend": pa.array(frame.historic_spend, pa.float64()),
         }
     )
-    details = {"as_of": as_of.isoformat(), "horizon_days": horizon_days, **scored.details}
-    return CoreScores(table, scored.method, scored.reason, details)
 
 
 # -- the procedure ----------------------------------------------------------------------
@@ -429,7 +502,7 @@ def core_scores(
 
 @dataclass(frozen=True)
 class _Scored:
-    frame: _Frame
+    frame: Frame
     btyd_value: FloatArray | None
     core_score: FloatArray
     combined: FloatArray | None
@@ -442,20 +515,28 @@ def _score(
     tx: ir.Table,
     *,
     cut: datetime.date,
-    horizon_days: int,
+    horizon_days: float,
     time_unit: TimeUnit,
     target_end: datetime.date | None,
+    new_models: ModelFactory = bgnbd,
+    features: pa.Table | None = None,
+    fitted: FittedValue | None = None,
 ) -> _Scored:
-    """Frame at ``cut``, the BTYD and combined rankings, and the choice between them."""
+    """Frame at ``cut``, the BTYD and combined rankings, and the choice between them.
+
+    With ``features`` and ``fitted`` (the analysis' features and models at ``cut``) the
+    frame at ``cut`` reuses them; only the two earlier cuts of the time-shifted training
+    compute features and fit models (made by ``new_models``).
+    """
     _check_columns(tx)
     has_product = "product" in tx.columns
-    first_day = _first_purchase_day(tx, cut)
-    history = 0 if first_day is None else (cut - first_day).days
-    window = min(horizon_days, history // 3)
+    first = first_purchase_day(tx, cut) if features is None else first_day(features)
+    history = 0 if first is None else (cut - first).days
+    window = int(min(horizon_days, history // 3))
     notes: list[str] = []
 
-    def frame_at(at: datetime.date, end: datetime.date | None) -> _Frame:
-        return _frame(
+    def frame_at(at: datetime.date, end: datetime.date | None, **given: Any) -> Frame:
+        return build_frame(
             tx,
             cut=at,
             target_end=end,
@@ -463,9 +544,11 @@ def _score(
             time_unit=time_unit,
             has_product=has_product,
             notes=notes,
+            new_models=new_models,
+            **given,
         )
 
-    frame = frame_at(cut, target_end)
+    frame = frame_at(cut, target_end, features=features, fitted=fitted)
     details: dict[str, Any] = {"training_window_days": window, "validation": None}
     if frame.btyd is None:
         details["warnings"] = notes
@@ -503,7 +586,7 @@ def _score(
                 scored_at=(cut - step).isoformat(),
                 revenue_window=[(cut - step).isoformat(), cut.isoformat()],
             )
-            combined = _fit_and_predict(later, frame, names, window)
+            combined = fit_and_predict(later, frame, names, window)
     details["validation"] = validation
     details["warnings"] = notes
     if validation is None or combined is None:
@@ -527,13 +610,11 @@ def _score(
     return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
 
 
-def _validate(
-    earlier: _Frame, later: _Frame, names: tuple[str, ...], window: int
-) -> dict[str, Any]:
+def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int) -> dict[str, Any]:
     """Train on the earlier split, score the later one, compare with its BTYD ranking."""
     assert later.target is not None and later.btyd is not None
     revenue = later.target
-    combined = _fit_and_predict(earlier, later, names, window)
+    combined = fit_and_predict(earlier, later, names, window)
     btyd = later.btyd.value(window)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     better = 0
@@ -552,7 +633,7 @@ def _validate(
     }
 
 
-def _unusable(frame: _Frame, name: str) -> str:
+def _unusable(frame: Frame, name: str) -> str:
     """Why ``frame`` cannot train or validate a model ('' when it can)."""
     if frame.n < MIN_CUSTOMERS:
         return f"the {name} split has {frame.n} customers (fewer than {MIN_CUSTOMERS})"
@@ -561,234 +642,6 @@ def _unusable(frame: _Frame, name: str) -> str:
     if frame.target is None or not float(np.sum(frame.target)) > 0.0:
         return f"the {name} split has no revenue in its target window"
     return ""
-
-
-def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
-    """``values`` rounded to ``digits`` significant digits (NaN and 0 kept)."""
-    x = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(
-            np.isfinite(x) & (x != 0.0), 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0
-        )
-        out = np.round(x * scale) / scale
-    return np.where(np.isfinite(x), out, x)
-
-
-def _fit_and_predict(
-    train: _Frame, apply: _Frame, names: tuple[str, ...], window: int
-) -> FloatArray:
-    """Fit the gradient-boosted model on ``train`` and predict ``apply``'s revenue."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
-    assert train.target is not None and train.btyd is not None and apply.btyd is not None
-    y = np.clip(train.target, 0.0, None)
-    # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
-    # last bits between two runs on the same data; six significant digits keep such
-    # noise from moving a value across a histogram bin edge and flipping a split.
-    X_train = _significant(train.inputs(names, window))
-    X_apply = _significant(apply.inputs(names, window))
-    # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
-    # their start-up and spinning cost far more than the work.
-    threads = 1 if train.n < _THREADED_FROM else None
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        model = HistGradientBoostingRegressor(**_GBM_PARAMS).fit(X_train, y)
-        return np.asarray(model.predict(X_apply), dtype=np.float64)
-
-
-# -- frames -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Btyd:
-    """BG/NBD and Gamma-Gamma models fitted at one cut, with their customers."""
-
-    transactions: BetaGeoModel
-    spend: GammaGammaModel
-    X: dict[str, FloatArray]
-    unit: float
-
-    def value(self, days: int) -> FloatArray:
-        """Predicted net revenue in the next ``days``: ``E[X(days)] * E[Z]``."""
-        return self.expected_purchases(days) * self.expected_spend()
-
-    def expected_purchases(self, days: int) -> FloatArray:
-        return np.asarray(
-            self.transactions.expected_purchases(self.X, days / self.unit), dtype=np.float64
-        )
-
-    def expected_spend(self) -> FloatArray:
-        return np.asarray(self.spend.expected_spend(self.X), dtype=np.float64)
-
-    def p_alive(self) -> FloatArray:
-        p = np.asarray(self.transactions.probability_alive(self.X), dtype=np.float64)
-        return np.clip(p, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """The customers at one cut: ids, behaviour, historic spend, BTYD fit and target."""
-
-    customer_id: pa.Array
-    behaviour: dict[str, FloatArray]
-    historic_spend: FloatArray
-    target: FloatArray | None
-    btyd: _Btyd | None
-
-    @property
-    def n(self) -> int:
-        return len(self.customer_id)
-
-    def inputs(self, names: tuple[str, ...], window: int) -> FloatArray:
-        """The model inputs ``names`` with the BTYD predictions for ``window`` days."""
-        assert self.btyd is not None
-        columns = dict(self.behaviour)
-        columns["expected_purchases"] = self.btyd.expected_purchases(window)
-        columns["expected_spend"] = self.btyd.expected_spend()
-        columns["btyd_value"] = columns["expected_purchases"] * columns["expected_spend"]
-        columns["p_alive"] = self.btyd.p_alive()
-        return np.column_stack([columns[name] for name in names])
-
-
-def _frame(
-    tx: ir.Table,
-    *,
-    cut: datetime.date,
-    target_end: datetime.date | None,
-    window_days: int,
-    time_unit: TimeUnit,
-    has_product: bool,
-    notes: list[str],
-) -> _Frame:
-    """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``."""
-    unit = days_per(time_unit)
-    features = customer_features(tx, as_of=cut, time_unit=time_unit)
-    activity = _activity(
-        tx, cut=cut, target_end=target_end, window_days=window_days, has_product=has_product
-    )
-    joined = features.left_join(activity, "customer_id")
-    extra = [name for name in activity.columns if name != "customer_id"]
-    table = materialize(joined.select(*features.columns, *extra).order_by("customer_id"))
-
-    def col(name: str) -> FloatArray:
-        values = table.column(name).to_numpy(zero_copy_only=False)
-        return np.nan_to_num(np.asarray(values, dtype=np.float64))  # null sums are 0
-
-    frequency = col("frequency")
-    gross = col("total_spend") + col("returns_amount")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_gap = np.where(frequency > 0, col("recency") * unit / frequency, np.nan)
-        overdue = col("days_since_last_purchase") / mean_gap
-        returns_share = np.where(gross > 0, col("returns_amount") / gross, 0.0)
-    behaviour: dict[str, FloatArray] = {
-        "frequency": frequency,
-        "recency": col("recency"),
-        "T": col("T"),
-        "monetary_value": col("monetary_value"),
-        "total_spend": col("total_spend"),
-        "returns_share": returns_share,
-        "orders_per_period": col("n_orders") / np.maximum(col("n_periods"), 1.0),
-        "days_since_last_purchase": col("days_since_last_purchase"),
-        "tenure_days": col("tenure_days"),
-        "mean_gap_days": mean_gap,
-        "overdue": overdue,
-        "spend_recent": col("spend_recent"),
-        "spend_previous": col("spend_previous"),
-        "periods_recent": col("periods_recent"),
-    }
-    if has_product:
-        behaviour["n_products"] = col("n_products")
-    return _Frame(
-        customer_id=table.column("customer_id").combine_chunks(),
-        behaviour=behaviour,
-        historic_spend=behaviour["total_spend"],
-        target=None if target_end is None else col("target"),
-        btyd=_fit_btyd(behaviour, unit=unit, cut=cut, notes=notes),
-    )
-
-
-def _activity(
-    tx: ir.Table,
-    *,
-    cut: datetime.date,
-    target_end: datetime.date | None,
-    window_days: int,
-    has_product: bool,
-) -> ir.Table:
-    """Per customer: spend in the last two windows before ``cut``, purchase days in the
-    last, distinct products, and (with ``target_end``) the net amount in ``(cut, target_end]``."""
-    day = _day(tx)
-    end = cut if target_end is None else target_end
-    tx = tx.mutate(_day=day).filter(day <= ibis.literal(end, type="date"))
-    cut_day = ibis.literal(cut, type="date")
-    recent_start = ibis.literal(cut - datetime.timedelta(days=window_days), type="date")
-    previous_start = ibis.literal(cut - datetime.timedelta(days=2 * window_days), type="date")
-    amount = tx["amount"].cast("float64")
-    before = tx["_day"] <= cut_day
-    recent = before & (tx["_day"] > recent_start)
-    previous = (tx["_day"] > previous_start) & (tx["_day"] <= recent_start)
-    metrics: dict[str, ir.Value] = {
-        "spend_recent": amount.sum(where=recent),
-        "spend_previous": amount.sum(where=previous),
-        "periods_recent": tx["_day"].nunique(where=recent & (amount >= 0)),
-    }
-    if has_product:
-        metrics["n_products"] = tx["product"].nunique(where=before & (amount >= 0))
-    if target_end is not None:
-        metrics["target"] = amount.sum(where=~before)
-    customer = tx["customer_id"]
-    if not customer.type().is_string():
-        customer = customer.cast("string")
-    return tx.group_by(customer_id=customer).aggregate(**metrics)
-
-
-def _day(tx: ir.Table) -> ir.Value:
-    ts = tx["timestamp"]
-    return ts if ts.type().is_date() else ts.date()
-
-
-def _first_purchase_day(tx: ir.Table, cut: datetime.date) -> datetime.date | None:
-    day = _day(tx)
-    bought = (day <= ibis.literal(cut, type="date")) & (tx["amount"] >= 0)
-    value = materialize(tx.filter(bought).aggregate(first=day.min())).column("first")[0].as_py()
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    return value if isinstance(value, datetime.date) else None
-
-
-def _fit_btyd(
-    behaviour: dict[str, FloatArray], *, unit: float, cut: datetime.date, notes: list[str]
-) -> _Btyd | None:
-    """BG/NBD and Gamma-Gamma fitted on the customers at ``cut``, or None."""
-    X = {name: behaviour[name] for name in ("frequency", "recency", "T", "monetary_value")}
-    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
-    if X["frequency"].size < MIN_CUSTOMERS or np.count_nonzero(repeat) < MIN_CUSTOMERS:
-        notes.append(
-            f"{cut}: BTYD models not fitted: {X['frequency'].size} customers and "
-            f"{np.count_nonzero(repeat)} repeat buyers (at least {MIN_CUSTOMERS} of each needed)"
-        )
-        return None
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            btyd = _Btyd(
-                BetaGeoModel().fit(X),
-                GammaGammaModel().fit({k: v[repeat] for k, v in X.items()}),
-                X,
-                unit,
-            )
-            check = btyd.value(1) * btyd.p_alive()
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        log.warning("BTYD models not fitted at %s: %s", cut, exc)
-        notes.append(f"{cut}: BTYD models not fitted: {exc}")
-        return None
-    for record in caught:
-        log.info("BTYD fit at %s: %s", cut, record.message)
-        notes.append(f"{cut}: {record.category.__name__}: {record.message}")
-    if not np.all(np.isfinite(check)):
-        notes.append(f"{cut}: BTYD predictions are not finite for some customers; not used")
-        return None
-    return btyd
 
 
 # -- measures ---------------------------------------------------------------------------

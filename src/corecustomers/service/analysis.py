@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from corecustomers import __version__
 from corecustomers.config import Settings
 from corecustomers.data._time import days_per
 from corecustomers.data.connect import connect_engine
@@ -53,7 +52,9 @@ from corecustomers.errors import (
 )
 from corecustomers.service.core import CoreOptions, identify_core
 from corecustomers.service.progress import NullProgress, Progress
-from corecustomers.service.scoring import score_customers
+from corecustomers.service.scoring import Scored, score_customers
+from corecustomers.service.summary import AnalysisSummary, Overview
+from corecustomers.service.valuation import Valuation
 from corecustomers.store import Workspace, default_source_name
 from corecustomers.store.outputs import record_output
 
@@ -88,11 +89,13 @@ class Prepared:
 
 @dataclass
 class AnalysisResult:
-    """What ``analyze`` produced."""
+    """What ``analyze`` produced: ``summary`` is ``summary.json``'s content, ``steps``
+    the typed results it was serialised from."""
 
     summary: dict[str, Any]
     customers: pa.Table
     files: dict[str, Path] = field(default_factory=dict)
+    steps: AnalysisSummary | None = None
 
 
 @contextmanager
@@ -340,19 +343,20 @@ def analyze(
             today=today,
         )
         with open_workspace(settings) as workspace:
-            customers, summary = analyse_prepared(
+            customers, steps = analyse_prepared(
                 prepared, settings, workspace=workspace, progress=progress
             )
+        summary = steps.to_json()
         files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
     # last: tells a service on this workspace where the finished run's files are
     record_output(
         settings.workspace,
-        run_id=str(summary["run_id"]),
+        run_id=steps.run_id,
         folder=out_dir,
-        as_of=summary.get("as_of"),
-        source_name=str(summary.get("source_name") or ""),
+        as_of=steps.as_of,
+        source_name=steps.source_name,
     )
-    return AnalysisResult(summary=summary, customers=customers, files=files)
+    return AnalysisResult(summary=summary, customers=customers, files=files, steps=steps)
 
 
 def ensure_output_dir(path: Path) -> None:
@@ -408,8 +412,13 @@ def analyse_prepared(
     workspace: Workspace | None,
     options: CoreOptions | None = None,
     progress: Progress | None = None,
-) -> tuple[pa.Table, dict[str, Any]]:
-    """Features, scores, lifetime value and core identification for one as-of date."""
+) -> tuple[pa.Table, AnalysisSummary]:
+    """Features, scores, lifetime value and core identification for one as-of date.
+
+    The features are computed once; the valuation fits the models once; the core
+    identification reuses both. Each step's result is typed, and they are assembled
+    here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
+    """
     progress = progress or NullProgress()
     features = _features(prepared, settings, progress)
     if features.num_rows == 0:
@@ -420,15 +429,16 @@ def analyse_prepared(
         )
     with progress.step("Scoring customers (RFM, ABC)"):
         scored = score_customers(features, settings)
-    summary = build_summary(prepared, settings, scored)
-    summary["run_id"] = uuid.uuid4().hex[:12]
-    valued = _value_customers(scored, summary, settings, prepared, progress)
-    customers = valued if valued is not None else scored.customers
+    generated_at = _dt.datetime.now(_dt.UTC)
+    overview = build_summary(prepared, settings, scored)
+    run_id = uuid.uuid4().hex[:12]
+    valuation = _value_customers(scored, settings, prepared, progress)
     end = prepared.calibration_end or prepared.as_of
-    customers = identify_core(
-        customers,
-        summary,
+    customers, core = identify_core(
+        valuation.customers,
         settings,
+        fitted=valuation.fitted,
+        run_id=run_id,
         transactions=prepared.transactions,
         end=end,
         as_of=prepared.as_of,
@@ -436,21 +446,20 @@ def analyse_prepared(
         workspace=workspace,
         mapped=frozenset(prepared.mapping.describe()),
         source=prepared.raw.name,
-        source_name=summary["source_name"],
+        source_name=overview.source_name,
         options=options,
         progress=progress,
     )
-    return customers, summary
+    return customers, AnalysisSummary(run_id, generated_at, overview, valuation, core)
 
 
 def _value_customers(
-    scored: Any,
-    summary: dict[str, Any],
+    scored: Scored,
     settings: Settings,
     prepared: Prepared,
     progress: Progress,
-) -> pa.Table | None:
-    """Lifetime-value models: predictions into the customers, fits into the summary."""
+) -> Valuation:
+    """Lifetime-value models: fitted once, with their predictions in the customers."""
     from corecustomers.service.valuation import value_customers
 
     counts = None
@@ -463,7 +472,7 @@ def _value_customers(
         period = 7.0 / days_per(settings.time_unit)
     with progress.step("Fitting lifetime-value models"):
         return value_customers(
-            scored.customers, summary, settings, holdout_counts=counts, holdout_period=period
+            scored.customers, settings, holdout_counts=counts, holdout_period=period
         )
 
 
@@ -494,44 +503,39 @@ def holdout_week_counts(
     return out
 
 
-def build_summary(prepared: Prepared, settings: Settings, scored: Any) -> dict[str, Any]:
-    """The JSON summary of a run (see the README's "Outputs")."""
+def build_summary(prepared: Prepared, settings: Settings, scored: Scored) -> Overview:
+    """The run's overview: what was read and scored (the summary's first keys)."""
     counts = prepared.counts
     customers = scored.customers
     revenue = float(np.sum(customers.column("total_spend").to_numpy(zero_copy_only=False)))
-    return {
-        "corecustomers_version": __version__,
-        "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "source": prepared.raw.name,
-        "source_name": source_name_of(prepared, settings),
-        "source_kind": prepared.raw.kind,
-        "encoding": prepared.raw.encoding,
-        "amount_format": prepared.amount_format.to_dict(),
-        "columns": prepared.mapping.describe(),
-        "as_of": prepared.as_of.isoformat(),
-        "calibration_end": (
-            prepared.calibration_end.isoformat() if prepared.calibration_end else None
-        ),
-        "time_unit": settings.time_unit,
-        "currency": settings.currency,
-        "rows_read": counts.rows_read,
-        "rows_accepted": counts.rows_accepted,
-        "rows_quarantined": counts.rows_quarantined,
-        "rows_after_as_of": prepared.rows_after_as_of,
-        "rows_analysed": counts.rows_accepted - prepared.rows_after_as_of,
-        "quarantine_reasons": counts.reasons,
-        "warnings": prepared.warnings,
-        "customers": customers.num_rows,
-        "revenue": revenue,
-        "concentration": scored.concentration,
-        "segments": {"scheme": scored.scheme, "table": scored.segment_table},
-        "abc": {
+    return Overview(
+        source=prepared.raw.name,
+        source_name=source_name_of(prepared, settings),
+        source_kind=prepared.raw.kind,
+        encoding=prepared.raw.encoding,
+        amount_format=prepared.amount_format.to_dict(),
+        columns=prepared.mapping.describe(),
+        as_of=prepared.as_of,
+        calibration_end=prepared.calibration_end,
+        time_unit=settings.time_unit,
+        currency=settings.currency,
+        rows_read=counts.rows_read,
+        rows_accepted=counts.rows_accepted,
+        rows_quarantined=counts.rows_quarantined,
+        rows_after_as_of=prepared.rows_after_as_of,
+        quarantine_reasons=counts.reasons,
+        warnings=list(prepared.warnings),
+        customers=customers.num_rows,
+        revenue=revenue,
+        concentration=scored.concentration,
+        segments={"scheme": scored.scheme, "table": scored.segment_table},
+        abc={
             "thresholds": {"A": settings.abc_a, "B": settings.abc_b},
             "value": settings.abc_value,
             "table": scored.abc_table,
         },
-        "settings": settings.to_dict(),
-    }
+        settings=settings.to_dict(),
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as _dt
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis.expr.types as ir
@@ -26,9 +26,10 @@ from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
 from corecustomers.insights.alerts import AlertThresholds, early_warnings, evaluate_alerts
 from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
+from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
-from corecustomers.insights.ranking import capture_comparison, core_scores
+from corecustomers.insights.ranking import rank_customers
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
@@ -37,7 +38,7 @@ from corecustomers.segments.tiers import assign_tiers
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
 
-__all__ = ["CoreOptions", "identify_core"]
+__all__ = ["CoreOptions", "CoreSummary", "identify_core"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,40 @@ class CoreOptions:
     evaluate: bool = True
     recommendations: bool = True
     write_snapshot: bool = True
+
+
+@dataclass
+class CoreSummary:
+    """What identifying the core customers adds to ``summary.json`` (each key's JSON).
+
+    Filled by :func:`identify_core` only; :meth:`to_json` gives the summary's keys, those
+    not computed in this run left out.
+    """
+
+    core_score: dict[str, Any] = field(default_factory=dict)
+    capture: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    recommendations: dict[str, Any] | None = None
+    tiers: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
+    migration: dict[str, Any] | None = None
+    actions: dict[str, int] | None = None
+    migration_series: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary's keys, in the order the analysis computes them."""
+        out = {
+            "core_score": self.core_score,
+            "capture": self.capture,
+            "history": self.history,
+            "recommendations": self.recommendations,
+            "tiers": self.tiers,
+            "alerts": self.alerts,
+            "migration": self.migration,
+            "actions": self.actions,
+            "migration_series": self.migration_series,
+        }
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def _align(
@@ -110,9 +145,10 @@ def _thresholds(settings: Settings) -> AlertThresholds:
 
 def identify_core(
     customers: pa.Table,
-    summary: dict[str, Any],
     settings: Settings,
     *,
+    fitted: FittedValue | None,
+    run_id: str,
     transactions: ir.Table,
     end: _dt.date,
     as_of: _dt.date,
@@ -123,16 +159,22 @@ def identify_core(
     source_name: str | None = None,
     options: CoreOptions | None = None,
     progress: Progress | None = None,
-) -> pa.Table:
-    """Add the issue-4 columns to ``customers`` and their figures to ``summary``.
+) -> tuple[pa.Table, CoreSummary]:
+    """Add the issue-4 columns to ``customers``; return them with their figures.
+
+    ``customers`` are the analysis' per-customer features at ``end`` with their scores and
+    (when ``fitted`` is given) the lifetime-value predictions of ``fitted``, which the
+    ranking and the other steps use instead of computing or fitting again.
 
     ``end`` is the date the customers' features describe (the calibration end when there
     is one, else the as-of date); the snapshot is stored under it, in the history of
     ``source_name`` (default ``"default"``), and the previous snapshot is read only from
-    that history. ``summary["history"]`` says which one was compared with.
+    that history. The result's ``history`` says which one was compared with.
     """
     options = options or CoreOptions()
     progress = progress or NullProgress()
+    summary = CoreSummary()
+    features = customers
     tx = transactions
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = materialize(customer_behaviour(tx, as_of=end))
@@ -150,13 +192,17 @@ def identify_core(
             adopters = materialize(early_adopters(tx, as_of=end))
             customers = _align(customers, adopters, fill=True)
     with progress.step("Core ranking (BTYD and gradient boosting)"):
-        scores = core_scores(tx, as_of=end, time_unit=settings.time_unit)
+        scores = rank_customers(
+            tx,
+            features=features,
+            fitted=fitted,
+            cut=end,
+            time_unit=settings.time_unit,
+            holdout_end=as_of if calibration_end is not None and options.evaluate else None,
+        )
         customers = _align(customers, scores.table.select(["customer_id", "core_score"]))
-        summary["core_score"] = scores.to_dict()
-        if calibration_end is not None and options.evaluate:
-            summary["capture"] = capture_comparison(
-                tx, calibration_end=calibration_end, as_of=as_of, time_unit=settings.time_unit
-            )
+        summary.core_score = scores.to_dict()
+        summary.capture = scores.capture
     policy = _policy(settings, customers.column_names)
     previous: pa.Table | None = None
     overrides: list[dict[str, Any]] = []
@@ -169,7 +215,7 @@ def identify_core(
             {k: o[k] for k in ("customer_id", "tier", "by", "reason", "until")}
             for o in workspace.overrides(active_on=end, source_name=name)
         ]
-        summary["history"] = _history_note(workspace, name, before)
+        summary.history = _history_note(workspace, name, before)
     with progress.step("Tiers with reasons"):
         customers = assign_tiers(
             customers,
@@ -197,13 +243,11 @@ def identify_core(
             customers = _align(customers, recs)
             if options.evaluate:
                 split = calibration_end or (as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS))
-                summary["recommendations"] = evaluate_recommendations(
-                    tx, split_date=split, end=as_of
-                )
+                summary.recommendations = evaluate_recommendations(tx, split_date=split, end=as_of)
     playbook = playbook_from_config(dict(settings.playbook) or None, policy=policy)
     customers = next_best_actions(customers, playbook, as_of=end, lang=settings.lang)
     _summarise(customers, summary, policy, core_tiers, previous, calibration_end, end)
-    summary["actions"] = action_counts(customers)
+    summary.actions = action_counts(customers)
     if workspace is not None and options.write_snapshot:
         with progress.step(f"Saving the snapshot of {end}"):
             keep = [
@@ -214,7 +258,7 @@ def identify_core(
             workspace.write_snapshot(
                 end,
                 customers.select(keep),
-                run_id=str(summary.get("run_id") or uuid.uuid4().hex[:12]),
+                run_id=run_id or uuid.uuid4().hex[:12],
                 policy_version=policy.policy_version,
                 source=source,
                 settings=settings.to_dict(),
@@ -223,12 +267,12 @@ def identify_core(
         if options.evaluate:
             dates = [d for d in workspace.snapshot_dates(name) if d <= end][-SERIES_SNAPSHOTS:]
             if len(dates) >= 2:
-                summary["migration_series"] = migration_series(
+                summary.migration_series = migration_series(
                     [(d, workspace.read_snapshot(d, source_name=name)) for d in dates],
                     tiers=list(policy.codes),
                     core_tiers=core_tiers,
                 )
-    return customers
+    return customers, summary
 
 
 def _history_note(workspace: Workspace, name: str, before: _dt.date | None) -> dict[str, Any]:
@@ -255,7 +299,7 @@ def _history_note(workspace: Workspace, name: str, before: _dt.date | None) -> d
 
 def _summarise(
     customers: pa.Table,
-    summary: dict[str, Any],
+    summary: CoreSummary,
     policy: TierPolicy,
     core_tiers: list[str],
     previous: pa.Table | None,
@@ -284,7 +328,7 @@ def _summarise(
                 "clv": float(clv[mask].sum()) if clv is not None else None,
             }
         )
-    summary["tiers"] = {
+    summary.tiers = {
         "policy_version": policy.policy_version,
         "core_tiers": core_tiers,
         "table": table,
@@ -303,9 +347,9 @@ def _summarise(
     if calibration_end is not None and "frequency_holdout" in customers.column_names:
         holdout = customers.column("frequency_holdout").to_numpy(zero_copy_only=False)
         alerts["holdout"] = evaluate_alerts(alert, core, holdout)
-    summary["alerts"] = alerts
+    summary.alerts = alerts
     if previous is not None:
-        summary["migration"] = compare_snapshots(
+        summary.migration = compare_snapshots(
             previous,
             customers.append_column("as_of", pa.array([end] * customers.num_rows, pa.date32()))
             if "as_of" not in customers.column_names

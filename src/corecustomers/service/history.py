@@ -123,16 +123,17 @@ def history(
             for day in dates:
                 at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
                 with progress.step(f"Snapshot {day}"):
-                    customers, summary = analyse_prepared(
+                    customers, steps = analyse_prepared(
                         at, settings, workspace=workspace, options=options
                     )
+                core = steps.core
                 written.append(
                     {
                         "as_of": day.isoformat(),
-                        "previous_as_of": summary["history"]["previous_as_of"],
+                        "previous_as_of": (core.history or {}).get("previous_as_of"),
                         "customers": customers.num_rows,
-                        "tiers": {r["tier"]: r["customers"] for r in summary["tiers"]["table"]},
-                        "alerted": summary["alerts"]["alerted"],
+                        "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
+                        "alerted": core.alerts["alerted"],
                     }
                 )
             series = _series(workspace, dates, settings, name)

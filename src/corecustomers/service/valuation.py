@@ -1,9 +1,11 @@
 """Lifetime value in the analysis: fit the transaction and spend models, predict, check.
 
 Adds ``p_alive``, ``expected_purchases`` (over the CLV horizon), ``expected_spend`` and
-``clv`` to the customers, and ``models`` (and with a calibration end ``holdout``) to the
-summary. A data set the models cannot be fitted on (too few customers, no repeat buyers)
-gets a warning in the summary instead of a failed run.
+``clv`` to the customers, and returns the fitted models with their predictions
+(:class:`~corecustomers.insights.fitted.FittedValue`), so that the ranking, potential
+value, alerts and the report use this one fit instead of fitting again. A data set the
+models cannot be fitted on (too few customers, no repeat buyers) gets a warning instead
+of a failed run.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from corecustomers.config import Settings
+from corecustomers.insights.fitted import FittedValue
 from corecustomers.models import GammaGammaModel, customer_lifetime_value
 from corecustomers.models.clv import units_per_month
 from corecustomers.models.evaluation import holdout_evaluation
 from corecustomers.models.selection import model_class, select_model
 
-__all__ = ["MIN_CUSTOMERS", "value_customers"]
+__all__ = ["MIN_CUSTOMERS", "Valuation", "value_customers"]
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,35 @@ MIN_CUSTOMERS = 20
 _CANDIDATES = ("bgnbd", "pnbd", "mbgnbd")
 
 
-def _warning(summary: dict[str, Any], code: str, message: str) -> None:
-    summary.setdefault("warnings", []).append({"code": code, "count": 1, "message": message})
+@dataclass(frozen=True)
+class Valuation:
+    """What the valuation step gives the rest of the analysis.
+
+    Attributes
+    ----------
+    customers
+        The customers with ``p_alive``, ``expected_purchases``, ``expected_spend`` and
+        ``clv`` (unchanged when no model was fitted).
+    fitted
+        The fitted models and their predictions, aligned with ``customers``; None when
+        no model was fitted.
+    models
+        ``summary.json``'s ``models`` (None when no model was fitted).
+    holdout
+        ``summary.json``'s ``holdout`` (None without a calibration end).
+    warnings
+        Warnings for ``summary.json``'s ``warnings`` (``code``, ``count``, ``message``).
+    """
+
+    customers: pa.Table
+    fitted: FittedValue | None = None
+    models: dict[str, Any] | None = None
+    holdout: dict[str, Any] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _warning(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "count": 1, "message": message}
 
 
 def _array(table: pa.Table, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -47,30 +78,30 @@ def monthly_rate(annual: float) -> float:
 
 def value_customers(
     customers: pa.Table,
-    summary: dict[str, Any],
     settings: Settings,
     *,
     holdout_counts: np.ndarray[Any, Any] | None = None,
     holdout_period: float = 1.0,
-) -> pa.Table | None:
-    """Fit, predict and (with holdout columns) evaluate; return the extended customers.
+) -> Valuation:
+    """Fit, predict and (with holdout columns) evaluate, once per analysis.
 
-    ``summary`` gains ``models`` and, when the customers carry holdout columns,
-    ``holdout``. Returns None (and records a warning) when no model is fitted.
+    The result holds the extended customers, the fitted models with their predictions,
+    the ``models`` figures and, when the customers carry holdout columns, ``holdout``.
+    Without a model (``model = "none"``, or too few customers: a warning says so) its
+    ``fitted`` is None and the customers are returned unchanged.
     """
     if settings.model == "none":
-        return None
+        return Valuation(customers)
     n = customers.num_rows
     freq = _array(customers, "frequency")
     repeaters = int(np.sum(freq > 0))
     if n < MIN_CUSTOMERS or repeaters < MIN_CUSTOMERS:
-        _warning(
-            summary,
+        skipped = _warning(
             "models_skipped",
             f"lifetime-value models need at least {MIN_CUSTOMERS} customers and "
             f"{MIN_CUSTOMERS} repeat buyers; this data has {n} and {repeaters}",
         )
-        return None
+        return Valuation(customers, warnings=[skipped])
     X = {name: _array(customers, name) for name in ("frequency", "recency", "T", "monetary_value")}
     has_holdout = "frequency_holdout" in customers.column_names
     if has_holdout:
@@ -96,13 +127,9 @@ def value_customers(
         spend_model = GammaGammaModel(penalizer=settings.penalizer).fit(
             {k: v[positive] for k, v in spend_X.items()}
         )
-    for w in caught:
-        _warning(summary, "model_fit", f"{w.category.__name__}: {w.message}")
+    notes = [_warning("model_fit", f"{w.category.__name__}: {w.message}") for w in caught]
     t_horizon = settings.horizon_months * units_per_month(settings.time_unit)
     rate = monthly_rate(settings.annual_discount_rate)
-    p_alive = np.clip(np.asarray(model.probability_alive(X), dtype=np.float64), 0.0, 1.0)
-    expected = np.asarray(model.expected_purchases(X, t_horizon), dtype=np.float64)
-    spend = np.asarray(spend_model.expected_spend(X), dtype=np.float64)
     clv = customer_lifetime_value(
         model,
         spend_model,
@@ -112,7 +139,17 @@ def value_customers(
         time_unit=settings.time_unit,
         margin=settings.margin,
     )
-    summary["models"] = {
+    fitted = FittedValue.predict(
+        customer_id=customers.column("customer_id").combine_chunks().cast(pa.string()),
+        X={k: X[k] for k in ("frequency", "recency", "T", "monetary_value")},
+        transaction_model=model,
+        spend_model=spend_model,
+        clv=np.asarray(clv, dtype=np.float64),
+        time_unit=settings.time_unit,
+        horizon=t_horizon,
+        penalizer=settings.penalizer,
+    )
+    models = {
         "transaction": _model_summary(model.to_dict()),
         "selection": choice,
         "spend": {
@@ -132,6 +169,7 @@ def value_customers(
             "total": float(np.sum(clv)),
         },
     }
+    holdout = None
     if has_holdout:
         evaluation = holdout_evaluation(
             model,
@@ -140,13 +178,14 @@ def value_customers(
             period_counts=holdout_counts,
             period_length=holdout_period,
         )
-        summary["holdout"] = _holdout_summary(evaluation.to_dict())
-    return (
-        customers.append_column("p_alive", pa.array(p_alive))
-        .append_column("expected_purchases", pa.array(expected))
-        .append_column("expected_spend", pa.array(spend))
-        .append_column("clv", pa.array(np.asarray(clv, dtype=np.float64)))
+        holdout = _holdout_summary(evaluation.to_dict())
+    valued = (
+        customers.append_column("p_alive", pa.array(fitted.p_alive))
+        .append_column("expected_purchases", pa.array(fitted.expected_purchases))
+        .append_column("expected_spend", pa.array(fitted.expected_spend))
+        .append_column("clv", pa.array(fitted.clv))
     )
+    return Valuation(valued, fitted, models, holdout, notes)
 
 
 def _finite(value: float) -> float | None:

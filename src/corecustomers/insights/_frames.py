@@ -1,0 +1,323 @@
+"""The customers at one cut of the core ranking, and the models fitted on them.
+
+The private half of :mod:`corecustomers.insights.ranking` (whose docstring describes the
+procedure): the per-customer frame at a cut -- the features, the activity in the recent
+windows, the revenue of the target window and the BTYD fit -- built either from the
+transactions or from the analysis' own features and fitted models, and the
+gradient-boosted model fitted on one frame and applied to another.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from corecustomers.data._time import TimeUnit, days_per
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.insights.fitted import FittedValue
+from corecustomers.models import BetaGeoModel, GammaGammaModel
+
+__all__ = [
+    "MIN_CUSTOMERS",
+    "Frame",
+    "ModelFactory",
+    "bgnbd",
+    "build_frame",
+    "first_day",
+    "first_purchase_day",
+    "fit_and_predict",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+MIN_CUSTOMERS: Final = 20
+"""Fewer customers (or repeat buyers, for the BTYD fit) than this and no model is fitted."""
+
+
+#: Hyper-parameters of the gradient-boosted model; fixed, so that runs are reproducible.
+_GBM_PARAMS: Final[Mapping[str, Any]] = {
+    "loss": "poisson",
+    "learning_rate": 0.05,
+    "max_iter": 100,
+    "max_leaf_nodes": 7,
+    "min_samples_leaf": 100,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+    "random_state": 0,
+}
+
+ModelFactory = Callable[[], tuple[Any, GammaGammaModel]]
+"""Makes the unfitted transaction and spend models to fit at a cut."""
+
+
+def bgnbd() -> tuple[Any, GammaGammaModel]:
+    """BG/NBD and Gamma-Gamma without a penalty: the models of the standalone functions."""
+    return BetaGeoModel(), GammaGammaModel()
+
+
+#: Below this many training customers the model runs on one OpenMP thread.
+_THREADED_FROM: Final = 100_000
+
+
+def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
+    """``values`` rounded to ``digits`` significant digits (NaN and 0 kept)."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(
+            np.isfinite(x) & (x != 0.0), 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0
+        )
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(x), out, x)
+
+
+def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: int) -> FloatArray:
+    """Fit the gradient-boosted model on ``train`` and predict ``apply``'s revenue."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    assert train.target is not None and train.btyd is not None and apply.btyd is not None
+    y = np.clip(train.target, 0.0, None)
+    # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
+    # last bits between two runs on the same data; six significant digits keep such
+    # noise from moving a value across a histogram bin edge and flipping a split.
+    X_train = _significant(train.inputs(names, window))
+    X_apply = _significant(apply.inputs(names, window))
+    # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
+    # their start-up and spinning cost far more than the work.
+    threads = 1 if train.n < _THREADED_FROM else None
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        model = HistGradientBoostingRegressor(**_GBM_PARAMS).fit(X_train, y)
+        return np.asarray(model.predict(X_apply), dtype=np.float64)
+
+
+# -- frames -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The customers at one cut: ids, behaviour, historic spend, BTYD fit and target."""
+
+    customer_id: pa.Array
+    behaviour: dict[str, FloatArray]
+    historic_spend: FloatArray
+    target: FloatArray | None
+    btyd: FittedValue | None
+
+    @property
+    def n(self) -> int:
+        return len(self.customer_id)
+
+    def inputs(self, names: tuple[str, ...], window: int) -> FloatArray:
+        """The model inputs ``names`` with the BTYD predictions for ``window`` days."""
+        assert self.btyd is not None
+        columns = dict(self.behaviour)
+        columns["expected_purchases"] = self.btyd.purchases_in(window)
+        columns["expected_spend"] = self.btyd.expected_spend
+        columns["btyd_value"] = columns["expected_purchases"] * columns["expected_spend"]
+        columns["p_alive"] = self.btyd.p_alive
+        return np.column_stack([columns[name] for name in names])
+
+
+def build_frame(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    target_end: datetime.date | None,
+    window_days: int,
+    time_unit: TimeUnit,
+    has_product: bool,
+    notes: list[str],
+    new_models: ModelFactory,
+    features: pa.Table | None = None,
+    fitted: FittedValue | None = None,
+) -> Frame:
+    """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``.
+
+    ``features`` (the analysis' per-customer features at ``cut``) and ``fitted`` (its
+    models, fitted on those customers) are used when given instead of computing and
+    fitting them again; otherwise the features are computed here and the models made by
+    ``new_models`` are fitted.
+    """
+    unit = days_per(time_unit)
+    activity = _activity(
+        tx, cut=cut, target_end=target_end, window_days=window_days, has_product=has_product
+    )
+    if features is None:
+        expr = customer_features(tx, as_of=cut, time_unit=time_unit)
+        joined = expr.left_join(activity, "customer_id")
+        extra = [name for name in activity.columns if name != "customer_id"]
+        table = materialize(joined.select(*expr.columns, *extra).order_by("customer_id"))
+    else:
+        table = _with_activity(features, materialize(activity))
+
+    def col(name: str) -> FloatArray:
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(np.asarray(values, dtype=np.float64))  # null sums are 0
+
+    frequency = col("frequency")
+    gross = col("total_spend") + col("returns_amount")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_gap = np.where(frequency > 0, col("recency") * unit / frequency, np.nan)
+        overdue = col("days_since_last_purchase") / mean_gap
+        returns_share = np.where(gross > 0, col("returns_amount") / gross, 0.0)
+    behaviour: dict[str, FloatArray] = {
+        "frequency": frequency,
+        "recency": col("recency"),
+        "T": col("T"),
+        "monetary_value": col("monetary_value"),
+        "total_spend": col("total_spend"),
+        "returns_share": returns_share,
+        "orders_per_period": col("n_orders") / np.maximum(col("n_periods"), 1.0),
+        "days_since_last_purchase": col("days_since_last_purchase"),
+        "tenure_days": col("tenure_days"),
+        "mean_gap_days": mean_gap,
+        "overdue": overdue,
+        "spend_recent": col("spend_recent"),
+        "spend_previous": col("spend_previous"),
+        "periods_recent": col("periods_recent"),
+    }
+    if has_product:
+        behaviour["n_products"] = col("n_products")
+    return Frame(
+        customer_id=table.column("customer_id").combine_chunks(),
+        behaviour=behaviour,
+        historic_spend=behaviour["total_spend"],
+        target=None if target_end is None else col("target"),
+        btyd=_fitted_at(fitted, table, notes)
+        if features is not None
+        else _fit_btyd(behaviour, time_unit=time_unit, cut=cut, notes=notes, new_models=new_models),
+    )
+
+
+def _with_activity(features: pa.Table, activity: pa.Table) -> pa.Table:
+    """``features`` in ``customer_id`` order, with ``activity``'s columns matched by id."""
+    ids = features.column("customer_id").cast(pa.string())
+    features = features.set_column(features.column_names.index("customer_id"), "customer_id", ids)
+    table = features.take(pc.sort_indices(features, [("customer_id", "ascending")]))
+    index = pc.index_in(table.column("customer_id"), value_set=activity.column("customer_id"))
+    for name in activity.column_names:
+        if name != "customer_id":
+            table = table.append_column(name, activity.column(name).take(index))
+    return table
+
+
+def _fitted_at(fitted: FittedValue | None, table: pa.Table, notes: list[str]) -> FittedValue | None:
+    """The analysis' fit reordered to ``table``'s customers (None without one)."""
+    if fitted is None:
+        notes.append("no lifetime-value model was fitted in this analysis")
+        return None
+    position = pc.index_in(table.column("customer_id"), value_set=fitted.customer_id)
+    if position.null_count:
+        raise ValueError("the fitted models do not cover every customer of the features")
+    return fitted.take(np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.intp))
+
+
+def _activity(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    target_end: datetime.date | None,
+    window_days: int,
+    has_product: bool,
+) -> ir.Table:
+    """Per customer: spend in the last two windows before ``cut``, purchase days in the
+    last, distinct products, and (with ``target_end``) the net amount in ``(cut, target_end]``."""
+    tx = rows_up_to(tx, cut if target_end is None else target_end)
+    tx = tx.mutate(_day=day_of(tx))
+    cut_day = ibis.literal(cut, type="date")
+    recent_start = ibis.literal(cut - datetime.timedelta(days=window_days), type="date")
+    previous_start = ibis.literal(cut - datetime.timedelta(days=2 * window_days), type="date")
+    amount = tx["amount"].cast("float64")
+    before = tx["_day"] <= cut_day
+    recent = before & (tx["_day"] > recent_start)
+    previous = (tx["_day"] > previous_start) & (tx["_day"] <= recent_start)
+    metrics: dict[str, ir.Value] = {
+        "spend_recent": amount.sum(where=recent),
+        "spend_previous": amount.sum(where=previous),
+        "periods_recent": tx["_day"].nunique(where=recent & (amount >= 0)),
+    }
+    if has_product:
+        metrics["n_products"] = tx["product"].nunique(where=before & (amount >= 0))
+    if target_end is not None:
+        metrics["target"] = amount.sum(where=~before)
+    customer = tx["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    return tx.group_by(customer_id=customer).aggregate(**metrics)
+
+
+def first_day(features: pa.Table) -> datetime.date | None:
+    """The earliest ``first_purchase`` of the customers in ``features``."""
+    value = pc.min(features.column("first_purchase")).as_py()
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value if isinstance(value, datetime.date) else None
+
+
+def first_purchase_day(tx: ir.Table, cut: datetime.date) -> datetime.date | None:
+    tx = rows_up_to(tx, cut)
+    day = day_of(tx)
+    value = materialize(tx.filter(tx["amount"] >= 0).aggregate(first=day.min()))
+    value = value.column("first")[0].as_py()
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value if isinstance(value, datetime.date) else None
+
+
+def _fit_btyd(
+    behaviour: dict[str, FloatArray],
+    *,
+    time_unit: TimeUnit,
+    cut: datetime.date,
+    notes: list[str],
+    new_models: ModelFactory,
+) -> FittedValue | None:
+    """The transaction and spend models of ``new_models`` fitted at ``cut``, or None."""
+    X = {name: behaviour[name] for name in ("frequency", "recency", "T", "monetary_value")}
+    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    if X["frequency"].size < MIN_CUSTOMERS or np.count_nonzero(repeat) < MIN_CUSTOMERS:
+        notes.append(
+            f"{cut}: BTYD models not fitted: {X['frequency'].size} customers and "
+            f"{np.count_nonzero(repeat)} repeat buyers (at least {MIN_CUSTOMERS} of each needed)"
+        )
+        return None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            transactions, spend = new_models()
+            btyd = FittedValue.predict(
+                customer_id=pa.nulls(X["frequency"].size, pa.string()),
+                X=X,
+                transaction_model=transactions.fit(X),
+                spend_model=spend.fit({k: v[repeat] for k, v in X.items()}),
+                clv=np.zeros(X["frequency"].size),
+                time_unit=time_unit,
+                horizon=1.0,
+                penalizer=spend.penalizer,
+            )
+            check = btyd.value(1) * btyd.p_alive
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        log.warning("BTYD models not fitted at %s: %s", cut, exc)
+        notes.append(f"{cut}: BTYD models not fitted: {exc}")
+        return None
+    for record in caught:
+        log.info("BTYD fit at %s: %s", cut, record.message)
+        notes.append(f"{cut}: {record.category.__name__}: {record.message}")
+    if not np.all(np.isfinite(check)):
+        notes.append(f"{cut}: BTYD predictions are not finite for some customers; not used")
+        return None
+    return btyd
