@@ -66,6 +66,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.insights.phrases import concat, fixed, general, grouped, join_present, scatter
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -336,7 +337,7 @@ the previous 90 days (200.00), and falling.
     beh["all_mean_gaps"] = _regular_gaps(behaviour, limits.min_purchase_days)
 
     reasons: dict[str, BoolArray] = {}
-    texts: dict[str, tuple[list[str | None], list[str | None]]] = {}
+    texts: dict[str, tuple[pa.Array, pa.Array]] = {}
 
     # (a) P(alive) fell since the previous snapshot
     if previous is not None and "p_alive" in scored.column_names:
@@ -345,10 +346,11 @@ the previous 90 days (200.00), and falling.
         now = _floats(scored["p_alive"], np.arange(n))
         hit = _known(before - now) > limits.p_alive_drop
         reasons["p_alive_drop"] = hit
-        texts["p_alive_drop"] = _sentences(
-            hit,
-            lambda i: f"probability of being active fell from {before[i]:.2f} to {now[i]:.2f}",
-            lambda i: f"活跃概率从{before[i]:.2f}降至{now[i]:.2f}",
+        at = np.flatnonzero(hit)
+        b, a = fixed(before[at], 2), fixed(now[at], 2)
+        texts["p_alive_drop"] = (
+            scatter(n, at, concat("probability of being active fell from ", b, " to ", a)),
+            scatter(n, at, concat("活跃概率从", b, "降至", a)),
         )
     elif previous is None:
         logger.info("no previous snapshot: the p_alive_drop alert rule is skipped")
@@ -358,17 +360,38 @@ the previous 90 days (200.00), and falling.
     # (b) overdue against the customer's own rhythm, or the typical one
     hit, own, idle, gap, ratio = _overdue(beh, limits)
     reasons["overdue"] = hit
-    texts["overdue"] = _sentences(
-        hit,
-        lambda i: (
-            f"{idle[i]:.0f} days since the last purchase, {ratio[i]:.1f} times the "
-            + ("usual" if own[i] else "typical customer's")
-            + f" gap of {gap[i]:.0f} days"
+    at = np.flatnonzero(hit)
+    days, times, usual = fixed(idle[at], 0), fixed(ratio[at], 1), fixed(gap[at], 0)
+    whose = own[at].astype(bool)
+    texts["overdue"] = (
+        scatter(
+            n,
+            at,
+            concat(
+                days,
+                " days since the last purchase, ",
+                times,
+                " times the ",
+                np.where(whose, "usual", "typical customer's"),
+                " gap of ",
+                usual,
+                " days",
+            ),
         ),
-        lambda i: (
-            f"距上次购买已{idle[i]:.0f}天，是"
-            + ("平常" if own[i] else "一般客户的")
-            + f"购买间隔（{gap[i]:.0f}天）的{ratio[i]:.1f}倍"
+        scatter(
+            n,
+            at,
+            concat(
+                "距上次购买已",
+                days,
+                "天，是",
+                np.where(whose, "平常", "一般客户的"),
+                "购买间隔（",
+                usual,
+                "天）的",
+                times,
+                "倍",
+            ),
         ),
     )
 
@@ -382,15 +405,35 @@ the previous 90 days (200.00), and falling.
         & (_known(last, np.inf) < limits.spend_drop_share * prev_known)
     )
     reasons["spend_decline"] = hit
-    texts["spend_decline"] = _sentences(
-        hit,
-        lambda i: (
-            f"net spend in the last 90 days {_money(last[i])}, {_percent(last[i], prev[i])} % "
-            f"of the previous 90 days ({_money(prev[i])}), and falling"
+    at = np.flatnonzero(hit)
+    now_spend, before_spend = grouped(last[at], 2), grouped(prev[at], 2)
+    share = fixed(100.0 * last[at] / prev[at], 0)
+    texts["spend_decline"] = (
+        scatter(
+            n,
+            at,
+            concat(
+                "net spend in the last 90 days ",
+                now_spend,
+                ", ",
+                share,
+                " % of the previous 90 days (",
+                before_spend,
+                "), and falling",
+            ),
         ),
-        lambda i: (
-            f"近90天净消费{_money(last[i])}，仅为前90天（{_money(prev[i])}）的"
-            f"{_percent(last[i], prev[i])}%，呈下降趋势"
+        scatter(
+            n,
+            at,
+            concat(
+                "近90天净消费",
+                now_spend,
+                "，仅为前90天（",
+                before_spend,
+                "）的",
+                share,
+                "%，呈下降趋势",
+            ),
         ),
     )
 
@@ -400,10 +443,11 @@ the previous 90 days (200.00), and falling.
         s_before = _survey(previous_satisfaction, ids, "previous satisfaction table")
         hit = _known(s_before - s_now) >= limits.satisfaction_drop
         reasons["satisfaction_drop"] = hit
-        texts["satisfaction_drop"] = _sentences(
-            hit,
-            lambda i: f"satisfaction fell from {s_before[i]:g} to {s_now[i]:g}",
-            lambda i: f"满意度从{s_before[i]:g}降至{s_now[i]:g}",
+        at = np.flatnonzero(hit)
+        b, a = general(s_before[at]), general(s_now[at])
+        texts["satisfaction_drop"] = (
+            scatter(n, at, concat("satisfaction fell from ", b, " to ", a)),
+            scatter(n, at, concat("满意度从", b, "降至", a)),
         )
     elif satisfaction is not None or previous_satisfaction is not None:
         logger.info("only one satisfaction survey: the satisfaction_drop rule is skipped")
@@ -411,14 +455,7 @@ the previous 90 days (200.00), and falling.
     alert = core & np.logical_or.reduce(
         [reasons[c] for c in REASON_CODES if c in reasons], initial=False
     )
-    codes: list[str | None] = [None] * n
-    en: list[str | None] = [None] * n
-    zh: list[str | None] = [None] * n
-    for i in np.flatnonzero(alert):
-        tripped = [c for c in REASON_CODES if c in reasons and reasons[c][i]]
-        codes[i] = ",".join(tripped)
-        en[i] = "At risk: " + "; ".join(str(texts[c][0][i]) for c in tripped) + "."
-        zh[i] = "流失预警：" + "；".join(str(texts[c][1][i]) for c in tripped) + "。"
+    codes, en, zh = _reason_columns(alert, reasons, texts)
 
     stake = _value_at_stake(scored, beh["spend_last_365d"])
     return pa.table(
@@ -615,23 +652,32 @@ def _survey(table: pa.Table, ids: NDArray[np.object_], what: str) -> FloatArray:
     return _floats(table["satisfaction"], _positions(ids, _ids(table, what)))
 
 
-def _sentences(
-    hit: BoolArray, en: Callable[[int], str], zh: Callable[[int], str]
-) -> tuple[list[str | None], list[str | None]]:
-    """The English and Chinese phrase for each customer where ``hit``, else None."""
-    english: list[str | None] = [None] * len(hit)
-    chinese: list[str | None] = [None] * len(hit)
-    for i in np.flatnonzero(hit):
-        english[i], chinese[i] = en(int(i)), zh(int(i))
-    return english, chinese
+def _reason_columns(
+    alert: BoolArray,
+    reasons: dict[str, BoolArray],
+    texts: dict[str, tuple[pa.Array, pa.Array]],
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """``alert_reason`` (codes) and the English and Chinese sentences, column-wise.
 
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _percent(part: float, whole: float) -> str:
-    return f"{100.0 * part / whole:.0f}"
+    Each rule's phrase column is null where it did not trip; a sentence joins the
+    phrases of the tripped rules, in :data:`REASON_CODES` order, of the alerted customers.
+    """
+    tripped = [c for c in REASON_CODES if c in reasons]
+    none = pa.scalar(None, pa.string())
+    flag = pa.array(alert, pa.bool_())
+    if not tripped:
+        empty = pa.nulls(len(alert), pa.string())
+        return empty, empty, empty
+    code_columns = [
+        pc.if_else(pa.array(reasons[c] & alert, pa.bool_()), pa.scalar(c), none) for c in tripped
+    ]
+    codes = pc.if_else(flag, join_present(code_columns, ","), none)
+    sentences = []
+    for lang, (head, sep, end) in enumerate((("At risk: ", "; ", "."), ("流失预警：", "；", "。"))):
+        joined = join_present([texts[c][lang] for c in tripped], sep)
+        text = pc.binary_join_element_wise(head, joined, end, "")
+        sentences.append(pc.if_else(flag, text, none))
+    return codes, sentences[0], sentences[1]
 
 
 def _value_at_stake(scored: pa.Table, trailing_year: FloatArray) -> FloatArray:
@@ -645,11 +691,16 @@ def _value_at_stake(scored: pa.Table, trailing_year: FloatArray) -> FloatArray:
 def _ranks(alert: BoolArray, stake: FloatArray, ids: NDArray[np.object_]) -> pa.Array:
     """1, 2, ... over the alerted customers by value at stake (desc), then id; else null."""
     flagged = np.flatnonzero(alert)
-    order = sorted(flagged.tolist(), key=lambda i: (-stake[i], str(ids[i])))
-    ranks: list[int | None] = [None] * len(alert)
-    for rank, i in enumerate(order, start=1):
-        ranks[i] = rank
-    return pa.array(ranks, pa.int64())
+    keys = pa.table(
+        {
+            "stake": pa.array(-stake[flagged], pa.float64()),
+            "id": pa.array([str(i) for i in ids[flagged]], pa.string()),
+        }
+    )
+    order = flagged[pc.sort_indices(keys, [("stake", "ascending"), ("id", "ascending")])]
+    ranks = np.zeros(len(alert), dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return pa.array(ranks, pa.int64(), mask=~np.asarray(alert, dtype=bool))
 
 
 def _flags(values: Any, name: str) -> BoolArray:
