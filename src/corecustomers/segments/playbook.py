@@ -607,20 +607,26 @@ def next_best_actions(
         for cond in play.when:
             hit &= evaluate_condition(cond, columns).enter
         chosen[hit] = j
-    plays = [book.plays[j] for j in chosen.tolist()]
+    # Column-wise: each field is an array over the plays, taken by the chosen play's index
+    # (-1, no play matched, is the last play, as Python indexing had it).
+    pick = pa.array(np.where(chosen < 0, len(book.plays) + chosen, chosen))
+
+    def field(values: list[Any]) -> pa.Array:
+        return pa.array(values, pa.string()).take(pick)
+
     deadline = np.array(
-        [-1 if p.deadline_days is None else p.deadline_days for p in plays], dtype=np.int64
-    )
+        [-1 if p.deadline_days is None else p.deadline_days for p in book.plays], dtype=np.int64
+    )[pick.to_numpy()]
     none = deadline < 0
     due = np.datetime64(as_of, "D") + np.where(none, 0, deadline).astype("timedelta64[D]")
     new = {
         "at_risk": pa.array(risk, pa.bool_()),
-        "action_rule": pa.array([p.name for p in plays], pa.string()),
-        "action_code": pa.array([p.action_code for p in plays], pa.string()),
-        "action_en": pa.array([p.action_en for p in plays], pa.string()),
-        "action_zh": pa.array([p.action_zh for p in plays], pa.string()),
-        "next_best_action": pa.array([p.action(lang) for p in plays], pa.string()),
-        "channel": pa.array([p.channel for p in plays], pa.string()),
+        "action_rule": field([p.name for p in book.plays]),
+        "action_code": field([p.action_code for p in book.plays]),
+        "action_en": field([p.action_en for p in book.plays]),
+        "action_zh": field([p.action_zh for p in book.plays]),
+        "next_best_action": field([p.action(lang) for p in book.plays]),
+        "channel": field([p.channel for p in book.plays]),
         "deadline_days": pa.array(deadline, pa.int64(), mask=none),
         "due": pa.array(due, pa.date32(), mask=none),
     }
