@@ -12,6 +12,13 @@ computed here from that setup and from ``customers.parquet`` -- never through
 
 Out-of-scope customers answer 404 on the profile paths (existence does not leak). Runs on
 SQLite, and on PostgreSQL with ``CORECUSTOMERS_TEST_DB=postgresql://…`` (as CI does).
+
+The account team's paths are in the matrix too (the analysis' alerts are routed in the
+setup): My work (page and API; an account manager's queue holds only own customers, and
+its alerts are exactly those of the customers it owns), the routed alerts (list, one,
+page), a customer's interactions, notifications, and the assignment paths (bulk
+assignment and hand-over previews, and the page), which only managers and administrators
+reach.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class Book:
     named: dict[str, dict[str, str]]  # external id -> personal fields
     expected: dict[str, set[str]]
     probes: list[str]  # customers whose profile every role asks for
+    owned: dict[str, set[str]] = field(default_factory=dict)  # account manager -> owned ids
     tokens: dict[str, str] = field(default_factory=dict)
     users: dict[str, Any] = field(default_factory=dict)
 
@@ -109,6 +117,10 @@ def book(django_db_setup: None, django_db_blocker: Any, cdnow_analysis: Path) ->
             Customer.objects.filter(external_id=cid).update(**person)
             named[cid] = person
         tokens = {name: ApiToken.issue(user, scope="write")[1] for name, user in users.items()}
+        from corecustomers.web.customers.models import Analysis
+        from corecustomers.web.work.routing import route_alerts
+
+        route_alerts(Analysis.objects.get().run_id)
 
     everyone = set(ids)
     expected = {
@@ -126,6 +138,7 @@ def book(django_db_setup: None, django_db_blocker: Any, cdnow_analysis: Path) ->
         named=named,
         expected=expected,
         probes=[*am1_own, *am2_own, *east_team, *east_region, *west_team, *unassigned_named],
+        owned={"am1": set(am1_own), "am2": set(am2_own)},
         tokens=tokens,
         users=users,
     )
@@ -319,6 +332,155 @@ def page_csv(book: Book, role: str, seen: Seen) -> None:
     seen.keys = _csv_keys(content)
 
 
+# ------------------------------------------------------------------ the account team's paths
+
+MANAGES = {"admin", "manager"}
+
+
+def _post(book: Book, role: str, path: str, body: dict[str, Any]) -> Any:
+    return Client().post(
+        API + path,
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {book.tokens[role]}"},
+    )
+
+
+def _alerted(book: Book, ids: set[str]) -> set[str]:
+    return {cid for cid in ids if book.alert[cid]}
+
+
+def api_work(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/work", limit=500)
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    items = response.json()["items"]
+    customers = {item["customer_id"] for item in items}
+    assert customers <= book.expected[role]  # only own customers (within scope for others)
+    alerts = {item["customer_id"] for item in items if item["kind"] == "alert"}
+    if role in book.owned:  # the alerts routed to an account manager: those it owns
+        assert alerts == _alerted(book, book.owned[role]) != set()
+    if role == "manager":  # the lead gets the alerts of its team's unowned customers
+        assert alerts and alerts <= book.expected["manager"]
+        of_am1 = _api(book, role)("/work", limit=500, user="am1")
+        assert of_am1.status_code == 200
+        assert of_am1.json()["items"] == _api(book, "am1")("/work", limit=500).json()["items"]
+        assert _api(book, role)("/work", user="am2").status_code == 404
+    if role in {"am1", "am2", "analyst"}:
+        other = "am2" if role == "am1" else "am1"
+        assert _api(book, role)("/work", user=other).status_code == 404
+    if role in {"admin", "analyst"}:
+        assert items == []  # nobody's owner, nobody's lead
+
+
+def page_work(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/work/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    seen.bodies.append(html)
+    shown = {cid for cid, person in book.named.items() if person["name"] in html}
+    assert shown <= book.expected[role]
+    if role in book.owned:
+        assert _alerted(book, book.owned[role]) & set(book.named) <= shown
+
+
+def api_routed_alerts(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/alerts", status="all", limit=500)
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    body = response.json()
+    expected = _alerted(book, book.expected[role])
+    assert body["count"] == len(expected)
+    if body["count"] <= 500:
+        keys = {item["customer_id"] for item in body["items"]}
+        assert keys == _expected_keys(book, role, expected)
+
+
+def api_alert_one(book: Book, role: str, seen: Seen) -> None:
+    from corecustomers.web.work.models import Alert
+
+    get = _api(book, role)
+    reached = set()
+    for alert in Alert.objects.filter(customer__external_id__in=book.probes).select_related(
+        "customer"
+    ):
+        response = get(f"/alerts/{alert.pk}")
+        seen.bodies.append(response.content.decode())
+        assert response.status_code in {200, 404}
+        if response.status_code == 200:
+            reached.add(alert.customer.external_id)
+    assert reached == _alerted(book, book.expected[role] & set(book.probes))
+
+
+def page_alerts(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/alerts/", {"status": "all"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    seen.bodies.append(html)
+    shown = {cid for cid, person in book.named.items() if person["name"] in html}
+    if role == "analyst":
+        assert shown == set()
+    else:
+        assert shown <= _alerted(book, book.expected[role])
+
+
+def api_interactions(book: Book, role: str, seen: Seen) -> None:
+    get = _api(book, role)
+    reached = set()
+    for cid in book.probes:
+        path = "/customers/" + quote(_key(book, role, cid), safe="") + "/interactions"
+        response = get(path)
+        seen.bodies.append(response.content.decode())
+        assert response.status_code in {200, 404}
+        if response.status_code == 200:
+            reached.add(cid)
+    assert reached == book.expected[role] & set(book.probes)
+
+
+def api_notifications(book: Book, role: str, seen: Seen) -> None:
+    response = _api(book, role)("/notifications", limit=500)
+    assert response.status_code == 200
+    seen.bodies.append(response.content.decode())
+    keys = {item["customer_id"] for item in response.json()["items"]}
+    assert keys <= _expected_keys(book, role, book.expected[role])
+    if role in book.owned:
+        assert keys == _alerted(book, book.owned[role])  # one notice per routed alert
+
+
+def api_assignments(book: Book, role: str, seen: Seen) -> None:
+    response = _post(book, role, "/assignments", {"assignees": ["am1"]})
+    seen.bodies.append(response.content.decode())
+    if role not in MANAGES:
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    plan = response.json()
+    assert plan["applied"] is False
+    moved = {item["customer_id"] for item in plan["items"]}
+    unowned = book.expected[role] - book.owned["am1"] - book.owned["am2"]
+    assert moved <= unowned
+    if role == "manager":  # every unowned customer of East's teams and region, no other
+        assert plan["matched"] == len(unowned) and moved == unowned
+
+
+def api_handovers(book: Book, role: str, seen: Seen) -> None:
+    response = _post(book, role, "/handovers", {"from": "am1", "to": ["manager"]})
+    seen.bodies.append(response.content.decode())
+    if role not in MANAGES:
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    plan = response.json()
+    assert plan["applied"] is False
+    assert {item["customer_id"] for item in plan["items"]} == book.owned["am1"]
+
+
+def page_assign(book: Book, role: str, seen: Seen) -> None:
+    response = _browser(book, role).get("/work/assign/")
+    seen.bodies.append(response.content.decode())
+    assert response.status_code == (200 if role in MANAGES else 403)
+
+
 PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
     "api-list": api_list,
     "api-search": api_search,
@@ -331,6 +493,16 @@ PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
     "page-profile": page_profile,
     "page-dashboard": page_dashboard,
     "page-csv": page_csv,
+    "api-work": api_work,
+    "page-work": page_work,
+    "api-routed-alerts": api_routed_alerts,
+    "api-alert-one": api_alert_one,
+    "page-alerts": page_alerts,
+    "api-interactions": api_interactions,
+    "api-notifications": api_notifications,
+    "api-assignments": api_assignments,
+    "api-handovers": api_handovers,
+    "page-assign": page_assign,
 }
 
 

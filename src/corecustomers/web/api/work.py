@@ -107,13 +107,20 @@ class InteractionListOut(Schema):
 
 class WorkItemOut(Schema):
     key: str = Field(..., description="the item's id, for snooze and hand-over")
-    kind: Literal["alert", "follow_up", "action", "cadence", "birthday"]
+    kind: str = Field(
+        ...,
+        description="alert, follow_up, action, cadence, birthday, or a kind another app "
+        "adds (e.g. a contact plan's)",
+    )
     customer_id: str
     customer: str
     reason: str
     reason_zh: str
     due: dt.date | None
     value_at_stake: float | None
+    held: bool = Field(False, description="true when the item is not to be done now")
+    held_reason: str = Field("", description="why it is held (e.g. no consent)")
+    held_reason_zh: str = ""
 
 
 class WorkListOut(Schema):
@@ -354,6 +361,9 @@ def get_work(request: HttpRequest, query: Query[WorkQuery]) -> Any:
                 "reason_zh": i.reason_zh,
                 "due": i.due,
                 "value_at_stake": i.value_at_stake,
+                "held": bool(i.held_en or i.held_zh),
+                "held_reason": i.held_en,
+                "held_reason_zh": i.held_zh,
             }
             for i in shown
         ],
