@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.web.conftest import CDNOW
 from tests.web.loyalty.loyalty_helpers import member, rules
 
@@ -145,7 +144,7 @@ def test_a_level_multiplies_earning_and_a_manual_level_ends(people: Any) -> None
     from corecustomers.web.loyalty.models import Account
 
     rules()
-    basic, silver, gold = _levels()
+    _, silver, _ = _levels()
     c = member(region="east")
     with pytest.raises(LevelError):
         set_manual_level(people.am1, c, "gold", dt.date(2099, 1, 1), "vip")

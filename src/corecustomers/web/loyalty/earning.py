@@ -37,15 +37,17 @@ import logging
 import math
 import os
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from corecustomers.errors import CoreCustomersError
@@ -157,6 +159,35 @@ def _chunks(groups: pa.Table, size: int) -> Iterator[pa.Table]:
         yield groups.slice(begin, end - begin)
 
 
+@contextmanager
+def _heartbeat(progress: Progress | None, message: str, every: float = 1.0) -> Iterator[None]:
+    """Report ``message`` every ``every`` seconds while the block runs.
+
+    Reading a large source again takes longer than the job lease: without a heartbeat the
+    worker's watch would take the job for dead and start it a second time.
+    """
+    if progress is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                progress(0.0, message)
+        finally:
+            connection.close()  # this thread's own connection
+
+    progress(0.0, message)
+    thread = threading.Thread(target=beat, name="loyalty-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def earn_run(
     run_id: str, *, progress: Progress | None = None, now: dt.datetime | None = None
 ) -> dict[str, int]:
@@ -164,7 +195,10 @@ def earn_run(
     analysis = Analysis.objects.filter(run_id=run_id).first()
     if analysis is None:
         raise EarningError(f"no imported analysis {run_id}; import it first")
-    groups = run_groups(analysis)
+    with _heartbeat(progress, "reading the run's transactions again"):
+        groups = run_groups(analysis)
+    if progress is not None:
+        progress(0.0, f"earning: {groups.num_rows} orders to look at")
     return earn_groups(groups, movement_key=f"run:{run_id}", progress=progress, now=now)
 
 

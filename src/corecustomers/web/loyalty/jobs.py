@@ -46,7 +46,7 @@ def _daily(job: Job, progress: JobProgress) -> dict[str, Any]:
     at = job.params.get("now")
     now = dt.datetime.fromisoformat(at) if at else timezone.now()
     progress(0.0, "releasing and expiring points")
-    expired = expire_due(now)
+    expired = expire_due(now, progress=lambda f, m: progress(0.7 * f, m))
     progress(0.7, "evaluating member levels")
     levels = evaluate(timezone.localdate(now))
     return {"ledger": expired, "levels": levels}

@@ -614,9 +614,19 @@ def balance(customer: Customer) -> Balance:
     return Balance.of(account)
 
 
-def expire_due(now: dt.datetime | None = None, *, limit: int | None = None) -> dict[str, int]:
-    """The scheduled job's pass: settle every member with a lot due (each one transaction)."""
+def expire_due(
+    now: dt.datetime | None = None, *, chunk: int | None = None, progress: Any = None
+) -> dict[str, int]:
+    """The scheduled pass: release and expire the lots due at ``now``, member by member.
+
+    Members are taken in chunks (each one transaction, their account rows locked in key
+    order); each lot's release or expiry is a movement keyed by the lot, so a pass that is
+    killed and run again does each exactly once.
+    """
+    from corecustomers.web.loyalty.earning import chunk_size
+
     now = now or timezone.now()
+    size = chunk or chunk_size()
     due = (
         Lot.objects.filter(remaining__gt=0)
         .filter(Q(pending=True, available_from__lte=now) | Q(expires_at__lte=now))
@@ -624,13 +634,18 @@ def expire_due(now: dt.datetime | None = None, *, limit: int | None = None) -> d
         .distinct()
         .order_by("customer_id")
     )
-    ids = list(due[:limit] if limit else due)
+    ids = list(due)
     totals = {"customers": 0, "released": 0, "expired": 0}
-    for customer_id in ids:
+    for start in range(0, len(ids), size):
         with transaction.atomic():
-            account = lock_account(customer_id)
-            done = settle_time(account, now)
-        totals["customers"] += 1
-        totals["released"] += done["released"]
-        totals["expired"] += done["expired"]
+            accounts = Account.objects.select_for_update().filter(
+                customer_id__in=ids[start : start + size]
+            )
+            for account in accounts.order_by("pk"):
+                done = settle_time(account, now)
+                totals["customers"] += 1
+                totals["released"] += done["released"]
+                totals["expired"] += done["expired"]
+        if progress is not None:
+            progress(min(1.0, (start + size) / len(ids)), f"expiry: {totals['customers']} members")
     return totals
