@@ -14,8 +14,14 @@ from corecustomers.web.customers.models import Customer
 
 
 def customer(key: str, **fields: Any) -> Customer:
-    defaults = {"name": f"Name {key}", "email": f"{key.lower()}@example.com", "phone": "13800000000"}
-    return Customer.objects.create(external_id=key, pseudonym=f"p-{key.lower()}", **{**defaults, **fields})
+    defaults = {
+        "name": f"Name {key}",
+        "email": f"{key.lower()}@example.com",
+        "phone": "13800000000",
+    }
+    return Customer.objects.create(
+        external_id=key, pseudonym=f"p-{key.lower()}", **{**defaults, **fields}
+    )
 
 
 def grant(c: Customer, purpose: str, channel: str, **kw: Any) -> None:

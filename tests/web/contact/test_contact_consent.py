@@ -37,15 +37,28 @@ def test_an_answer_keeps_its_evidence_and_history_and_is_audited(people: Any) ->
     c = customer("C1")
     record_consents(
         c,
-        [ConsentChange("marketing", "sms", "granted", source="paper form", wording_version="v3",
-                       evidence="form 118")],
+        [
+            ConsentChange(
+                "marketing",
+                "sms",
+                "granted",
+                source="paper form",
+                wording_version="v3",
+                evidence="form 118",
+            )
+        ],
         user=people.am1,
     )
-    record_consents(c, [ConsentChange("marketing", "sms", "withdrawn", source="call")], user=people.am1)
+    record_consents(
+        c, [ConsentChange("marketing", "sms", "withdrawn", source="call")], user=people.am1
+    )
     events = list(ConsentEvent.objects.filter(customer=c).order_by("pk"))
     assert [e.status for e in events] == ["granted", "withdrawn"]
     assert (events[0].wording_version, events[0].evidence, events[0].recorded_by_name) == (
-        "v3", "form 118", "am1")
+        "v3",
+        "form 118",
+        "am1",
+    )
     current = Consent.objects.get(customer=c, purpose="marketing", channel="sms")
     assert (current.status, current.event_id) == ("withdrawn", events[1].pk)
     assert AuditEntry.objects.filter(action="consent", customer_key=c.pk).count() == 2
@@ -59,7 +72,10 @@ def test_an_answer_keeps_its_evidence_and_history_and_is_audited(people: Any) ->
     ("change", "field"),
     [
         (ConsentChange("marketing", "sms", "granted", lawful_basis="contract"), "lawful_basis"),
-        (ConsentChange("sensitive_data", "any", "granted", lawful_basis="contract"), "lawful_basis"),
+        (
+            ConsentChange("sensitive_data", "any", "granted", lawful_basis="contract"),
+            "lawful_basis",
+        ),
         (ConsentChange("sensitive_data", "sms", "granted"), "channel"),
         (ConsentChange("gossip", "sms", "granted"), "purpose"),
         (ConsentChange("care", "pigeon", "granted"), "channel"),
@@ -90,7 +106,8 @@ def test_each_rule_gives_its_reason_in_both_languages(people: Any, settings: Any
     assert check(c, "care", "email", NOON).reason_code == "no_consent"  # per purpose
     # sensitive data needs its own consent on top
     assert check(c, "marketing", "email", NOON, uses_sensitive_data=True).reason_code == (
-        "no_sensitive_consent")
+        "no_sensitive_consent"
+    )
     grant(c, "sensitive_data", "any")
     assert check(c, "marketing", "email", NOON, uses_sensitive_data=True).allowed
     # a recent complaint holds marketing, not service
@@ -104,8 +121,9 @@ def test_each_rule_gives_its_reason_in_both_languages(people: Any, settings: Any
     assert check(c, "service", "email", NOON).allowed
     set_do_not_contact(c, active=False, reason="", user=people.am1)
     # an objection to service on a channel is honoured
-    record_consents(c, [ConsentChange("service", "sms", "refused", lawful_basis="contract",
-                                      source="call")])
+    record_consents(
+        c, [ConsentChange("service", "sms", "refused", lawful_basis="contract", source="call")]
+    )
     assert check(c, "service", "sms", NOON).reason_code == "refused"
     no_mail = customer("C2", email="")
     grant(no_mail, "marketing", "email")
@@ -129,8 +147,13 @@ def test_one_budget_across_channels_counts_calls_visits_and_messages(settings: A
     assert check(c, "marketing", "sms", later).allowed
     for days in (-9, 12, 16):  # 2, 23, 27 March: with the visit of 9 March, four this month
         OutboxMessage.objects.create(
-            customer=c, purpose="marketing", channel="email", planned_for=NOON + dt.timedelta(days=days),
-            status="sent", dedup_key=f"k{days}")
+            customer=c,
+            purpose="marketing",
+            channel="email",
+            planned_for=NOON + dt.timedelta(days=days),
+            status="sent",
+            dedup_key=f"k{days}",
+        )
     assert check(c, "marketing", "sms", later).reason_code == "budget_month"
     ServiceSetting.objects.create(key="contact_budget", value={"week": 2, "month": 10})
     assert check(c, "marketing", "sms", later).allowed
@@ -158,7 +181,9 @@ def test_the_unsubscribe_token_withdraws_that_consent_and_cannot_be_forged(setti
         read_token(token[:-2] + ("A" if token[-1] != "A" else "B") + token[-1])
     unsubscribe(token)
     unsubscribe(token)  # a second click changes nothing
-    assert Consent.objects.get(customer=c, purpose="marketing", channel="email").status == "withdrawn"
+    assert (
+        Consent.objects.get(customer=c, purpose="marketing", channel="email").status == "withdrawn"
+    )
     assert Consent.objects.get(customer=c, purpose="marketing", channel="sms").status == "granted"
     last = ConsentEvent.objects.filter(customer=c).order_by("-pk").first()
     assert last is not None and (last.source, last.evidence) == ("unsubscribe_link", "message key1")
