@@ -242,3 +242,47 @@ def test_the_real_server_is_ready_with_its_worker_and_logs_json(tmp_path: Path) 
     customer = [x for x in access if x["route"] == "customers/<path:key>/"]
     assert customer and customer[0]["customer"] == pseudonym("SECRET-ID-7", key=key)
     assert "SECRET-ID-7" not in stderr and "Zhang" not in stderr
+
+
+# --- the CSP nonce and the lock file ----------------------------------------------------
+
+
+def test_a_template_that_uses_the_nonce_gets_it_into_the_policy(rf: Any) -> None:
+    from django.http import HttpResponse
+    from django.template import engines
+
+    from corecustomers.web.security.csp import ContentSecurityPolicyMiddleware
+
+    template = engines["django"].from_string('<script nonce="{{ request.csp_nonce }}"></script>')
+
+    def with_script(request: Any) -> HttpResponse:
+        return HttpResponse(template.render({"request": request}))
+
+    response = ContentSecurityPolicyMiddleware(with_script)(rf.get("/"))
+    nonce = re.search(r'nonce="([^"]+)"', response.content.decode())
+    assert nonce and len(nonce.group(1)) >= 20
+    assert f"script-src 'self' 'nonce-{nonce.group(1)}'" in response["Content-Security-Policy"]
+    plain = ContentSecurityPolicyMiddleware(lambda request: HttpResponse("x"))(rf.get("/"))
+    assert "nonce-" not in plain["Content-Security-Policy"]
+
+
+def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pins = {
+        canonicalize_name(name): version
+        for name, version in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock, re.MULTILINE)
+    }
+    for text in wanted:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in requirements.lock: compile it again"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (text, pins[name])
+    blocks = re.split(r"^(?=[A-Za-z0-9])", lock, flags=re.MULTILINE)
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
