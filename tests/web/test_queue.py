@@ -127,3 +127,47 @@ def test_management_view_counts_sla_outcomes_and_work(book, people) -> None:  # 
     mine = next(row for row in view.work if row["user"] == "am1")
     assert mine["interactions"] == 2 and mine["alerts_resolved"] == 2
     assert management(people.am2).work == []
+
+
+def test_other_apps_add_items_and_hold_them_through_the_hooks(book, people, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The ``work_item_providers``/``work_item_checks`` hooks: a new kind sorts after the
+    built-in ones; a held item says why on the page and in the API."""
+    import dataclasses
+
+    from django.apps import apps
+    from django.test import Client
+
+    from corecustomers.web.accounts.models import ApiToken
+    from corecustomers.web.work.queue import WorkItem
+
+    def provide(person, today, snoozed):  # type: ignore[no-untyped-def]
+        return [WorkItem("plan:1", "plan", book[0].external_id, "x", "Care call", "关怀电话",
+                         today, None)]  # fmt: skip
+
+    def check(person, items, today):  # type: ignore[no-untyped-def]
+        return [
+            dataclasses.replace(i, held_en="no consent for SMS", held_zh="未同意短信")
+            if i.kind == "plan"
+            else i
+            for i in items
+        ]
+
+    config = apps.get_app_config("work")
+    monkeypatch.setattr(config, "work_item_providers", (provide,), raising=False)
+    monkeypatch.setattr(config, "work_item_checks", (check,), raising=False)
+    items = my_work(people.am1)  # (other installed apps may add items of their own too)
+    keys = [i.key for i in items]
+    mine = items[keys.index("plan:1")]
+    assert mine.held_en == "no consent for SMS"
+    builtin = [n for n, i in enumerate(items) if i.kind in {"alert", "follow_up", "action"}]
+    assert [i.kind for i in items[:5]] == ["alert"] * 5 and max(builtin) < keys.index("plan:1")
+    token = ApiToken.issue(people.am1, scope="read")[1]
+    body = Client().get("/api/v1/work", headers={"Authorization": f"Bearer {token}"}).json()
+    plan = next(i for i in body["items"] if i["key"] == "plan:1")
+    assert (plan["kind"], plan["held"], plan["held_reason"]) == ("plan", True, "no consent for SMS")
+    assert not any(i["held"] for i in body["items"] if i["kind"] == "alert")
+    page = Client()
+    page.force_login(people.am1)
+    html = page.get("/work/").content.decode()
+    card = html.split('data-item="plan:1"')[1].split("</li>")[0]
+    assert 'data-field="held"' in card and "no consent for SMS" in card

@@ -202,6 +202,8 @@ class ItemRow:
     log_url: str
     overdue: bool
     movable: bool
+    #: Why the item waits (another app's check, e.g. no consent for the channel); empty if not.
+    held: str = ""
 
 
 def _kind_label(kind: str) -> str:
@@ -261,6 +263,7 @@ def work_page(request: HttpRequest) -> HttpResponse:
                 + reverse("pages:work"),
                 overdue=item.due is not None and item.due < today,
                 movable=item.kind in {"alert", "follow_up"},
+                held=(item.held_zh if zh else item.held_en) or item.held_en,
             )
         )
     own = person.pk == viewer.pk
