@@ -1,0 +1,64 @@
+"""My work through the contact app's hooks: care days and contact plans appear as items, and
+items the rules would not allow are held with the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from contact_helpers import customer, grant
+
+from corecustomers.web.contact.consent import set_do_not_contact
+from corecustomers.web.customers.models import AccountMember, CustomerState
+from corecustomers.web.work.models import Interaction
+from corecustomers.web.work.queue import my_work
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 9, 20)  # 中秋 2026 is 25 September
+
+
+def _own(people: Any, key: str, tier: str, **fields: Any) -> Any:
+    c = customer(key, **fields)
+    AccountMember.objects.create(customer=c, user=people.am1, role="owner")
+    CustomerState.objects.create(customer=c, as_of=TODAY, run_id="r1", tier=tier)
+    return c
+
+
+def test_birthdays_festivals_and_plans_with_the_reason_when_held(people: Any) -> None:
+    glad = _own(people, "S1", "strategic", birthday=dt.date(1980, 9, 23))
+    grant(glad, "care", "email")
+    shy = _own(people, "S2", "strategic", birthday=dt.date(1975, 9, 24))
+    Interaction.objects.create(
+        customer=glad, kind="visit", at=dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
+    )
+    items = {i.key: i for i in my_work(people.am1, today=TODAY)}
+    by = {(i.kind, i.customer_key): i for i in items.values()}
+    # birthdays (the work app's items), held without care consent on any birthday channel
+    assert by[("birthday", "S1")].held_en == ""
+    assert by[("birthday", "S2")].held_en == "No consent to care by SMS."
+    assert by[("birthday", "S2")].held_zh == "客户未同意通过短信接收关怀联系。"
+    # 中秋 for strategic customers, ten days ahead
+    care = by[("care", "S1")]
+    assert care.due == dt.date(2026, 9, 25) and "Mid-Autumn" in care.reason_en
+    assert "中秋节" in care.reason_zh
+    assert by[("care", "S2")].held_en == "No consent to care by e-mail."
+    # the strategic plan: a visit every 90 days (S1 visited on 1 August), a call every 30
+    plans = {k for k in items if k.startswith("plan:")}
+    assert any(k.startswith("plan:call:") for k in plans)
+    assert not any(k.startswith(f"plan:visit:{glad.pk}:") for k in plans)
+    assert any(k.startswith(f"plan:visit:{shy.pk}:") for k in plans)
+    # do not contact holds everything but service (plan calls are service contacts)
+    set_do_not_contact(glad, active=True, reason="travelling")
+    again = {(i.kind, i.customer_key): i for i in my_work(people.am1, today=TODAY)}
+    assert again[("care", "S1")].held_en == "Do not contact: travelling"
+    assert again[("birthday", "S1")].held_en == "Do not contact: travelling"
+    assert all(i.held_en == "" for i in my_work(people.am1, today=TODAY) if i.kind == "plan")
+
+
+def test_an_ordinary_customer_gets_no_festival_item_and_others_see_none(people: Any) -> None:
+    _own(people, "O1", "ordinary")
+    kinds = {i.kind for i in my_work(people.am1, today=TODAY)}
+    assert "care" not in kinds and "plan" not in kinds  # ordinary: an e-mail newsletter plan
+    assert my_work(people.am2, today=TODAY) == []
