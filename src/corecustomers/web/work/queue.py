@@ -66,6 +66,15 @@ class WorkItem:
     held_zh: str = ""
 
 
+#: The columns My work reads (the rows' JSON and free text stay in the database).
+CUSTOMER_FIELDS = ("customer__id", "customer__external_id", "customer__name")
+ALERT_FIELDS = ("id", "reason_en", "reason_zh", "due_at", "value_at_stake", *CUSTOMER_FIELDS)
+STATE_FIELDS = (
+    "customer_id", "as_of", "tier", "value_at_stake", "action_code", "action_en",
+    "action_zh", "action_due", *CUSTOMER_FIELDS,
+)  # fmt: skip
+
+
 def can_see_queue_of(viewer: Any, person: User) -> bool:
     """Oneself; an admin anyone's; a manager the members of the teams they lead or are in."""
     if viewer.pk == person.pk or viewer.is_superuser or viewer.role == "admin":
@@ -87,19 +96,16 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
     )
     items: list[WorkItem] = []
     limit = int(setting("max_open_alerts"))
+    snoozed_alerts = [int(k[6:]) for k in snoozed if k.startswith("alert:") and k[6:].isdigit()]
     alerts = (
         Alert.objects.filter(assignee=person, status__in=OPEN_STATUSES)
+        .exclude(pk__in=snoozed_alerts)
         .select_related("customer")
-        .order_by("-value_at_stake", "pk")
+        .only(*ALERT_FIELDS)
+        .order_by("-value_at_stake", "pk")[:limit]
     )
-    shown = 0
     for alert in alerts:
         key = f"alert:{alert.pk}"
-        if key in snoozed:
-            continue
-        if shown >= limit:
-            break
-        shown += 1
         items.append(
             WorkItem(
                 key,
@@ -112,9 +118,13 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                 alert.value_at_stake,
             )
         )
-    for follow_up in FollowUp.objects.filter(
-        owner=person, done_at__isnull=True, due__lte=today + dt.timedelta(days=1)
-    ).select_related("customer"):
+    for follow_up in (
+        FollowUp.objects.filter(
+            owner=person, done_at__isnull=True, due__lte=today + dt.timedelta(days=1)
+        )
+        .select_related("customer")
+        .only("id", "due", "reason", *CUSTOMER_FIELDS)
+    ):
         key = f"follow_up:{follow_up.pk}"
         if key not in snoozed:
             items.append(
@@ -139,7 +149,14 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
         .values_list("customer_id", "last")
     )
     cadence = {str(k): int(v) for k, v in dict(setting("contact_cadence_days")).items()}
-    states = CustomerState.objects.filter(customer__in=own).select_related("customer")
+    # only the states that can give an item: an action due by today, or a tier with a cadence
+    due_action = Q(action_due__lte=today) & ~Q(action_code__in=("", "NO_ACTION"))
+    states = (
+        CustomerState.objects.filter(customer__in=own)
+        .filter(due_action | Q(tier__in=[tier for tier, days in cadence.items() if days]))
+        .select_related("customer")
+        .only(*STATE_FIELDS)
+    )
     for state in states:
         customer = state.customer
         last = last_contact.get(customer.pk)
@@ -189,7 +206,9 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                     )
                 )
     ahead = int(setting("birthday_days_ahead"))
-    for customer in own.exclude(birthday__isnull=True):
+    for customer in own.exclude(birthday__isnull=True).only(
+        "id", "external_id", "name", "birthday"
+    ):
         birthday = _next_birthday(customer.birthday, today)
         if birthday is None or birthday > today + dt.timedelta(days=ahead):
             continue
