@@ -281,3 +281,15 @@ def test_the_page_previews_then_applies_each_form(east: Any, people: Any) -> Non
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(people.manager)
     assert strict.post("/work/assign/", {**form, "apply": "1"}).status_code == 403
+
+
+def test_the_page_in_chinese(east: Any, people: Any) -> None:
+    from django.test import Client
+
+    page = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    page.force_login(people.manager)
+    html = page.get("/work/assign/").content.decode()
+    assert "分配客户" in html and "移交整个客户簿" in html and "每人最多负责 3 位客户" in html
+    form = {"form": "bulk", "tier": "strategic", "region": "east", "assignees": ["am1", "am3"]}
+    preview = page.post("/work/assign/", form).content.decode()
+    assert "符合条件的客户：10。将分配：5。" in preview
