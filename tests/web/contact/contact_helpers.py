@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -36,7 +36,9 @@ class Inbox:
         self.on_data: Any = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        self.messages.append(
+            (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
         if self.on_data is not None:
             self.on_data()
         return "250 OK"

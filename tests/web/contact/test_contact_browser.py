@@ -1,0 +1,113 @@
+"""Issue 13's browser test (Debian's Chromium driven by Playwright against the live server):
+an account manager sees a birthday care item in My work, sends the care message from the
+outbox (the test's SMTP server receives it), and a customer without SMS consent shows as
+held with its reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contact_helpers import Inbox, customer, grant, smtp_server
+from django.utils import timezone
+
+from corecustomers.web.customers.models import AccountMember
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install chromium")
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator[Inbox]:
+    yield from smtp_server(settings)
+
+
+def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why(
+    browser: Any, live_server: Any, people: Any, smtp: Inbox
+) -> None:
+    today = timezone.localdate()
+    glad = customer(
+        "B1", name="Wang Fang", birthday=(today + dt.timedelta(days=3)).replace(year=1985)
+    )
+    shy = customer("B2", name="Li Lei", birthday=(today + dt.timedelta(days=4)).replace(year=1979))
+    for c in (glad, shy):
+        AccountMember.objects.create(customer=c, user=people.am1, role="owner")
+    grant(glad, "care", "email")  # no SMS consent: care goes by e-mail; Li Lei has none
+
+    base = live_server.url
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(base + "/login/")
+    page.get_by_label("User name").fill("am1")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")
+
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="My work", exact=True).click()
+    page.wait_for_selector('[data-list="work"]')
+    item = page.locator(f'[data-item^="birthday:{glad.pk}:"]')
+    assert item.get_attribute("data-kind") == "birthday"
+    assert "Birthday on" in item.locator('[data-field="why"]').inner_text()
+
+    nav.get_by_role("link", name="Outbox", exact=True).click()
+    page.wait_for_selector('[data-list="care"]')
+    page.locator('[data-care="birthday:B1"]').get_by_role(
+        "button", name="Prepare the care message"
+    ).click()
+    page.wait_for_selector(".messages")
+    assert "Care message prepared." in page.locator(".messages").inner_text()
+    queued = page.locator('[data-list="outbox"] [data-customer="B1"]')
+    assert queued.get_attribute("data-status") == "queued"
+    queued.get_by_role("button", name="Send now").click()
+    page.wait_for_selector(".messages")
+    assert "Sent to b1@example.com." in page.locator(".messages").inner_text()
+    assert (
+        page.locator('[data-list="outbox"] [data-customer="B1"]').get_attribute("data-status")
+        == "sent"
+    )
+    ((to, mail),) = smtp.messages
+    assert to == ["b1@example.com"] and mail["Subject"] == "Wang Fang，生日快乐"
+
+    page.locator('[data-care="birthday:B2"]').get_by_role(
+        "button", name="Prepare the care message"
+    ).click()
+    page.wait_for_selector(".messages")
+    assert "Care message held: No consent to care by SMS." in page.locator(".messages").inner_text()
+    held = page.locator('[data-list="outbox"] [data-customer="B2"]')
+    assert held.get_attribute("data-status") == "held"
+    assert held.locator('[data-field="why"]').inner_text() == "Why: No consent to care by SMS."
+    assert len(smtp.messages) == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # fits a phone
+
+    nav.get_by_role("link", name="My work", exact=True).click()
+    page.wait_for_selector("main h1")
+    assert page.locator(f'[data-item^="birthday:{glad.pk}:"]').count() == 0  # answered
+    assert page.locator(f'[data-item^="birthday:{shy.pk}:"]').count() == 1
