@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from corecustomers.web.accounts.models import User
 
 __all__ = [
+    "SCOPE_INDEX_COLUMNS",
     "AccountMember",
     "AccountRole",
     "Analysis",
@@ -35,6 +36,8 @@ __all__ = [
     "Relationship",
     "ServiceSetting",
     "TierOverride",
+    "customer_scope",
+    "manager_reach",
 ]
 
 
@@ -64,6 +67,17 @@ class ServiceSetting(models.Model):
         return row.value if row is not None else cls.DEFAULTS[key]
 
 
+def manager_reach(user: User) -> tuple[list[int], list[str]]:
+    """A manager's teams (led or joined) and the regions they cover: the manager's scope
+    is the customers of those teams or in those regions."""
+    from corecustomers.web.accounts.models import Team
+
+    rows = list(
+        Team.objects.filter(Q(members=user) | Q(lead=user)).distinct().values_list("pk", "region")
+    )
+    return sorted({pk for pk, _ in rows}), sorted({region for _, region in rows if region})
+
+
 def customer_scope(user: User, action: Action) -> Q | Literal[False] | None:
     """Which customers ``user`` (not an administrator) may reach for ``action``."""
     role = user.role
@@ -73,11 +87,10 @@ def customer_scope(user: User, action: Action) -> Q | Literal[False] | None:
     if role == "manager":
         if action == "admin":
             return False
-        from corecustomers.web.accounts.models import Team
-
-        teams = Team.objects.filter(Q(members=user) | Q(lead=user)).distinct()
-        regions = [r for r in teams.values_list("region", flat=True) if r]
-        condition = Q(team__in=teams.values("pk"))
+        team_ids, regions = manager_reach(user)
+        # The team ids as values, not a sub-query: PostgreSQL can then combine the two
+        # indexes (team, region) instead of scanning every customer for the OR.
+        condition = Q(team__in=team_ids)
         if regions:
             condition |= Q(region__in=regions)
         return condition
@@ -179,6 +192,20 @@ class Analysis(models.Model):
         verbose_name_plural = "analyses"
 
 
+#: The state columns of the scope indexes after the scope column(s): what the dashboard
+#: aggregates and the list's state filters read.
+SCOPE_INDEX_COLUMNS = [
+    "run_id",
+    "tier",
+    "previous_tier",
+    "alert",
+    "total_spend",
+    "clv",
+    "value_at_stake",
+    "customer",
+]
+
+
 class CustomerState(models.Model):
     """The latest analysis state of a customer (one row each; replaced by each import)."""
 
@@ -226,6 +253,11 @@ class CustomerState(models.Model):
     action_due = models.DateField(null=True)
     recommendations = models.JSONField(default=list)
     pattern = models.JSONField(default=dict)
+    # The customer's region and team, copied by database triggers (``scope_copy.py``) so
+    # that a manager's dashboard and counts read one index of the states instead of joining
+    # every customer. Never set by the application: the triggers overwrite what it writes.
+    scope_region = models.CharField(max_length=100, blank=True, default="", db_default="")
+    scope_team = models.IntegerField(null=True, blank=True)
 
     objects = RestrictedManager["CustomerState"]()
 
@@ -242,6 +274,19 @@ class CustomerState(models.Model):
                 fields=["run_id", "tier", "previous_tier", "alert"],
                 include=["customer", "total_spend", "clv", "value_at_stake"],
                 name="state_dashboard",
+            ),
+            # The same per region and per team, for a part of the base (a manager's scope,
+            # see ``state_scope``): every column a key, so that SQLite reads them from the
+            # index too; partial, so that customers without a region or team cost nothing.
+            models.Index(
+                fields=["scope_region", *SCOPE_INDEX_COLUMNS],
+                condition=~Q(scope_region=""),
+                name="state_scope_region",
+            ),
+            models.Index(
+                fields=["scope_team", "scope_region", *SCOPE_INDEX_COLUMNS],
+                condition=Q(scope_team__isnull=False),
+                name="state_scope_team",
             ),
         ]
 
@@ -268,6 +313,10 @@ class CustomerHistory(models.Model):
         ordering: ClassVar[list[str]] = ["customer", "as_of"]
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["customer", "as_of"], name="one_point_per_date")
+        ]
+        # The dashboard's core customers per analysis for a part of the base.
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["as_of", "tier", "customer"], name="history_trend")
         ]
 
     @classmethod
