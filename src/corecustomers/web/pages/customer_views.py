@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -45,8 +44,9 @@ def _filter_options(user: Any) -> dict[str, Any]:
     """The choices of the filter form, from what the user may see.
 
     Segments come from the latest analysis' segment table (no scan of the customers);
-    regions are read from the visible customers and kept for a few minutes per analysis
-    and scope, because over a million customers that read is the slowest part of the page.
+    regions from :func:`queries.regions` (the region index for whole-base users), kept for
+    a few minutes per analysis and scope, because over a manager's part of a million
+    customers that read is the slowest part of the page.
     """
     latest = Analysis.objects.only("run_id", "summary").first()
     table = ((latest.summary.get("segments") or {}).get("table") or []) if latest else []
@@ -61,10 +61,7 @@ def _filter_options(user: Any) -> dict[str, Any]:
     )
     regions = cache.get(key)
     if regions is None:
-        visible: QuerySet[Customer] = Customer.objects.restrict(user, "view")
-        regions = sorted(
-            set(visible.exclude(region="").values_list("region", flat=True).distinct())
-        )
+        regions = queries.regions(user)
         cache.set(key, regions, OPTIONS_SECONDS)
     return {
         "segments": sorted(segments.items()),
