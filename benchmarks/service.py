@@ -7,8 +7,8 @@ Examples::
     python -m benchmarks.service --customers 100_000  # a quicker run
     python -m benchmarks.service --markdown           # results-service.json as tables
 
-For each database, from nothing: a fresh database (PostgreSQL: ``cc_bench`` on
-127.0.0.1:5432 as ``postgres``, created and dropped; SQLite: a file under
+For each database, from nothing: a fresh database (PostgreSQL: ``cc_bench_service`` on
+127.0.0.1:5432 as ``postgres``, created and dropped unless ``--keep``; SQLite: a file under
 ``benchmarks/data``), the schema (``corecustomers createuser``, which migrates), then
 
 1. ``corecustomers import-analysis`` of a synthetic 1M-customer ``analyze`` folder
@@ -49,7 +49,9 @@ from benchmarks.suite import machine
 from benchmarks.tasks import RESULT_PREFIX
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BENCH = "postgresql://postgres@127.0.0.1:5432/cc_bench"
+PG_NAME = "cc_bench_service"
+PG_BENCH = f"postgresql://postgres@127.0.0.1:5432/{PG_NAME}"
+SQLITE_BENCH = DATA / "service-bench.sqlite3"
 
 #: The issue's targets (PostgreSQL, 1M customers): seconds for the import, p95 ms else.
 TARGETS = {
@@ -80,16 +82,21 @@ def _task(name: str, timeout: float, **arguments: Any) -> dict[str, Any]:
     raise RuntimeError(f"task {name} failed: {done.stderr.strip()[-2000:]}")
 
 
+def _use_database(name: str) -> None:
+    global PG_NAME, PG_BENCH
+    PG_NAME, PG_BENCH = name, PG_BENCH.rsplit("/", 1)[0] + "/" + name
+
+
 def fresh_database(kind: str, workspace: Path) -> str:
     """An empty database of ``kind`` and its URL; the schema is made by the first command."""
     if kind == "postgresql":
         import psycopg
 
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS cc_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE cc_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_NAME}")
         return PG_BENCH
-    path = DATA / "service-bench.sqlite3"
+    path = SQLITE_BENCH
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
@@ -100,7 +107,7 @@ def drop_database(kind: str) -> None:
         import psycopg
 
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS cc_bench WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
 
 
 class Server:
@@ -192,14 +199,29 @@ def http(server: Server, people: dict[str, Any], rounds: int) -> dict[str, Any]:
 
 
 def run_database(
-    kind: str, folder: Path, rounds: int, query_rounds: int, *, import_only: bool = False
+    kind: str,
+    folder: Path,
+    rounds: int,
+    query_rounds: int,
+    *,
+    import_only: bool = False,
+    keep: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any]:
-    """Everything for one database; the database is dropped at the end (PostgreSQL)."""
+    """Everything for one database; the database is dropped at the end unless ``keep``.
+
+    ``reuse``: the database and workspace a ``keep`` run left (migrated by ``createuser``,
+    which applies new migrations), without a new import -- for measuring a change to the
+    read path without waiting for the load again.
+    """
     workspace = DATA / f"service-ws-{kind}"
-    shutil.rmtree(workspace, ignore_errors=True)
-    workspace.mkdir(parents=True)
     out: dict[str, Any] = {"database": kind, "load": {"start": _load()}}
-    db = fresh_database(kind, workspace)
+    if reuse:
+        db = PG_BENCH if kind == "postgresql" else f"sqlite:///{SQLITE_BENCH}"
+    else:
+        shutil.rmtree(workspace, ignore_errors=True)
+        workspace.mkdir(parents=True)
+        db = fresh_database(kind, workspace)
     try:
         began = time.perf_counter()
         subprocess.run(
@@ -211,13 +233,16 @@ def run_database(
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         out["migrate_seconds"] = time.perf_counter() - began
-        log(f"[{kind}] import-analysis of {folder.name} ...")
-        measured = run_command(
-            f"import.{kind}",
-            _cli("import-analysis", str(folder), "--db", db, "--workspace", str(workspace)),
-            timeout=3600,
-        )
-        out["import"] = measured.as_dict()
+        if reuse:
+            out["import"] = {"seconds": None, "peak_mb": None, "error": "not measured (--reuse)"}
+        else:
+            log(f"[{kind}] import-analysis of {folder.name} ...")
+            measured = run_command(
+                f"import.{kind}",
+                _cli("import-analysis", str(folder), "--db", db, "--workspace", str(workspace)),
+                timeout=3600,
+            )
+            out["import"] = measured.as_dict()
         out["load"]["after_import"] = _load()
         if import_only:
             return out
@@ -231,6 +256,7 @@ def run_database(
         if kind == "postgresql":
             explained = _task("explain", 1800, out=str(DATA / f"explain-{kind}.txt"), **arguments)
             out["explain_file"] = explained["file"]
+            out["explain_server_ms"] = explained.get("server_ms", {})
         log(f"[{kind}] the read path without HTTP ({query_rounds} rounds) ...")
         out["queries"] = _task(
             "queries", 3600, rounds=query_rounds, samples=people["samples"], **arguments
@@ -244,7 +270,8 @@ def run_database(
             server.stop()
         out["load"]["after_http"] = _load()
     finally:
-        drop_database(kind)
+        if not keep:
+            drop_database(kind)
     return out
 
 
@@ -254,8 +281,9 @@ def comparisons(results: dict[str, Any]) -> list[dict[str, Any]]:
     for run in results["runs"]:
         kind = run["database"]
         seconds = run["import"]["seconds"]
-        rows.append(_row(f"{kind}: import-analysis, {results['customers']:,} customers",
-                         seconds, TARGETS["import"], "s"))  # fmt: skip
+        if "--reuse" not in str(run["import"].get("error", "")):
+            rows.append(_row(f"{kind}: import-analysis, {results['customers']:,} customers",
+                             seconds, TARGETS["import"], "s"))  # fmt: skip
         http_timings = run.get("http", {}).get("timings", {})
         for what in ("list", "profile", "dashboard"):
             for channel in ("page", "api"):
@@ -297,7 +325,7 @@ def render(results: dict[str, Any]) -> str:
             f"**{kind}** — load average (1 min): {load}. Import: "
             f"{imp['seconds']:.1f} s, peak {imp['peak_mb']:.0f} MB"
             if imp["seconds"] is not None
-            else f"**{kind}** — import failed: {imp['error']}",
+            else f"**{kind}** — load average (1 min): {load}. Import: {imp['error']}",
             "",
             "| request | user | rows in scope | p50 ms | p95 ms | p99 ms | query p95 ms |",
             "|---|---|---:|---:|---:|---:|---:|",
@@ -317,6 +345,19 @@ def render(results: dict[str, Any]) -> str:
             )
         errors = run.get("http", {}).get("errors") or {}
         lines += ["", f"Non-200 answers: {errors or 'none'}.", ""]
+        server = run.get("explain_server_ms") or {}
+        if server:
+            lines += [
+                "Server-side execution times (`EXPLAIN ANALYZE`, ms, one call, each query):",
+                "",
+                "| user | call | queries | total ms | each ms |",
+                "|---|---|---:|---:|---|",
+            ]
+            for name, calls in server.items():
+                for call, times in calls.items():
+                    each = ", ".join(f"{t:.1f}" for t in times)
+                    lines.append(f"| {name} | {call} | {len(times)} | {sum(times):.1f} | {each} |")
+            lines.append("")
     lines += [
         "| target | measured | budget / measured | met |",
         "|---|---:|---:|---|",
@@ -344,7 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "results-service.json")
     parser.add_argument("--markdown", action="store_true", help="render --out and stop")
     parser.add_argument("--import-only", action="store_true", help="measure the import only")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--pg-name", help=f"the PostgreSQL database (default {PG_NAME})")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a kept database again, without the import"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.pg_name:
+        _use_database(args.pg_name)
     if args.markdown:
         print(render(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
@@ -361,7 +409,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     for kind in args.db or ["postgresql", "sqlite"]:
         results["runs"].append(
-            run_database(kind, folder, args.rounds, args.query_rounds, import_only=args.import_only)
+            run_database(
+                kind,
+                folder,
+                args.rounds,
+                args.query_rounds,
+                import_only=args.import_only,
+                keep=args.keep or args.reuse,
+                reuse=args.reuse,
+            )
         )
         results["comparisons"] = comparisons(results)
         args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
