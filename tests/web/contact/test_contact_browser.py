@@ -76,6 +76,9 @@ def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why
     item = page.locator(f'[data-item^="birthday:{glad.pk}:"]')
     assert item.get_attribute("data-kind") == "birthday"
     assert "Birthday on" in item.locator('[data-field="why"]').inner_text()
+    assert item.locator('[data-field="held"]').count() == 0
+    other = page.locator(f'[data-item^="birthday:{shy.pk}:"] [data-field="held"]')
+    assert other.inner_text() == "On hold: No consent to care by SMS."
 
     nav.get_by_role("link", name="Outbox", exact=True).click()
     page.wait_for_selector('[data-list="care"]')

@@ -164,3 +164,27 @@ def test_quiet_hours_defer_an_sms_and_bad_plans_are_refused(settings: Any) -> No
     with pytest.raises(PlanError) as caught:
         plan_messages([c], purpose="care", channels=["pigeon"], template="birthday")
     assert caught.value.field == "channels"
+
+
+def test_the_delivery_job_plans_its_next_pass_for_the_next_planned_message(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from corecustomers.web.jobs.runner import run_job
+
+    c = customer("C1")
+    grant(c, "care", "email")
+    later = timezone.now() + dt.timedelta(days=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_messages(
+            [c], purpose="care", channels=["email"], template="birthday", planned_for=later
+        )
+    (now_job,) = Job.objects.filter(kind="deliver_outbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = run_job(str(now_job.pk))
+    assert done.status == "succeeded" and done.result["sent"] == 0
+    (next_job,) = Job.objects.filter(kind="deliver_outbox", status="queued")
+    assert next_job.params == {"after": later.isoformat()}
+    task = DBTaskResult.objects.get(args_kwargs__args=[str(next_job.pk)])
+    assert task.run_after == later
