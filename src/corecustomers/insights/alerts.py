@@ -66,7 +66,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.insights.phrases import concat, fixed, general, grouped, join_present, scatter
+from corecustomers.segments.phrases import concat, fixed, general, grouped, join_present, scatter
 
 __all__ = [
     "ALERT_COLUMNS",
