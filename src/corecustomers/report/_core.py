@@ -1,6 +1,8 @@
-"""The core-customer sections: tiers, early warnings, next-best actions, recommendations,
-and the comparison of the rankings that find the core customers. Migration is in
-``_migration``.
+"""The core-customer sections: the tiers here, and what they share with the others -- tier
+names, customer lists, sentences in the report's language. Early warnings, next-best
+actions, recommendations and the capture comparison are one module each
+(``_core_alerts``, ``_core_actions``, ``_core_recommendations``, ``_core_capture``);
+migration is in ``_migration``.
 
 Each section appears only when its key is in the summary (``tiers``, ``alerts``,
 ``actions``, ``recommendations``, ``capture``). The customer lists in them read the scored
@@ -15,7 +17,6 @@ language only, so the Chinese report never shows an English reason.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +26,6 @@ import pyarrow.compute as pc
 
 from corecustomers.report import _core_charts as charts
 from corecustomers.report import _inputs as inputs
-from corecustomers.report import _svg as s
 from corecustomers.report._labels import TEXT, Words
 from corecustomers.report._numbers import MISSING, NumberFormat, as_float
 from corecustomers.report._view import Block, Cell, Column, Kpi, Kpis, Note, Section, Table, Tone
@@ -42,8 +42,6 @@ PRODUCT_SEPARATOR: Final = "|"
 #: Ranking methods of ``core_score``, in the order the capture comparison shows them.
 METHODS: Final = ("historic_spend", "btyd", "combined")
 CHANNELS: Final = ("visit", "call", "sms", "email", "app", "none")
-
-_HIT_RATE: Final = re.compile(r"hit_rate_at_(\d+)$")
 
 
 # --- tier names ---------------------------------------------------------------------------
@@ -128,7 +126,7 @@ def _strings(value: object) -> list[str]:
 # --- reading customers --------------------------------------------------------------------
 
 
-def _core_mask(customers: pa.Table, names: TierNames) -> pa.ChunkedArray | None:
+def core_mask(customers: pa.Table, names: TierNames) -> pa.ChunkedArray | None:
     """Which customers are core: the ``core`` column, or a core ``tier``; ``None`` if unknown."""
     if "core" in customers.column_names:
         return pc.fill_null(pc.cast(customers.column("core"), pa.bool_()), False)
@@ -138,7 +136,7 @@ def _core_mask(customers: pa.Table, names: TierNames) -> pa.ChunkedArray | None:
     return None
 
 
-def _top(
+def top_rows(
     customers: pa.Table, mask: pa.ChunkedArray, keys: Sequence[str], limit: int
 ) -> list[dict[str, Any]]:
     """The first ``limit`` rows under ``mask``, sorted descending by the first key present."""
@@ -149,7 +147,7 @@ def _top(
     return rows
 
 
-def _sentence(row: Mapping[str, Any], stem: str, lang: str) -> str:
+def sentence(row: Mapping[str, Any], stem: str, lang: str) -> str:
     """``row[f"{stem}_{lang}"]`` (only in the report language), or a dash."""
     value = row.get(f"{stem}_{lang}")
     return str(value) if value else MISSING
@@ -160,7 +158,7 @@ def _action(row: Mapping[str, Any], lang: str) -> str:
     return str(value) if value else MISSING
 
 
-def _channel(value: object, words: Words) -> str:
+def channel_word(value: object, words: Words) -> str:
     if value is None or value == "":
         return MISSING
     return words(f"channel.{value}") if value in CHANNELS else str(value)
@@ -174,9 +172,9 @@ def _day(value: object) -> str:
     return str(value) if value else ""
 
 
-def _action_cell(row: Mapping[str, Any], words: Words) -> Cell:
+def action_cell(row: Mapping[str, Any], words: Words) -> Cell:
     """The action, with its channel and due date on a second line."""
-    channel = _channel(row.get("channel"), words) if "channel" in row else ""
+    channel = channel_word(row.get("channel"), words) if "channel" in row else ""
     due = _day(row.get("due"))
     when = words("col.due_on", day=due) if due else ""
     sub = " · ".join(part for part in (channel, when) if part and part != MISSING)
@@ -337,10 +335,10 @@ def _top_core(
     words: Words,
     fmt: NumberFormat,
 ) -> Table | None:
-    mask = _core_mask(customers, names)
+    mask = core_mask(customers, names)
     if mask is None:
         return None
-    rows = _top(customers, mask, ("core_score", "clv", "total_spend"), TOP_CORE)
+    rows = top_rows(customers, mask, ("core_score", "clv", "total_spend"), TOP_CORE)
     if not rows:
         return None
     lang = words.lang
@@ -364,7 +362,7 @@ def _top_core(
         if show_previous:
             cells.append(Cell(names.label(row.get("previous_tier"))))
         cells.append(Cell(fmt.money(row.get("clv" if show_clv else "total_spend"), 2)))
-        cells += [Cell(_sentence(row, "tier_reason", lang)), _action_cell(row, words)]
+        cells += [Cell(sentence(row, "tier_reason", lang)), action_cell(row, words)]
         if show_products:
             cells.append(Cell(_products(row.get("recommended_products"), words)))
         table_rows.append(tuple(cells))
@@ -415,444 +413,3 @@ def choice_sentence(score: Mapping[str, Any], words: Words, fmt: NumberFormat) -
         else:
             reason = words("cap.no_validation")
     return words("cap.choice", method=method, reason=reason)
-
-
-# --- early warnings -----------------------------------------------------------------------
-
-
-def alerts_section(
-    summary: Mapping[str, Any],
-    customers: pa.Table,
-    names: TierNames,
-    words: Words,
-    fmt: NumberFormat,
-) -> Section | None:
-    """Alert counts, value at stake, the holdout check and the list of alerted customers."""
-    if "alerts" not in summary:
-        return None
-    alerts = inputs.mapping(summary.get("alerts"))
-    core_n, alerted_n = alerts.get("core_customers"), alerts.get("alerted")
-    blocks: list[Block] = [
-        Kpis(
-            (
-                Kpi(words("alerts.core"), fmt.integer(core_n)),
-                Kpi(
-                    words("alerts.alerted"),
-                    fmt.integer(alerted_n),
-                    words(
-                        "alerts.alerted_note", share=fmt.percent(inputs.share(alerted_n, core_n))
-                    ),
-                    emphasis=True,
-                ),
-                Kpi(
-                    words("alerts.value"),
-                    fmt.money(alerts.get("value_at_stake")),
-                    words("alerts.value_note"),
-                    emphasis=True,
-                ),
-            )
-        )
-    ]
-    holdout = inputs.mapping(alerts.get("holdout"))
-    if holdout:
-        blocks.extend(_alert_holdout(holdout, words, fmt))
-    listing = _alert_list(customers, names, words, fmt)
-    if listing is not None:
-        blocks.append(listing)
-    return Section("alerts", words("sec.alerts"), words("alerts.intro"), tuple(blocks))
-
-
-def _alert_holdout(holdout: Mapping[str, Any], words: Words, fmt: NumberFormat) -> list[Block]:
-    alerted = as_float(holdout.get("alerted_active_rate"))
-    quiet = as_float(holdout.get("not_alerted_active_rate"))
-    items = [
-        Kpi(
-            words("alerts.active_alerted"),
-            fmt.percent(alerted),
-            words(
-                "alerts.group_note",
-                count=fmt.integer(holdout.get("n_alerted")),
-                mean=fmt.decimal(holdout.get("alerted_mean_purchases"), 2),
-            ),
-        ),
-        Kpi(
-            words("alerts.active_not_alerted"),
-            fmt.percent(quiet),
-            words(
-                "alerts.group_note",
-                count=fmt.integer(holdout.get("n_not_alerted")),
-                mean=fmt.decimal(holdout.get("not_alerted_mean_purchases"), 2),
-            ),
-        ),
-    ]
-    if as_float(holdout.get("precision")) is not None:
-        items.append(
-            Kpi(
-                words("alerts.precision"),
-                fmt.percent(holdout.get("precision")),
-                words("alerts.precision_note"),
-            )
-        )
-    lift = as_float(holdout.get("lift"))
-    if lift is not None:
-        items.append(
-            Kpi(
-                words("alerts.lift"),
-                f"{fmt.decimal(lift, 2)}×",
-                words("alerts.lift_note", rate=fmt.percent(holdout.get("base_inactive_rate"))),
-            )
-        )
-    blocks: list[Block] = [
-        Kpis(tuple(items), layout="list", title=words("alerts.holdout_title"), wide=False)
-    ]
-    if alerted is not None and quiet is not None:
-        blocks.append(
-            charts.alerts_holdout(
-                (alerted, fmt.integer(holdout.get("n_alerted"))),
-                (quiet, fmt.integer(holdout.get("n_not_alerted"))),
-                words,
-                fmt,
-            )
-        )
-        blocks.append(
-            Note(
-                words(
-                    "alerts.verdict", alerted=fmt.percent(alerted), not_alerted=fmt.percent(quiet)
-                ),
-                tone="ok" if alerted < quiet else "info",
-            )
-        )
-    return blocks
-
-
-def _alert_list(
-    customers: pa.Table, names: TierNames, words: Words, fmt: NumberFormat
-) -> Table | Note | None:
-    if "alert" not in customers.column_names:
-        return None
-    mask = pc.fill_null(pc.cast(customers.column("alert"), pa.bool_()), False)
-    core = _core_mask(customers, names)
-    if core is not None:
-        mask = pc.and_(mask, core)
-    rows = _top(customers, mask, ("value_at_stake", "clv"), TOP_ALERTS)
-    if not rows:
-        return Note(words("alerts.none"), tone="ok")
-    show_p = "p_alive" in customers.column_names
-    columns = [
-        Column(words("col.rank"), "num"),
-        Column(words("col.customer_id"), "id"),
-        Column(words("col.tier"), "badge"),
-        Column(words("col.value_at_stake"), "num"),
-    ]
-    if show_p:
-        columns.append(Column(words("col.p_alive"), "num"))
-    columns += [Column(words("col.alert_reason"), "prose"), Column(words("col.action"), "prose")]
-    table_rows = []
-    for rank, row in enumerate(rows, start=1):
-        cells = [
-            Cell(str(rank)),
-            Cell(str(row.get("customer_id"))),
-            names.badge(row.get("tier")),
-            Cell(fmt.money(row.get("value_at_stake", row.get("clv")), 2)),
-        ]
-        if show_p:
-            cells.append(Cell(fmt.percent(row.get("p_alive"))))
-        cells += [Cell(_sentence(row, "alert_reason", words.lang)), _action_cell(row, words)]
-        table_rows.append(tuple(cells))
-    return Table(
-        tuple(columns),
-        tuple(table_rows),
-        title=words("alerts.list_title", n=len(rows)),
-        key="alerts",
-    )
-
-
-# --- next-best actions --------------------------------------------------------------------
-
-
-def actions_section(
-    summary: Mapping[str, Any],
-    customers: pa.Table,
-    names: TierNames,
-    words: Words,
-    fmt: NumberFormat,
-) -> Section | None:
-    """Customers per next-best action (by tier when known), with channel and deadline."""
-    if "actions" not in summary:
-        return None
-    counts = {
-        str(code): as_float(n) or 0.0 for code, n in inputs.mapping(summary.get("actions")).items()
-    }
-    intro = words("actions.intro")
-    if not counts:
-        return Section("actions", words("sec.actions"), intro, (Note(words("not_available")),))
-    plays = _plays(customers, words.lang)
-    by_tier = _actions_by_tier(customers)
-    present = {tier for counts_by_tier in by_tier.values() for tier in counts_by_tier}
-    tier_codes = [code for code in names.codes if code in present]
-    tier_codes += sorted(present - set(tier_codes))  # tiers the policy does not name
-    total = sum(counts.values())
-    order = sorted(counts, key=lambda code: (-counts[code], code))
-    bars = []
-    table_rows = []
-    channels_seen: list[str] = []
-    for code in order:
-        label, channel, days = plays.get(code, (code, None, None))
-        colour = charts.CHANNEL_COLOURS.get(str(channel), charts.OTHER_CHANNEL)
-        if channel is not None and str(channel) not in channels_seen:
-            channels_seen.append(str(channel))
-        share = inputs.share(counts[code], total)
-        tip = words(
-            "chart.actions.bar",
-            action=label,
-            count=fmt.integer(counts[code]),
-            share=fmt.percent(share),
-        )
-        bars.append(charts.HBar(label, counts[code], fmt.integer(counts[code]), colour, tip))
-        cells = [
-            Cell(label),
-            Cell(code),
-            Cell(_channel(channel, words)),
-            Cell(words("actions.days", days=fmt.integer(days)) if days is not None else MISSING),
-            Cell(fmt.integer(counts[code])),
-            Cell(fmt.percent(share)),
-        ]
-        cells += [Cell(fmt.integer(by_tier.get(code, {}).get(t, 0))) for t in tier_codes]
-        table_rows.append(tuple(cells))
-    columns = [
-        Column(words("col.action"), "prose"),
-        Column(words("col.code"), "code"),
-        Column(words("col.channel")),
-        Column(words("col.within"), "num"),
-        Column(words("col.customers"), "num"),
-        Column(words("col.share_customers"), "num"),
-        *(Column(names.label(t), "num") for t in tier_codes),
-    ]
-    legend = [
-        (
-            _channel(channel, words),
-            charts.CHANNEL_COLOURS.get(channel, charts.OTHER_CHANNEL),
-            "box",
-        )
-        for channel in sorted(channels_seen, key=_channel_order)
-    ]
-    chart = charts.actions(bars, legend, words, fmt)
-    table = Table(
-        tuple(columns),
-        tuple(table_rows),
-        footer=(
-            Cell(words("total")),
-            Cell(""),
-            Cell(""),
-            Cell(""),
-            Cell(fmt.integer(total)),
-            Cell(fmt.percent(1.0 if total else None)),
-            *(Cell(fmt.integer(sum(v.get(t, 0) for v in by_tier.values()))) for t in tier_codes),
-        ),
-        key="actions",
-    )
-    return Section(
-        "actions", words("sec.actions"), intro, (chart, _contacts(customers, words, fmt), table)
-    )
-
-
-def _contacts(customers: pa.Table, words: Words, fmt: NumberFormat) -> Kpis:
-    """How many customers are to be contacted, how many soon, and how many not at all."""
-    total = customers.num_rows
-    items = []
-    if "channel" in customers.column_names:
-        channel = pc.cast(customers.column("channel"), pa.string())
-        silent = int(pc.sum(pc.fill_null(pc.equal(channel, "none"), False)).as_py() or 0)
-        items.append(
-            Kpi(
-                words("actions.contact"),
-                fmt.integer(total - silent),
-                words("tiers.core_share", share=fmt.percent(inputs.share(total - silent, total))),
-            )
-        )
-        items.append(
-            Kpi(words("actions.silent"), fmt.integer(silent), words("actions.silent_note"))
-        )
-    if "deadline_days" in customers.column_names:
-        days = pc.cast(customers.column("deadline_days"), pa.float64())
-        soon = pc.fill_null(pc.less_equal(days, URGENT_DAYS), False)
-        items.append(
-            Kpi(
-                words("actions.urgent", days=URGENT_DAYS),
-                fmt.integer(pc.sum(soon).as_py() or 0),
-                words("actions.urgent_note"),
-            )
-        )
-    return Kpis(tuple(items), layout="list", wide=False)
-
-
-def _channel_order(channel: str) -> int:
-    return CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS)
-
-
-def _plays(customers: pa.Table, lang: str) -> dict[str, tuple[str, object, object]]:
-    """``action_code -> (label in lang, channel, deadline days)``, from the customers."""
-    if "action_code" not in customers.column_names:
-        return {}
-    names = ["action_code"] + [
-        name
-        for name in (f"action_{lang}", "channel", "deadline_days")
-        if name in customers.column_names
-    ]
-    plays = customers.select(names).group_by(names, use_threads=False).aggregate([])
-    found: dict[str, tuple[str, object, object]] = {}
-    for row in plays.to_pylist():
-        code = row.get("action_code")
-        if code is None or str(code) in found:
-            continue
-        label = row.get(f"action_{lang}") or str(code)
-        found[str(code)] = (str(label), row.get("channel"), row.get("deadline_days"))
-    return found
-
-
-def _actions_by_tier(customers: pa.Table) -> dict[str, dict[str, int]]:
-    if "action_code" not in customers.column_names or "tier" not in customers.column_names:
-        return {}
-    grouped = (
-        customers.select(["action_code", "tier"])
-        .group_by(["action_code", "tier"], use_threads=False)
-        .aggregate([([], "count_all")])
-    )
-    table: dict[str, dict[str, int]] = {}
-    for row in grouped.to_pylist():
-        code, tier = row["action_code"], row["tier"]
-        if code is not None and tier is not None:
-            table.setdefault(str(code), {})[str(tier)] = int(row["count_all"])
-    return table
-
-
-# --- recommendations ----------------------------------------------------------------------
-
-
-def recommendations_section(
-    summary: Mapping[str, Any], words: Words, fmt: NumberFormat
-) -> Section | None:
-    """Hit rates at each list length against the popularity baseline."""
-    if "recommendations" not in summary:
-        return None
-    rec = inputs.mapping(summary.get("recommendations"))
-    baseline = inputs.mapping(rec.get("baseline"))
-    ks = sorted(
-        int(match.group(1)) for key in rec if (match := _HIT_RATE.match(str(key))) is not None
-    )
-    intro = words("rec.intro")
-    if rec.get("split_date") and rec.get("end"):
-        intro += ("" if words.lang == "zh" else " ") + words(
-            "rec.basis", split=rec["split_date"], end=rec["end"]
-        )
-    items = []
-    model = [as_float(rec.get(f"hit_rate_at_{k}")) for k in ks]
-    base = [as_float(baseline.get(f"hit_rate_at_{k}")) for k in ks]
-    for k, ours, theirs in zip(ks, model, base, strict=True):
-        note = ""
-        if theirs is not None:
-            diff = (ours - theirs) * 100 if ours is not None else None
-            shown = (
-                words(
-                    "rec.points",
-                    sign="+" if diff > 0 else "−" if diff < 0 else "±",
-                    value=fmt.decimal(abs(diff), 1),
-                )
-                if diff is not None
-                else MISSING
-            )
-            note = words("rec.hit_note", base=fmt.percent(theirs), diff=shown)
-        items.append(Kpi(words("rec.hit", k=k), fmt.percent(ours), note, emphasis=True))
-    products = rec.get("products")
-    items.append(
-        Kpi(
-            words("rec.customers"),
-            fmt.integer(rec.get("customers_evaluated")),
-            words("rec.products", count=fmt.integer(products)) if products is not None else "",
-        )
-    )
-    blocks: list[Block] = [Kpis(tuple(items), layout="list", wide=False)]
-    if ks and any(v is not None for v in model):
-        blocks.insert(0, charts.recommendations(ks, model, base, words, fmt))
-    return Section("recommendations", words("sec.recommendations"), intro, tuple(blocks))
-
-
-# --- capture comparison -------------------------------------------------------------------
-
-
-def capture_section(summary: Mapping[str, Any], words: Words, fmt: NumberFormat) -> Section | None:
-    """Holdout revenue captured by the top share of each ranking, and the choice made."""
-    if "capture" not in summary:
-        return None
-    capture = inputs.mapping(summary.get("capture"))
-    shares = inputs.mapping(capture.get("capture"))
-    top = as_float(capture.get("top_share"))
-    top_text = fmt.percent(top if top is not None else 0.2, 0)
-    used = str(capture.get("core_score") or "")
-    intro = words(
-        "cap.intro",
-        date=capture.get("calibration_end") or summary.get("calibration_end") or MISSING,
-        share=top_text,
-        revenue=fmt.money(capture.get("holdout_revenue")),
-    )
-    best = as_float(shares.get("best_possible"))
-    spend = as_float(shares.get("historic_spend"))
-    bars = []
-    table_rows = []
-    for method in (*METHODS, "best_possible"):
-        value = as_float(shares.get(method))
-        if value is None:
-            continue
-        label = words(f"cap.{method}")
-        if method == used:
-            label += f" ({words('cap.used')})" if words.lang == "en" else f"（{words('cap.used')}）"
-        colour = (
-            charts.BASELINE
-            if method == "best_possible"
-            else s.PRIMARY
-            if method == used
-            else s.SECONDARY
-        )
-        tip = words("chart.capture.bar", method=label, share=fmt.percent(value))
-        bars.append(
-            charts.HBar(label, value, fmt.percent(value), colour, tip, method == "best_possible")
-        )
-        versus = (
-            words(
-                "rec.points",
-                sign="+" if value > spend else "−" if value < spend else "±",
-                value=fmt.decimal(abs(value - spend) * 100, 1),
-            )
-            if spend is not None and method != "historic_spend"
-            else MISSING
-        )
-        table_rows.append(
-            (
-                Cell(label, strong=method == used),
-                Cell(fmt.percent(value), strong=method == used),
-                Cell(versus),
-                Cell(fmt.percent(inputs.share(value, best))),
-            )
-        )
-    blocks: list[Block] = []
-    if bars:
-        blocks.append(charts.capture(bars, words("chart.capture.title", share=top_text), fmt))
-        blocks.append(
-            Table(
-                (
-                    Column(words("col.method")),
-                    Column(words("col.captured"), "num"),
-                    Column(words("col.vs_spend"), "num"),
-                    Column(words("col.of_best"), "num"),
-                ),
-                tuple(table_rows),
-                wide=False,
-                key="capture",
-            )
-        )
-    else:
-        blocks.append(Note(words("not_available")))
-    if used or capture.get("reason"):
-        score = {**inputs.mapping(summary.get("core_score")), **capture}
-        blocks.append(Note(choice_sentence(score, words, fmt)))
-    return Section("capture", words("sec.capture"), intro, tuple(blocks))

@@ -20,14 +20,11 @@ import pyarrow.compute as pc
 from corecustomers import __version__
 from corecustomers.report import _charts as charts
 from corecustomers.report import _inputs as inputs
-from corecustomers.report._core import (
-    actions_section,
-    alerts_section,
-    capture_section,
-    recommendations_section,
-    tier_names,
-    tiers_section,
-)
+from corecustomers.report._core import tier_names, tiers_section
+from corecustomers.report._core_actions import actions_section
+from corecustomers.report._core_alerts import alerts_section
+from corecustomers.report._core_capture import capture_section
+from corecustomers.report._core_recommendations import recommendations_section
 from corecustomers.report._labels import HTML_LANG, Lang, Words
 from corecustomers.report._migration import migration_section
 from corecustomers.report._numbers import MISSING, NumberFormat, as_float
