@@ -100,7 +100,7 @@ def store_upload(chunks: Iterable[bytes], filename: str, *, size: int | None = N
             raise UploadError(f"{filename} is empty: choose the file again")
         problem = content_problem(path, suffix, limit=limit)
         if problem is not None:
-            raise UploadError(f"{filename}: {problem}")
+            raise UploadError(f"{filename} is not a table: {problem}")
         try:
             inspect_master_file(path)
         except MasterDataError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -265,7 +265,7 @@ def run_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
-def run_report(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def run_report(request: HttpRequest, job_id: uuid.UUID) -> FileResponse:
     """The run's ``report.html``, to those who may see the run.
 
     With a policy of its own that allows the report's stylesheet and nothing else

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 
 __all__ = ["HEADER", "ContentSecurityPolicyMiddleware", "page_policy", "stored_document"]
 
@@ -128,9 +128,9 @@ def document_policy(content: str) -> str:
     )
 
 
-def stored_document(path: Path) -> HttpResponse:
+def stored_document(path: Path) -> FileResponse:
     """``path`` (an HTML file we wrote, such as a run's report) with :func:`document_policy`."""
-    content = path.read_text(encoding="utf-8", errors="replace")
-    response = HttpResponse(content, content_type="text/html; charset=utf-8")
-    response[HEADER] = document_policy(content)
+    policy = document_policy(path.read_text(encoding="utf-8", errors="replace"))
+    response = FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+    response[HEADER] = policy
     return response

@@ -58,7 +58,8 @@ def _looks_like(head: bytes) -> str | None:
 def content_problem(path: Path, suffix: str, *, limit: int) -> str | None:
     """What is wrong with the bytes of ``path`` for a file ending in ``suffix``, or ``None``.
 
-    ``limit`` is the upload size limit (it bounds how far a spreadsheet may unpack).
+    ``limit`` is the upload size limit (it bounds how far a spreadsheet may unpack). The
+    answer completes "<file name> is not a table: ...".
     """
     suffix = suffix.lower()
     with path.open("rb") as handle:
@@ -85,26 +86,26 @@ def content_problem(path: Path, suffix: str, *, limit: int) -> str | None:
 
 def _not_kind(expected: str, head: bytes) -> str:
     actual = _looks_like(head) or ("text" if _text_problem(head) is None else "something else")
-    return f"its content is not {expected} but {actual}: save it again as the kind its name says"
+    return f"its content is not {expected} but {actual}; save it again as the kind its name says"
 
 
 def _text_problem(head: bytes) -> str | None:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = head.decode("utf-16", errors="replace")
         if "\x00" in text:
-            return "its content is not text (it holds NUL characters): export it again as CSV"
+            return "its content is not text (it holds NUL characters); export it again as CSV"
         return None
     what = _looks_like(head)
     if what is not None:
         return (
-            f"its content is {what}, not text: upload the file itself with its own ending, "
+            f"its content is {what}, not text; upload the file itself with its own ending, "
             "or export the table as CSV"
         )
     if b"\x00" in head:
-        return "its content is not text (it holds NUL bytes): export the table as CSV"
+        return "its content is not text (it holds NUL bytes); export the table as CSV"
     start = head.lstrip(codecs.BOM_UTF8).lstrip()[:16].decode("ascii", errors="replace").lower()
     if start.startswith(_MARKUP):
-        return "its content is a web page or markup, not a table: export the table as CSV"
+        return "its content is a web page or markup; export the table as CSV"
     return None
 
 
@@ -123,14 +124,14 @@ def _zip_problem(path: Path, suffix: str, *, limit: int) -> str | None:
                     name.startswith("xl/") for name in names
                 )
     except (zipfile.BadZipFile, OSError, KeyError):
-        return "it is a damaged archive, not a spreadsheet that can be read: save it again"
+        return "it is a damaged archive, not a spreadsheet that can be read; save it again"
     if not kind_ok:
         what = "an OpenDocument spreadsheet" if suffix == ".ods" else "an Excel workbook"
-        return f"it is a ZIP archive but not {what}: save the table again from the spreadsheet"
+        return f"it is a ZIP archive but not {what}; save the table again from the spreadsheet"
     size = path.stat().st_size
     if unpacked > MAX_UNPACKED_RATIO * max(size, 1) and unpacked > limit:
         return (
             f"it would unpack to {unpacked / 1_048_576:.0f} MB, far more than a spreadsheet of "
-            "this size holds: save it again, or export the table as CSV"
+            "this size holds; save it again, or export the table as CSV"
         )
     return None

@@ -304,7 +304,7 @@ def store_source_upload(chunks: Iterable[bytes], filename: str, *, size: int | N
             raise SourceFormError("file", f"{filename} is empty: choose the file again")
         problem = content_problem(path, suffix, limit=limit)
         if problem is not None:
-            raise SourceFormError("file", f"{filename}: {problem}")
+            raise SourceFormError("file", f"{filename} is not a table: {problem}")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
