@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from corecustomers.data._time import Period, TimeUnit, check_dates, check_period, days_per
+from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError
 
 __all__ = [
@@ -212,7 +213,7 @@ def returns_only(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
     [{'customers': 1, 'rows': 2, 'amount': -70.0}]
     """
     t = _checked(tx)
-    t = t.filter(t.timestamp.date() <= as_of)
+    t = rows_up_to(t, as_of)
     per = t.group_by("customer_id").aggregate(
         purchases=ibis.ifelse(t.amount >= 0, 1, 0).sum(),
         rows=t.count(),
@@ -270,18 +271,8 @@ def _purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
     absolute negative amounts), ``purchase_rows`` (rows with ``amount >= 0``) and
     ``orders`` (distinct non-null order ids of purchase rows + purchase rows without one).
     """
-    ts = tx["timestamp"]
-    if ts.type().is_date():
-        tx = tx.filter(ts <= ibis.literal(as_of, type="date"))
-        day = tx["timestamp"]
-    else:
-        # Compare the raw timestamp with the next midnight rather than casting every row
-        # to a date first: same rows (23:59:59 is in, 00:00:00 next day is out), cheaper.
-        next_midnight = datetime.datetime.combine(
-            as_of + datetime.timedelta(days=1), datetime.time()
-        )
-        tx = tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
-        day = tx["timestamp"].date()
+    tx = rows_up_to(tx, as_of)
+    day = day_of(tx)
 
     customer = tx["customer_id"]
     if not customer.type().is_string():
