@@ -7,7 +7,8 @@ has a message, so the outbox cannot know; a mail client or gateway that removes 
 by Message-ID shows the customer one. (The file adapter can tell, and does not send twice:
 ``test_contact_outbox.py``.)
 
-Real parts: the real ``corecustomers worker`` process, a real SMTP server (aiosmtpd) in this
+Real parts: real worker processes (the first plans the message and runs the worker loop,
+the second is ``corecustomers worker``), a real SMTP server (aiosmtpd) in this
 test, and the service database on a file (SQLite) or its own PostgreSQL database. The kill
 lands exactly in the window: when the SMTP server receives the message it takes a lock on
 the outbox (SQLite: the write lock; PostgreSQL: the message's row) before it answers
@@ -51,7 +52,9 @@ PREPARE = textwrap.dedent(
     plan_messages([c], purpose="care", channels=["email"], template="birthday",
                   occasion="birthday")
     (m,) = OutboxMessage.objects.all()
-    print(m.pk, m.status)
+    print(m.pk, m.status, flush=True)
+    from corecustomers.web.jobs.worker import run_worker
+    run_worker()  # this process is the first worker: it delivers the planned message
     """
 )
 
@@ -169,28 +172,28 @@ def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
     log = tmp_path / "worker.log"
     first = second = None
     try:
-        prepared = subprocess.run(
-            [sys.executable, "-c", PREPARE, str(workspace), db.url],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=tmp_path,
-        )
-        assert prepared.returncode == 0, prepared.stderr
-        pk_text, status = prepared.stdout.split()[-2:]
-        pk = int(pk_text)
-        assert status == "queued"
-
         locked = threading.Event()
+        holder: dict[str, int] = {}
 
         def hold_the_outbox() -> None:  # in the SMTP server, before it answers 250
             if not locked.is_set():
-                db.take_lock(pk)
+                db.take_lock(holder["pk"])
                 locked.set()
 
         inbox.on_data = hold_the_outbox
-        first = _worker(workspace, db.url, env, log)
+        with log.open("ab") as handle:
+            first = subprocess.Popen(
+                [sys.executable, "-c", PREPARE, str(workspace), db.url],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                cwd=tmp_path,
+                text=True,
+            )
+        assert first.stdout is not None
+        pk_text, status = first.stdout.readline().split()
+        holder["pk"] = pk = int(pk_text)
+        assert status == "queued", log.read_text()
         _wait(lambda: len(inbox.messages) == 1 and locked.is_set(), 60, "the first delivery", log)
         time.sleep(0.5)  # the worker has its 250 and waits to record "sent"
         assert first.poll() is None, log.read_text()
@@ -199,8 +202,8 @@ def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
         db.release()
         assert db.row(pk) == ("sending", 1, False)  # accepted by SMTP, not recorded
 
-        time.sleep(2.5)  # the killed job's heartbeat and the message's lease run out
-        env["CORECUSTOMERS_JOB_LEASE"] = "2"
+        time.sleep(1.2)  # the killed job's heartbeat and the message's lease run out
+        env["CORECUSTOMERS_JOB_LEASE"] = "1"
         second = _worker(workspace, db.url, env, log)
         _wait(lambda: db.row(pk)[0] == "sent", 60, "the delivery after the restart", log)
         assert db.row(pk) == ("sent", 2, True)  # reported as a possible duplicate

@@ -62,3 +62,21 @@ def test_an_ordinary_customer_gets_no_festival_item_and_others_see_none(people: 
     kinds = {i.kind for i in my_work(people.am1, today=TODAY)}
     assert "care" not in kinds and "plan" not in kinds  # ordinary: an e-mail newsletter plan
     assert my_work(people.am2, today=TODAY) == []
+
+
+def test_care_messages_are_planned_once_on_their_day_ahead_with_reasons(people: Any) -> None:
+    from corecustomers.web.contact.care import plan_care_messages
+    from corecustomers.web.contact.models import OutboxMessage
+
+    glad = _own(people, "S1", "strategic")
+    grant(glad, "care", "email")
+    _own(people, "S2", "strategic")
+    _own(people, "O1", "ordinary", birthday=dt.date(1990, 9, 29))  # 14 days ahead
+    counts = plan_care_messages(dt.date(2026, 9, 15))  # 中秋 (25 Sep) is 10 days ahead
+    assert counts == {"queued": 1, "held": 2}
+    rows = {(m.customer.external_id, m.occasion): m for m in OutboxMessage.objects.all()}
+    assert rows[("S1", "mid_autumn")].status == "queued"
+    assert rows[("S1", "mid_autumn")].planned_for.date() == dt.date(2026, 9, 25)
+    assert rows[("S2", "mid_autumn")].reason_code == "no_consent"
+    assert rows[("O1", "birthday")].reason_en == "No consent to care by SMS."
+    assert plan_care_messages(dt.date(2026, 9, 15)) == {"queued": 0, "held": 0}  # once

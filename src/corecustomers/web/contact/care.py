@@ -31,7 +31,7 @@ from corecustomers.web.customers.models import AccountMember, Customer, Customer
 from corecustomers.web.work.models import Interaction
 from corecustomers.web.work.queue import WorkItem
 
-__all__ = ["CareDue", "care_due", "hold_items", "work_items"]
+__all__ = ["CareDue", "care_due", "hold_items", "plan_care_messages", "work_items"]
 
 PERSONAL = {"visit": "visit", "call": "call", "letter": "letter"}
 
@@ -105,7 +105,9 @@ def care_due(customers: list[Customer], today: dt.date) -> list[CareDue]:
             customer__in=[c.pk for c in customers],
             purpose="care",
             occasion__in={d.occasion for d in found},
-            planned_for__gte=timezone.now() - dt.timedelta(days=60),
+            planned_for__gte=dt.datetime.combine(
+                today - dt.timedelta(days=60), dt.time(), tzinfo=dt.UTC
+            ),
         ).order_by("created", "pk")
     }
     return sorted(
@@ -248,3 +250,43 @@ def hold_items(person: Any, items: list[WorkItem], today: dt.date) -> list[WorkI
         else:
             out.append(item)
     return out
+
+
+def plan_care_messages(today: dt.date | None = None, *, batch: int = 2000) -> dict[str, int]:
+    """Plan the care messages of every customer whose care day is ``days_ahead`` away.
+
+    Meant to run once a day (a daily tick of the worker's scheduler): each occasion's
+    messages are planned for the morning of the day itself, checked and budgeted like any
+    other (held with the reason when not allowed), and a care day already prepared -- by
+    hand in the outbox, or by an earlier run -- is not planned twice. The account team's
+    own "prepare" in the outbox stays available until then.
+    """
+    today = today or timezone.localdate()
+    rules = dict(setting("contact_care_days"))
+    counts = {"queued": 0, "held": 0}
+    from corecustomers.web.contact.outbox import plan_messages
+
+    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch):
+        customers = list(Customer.objects.filter(pk__in=ids[start : start + batch]))
+        groups: dict[tuple[str, dt.date, tuple[str, ...]], list[Customer]] = {}
+        for due in care_due(customers, today):
+            ahead = int(dict(rules.get(due.occasion, {})).get("days_ahead", 14))
+            if due.message is None and due.day == today + dt.timedelta(days=ahead):
+                groups.setdefault((due.occasion, due.day, due.channels), []).append(due.customer)
+        for (occasion, day, channels), people in groups.items():
+            morning = dt.datetime.combine(day, dt.time(9)).replace(
+                tzinfo=timezone.get_current_timezone()
+            )
+            result = plan_messages(
+                people,
+                purpose="care",
+                channels=list(channels),
+                template=occasion,
+                planned_for=morning,
+                occasion=occasion,
+                occasion_date=day,
+            )
+            counts["queued"] += result.queued
+            counts["held"] += result.held
+    return counts

@@ -237,7 +237,15 @@ def _deliver_job(job: Job, progress: Any) -> dict[str, int]:
     return counts
 
 
+def _plan_care_job(job: Job, progress: Any) -> dict[str, int]:
+    from corecustomers.web.contact.care import plan_care_messages
+
+    return plan_care_messages()
+
+
 def connect() -> None:
     from corecustomers.web.jobs.runner import register
 
     register("deliver_outbox", _deliver_job)
+    # once a day from a scheduler: the care messages of the care days now due to be planned
+    register("plan_care_messages", _plan_care_job)
