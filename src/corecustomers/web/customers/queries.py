@@ -324,6 +324,25 @@ def regions(user: Any) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _rows(qs: QuerySet[Customer], flt: CustomerFilter, offset: int, limit: int) -> list[Customer]:
+    """The customers at ``[offset, offset + limit)`` of ``qs`` in its order.
+
+    Sorted by a state column, the customers that have a value in it come first (nulls
+    last, either direction), so while a page lies among them it is the same page of
+    those customers alone: an inner join that PostgreSQL reads in the order of the
+    state's index, stopping after the page. The plain query (a left join, since customers
+    without an analysis state are listed too) sorts every customer: 8-17 s for the
+    unfiltered list of 1M customers, against 0.1 s. A short first answer means the page
+    reaches the customers without a value, and the plain query answers.
+    """
+    column = SORTS[flt.sort.lstrip("-")]
+    if column.startswith("state__"):
+        head = list(_annotated(qs.filter(**{f"{column}__isnull": False}))[offset : offset + limit])
+        if len(head) == limit:
+            return head
+    return list(_annotated(qs)[offset : offset + limit])
+
+
 def customer_page(
     user: Any, flt: CustomerFilter, *, limit: int = 50, offset: int = 0, audit: bool = True
 ) -> Page:
@@ -335,7 +354,7 @@ def customer_page(
     qs = customer_queryset(user, flt)
     count = _count(user, flt, qs)
     personal = sees_personal_data(user)
-    items = [_row(c, personal) for c in _annotated(qs)[offset : offset + limit]]
+    items = [_row(c, personal) for c in _rows(qs, flt, offset, limit)]
     if audit and flt.active():
         record("search", object_type="customer", query=flt.active(), row_count=count, user=user)
     return Page(items=items, count=count, limit=limit, offset=offset)
