@@ -173,8 +173,10 @@ def test_routing_in_small_chunks_gives_the_same_alerts_and_one_notice_each(  # t
     )
     assert {n.user for n in notices} == {people.am1, people.manager}
     log_interaction(people.am1, flagged[0], kind="visit", outcome="retained")
+    CustomerState.objects.filter(customer=flagged[1]).update(value_at_stake=12345.0)
     again = route_alerts(_run_id())
     assert (again.raised, again.reopened, again.updated) == (0, 1, n_flagged - 1)
+    assert Alert.objects.get(customer=flagged[1]).value_at_stake == 12345.0  # the run's value
     reopened = Notification.objects.get(kind="alert_reopened")
     assert reopened.user == people.am1 and reopened.alert == Alert.objects.get(customer=flagged[0])
 

@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from corecustomers.web.accounts.models import Team, User
@@ -232,7 +233,13 @@ def _route_chunk(
                     sla_note=note,
                 )
             )
-    Alert.objects.bulk_update(updated, ["value_at_stake", "run_id", "as_of"], batch_size=500)
+    if updated:  # one statement: the still-open alerts take the run's values
+        state = CustomerState.objects.filter(customer_id=OuterRef("customer_id"))
+        Alert.objects.filter(pk__in=[a.pk for a in updated]).update(
+            value_at_stake=Subquery(state.values("value_at_stake")[:1]),
+            as_of=Subquery(state.values("as_of")[:1]),
+            run_id=run_id,
+        )
     Alert.objects.bulk_update(
         reopened,
         [
