@@ -337,7 +337,12 @@ def _rows(qs: QuerySet[Customer], flt: CustomerFilter, offset: int, limit: int) 
     """
     column = SORTS[flt.sort.lstrip("-")]
     if column.startswith("state__"):
-        head = list(_annotated(qs.filter(**{f"{column}__isnull": False}))[offset : offset + limit])
+        # Ties broken by the state's customer key, the same value as the customer's in an
+        # inner join, so that SQLite too sees the order of the state's indexes.
+        among = qs.filter(**{f"{column}__isnull": False}).order_by(
+            qs.query.order_by[0], "state__customer_id"
+        )
+        head = list(_annotated(among)[offset : offset + limit])
         if len(head) == limit:
             return head
     return list(_annotated(qs)[offset : offset + limit])
