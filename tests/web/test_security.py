@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -600,3 +601,21 @@ def test_serve_in_production_without_secrets_exits_with_a_clear_message(tmp_path
     assert result.returncode == 2
     assert "production mode" in result.stderr
     assert "CORECUSTOMERS_SECRET_KEY" in result.stderr
+
+
+def test_no_template_has_inline_code_that_the_policy_would_refuse() -> None:
+    """Every app's templates: no ``style=`` or ``on…=`` attribute, no ``<script>`` or
+    ``<style>`` without the request's nonce (a page would break under the CSP)."""
+    web = ROOT / "src" / "corecustomers" / "web"
+    refused = re.compile(
+        r"""\sstyle\s*=|\son[a-z]+\s*=\s*["']|<(?:script|style)\b(?![^>]*\bnonce=)|javascript:""",
+        re.IGNORECASE,
+    )
+    found = [
+        f"{path.relative_to(web)}:{n}: {line.strip()[:80]}"
+        for path in web.glob("*/templates/**/*.html")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if refused.search(line)
+    ]
+    assert len(list(web.glob("*/templates/**/*.html"))) > 20
+    assert found == []
