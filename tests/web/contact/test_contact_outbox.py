@@ -188,3 +188,36 @@ def test_the_delivery_job_plans_its_next_pass_for_the_next_planned_message(
     assert next_job.params == {"after": later.isoformat()}
     task = DBTaskResult.objects.get(args_kwargs__args=[str(next_job.pk)])
     assert task.run_after == later
+
+
+def test_a_survey_invitation_is_an_outbox_message_with_the_callers_own_link() -> None:
+    c = customer("C1", name="Ann")
+    grant(c, "surveys", "email")
+    links: dict[str, str] = {}
+
+    def survey_link(who: Any, key: str) -> dict[str, str]:
+        links[key] = f"https://example.com/s/{who.pk}/{key}"
+        return {"survey_url": links[key]}
+
+    from corecustomers.web.contact.models import MessageTemplate
+
+    MessageTemplate.objects.create(
+        code="survey_invitation",
+        purpose="surveys",
+        subject_en="How did we do?",
+        body_en="Tell us: $survey_url",
+        subject_zh="请评价",
+        body_zh="请点击：$survey_url",
+    )
+    (m,) = plan_messages(
+        [c], purpose="surveys", channels=["email"], template="survey_invitation", extra=survey_link
+    ).messages
+    assert m.status == "queued" and m.body == f"请点击：{links[m.dedup_key]}"
+    (no,) = plan_messages(
+        [customer("C2")],
+        purpose="surveys",
+        channels=["email"],
+        template="survey_invitation",
+        extra=survey_link,
+    ).messages
+    assert (no.status, no.reason_code) == ("held", "no_consent")

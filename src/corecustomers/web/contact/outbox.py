@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,8 +104,13 @@ def plan_messages(
     occasion_date: dt.date | None = None,
     campaign: Campaign | None = None,
     user: Any = None,
+    extra: Callable[[Customer, str], dict[str, str]] | None = None,
 ) -> PlanResult:
-    """Check, render and write one message per customer (see the module docstring)."""
+    """Check, render and write one message per customer (see the module docstring).
+
+    ``extra(customer, dedup_key)`` adds placeholders of the caller's own, e.g. a survey
+    invitation's ``$survey_url`` (a signed link that the surveys app makes per message).
+    """
     if not channels or any(c not in MESSAGE_CHANNELS for c in channels):
         raise PlanError("channels", f"channels are some of {', '.join(MESSAGE_CHANNELS)}")
     try:
@@ -133,7 +138,16 @@ def plan_messages(
         language = languages.get(customer.pk, default_language)
         key = uuid.uuid4().hex
         subject, body = _render(
-            wording, language, customer, key, purpose, channel, occasion, occasion_date, base
+            wording,
+            language,
+            customer,
+            key,
+            purpose,
+            channel,
+            occasion,
+            occasion_date,
+            base,
+            extra(customer, key) if extra is not None else {},
         )
         status = "queued" if decision.allowed else "held"
         rows.append(
@@ -238,6 +252,7 @@ def _render(
     occasion: str,
     occasion_date: dt.date | None,
     base: str,
+    more: dict[str, str],
 ) -> tuple[str, str]:
     zh = language.startswith("zh")
     named = OCCASIONS.get(occasion)
@@ -250,7 +265,7 @@ def _render(
         if purpose != "service"
         else "",
     }
-    return render(wording, language, values)
+    return render(wording, language, {**more, **values})
 
 
 def plan_campaign(

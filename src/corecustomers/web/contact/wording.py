@@ -2,7 +2,8 @@
 
 A template has a subject and a body in English and in Chinese with ``$name``-style
 placeholders (:class:`string.Template`; ``$$`` is a dollar sign): ``$name``, ``$company``,
-``$occasion``, ``$date`` and ``$unsubscribe_url``. An administrator's
+``$occasion``, ``$date`` and ``$unsubscribe_url``, and any a caller adds (a survey
+invitation's ``$survey_url``; placeholders nobody fills stay as written). An administrator's
 :class:`~corecustomers.web.contact.models.MessageTemplate` row replaces the default of the
 same code. Messages are plain text: nothing in them is interpreted as HTML.
 """
@@ -127,7 +128,7 @@ def render(wording: Wording, language: str, values: dict[str, str]) -> tuple[str
     zh = language.startswith("zh")
     subject = wording.subject_zh if zh else wording.subject_en
     body = wording.body_zh if zh else wording.body_en
-    fill = {key: values.get(key, "") for key in PLACEHOLDERS}
+    fill = {**{key: "" for key in PLACEHOLDERS}, **values}
     return (
         string.Template(subject).safe_substitute(fill).replace("\n", " ")[:300],
         string.Template(body).safe_substitute(fill),
