@@ -95,13 +95,15 @@ def join_present(columns: Sequence[pa.Array], separator: str) -> pa.Array:
     if not columns:
         raise ValueError("nothing to join")
     n = len(columns[0])
-    text: StrArray = np.full(n, "", dtype=str)
-    seen = np.zeros(n, dtype=bool)
-    for column in columns:
-        if len(column) != n:
-            raise ValueError("the columns to join differ in length")
-        has = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
-        values = np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=str)
-        text = np.where(has, np.where(seen, concat(text, separator, values), values), text)
-        seen |= has
-    return pa.array(text, pa.string(), mask=~seen)
+    if any(len(c) != n for c in columns):
+        raise ValueError("the columns to join differ in length")
+    present = pc.is_valid(columns[0])
+    for column in columns[1:]:
+        present = pc.or_(present, pc.is_valid(column))
+    # Arrow's "skip" drops the rows where every value is null (pyarrow 26), so join only
+    # the rows with something to join and put them back in place.
+    rows = pc.indices_nonzero(present)
+    joined = pc.binary_join_element_wise(
+        *[c.take(rows) for c in columns], separator, null_handling="skip"
+    )
+    return pc.replace_with_mask(pa.nulls(n, pa.string()), present, joined.cast(pa.string()))
