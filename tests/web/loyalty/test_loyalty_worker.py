@@ -3,7 +3,7 @@ the middle of an expiry job, leaves the ledger balanced; rerunning completes eac
 exactly once.
 
 Real processes only, as in ``test_masterdata_worker.py``: a SQLite file, or (PostgreSQL
-pass) a fresh PostgreSQL database, each made by ``corecustomers createuser``; the analysis
+pass) a fresh PostgreSQL database, each migrated by the importing process; the analysis
 is imported by another process (which queues the earning job through the
 ``analysis_imported`` signal), and ``corecustomers worker`` is started, killed while it
 writes, and started again. Small chunks (``CORECUSTOMERS_LOYALTY_CHUNK``) make the batch
@@ -42,6 +42,8 @@ configure(ServiceConfig(workspace=sys.argv[1], db=sys.argv[2]))
 IMPORT = (
     PRELUDE
     + """
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
 from corecustomers.web.loyalty.models import Programme
 from corecustomers.web.customers.analysis_import import import_analysis
 Programme.objects.create(pk=1, earn_from_runs=True, expiry="days", expiry_days=30)
@@ -158,16 +160,13 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
     url, db = database.url, database
     env = {
         **os.environ,
-        "CORECUSTOMERS_JOB_LEASE": "4",
+        "CORECUSTOMERS_JOB_LEASE": "6",
         "CORECUSTOMERS_ENV": "development",
-        "CORECUSTOMERS_LOYALTY_CHUNK": "40",
+        "CORECUSTOMERS_LOYALTY_CHUNK": "10",
         "CORECUSTOMERS_SCHEDULE_SECONDS": "0",
     }
     env.pop("CORECUSTOMERS_DB", None)
     env.pop("CORECUSTOMERS_WORKSPACE", None)
-    command = [str(CLI), "createuser", "admin", "--role", "admin", "--password-stdin"]
-    command += ["--workspace", str(workspace), "--db", url]
-    subprocess.run(command, input=b"a-long-password-42\n", env=env, check=True, cwd=tmp_path)
 
     def script(code: str, *args: str) -> str:
         done = subprocess.run(
@@ -203,7 +202,7 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
     try:
         # 1. earning: killed after some chunks have committed
         worker = start()
-        _until("the first chunk", lambda: db.count("key LIKE 'run:%'") >= 80, worker, log)
+        _until("the first chunk", lambda: db.count("key LIKE 'run:%'") >= 20, worker, log)
         _kill(worker)
         status, attempts, _ = db.job("loyalty_earn_run")
         assert (status, attempts) == ("running", 1)
@@ -213,24 +212,24 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
         worker = start()
         _until(
             "the earning to finish",
-            lambda: (
-                db.job("loyalty_earn_run")[0] != "running" and db.job("loyalty_earn_run")[1] >= 2
-            ),
+            lambda: db.job("loyalty_earn_run")[0] in {"succeeded", "failed"},
             worker,
             log,
         )
         status, attempts, error = db.job("loyalty_earn_run")
-        assert (status, attempts) == ("succeeded", 2), error
+        # taken up again (a busy machine may stretch a chunk past the lease and have it
+        # taken up a third time: the keys make that harmless too)
+        assert status == "succeeded" and attempts >= 2, error
         full = check()
         assert full["problems"] == []
         assert full["earned"] == full["available"] == _expected_points()  # exactly once
         assert full["earn_movements"] == full["lots"]
 
-        # 2. expiry: killed after some lots have expired
+        # 2. expiry: queued while no worker runs, killed after some lots have expired
         _kill(worker)
         script(EXPIRE)
         worker = start()
-        _until("the first expiries", lambda: db.count("kind = 'expire'") >= 40, worker, log)
+        _until("the first expiries", lambda: db.count("kind = 'expire'") >= 10, worker, log)
         _kill(worker)
         half = check()
         assert half["problems"] == []
@@ -244,6 +243,7 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
             return bool(rows) and rows[0][0] in {"succeeded", "failed"}
 
         _until("the expiry to finish", finished, worker, log)
+        assert db.query("SELECT status FROM jobs_job WHERE params LIKE '%now%'") == [("succeeded",)]
         done = check()
         assert done["problems"] == []
         assert done["expired"] == full["earned"] and done["available"] == 0

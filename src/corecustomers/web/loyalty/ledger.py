@@ -38,6 +38,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from corecustomers.errors import CoreCustomersError
+from corecustomers.web.bulk import insert_rows, update_rows
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.loyalty.models import (
     Account,
@@ -353,64 +354,81 @@ def _debit(
 
 
 def settle_time(account: Account, now: dt.datetime) -> dict[str, int]:
-    """Release matured pending lots and expire lots past their date (the account is locked).
+    """Release matured pending lots and expire lots past their date (the account is locked)."""
+    return settle_many([account], now)
+
+
+def settle_many(accounts: list[Account], now: dt.datetime) -> dict[str, int]:
+    """:func:`settle_time` for many locked accounts at once (a few statements in all).
 
     Each lot released or expired is its own movement, keyed ``release:<lot>`` or
-    ``expire:<lot>``, so that the job and any write racing it do it once.
+    ``expire:<lot>`` (unique per member), so that the job and any write racing it, or a
+    rerun after a crash, do it once.
     """
-    released = expired = 0
-    due = Lot.objects.filter(customer_id=account.customer_id, remaining__gt=0).filter(
+    by_id = {a.customer_id: a for a in accounts}
+    due = Lot.objects.filter(customer_id__in=list(by_id), remaining__gt=0).filter(
         Q(pending=True, available_from__lte=now) | Q(expires_at__lte=now)
     )
-    for lot in due.order_by("pk"):
+    lots = list(due.order_by("pk"))
+    totals = {"released": 0, "expired": 0}
+    if not lots:
+        return totals
+    plan: list[tuple[Movement, Lot, str]] = []
+    for lot in lots:
         if lot.pending and lot.available_from is not None and lot.available_from <= now:
-            move = Movement.objects.create(
-                customer_id=account.customer_id,
-                kind="release",
-                key=f"release:{lot.pk}",
-                points=lot.remaining,
-                created=now,
-                result={"lot": lot.pk},
-            )
-            Entry.objects.bulk_create(
-                [
-                    _line(move, PENDING, -lot.remaining, lot),
-                    _line(move, AVAILABLE, lot.remaining, lot),
-                ]
-            )
-            account.pending -= lot.remaining
-            account.available += lot.remaining
-            lot.pending = False
-            lot.save(update_fields=["pending"])
-            released += lot.remaining
+            plan.append((_clock_move(lot, "release", now), lot, "release"))
         if lot.expires_at is not None and lot.expires_at <= now:
-            amount = lot.remaining
-            move = Movement.objects.create(
-                customer_id=account.customer_id,
-                kind="expire",
-                key=f"expire:{lot.pk}",
-                points=amount,
-                created=now,
-                result={"lot": lot.pk},
-            )
-            Entry.objects.bulk_create(
-                [
-                    _line(move, PENDING if lot.pending else AVAILABLE, -amount, lot),
-                    _line(move, EXPIRED, amount),
-                ]
-            )
+            plan.append((_clock_move(lot, "expire", now), lot, "expire"))
+    made = Movement.objects.bulk_create([move for move, _, _ in plan])
+    entries: list[tuple[Any, ...]] = []
+    for move, (_, lot, action) in zip(made, plan, strict=True):
+        account, amount, who = by_id[lot.customer_id], lot.remaining, lot.customer_id
+        if action == "release":
+            entries.append((move.pk, who, PENDING, lot.pk, -amount, now))
+            entries.append((move.pk, who, AVAILABLE, lot.pk, amount, now))
+            account.pending -= amount
+            account.available += amount
+            lot.pending = False
+            totals["released"] += amount
+        else:
+            side = PENDING if lot.pending else AVAILABLE
+            entries.append((move.pk, who, side, lot.pk, -amount, now))
+            entries.append((move.pk, who, EXPIRED, None, amount, now))
             if lot.pending:
                 account.pending -= amount
             else:
                 account.available -= amount
             account.expired += amount
             lot.remaining = 0
-            lot.save(update_fields=["remaining"])
-            expired += amount
-    if released or expired:
-        account.updated = now
-        account.save()
-    return {"released": released, "expired": expired}
+            totals["expired"] += amount
+    insert_rows(Entry, ("movement", "customer", "account", "lot", "amount", "created"), entries)
+    update_rows(Lot, ("remaining", "pending"), ((x.remaining, x.pending, x.pk) for x in lots))
+    touched = {lot.customer_id for lot in lots}
+    for account in accounts:
+        if account.customer_id in touched:
+            account.updated = now
+    update_rows(
+        Account,
+        ("available", "pending", "expired", "updated"),
+        (
+            (a.available, a.pending, a.expired, a.updated, a.customer_id)
+            for a in accounts
+            if a.customer_id in touched
+        ),
+    )
+    return totals
+
+
+def _clock_move(lot: Lot, kind: str, now: dt.datetime) -> Movement:
+    return Movement(
+        customer_id=lot.customer_id,
+        kind=kind,
+        key=f"{kind}:{lot.pk}",
+        fingerprint=kind,
+        points=lot.remaining,
+        created=now,
+        result={"lot": lot.pk},
+    )
 
 
 # -- the writes -------------------------------------------------------------------------------
@@ -641,11 +659,11 @@ def expire_due(
             accounts = Account.objects.select_for_update().filter(
                 customer_id__in=ids[start : start + size]
             )
-            for account in accounts.order_by("pk"):
-                done = settle_time(account, now)
-                totals["customers"] += 1
-                totals["released"] += done["released"]
-                totals["expired"] += done["expired"]
+            locked = list(accounts.order_by("pk"))
+            done = settle_many(locked, now)
+        totals["customers"] += len(locked)
+        totals["released"] += done["released"]
+        totals["expired"] += done["expired"]
         if progress is not None:
             progress(min(1.0, (start + size) / len(ids)), f"expiry: {totals['customers']} members")
     return totals
