@@ -619,3 +619,27 @@ def test_no_template_has_inline_code_that_the_policy_would_refuse() -> None:
     ]
     assert len(list(web.glob("*/templates/**/*.html"))) > 20
     assert found == []
+
+
+SQL_PROBES = [
+    "' OR '1'='1",
+    "S2' --",
+    '" OR ""="',
+    "east'; DROP TABLE customers_customer; --",
+    "%",
+    "_",
+]
+
+
+@pytest.mark.parametrize("probe", SQL_PROBES)
+def test_sql_in_searches_and_filters_is_only_text(world: World, people: Any, probe: str) -> None:
+    page = login("am1").get("/customers/", {"q": probe, "region": probe})
+    assert page.status_code in {200, 422}
+    assert f"/customers/{world.theirs.external_id}/" not in page.content.decode()
+    assert world.theirs.name not in page.content.decode()
+    _, raw = ApiToken.issue(people.am1, scope="read")
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    listed = api.get("/api/v1/customers", {"q": probe})
+    assert listed.status_code in {200, 422}, listed.content
+    assert world.theirs.name not in listed.content.decode()
+    assert Customer.objects.filter(external_id=world.theirs.external_id).exists()
