@@ -28,7 +28,12 @@ __all__ = ["dashboard", "tier_labels"]
 
 def tier_labels() -> tuple[list[str], list[str], dict[str, tuple[str, str]]]:
     """``(tiers in rank order, core tiers, {tier: (English, Chinese)})`` of the latest policy."""
-    latest = Analysis.objects.first()
+    return _labels_of(Analysis.objects.first())
+
+
+def _labels_of(
+    latest: Analysis | None,
+) -> tuple[list[str], list[str], dict[str, tuple[str, str]]]:
     if latest is None:
         return [], [], {}
     tiers = latest.summary.get("tiers") or {}
@@ -145,8 +150,11 @@ def _core_trend(parts: list[Any] | None, analyses: list[Analysis]) -> list[dict[
 
 def dashboard(user: Any) -> Dashboard:
     """The dashboard of the customers ``user`` may see (all of them for admins and analysts)."""
-    order, core, labels = tier_labels()
-    latest = Analysis.objects.first()
+    # Every analysis in one query; the latest is the last (``Analysis``' own order is the
+    # reverse: the newest snapshot date, then the newest import).
+    analyses = list(Analysis.objects.order_by("as_of", "imported_at"))
+    latest = analyses[-1] if analyses else None
+    order, core, labels = _labels_of(latest)
     parts = state_scope(user, "view")
     whole_base = parts is None
     # Every state without joining the customers when the user sees them all; else the
@@ -197,7 +205,6 @@ def dashboard(user: Any) -> Dashboard:
         ):
             tier = row["tier"]
             without_owner_by_tier[tier] = without_owner_by_tier.get(tier, 0) + row["n"]
-    analyses = list(Analysis.objects.order_by("as_of"))
     return Dashboard(
         as_of=latest.as_of if latest else None,
         customers=n,
