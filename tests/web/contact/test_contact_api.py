@@ -159,3 +159,24 @@ def test_openapi_declares_the_contact_operations_and_their_errors() -> None:
     for method in ("get", "put"):
         assert {"200", "401", "404", "422"} <= set(consents[method]["responses"])
     assert {"200", "401", "422"} <= set(schema["paths"]["/api/v1/outbox"]["get"]["responses"])
+
+
+def test_get_work_lists_care_and_plan_items_held_with_the_reason(people: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from corecustomers.web.customers.models import CustomerState
+
+    soon = timezone.localdate() + dt.timedelta(days=2)
+    c = customer("S1", birthday=soon.replace(year=1970))
+    AccountMember.objects.create(customer=c, user=people.am1, role="owner")
+    CustomerState.objects.create(
+        customer=c, as_of=timezone.localdate(), run_id="r", tier="strategic"
+    )
+    items = Caller(people.am1).get("/work").json()["items"]
+    kinds = {i["kind"]: i for i in items}
+    assert {"birthday", "plan"} <= set(kinds)
+    assert kinds["birthday"]["held"] is True
+    assert kinds["birthday"]["held_reason"] == "No consent to care by SMS."
+    assert kinds["plan"]["held"] is False  # a service call rests on the contract

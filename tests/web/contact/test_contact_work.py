@@ -80,3 +80,28 @@ def test_care_messages_are_planned_once_on_their_day_ahead_with_reasons(people: 
     assert rows[("S2", "mid_autumn")].reason_code == "no_consent"
     assert rows[("O1", "birthday")].reason_en == "No consent to care by SMS."
     assert plan_care_messages(dt.date(2026, 9, 15)) == {"queued": 0, "held": 0}  # once
+
+
+def test_a_tiers_plan_messages_go_out_on_cadence_held_ones_wait_a_cadence(
+    people: Any, settings: Any
+) -> None:
+    from corecustomers.web.contact.models import OutboxMessage
+    from corecustomers.web.contact.plans import plan_due_messages
+
+    settings.TIME_ZONE = "UTC"
+    keen = _own(people, "O1", "ordinary")
+    grant(keen, "marketing", "email")
+    _own(people, "O2", "ordinary")
+    first = plan_due_messages(dt.date(2026, 3, 2))
+    assert first["ordinary:email:marketing"] == {
+        "queued": 1,
+        "held": 1,
+        "reasons": {"no_consent": 1},
+    }
+    assert first["key:email:marketing"] == {"queued": 0, "held": 0}
+    assert plan_due_messages(dt.date(2026, 3, 20))["ordinary:email:marketing"]["queued"] == 0
+    later = plan_due_messages(dt.date(2026, 4, 2))["ordinary:email:marketing"]
+    assert (later["queued"], later["held"]) == (1, 1)
+    sent = OutboxMessage.objects.filter(customer=keen, status="queued").order_by("planned_for")
+    assert [m.planned_for.date() for m in sent] == [dt.date(2026, 3, 2), dt.date(2026, 4, 2)]
+    assert all(m.template == "newsletter" for m in sent)

@@ -243,9 +243,16 @@ def _plan_care_job(job: Job, progress: Any) -> dict[str, int]:
     return plan_care_messages()
 
 
+def _plan_messages_job(job: Job, progress: Any) -> dict[str, Any]:
+    from corecustomers.web.contact.plans import plan_due_messages
+
+    return plan_due_messages()
+
+
 def connect() -> None:
     from corecustomers.web.jobs.runner import register
 
     register("deliver_outbox", _deliver_job)
     # once a day from a scheduler: the care messages of the care days now due to be planned
     register("plan_care_messages", _plan_care_job)
+    register("plan_contact_messages", _plan_messages_job)
