@@ -221,3 +221,28 @@ def test_a_survey_invitation_is_an_outbox_message_with_the_callers_own_link() ->
         extra=survey_link,
     ).messages
     assert (no.status, no.reason_code) == ("held", "no_consent")
+
+
+def test_the_daily_jobs_start_once_and_each_run_queues_the_next(
+    django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from corecustomers.web.contact.delivery import DAILY, ensure_daily
+    from corecustomers.web.jobs.runner import run_job
+
+    settings.TIME_ZONE = "UTC"
+    now = dt.datetime(2026, 3, 11, 7, 30, tzinfo=dt.UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = ensure_daily(now=now)
+        assert ensure_daily(now=now) == []  # already waiting
+    assert sorted(j.kind for j in started) == sorted(DAILY)
+    tomorrow_six = dt.datetime(2026, 3, 12, 6, 0, tzinfo=dt.UTC)
+    for job in started:
+        assert DBTaskResult.objects.get(args_kwargs__args=[str(job.pk)]).run_after == tomorrow_six
+    care = next(j for j in started if j.kind == "plan_care_messages")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = run_job(str(care.pk))
+    assert done.status == "succeeded", done.error
+    waiting = Job.objects.filter(kind="plan_care_messages", status="queued")
+    assert waiting.count() == 1 and waiting.get().pk != care.pk
