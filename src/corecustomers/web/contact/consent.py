@@ -93,8 +93,13 @@ def validate(change: ConsentChange) -> None:
         raise ConsentInputError("wording_version", "at most 40 characters")
     if len(change.evidence) > 500:
         raise ConsentInputError("evidence", "at most 500 characters")
-    if change.at is not None and change.at > timezone.now() + dt.timedelta(minutes=5):
-        raise ConsentInputError("at", "a consent cannot be given in the future")
+    if change.at is not None:
+        if timezone.is_naive(change.at):
+            raise ConsentInputError(
+                "at", "give the time with its time zone, e.g. 2026-03-01T10:00:00+08:00"
+            )
+        if change.at > timezone.now() + dt.timedelta(minutes=5):
+            raise ConsentInputError("at", "a consent cannot be given in the future")
 
 
 def record_consents(
