@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -50,13 +50,16 @@ from corecustomers.errors import (
     OutputError,
     TooManyBadRowsError,
 )
-from corecustomers.service.core import CoreOptions, identify_core
 from corecustomers.service.progress import NullProgress, Progress
-from corecustomers.service.scoring import Scored, score_customers
-from corecustomers.service.summary import AnalysisSummary, Overview
-from corecustomers.service.valuation import Valuation
 from corecustomers.store import Workspace, default_source_name
 from corecustomers.store.outputs import record_output
+
+if TYPE_CHECKING:  # the models, scoring and core steps are imported by analyze only,
+    # so that summarize (and its process start) does without SciPy and scikit-learn
+    from corecustomers.service.core import CoreOptions
+    from corecustomers.service.scoring import Scored
+    from corecustomers.service.summary import AnalysisSummary, Overview
+    from corecustomers.service.valuation import Valuation
 
 __all__ = [
     "AnalysisResult",
@@ -115,8 +118,14 @@ def prepare(
     quarantine_path: Path,
     progress: Progress | None = None,
     today: _dt.date | None = None,
+    keep_rows: bool = True,
 ) -> Prepared:
     """Read, map and validate ``source``; write the quarantine file; fix the dates.
+
+    With ``keep_rows`` the accepted rows are parsed once into a temporary table, for
+    callers that read them many times (``analyze``); without it they stay a lazy
+    expression over the source, so that one pass (``summarize``'s features) reads the
+    file itself and no table of every row is made.
 
     Raises
     ------
@@ -204,11 +213,18 @@ def prepare(
         raise InputError(
             f"calibration end {cal_end} must be before the as-of date {as_of}", file=raw.name
         )
-    with progress.step("Keeping the accepted rows for the analysis"):
-        # every later step reads these rows: parse and de-duplicate them once
-        tx = validated.accepted.cache()
+    tx = validated.accepted
+    if keep_rows:
+        with progress.step("Keeping the accepted rows for the analysis"):
+            # every later step reads these rows: parse and de-duplicate them once
+            tx = tx.cache()
     with progress.step("Checking dates and duplicates"):
-        after = tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
+        # without a set as-of date it is the last valid date: no row is after it
+        after = (
+            tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
+            if settings.as_of is not None
+            else 0
+        )
         dupes = exact_duplicate_rows(tx) if mapping.get("order_id") is None else 0
         only_returns = returns_only(tx, as_of=as_of).to_pyarrow().to_pylist()[0]
     warnings: list[dict[str, Any]] = []
@@ -315,6 +331,7 @@ def summarize(
             quarantine_path=out.with_name(out.stem + ".quarantine.csv"),
             progress=progress,
             today=today,
+            keep_rows=False,
         )
         table = _features(prepared, settings, progress)
         with progress.step(f"Writing {out}"):
@@ -419,6 +436,10 @@ def analyse_prepared(
     identification reuses both. Each step's result is typed, and they are assembled
     here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
     """
+    from corecustomers.service.core import identify_core
+    from corecustomers.service.scoring import score_customers
+    from corecustomers.service.summary import AnalysisSummary
+
     progress = progress or NullProgress()
     features = _features(prepared, settings, progress)
     if features.num_rows == 0:
@@ -505,6 +526,8 @@ def holdout_week_counts(
 
 def build_summary(prepared: Prepared, settings: Settings, scored: Scored) -> Overview:
     """The run's overview: what was read and scored (the summary's first keys)."""
+    from corecustomers.service.summary import Overview
+
     counts = prepared.counts
     customers = scored.customers
     revenue = float(np.sum(customers.column("total_spend").to_numpy(zero_copy_only=False)))
