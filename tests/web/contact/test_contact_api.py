@@ -106,6 +106,21 @@ def test_put_records_answers_with_evidence_and_get_reads_them(
         },
     )
     assert unknown.status_code == 422 and "channel" in unknown.json()["error"]["message"]
+    naive = am1.put(
+        "/customers/A1/consents",
+        {
+            "consents": [
+                {
+                    "purpose": "care",
+                    "channel": "sms",
+                    "status": "granted",
+                    "source": "x",
+                    "at": "2026-03-01T10:00:00",
+                }
+            ]
+        },
+    )
+    assert naive.status_code == 422 and naive.json()["error"]["field"] == "at"
     assert ConsentEvent.objects.filter(customer=book["a"]).count() == 3
     dnc = am1.put("/customers/A1/consents", {"do_not_contact": {"active": True, "reason": "asked"}})
     assert dnc.json()["do_not_contact"] is True and dnc.json()["do_not_contact_reason"] == "asked"
