@@ -1,3 +1,7 @@
+"""Surveys and follow-up (满意度调查, 回访): NPS and satisfaction, by link or by call, and the
+alerts a detractor among core customers raises.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -15,4 +19,12 @@ class SurveysConfig(AppConfig):
     #: Header links (see :mod:`corecustomers.web.pages.extensions`).
     nav_entries: ClassVar[Sequence[NavEntry]] = ()
     #: Templates placed in the pages' slots ("profile", "dashboard").
-    panels: ClassVar[Mapping[str, Sequence[str]]] = {}
+    panels: ClassVar[Mapping[str, Sequence[str]]] = {
+        "profile": ["surveys/_profile_panel.html"],
+        "dashboard": ["surveys/_dashboard_panel.html"],
+    }
+
+    def ready(self) -> None:
+        from corecustomers.web.surveys.jobs import connect
+
+        connect()

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from corecustomers.web.surveys import views
 
 app_name = "surveys"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("survey/<str:token>/", views.respond, name="respond"),
+    path("surveys/call/<path:key>/", views.record_call, name="record-call"),
+    path("surveys/invite/<path:key>/", views.invite_post, name="invite"),
+]
