@@ -1,10 +1,9 @@
 """``analyze --engine spark`` on a real Spark standalone cluster equals DuckDB's analysis.
 
-The test starts a master and two workers from the installed PySpark on localhost
-(``spark-class org.apache.spark.deploy.master.Master`` / ``…worker.Worker``, one core and
-1 GB each: an executor asks for Spark's default 1 GB, and a smaller worker never starts one), waits until both workers have registered, runs the whole command with
-``SPARK_MASTER=spark://127.0.0.1:PORT`` on the CDNOW sample and on a small demo data set,
-and stops the cluster at the end. Every per-customer column of ``customers.parquet`` and
+The test starts a master and two workers (one core and 1 GB each) from the installed
+PySpark on localhost (:mod:`benchmarks.spark_cluster`), waits until both have registered,
+runs the whole command with ``SPARK_MASTER=spark://127.0.0.1:PORT`` on the CDNOW sample
+and on a small demo data set, and stops the cluster at the end. Every per-customer column of ``customers.parquet`` and
 the summary's counts and model estimates must equal the DuckDB run of the same file.
 """
 
@@ -14,18 +13,17 @@ import contextlib
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.spark_cluster import ClusterError, standalone
+
+from corecustomers.data.synthetic import write_demo_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -33,96 +31,17 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 CDNOW = FIXTURES / "CDNOW_sample.txt"
 CDNOW_FLAGS = ["--customer-col", "1", "--date-col", "3", "--amount-col", "5"]
 CLI = Path(sys.executable).parent / "corecustomers"
-#: Seconds the cluster may take to come up with both workers (JVM start-up on a busy machine).
-STARTUP = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _spark_home() -> Path:
-    pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed")
-    return Path(pyspark.__file__).parent
-
-
-def _alive_workers(webui: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{webui}/json/", timeout=5) as r:
-            state = json.load(r)
-    except OSError:
-        return 0
-    return sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
 
 
 @pytest.fixture(scope="module")
 def spark_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``spark://127.0.0.1:PORT`` of a master with two registered workers."""
-    home = _spark_home()
-    scratch = tmp_path_factory.mktemp("cluster")
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_LOG_DIR": str(scratch / "logs"),
-        "SPARK_WORKER_DIR": str(scratch / "work"),
-        "SPARK_NO_DAEMONIZE": "1",
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    port, webui = _free_port(), _free_port()
-    spark_class = str(home / "bin" / "spark-class")
-    logs = []
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, *args: str) -> None:
-        log = (scratch / f"{name}.log").open("wb")
-        logs.append(log)
-        procs.append(
-            subprocess.Popen(
-                [spark_class, *args],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # the JVM and its children stop together
-            )
-        )
-
-    start(
-        "master",
-        "org.apache.spark.deploy.master.Master",
-        "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(webui),
-    )  # fmt: skip
-    master = f"spark://127.0.0.1:{port}"
-    for i in (1, 2):
-        start(
-            f"worker{i}",
-            "org.apache.spark.deploy.worker.Worker",
-            master,
-            "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-            "--webui-port", str(_free_port()), "--work-dir", str(scratch / f"work{i}"),
-        )  # fmt: skip
+    pytest.importorskip("pyspark", reason="pyspark is not installed")
     try:
-        deadline = time.monotonic() + STARTUP
-        while _alive_workers(webui) < 2:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                tails = {f.name: Path(f.name).read_text(errors="replace")[-2000:] for f in logs}
-                pytest.fail(f"the Spark cluster did not come up with two workers: {tails}")
-            time.sleep(1)
-        yield master
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-        for log in logs:
-            log.close()
+        with standalone(tmp_path_factory.mktemp("cluster"), workers=2) as master:
+            yield master
+    except ClusterError as exc:
+        pytest.fail(str(exc))
 
 
 def _analyze(source: Path, out: Path, *flags: str, master: str | None = None) -> Path:
@@ -195,7 +114,6 @@ def test_analyze_on_a_standalone_cluster_equals_duckdb_on_cdnow(
 def test_analyze_on_a_standalone_cluster_equals_duckdb_on_the_demo(
     spark_master: str, tmp_path: Path
 ) -> None:
-    from corecustomers.data.synthetic import write_demo_csv
 
     source = tmp_path / "demo-transactions.csv"
     write_demo_csv(source, n_customers=300, seed=7)
