@@ -13,6 +13,7 @@ import datetime
 import doctest
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,64 @@ def test_docstring_examples_run() -> None:
     result = doctest.testmod(ranking_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_rank_customers_reuses_the_analysis_fit(cdnow: Any) -> None:
+    """Issue 8: the ranking at the cut takes the analysis' features and fitted models --
+    no fit there, the given model kind and penalty at the two earlier cuts, the CLV
+    horizon -- and its capture describes the ranking that is the core_score."""
+    from corecustomers.data.features import customer_features, materialize
+    from corecustomers.insights.fitted import FittedValue
+    from corecustomers.insights.ranking import rank_customers
+    from corecustomers.models import GammaGammaModel, ModifiedBetaGeoModel
+
+    features = materialize(customer_features(cdnow, as_of=AS_OF, calibration_end=CALIBRATION_END))
+    X = {
+        k: np.asarray(features.column(k).to_numpy(zero_copy_only=False), dtype=np.float64)
+        for k in ("frequency", "recency", "T", "monetary_value")
+    }
+    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    with warnings.catch_warnings():  # a penalised Gamma-Gamma sits at q = 1 on CDNOW
+        warnings.simplefilter("ignore")
+        transactions = ModifiedBetaGeoModel(penalizer=0.01).fit(X)
+        spend = GammaGammaModel(penalizer=0.01).fit({k: v[repeat] for k, v in X.items()})
+    fitted = FittedValue.predict(
+        customer_id=features.column("customer_id").combine_chunks(),
+        X=X,
+        transaction_model=transactions,
+        spend_model=spend,
+        clv=np.zeros(features.num_rows),
+        time_unit="week",
+        horizon=12 * 30.4375 / 7,
+        penalizer=0.01,
+    )
+    made: list[Any] = []
+    original = FittedValue.new_models
+
+    def counted(self: FittedValue) -> Any:
+        models = original(self)
+        made.append(models)
+        return models
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FittedValue, "new_models", counted)
+        scores = rank_customers(
+            cdnow, features=features, fitted=fitted, cut=CALIBRATION_END, holdout_end=AS_OF
+        )
+    # the cut's BTYD value is the given fit's prediction over the CLV horizon, per customer
+    table = scores.table
+    order = {cid: i for i, cid in enumerate(features.column("customer_id").to_pylist())}
+    at = np.array([order[c] for c in table.column("customer_id").to_pylist()])
+    expected = fitted.expected_purchases[at] * fitted.expected_spend[at]
+    assert np.allclose(table.column("btyd_value").to_numpy(), expected, rtol=1e-12)
+    # only the two time-shifted cuts fitted models, of the given kind and penalty
+    assert len(made) == 2
+    assert all(isinstance(m, ModifiedBetaGeoModel) and m.penalizer == 0.01 for m, _ in made)
+    assert all(s.penalizer == 0.01 for _, s in made)
+    assert scores.details["model"] == "ModifiedBetaGeoModel"
+    assert scores.details["horizon_days"] == pytest.approx(365.25)
+    # the capture is that of the ranking chosen as the core_score
+    capture = scores.capture
+    assert capture is not None and capture["core_score"] == scores.method
+    assert capture["capture"]["core_score"] == capture["capture"][scores.method]
+    assert capture["customers"] == features.num_rows == 2357
