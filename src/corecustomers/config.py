@@ -8,6 +8,7 @@ init`` writes.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -56,6 +57,8 @@ _SECTIONS = {
         "lang",
         "max_bad_share",
         "engine",
+        "memory_limit",
+        "temp_directory",
     },
     "rfm": {"bins", "scheme", "threshold", "monetary", "schemes"},
     "abc": {"a", "b", "value"},
@@ -97,6 +100,12 @@ class Settings:
     lang: Lang = "en"
     max_bad_share: float = 0.20
     engine: Literal["duckdb", "spark"] = "duckdb"
+    #: DuckDB's memory cap, e.g. "4GB"; past it DuckDB spills to ``temp_directory``.
+    #: None: DuckDB's default (80 % of the machine's memory).
+    memory_limit: str | None = None
+    #: Where DuckDB spills when it reaches ``memory_limit``; None: its default, a
+    #: ``.tmp`` folder in the working directory.
+    temp_directory: str | None = None
     # [rfm]
     rfm_bins: int = 5
     rfm_scheme: str = "named"
@@ -126,6 +135,15 @@ class Settings:
         _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
         _check_choice("lang", self.lang, ("en", "zh"))
         _check_choice("engine", self.engine, ("duckdb", "spark"))
+        if self.memory_limit is not None and not _MEMORY.match(self.memory_limit):
+            raise ConfigError(
+                f"analysis.memory_limit must be an amount such as \"4GB\" or \"512MB\"; "
+                f"got {self.memory_limit!r}"
+            )
+        if self.temp_directory is not None and not self.temp_directory.strip():
+            raise ConfigError(
+                "analysis.temp_directory is empty; give a folder, or leave it out"
+            )
         _check_choice("rfm.threshold", self.rfm_threshold, ("mean", "median"))
         _check_choice("rfm.monetary", self.rfm_monetary, ("total", "mean"))
         _check_choice("abc.value", self.abc_value, ("revenue", "margin"))
@@ -192,6 +210,9 @@ def _redact(url: str) -> str:
     return redact(url)
 
 
+#: A memory amount DuckDB reads: a number and a unit (B, KB, MB, GB, TB, or KiB ... TiB).
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?)?B\s*$", re.IGNORECASE)
+
 # Settings whose values must be numbers, with the name the user writes them under.
 _NUMBERS: dict[str, tuple[str, type]] = {
     "max_bad_share": ("analysis.max_bad_share", float),
@@ -215,6 +236,8 @@ _TEXTS: dict[str, str] = {
     "currency": "analysis.currency",
     "lang": "analysis.lang",
     "engine": "analysis.engine",
+    "memory_limit": "analysis.memory_limit",
+    "temp_directory": "analysis.temp_directory",
     "model": "models.model",
     "workspace": "workspace.path",
 }
@@ -344,7 +367,16 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
         "as_of": parse_date(ana.get("as_of"), "as_of"),
         "calibration_end": parse_date(ana.get("calibration_end"), "calibration_end"),
     }
-    for key in ("time_unit", "timezone", "currency", "lang", "max_bad_share", "engine"):
+    for key in (
+        "time_unit",
+        "timezone",
+        "currency",
+        "lang",
+        "max_bad_share",
+        "engine",
+        "memory_limit",
+        "temp_directory",
+    ):
         if key in ana:
             kwargs[key] = ana[key]
     for key in ("bins", "scheme", "threshold", "monetary", "schemes"):
@@ -423,6 +455,10 @@ currency = ""                # shown in the report, e.g. "¥" or "$"
 lang = "en"                  # en | zh — report and segment labels
 max_bad_share = 0.20         # stop when more than this share of rows is quarantined
 engine = "duckdb"            # duckdb | spark
+# memory_limit = "4GB"       # DuckDB's memory cap (default: 80 % of the machine's);
+#                            # past it, it spills to temp_directory
+# temp_directory = "/var/tmp/corecustomers"   # where DuckDB spills (default: .tmp in
+#                            # the working directory)
 
 [rfm]
 bins = 5                     # scores 1..bins per dimension

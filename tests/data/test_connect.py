@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import ibis
 import pytest
 
-from corecustomers.data.connect import connect
-from corecustomers.errors import SourceError
+from corecustomers.config import init_config_text, settings_from_mapping
+from corecustomers.data.connect import connect, connect_engine
+from corecustomers.errors import ConfigError, SourceError
 
 
 def _without_driver(monkeypatch: pytest.MonkeyPatch, backend: str, driver: str) -> None:
@@ -47,3 +49,28 @@ def test_unreachable_server_says_what_to_check() -> None:
     with pytest.raises(SourceError, match="server is running") as caught:
         connect("postgresql://postgres@127.0.0.1:1/test")
     assert "pip install" not in str(caught.value)  # the driver is there; the server is not
+
+
+def test_duckdb_memory_limit_and_spill_folder_are_applied(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    con = connect_engine("duckdb", memory_limit="1GB", temp_directory=str(spill))
+    limit, folder = con.raw_sql(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    assert limit == "953.6 MiB"  # DuckDB's own spelling of 1GB
+    assert folder == str(spill)
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="memory_limit='lots'"):
+        connect_engine("duckdb", memory_limit="lots")
+
+
+def test_memory_settings_are_read_from_the_analysis_section() -> None:
+    settings = settings_from_mapping(
+        {"analysis": {"memory_limit": "4GB", "temp_directory": "/var/tmp/cc"}}
+    )
+    assert (settings.memory_limit, settings.temp_directory) == ("4GB", "/var/tmp/cc")
+    with pytest.raises(ConfigError, match=r"analysis\.memory_limit"):
+        settings_from_mapping({"analysis": {"memory_limit": "plenty"}})
+    assert "memory_limit" in init_config_text() and "temp_directory" in init_config_text()

@@ -169,6 +169,21 @@ TimeUnitOpt = Annotated[
 EngineOpt = Annotated[
     str | None, typer.Option("--engine", help="duckdb | spark [default: duckdb].")
 ]
+MemoryLimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="DuckDB's memory cap, e.g. 4GB; past it, it spills to --temp-directory "
+        "[default: 80 % of the machine's memory].",
+    ),
+]
+TempDirectoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--temp-directory",
+        help="Folder DuckDB spills to past --memory-limit [default: .tmp here].",
+    ),
+]
 SourceUrl = Annotated[
     str | None,
     typer.Option(
@@ -244,6 +259,8 @@ def analyze(
     calibration_end: CalEnd = None,
     time_unit: TimeUnitOpt = None,
     engine: EngineOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    temp_directory: TempDirectoryOpt = None,
     source_url: SourceUrl = None,
     lang: Annotated[str | None, typer.Option("--lang", help="en | zh [default: en].")] = None,
     model: Annotated[
@@ -289,6 +306,8 @@ def analyze(
             calibration_end=calibration_end,
             time_unit=time_unit,
             engine=engine,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
             source_url=source_url,
             lang=lang,
             model=model,
@@ -342,6 +361,8 @@ def summarize(
     calibration_end: CalEnd = None,
     time_unit: TimeUnitOpt = None,
     engine: EngineOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    temp_directory: TempDirectoryOpt = None,
     source_url: SourceUrl = None,
     config: ConfigOpt = None,
     delimiter: DelimiterOpt = None,
@@ -371,6 +392,8 @@ def summarize(
             calibration_end=calibration_end,
             time_unit=time_unit,
             engine=engine,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
             source_url=source_url,
             delimiter=delimiter,
             encoding=encoding,

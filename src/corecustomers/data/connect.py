@@ -23,7 +23,13 @@ Engine = Literal["duckdb", "spark"]
 log = logging.getLogger(__name__)
 
 
-def connect_engine(engine: Engine = "duckdb", *, spark_master: str | None = None) -> BaseBackend:
+def connect_engine(
+    engine: Engine = "duckdb",
+    *,
+    spark_master: str | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+) -> BaseBackend:
     """Open the compute engine that runs the analysis.
 
     Parameters
@@ -31,6 +37,11 @@ def connect_engine(engine: Engine = "duckdb", *, spark_master: str | None = None
     engine
         ``"duckdb"`` (embedded, in memory) or ``"spark"`` (a local Spark session unless
         ``spark_master`` or ``SPARK_MASTER`` names a cluster).
+    memory_limit, temp_directory
+        DuckDB: its memory cap (e.g. ``"4GB"``; default 80 % of the machine's memory) and
+        the folder it spills to past the cap (default ``.tmp`` in the working directory).
+        Spark sizes its memory through its own configuration (``spark.driver.memory``
+        and ``spark.executor.memory``), so they do not apply there.
 
     Examples
     --------
@@ -39,7 +50,15 @@ def connect_engine(engine: Engine = "duckdb", *, spark_master: str | None = None
     'duckdb'
     """
     if engine == "duckdb":
-        return ibis.duckdb.connect()
+        config = {"memory_limit": memory_limit, "temp_directory": temp_directory}
+        try:
+            return ibis.duckdb.connect(**{k: v for k, v in config.items() if v is not None})
+        except Exception as exc:  # DuckDB refuses an amount or a folder it cannot use
+            raise ConfigError(
+                f"DuckDB cannot use memory_limit={memory_limit!r}, temp_directory="
+                f"{temp_directory!r}: {str(exc).splitlines()[0]}; write the limit as e.g. "
+                '"4GB" and give a folder that can be created'
+            ) from exc
     if engine == "spark":
         return _spark(spark_master or os.environ.get("SPARK_MASTER") or "local[*]")
     raise ConfigError(f"unknown engine {engine!r}; use 'duckdb' or 'spark'")

@@ -139,10 +139,11 @@ def prepare(
         now = _dt.datetime.now(_dt.UTC) + _dt.timedelta(minutes=offset)
         today = now.date()
     with progress.step(f"Reading {source}"):
-        con = connect_engine(settings.engine) if not settings.source_url else None
+        memory = {"memory_limit": settings.memory_limit, "temp_directory": settings.temp_directory}
+        con = connect_engine(settings.engine, **memory) if not settings.source_url else None
         raw = read_source(
             source,
-            con=con if con is not None else connect_engine("duckdb"),
+            con=con if con is not None else connect_engine("duckdb", **memory),
             source_url=settings.source_url,
             staging_dir=staging_dir,
             delimiter=settings.delimiter,
