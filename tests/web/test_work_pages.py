@@ -251,3 +251,19 @@ def test_every_field_of_the_work_pages_has_a_label_and_ids_are_unique(book: Any)
         parser.feed(html)
         assert [c for c in parser.controls if c.get("id") not in parser.labelled] == [], url
         assert len(parser.ids) == len(set(parser.ids)), url
+
+
+def test_my_work_is_shown_a_page_at_a_time_in_the_queues_order(
+    book: Any, people: Any, monkeypatch: Any
+) -> None:
+    from corecustomers.web.pages import work_views
+    from corecustomers.web.work.queue import my_work
+
+    monkeypatch.setattr(work_views, "WORK_PAGE", 2)
+    keys = [item.key for item in my_work(people.am1)]
+    assert len(keys) >= 4
+    client = login("am1")
+    first = client.get(reverse("pages:work")).content.decode()
+    second = client.get(reverse("pages:work"), {"user": "am1", "page": 2}).content.decode()
+    assert work_keys(first) == keys[:2] and work_keys(second) == keys[2:4]
+    assert 'data-link="next-page"' in first

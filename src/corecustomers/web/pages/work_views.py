@@ -68,6 +68,9 @@ __all__ = [
     "work_page",
 ]
 
+#: Items of My work per page (most urgent first).
+WORK_PAGE = 50
+
 CHANNELS = ("in_person", "phone", "wechat", "sms", "email", "post", "online")
 
 
@@ -250,7 +253,10 @@ def work_page(request: HttpRequest) -> HttpResponse:
     zh = page_lang() == "zh"
     today = timezone.localdate()
     rows = []
-    for item in my_work(person, today=today):
+    # a page at a time: a book of thousands of accounts can have hundreds of items
+    page = Paginator(my_work(person, today=today), WORK_PAGE).get_page(request.GET.get("page"))
+    work_url = reverse("pages:work")
+    for item in page:
         profile_url = reverse("pages:customer", kwargs={"key": item.customer_key})
         rows.append(
             ItemRow(
@@ -260,7 +266,7 @@ def work_page(request: HttpRequest) -> HttpResponse:
                 profile_url=profile_url,
                 log_url=reverse("pages:log-interaction", kwargs={"key": item.customer_key})
                 + "?next="
-                + reverse("pages:work"),
+                + work_url,
                 overdue=item.due is not None and item.due < today,
                 movable=item.kind in {"alert", "follow_up"},
                 held=(item.held_zh if zh else item.held_en) or item.held_en,
@@ -271,6 +277,7 @@ def work_page(request: HttpRequest) -> HttpResponse:
         "person": person,
         "own": own,
         "rows": rows,
+        "page": page,
         "fmt": number_format(),
         "today": today,
         "tomorrow": today + dt.timedelta(days=1),

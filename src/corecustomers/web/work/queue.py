@@ -70,8 +70,8 @@ class WorkItem:
 CUSTOMER_FIELDS = ("customer__id", "customer__external_id", "customer__name")
 ALERT_FIELDS = ("id", "reason_en", "reason_zh", "due_at", "value_at_stake", *CUSTOMER_FIELDS)
 STATE_FIELDS = (
-    "customer_id", "as_of", "tier", "value_at_stake", "action_code", "action_en",
-    "action_zh", "action_due", *CUSTOMER_FIELDS,
+    "customer_id", "customer__external_id", "customer__name", "as_of", "tier",
+    "value_at_stake", "action_code", "action_en", "action_zh", "action_due",
 )  # fmt: skip
 
 
@@ -151,43 +151,26 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
     cadence = {str(k): int(v) for k, v in dict(setting("contact_cadence_days")).items()}
     # only the states that can give an item: an action due by today, or a tier with a cadence
     due_action = Q(action_due__lte=today) & ~Q(action_code__in=("", "NO_ACTION"))
+    # tuples, not model objects: an account manager's book has thousands of accounts
     states = (
         CustomerState.objects.filter(customer__in=own)
         .filter(due_action | Q(tier__in=[tier for tier, days in cadence.items() if days]))
-        .select_related("customer")
-        .only(*STATE_FIELDS)
+        .values_list(*STATE_FIELDS)
     )
-    for state in states:
-        customer = state.customer
-        last = last_contact.get(customer.pk)
+    for pk, external_id, name, as_of, tier, stake, code, action_en, action_zh, due_on in states:
+        label = f"{external_id} {name}".strip()
+        last = last_contact.get(pk)
         last_day = timezone.localtime(last).date() if last else None
-        if (
-            state.action_due
-            and state.action_due <= today
-            and state.action_code
-            not in {
-                "",
-                "NO_ACTION",
-            }
-        ):
-            key = f"action:{customer.pk}:{state.as_of.isoformat()}"
-            if key not in snoozed and (last_day is None or last_day <= state.as_of):
+        if due_on and due_on <= today and code not in {"", "NO_ACTION"}:
+            key = f"action:{pk}:{as_of.isoformat()}"
+            if key not in snoozed and (last_day is None or last_day <= as_of):
                 items.append(
-                    WorkItem(
-                        key,
-                        "action",
-                        customer.external_id,
-                        _label(customer),
-                        state.action_en,
-                        state.action_zh,
-                        state.action_due,
-                        state.value_at_stake,
-                    )
+                    WorkItem(key, "action", external_id, label, action_en, action_zh, due_on, stake)
                 )
-        days = cadence.get(state.tier)
+        days = cadence.get(tier)
         if days:
-            due = (last_day + dt.timedelta(days=days)) if last_day else state.as_of
-            key = f"cadence:{customer.pk}:{due.isoformat()}"
+            due = (last_day + dt.timedelta(days=days)) if last_day else as_of
+            key = f"cadence:{pk}:{due.isoformat()}"
             if due <= today and key not in snoozed:
                 since = (
                     f"last contact {last_day.isoformat()}" if last_day else "no contact recorded"
@@ -197,23 +180,24 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                     WorkItem(
                         key,
                         "cadence",
-                        customer.external_id,
-                        _label(customer),
-                        f"Contact due: {state.tier} accounts every {days} days ({since}).",
-                        f"应联系：{state.tier}客户每{days}天联系一次（{since_zh}）。",
+                        external_id,
+                        label,
+                        f"Contact due: {tier} accounts every {days} days ({since}).",
+                        f"应联系：{tier}客户每{days}天联系一次（{since_zh}）。",
                         due,
-                        state.value_at_stake,
+                        stake,
                     )
                 )
     ahead = int(setting("birthday_days_ahead"))
-    for customer in own.exclude(birthday__isnull=True).only(
+    birthdays = own.exclude(birthday__isnull=True).values_list(
         "id", "external_id", "name", "birthday"
-    ):
-        birthday = _next_birthday(customer.birthday, today)
+    )
+    for pk, external_id, name, born in birthdays:
+        birthday = _next_birthday(born, today)
         if birthday is None or birthday > today + dt.timedelta(days=ahead):
             continue
-        key = f"birthday:{customer.pk}:{birthday.isoformat()}"
-        last = last_contact.get(customer.pk)
+        key = f"birthday:{pk}:{birthday.isoformat()}"
+        last = last_contact.get(pk)
         marked = last is not None and timezone.localtime(last).date() >= birthday - dt.timedelta(
             days=ahead
         )
@@ -222,8 +206,8 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                 WorkItem(
                     key,
                     "birthday",
-                    customer.external_id,
-                    _label(customer),
+                    external_id,
+                    f"{external_id} {name}".strip(),
                     f"Birthday on {birthday.isoformat()}.",
                     f"{birthday.month}月{birthday.day}日生日。",
                     birthday,
