@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 import pytest
 from django.test import Client
-
 from tests.web.loyalty.loyalty_helpers import member, rules
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +143,7 @@ def test_panels_events_rsvp_and_attendance(people: Any, imported: Any) -> None:
     )
     # Chinese
     zh = browser.get(f"/customers/{quote(c.external_id, safe='')}/", HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert "普通会员" in zh.content.decode()
+    assert "普通会员" in zh.content.decode() and "会员与积分" in zh.content.decode()
     # the dashboard's tier × level table
     boss = Client()
     boss.force_login(people.admin)
