@@ -42,17 +42,17 @@ def test_the_profile_panel_records_an_answer_and_do_not_contact(mine: Any, peopl
     am1 = _login(people.am1)
     profile = reverse("pages:customer", kwargs={"key": "A1"})
     page = am1.get(profile).content.decode()
-    assert 'data-panel="consents"' in page and 'for="id_lawful_basis"' in page
+    assert 'data-panel="consents"' in page and 'for="id_consent-lawful_basis"' in page
     answer = am1.post(
         reverse("contact:consents", kwargs={"key": "A1"}),
         {
-            "purpose": "care",
-            "channel": "email",
-            "status": "granted",
-            "lawful_basis": "consent",
-            "source": "paper form",
-            "wording_version": "v2",
-            "evidence": "",
+            "consent-purpose": "care",
+            "consent-channel": "email",
+            "consent-status": "granted",
+            "consent-lawful_basis": "consent",
+            "consent-source": "paper form",
+            "consent-wording_version": "v2",
+            "consent-evidence": "",
         },
     )
     assert answer.status_code == 302
@@ -62,15 +62,39 @@ def test_the_profile_panel_records_an_answer_and_do_not_contact(mine: Any, peopl
     refused = am1.post(
         reverse("contact:consents", kwargs={"key": "A1"}),
         {
-            "purpose": "marketing",
-            "channel": "sms",
-            "status": "granted",
-            "lawful_basis": "contract",
-            "source": "contract",
+            "consent-purpose": "marketing",
+            "consent-channel": "sms",
+            "consent-status": "granted",
+            "consent-lawful_basis": "contract",
+            "consent-source": "contract",
         },
         follow=True,
     ).content.decode()
     assert "Not recorded: lawful_basis" in refused
+    from html.parser import HTMLParser
+
+    class Ids(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: list[str] = []
+            self.labelled: set[str] = set()
+            self.fields: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if found.get("id"):
+                self.ids.append(str(found["id"]))
+            if tag == "label" and found.get("for"):
+                self.labelled.add(str(found["for"]))
+            if tag in {"input", "select", "textarea"} and found.get("type") != "hidden":
+                self.fields.append(str(found.get("id")))
+
+    panel = page[page.index('data-panel="consents"') :]
+    panel = panel[: panel.index("</section>")]
+    parser = Ids()
+    parser.feed(panel)
+    assert [f for f in parser.fields if f not in parser.labelled] == []
+    assert all(i.startswith(("id_consent-", "dnc-", "consents")) for i in parser.ids), parser.ids
     am1.post(
         reverse("contact:consents", kwargs={"key": "A1"}),
         {"do_not_contact": "on", "reason": "moved abroad"},

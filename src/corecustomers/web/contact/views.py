@@ -107,7 +107,7 @@ def consents_post(request: HttpRequest, key: str) -> HttpResponse:
                 request, _("Do not contact: on.") if active else _("Do not contact: lifted.")
             )
             return redirect(back)
-        form = ConsentForm(request.POST)
+        form = ConsentForm(request.POST, prefix="consent")
         if not form.is_valid():
             field, errors = next(iter(form.errors.items()))
             messages.error(

@@ -60,7 +60,7 @@ def consent_panel(context: template.Context, p: Any) -> dict[str, Any]:
         "dnc_reason": profile.reason if profile else "",
         "history": history,
         "can_change": can_change,
-        "form": ConsentForm(initial={"source": "web", "lawful_basis": "consent"}),
+        "form": ConsentForm(prefix="consent", initial={"source": "web", "lawful_basis": "consent"}),
         "zh": page_lang() == "zh",
         "csrf_token": context.get("csrf_token"),
     }
