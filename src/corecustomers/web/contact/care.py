@@ -162,11 +162,12 @@ def work_items(person: Any, today: dt.date, snoozed: set[str]) -> list[WorkItem]
 
 def _plan_items(own: list[Customer], today: dt.date, snoozed: set[str]) -> list[WorkItem]:
     plans = dict(setting("contact_plans"))
-    states = dict(
-        CustomerState.objects.filter(customer__in=[c.pk for c in own]).values_list(
-            "customer_id", "tier"
-        )
-    )
+    states = {
+        cid: (tier, as_of)
+        for cid, tier, as_of in CustomerState.objects.filter(
+            customer__in=[c.pk for c in own]
+        ).values_list("customer_id", "tier", "as_of")
+    }
     last = {
         (cid, kind): at
         for cid, kind, at in Interaction.objects.filter(
@@ -178,15 +179,16 @@ def _plan_items(own: list[Customer], today: dt.date, snoozed: set[str]) -> list[
     }
     items = []
     for customer in own:
-        tier = states.get(customer.pk)
-        for entry in plans.get(tier or "", []):
+        tier, as_of = states.get(customer.pk, ("", today))
+        for entry in plans.get(tier, []):
             channel = str(entry.get("channel"))
             if channel not in PERSONAL:
                 continue  # messages of a plan go through campaigns and the outbox
             every = int(entry.get("every_days", 30))
             previous = last.get((customer.pk, PERSONAL[channel]))
             previous_day = timezone.localtime(previous).date() if previous else None
-            due = previous_day + dt.timedelta(days=every) if previous_day else today
+            # never contacted: due since the analysis (a stable key, so a snooze holds)
+            due = previous_day + dt.timedelta(days=every) if previous_day else as_of
             key = f"plan:{channel}:{customer.pk}:{due.isoformat()}"
             if due > today or key in snoozed:
                 continue
