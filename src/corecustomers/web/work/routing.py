@@ -30,6 +30,7 @@ from corecustomers.web.customers.models import AccountMember, Customer, Customer
 from corecustomers.web.work.calendar import add_working_days
 from corecustomers.web.work.models import OPEN_STATUSES, Alert, Notification
 from corecustomers.web.work.policy import sla_calendar, sla_days
+from corecustomers.web.work.raising import raise_new, to_reopen, update_open
 
 __all__ = ["Routed", "escalate_overdue", "route_alerts", "team_lead"]
 
@@ -101,36 +102,40 @@ def _notification(
     )
 
 
-#: Flagged customers handled per transaction (a few bulk statements each).
+#: Alerts to reopen handled per step (a few bulk statements each).
 CHUNK = 2000
 
 
 def route_alerts(run_id: str, *, now: dt.datetime | None = None) -> Routed:
     """Raise, reopen or update the alerts of the analysis ``run_id`` (see the module doc).
 
-    In chunks of :data:`CHUNK` flagged customers, each one transaction of a few bulk
-    statements (the open and the closed alerts of the chunk, the owners, then the
-    updates, reopenings, new alerts and notifications written in bulk): a 1M-customer run
-    is routed in seconds, not one query per customer. Routings are serialised (a lock on
-    PostgreSQL; SQLite writes one at a time anyway), so two jobs for one run never raise
-    an alert twice; a job that dies is safe to run again (what it routed is then only
-    updated).
+    Set-based (:mod:`.raising`): one statement updates the alerts still open, one raises
+    every new alert and one writes their notifications; only the alerts to reopen (closed
+    by someone, flagged again) go through Python, in chunks of :data:`CHUNK`. All in one
+    transaction, and routings are serialised (an advisory lock on PostgreSQL; SQLite
+    writes one at a time anyway), so two jobs for one run never raise an alert twice and
+    a job that dies leaves nothing half done: run again, it completes the routing.
     """
     now = now or timezone.now()
-    flagged = list(
-        CustomerState.objects.filter(run_id=run_id, alert=True)
-        .order_by("-value_at_stake", "customer_id")
-        .values_list("customer_id", flat=True)
-    )
     deadlines: dict[str, tuple[dt.datetime, str]] = {}
+
+    def deadline(tier: str) -> tuple[dt.datetime, str]:
+        if tier not in deadlines:
+            deadlines[tier] = _deadline(tier, now)
+        return deadlines[tier]
+
     totals = {"raised": 0, "reopened": 0, "updated": 0, "unassigned": 0}
-    for start in range(0, len(flagged), CHUNK):
-        chunk = flagged[start : start + CHUNK]
-        with transaction.atomic():
-            _serialise_routing()
-            counts = _route_chunk(run_id, chunk, now, deadlines)
-        for key, value in counts.items():
-            totals[key] += value
+    with transaction.atomic():
+        _serialise_routing()
+        totals["updated"] = update_open(run_id)
+        reopen = to_reopen(run_id)
+        for start in range(0, len(reopen), CHUNK):
+            counts = _route_chunk(run_id, reopen[start : start + CHUNK], now, deadlines)
+            for key, value in counts.items():
+                totals[key] += value
+        raised, unassigned = raise_new(run_id, now, deadline)
+        totals["raised"] += raised
+        totals["unassigned"] += unassigned
     return Routed(**totals)
 
 
