@@ -238,12 +238,14 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
 
         def finished() -> bool:
             rows = db.query(
-                "SELECT status FROM jobs_job WHERE kind = 'loyalty_daily' AND params LIKE '%now%'"
+                "SELECT status FROM jobs_job WHERE kind = 'loyalty_daily' AND CAST(params AS TEXT) LIKE '%now%'"
             )
             return bool(rows) and rows[0][0] in {"succeeded", "failed"}
 
         _until("the expiry to finish", finished, worker, log)
-        assert db.query("SELECT status FROM jobs_job WHERE params LIKE '%now%'") == [("succeeded",)]
+        assert db.query("SELECT status FROM jobs_job WHERE CAST(params AS TEXT) LIKE '%now%'") == [
+            ("succeeded",)
+        ]
         done = check()
         assert done["problems"] == []
         assert done["expired"] == full["earned"] and done["available"] == 0
