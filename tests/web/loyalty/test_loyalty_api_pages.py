@@ -182,3 +182,20 @@ def test_panels_events_rsvp_and_attendance(people: Any, imported: Any) -> None:
         == 403
     )
     _ = dt
+
+
+def test_a_gift_leaves_stock_and_is_on_the_timeline(people: Any) -> None:
+    from corecustomers.web.loyalty.events import EventError, give_gift
+    from corecustomers.web.loyalty.models import Gift
+    from corecustomers.web.work.models import Interaction
+
+    c = _owned(people)
+    gift = Gift.objects.create(name="Tea set", cost=88, stock=1)
+    give_gift(people.am1, gift.pk, c)
+    assert Gift.objects.get(pk=gift.pk).stock == 0
+    assert Interaction.objects.filter(customer=c, kind="gift").count() == 1
+    with pytest.raises(EventError):  # out of stock
+        give_gift(people.am1, gift.pk, c)
+    with pytest.raises(EventError):  # not am2's customer
+        give_gift(people.am2, gift.pk, c)
+    assert Interaction.objects.filter(customer=c, kind="gift").count() == 1
