@@ -20,6 +20,10 @@ Groups (``--only``):
     resolution. Target: at least 10x faster. lifetimes runs are capped (``--cap``).
 ``analyze``
     ``corecustomers analyze FILE --out DIR`` on the whole file, timed from outside.
+``summarize``
+    ``corecustomers summarize`` on the file with 0.2 % bad rows against the same job in
+    hand-written DuckDB SQL, whole processes interleaved (:mod:`benchmarks.summarize_bench`).
+    Target: ours at most 1.5x the SQL's time.
 ``huge`` (only with ``--huge``)
     100M rows (10M customers) generated to Parquet in blocks, then the features.
 """
@@ -46,7 +50,7 @@ from benchmarks.runner import (
     run_interleaved,
 )
 
-GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "huge")
+GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "summarize", "huge")
 AS_OF = "2024-12-31"  # the generator's default period is 2022-01-01 .. 2024-12-31
 CALIBRATION_END = "2023-12-31"
 TIME_UNIT = "day"  # lifetimes' freq="D", and the models' daily resolution
@@ -209,7 +213,7 @@ def run_suite(options: Options) -> Report:
     DATA.mkdir(parents=True, exist_ok=True)
     groups = set(options.groups)
     n = options.customers
-    needs_data = groups & {"generate", "features", "lifetimes", "fits", "analyze"}
+    needs_data = groups & {"generate", "features", "lifetimes", "fits", "analyze", "summarize"}
     path = None
     if needs_data:
         log(f"Data: {n:,} customers (about {10 * n:,} rows)")
@@ -289,6 +293,11 @@ def run_suite(options: Options) -> Report:
 
     if path is not None and "analyze" in groups:
         _analyze(report, path)
+
+    if path is not None and "summarize" in groups:
+        from benchmarks.summarize_bench import run_summarize
+
+        run_summarize(report, path)
 
     if "huge" in groups:
         _huge(report)
