@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from corecustomers.web.experiments import views
 
 app_name = "experiments"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("uplift/", views.uplift_page, name="uplift"),
+]
