@@ -1,0 +1,169 @@
+"""Erasure: the person is gone, their rows stay (ledgers and aggregates still balance).
+
+For one customer, in one transaction:
+
+1. every personal field (see :mod:`.registry`) of every row linked to the customer is
+   blanked (``""`` or ``NULL``); the external id becomes ``erased:`` and the keyed
+   pseudonym, so the row can no longer be found by the old id;
+2. any other text or JSON value of those rows, and of the audit entries about the customer
+   or naming one of their identifiers, has each identifier replaced by ``[erased]`` --
+   audit entries are otherwise append-only; this is the one sanctioned rewrite;
+3. the old id goes on the suppression list (its keyed hash only);
+4. a :class:`~.models.Fulfilment` and an audit entry record who erased whom (by pseudonym)
+   and how many rows of which tables were touched.
+
+After the commit the deleted bytes are removed from the database files: SQLite runs with
+``PRAGMA secure_delete`` during the erasure, then ``VACUUM`` and a WAL checkpoint that
+truncates the log; PostgreSQL runs ``VACUUM FULL`` on the affected tables (it rewrites them
+and their indexes; an exclusive lock on those tables for its duration). PostgreSQL's WAL
+archive and older backups are outside this (see the README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, models, transaction
+
+from corecustomers.web.audit.log import record
+from corecustomers.web.audit.models import AuditEntry
+from corecustomers.web.customers.models import Customer
+from corecustomers.web.privacy.export import PrivacyForbiddenError, _role, subject
+from corecustomers.web.privacy.matching import Identifiers, naming_audit_entries, text_fields
+from corecustomers.web.privacy.models import Fulfilment, RequestKind
+from corecustomers.web.privacy.registry import label, linked_rows, personal_fields
+from corecustomers.web.privacy.suppression import suppress
+
+__all__ = ["ErasureError", "erase_customer"]
+
+ERASED_PREFIX = "erased:"
+
+
+class ErasureError(RuntimeError):
+    """The erasure cannot run here (e.g. inside an open transaction)."""
+
+
+def _blank(field: models.Field[Any, Any]) -> Any:
+    if field.null:
+        return None
+    if isinstance(field, models.CharField | models.TextField):
+        return ""
+    if isinstance(field, models.JSONField):
+        return {} if isinstance(field.get_default(), dict) else []
+    return field.get_default()
+
+
+def _blank_personal(model: type[models.Model], pks: list[Any]) -> list[str]:
+    names = personal_fields(model)
+    values = {}
+    for name in names:
+        field = model._meta.get_field(name)
+        values[field.name] = _blank(field)  # type: ignore[arg-type]
+    if values:
+        model._default_manager.filter(pk__in=pks).update(**values)
+    return names
+
+
+def _scrub_rows(rows: list[Any], model: type[models.Model], ids: Identifiers) -> int:
+    texts, jsons = text_fields(model)
+    changed = 0
+    for obj in rows:
+        updates = {
+            name: ids.scrub(getattr(obj, name))
+            for name in texts + jsons
+            if ids.found_in(getattr(obj, name))
+        }
+        if updates:
+            model._default_manager.filter(pk=obj.pk).update(**updates)
+            changed += 1
+    return changed
+
+
+def _clean_files(tables: list[str]) -> dict[str, Any]:
+    """Remove the deleted bytes from the database files (outside any transaction)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchone()
+            return {
+                "sqlite": "secure_delete, VACUUM",
+                "wal_checkpoint_busy": bool(busy and busy[0]),
+            }
+        if connection.vendor == "postgresql":
+            quote = connection.ops.quote_name
+            for table in sorted(set(tables)):
+                cursor.execute(f"VACUUM (FULL) {quote(table)}")
+            return {"postgresql": "VACUUM FULL", "tables": sorted(set(tables))}
+    return {connection.vendor: "no file cleaning for this database"}
+
+
+def erase_customer(
+    customer_id: str, user: Any, *, channel: str = "web", clean_files: bool = True
+) -> Fulfilment:
+    """Erase ``customer_id`` (administrators only; ``user`` ``None`` is the command line).
+
+    Raises
+    ------
+    PrivacyForbiddenError
+        ``user`` is not an administrator.
+    Customer.DoesNotExist
+        No such customer.
+    ErasureError
+        Called inside an open transaction while ``clean_files`` is on (VACUUM cannot run
+        in one).
+    """
+    if _role(user) != "admin":
+        raise PrivacyForbiddenError("only administrators may erase a customer's data")
+    if clean_files and connection.in_atomic_block:
+        raise ErasureError("erasure cleans the database files and cannot run in a transaction")
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
+    with transaction.atomic():
+        customer = subject(customer_id, user, "admin")
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        ids = Identifiers(customer)
+        original_id = customer.external_id
+        linked = linked_rows(customer)
+        counts: dict[str, int] = {}
+        blanked: dict[str, list[str]] = {}
+        tables: list[str] = []
+        Customer.objects.filter(pk=customer.pk).update(
+            external_id=ERASED_PREFIX + customer.pseudonym.removeprefix("p-"),
+            in_master_data=False,
+        )
+        for part in linked:
+            blanked[part.label] = _blank_personal(part.model, part.pks)
+            _scrub_rows(list(part.rows()), part.model, ids)
+            counts[part.label] = len(part.pks)
+            tables.append(part.model._meta.db_table)
+        entries = naming_audit_entries(customer, ids)
+        counts[label(AuditEntry)] = _scrub_rows(entries, AuditEntry, ids)
+        tables.append(AuditEntry._meta.db_table)
+        suppress(original_id)
+        done = Fulfilment.objects.create(
+            kind=RequestKind.ERASE,
+            customer_key=customer.pk,
+            subject=customer.pseudonym,
+            by=user if user is not None and user.is_authenticated else None,
+            username=getattr(user, "username", "") if user is not None else "",
+            channel=channel,
+            counts=counts,
+            details={"blanked": blanked, "suppressed": True},
+        )
+        record(
+            "privacy_erase",
+            object_type="customer",
+            object_key=customer.pk,
+            customer_key=customer.pk,
+            message=f"erased the personal data of customer {customer.pseudonym}",
+            row_count=sum(counts.values()),
+            user=user,
+            channel=channel,
+        )
+    if clean_files:
+        details = {**done.details, "files": _clean_files(tables)}
+        Fulfilment.objects.filter(pk=done.pk).update(details=details)
+        done.details = details
+    return done
