@@ -40,6 +40,7 @@ ERRORS: dict[int, Any] = {
     403: ErrorBody,
     404: ErrorBody,
     422: ErrorBody,
+    429: ErrorBody,  # over the caller's rate (web.security.ratelimit), with Retry-After
 }
 
 
