@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "corecustomers.web.surveys",
     "corecustomers.web.experiments",
     "corecustomers.web.security",
+    "corecustomers.web.privacy",
 ]
 
 MIDDLEWARE = [
