@@ -120,5 +120,7 @@ def _print(result: Any, *, all_bad_rows: bool) -> None:
         f"analysed customers without master data: {result.analysed_without_master_data:,}.",
         soft_wrap=True,
     )
+    if result.suppressed:
+        out.print(f"Skipped {result.suppressed:,} rows of erased customers (privacy).")
     if result.dry_run:
         out.print("Dry run: nothing was written. Run again without --dry-run to apply.")

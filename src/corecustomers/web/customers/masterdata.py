@@ -111,6 +111,8 @@ class MasterDataImport:
     not_in_analysis: tuple[str, ...]
     not_in_analysis_count: int
     analysed_without_master_data: int
+    #: Rows of erased customers (on the privacy suppression list): skipped, values unseen.
+    suppressed: int = 0
 
     @property
     def bad_row_count(self) -> int:
@@ -138,6 +140,7 @@ class MasterDataImport:
             "not_in_analysis": list(self.not_in_analysis),
             "not_in_analysis_count": self.not_in_analysis_count,
             "analysed_without_master_data": self.analysed_without_master_data,
+            "suppressed": self.suppressed,
         }
 
 
@@ -216,10 +219,11 @@ def import_master_data(
     parsed = read_master_file(source, today=today or timezone.localdate(), progress=report)
     if name:
         parsed = replace(parsed, name=name)
+    parsed, suppressed = _without_suppressed(parsed)
     report(0.5, f"checking {len(parsed.records):,} rows against the customers")
     if dry_run:
         plan = _plan(parsed, user)
-        result = _result(parsed, plan, dry_run=True, user=user)
+        result = replace(_result(parsed, plan, dry_run=True, user=user), suppressed=suppressed)
         report(1.0, "dry run: nothing was written")
         return result
     report(0.6, f"applying {len(parsed.records):,} good rows in one transaction")
@@ -228,9 +232,20 @@ def import_master_data(
     with _as(user), transaction.atomic():
         plan = _plan(parsed, user)
         _apply(plan, parsed)
-        result = _result(parsed, plan, dry_run=False, user=user)
+        result = replace(_result(parsed, plan, dry_run=False, user=user), suppressed=suppressed)
     report(1.0, f"{result.created:,} created, {result.updated:,} updated")
     return result
+
+
+def _without_suppressed(parsed: MasterFile) -> tuple[MasterFile, int]:
+    """``parsed`` without the rows of erased customers (privacy suppression list)."""
+    from corecustomers.web.privacy.suppression import suppressed_ids
+
+    gone = suppressed_ids(r.external_id for r in parsed.records)
+    if not gone:
+        return parsed, 0
+    kept = tuple(r for r in parsed.records if r.external_id not in gone)
+    return replace(parsed, records=kept), len(parsed.records) - len(kept)
 
 
 def _as(user: Any) -> AbstractContextManager[Any]:
