@@ -76,6 +76,8 @@ class AnalysisImport:
     new_customers: int
     state_updated: bool
     already_imported: bool
+    #: Rows of erased customers (privacy suppression list): skipped, values unwritten.
+    suppressed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class AnalysisImport:
             "new_customers": self.new_customers,
             "state_updated": self.state_updated,
             "already_imported": self.already_imported,
+            "suppressed": self.suppressed,
         }
 
 
@@ -133,9 +136,12 @@ def import_analysis(
     latest = Analysis.objects.aggregate(latest=Max("as_of"))["latest"]
     update_state = latest is None or as_of >= latest
     total = metadata.num_rows
-    new_customers = 0
+    new_customers = suppressed = 0
     for start, rows in _chunks(path):
-        new_customers += _load_chunk(rows, run_id, as_of, update_state)
+        kept = _without_suppressed(rows)
+        suppressed += rows.num_rows - kept.num_rows
+        if kept.num_rows:
+            new_customers += _load_chunk(kept, run_id, as_of, update_state)
         done_rows = start + rows.num_rows
         report(done_rows / max(total, 1) * 0.98, f"{done_rows:,} of {total:,}")
 
@@ -164,7 +170,23 @@ def import_analysis(
                 row_count=total,
             )
     report(1.0, "done")
-    return AnalysisImport(run_id, as_of, total, new_customers, update_state, not created)
+    return AnalysisImport(
+        run_id, as_of, total, new_customers, update_state, not created, suppressed
+    )
+
+
+def _without_suppressed(rows: pa.Table) -> pa.Table:
+    """``rows`` without the customers erased for privacy (their keyed hash is listed)."""
+    from corecustomers.web.privacy.models import Suppression
+    from corecustomers.web.privacy.suppression import suppressed_ids
+
+    if not Suppression.objects.exists():  # the usual case: no id is read or hashed
+        return rows
+    ids = pc.cast(rows.column("customer_id"), pa.string()).to_pylist()
+    gone = suppressed_ids(i for i in ids if i is not None)
+    if not gone:
+        return rows
+    return rows.filter(pa.array([i not in gone for i in ids], pa.bool_()))
 
 
 def _analyze() -> None:
