@@ -72,3 +72,11 @@ def test_the_uplift_page_for_managers_not_account_managers(people: Any, client: 
     assert client.get(url).status_code == 403
     client.force_login(people.am2)
     assert client.post(url, {"code": "y", "kind": "mass", "window_days": 9}).status_code == 403
+
+
+def test_the_uplift_page_in_chinese(people: Any, client: Any) -> None:
+    Experiment.objects.create(code="action:offer", enabled=True, holdout_share=0.1)
+    client.force_login(people.manager)
+    page = client.get(reverse("experiments:uplift"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = page.content.decode()
+    assert "效果证明" in html and "对照组：10 %" in html and "95 % 置信区间" in html
