@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from corecustomers.web.pages.extensions import NavEntry
 
@@ -17,7 +18,14 @@ class SurveysConfig(AppConfig):
     label = "surveys"
     verbose_name = "Surveys and follow-up"
     #: Header links (see :mod:`corecustomers.web.pages.extensions`).
-    nav_entries: ClassVar[Sequence[NavEntry]] = ()
+    nav_entries: ClassVar[Sequence[NavEntry]] = (
+        NavEntry(
+            "surveys:follow-ups",
+            _("Follow-ups"),
+            frozenset({"admin", "manager", "account_manager"}),
+            frozenset({"follow-ups"}),
+        ),
+    )
     #: Templates placed in the pages' slots ("profile", "dashboard").
     panels: ClassVar[Mapping[str, Sequence[str]]] = {
         "profile": ["surveys/_profile_panel.html"],

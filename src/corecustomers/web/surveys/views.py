@@ -135,3 +135,18 @@ def invite_post(request: HttpRequest, key: str) -> HttpResponse:
         reason = (message.reason_zh if zh else message.reason_en) if message else ""
         messages.warning(request, _("Invitation held: %(reason)s") % {"reason": reason})
     return redirect(back)
+
+
+@login_required
+def follow_ups_page(request: HttpRequest) -> HttpResponse:
+    """回访: the follow-ups after complaints and service requests, with their state."""
+    from corecustomers.web.surveys.followups import tracked
+
+    rows, totals = tracked(request.user)
+    done = totals["done_on_time"] + totals["done_late"]
+    context = {
+        "rows": rows,
+        "totals": totals,
+        "on_time": round(100 * totals["done_on_time"] / done) if done else None,
+    }
+    return render(request, "surveys/follow_ups.html", context)
