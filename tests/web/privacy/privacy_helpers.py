@@ -4,7 +4,6 @@ callers, and a byte search of the database's stored pages."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -178,20 +177,31 @@ def _plant_contact(c: Any, expected: dict[str, int]) -> None:
     expected["contact.DoNotContactEvent"] = 1
 
 
-def needles() -> dict[str, re.Pattern[bytes]]:
-    """The identifiers as whole values, in UTF-8 and as escaped JSON."""
-    out = {}
-    for label, value in {
-        "id": ERASED_ID,
-        "phone": PHONE,
-        "email": EMAIL,
-        "name": "Zhang Weiming",
-        "name_zh": "张伟明",
-    }.items():
-        spellings = {value, json.dumps(value)[1:-1]}
-        alternatives = b"|".join(re.escape(s.encode("utf-8")) for s in spellings)
-        out[label] = re.compile(rb"(?<![0-9A-Za-z])(?:" + alternatives + rb")(?![0-9A-Za-z])")
-    return out
+IDENTIFIERS = {
+    "id": ERASED_ID,
+    "phone": PHONE,
+    "email": EMAIL,
+    "name": "Zhang Weiming",
+    "name_zh": "张伟明",
+}
+
+
+def found(data: bytes) -> dict[str, int]:
+    """How often each identifier occurs in ``data`` (UTF-8 or escaped JSON spelling).
+
+    Stored values sit side by side in a page (``…13912345678zhang.weiming@…``), so a
+    boundary test on raw bytes would miss real hits; names, phone and e-mail are counted
+    as plain substrings instead, and the id as a whole value by subtracting the
+    occurrences inside the neighbour's longer id (``CUST-0001`` inside ``CUST-00012``).
+    """
+    counts = {}
+    for label, value in IDENTIFIERS.items():
+        n = sum(data.count(s.encode("utf-8")) for s in {value, json.dumps(value)[1:-1]})
+        if label == "id":
+            n -= data.count(NEIGHBOUR_ID.encode("utf-8"))
+        if n:
+            counts[label] = n
+    return counts
 
 
 def stored_bytes() -> bytes:

@@ -1,0 +1,137 @@
+"""Erasure: after it, a byte search of the database's stored pages finds none of the
+person's identifiers (as whole values); rows, ledger and aggregates stay; the suppression
+list keeps a later master-data or analysis import from bringing the customer back; only
+administrators may erase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tests.web.privacy.privacy_helpers import (
+    ERASED_ID,
+    IDENTIFIERS,
+    NEIGHBOUR_ID,
+    Caller,
+    found,
+    plant,
+    stored_bytes,
+)
+
+
+def _erase(customer_id: str) -> str:
+    return "/customers/" + quote(customer_id, safe="") + "/erase"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_leaves_no_identifier_in_the_stored_pages(people: Any) -> None:
+    from corecustomers.web.customers.models import Customer, CustomerHistory
+    from corecustomers.web.loyalty.checks import ledger_problems
+    from corecustomers.web.loyalty.ledger import balance
+    from corecustomers.web.privacy.models import Fulfilment, Suppression
+    from corecustomers.web.work.models import Interaction
+
+    planted = plant(people)
+    pk = planted.customer.pk
+    before_balance = balance(planted.customer)
+    # the search works: before the erasure it finds every identifier
+    assert set(found(stored_bytes())) == set(IDENTIFIERS)
+
+    answer = Caller(people.admin).post(_erase(ERASED_ID))
+    assert answer.status_code == 200, answer.content
+    record = answer.json()
+    assert record["kind"] == "erase" and record["by"] == "admin"
+    assert record["counts"]["customers.Customer"] == 1
+    assert record["counts"]["work.Interaction"] >= 1
+    assert "files" in record["details"]
+
+    assert found(stored_bytes()) == {}
+    # the rows stay, the person is gone; the ledger and the totals still balance
+    erased = Customer.objects.get(pk=pk)
+    assert erased.external_id.startswith("erased:") and erased.name == "" and erased.phone == ""
+    assert erased.birthday is None
+    assert Interaction.objects.filter(customer_id=pk).count() >= 1
+    assert CustomerHistory.objects.filter(customer_id=pk).count() == 2
+    assert ledger_problems(pk) == []
+    assert balance(erased) == before_balance
+    # the neighbour whose id starts with the erased one is untouched
+    assert Customer.objects.get(external_id=NEIGHBOUR_ID).name == "Li Na"
+    assert Suppression.objects.count() == 1
+    assert Fulfilment.objects.get().subject == erased.pseudonym
+    # the same request again: the id is gone
+    assert Caller(people.admin).post(_erase(ERASED_ID)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_only_administrators_erase(people: Any) -> None:
+    from corecustomers.web.customers.models import Customer
+
+    plant(people)
+    for user in (people.manager, people.am1, people.am2, people.analyst):
+        answer = Caller(user).post(_erase(ERASED_ID))
+        assert answer.status_code == 403, user.username
+    assert Caller(people.admin, scope="read").post(_erase(ERASED_ID)).status_code == 403
+    assert Customer.objects.get(external_id=ERASED_ID).name != ""
+
+
+@pytest.mark.django_db
+def test_imports_do_not_bring_an_erased_customer_back(people: Any, tmp_path: Path) -> None:
+    from corecustomers.web.customers.analysis_import import import_analysis
+    from corecustomers.web.customers.masterdata import import_master_data
+    from corecustomers.web.customers.models import Customer, CustomerHistory
+    from corecustomers.web.privacy.erase import erase_customer
+
+    plant(people)
+    erase_customer(ERASED_ID, people.admin, clean_files=False)
+
+    master = pa.table(
+        {"customer_id": [ERASED_ID, NEIGHBOUR_ID, "CUST-0003"], "name": ["Again", "Li Na", "New"]}
+    )
+    result = import_master_data(master, name="again.csv")
+    assert result.suppressed == 1 and result.created == 1
+    assert result.to_json()["suppressed"] == 1
+    assert not Customer.objects.filter(external_id=ERASED_ID).exists()
+    assert not Customer.objects.filter(name="Again").exists()
+
+    folder = tmp_path / "analysis"
+    folder.mkdir()
+    (folder / "summary.json").write_text(
+        json.dumps({"run_id": "after-erasure", "as_of": "2026-12-01", "source": "old.csv"})
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": [ERASED_ID, NEIGHBOUR_ID, "CUST-0004"],
+                "tier": ["core", "regular", "regular"],
+                "total_spend": [900.0, 10.0, 5.0],
+            }
+        ),
+        folder / "customers.parquet",
+    )
+    done = import_analysis(folder)
+    assert done.suppressed == 1
+    assert not Customer.objects.filter(external_id=ERASED_ID).exists()
+    assert Customer.objects.filter(external_id="CUST-0004").exists()
+    assert not CustomerHistory.objects.filter(run_id="after-erasure", total_spend=900.0).exists()
+
+
+@pytest.mark.django_db
+def test_erasure_refuses_to_run_inside_a_transaction(people: Any) -> None:
+    from corecustomers.web.privacy.erase import ErasureError, erase_customer
+
+    plant(people)
+    with pytest.raises(ErasureError):
+        erase_customer(ERASED_ID, people.admin)
+
+
+def test_the_keyed_hash_is_whole_value_and_keyed() -> None:
+    from corecustomers.web.privacy.suppression import key_hash
+
+    assert key_hash("C1", key="a") != key_hash("C12", key="a")
+    assert key_hash("C1", key="a") != key_hash("C1", key="b")
+    assert "C1" not in key_hash("C1", key="a")
