@@ -69,3 +69,13 @@ def test_the_survey_endpoints_declare_their_responses(client: Any, people: Any) 
     post = spec["paths"]["/api/v1/surveys/{survey}/responses"]["post"]
     assert {"201", "401", "403", "404", "409", "422"} <= set(post["responses"])
     assert "/api/v1/surveys/nps" in spec["paths"]
+
+
+def test_a_time_without_its_zone_is_refused_naming_the_field(people: Any, client: Any) -> None:
+    survey("nps")
+    mine = customer_with_state("key", core=True, owner=people.am1)
+    client.force_login(people.am1)
+    naive = _post(
+        client, "nps", {"customer_id": mine.external_id, "score": 8, "at": "2026-12-01T10:00:00"}
+    )
+    assert naive.status_code == 422 and naive.json()["error"]["field"] == "at"

@@ -80,7 +80,7 @@ class ExperimentIn(Schema):
     kind: Literal["mass", "personal"] = "mass"
     enabled: bool = True
     holdout_share: float | None = Field(None, ge=0, le=0.5, description="default by kind")
-    cost_per_action: float = Field(0.0, ge=0)
+    cost_per_action: float = Field(0.0, ge=0, le=1e9)
     window_days: int = Field(90, ge=1, le=730)
 
 

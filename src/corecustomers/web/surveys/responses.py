@@ -109,6 +109,8 @@ def record_response(
     if len(comment) > 2000 or "\x00" in comment:
         raise SurveyError("comment", "comment: at most 2000 characters, no NUL")
     when = at or timezone.now()
+    if timezone.is_naive(when):
+        raise SurveyError("at", "at: give the time with its zone, e.g. 2026-12-05T10:00:00+08:00")
     if when > timezone.now() + dt.timedelta(minutes=5):
         raise SurveyError("at", "an answer cannot be in the future")
     state = (
