@@ -1,5 +1,5 @@
-"""What the dashboard shows, built from the :class:`Dashboard` record (no query of its own
-beyond the per-tier coverage counts, read through the same scoped customer list)."""
+"""What the dashboard shows, built from the :class:`Dashboard` record (its per-tier
+coverage counts included: no query over the customers of its own)."""
 
 from __future__ import annotations
 
