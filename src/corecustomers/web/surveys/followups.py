@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from corecustomers.web.customers.queries import sees_personal_data
 from corecustomers.web.surveys.models import SurveyResponse
 from corecustomers.web.work.models import FollowUp, Interaction
 
@@ -74,6 +75,7 @@ def tracked(user: Any, *, limit: int = 200) -> tuple[list[Tracked], Counter[str]
         .values_list("customer_id", "at", "score", "survey__kind")
     ):
         answers.setdefault(cid, []).append((at, score, kind))
+    personal = sees_personal_data(user)
     out = []
     for r in shown:
         opened = r.source.at if r.source else r.created
@@ -90,8 +92,12 @@ def tracked(user: Any, *, limit: int = 200) -> tuple[list[Tracked], Counter[str]
         out.append(
             Tracked(
                 pk=r.pk,
-                customer_key=r.customer.external_id,
-                customer_label=f"{r.customer.external_id} {r.customer.name}".strip(),
+                customer_key=r.customer.external_id if personal else r.customer.pseudonym,
+                customer_label=(
+                    f"{r.customer.external_id} {r.customer.name}".strip()
+                    if personal
+                    else r.customer.pseudonym
+                ),
                 source_kind=r.source.kind if r.source else "",
                 opened=opened,
                 due=r.due,

@@ -8,6 +8,7 @@ from django import template
 from django.utils.translation import get_language
 
 from corecustomers.web.customers.models import Customer
+from corecustomers.web.customers.queries import sees_personal_data
 from corecustomers.web.surveys.models import Survey
 from corecustomers.web.surveys.stats import customer_scores, nps_by
 
@@ -23,6 +24,7 @@ def survey_panel(context: template.Context) -> dict[str, Any] | None:
     if not Customer.objects.restrict(user, "view").filter(pk=key).exists():
         return None
     zh = (get_language() or "").startswith("zh")
+    personal = sees_personal_data(user)
     answers = [
         {
             "at": r.at,
@@ -32,7 +34,7 @@ def survey_panel(context: template.Context) -> dict[str, Any] | None:
             "high": r.survey.scale[1],
             "channel": r.channel,
             "by": r.recorded_by.username if r.recorded_by else "",
-            "comment": r.comment,
+            "comment": r.comment if personal else "",
             "alert": r.alert_id is not None,
         }
         for r in customer_scores(user, int(key))
