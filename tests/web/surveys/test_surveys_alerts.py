@@ -85,6 +85,9 @@ def test_a_detractor_by_link_alerts_the_owner_within_one_job_cycle(
     mails = [m for to, m in inbox.messages if to == [people.am1.email]]
     assert len(mails) == 1 and strategic.external_id in mails[0].get_content()
     assert SurveyResponse.objects.get(customer=strategic).alert == alert
+    # the same cycle wrote the scores into the workspace for the next analysis
+    export = Job.objects.get(kind="export_survey_scores")
+    assert export.status == "succeeded" and export.result["rows"] == 3
 
 
 def test_a_satisfaction_drop_of_a_core_customer_by_call_raises_one_alert(
