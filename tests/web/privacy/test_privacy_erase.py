@@ -48,7 +48,9 @@ def test_erasure_leaves_no_identifier_in_the_stored_pages(people: Any) -> None:
     assert record["kind"] == "erase" and record["by"] == "admin"
     assert record["counts"]["customers.Customer"] == 1
     assert record["counts"]["work.Interaction"] >= 1
-    assert "files" in record["details"]
+    files = record["details"]["files"]
+    # on PostgreSQL the erasure waited for older transactions (of anyone on the cluster)
+    assert files.get("complete", True), files
 
     assert found(stored_bytes()) == {}
     # the rows stay, the person is gone; the ledger and the totals still balance

@@ -14,15 +14,20 @@ For one customer, in one transaction:
 
 After the commit the deleted bytes are removed from the database files: SQLite runs with
 ``PRAGMA secure_delete`` during the erasure, then ``VACUUM`` and a WAL checkpoint that
-truncates the log; PostgreSQL runs ``VACUUM FULL`` on the affected tables (it rewrites them
-and their indexes; an exclusive lock on those tables for its duration). PostgreSQL's WAL
+truncates the log; PostgreSQL first waits until every transaction older than the erasure
+has ended (any of them, in any database of the cluster, makes VACUUM keep the old row
+versions; ``PRIVACY_VACUUM_WAIT`` seconds at most, 120 by default; the record says whether
+the way was clear), then runs ``VACUUM FULL`` on the affected tables (it rewrites them and
+their indexes; an exclusive lock on those tables for its duration). PostgreSQL's WAL
 archive and older backups are outside this (see the README).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 
 from corecustomers.web.audit.log import record
@@ -79,7 +84,16 @@ def _scrub_rows(rows: list[Any], model: type[models.Model], ids: Identifiers) ->
     return changed
 
 
-def _clean_files(tables: list[str]) -> dict[str, Any]:
+def _transaction_id() -> int | None:
+    """The id of the open transaction on PostgreSQL (``None`` elsewhere)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def _clean_files(tables: list[str], erase_xid: int | None = None) -> dict[str, Any]:
     """Remove the deleted bytes from the database files (outside any transaction)."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
@@ -91,11 +105,46 @@ def _clean_files(tables: list[str]) -> dict[str, Any]:
                 "wal_checkpoint_busy": bool(busy and busy[0]),
             }
         if connection.vendor == "postgresql":
+            waited, clear = _wait_for_older_transactions(cursor, erase_xid)
             quote = connection.ops.quote_name
             for table in sorted(set(tables)):
                 cursor.execute(f"VACUUM (FULL) {quote(table)}")
-            return {"postgresql": "VACUUM FULL", "tables": sorted(set(tables))}
+            return {
+                "postgresql": "VACUUM FULL",
+                "tables": sorted(set(tables)),
+                "waited_seconds": round(waited, 1),
+                # False: a transaction older than the erasure was still running, so VACUUM
+                # had to keep the old row versions; run VACUUM FULL on the tables again.
+                "complete": clear,
+            }
     return {connection.vendor: "no file cleaning for this database"}
+
+
+def _wait_for_older_transactions(cursor: Any, erase_xid: int | None) -> tuple[float, bool]:
+    """Wait (up to ``PRIVACY_VACUUM_WAIT`` seconds) until no transaction that began before
+    the erasure committed is still running.
+
+    VACUUM keeps every row version that a running transaction might still see -- on
+    PostgreSQL any transaction of the cluster holds back the oldest visible id -- so the
+    erased values would survive it. How long it waited, and whether the way is clear.
+    """
+    if erase_xid is None:
+        return 0.0, True
+    limit = float(getattr(settings, "PRIVACY_VACUUM_WAIT", 120))
+    start = time.monotonic()
+    while True:
+        cursor.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > %s "
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND datname = current_database() AND backend_xmin IS NOT NULL "
+            "AND age(backend_xmin) > age((%s %% 4294967296)::text::xid))",
+            [erase_xid, erase_xid],
+        )
+        clear = bool(cursor.fetchone()[0])
+        waited = time.monotonic() - start
+        if clear or waited >= limit:
+            return waited, clear
+        time.sleep(0.5)
 
 
 def erase_customer(
@@ -123,6 +172,7 @@ def erase_customer(
     with transaction.atomic():
         customer = subject(customer_id, user, "admin")
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        erase_xid = _transaction_id()
         ids = Identifiers(customer)
         original_id = customer.external_id
         linked = linked_rows(customer)
@@ -163,7 +213,7 @@ def erase_customer(
             channel=channel,
         )
     if clean_files:
-        details = {**done.details, "files": _clean_files(tables)}
+        details = {**done.details, "files": _clean_files(tables, erase_xid)}
         Fulfilment.objects.filter(pk=done.pk).update(details=details)
         done.details = details
     return done
