@@ -89,7 +89,7 @@ def test_imports_do_not_bring_an_erased_customer_back(people: Any, tmp_path: Pat
     from corecustomers.web.privacy.erase import erase_customer
 
     plant(people)
-    erase_customer(ERASED_ID, people.admin, clean_files=False)
+    erase_customer(ERASED_ID, people.admin)
 
     master = pa.table(
         {"customer_id": [ERASED_ID, NEIGHBOUR_ID, "CUST-0003"], "name": ["Again", "Li Na", "New"]}
@@ -123,12 +123,17 @@ def test_imports_do_not_bring_an_erased_customer_back(people: Any, tmp_path: Pat
 
 
 @pytest.mark.django_db
-def test_erasure_refuses_to_run_inside_a_transaction(people: Any) -> None:
-    from corecustomers.web.privacy.erase import ErasureError, erase_customer
+def test_inside_a_transaction_the_files_are_cleaned_when_it_commits(
+    people: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from corecustomers.web.privacy.erase import erase_customer
+    from corecustomers.web.privacy.models import Fulfilment
 
     plant(people)
-    with pytest.raises(ErasureError):
-        erase_customer(ERASED_ID, people.admin)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        done = erase_customer(ERASED_ID, people.admin)
+    assert "files" not in done.details and len(callbacks) == 1
+    assert Fulfilment.objects.get().details["blanked"]["customers.Customer"]
 
 
 def test_the_keyed_hash_is_whole_value_and_keyed() -> None:

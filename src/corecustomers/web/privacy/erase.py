@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
@@ -39,13 +39,9 @@ from corecustomers.web.privacy.models import Fulfilment, RequestKind
 from corecustomers.web.privacy.registry import label, linked_rows, personal_fields
 from corecustomers.web.privacy.suppression import suppress
 
-__all__ = ["ErasureError", "erase_customer"]
+__all__ = ["erase_customer"]
 
 ERASED_PREFIX = "erased:"
-
-
-class ErasureError(RuntimeError):
-    """The erasure cannot run here (e.g. inside an open transaction)."""
 
 
 def _blank(field: models.Field[Any, Any]) -> Any:
@@ -158,18 +154,15 @@ def erase_customer(
         ``user`` is not an administrator.
     Customer.DoesNotExist
         No such customer.
-    ErasureError
-        Called inside an open transaction while ``clean_files`` is on (VACUUM cannot run
-        in one).
     """
     if _role(user) != "admin":
         raise PrivacyForbiddenError("only administrators may erase a customer's data")
-    if clean_files and connection.in_atomic_block:
-        raise ErasureError("erasure cleans the database files and cannot run in a transaction")
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA secure_delete = ON")
     with transaction.atomic():
+        if customer_id.startswith(ERASED_PREFIX):  # erased already: nobody left to erase
+            raise Customer.DoesNotExist(customer_id)
         customer = subject(customer_id, user, "admin")
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         erase_xid = _transaction_id()
@@ -212,8 +205,18 @@ def erase_customer(
             user=user,
             channel=channel,
         )
-    if clean_files:
-        details = {**done.details, "files": _clean_files(tables, erase_xid)}
-        Fulfilment.objects.filter(pk=done.pk).update(details=details)
-        done.details = details
+        if clean_files:
+            # VACUUM cannot run in a transaction: after the commit (at once, unless the
+            # caller holds an outer transaction; then when that one commits)
+            transaction.on_commit(lambda: _cleaned(done, tables, erase_xid))
     return done
+
+
+def _cleaned(done: Fulfilment, tables: list[str], erase_xid: int | None) -> None:
+    try:
+        files = _clean_files(tables, erase_xid)
+    except DatabaseError as exc:  # the erasure stands; the record says what to run again
+        files = {"error": f"{type(exc).__name__}: {exc}", "complete": False}
+    details = {**done.details, "files": files}
+    Fulfilment.objects.filter(pk=done.pk).update(details=details)
+    done.details = details
