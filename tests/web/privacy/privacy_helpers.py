@@ -63,7 +63,7 @@ def plant(people: Any) -> Planted:
         TierOverride,
     )
     from corecustomers.web.work.interactions import log_interaction
-    from corecustomers.web.work.models import Alert, Notification
+    from corecustomers.web.work.models import Alert, Notification, Snooze
 
     c = Customer.objects.create(
         external_id=ERASED_ID,
@@ -128,6 +128,11 @@ def plant(people: Any) -> Planted:
         customer_key=other.pk,
         after={"name": "Li Na", "note": f"not {NEIGHBOUR_ID}"},
     )
+    # a table not linked to the customer that names them by id and phone (swept)
+    Snooze.objects.create(
+        user=people.am1, item=f"birthday:{ERASED_ID}", until=day, reason=f"call {PHONE} later"
+    )
+    Snooze.objects.create(user=people.am1, item=f"birthday:{NEIGHBOUR_ID}", until=day, reason="-")
     expected = {
         "customers.Customer": 1,
         "customers.AccountMember": 1,

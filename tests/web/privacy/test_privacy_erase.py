@@ -34,7 +34,7 @@ def test_erasure_leaves_no_identifier_in_the_stored_pages(people: Any) -> None:
     from corecustomers.web.loyalty.checks import ledger_problems
     from corecustomers.web.loyalty.ledger import balance
     from corecustomers.web.privacy.models import Fulfilment, Suppression
-    from corecustomers.web.work.models import Interaction
+    from corecustomers.web.work.models import Interaction, Snooze
 
     planted = plant(people)
     pk = planted.customer.pk
@@ -64,6 +64,11 @@ def test_erasure_leaves_no_identifier_in_the_stored_pages(people: Any) -> None:
     # the neighbour whose id starts with the erased one is untouched
     assert Customer.objects.get(external_id=NEIGHBOUR_ID).name == "Li Na"
     assert Suppression.objects.count() == 1
+    assert record["details"]["swept"] == {"work.Snooze": 1}
+    assert set(Snooze.objects.values_list("item", flat=True)) == {
+        "birthday:[erased]",
+        f"birthday:{NEIGHBOUR_ID}",
+    }
     assert Fulfilment.objects.get().subject == erased.pseudonym
     # the same request again: the id is gone
     assert Caller(people.admin).post(_erase(ERASED_ID)).status_code == 404

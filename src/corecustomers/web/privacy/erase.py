@@ -7,7 +7,9 @@ For one customer, in one transaction:
    pseudonym, so the row can no longer be found by the old id;
 2. any other text or JSON value of those rows, and of the audit entries about the customer
    or naming one of their identifiers, has each identifier replaced by ``[erased]`` --
-   audit entries are otherwise append-only; this is the one sanctioned rewrite;
+   audit entries are otherwise append-only; this is the one sanctioned rewrite; every
+   other table of the service has the id, phone and e-mail replaced the same way (job
+   results, source runs …; not the name, which may be someone else's there);
 3. the old id goes on the suppression list (its keyed hash only);
 4. a :class:`~.models.Fulfilment` and an audit entry record who erased whom (by pseudonym)
    and how many rows of which tables were touched.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connection, models, transaction
 
@@ -34,8 +37,13 @@ from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.privacy.export import PrivacyForbiddenError, _role, subject
-from corecustomers.web.privacy.matching import Identifiers, naming_audit_entries, text_fields
-from corecustomers.web.privacy.models import Fulfilment, RequestKind
+from corecustomers.web.privacy.matching import (
+    Identifiers,
+    candidates,
+    naming_audit_entries,
+    text_fields,
+)
+from corecustomers.web.privacy.models import Fulfilment, RequestKind, Suppression
 from corecustomers.web.privacy.registry import label, linked_rows, personal_fields
 from corecustomers.web.privacy.suppression import suppress
 
@@ -78,6 +86,28 @@ def _scrub_rows(rows: list[Any], model: type[models.Model], ids: Identifiers) ->
             model._default_manager.filter(pk=obj.pk).update(**updates)
             changed += 1
     return changed
+
+
+def _sweep(
+    linked: set[type[models.Model]], customer: Customer, tables: list[str]
+) -> dict[str, int]:
+    """Replace the id, phone and e-mail in every other table's text and JSON (job results,
+    source runs, notifications without a customer …); how many rows per table.
+
+    The name is left out here: in tables not about this customer, the same name may well
+    be someone else's.
+    """
+    ids = Identifiers(customer, with_name=False)
+    swept: dict[str, int] = {}
+    skip = {*linked, AuditEntry, Suppression, Fulfilment}
+    for model in apps.get_models():
+        if model in skip or not model._meta.managed or model._meta.proxy:
+            continue
+        changed = _scrub_rows(list(candidates(model, ids)), model, ids)
+        if changed:
+            swept[label(model)] = changed
+            tables.append(model._meta.db_table)
+    return swept
 
 
 def _transaction_id() -> int | None:
@@ -184,6 +214,7 @@ def erase_customer(
         entries = naming_audit_entries(customer, ids)
         counts[label(AuditEntry)] = _scrub_rows(entries, AuditEntry, ids)
         tables.append(AuditEntry._meta.db_table)
+        swept = _sweep({part.model for part in linked}, customer, tables)
         suppress(original_id)
         done = Fulfilment.objects.create(
             kind=RequestKind.ERASE,
@@ -193,7 +224,7 @@ def erase_customer(
             username=getattr(user, "username", "") if user is not None else "",
             channel=channel,
             counts=counts,
-            details={"blanked": blanked, "suppressed": True},
+            details={"blanked": blanked, "swept": swept, "suppressed": True},
         )
         record(
             "privacy_erase",

@@ -27,8 +27,10 @@ ERASED = "[erased]"
 class Identifiers:
     """The values that identify one customer: id, name, phone, e-mail."""
 
-    def __init__(self, customer: Customer) -> None:
-        values = [customer.external_id, customer.name, customer.phone, customer.email]
+    def __init__(self, customer: Customer, *, with_name: bool = True) -> None:
+        values = [customer.external_id, customer.phone, customer.email]
+        if with_name:
+            values.append(customer.name)
         self.values = sorted({v.strip() for v in values if v and len(v.strip()) >= 2}, key=len)[
             ::-1
         ]
