@@ -18,19 +18,21 @@ After the commit the deleted bytes are removed from the database files: SQLite r
 ``PRAGMA secure_delete`` during the erasure, then ``VACUUM`` and a WAL checkpoint that
 truncates the log; PostgreSQL first waits until every transaction older than the erasure
 has ended (any of them, in any database of the cluster, makes VACUUM keep the old row
-versions; ``PRIVACY_VACUUM_WAIT`` seconds at most, 120 by default; the record says whether
-the way was clear), then runs ``VACUUM FULL`` on the affected tables (it rewrites them and
-their indexes; an exclusive lock on those tables for its duration). PostgreSQL's WAL
-archive and older backups are outside this (see the README).
+versions; ``CORECUSTOMERS_PRIVACY_VACUUM_WAIT`` seconds at most, 120 by default; the
+record says whether the way was clear), then runs ``VACUUM FULL`` on the affected tables
+(it rewrites them and their indexes; an exclusive lock on those tables for its duration).
+PostgreSQL's WAL archive and older backups are outside this (see the README).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, models, transaction
 
 from corecustomers.web.audit.log import record
@@ -146,8 +148,25 @@ def _clean_files(tables: list[str], erase_xid: int | None = None) -> dict[str, A
     return {connection.vendor: "no file cleaning for this database"}
 
 
+def vacuum_wait() -> float:
+    """``CORECUSTOMERS_PRIVACY_VACUUM_WAIT`` (seconds, default 120; or the Django setting
+    ``PRIVACY_VACUUM_WAIT``)."""
+    raw = os.environ.get("CORECUSTOMERS_PRIVACY_VACUUM_WAIT")
+    if raw is None:
+        return float(getattr(settings, "PRIVACY_VACUUM_WAIT", 120))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ImproperlyConfigured(
+            f"CORECUSTOMERS_PRIVACY_VACUUM_WAIT={raw!r}: give a number of seconds, such as 120"
+        )
+    return value
+
+
 def _wait_for_older_transactions(cursor: Any, erase_xid: int | None) -> tuple[float, bool]:
-    """Wait (up to ``PRIVACY_VACUUM_WAIT`` seconds) until no transaction that began before
+    """Wait (up to :func:`vacuum_wait` seconds) until no transaction that began before
     the erasure committed is still running.
 
     VACUUM keeps every row version that a running transaction might still see -- on
@@ -156,7 +175,7 @@ def _wait_for_older_transactions(cursor: Any, erase_xid: int | None) -> tuple[fl
     """
     if erase_xid is None:
         return 0.0, True
-    limit = float(getattr(settings, "PRIVACY_VACUUM_WAIT", 120))
+    limit = vacuum_wait()
     start = time.monotonic()
     while True:
         cursor.execute(
@@ -187,6 +206,7 @@ def erase_customer(
     """
     if _role(user) != "admin":
         raise PrivacyForbiddenError("only administrators may erase a customer's data")
+    vacuum_wait()  # a bad setting is refused before anything changes
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA secure_delete = ON")
