@@ -89,3 +89,14 @@ def test_other_apps_add_queue_items_and_hold_them_with_a_reason(
     monkeypatch.setattr(config, "work_item_checks", (no_consent,), raising=False)
     (item,) = my_work(people.am1, today=dt.date(2026, 9, 25))
     assert (item.kind, item.reason_zh, item.held_en) == ("care", "中秋关怀", "No consent")
+
+
+def test_the_work_page_names_the_kinds_other_apps_add_in_both_languages() -> None:
+    from django.utils import translation
+
+    from corecustomers.web.pages.work_views import _kind_label
+
+    assert _kind_label("care") == "Care day"
+    with translation.override("zh-hans"):
+        assert (_kind_label("care"), _kind_label("plan")) == ("关怀日", "联系计划")
+    assert _kind_label("unheard-of") == "unheard-of"

@@ -33,6 +33,11 @@ class ContactConfig(AppConfig):
     #: My work: care days and contact plans, and the consent and budget check of their items.
     work_item_providers: ClassVar[Sequence[str]] = ("corecustomers.web.contact.care.work_items",)
     work_item_checks: ClassVar[Sequence[str]] = ("corecustomers.web.contact.care.hold_items",)
+    #: The names of the item kinds this app adds to My work.
+    work_item_kinds: ClassVar[Mapping[str, object]] = {
+        "care": _("Care day"),
+        "plan": _("Contact plan"),
+    }
 
     def ready(self) -> None:
         from corecustomers.web.contact.delivery import connect

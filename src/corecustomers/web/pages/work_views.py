@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -210,13 +211,21 @@ class ItemRow:
 
 
 def _kind_label(kind: str) -> str:
-    return {
+    """The item kind's name; kinds other apps add are named by their ``work_item_kinds``."""
+    labels = {
         "alert": _("Alert"),
         "follow_up": _("Follow-up"),
         "action": _("Next-best action"),
         "cadence": _("Contact due"),
         "birthday": _("Birthday"),
-    }.get(kind, kind)
+    }
+    if kind in labels:
+        return str(labels[kind])
+    for config in apps.get_app_configs():
+        label = getattr(config, "work_item_kinds", {}).get(kind)
+        if label is not None:
+            return str(label)
+    return kind
 
 
 def _colleagues(user: Any) -> list[str]:

@@ -16,7 +16,8 @@ Other apps add items and checks without editing this module: an ``AppConfig`` ma
 ``work_item_providers`` (callables ``(person, today, snoozed) -> list[WorkItem]``, e.g. care
 days of the contact plans) and ``work_item_checks`` (callables ``(person, items, today) ->
 list[WorkItem]`` that may return an item held, with ``held_en``/``held_zh`` saying why, e.g.
-no consent for the channel). Unknown kinds sort after the built-in ones.
+no consent for the channel), and ``work_item_kinds`` (a mapping of the kinds they add to
+their names, shown on the My work page). Unknown kinds sort after the built-in ones.
 
 An item disappears when it is done (an interaction answers it), snoozed (until a date,
 with a reason) or handed over (alerts and follow-ups, to a colleague; audited). Own
