@@ -46,7 +46,12 @@ from corecustomers.web.privacy.matching import (
     text_fields,
 )
 from corecustomers.web.privacy.models import Fulfilment, RequestKind, Suppression
-from corecustomers.web.privacy.registry import label, linked_rows, personal_fields
+from corecustomers.web.privacy.registry import (
+    customer_models,
+    label,
+    linked_rows,
+    personal_fields,
+)
 from corecustomers.web.privacy.suppression import suppress
 
 __all__ = ["erase_customer"]
@@ -234,7 +239,7 @@ def erase_customer(
         entries = naming_audit_entries(customer, ids)
         counts[label(AuditEntry)] = _scrub_rows(entries, AuditEntry, ids)
         tables.append(AuditEntry._meta.db_table)
-        swept = _sweep({part.model for part in linked}, customer, tables)
+        swept = _sweep(customer_models(), customer, tables)
         suppress(original_id)
         done = Fulfilment.objects.create(
             kind=RequestKind.ERASE,

@@ -29,7 +29,7 @@ from django.db import models
 
 from corecustomers.web.customers.models import Customer
 
-__all__ = ["Linked", "label", "linked_rows", "personal_fields"]
+__all__ = ["Linked", "customer_models", "label", "linked_rows", "personal_fields"]
 
 #: Depth of the search through foreign keys (customer → movement → lot → …).
 DEPTH = 4
@@ -86,6 +86,23 @@ def linked_rows(customer: Customer) -> list[Linked]:
         frontier = grown
     ordered = sorted(found, key=lambda m: (m is not Customer, label(m)))
     return [Linked(m, sorted(found[m])) for m in ordered]
+
+
+def customer_models() -> set[type[models.Model]]:
+    """Every model whose rows belong to a customer: a foreign key to the customer or to
+    another such model (whether or not a given customer has rows in it)."""
+    found: set[type[models.Model]] = {Customer}
+    grew = True
+    while grew:
+        grew = False
+        for model in _service_models():
+            if model in found:
+                continue
+            targets = {getattr(f, "related_model", None) for f in model._meta.concrete_fields}
+            if targets & found:
+                found.add(model)
+                grew = True
+    return found
 
 
 def declared_fields() -> dict[str, list[str]]:
