@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import duckdb
 import ibis
 import pytest
 
 from corecustomers.config import init_config_text, settings_from_mapping
 from corecustomers.data.connect import connect, connect_engine
+from corecustomers.data.readers import read_error, read_source
 from corecustomers.errors import ConfigError, SourceError
 
 
@@ -74,3 +76,18 @@ def test_memory_settings_are_read_from_the_analysis_section() -> None:
     with pytest.raises(ConfigError, match=r"analysis\.memory_limit"):
         settings_from_mapping({"analysis": {"memory_limit": "plenty"}})
     assert "memory_limit" in init_config_text() and "temp_directory" in init_config_text()
+
+
+def test_running_out_of_memory_names_the_setting_not_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "tx.parquet"
+    con = connect_engine("duckdb")
+    con.raw_sql(f"COPY (SELECT 'C1' AS customer_id, 1.0 AS amount) TO '{path}' (FORMAT parquet)")
+    raw = read_source(str(path), con=con)
+    # what DuckDB raises past memory_limit when it cannot spill (seen on 10M rows at 1GB)
+    oom = duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block of size 256 KiB")
+    error = read_error(raw, oom)
+    assert isinstance(error, ConfigError)
+    assert "memory_limit" in str(error) and "damaged" not in str(error)
+    # a real read failure of the file still says so
+    other = read_error(raw, duckdb.InvalidInputException("Invalid Input Error: bad page"))
+    assert isinstance(other, SourceError) and "damaged" in str(other)

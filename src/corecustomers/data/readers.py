@@ -28,7 +28,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from corecustomers.data.connect import connect, is_duckdb
-from corecustomers.errors import SourceError
+from corecustomers.errors import ConfigError, SourceError
 
 __all__ = ["ROW_COLUMN", "RawSource", "detect_encoding", "read_error", "read_source"]
 
@@ -133,14 +133,21 @@ def read_source(
     )
 
 
-def read_error(raw: RawSource, exc: Exception) -> SourceError | None:
+def read_error(raw: RawSource, exc: Exception) -> SourceError | ConfigError | None:
     """A :class:`SourceError` for an engine error met while reading the file ``raw``.
 
     A file is read lazily: a CSV line that breaks the detected layout, bytes that are
     not the detected encoding or a corrupt Parquet page surface only when the rows are
     first scanned. Returns None for database sources and for errors that are not the
-    DuckDB engine's (those are not the file's fault).
+    DuckDB engine's (those are not the file's fault). DuckDB running out of memory is
+    not the file's fault either: a :class:`ConfigError` says which setting to change.
     """
+    if type(exc).__name__ == "OutOfMemoryException":
+        return ConfigError(
+            f"DuckDB ran out of memory while reading {raw.name} ({_first_line(exc)}); raise "
+            "memory_limit in [analysis] of corecustomers.toml (--memory-limit) or leave it "
+            "out, and give a temp_directory (--temp-directory) on a disk with room to spill"
+        )
     if raw.kind == "sql" or type(exc).__module__.split(".")[0].lstrip("_") != "duckdb":
         return None
     if raw.kind in ("csv", "text"):
