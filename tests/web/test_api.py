@@ -24,6 +24,7 @@ from corecustomers.web.customers.models import (
     CustomerState,
     TierOverride,
 )
+from corecustomers.web.experiments.models import Experiment
 from corecustomers.web.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -426,3 +427,12 @@ def test_nul_characters_answer_422_naming_the_field(
     assert error(response)["field"] == field
     work = callers["admin"].get("/customers", region="\x00")
     assert work.status_code == 422 and error(work)["field"] == "region"
+
+
+@pytest.mark.parametrize("body", [True, [], 3, "team"])
+def test_a_body_that_is_not_a_json_object_is_refused(book: Any, callers: Any, body: Any) -> None:
+    """ninja alone would read ``true`` as an empty object and apply every default."""
+    response = callers["admin"].put("/experiments/call", body)
+    assert response.status_code == 400
+    assert "send a JSON object" in error(response)["message"]
+    assert not Experiment.objects.exists()

@@ -81,7 +81,15 @@ class Run:
         def one(case: Any, real: str | None) -> None:
             if time.monotonic() - self.started > self.budget:
                 return
-            if "customer_id" in operation.path and real is not None and mode.is_positive:
+            # erasure is exercised with generated ids only: erasing the known customers would
+            # leave every later operation nothing but 404s (tests/web/privacy covers it)
+            erase = operation.path.endswith("/erase")
+            if (
+                "customer_id" in operation.path
+                and real is not None
+                and mode.is_positive
+                and not erase
+            ):
                 case.path_parameters = {**(case.path_parameters or {}), "customer_id": real}
             self.check(operation, mode, case)
 
@@ -101,7 +109,8 @@ class Run:
                 response, headers=self.headers, excluded_checks=[positive_data_acceptance]
             )
         except (Exception, BaseExceptionGroup) as exc:  # a failure group: record it, go on
-            self.failures.append(f"{where} {response.text[:200]!r}: {_describe(exc)}")
+            body = response.content[:200].decode("utf-8", "replace")  # the export is a zip
+            self.failures.append(f"{where} {body!r}: {_describe(exc)}")
 
 
 @pytest.fixture
@@ -119,8 +128,15 @@ def wsgi_app() -> Any:
 
 
 def test_the_api_answers_as_its_schema_says(
-    imported: Path, people: Any, wsgi_app: Any, capsys: pytest.CaptureFixture[str]
+    imported: Path,
+    people: Any,
+    wsgi_app: Any,
+    capsys: pytest.CaptureFixture[str],
+    settings: Any,
 ) -> None:
+    # the rate limit has its own tests (test_security_ops); here it would answer 429 to the
+    # run's burst of requests, which is not what the schema of each operation is about
+    settings.API_RATE_PER_MINUTE = 0
     top = list(Customer.objects.order_by("-state__core_score", "pk")[:3])
     odd = [
         Customer.objects.create(external_id=cid, pseudonym=pseudonym(cid), name="名字")

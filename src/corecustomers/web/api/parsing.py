@@ -62,6 +62,9 @@ class StrictParser(Parser):
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         data = super().parse_body(request)
+        if not isinstance(data, dict):
+            # ninja would read ``true`` or ``[]`` as an empty object and fill in every default
+            raise ValueError(f"the body is a JSON {type(data).__name__}, not an object")
         where = find_nul(data)
         if where is not None:
             # ninja turns any error here into its 400; the error handlers find this one as
