@@ -137,13 +137,11 @@ class Settings:
         _check_choice("engine", self.engine, ("duckdb", "spark"))
         if self.memory_limit is not None and not _MEMORY.match(self.memory_limit):
             raise ConfigError(
-                f"analysis.memory_limit must be an amount such as \"4GB\" or \"512MB\"; "
+                f'analysis.memory_limit must be an amount such as "4GB" or "512MB"; '
                 f"got {self.memory_limit!r}"
             )
         if self.temp_directory is not None and not self.temp_directory.strip():
-            raise ConfigError(
-                "analysis.temp_directory is empty; give a folder, or leave it out"
-            )
+            raise ConfigError("analysis.temp_directory is empty; give a folder, or leave it out")
         _check_choice("rfm.threshold", self.rfm_threshold, ("mean", "median"))
         _check_choice("rfm.monetary", self.rfm_monetary, ("total", "mean"))
         _check_choice("abc.value", self.abc_value, ("revenue", "margin"))
