@@ -28,6 +28,7 @@ from corecustomers.web.contact.models import OutboxMessage
 from corecustomers.web.contact.policy import label, setting
 from corecustomers.web.contact.rules import Checker
 from corecustomers.web.customers.models import AccountMember, Customer, CustomerState
+from corecustomers.web.experiments.holdout import treated_only
 from corecustomers.web.work.models import Interaction
 from corecustomers.web.work.queue import WorkItem
 
@@ -276,7 +277,10 @@ def plan_care_messages(today: dt.date | None = None, *, batch: int = 2000) -> di
             ahead = int(dict(rules.get(due.occasion, {})).get("days_ahead", 14))
             if due.message is None and due.day == today + dt.timedelta(days=ahead):
                 groups.setdefault((due.occasion, due.day, due.channels), []).append(due.customer)
-        for (occasion, day, channels), people in groups.items():
+        for (occasion, day, channels), everyone in groups.items():
+            people = treated_only(f"care:{occasion}", everyone)  # an enabled hold-out's control
+            if not people:
+                continue
             morning = dt.datetime.combine(day, dt.time(9)).replace(
                 tzinfo=timezone.get_current_timezone()
             )

@@ -36,6 +36,7 @@ from corecustomers.web.contact.rules import Checker, Decision
 from corecustomers.web.contact.unsubscribe import url_for
 from corecustomers.web.contact.wording import Wording, render, template_for
 from corecustomers.web.customers.models import Customer
+from corecustomers.web.experiments.holdout import treated_only
 
 __all__ = ["PlanError", "PlanResult", "plan_campaign", "plan_messages"]
 
@@ -290,8 +291,10 @@ def plan_campaign(
         planned_for=planned_for,
         created_by=who,
     )
+    # an enabled hold-out of this campaign (code "campaign:NAME") keeps its control group out
+    treated = treated_only(f"campaign:{campaign.name}", customers)
     result = plan_messages(
-        customers,
+        treated,
         purpose=purpose,
         channels=channels,
         template=template,

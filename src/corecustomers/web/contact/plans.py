@@ -20,6 +20,7 @@ from corecustomers.web.contact.models import MESSAGE_CHANNELS, OutboxMessage
 from corecustomers.web.contact.outbox import plan_messages
 from corecustomers.web.contact.policy import setting
 from corecustomers.web.customers.models import Customer
+from corecustomers.web.experiments.holdout import treated_only
 
 __all__ = ["DEFAULT_TEMPLATE", "plan_due_messages"]
 
@@ -51,15 +52,17 @@ def plan_due_messages(today: dt.date | None = None) -> dict[str, Any]:
                 status__in=("held", "queued", "sending", "sent"),
             ).values("customer_id")
             due = Customer.objects.filter(state__tier=tier).exclude(pk__in=recent)
+            # an enabled hold-out of this plan keeps its control group out (stored, stable)
+            treated = treated_only(f"plan:{tier}:{channel}", due) if due.exists() else []
             result = (
                 plan_messages(
-                    due,
+                    treated,
                     purpose=purpose,
                     channels=[channel],
                     template=str(entry.get("template") or DEFAULT_TEMPLATE.get(purpose, "")),
                     planned_for=at,
                 )
-                if due.exists()
+                if treated
                 else None
             )
             key = f"{tier}:{channel}:{purpose}"
