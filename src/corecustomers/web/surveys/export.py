@@ -4,7 +4,8 @@ contract ``corecustomers.survey_scores/1``).
 One row per answer, every answer again each time (a full, atomic replacement: written
 beside, then renamed), beside the interactions' export in ``.corecustomers/exports/``: the
 file needs no lock on the workspace's DuckDB file, and the next analysis reads it through
-Ibis (``ibis.read_parquet``) without knowing Django.
+Ibis (:mod:`corecustomers.store.survey_scores`, which holds the contract's schema) without
+knowing Django.
 """
 
 from __future__ import annotations
@@ -20,39 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from corecustomers.store.interactions import interactions_path
+from corecustomers.store.survey_scores import CONTRACT, SCORES_SCHEMA, scores_path
 from corecustomers.web.surveys.models import SurveyResponse
 
 __all__ = ["CONTRACT", "SCORES_SCHEMA", "export_scores", "scores_path"]
-
-CONTRACT = "corecustomers.survey_scores/1"
-
-SCORES_SCHEMA = pa.schema(
-    [
-        pa.field("response_id", pa.int64(), nullable=False),
-        pa.field("customer_id", pa.string(), nullable=False),
-        pa.field("survey", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("score", pa.int32(), nullable=False),
-        pa.field("nps_group", pa.string()),
-        pa.field("answered_at", pa.timestamp("us"), nullable=False),
-        pa.field("channel", pa.string(), nullable=False),
-        pa.field("tier_at_answer", pa.string()),
-        pa.field("alert_raised", pa.bool_(), nullable=False),
-    ]
-)
 
 
 def nps_group(kind: str, score: int) -> str | None:
     if kind != "nps":
         return None
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-
-
-def scores_path(location: str | os.PathLike[str]) -> Path | None:
-    """The export file of the workspace at ``location``; ``None`` for an in-memory one."""
-    interactions = interactions_path(location)
-    return None if interactions is None else interactions.with_name("survey_scores.parquet")
 
 
 def export_scores(location: str | None = None) -> dict[str, Any]:
