@@ -436,3 +436,35 @@ def test_a_body_that_is_not_a_json_object_is_refused(book: Any, callers: Any, bo
     assert response.status_code == 400
     assert "send a JSON object" in error(response)["message"]
     assert not Experiment.objects.exists()
+
+
+def test_an_unpaired_surrogate_answers_422_naming_the_field(book: Any, callers: Any) -> None:
+    """JSON may escape half a surrogate pair ("\\ud800"); PostgreSQL cannot store it."""
+    admin = callers["admin"]
+
+    def post(body: dict[str, Any]) -> Any:
+        return admin.client.post(
+            API + "/events",
+            json.dumps(body),
+            content_type="application/json",
+            headers=admin._headers(),
+        )
+
+    body = {"name": "Tea", "starts": "2026-05-01T10:00:00Z", "capacity": 5}
+    response = post({**body, "invite_tiers": ["\ud800"]})
+    assert response.status_code == 422
+    assert error(response)["field"] == "invite_tiers.0"
+    assert post(body).status_code == 201
+
+
+def test_an_events_start_with_any_offset_is_kept_as_the_same_moment(
+    book: Any, callers: Any
+) -> None:
+    """ISO 8601 allows offsets PostgreSQL refuses (beyond +-15:59): stored in UTC instead."""
+    admin = callers["admin"]
+    body = {"name": "Tea", "starts": "0564-01-04T13:28:38-22:52", "capacity": 5}
+    response = admin.client.post(
+        API + "/events", json.dumps(body), content_type="application/json", headers=admin._headers()
+    )
+    assert response.status_code == 201
+    assert response.json()["starts"] == "0564-01-05T12:20:38Z"

@@ -103,7 +103,10 @@ class Run:
         if mode.is_positive and response.status_code == 422:
             self.rejected[operation.path] += 1
             if not response.json()["error"]["field"]:
-                self.failures.append(f"{where}: a 422 that names no field: {response.text}")
+                self.failures.append(
+                    f"{where}: a 422 that names no field: {response.text} "
+                    f"(sent {str(case.body)[:300]!r}, query {case.query!r})"
+                )
         try:
             case.validate_response(
                 response, headers=self.headers, excluded_checks=[positive_data_acceptance]

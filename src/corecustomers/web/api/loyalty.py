@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
+from pydantic import field_validator
 
 from corecustomers.web.access import reaches_everything
 from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
@@ -259,10 +260,17 @@ class EventIn(Schema):
     name: str = Field(..., min_length=1, max_length=200)
     starts: dt.datetime
     capacity: int = Field(..., ge=1, le=1_000_000)
-    cost: float = Field(0, ge=0, le=1e10)
+    cost: float = Field(0, ge=0, le=9_999_999_999)  # the column holds 10 digits and cents
     invite_tiers: list[str] = Field(default_factory=list, max_length=20)
     invite_levels: list[str] = Field(default_factory=list, max_length=20)
     invite_segments: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("starts")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime) -> dt.datetime:
+        # ISO 8601 allows any offset (schemathesis sent -22:52); PostgreSQL refuses those
+        # beyond +-15:59, so a time with an offset is kept as the same moment in UTC
+        return value.astimezone(dt.UTC) if value.tzinfo is not None else value
 
 
 class EventOut(Schema):

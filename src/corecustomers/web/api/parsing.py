@@ -18,7 +18,10 @@ from ninja.parser import Parser
 
 __all__ = ["NulCharacterError", "StrictParser", "find_nul"]
 
-MESSAGE = "NUL characters (\\x00) are not allowed; remove them"
+MESSAGE = (
+    "NUL characters (\\x00) and unpaired surrogates (text that is not valid Unicode) are "
+    "not allowed; remove them"
+)
 
 
 class NulCharacterError(ValueError):
@@ -27,6 +30,19 @@ class NulCharacterError(ValueError):
     def __init__(self, field: str) -> None:
         super().__init__(f"{field}: {MESSAGE}")
         self.field = field
+
+
+def _unstorable(text: str) -> bool:
+    """A NUL, or an unpaired surrogate (JSON's ``"\\ud800"``): PostgreSQL stores neither."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def find_nul(value: Any, where: str = "") -> str | None:
@@ -40,11 +56,11 @@ def find_nul(value: Any, where: str = "") -> str | None:
     True
     """
     if isinstance(value, str):
-        return (where or "body") if "\x00" in value else None
+        return (where or "body") if _unstorable(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             place = f"{where}.{key}" if where else str(key)
-            if "\x00" in str(key):
+            if _unstorable(str(key)):
                 return place
             found = find_nul(item, place)
             if found is not None:
