@@ -187,3 +187,30 @@ def test_a_year_the_chinese_calendar_does_not_know_falls_back_to_weekends_with_a
     deadline = add_working_days(friday, 1, "cn")
     assert deadline.at == dt.datetime(2027, 1, 11, 10, 0, tzinfo=TZ)  # the Monday
     assert "2027" in deadline.note and "weekends" in deadline.note
+
+
+def test_raise_alert_routes_one_alert_as_an_analysis_does_and_never_twice(flagged, people) -> None:  # type: ignore[no-untyped-def]
+    from corecustomers.web.work.routing import raise_alert
+
+    now = dt.datetime(2026, 3, 2, 9, tzinfo=TZ)  # a Monday; plain calendar days
+    owned, unowned = flagged[0], flagged[2]
+    alert, new = raise_alert(
+        owned, code="survey_detractor", reason_en="Detractor.", reason_zh="贬损者。",
+        tier="strategic", value_at_stake=12.5, now=now,
+    )  # fmt: skip
+    assert new and alert.assignee == people.am1 and alert.value_at_stake == 12.5
+    assert alert.due_at == now + dt.timedelta(days=2)  # the strategic SLA
+    note = Notification.objects.get(alert=alert)
+    assert note.user == people.am1 and note.kind == "alert"
+    assert note.message_en.startswith("New alert: ") and "Act by 2026-03-04" in note.message_en
+    again, new = raise_alert(
+        owned, code="survey_detractor", reason_en="Detractor again.", reason_zh="再次。",
+        tier="strategic", now=now,
+    )  # fmt: skip
+    assert not new and again.pk == alert.pk
+    assert Alert.objects.get(pk=alert.pk).note == "Detractor again."
+    assert Notification.objects.filter(alert=alert).count() == 1
+    lead_alert, _ = raise_alert(
+        unowned, code="survey_detractor", reason_en="D.", reason_zh="D。", tier="key", now=now
+    )
+    assert lead_alert.assignee == people.manager  # no owner: the lead of East

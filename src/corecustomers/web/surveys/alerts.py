@@ -11,9 +11,8 @@ only for core customers (the analysis state's ``core`` at the time of the answer
 is routed as the analysis' alerts are (:mod:`corecustomers.web.work.routing`): to the
 customer's owner, or to the team lead with none; due after the tier's SLA in working days;
 never twice while one is open for the same customer and reason (the open one gets a note);
-its assignee is notified in the app and, by the notification job, by e-mail. The work app
-has no public function that raises one alert, so :func:`raise_alert` writes the rows the way
-``route_alerts`` does.
+its assignee is notified in the app and, by the notification job, by e-mail: all of which
+is the work app's :func:`corecustomers.web.work.routing.raise_alert`.
 """
 
 from __future__ import annotations
@@ -24,12 +23,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from corecustomers.web.customers.models import AccountMember, Customer
+from corecustomers.web.customers.models import Customer
 from corecustomers.web.surveys.models import SurveyResponse
-from corecustomers.web.work.calendar import add_working_days
-from corecustomers.web.work.models import OPEN_STATUSES, Alert, Notification
-from corecustomers.web.work.policy import sla_calendar, sla_days
-from corecustomers.web.work.routing import team_lead
+from corecustomers.web.work.models import Alert
+from corecustomers.web.work.routing import raise_alert as route_one
 
 __all__ = ["DROP", "check_new", "raise_alert", "reason_of"]
 
@@ -70,51 +67,21 @@ def raise_alert(
     tier: str,
     now: dt.datetime | None = None,
 ) -> tuple[Alert, bool]:
-    """Raise (or add a note to the open) alert for ``customer`` and ``code``; ``(alert, new)``."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        current = (
-            Alert.objects.select_for_update()
-            .filter(customer=customer, reason_code=code, status__in=OPEN_STATUSES)
-            .first()
-        )
-        if current is not None:
-            current.note = (f"{current.note}\n" if current.note else "") + reason_en
-            current.save(update_fields=["note"])
-            return current, False
-        owner = (
-            AccountMember.objects.filter(customer=customer, role="owner")
-            .select_related("user")
-            .first()
-        )
-        assignee = owner.user if owner else team_lead(customer, None)
-        deadline = add_working_days(now, sla_days(tier), sla_calendar())
-        state = getattr(customer, "state", None)
-        alert = Alert.objects.create(
-            customer=customer,
-            reason_code=code,
-            reason_en=reason_en,
-            reason_zh=reason_zh,
-            tier=tier,
-            value_at_stake=getattr(state, "value_at_stake", None),
-            as_of=timezone.localdate(now),
-            assignee=assignee,
-            raised_at=now,
-            due_at=deadline.at,
-            sla_note=deadline.note,
-        )
-        if assignee is not None:
-            due = timezone.localtime(deadline.at).date().isoformat()
-            who = f"{customer.external_id} {customer.name}".strip()
-            Notification.objects.create(
-                user=assignee,
-                kind="alert",
-                message_en=f"New alert: {who} ({tier}). {reason_en} Act by {due}.",
-                message_zh=f"新预警：{who}（{tier}）。{reason_zh} 请在{due}前处理。",
-                alert=alert,
-                customer=customer,
-            )
-    return alert, True
+    """Raise (or add a note to the open) alert for ``customer`` and ``code``; ``(alert, new)``.
+
+    The work app's :func:`~corecustomers.web.work.routing.raise_alert`, with the value at
+    stake of the customer's analysis state.
+    """
+    state = getattr(customer, "state", None)
+    return route_one(
+        customer,
+        code=code,
+        reason_en=reason_en,
+        reason_zh=reason_zh,
+        tier=tier,
+        value_at_stake=getattr(state, "value_at_stake", None),
+        now=now,
+    )
 
 
 def check_new(*, now: dt.datetime | None = None) -> dict[str, Any]:

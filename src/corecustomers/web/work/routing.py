@@ -13,6 +13,10 @@ queues it as a job). For every customer the analysis flags:
 :func:`escalate_overdue` (a scheduled job) hands each alert whose deadline passed unresolved
 to the team lead, exactly once: the escalation is a conditional update that only one
 worker can win.
+
+:func:`raise_alert` is the same routing for one alert raised outside an analysis (e.g. a
+survey's detractor, :mod:`corecustomers.web.surveys.alerts`): to the owner or the team lead,
+due after the tier's SLA, notified, and never twice while one is open.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from corecustomers.web.work.models import OPEN_STATUSES, Alert, Notification
 from corecustomers.web.work.policy import sla_calendar, sla_days
 from corecustomers.web.work.raising import raise_new, to_reopen, update_open
 
-__all__ = ["Routed", "escalate_overdue", "route_alerts", "team_lead"]
+__all__ = ["Routed", "escalate_overdue", "raise_alert", "route_alerts", "team_lead"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,65 @@ def _notification(
         alert=alert,
         customer=alert.customer,
     )
+
+
+def raise_alert(
+    customer: Customer,
+    *,
+    code: str,
+    reason_en: str,
+    reason_zh: str,
+    tier: str,
+    value_at_stake: float | None = None,
+    run_id: str = "",
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Alert, bool]:
+    """Raise one alert for ``customer`` and reason ``code``, routed as the analysis' are.
+
+    Assigned to the customer's owner, or the team lead with none (:func:`team_lead`); due
+    after the tier's SLA in working days; its assignee notified (in the app; by e-mail
+    through the notification job). If an alert for the same customer and reason is open,
+    none is raised: the open one gets ``note`` (default: ``reason_en``) on a new line.
+    Returns ``(alert, new)``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = (
+            Alert.objects.select_for_update()
+            .filter(customer=customer, reason_code=code, status__in=OPEN_STATUSES)
+            .first()
+        )
+        if current is not None:
+            added = reason_en if note is None else note
+            if added:
+                current.note = (f"{current.note}\n" if current.note else "") + added
+                current.save(update_fields=["note"])
+            return current, False
+        owner = (
+            AccountMember.objects.filter(customer=customer, role="owner")
+            .select_related("user")
+            .order_by("pk")
+            .first()
+        )
+        assignee = owner.user if owner else team_lead(customer, None)
+        due, sla_note = _deadline(tier, now)
+        alert = Alert.objects.create(
+            customer=customer,
+            reason_code=code,
+            reason_en=reason_en,
+            reason_zh=reason_zh,
+            tier=tier,
+            value_at_stake=value_at_stake,
+            run_id=run_id,
+            as_of=timezone.localdate(now),
+            assignee=assignee,
+            raised_at=now,
+            due_at=due,
+            sla_note=sla_note,
+        )
+        _announce(alert, assignee, kind="alert", lead_in_en="New alert", lead_in_zh="新预警")
+    return alert, True
 
 
 #: Alerts to reopen handled per step (a few bulk statements each).
