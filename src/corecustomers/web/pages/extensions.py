@@ -7,7 +7,10 @@ may declare
   the roles named (empty: every role);
 * ``panels`` -- a mapping of a *slot* (``"profile"``, ``"dashboard"``) to template names,
   rendered in that slot of the page with the page's own context (``p`` on the profile,
-  ``data`` on the dashboard, and ``user`` and ``request`` everywhere).
+  ``data`` on the dashboard, and ``user`` and ``request`` everywhere);
+* ``periodic_jobs`` -- a sequence of :class:`PeriodicJob`: a job kind (registered with
+  :func:`corecustomers.web.jobs.runner.register`) that the worker's scheduler
+  (:mod:`corecustomers.web.sources.schedule`) queues once per due time, e.g. daily at 06:00.
 
 Access is still decided in each panel's own queries (``restrict``); a panel that has
 nothing to show for the user renders nothing.
@@ -15,6 +18,7 @@ nothing to show for the user renders nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -53,3 +57,29 @@ def panels(slot: str) -> Sequence[str]:
     for config in apps.get_app_configs():
         found.extend(getattr(config, "panels", {}).get(slot, ()))
     return found
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the scheduler queues once per due time: ``schedule`` is ``"daily"``,
+    ``"weekly"`` (``day`` an ISO weekday, 1 = Monday) or ``"monthly"`` (``day`` 1-28), at
+    ``at`` in the service's time zone. The job gets ``{"due": <ISO due time>}`` as params."""
+
+    kind: str
+    schedule: str = "daily"
+    at: dt.time = dt.time(6)
+    day: int = 1
+
+    def __post_init__(self) -> None:
+        if self.schedule not in {"daily", "weekly", "monthly"}:
+            raise ValueError(f"{self.kind}: schedule {self.schedule!r} is not daily/weekly/monthly")
+        if self.schedule == "weekly" and not 1 <= self.day <= 7:
+            raise ValueError(f"{self.kind}: a weekly job's day is 1 (Monday) to 7")
+        if self.schedule == "monthly" and not 1 <= self.day <= 28:
+            raise ValueError(f"{self.kind}: a monthly job's day is 1 to 28")
+
+
+def periodic_jobs() -> Iterator[PeriodicJob]:
+    """Every app's periodic jobs, in the order of ``INSTALLED_APPS``."""
+    for config in apps.get_app_configs():
+        yield from getattr(config, "periodic_jobs", ())
