@@ -3,6 +3,9 @@
 Reasons, checked in this order (a row gets the first that applies):
 
 =====================  ==========================================================
+``suppressed``           the customer was erased at their request (the id is on the
+                         suppression list, :mod:`corecustomers.data.suppression`):
+                         counted, never written anywhere, not even to the quarantine
 ``summary_row``          the customer column holds a total label (``Total``,
                          ``Grand total``, ``Subtotal``, ``合计``, ``总计``, ``小计``,
                          ``汇总`` …, see :data:`SUMMARY_LABELS`): a row an export adds
@@ -49,6 +52,7 @@ import pyarrow.csv as pacsv
 from corecustomers.data.mapping import OPTIONAL_FIELDS, ColumnMapping
 from corecustomers.data.parsing import amount_evidence, with_amount, with_timestamp
 from corecustomers.data.readers import ROW_COLUMN, RawSource
+from corecustomers.data.suppression import SUPPRESSED, SuppressionList
 
 __all__ = [
     "PLACEHOLDER_IDS",
@@ -113,6 +117,7 @@ SUMMARY_LABELS: tuple[str, ...] = (
 
 REASONS: dict[str, tuple[str, str]] = {
     # code: (field whose column is named in the message, what to do)
+    SUPPRESSED: ("customer_id", "nothing: the customer's data was erased at their request"),
     "summary_row": (
         "customer_id",
         "nothing: a total line of the export is not a customer and is never counted",
@@ -281,6 +286,7 @@ class Validated:
     def quarantine(self) -> ir.Table:
         """The quarantined rows: ``_source_row, reason`` and every source column as text."""
         source, bad = self.raw.table, self.bad_rows
+        bad = bad.filter(bad["__reason"] != SUPPRESSED)  # erased: their values stay unread
         joined = source.inner_join(bad, source[ROW_COLUMN] == bad[ROW_COLUMN])
         return joined.select(
             source[ROW_COLUMN],
@@ -330,6 +336,7 @@ def validate(
     business_offset_minutes: int = 0,
     decimal: str | None = None,
     placeholder_ids: tuple[str, ...] | None = None,
+    suppression: SuppressionList | None = None,
 ) -> Validated:
     """Parse and check every row of ``raw`` lazily.
 
@@ -344,6 +351,9 @@ def validate(
         runs one aggregate query over the amount column.
     placeholder_ids
         Customer ids that mean "no customer"; ``None`` for :data:`PLACEHOLDER_IDS`.
+    suppression
+        Erased customers: their rows get the reason ``suppressed`` (one query for the
+        distinct ids when the list is not empty).
     """
     t = raw.table
     amount_format = decide_amount_format(t, mapping["amount"], decimal)
@@ -382,7 +392,9 @@ def validate(
     labels = [f"{label}{colon}" for label in SUMMARY_LABELS for colon in _COLONS]
     placeholder = _one_of(customer, placeholders) if placeholders else ibis.literal(False)
     tomorrow = ibis.timestamp(today + _dt.timedelta(days=1))
+    erased = suppression.ids_in(t["__customer"]) if suppression else []
     basic = ibis.cases(
+        *([(_one_of(t["__customer"], erased).fill_null(False), SUPPRESSED)] if erased else []),
         (_one_of(customer, labels).fill_null(False), "summary_row"),
         (t["__customer"].isnull() | placeholder.fill_null(False), "missing_customer_id"),
         (stamp.isnull(), "unparseable_date"),

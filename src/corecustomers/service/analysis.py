@@ -36,6 +36,7 @@ from corecustomers.data.features import customer_features, materialize, returns_
 from corecustomers.data.mapping import ColumnMapping, map_columns
 from corecustomers.data.parsing import parse_utc_offset
 from corecustomers.data.readers import RawSource, read_error, read_source
+from corecustomers.data.suppression import load_suppression
 from corecustomers.data.validation import (
     AmountFormat,
     ValidationCounts,
@@ -167,6 +168,7 @@ def prepare(
         business_offset_minutes=offset,
         decimal=settings.decimal,
         placeholder_ids=settings.placeholder_ids,
+        suppression=load_suppression(settings.workspace),
     )
     progress.note(f"amounts: {validated.amount_format.describe()}")
     with progress.step("Validating rows"):
