@@ -56,7 +56,15 @@ from corecustomers.web.customers.models import Analysis, Customer
 from corecustomers.web.loyalty.ledger import expires_at, programme
 from corecustomers.web.loyalty.models import Account, EarnedOrder, Entry, Level, Lot, Movement
 
-__all__ = ["EarningError", "chunk_size", "earn_groups", "earn_run", "points_for", "run_groups"]
+__all__ = [
+    "EarningError",
+    "chunk_size",
+    "earn_groups",
+    "earn_run",
+    "points_for",
+    "run_batches",
+    "run_groups",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +96,26 @@ def points_for(amount: float, *, per_unit: Decimal, multiplier: Decimal, birthda
 def run_groups(analysis: Analysis) -> pa.Table:
     """The run's transactions as earning groups: customer_id, key, day, amount (net > 0).
 
-    Read again from the source ``summary.json`` names, up to the run's as-of date.
+    Read again from the source ``summary.json`` names, up to the run's as-of date; sorted
+    by customer and key.
     """
+    with _run_groups(analysis, ordered=True) as expression:
+        table: pa.Table = expression.to_pyarrow()
+    return table.select(["customer_id", "key", "day", "amount"])
+
+
+@contextmanager
+def run_batches(analysis: Analysis, rows: int = 500_000) -> Iterator[Iterator[pa.RecordBatch]]:
+    """:func:`run_groups` streamed as Arrow record batches (in no particular order)."""
+    with _run_groups(analysis, ordered=False) as expression:
+        reader = expression.select(["customer_id", "key", "day", "amount"]).to_pyarrow_batches(
+            chunk_size=rows
+        )
+        yield iter(reader)
+
+
+@contextmanager
+def _run_groups(analysis: Analysis, *, ordered: bool) -> Iterator[Any]:
     from corecustomers.config import Settings
     from corecustomers.service.analysis import prepare
 
@@ -135,10 +161,8 @@ def run_groups(analysis: Analysis) -> pa.Table:
             .group_by(["customer_id", "key"])
             .aggregate(amount=tx.amount.sum(), day=day.min())
             .filter(lambda t: t.amount > 0)
-            .order_by(["customer_id", "key"])
         )
-        table: pa.Table = grouped.to_pyarrow()
-    return table.select(["customer_id", "key", "day", "amount"])
+        yield grouped.order_by(["customer_id", "key"]) if ordered else grouped
 
 
 def _customers(ids: list[str]) -> dict[str, tuple[int, dt.date | None]]:
@@ -191,15 +215,26 @@ def _heartbeat(progress: Progress | None, message: str, every: float = 1.0) -> I
 def earn_run(
     run_id: str, *, progress: Progress | None = None, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Earn the points of run ``run_id``'s transactions (see the module docstring)."""
+    """Earn the points of run ``run_id``'s transactions (see the module docstring).
+
+    The set-based path of :mod:`~corecustomers.web.loyalty.bulk_earning`: the groups are
+    streamed from the engine's reader into a staging table, then earned in SQL.
+    """
+    from corecustomers.web.loyalty.bulk_earning import earn_staged, stage
+
     analysis = Analysis.objects.filter(run_id=run_id).first()
     if analysis is None:
         raise EarningError(f"no imported analysis {run_id}; import it first")
-    with _heartbeat(progress, "reading the run's transactions again"):
-        groups = run_groups(analysis)
+    now = now or timezone.now()
+    rules = programme()
+    with (
+        _heartbeat(progress, "reading the run's transactions again"),
+        run_batches(analysis) as batches,
+    ):
+        rows = stage(batches)
     if progress is not None:
-        progress(0.0, f"earning: {groups.num_rows} orders to look at")
-    return earn_groups(groups, movement_key=f"run:{run_id}", progress=progress, now=now)
+        progress(0.0, f"earning: {rows} orders to look at")
+    return earn_staged(movement_key=f"run:{run_id}", rules=rules, now=now, progress=progress)
 
 
 def earn_groups(
@@ -208,10 +243,24 @@ def earn_groups(
     movement_key: str,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    path: str = "set",
 ) -> dict[str, int]:
-    """Earn ``groups`` (customer_id, key, day, amount; sorted by customer) exactly once."""
+    """Earn ``groups`` (customer_id, key, day, amount) exactly once.
+
+    ``path="set"``: in SQL (:func:`~corecustomers.web.loyalty.bulk_earning.earn_batches`);
+    ``path="orders"``: order by order in Python, chunk by chunk (``groups`` sorted by
+    customer) -- the reference the set path is tested against.
+    """
     now = now or timezone.now()
     rules = programme()
+    if path == "set":
+        from corecustomers.web.loyalty.bulk_earning import earn_batches
+
+        return earn_batches(
+            [groups], movement_key=movement_key, rules=rules, now=now, progress=progress
+        )
+    if path != "orders":
+        raise ValueError(f"path: 'set' or 'orders', not {path!r}")
     levels = {level.pk: level for level in Level.objects.all()}
     totals = {"customers": 0, "orders": 0, "points": 0, "skipped_orders": 0, "unknown": 0}
     done_rows = 0
