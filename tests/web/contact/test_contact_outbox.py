@@ -223,26 +223,44 @@ def test_a_survey_invitation_is_an_outbox_message_with_the_callers_own_link() ->
     assert (no.status, no.reason_code) == ("held", "no_consent")
 
 
-def test_the_daily_jobs_start_once_and_each_run_queues_the_next(
+def test_the_daily_jobs_are_queued_by_the_scheduler_once_per_day(
     django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    """The contact app's daily jobs are its ``periodic_jobs``: the worker's scheduler queues
+    each once per due time (06:00), however often it ticks; a run queues nothing itself."""
+    from django.apps import apps
     from django_tasks_db.models import DBTaskResult
 
-    from corecustomers.web.contact.delivery import DAILY, ensure_daily
     from corecustomers.web.jobs.runner import run_job
+    from corecustomers.web.sources.schedule import tick_periodic
 
     settings.TIME_ZONE = "UTC"
+    daily = sorted(j.kind for j in apps.get_app_config("contact").periodic_jobs)
+    assert daily == ["plan_care_messages", "plan_contact_messages"]
     now = dt.datetime(2026, 3, 11, 7, 30, tzinfo=dt.UTC)
     with django_capture_on_commit_callbacks(execute=True):
-        started = ensure_daily(now=now)
-        assert ensure_daily(now=now) == []  # already waiting
-    assert sorted(j.kind for j in started) == sorted(DAILY)
-    tomorrow_six = dt.datetime(2026, 3, 12, 6, 0, tzinfo=dt.UTC)
+        started = [j for j in tick_periodic(now) if j.kind in daily]
+        assert [j for j in tick_periodic(now) if j.kind in daily] == []  # queued already
+    assert sorted(j.kind for j in started) == daily
+    six = "2026-03-11T06:00:00+00:00"  # the latest due time: caught up once
+    assert all(j.params == {"due": six} for j in started)
     for job in started:
-        assert DBTaskResult.objects.get(args_kwargs__args=[str(job.pk)]).run_after == tomorrow_six
+        assert DBTaskResult.objects.filter(args_kwargs__args=[str(job.pk)]).count() == 1
     care = next(j for j in started if j.kind == "plan_care_messages")
     with django_capture_on_commit_callbacks(execute=True):
         done = run_job(str(care.pk))
     assert done.status == "succeeded", done.error
-    waiting = Job.objects.filter(kind="plan_care_messages", status="queued")
-    assert waiting.count() == 1 and waiting.get().pk != care.pk
+    assert not Job.objects.filter(kind="plan_care_messages", status="queued").exists()
+    later = dt.datetime(2026, 3, 11, 23, 0, tzinfo=dt.UTC)
+    assert [j for j in tick_periodic(later) if j.kind in daily] == []  # nothing new is due
+    # while one is still waiting, the next due time waits for it
+    tomorrow = dt.datetime(2026, 3, 12, 6, 0, 1, tzinfo=dt.UTC)
+    again = [j for j in tick_periodic(tomorrow) if j.kind in daily]
+    assert [j.kind for j in again] == ["plan_care_messages"]
+    assert again[0].params == {"due": "2026-03-12T06:00:00+00:00"}
+    # a service started after today's due time, whose kinds never ran: not at once
+    Job.objects.all().delete()
+    start = dt.datetime(2026, 3, 13, 9, 0, tzinfo=dt.UTC)
+    assert [j for j in tick_periodic(start, since=start) if j.kind in daily] == []
+    next_day = dt.datetime(2026, 3, 14, 6, 0, 1, tzinfo=dt.UTC)
+    assert sorted(j.kind for j in tick_periodic(next_day, since=start) if j.kind in daily) == daily

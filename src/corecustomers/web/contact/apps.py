@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from corecustomers.web.pages.extensions import NavEntry
+from corecustomers.web.pages.extensions import NavEntry, PeriodicJob
 
 
 class ContactConfig(AppConfig):
@@ -38,6 +39,12 @@ class ContactConfig(AppConfig):
         "care": _("Care day"),
         "plan": _("Contact plan"),
     }
+    #: Daily at 06:00, queued by the worker's scheduler: the care messages of the care days
+    #: now due to be planned, and the contact plans' messages (see :mod:`.delivery`).
+    periodic_jobs: ClassVar[Sequence[PeriodicJob]] = (
+        PeriodicJob("plan_care_messages", "daily", dt.time(6)),
+        PeriodicJob("plan_contact_messages", "daily", dt.time(6)),
+    )
 
     def ready(self) -> None:
         from corecustomers.web.contact.delivery import connect

@@ -38,7 +38,7 @@ from corecustomers.web.contact.unsubscribe import make_token
 from corecustomers.web.jobs.models import Job
 from corecustomers.web.work.models import Interaction
 
-__all__ = ["DAILY", "MAX_ATTEMPTS", "deliver_due", "ensure_daily", "lease", "queue_delivery"]
+__all__ = ["MAX_ATTEMPTS", "deliver_due", "lease", "queue_delivery"]
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,6 @@ def queue_delivery(after: dt.datetime | None = None, *, besides: Any = None) -> 
 
 def _deliver_job(job: Job, progress: Any) -> dict[str, int]:
     counts = deliver_due()
-    ensure_daily()
     later = (
         OutboxMessage.objects.filter(status__in=("queued", "sending"))
         .order_by("planned_for")
@@ -238,51 +237,15 @@ def _deliver_job(job: Job, progress: Any) -> dict[str, int]:
     return counts
 
 
-#: Jobs that run once a day, each queueing its next run (see :func:`ensure_daily`).
-DAILY = ("plan_care_messages", "plan_contact_messages")
-#: The hour of the day (service time zone) the daily jobs run.
-DAILY_HOUR = 6
-
-
-def ensure_daily(*, besides: Any = None, now: dt.datetime | None = None) -> list[Job]:
-    """Queue each daily job for the next 06:00 unless one is waiting; the jobs queued.
-
-    The chain keeps itself going (each run queues the next); the outbox page and every
-    delivery pass call this too, so that a new service, or one whose queue was cleared,
-    starts it.
-    """
-    from corecustomers.web.jobs.tasks import run_job_task
-
-    local = timezone.localtime(now or timezone.now())
-    when = local.replace(hour=DAILY_HOUR, minute=0, second=0, microsecond=0)
-    if when <= local:
-        when += dt.timedelta(days=1)
-    queued = []
-    for kind in DAILY:
-        waiting = Job.objects.filter(kind=kind, status__in=("queued", "running"))
-        if besides is not None:
-            waiting = waiting.exclude(pk=besides)
-        if waiting.exists():
-            continue
-        job = Job.objects.create(kind=kind, params={"after": when.isoformat()}, channel="system")
-        transaction.on_commit(
-            lambda job=job: run_job_task.using(run_after=when).enqueue(str(job.pk))
-        )
-        queued.append(job)
-    return queued
-
-
 def _plan_care_job(job: Job, progress: Any) -> dict[str, int]:
     from corecustomers.web.contact.care import plan_care_messages
 
-    ensure_daily(besides=job.pk)
     return plan_care_messages()
 
 
 def _plan_messages_job(job: Job, progress: Any) -> dict[str, Any]:
     from corecustomers.web.contact.plans import plan_due_messages
 
-    ensure_daily(besides=job.pk)
     return plan_due_messages()
 
 
@@ -290,6 +253,6 @@ def connect() -> None:
     from corecustomers.web.jobs.runner import register
 
     register("deliver_outbox", _deliver_job)
-    # once a day from a scheduler: the care messages of the care days now due to be planned
+    # once a day, queued by the worker's scheduler (the ``periodic_jobs`` of ContactConfig)
     register("plan_care_messages", _plan_care_job)
     register("plan_contact_messages", _plan_messages_job)

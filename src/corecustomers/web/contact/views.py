@@ -31,7 +31,7 @@ from corecustomers.web.contact.consent import (
     record_consents,
     set_do_not_contact,
 )
-from corecustomers.web.contact.delivery import deliver_due, ensure_daily
+from corecustomers.web.contact.delivery import deliver_due
 from corecustomers.web.contact.festivals import OCCASIONS
 from corecustomers.web.contact.models import (
     CONTACT_CHANNELS,
@@ -145,7 +145,6 @@ def outbox_page(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     zh = page_lang() == "zh"
     today = timezone.localdate()
-    ensure_daily()  # care days and the plans' messages: planned by daily jobs
     status = request.GET.get("status", "all")
     if status not in STATUS_FILTERS:
         status = "all"

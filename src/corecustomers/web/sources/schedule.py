@@ -13,6 +13,15 @@ is going on is covered by that run.
 Every ``CORECUSTOMERS_ESCALATE_SECONDS`` (default 300) the scheduler also queues the
 ``escalate_alerts`` job of the work app, unless one is waiting or running.
 
+Apps' periodic jobs: an ``AppConfig`` names ``periodic_jobs``
+(:class:`~corecustomers.web.pages.extensions.PeriodicJob`: a registered job kind, daily /
+weekly / monthly at a time of day); at every tick :func:`tick_periodic` queues each one
+whose latest due time has no job yet, with ``{"due": <ISO time>}`` as its params -- once
+per due time however many schedulers tick (the check and the insert are serialised), the
+latest missed one caught up once (but a kind that never ran starts at its first due time
+after the scheduler started), and not while a job of that kind is waiting or running (the
+due time is then queued after it).
+
 Examples
 --------
 >>> import datetime as dt
@@ -38,10 +47,11 @@ from django.utils import timezone
 
 from corecustomers.web.jobs.models import Job
 from corecustomers.web.jobs.runner import submit
+from corecustomers.web.pages.extensions import PeriodicJob, periodic_jobs
 from corecustomers.web.sources.models import Schedule, Source, SourceRun
 from corecustomers.web.sources.runs import request_run
 
-__all__ = ["escalate_seconds", "latest_due", "start_scheduler", "tick"]
+__all__ = ["escalate_seconds", "latest_due", "start_scheduler", "tick", "tick_periodic"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +131,60 @@ def tick(now: dt.datetime | None = None) -> list[SourceRun]:
     return created
 
 
+#: The advisory lock key of queueing periodic jobs (any constant shared by every worker).
+PERIODIC_LOCK = 7_310_012
+
+
+def _serialise() -> None:
+    """One scheduler at a time between the check and the insert of a periodic job."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PERIODIC_LOCK])
+    else:  # SQLite: any write takes the database's write lock until the commit
+        Job.objects.filter(kind="", status="").update(message="")
+
+
+def tick_periodic(now: dt.datetime | None = None, *, since: dt.datetime | None = None) -> list[Job]:
+    """Queue every app's periodic job whose latest due time has none yet; the jobs queued.
+
+    ``since`` (the scheduler's start): a kind that never had a job starts with its first
+    due time after it -- a new service does not run every daily job at once on its start.
+    """
+    now = now or timezone.now()
+    zone = _zone()
+    queued: list[Job] = []
+    for job in periodic_jobs():
+        due = latest_due(job.schedule, job.at, job.day, now, zone)
+        if due is None:
+            continue
+        if since is not None and due < since and not Job.objects.filter(kind=job.kind).exists():
+            continue
+        made = _queue_periodic(job, due)
+        if made is not None:
+            log.info("queued the periodic job %s for %s", job.kind, due.isoformat())
+            queued.append(made)
+    return queued
+
+
+def _queue_periodic(job: PeriodicJob, due: dt.datetime) -> Job | None:
+    stamp = due.isoformat()
+    same_kind = Job.objects.filter(kind=job.kind)
+    if same_kind.filter(params__due=stamp).exists():
+        return None  # the common case, without a lock
+    with transaction.atomic():
+        _serialise()
+        if same_kind.filter(params__due=stamp).exists():
+            return None  # another scheduler queued it
+        if same_kind.filter(status__in=("queued", "running")).exists():
+            return None  # one is going on: this due time is queued after it
+        try:
+            made, _ = submit(job.kind, {"due": stamp}, channel="system")
+        except ValueError:  # no handler registered for the kind
+            log.warning("periodic job %s: no handler is registered; not queued", job.kind)
+            return None
+    return made
+
+
 def queue_escalation() -> Job | None:
     """Queue ``escalate_alerts`` unless one is waiting or running; the new job."""
     if Job.objects.filter(kind="escalate_alerts", status__in=("queued", "running")).exists():
@@ -132,9 +196,11 @@ def queue_escalation() -> Job | None:
 def _loop(stop: threading.Event, every: float) -> None:
     escalate_every = escalate_seconds()
     next_escalation = time.monotonic() + escalate_every  # the first one after an interval
+    started = timezone.now()
     while True:
         try:
             tick()
+            tick_periodic(since=started)
             if escalate_every > 0 and time.monotonic() >= next_escalation:
                 queue_escalation()
                 next_escalation = time.monotonic() + escalate_every
