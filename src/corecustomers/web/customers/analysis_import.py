@@ -32,6 +32,7 @@ from pyarrow import csv
 
 from corecustomers.errors import InputError
 from corecustomers.web.audit.log import record
+from corecustomers.web.customers import cells
 from corecustomers.web.customers.identity import pseudonyms
 from corecustomers.web.customers.models import Analysis, Customer, CustomerHistory, CustomerState
 from corecustomers.web.customers.signals import analysis_imported
@@ -169,6 +170,9 @@ def import_analysis(
                 message=f"imported the analysis of {as_of} ({total:,} customers) from {folder}",
                 row_count=total,
             )
+    # The dashboard's aggregates of the new states and history, once (``cells.py``).
+    report(0.99, "dashboard aggregates")
+    cells.rebuild()
     report(1.0, "done")
     return AnalysisImport(
         run_id, as_of, total, new_customers, update_state, not created, suppressed

@@ -21,10 +21,13 @@ class CustomersConfig(AppConfig):
 
 
 def _keep_scope_triggers(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
-    """Make the scope-copy triggers again after every ``migrate`` (idempotent): SQLite
-    drops a table's triggers when a later migration rebuilds that table."""
+    """Make the scope-copy and dashboard-cell triggers again after every ``migrate``
+    (idempotent): SQLite drops a table's triggers when a later migration rebuilds that
+    table."""
     from django.db import connections
 
+    from corecustomers.web.customers import cells
     from corecustomers.web.customers.scope_copy import ensure_triggers
 
     ensure_triggers(connections[using])
+    cells.ensure_triggers(connections[using])

@@ -1,11 +1,14 @@
 """The management dashboard of the customers a user may see.
 
-For a user who sees every customer the aggregates read every state (one index-only pass
-per query on PostgreSQL) and the trend comes from each analysis' ``summary.json``. For a
-part of the base the scope is :func:`~corecustomers.web.customers.scope.state_scope`:
-disjoint conditions on the states, each answered from one index, whose results add up --
-instead of joining the customers table in every query (four joins of a 100k-customer
-scope with 1M customers took 1.7-2.3 s on PostgreSQL).
+For a user who sees every customer, or a manager (whose scope is whole regions and
+teams), the sums come from the per-analysis cells kept by the database (``cells.py``: a
+few hundred rows instead of 1M states); the whole base's trend comes from each analysis'
+``summary.json``. Otherwise (an account manager's own customers, or cells a writer is
+rebuilding) the aggregates read the states. For a part of the base the scope is
+:func:`~corecustomers.web.customers.scope.state_scope`: disjoint conditions on the
+states, each answered from one index, whose results add up -- instead of joining the
+customers table in every query (four joins of a 100k-customer scope with 1M customers
+took 1.7-2.3 s on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
+from corecustomers.web.access import reaches_everything
+from corecustomers.web.customers.cells import cell_scope
+from corecustomers.web.customers.cells import ensure_fresh as cells_fresh
 from corecustomers.web.customers.models import (
     AccountMember,
     Analysis,
+    Customer,
     CustomerHistory,
     CustomerState,
+    DashboardCell,
+    TrendCell,
 )
 from corecustomers.web.customers.records import Dashboard, TierCount
 from corecustomers.web.customers.scope import state_scope
@@ -148,26 +157,74 @@ def _core_trend(parts: list[Any] | None, analyses: list[Analysis]) -> list[dict[
     return trend
 
 
+def _cell_pairs(scope: Q, run_id: str) -> list[dict[str, Any]]:
+    """The sums per ``(previous_tier, tier)`` from the cells of ``scope`` (``cells.py``)."""
+    return list(
+        DashboardCell.objects.filter(scope, run_id=run_id)
+        .values("tier", "previous_tier")
+        .annotate(
+            n=Sum("n"),
+            revenue=Sum("revenue"),
+            clv=Sum("clv"),
+            alerts=Sum("alerts"),
+            stake=Sum("stake"),
+            owned=Sum("owned"),
+        )
+        .order_by()
+    )
+
+
+def _cell_trend(scope: Q, analyses: list[Analysis]) -> list[dict[str, Any]]:
+    """Core customers at each analysis from the trend cells of ``scope``."""
+    core_ever = sorted(
+        {str(t) for a in analyses for t in (a.summary.get("tiers") or {}).get("core_tiers") or []}
+    )
+    history: dict[tuple[Any, str], int] = {}
+    for row in (
+        TrendCell.objects.filter(scope, as_of__in=[a.as_of for a in analyses], tier__in=core_ever)
+        .values("as_of", "tier")
+        .annotate(total=Sum("n"))
+        .order_by()
+    ):
+        history[(row["as_of"], row["tier"])] = int(row["total"] or 0)
+    trend = []
+    for analysis in analyses:
+        analysis_core = set((analysis.summary.get("tiers") or {}).get("core_tiers") or [])
+        count = sum(history.get((analysis.as_of, tier), 0) for tier in analysis_core)
+        trend.append({"as_of": analysis.as_of, "core_customers": count})
+    return trend
+
+
 def dashboard(user: Any) -> Dashboard:
-    """The dashboard of the customers ``user`` may see (all of them for admins and analysts)."""
+    """The dashboard of the customers ``user`` may see (all of them for admins and analysts).
+
+    Read from the per-analysis cells (``cells.py``) when the scope is the whole base or a
+    manager's regions and teams and the cells are true; else from the states.
+    """
     # Every analysis in one query; the latest is the last (``Analysis``' own order is the
     # reverse: the newest snapshot date, then the newest import).
     analyses = list(Analysis.objects.order_by("as_of", "imported_at"))
     latest = analyses[-1] if analyses else None
     order, core, labels = _labels_of(latest)
-    parts = state_scope(user, "view")
-    whole_base = parts is None
+    whole_base = reaches_everything(Customer, user, "view")
+    cell_condition = cell_scope(user)
+    from_cells = cell_condition is not None and latest is not None and cells_fresh()
+    parts = None if whole_base else state_scope(user, "view")
     # Every state without joining the customers when the user sees them all; else the
     # states of each part of the scope (disjoint: their counts and sums add up).
     scoped = [CustomerState.objects.all()] if parts is None else [p.states() for p in parts]
     if latest is not None:
         scoped = [states.filter(run_id=latest.run_id) for states in scoped]
-    # One pass per part for the tiers and the movements (index-only on PostgreSQL).
-    pairs = [
-        pair
-        for states in scoped
-        for pair in states.values("tier", "previous_tier").annotate(**AGGREGATES).order_by()
-    ]
+    if from_cells:
+        assert cell_condition is not None and latest is not None
+        pairs = _cell_pairs(cell_condition, latest.run_id)
+    else:
+        # One pass per part for the tiers and the movements (index-only on PostgreSQL).
+        pairs = [
+            pair
+            for states in scoped
+            for pair in states.values("tier", "previous_tier").annotate(**AGGREGATES).order_by()
+        ]
     per_tier = _per_tier(pairs)
     tiers = [
         TierCount(
@@ -193,18 +250,34 @@ def dashboard(user: Any) -> Dashboard:
     elif n:
         top_spend = _top_spend(scoped, max(1, round(0.2 * n)))
         top = top_spend / revenue if revenue > 0 else None
-    has_owner = Exists(AccountMember.objects.filter(customer=OuterRef("customer"), role="owner"))
     without_owner_by_tier: dict[str, int] = {}
-    for states in scoped:
-        for row in (
-            states.filter(tier__in=core)
-            .exclude(has_owner)
-            .values("tier")
-            .annotate(n=Count("pk"))
-            .order_by()
-        ):
-            tier = row["tier"]
-            without_owner_by_tier[tier] = without_owner_by_tier.get(tier, 0) + row["n"]
+    if from_cells:
+        for pair in pairs:
+            if pair["tier"] in core:
+                missing = int(pair["n"] or 0) - int(pair["owned"] or 0)
+                tier = pair["tier"]
+                without_owner_by_tier[tier] = without_owner_by_tier.get(tier, 0) + missing
+    else:
+        has_owner = Exists(
+            AccountMember.objects.filter(customer=OuterRef("customer"), role="owner")
+        )
+        for states in scoped:
+            for row in (
+                states.filter(tier__in=core)
+                .exclude(has_owner)
+                .values("tier")
+                .annotate(n=Count("pk"))
+                .order_by()
+            ):
+                tier = row["tier"]
+                without_owner_by_tier[tier] = without_owner_by_tier.get(tier, 0) + row["n"]
+    if whole_base:
+        trend = _core_trend(None, analyses)
+    elif from_cells:
+        assert cell_condition is not None
+        trend = _cell_trend(cell_condition, analyses)
+    else:
+        trend = _core_trend(parts, analyses)
     return Dashboard(
         as_of=latest.as_of if latest else None,
         customers=n,
@@ -215,7 +288,7 @@ def dashboard(user: Any) -> Dashboard:
         tiers=tiers,
         core_customers=sum(t.customers for t in tiers if t.core),
         flows=_flows(pairs, order, core) if order else {},
-        trend=_core_trend(parts, analyses),
+        trend=trend,
         open_alerts=sum(t.alerts for t in tiers),
         value_at_stake=sum(t.value_at_stake for t in tiers),
         core_without_owner=sum(without_owner_by_tier.values()),

@@ -33,9 +33,12 @@ __all__ = [
     "Customer",
     "CustomerHistory",
     "CustomerState",
+    "DashboardCell",
+    "DashboardCellStatus",
     "Relationship",
     "ServiceSetting",
     "TierOverride",
+    "TrendCell",
     "customer_scope",
     "manager_reach",
 ]
@@ -349,3 +352,51 @@ class TierOverride(models.Model):
     @classmethod
     def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
         return _through_customer(user, action)
+
+
+class DashboardCell(models.Model):
+    """The dashboard's sums over the states of one run, region, team, tier and previous tier.
+
+    Kept true by database triggers and rebuilt after each import (see ``cells.py``); never
+    written by the application otherwise.
+    """
+
+    run_id = models.CharField(max_length=64)
+    scope_region = models.CharField(max_length=100, blank=True, default="")
+    scope_team = models.IntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=40)
+    previous_tier = models.CharField(max_length=40, blank=True, default="")
+    n = models.IntegerField(default=0)
+    revenue = models.FloatField(null=True)
+    clv = models.FloatField(null=True)
+    alerts = models.IntegerField(default=0)
+    stake = models.FloatField(null=True)
+    #: customers of the cell with an owner on their account team
+    owned = models.IntegerField(default=0)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["run_id", "tier", "previous_tier"], name="cell_run_tier")
+        ]
+
+
+class TrendCell(models.Model):
+    """History points per snapshot date, customer region, team and tier (``cells.py``)."""
+
+    as_of = models.DateField()
+    scope_region = models.CharField(max_length=100, blank=True, default="")
+    scope_team = models.IntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=40)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["as_of", "tier"], name="trend_cell_date_tier")
+        ]
+
+
+class DashboardCellStatus(models.Model):
+    """One row (``id`` 1): whether the cells may differ from the states (``cells.py``)."""
+
+    id = models.IntegerField(primary_key=True)
+    stale = models.BooleanField(default=True)
