@@ -8,6 +8,17 @@
 * ``GET /customers/{customer_id}/points/entries`` -- the ledger's lines, newest first.
 * ``GET /loyalty/liability`` -- the outstanding points of the members in the caller's scope.
 * ``GET``/``POST /events`` -- club events (see :mod:`corecustomers.web.loyalty.events`).
+* ``GET /events/{event_id}/invitations`` -- the invited members in the caller's scope;
+  ``POST /events/{event_id}/rsvp`` -- a member's answer (``Idempotency-Key`` required).
+* ``GET``/``PUT /customers/{customer_id}/level`` -- the member's level; a manual level
+  with an end date, set or cleared with a reason (managers; audited);
+  ``GET /customers/{customer_id}/level/history`` -- the level history, newest first.
+* ``GET /gifts`` -- the gifts and their stock; ``POST /customers/{customer_id}/gifts`` --
+  give one as a member benefit (``Idempotency-Key`` required; on the timeline, audited).
+
+The writes outside the ledger (a gift, an RSVP) keep their key's first answer
+(:class:`~corecustomers.web.loyalty.models.KeyedRequest`): a replay answers it again with
+``Idempotent-Replayed: true``; the same key with a different body is a 422.
 
 Access is decided in the query (``restrict``): a customer the caller may not see is a 404;
 one they may see but not change is a 403 on a write. Every write is audited.
@@ -16,8 +27,10 @@ one they may see but not change is a 403 on a write. Every write is audited.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
@@ -29,9 +42,17 @@ from corecustomers.web.api.errors import ApiError
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import find_customer, sees_personal_data
-from corecustomers.web.loyalty import events, ledger
+from corecustomers.web.loyalty import events, ledger, levels
 from corecustomers.web.loyalty.checks import liability
-from corecustomers.web.loyalty.models import Account, Entry, Event
+from corecustomers.web.loyalty.models import (
+    Account,
+    Entry,
+    Event,
+    Gift,
+    Invitation,
+    KeyedRequest,
+    LevelChange,
+)
 
 __all__ = ["router"]
 
@@ -112,6 +133,49 @@ def _customer(request: HttpRequest, customer_id: str, *, change: bool = False) -
     return customer
 
 
+def _key(header: str | None) -> str:
+    key = (header or "").strip()
+    if not key or len(key) > 200 or "\x00" in key:
+        raise ApiError(
+            422,
+            "invalid",
+            "Idempotency-Key: send a header of 1 to 200 characters, new for each change",
+            "Idempotency-Key",
+        )
+    return key
+
+
+def _keyed(
+    customer: Customer, key: str, fingerprint: str, write: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """(the write's answer, replayed): the key's first answer, or ``write()`` done once."""
+
+    def replay(first: KeyedRequest) -> tuple[dict[str, Any], bool]:
+        if first.fingerprint != fingerprint:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request; send a new key",
+                "Idempotency-Key",
+            )
+        return dict(first.result), True
+
+    try:
+        with transaction.atomic():
+            first = (
+                KeyedRequest.objects.select_for_update().filter(customer=customer, key=key).first()
+            )
+            if first is not None:
+                return replay(first)
+            result = write()
+            KeyedRequest.objects.create(
+                customer=customer, key=key, fingerprint=fingerprint, result=result
+            )
+            return result, False
+    except IntegrityError:  # the same key at the same moment: the first one won
+        return replay(KeyedRequest.objects.get(customer=customer, key=key))
+
+
 def _points(user: Any, customer: Customer, balance: ledger.Balance) -> dict[str, Any]:
     return {
         "customer_id": _shown_id(user, customer),
@@ -155,14 +219,7 @@ def post_points(
 ) -> Any:
     user = writer_of(request)
     customer = _customer(request, customer_id, change=True)
-    key = (idempotency_key or "").strip()
-    if not key or len(key) > 200 or "\x00" in key:
-        raise ApiError(
-            422,
-            "invalid",
-            "Idempotency-Key: send a header of 1 to 200 characters, new for each change",
-            "Idempotency-Key",
-        )
+    key = _key(idempotency_key)
     for name in ("order_id", "reason"):
         if "\x00" in getattr(body, name):
             raise ApiError(422, "invalid", f"{name}: NUL characters are not allowed", name)
@@ -344,3 +401,287 @@ def create_event(request: HttpRequest, body: EventIn) -> Any:
         code = "forbidden" if status == 403 else "invalid"
         raise ApiError(status, code, str(exc), exc.field) from exc
     return Status(201, _event(user, event))
+
+
+class InvitationOut(Schema):
+    event_id: int
+    customer_id: str
+    rsvp: Literal["invited", "yes", "no"]
+    attended: bool
+
+
+class InvitationListOut(Schema):
+    items: list[InvitationOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class RsvpIn(Schema):
+    customer_id: str = Field(..., min_length=1, max_length=200)
+    answer: Literal["yes", "no"]
+
+
+class RsvpOut(InvitationOut):
+    replayed: bool
+
+
+def _visible_event(user: Any, event_id: int) -> Event:
+    event = events.visible(user).filter(pk=event_id).first()
+    if event is None:
+        raise ApiError(404, "not_found", f"no event {event_id}")
+    return event
+
+
+@router.get(
+    "/events/{event_id}/invitations",
+    response={200: InvitationListOut, **READ},
+    summary="The members invited to an event, in your scope",
+)
+def list_invitations(request: HttpRequest, event_id: int, page: Query[PageQuery]) -> Any:
+    user = user_of(request)
+    event = _visible_event(user, event_id)
+    rows = (
+        Invitation.objects.restrict(user, "view")
+        .filter(event=event)
+        .select_related("customer")
+        .order_by("pk")
+    )
+    items = [
+        {
+            "event_id": event.pk,
+            "customer_id": _shown_id(user, row.customer),
+            "rsvp": row.rsvp,
+            "attended": row.attended,
+        }
+        for row in rows[page.offset : page.offset + page.limit]
+    ]
+    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+
+
+@router.post(
+    "/events/{event_id}/rsvp",
+    response={200: RsvpOut, **WRITE},
+    summary="A member's answer to an event invitation",
+    description="Send `Idempotency-Key`: the same key for the same customer answers the first "
+    "result (`Idempotent-Replayed: true`). A yes beyond the event's places answers 409 "
+    "`event_full`; a customer out of your scope, or not invited, is a 404.",
+)
+def post_rsvp(
+    request: HttpRequest,
+    event_id: int,
+    body: RsvpIn,
+    response: HttpResponse,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    user = writer_of(request)
+    event = _visible_event(user, event_id)
+    customer = _customer(request, body.customer_id, change=True)
+    key = _key(idempotency_key)
+
+    def write() -> dict[str, Any]:
+        try:
+            invitation = events.rsvp(user, event.pk, customer, body.answer)
+        except events.EventError as exc:
+            if exc.field == "event":
+                raise ApiError(404, "not_found", str(exc)) from exc
+            raise ApiError(409, "event_full", str(exc), "answer") from exc
+        return {
+            "event_id": event.pk,
+            "customer_id": _shown_id(user, customer),
+            "rsvp": invitation.rsvp,
+            "attended": invitation.attended,
+        }
+
+    result, replayed = _keyed(customer, key, f"rsvp:{event.pk}:{body.answer}", write)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return {**result, "replayed": replayed}
+
+
+class LevelOut(Schema):
+    customer_id: str
+    level: str | None = Field(..., description="the level in force: the manual one, if any")
+    earned_level: str | None = Field(..., description="the level the rules give")
+    manual_level: str | None
+    manual_until: dt.date | None
+    level_since: dt.date | None
+
+
+class LevelIn(Schema):
+    level: str | None = Field(
+        ..., max_length=40, description="a level code to hold the member at; null clears it"
+    )
+    until: dt.date | None = Field(None, description="the last day of the manual level")
+    reason: str = Field(..., max_length=500, description="why (required; audited)")
+
+
+class LevelChangeOut(Schema):
+    before: str | None
+    after: str | None
+    reason: str
+    on: dt.date
+
+
+class LevelHistoryOut(Schema):
+    items: list[LevelChangeOut]
+    count: int
+    limit: int
+    offset: int
+
+
+def _level(user: Any, customer: Customer) -> dict[str, Any]:
+    account = (
+        Account.objects.select_related("level", "manual_level").filter(customer=customer).first()
+    )
+    earned = account.level if account is not None else None
+    manual = account.manual_level if account is not None else None
+    held = manual or earned
+    return {
+        "customer_id": _shown_id(user, customer),
+        "level": held.code if held is not None else None,
+        "earned_level": earned.code if earned else None,
+        "manual_level": manual.code if manual else None,
+        "manual_until": account.manual_until if account is not None and manual else None,
+        "level_since": account.level_since if account is not None else None,
+    }
+
+
+@router.get(
+    "/customers/{customer_id:customer_id}/level",
+    response={200: LevelOut, **READ},
+    summary="A member's level (会员等级): earned, and held by hand",
+)
+def get_level(request: HttpRequest, customer_id: str) -> Any:
+    user = user_of(request)
+    return _level(user, _customer(request, customer_id))
+
+
+@router.put(
+    "/customers/{customer_id:customer_id}/level",
+    response={200: LevelOut, **WRITE},
+    summary="Hold a member at a level until a date, or clear it",
+    description="Managers and administrators. `level` null clears the manual level; a level "
+    "needs `until` (from today on). `reason` is required and audited.",
+)
+def put_level(request: HttpRequest, customer_id: str, body: LevelIn) -> Any:
+    user = writer_of(request)
+    customer = _customer(request, customer_id, change=True)
+    for name in ("level", "reason"):
+        if "\x00" in (getattr(body, name) or ""):
+            raise ApiError(422, "invalid", f"{name}: NUL characters are not allowed", name)
+    try:
+        levels.set_manual_level(user, customer, body.level or None, body.until, body.reason)
+    except levels.LevelError as exc:
+        if exc.field is None:
+            raise ApiError(403, "forbidden", str(exc)) from exc
+        raise ApiError(422, "invalid", str(exc), exc.field) from exc
+    return _level(user, customer)
+
+
+@router.get(
+    "/customers/{customer_id:customer_id}/level/history",
+    response={200: LevelHistoryOut, **READ},
+    summary="A member's level history, newest first",
+)
+def list_level_history(request: HttpRequest, customer_id: str, page: Query[PageQuery]) -> Any:
+    user = user_of(request)
+    customer = _customer(request, customer_id)
+    rows = (
+        LevelChange.objects.restrict(user, "view")
+        .filter(customer=customer)
+        .select_related("before", "after")
+        .order_by("-on", "-pk")
+    )
+    items = [
+        {
+            "before": row.before.code if row.before else None,
+            "after": row.after.code if row.after else None,
+            "reason": row.reason,
+            "on": row.on,
+        }
+        for row in rows[page.offset : page.offset + page.limit]
+    ]
+    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+
+
+class GiftOut(Schema):
+    id: int
+    name: str
+    cost: float
+    stock: int
+
+
+class GiftListOut(Schema):
+    items: list[GiftOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class GiftIn(Schema):
+    gift_id: int = Field(..., ge=1, le=2**62)
+    reason: str = Field("", max_length=500)
+
+
+class GiftGivenOut(Schema):
+    gift_id: int
+    name: str
+    stock: int = Field(..., description="left in stock after this gift")
+    interaction_id: int
+    level: str | None = Field(..., description="the member's level when it was given")
+    replayed: bool
+
+
+@router.get("/gifts", response={200: GiftListOut, **READ}, summary="Gifts and their stock")
+def list_gifts(request: HttpRequest, page: Query[PageQuery]) -> Any:
+    rows = Gift.objects.order_by("name", "pk")
+    items = [
+        {"id": g.pk, "name": g.name, "cost": float(g.cost), "stock": g.stock}
+        for g in rows[page.offset : page.offset + page.limit]
+    ]
+    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+
+
+@router.post(
+    "/customers/{customer_id:customer_id}/gifts",
+    response={201: GiftGivenOut, **WRITE},
+    summary="Give a member a gift (a benefit) from stock",
+    description="Send `Idempotency-Key`: the same key for the same customer answers the first "
+    "result (`Idempotent-Replayed: true`) and takes nothing more from stock. Out of stock "
+    "answers 409 `out_of_stock`. The gift is on the customer's timeline and audited.",
+)
+def post_gift(
+    request: HttpRequest,
+    customer_id: str,
+    body: GiftIn,
+    response: HttpResponse,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    user = writer_of(request)
+    customer = _customer(request, customer_id, change=True)
+    key = _key(idempotency_key)
+    if "\x00" in body.reason:
+        raise ApiError(422, "invalid", "reason: NUL characters are not allowed", "reason")
+
+    def write() -> dict[str, Any]:
+        try:
+            given = events.give_gift(user, body.gift_id, customer, body.reason)
+        except events.EventError as exc:
+            if exc.field is None:
+                raise ApiError(403, "forbidden", str(exc)) from exc
+            if Gift.objects.filter(pk=body.gift_id).exists():
+                raise ApiError(409, "out_of_stock", str(exc), "gift_id") from exc
+            raise ApiError(422, "invalid", f"gift_id: {exc}", "gift_id") from exc
+        return {
+            "gift_id": given.gift_id,
+            "name": given.name,
+            "stock": given.stock,
+            "interaction_id": given.interaction_id,
+            "level": given.level,
+        }
+
+    result, replayed = _keyed(customer, key, f"gift:{body.gift_id}", write)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, {**result, "replayed": replayed})

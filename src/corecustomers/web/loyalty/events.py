@@ -9,6 +9,7 @@ on the customer's timeline like any visit.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +20,12 @@ from django.utils import timezone
 from corecustomers.errors import CoreCustomersError
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.models import Customer
-from corecustomers.web.loyalty.models import Event, Gift, Invitation
+from corecustomers.web.loyalty.models import Account, Event, Gift, Invitation
 from corecustomers.web.work.interactions import log_interaction
 
 __all__ = [
     "EventError",
+    "GiftGiven",
     "attend",
     "counts",
     "create_event",
@@ -170,10 +172,24 @@ def attend(user: Any, event_id: int, customer: Customer) -> Invitation:
     return invitation
 
 
-def give_gift(user: Any, gift_id: int, customer: Customer) -> Gift:
-    """Give a gift from stock, logged as an interaction of kind ``gift``."""
+@dataclass(frozen=True)
+class GiftGiven:
+    """A gift given: what is left in stock, the timeline's interaction, the member's level."""
+
+    gift_id: int
+    name: str
+    stock: int
+    interaction_id: int
+    level: str | None
+
+
+def give_gift(user: Any, gift_id: int, customer: Customer, reason: str = "") -> GiftGiven:
+    """Give a gift from stock as a member benefit: logged as an interaction of kind ``gift``
+    (on the timeline) and audited with the member's level and the reason."""
     if not Customer.objects.restrict(user, "change").filter(pk=customer.pk).exists():
         raise EventError("you may not change this customer")
+    if "\x00" in reason:
+        raise EventError("reason: NUL characters are not allowed", "reason")
     with transaction.atomic():
         gift = Gift.objects.select_for_update().filter(pk=gift_id).first()
         if gift is None:
@@ -182,8 +198,32 @@ def give_gift(user: Any, gift_id: int, customer: Customer) -> Gift:
             raise EventError(f"{gift.name} is out of stock", "gift")
         gift.stock -= 1
         gift.save(update_fields=["stock"])
-        log_interaction(user, customer, kind="gift", notes=f"{gift.name} ({gift.cost})")
-    return gift
+        notes = f"{gift.name} ({gift.cost})" + (f": {reason.strip()}" if reason.strip() else "")
+        interaction = log_interaction(user, customer, kind="gift", notes=notes[:2000])
+        account = (
+            Account.objects.select_related("level", "manual_level")
+            .filter(customer=customer)
+            .first()
+        )
+        level = None
+        if account is not None:
+            level = account.manual_level if account.manual_level_id else account.level
+        record(
+            "gift",
+            object_type="customer",
+            object_key=customer.pk,
+            customer_key=customer.pk,
+            message=reason.strip()[:500],
+            after={
+                "gift": gift.pk,
+                "name": gift.name,
+                "cost": str(gift.cost),
+                "level": level.code if level else None,
+                "interaction": interaction.pk,
+            },
+            user=user,
+        )
+    return GiftGiven(gift.pk, gift.name, gift.stock, interaction.pk, level.code if level else None)
 
 
 def invitations_of(user: Any, customer: Customer) -> list[Invitation]:

@@ -42,6 +42,7 @@ __all__ = [
     "ExpiryKind",
     "Gift",
     "Invitation",
+    "KeyedRequest",
     "LedgerAccount",
     "Level",
     "LevelChange",
@@ -349,4 +350,20 @@ class Gift(models.Model):
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.CheckConstraint(condition=Q(stock__gte=0), name="loyalty_gift_stock")
+        ]
+
+
+class KeyedRequest(models.Model):
+    """The first answer to a write sent with an ``Idempotency-Key`` outside the ledger (a
+    gift given, an RSVP): the same key for the same customer answers it again."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=300)
+    result = models.JSONField(default=dict)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["customer", "key"], name="loyalty_one_request_per_key")
         ]
