@@ -97,7 +97,7 @@ def test_a_manager_holds_a_level_until_a_date_and_clears_it(people: Any) -> None
         "manual_until": until,
         "level_since": None,
     }
-    assert Account.objects.get(customer=c).manual_level.code == "gold"  # type: ignore[union-attr]
+    assert Account.objects.get(customer=c).manual_level.code == "gold"
     audit = AuditEntry.objects.filter(action="level", customer_key=c.pk).get()
     assert audit.message == "flagship opening"
     # the reason is required, a level needs an end date, the level must exist
