@@ -276,6 +276,15 @@ def analyze(
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
     header_row: HeaderRowOpt = None,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="Outputs without direct identifiers: customer ids become the service's "
+            "keyed pseudonyms (key: CORECUSTOMERS_PSEUDONYM_KEY or _KEY_FILE), "
+            "quarantine.csv keeps no source values.",
+        ),
+    ] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -292,6 +301,8 @@ def analyze(
       corecustomers analyze CDNOW_sample.txt --customer-col 1 --date-col 3 --amount-col 5 --out cdnow
 
       corecustomers analyze orders --source-url postgresql://me@localhost/shop --out results
+
+      corecustomers analyze sales.csv --out for-analysts --pseudonymise
     """
     from corecustomers.service import analyze as run
 
@@ -317,7 +328,16 @@ def analyze(
             encoding=encoding,
             header_row=header_row,
         )
+        key = None
+        if pseudonymise:  # before the run: a missing key is a clear error, not a late one
+            from corecustomers.data.suppression import require_key
+
+            key = require_key(settings.workspace, "--pseudonymise")
         result = run(source, out_dir, settings, progress=RichProgress(err, quiet=quiet))
+        if key is not None:
+            from corecustomers.service.pseudonymise import pseudonymise_outputs
+
+            pseudonymise_outputs(out_dir, key, workspace=settings.workspace)
         _print_result(result.summary, result.files)
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "pseudonym",
     "pseudonym_key",
     "pseudonyms",
+    "require_key",
     "suppression_path",
     "write_suppression",
 ]
