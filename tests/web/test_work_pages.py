@@ -281,3 +281,48 @@ def test_my_work_is_shown_a_page_at_a_time_in_the_queues_order(
     second = client.get(reverse("pages:work"), {"user": "am1", "page": 2}).content.decode()
     assert work_keys(first) == keys[:2] and work_keys(second) == keys[2:4]
     assert 'data-link="next-page"' in first
+
+
+def test_a_page_of_my_work_runs_the_checks_of_its_own_items_only(
+    book: Any, people: Any, monkeypatch: Any
+) -> None:
+    """The page and the API read one page of the queue: other apps' ``work_item_checks``
+    see that page's items only, and the count and order are the whole queue's."""
+    from django.apps import apps
+
+    from corecustomers.web.accounts.models import ApiToken
+    from corecustomers.web.pages import work_views
+    from corecustomers.web.work.queue import WorkItem, my_work, work_queue
+
+    seen: list[str] = []
+
+    def check(person: Any, items: list[WorkItem], today: dt.date) -> list[WorkItem]:
+        seen.extend(i.key for i in items)
+        return items
+
+    config = apps.get_app_config("work")
+    monkeypatch.setattr(config, "work_item_checks", (check,), raising=False)
+    for other in apps.get_app_configs():  # only this check: others' count too
+        if other is not config and hasattr(other, "work_item_checks"):
+            monkeypatch.setattr(other, "work_item_checks", (), raising=False)
+    keys = [i.key for i in my_work(people.am1)]
+    assert len(keys) >= 4 and sorted(seen) == sorted(keys)  # the whole queue: all checked
+    seen.clear()
+    queue = work_queue(people.am1)
+    assert len(queue) == len(keys) and seen == []
+    assert [i.key for i in queue[1:3]] == keys[1:3] and seen == keys[1:3]
+    assert [i.key for i in queue[2:4]] == keys[2:4] and seen == keys[1:4]  # each once
+    assert queue == my_work(people.am1)
+    seen.clear()
+    token = ApiToken.issue(people.am1, scope="read")[1]
+    body = (
+        Client()
+        .get("/api/v1/work?limit=2&offset=1", headers={"Authorization": f"Bearer {token}"})
+        .json()
+    )
+    assert [i["key"] for i in body["items"]] == keys[1:3] and body["count"] == len(keys)
+    assert seen == keys[1:3]
+    seen.clear()
+    monkeypatch.setattr(work_views, "WORK_PAGE", 2)
+    second = login("am1").get(reverse("pages:work"), {"page": 2}).content.decode()
+    assert work_keys(second) == keys[2:4] == seen

@@ -189,9 +189,16 @@ def test_get_work_lists_care_and_plan_items_held_with_the_reason(people: Any) ->
     CustomerState.objects.create(
         customer=c, as_of=timezone.localdate(), run_id="r", tier="strategic"
     )
+    from corecustomers.web.work.models import Interaction
+
+    # called 20 days ago: within the cadence (30 days), but the plan's visit (90) is due
+    Interaction.objects.create(
+        customer=c, kind="call", at=timezone.now() - dt.timedelta(days=20), user=people.am1
+    )
     items = Caller(people.am1).get("/work").json()["items"]
     kinds = {i["kind"]: i for i in items}
-    assert {"birthday", "plan"} <= set(kinds)
+    assert {"birthday", "plan"} <= set(kinds) and "cadence" not in kinds
+    assert kinds["plan"]["key"].startswith("plan:visit:")
     assert kinds["birthday"]["held"] is True
     assert kinds["birthday"]["held_reason"] == "No consent to care by SMS."
     assert kinds["plan"]["held"] is False  # a service call rests on the contract

@@ -29,9 +29,13 @@ def _own(people: Any, key: str, tier: str, **fields: Any) -> Any:
 def test_birthdays_festivals_and_plans_with_the_reason_when_held(people: Any) -> None:
     glad = _own(people, "S1", "strategic", birthday=dt.date(1980, 9, 23))
     grant(glad, "care", "email")
-    shy = _own(people, "S2", "strategic", birthday=dt.date(1975, 9, 24))
+    _own(people, "S2", "strategic", birthday=dt.date(1975, 9, 24))
+    calm = _own(people, "S3", "strategic")
     Interaction.objects.create(
         customer=glad, kind="visit", at=dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
+    )
+    Interaction.objects.create(
+        customer=calm, kind="call", at=dt.datetime(2026, 9, 10, tzinfo=dt.UTC)
     )
     items = {i.key: i for i in my_work(people.am1, today=TODAY)}
     by = {(i.kind, i.customer_key): i for i in items.values()}
@@ -44,11 +48,26 @@ def test_birthdays_festivals_and_plans_with_the_reason_when_held(people: Any) ->
     assert care.due == dt.date(2026, 9, 25) and "Mid-Autumn" in care.reason_en
     assert "中秋节" in care.reason_zh
     assert by[("care", "S2")].held_en == "No consent to care by e-mail."
-    # the strategic plan: a visit every 90 days (S1 visited on 1 August), a call every 30
+    # the strategic plan: a visit every 90 days, a call every 30 -- but one "contact due" per
+    # customer: S1 (visited on 1 August) and S2 (never contacted) are due by the queue's
+    # cadence (strategic: 30 days), which owns it, so no plan item of theirs
+    assert ("cadence", "S1") in by and ("cadence", "S2") in by
+    assert not any(by.get(("plan", key)) for key in ("S1", "S2"))
+    # S3, called on 10 September, is within the cadence; never visited: the plan's visit
     plans = {k for k in items if k.startswith("plan:")}
-    assert any(k.startswith("plan:call:") for k in plans)
-    assert not any(k.startswith(f"plan:visit:{glad.pk}:") for k in plans)
-    assert any(k.startswith(f"plan:visit:{shy.pk}:") for k in plans)
+    assert ("cadence", "S3") not in by
+    assert plans == {f"plan:visit:{calm.pk}:{TODAY.isoformat()}"}
+    # a snoozed cadence item still owns the customer's contact
+    from corecustomers.web.work.models import Snooze
+
+    Snooze.objects.create(
+        user=people.am1,
+        item=by[("cadence", "S2")].key,
+        until=TODAY + dt.timedelta(days=3),
+        reason="abroad",
+    )
+    later = {(i.kind, i.customer_key) for i in my_work(people.am1, today=TODAY)}
+    assert ("cadence", "S2") not in later and ("plan", "S2") not in later
     # do not contact holds everything but service (plan calls are service contacts)
     set_do_not_contact(glad, active=True, reason="travelling")
     again = {(i.kind, i.customer_key): i for i in my_work(people.am1, today=TODAY)}

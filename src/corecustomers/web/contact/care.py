@@ -133,64 +133,116 @@ def _label(customer: Customer) -> str:
 
 
 def work_items(person: Any, today: dt.date, snoozed: set[str]) -> list[WorkItem]:
-    """Festival care and due personal contacts of the contact plans (My work provider)."""
-    own = _own(person)
+    """Festival care and due personal contacts of the contact plans (My work provider).
+
+    Set-wise, with tuples (an account manager's book has thousands of accounts): one query
+    for the book, one for its tiers, one for the festivals' prepared messages and one for
+    the last personal contact of each kind. A plan item yields to the queue's cadence item
+    of the same customer (one "contact due" per customer, see :mod:`~corecustomers.web.
+    work.queue`).
+    """
+    own = list(
+        Customer.objects.filter(
+            pk__in=AccountMember.objects.filter(user=person).values("customer_id")
+        ).values_list("pk", "external_id", "name")
+    )
     if not own:
         return []
-    items: list[WorkItem] = []
-    for due in care_due(own, today):
-        if due.occasion == "birthday" or due.message is not None:
-            continue  # the queue has birthdays; a planned message has answered the day
-        key = f"care:{due.occasion}:{due.customer.pk}:{due.day.isoformat()}"
-        if key in snoozed:
-            continue
-        occasion = OCCASIONS[due.occasion]
+    ids = [pk for pk, _, _ in own]
+    states = {
+        cid: (tier, as_of)
+        for cid, tier, as_of in CustomerState.objects.filter(customer_id__in=ids).values_list(
+            "customer_id", "tier", "as_of"
+        )
+    }
+    return _care_items(own, states, today, snoozed) + _plan_items(own, states, today, snoozed)
+
+
+Book = list[tuple[int, str, str]]
+States = dict[int, tuple[str, dt.date]]
+
+
+def _care_items(own: Book, states: States, today: dt.date, snoozed: set[str]) -> list[WorkItem]:
+    """The festivals of :func:`care_due` not yet prepared (birthdays are the queue's own)."""
+    rules = dict(setting("contact_care_days"))
+    if not rules:
+        return []
+    horizon = max(int(r.get("days_ahead", 14)) for r in rules.values())
+    festivals = [
+        (code, day)
+        for code, day in occasions_between(today, today + dt.timedelta(days=horizon), set(rules))
+        if code != "birthday"
+        and day <= today + dt.timedelta(days=int(rules[code].get("days_ahead", 14)))
+    ]
+    if not festivals:
+        return []
+    found = [
+        (pk, external_id, name, code, day)
+        for pk, external_id, name in own
+        for code, day in festivals
+        if _applies(rules[code], states.get(pk, ("", today))[0])
+    ]
+    prepared = {
+        (cid, occasion, planned_for.year)
+        for cid, occasion, planned_for in OutboxMessage.objects.filter(
+            customer_id__in={f[0] for f in found},
+            purpose="care",
+            occasion__in={f[3] for f in found},
+            planned_for__gte=dt.datetime.combine(
+                today - dt.timedelta(days=60), dt.time(), tzinfo=dt.UTC
+            ),
+        ).values_list("customer_id", "occasion", "planned_for")
+    }
+    items = []
+    for pk, external_id, name, code, day in found:
+        key = f"care:{code}:{pk}:{day.isoformat()}"
+        if (pk, code, day.year) in prepared or key in snoozed:
+            continue  # a planned message has answered the day
+        occasion = OCCASIONS[code]
         items.append(
             WorkItem(
                 key,
                 "care",
-                due.customer.external_id,
-                _label(due.customer),
-                f"{occasion.name_en} on {due.day.isoformat()}: send care (Outbox).",
-                f"{occasion.name_zh}（{due.day.month}月{due.day.day}日）：发送关怀（发件箱）。",
-                due.day,
+                external_id,
+                f"{external_id} {name}".strip(),
+                f"{occasion.name_en} on {day.isoformat()}: send care (Outbox).",
+                f"{occasion.name_zh}（{day.month}月{day.day}日）：发送关怀（发件箱）。",
+                day,
                 None,
             )
         )
-    items.extend(_plan_items(own, today, snoozed))
     return items
 
 
-def _plan_items(own: list[Customer], today: dt.date, snoozed: set[str]) -> list[WorkItem]:
+def _plan_items(own: Book, states: States, today: dt.date, snoozed: set[str]) -> list[WorkItem]:
     plans = dict(setting("contact_plans"))
-    states = {
-        cid: (tier, as_of)
-        for cid, tier, as_of in CustomerState.objects.filter(
-            customer__in=[c.pk for c in own]
-        ).values_list("customer_id", "tier", "as_of")
-    }
+    personal = {
+        tier: [e for e in entries if str(e.get("channel")) in PERSONAL]
+        for tier, entries in plans.items()
+    }  # messages of a plan go through campaigns and the outbox
+    wanted = [row for row in own if personal.get(states.get(row[0], ("", today))[0])]
+    if not wanted:
+        return []
     last = {
         (cid, kind): at
         for cid, kind, at in Interaction.objects.filter(
-            customer__in=[c.pk for c in own], kind__in=list(PERSONAL)
+            customer_id__in=[pk for pk, _, _ in wanted], kind__in=list(PERSONAL)
         )
         .values("customer_id", "kind")
         .annotate(last=Max("at"))
         .values_list("customer_id", "kind", "last")
     }
     items = []
-    for customer in own:
-        tier, as_of = states.get(customer.pk, ("", today))
-        for entry in plans.get(tier, []):
+    for pk, external_id, name in wanted:
+        tier, as_of = states.get(pk, ("", today))
+        for entry in personal.get(tier, []):
             channel = str(entry.get("channel"))
-            if channel not in PERSONAL:
-                continue  # messages of a plan go through campaigns and the outbox
             every = int(entry.get("every_days", 30))
-            previous = last.get((customer.pk, PERSONAL[channel]))
+            previous = last.get((pk, PERSONAL[channel]))
             previous_day = timezone.localtime(previous).date() if previous else None
             # never contacted: due since the analysis (a stable key, so a snooze holds)
             due = previous_day + dt.timedelta(days=every) if previous_day else as_of
-            key = f"plan:{channel}:{customer.pk}:{due.isoformat()}"
+            key = f"plan:{channel}:{pk}:{due.isoformat()}"
             if due > today or key in snoozed:
                 continue
             since_en = f"last {previous_day.isoformat()}" if previous_day else "none recorded"
@@ -199,12 +251,13 @@ def _plan_items(own: list[Customer], today: dt.date, snoozed: set[str]) -> list[
                 WorkItem(
                     key,
                     "plan",
-                    customer.external_id,
-                    _label(customer),
+                    external_id,
+                    f"{external_id} {name}".strip(),
                     f"Contact plan ({tier}): a {label(channel)} every {every} days ({since_en}).",
                     f"联系计划（{tier}）：每{every}天{label(channel, True)}一次（{since_zh}）。",
                     due,
                     None,
+                    yields_to="cadence",
                 )
             )
     return items

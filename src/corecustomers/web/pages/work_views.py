@@ -46,8 +46,8 @@ from corecustomers.web.work.queue import (
     WorkItem,
     can_see_queue_of,
     hand_over,
-    my_work,
     snooze,
+    work_queue,
 )
 from corecustomers.web.work.triage import (
     AlertChangeError,
@@ -263,7 +263,8 @@ def work_page(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     rows = []
     # a page at a time: a book of thousands of accounts can have hundreds of items
-    page = Paginator(my_work(person, today=today), WORK_PAGE).get_page(request.GET.get("page"))
+    # (the checks of other apps run on this page's items only)
+    page = Paginator(work_queue(person, today=today), WORK_PAGE).get_page(request.GET.get("page"))
     work_url = reverse("pages:work")
     for item in page:
         profile_url = reverse("pages:customer", kwargs={"key": item.customer_key})

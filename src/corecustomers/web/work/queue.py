@@ -15,9 +15,17 @@ Items, most urgent first within each kind:
 Other apps add items and checks without editing this module: an ``AppConfig`` may name
 ``work_item_providers`` (callables ``(person, today, snoozed) -> list[WorkItem]``, e.g. care
 days of the contact plans) and ``work_item_checks`` (callables ``(person, items, today) ->
-list[WorkItem]`` that may return an item held, with ``held_en``/``held_zh`` saying why, e.g.
-no consent for the channel), and ``work_item_kinds`` (a mapping of the kinds they add to
-their names, shown on the My work page). Unknown kinds sort after the built-in ones.
+list[WorkItem]`` that return each item given, in order, maybe held, with ``held_en``/
+``held_zh`` saying why, e.g. no consent for the channel), and ``work_item_kinds`` (a mapping
+of the kinds they add to their names, shown on the My work page). Unknown kinds sort after
+the built-in ones. A provider's item with ``yields_to="cadence"`` is left out for a customer
+whose cadence item is due (snoozed or not): the queue's cadence item is the one "contact
+due" of a customer (the contact plans' personal contacts say only what it does not).
+
+:func:`work_queue` is the queue as a sequence whose checks run only on the items read --
+the page and the API read one page of it, so a page costs the checks of one page; the items
+themselves are computed set-wise with tuples (no model objects). :func:`my_work` is the
+whole queue, every item checked.
 
 An item disappears when it is done (an interaction answers it), snoozed (until a date,
 with a reason) or handed over (alerts and follow-ups, to a colleague; audited). Own
@@ -27,9 +35,9 @@ accounts are those on whose account team the person is.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from django.apps import apps
 from django.db import transaction
@@ -43,7 +51,16 @@ from corecustomers.web.customers.models import AccountMember, Customer, Customer
 from corecustomers.web.work.models import OPEN_STATUSES, Alert, FollowUp, Interaction, Snooze
 from corecustomers.web.work.policy import setting
 
-__all__ = ["QueueError", "WorkItem", "can_see_queue_of", "hand_over", "my_work", "snooze"]
+__all__ = [
+    "QueueError",
+    "WorkItem",
+    "WorkQueue",
+    "can_see_queue_of",
+    "hand_over",
+    "my_work",
+    "snooze",
+    "work_queue",
+]
 
 
 class QueueError(ValueError):
@@ -65,6 +82,9 @@ class WorkItem:
     #: Why the item is held (not to be done now), e.g. no consent for its channel; empty if not.
     held_en: str = ""
     held_zh: str = ""
+    #: A built-in kind (``"cadence"``) that, due for the same customer, makes this item a
+    #: duplicate: it is then left out (see the module docstring).
+    yields_to: str = ""
 
 
 #: The columns My work reads (the rows' JSON and free text stay in the database).
@@ -89,8 +109,65 @@ def _label(customer: Customer) -> str:
     return f"{customer.external_id} {customer.name}".strip()
 
 
+class WorkQueue(Sequence[WorkItem]):
+    """The queue in its order; the ``work_item_checks`` run on the items read, once each."""
+
+    def __init__(
+        self,
+        person: User,
+        items: list[WorkItem],
+        today: dt.date,
+        checks: Iterable[Callable[..., list[WorkItem]]],
+    ) -> None:
+        self._person, self._items, self._today = person, items, today
+        self._checks = list(checks)
+        self._checked: dict[int, WorkItem] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> WorkItem: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WorkItem]: ...
+    def __getitem__(self, index: int | slice) -> WorkItem | list[WorkItem]:
+        positions = range(len(self._items))
+        if isinstance(index, slice):
+            return self._read(list(positions[index]))
+        return self._read([positions[index]])[0]
+
+    def __iter__(self) -> Iterator[WorkItem]:
+        return iter(self[:])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<WorkQueue of {self._person} on {self._today}: {len(self)} items>"
+
+    def _read(self, positions: list[int]) -> list[WorkItem]:
+        todo = [p for p in positions if p not in self._checked]
+        if todo:
+            batch = [self._items[p] for p in todo]
+            for check in self._checks:
+                batch = check(self._person, batch, self._today)
+                if len(batch) != len(todo):
+                    raise RuntimeError(f"the work item check {check!r} must return every item")
+            self._checked.update(zip(todo, batch, strict=True))
+        return [self._checked[p] for p in positions]
+
+
 def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
-    """The open items of ``person``'s queue (see the module docstring)."""
+    """The open items of ``person``'s queue, every one checked (see the module docstring)."""
+    return list(work_queue(person, today=today))
+
+
+def work_queue(person: User, *, today: dt.date | None = None) -> WorkQueue:
+    """``person``'s queue, checked as it is read (a page: the checks of one page)."""
     today = today or timezone.localdate()
     snoozed = set(
         Snooze.objects.filter(user=person, until__gt=today).values_list("item", flat=True)
@@ -158,6 +235,8 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
         .filter(due_action | Q(tier__in=[tier for tier, days in cadence.items() if days]))
         .values_list(*STATE_FIELDS)
     )
+    cadence_due: set[str] = set()
+    due_for = {"cadence": cadence_due}
     for pk, external_id, name, as_of, tier, stake, code, action_en, action_zh, due_on in states:
         label = f"{external_id} {name}".strip()
         last = last_contact.get(pk)
@@ -172,6 +251,8 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
         if days:
             due = (last_day + dt.timedelta(days=days)) if last_day else as_of
             key = f"cadence:{pk}:{due.isoformat()}"
+            if due <= today:
+                cadence_due.add(external_id)  # snoozed or not: "contact due" is this item's
             if due <= today and key not in snoozed:
                 since = (
                     f"last contact {last_day.isoformat()}" if last_day else "no contact recorded"
@@ -216,12 +297,13 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
                 )
             )
     for provide in _extensions("work_item_providers"):
-        items.extend(provide(person, today, snoozed))
-    for check in _extensions("work_item_checks"):
-        items = check(person, items, today)
+        items.extend(
+            i
+            for i in provide(person, today, snoozed)
+            if not i.yields_to or i.customer_key not in due_for.get(i.yields_to, ())
+        )
     order = {"alert": 0, "follow_up": 1, "action": 2, "cadence": 3, "birthday": 4}
-    return sorted(
-        items,
+    items.sort(
         key=lambda i: (
             order.get(i.kind, len(order)),
             -(i.value_at_stake or 0.0) if i.kind == "alert" else 0.0,
@@ -229,6 +311,7 @@ def my_work(person: User, *, today: dt.date | None = None) -> list[WorkItem]:
             i.key,
         ),
     )
+    return WorkQueue(person, items, today, _extensions("work_item_checks"))
 
 
 def _extensions(attribute: str) -> Iterator[Callable[..., list[WorkItem]]]:
