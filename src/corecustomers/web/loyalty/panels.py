@@ -17,7 +17,7 @@ from django.utils.translation import get_language
 from corecustomers.web.customers.models import Customer, CustomerState
 from corecustomers.web.loyalty.events import invitations_of
 from corecustomers.web.loyalty.ledger import Balance
-from corecustomers.web.loyalty.models import Account, Level, LevelChange
+from corecustomers.web.loyalty.models import Account, Gift, Level, LevelChange
 
 __all__ = ["CrossTab", "MemberPanel", "crosstab", "level_name", "member_panel"]
 
@@ -44,6 +44,11 @@ class MemberPanel:
     member: bool
     can_change: bool = False
     can_adjust: bool = False
+    #: (code, name) of every level, for the manual level form (managers)
+    levels: list[tuple[str, str]] = field(default_factory=list)
+    manual_code: str | None = None
+    #: gifts in stock, for the gift form
+    gifts_in_stock: list[dict[str, Any]] = field(default_factory=list)
 
 
 def member_panel(user: Any, customer_pk: int) -> MemberPanel | None:
@@ -81,6 +86,10 @@ def member_panel(user: Any, customer_pk: int) -> MemberPanel | None:
         }
         for inv in invitations_of(user, customer)
     ]
+    can_change = Customer.objects.restrict(user, "change").filter(pk=customer_pk).exists()
+    can_adjust = can_change and bool(
+        user.is_superuser or getattr(user, "role", "") in {"admin", "manager"}
+    )
     return MemberPanel(
         balance=balance,
         level=level_name(level),
@@ -93,8 +102,16 @@ def member_panel(user: Any, customer_pk: int) -> MemberPanel | None:
         history=history,
         invitations=invitations,
         member=account is not None,
-        can_change=Customer.objects.restrict(user, "change").filter(pk=customer_pk).exists(),
-        can_adjust=bool(user.is_superuser or getattr(user, "role", "") in {"admin", "manager"}),
+        can_change=can_change,
+        can_adjust=can_adjust,
+        levels=[(lv.code, level_name(lv)) for lv in Level.objects.all()] if can_adjust else [],
+        manual_code=account.manual_level.code if account and account.manual_level else None,
+        gifts_in_stock=[
+            {"id": g.pk, "name": g.name, "stock": g.stock}
+            for g in Gift.objects.filter(stock__gt=0).order_by("name")[:50]
+        ]
+        if can_change
+        else [],
     )
 
 

@@ -1,27 +1,31 @@
 """Loyalty's pages: club events (list, create, invitations, RSVP, attendance) and the
-points form of the profile panel. Routes parse, call one use case, and render plain
-objects; a customer or an event outside the user's scope is a 404.
+forms of the profile panel (points, the manual member level, gifts). Routes parse, call
+one use case, and render plain objects; a customer or an event outside the user's scope
+is a 404.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import sees_personal_data
-from corecustomers.web.loyalty import events, ledger
-from corecustomers.web.loyalty.models import Invitation
+from corecustomers.web.loyalty import events, ledger, levels
+from corecustomers.web.loyalty.models import Invitation, KeyedRequest
 from corecustomers.web.pages.present import tiers
 
 
@@ -192,6 +196,85 @@ def points_form(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request,
         _("Done: %(n)s points available now.") % {"n": outcome.balance.available},
+    )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def level_form(request: HttpRequest, pk: int) -> HttpResponse:
+    """The profile panel's manual level: hold the member at a level until a date, or clear
+    it (managers; the reason is required and audited)."""
+    user: Any = request.user
+    customer = Customer.objects.restrict(user, "change").filter(pk=pk).first()
+    if customer is None:
+        raise Http404
+    back = _profile_url(user, customer)
+    code = request.POST.get("level", "").strip()[:40]
+    text = request.POST.get("until", "").strip()
+    until = None
+    if text:
+        try:
+            until = dt.date.fromisoformat(text)
+        except ValueError:
+            messages.error(request, _("Until: give a date as YYYY-MM-DD."))
+            return redirect(back)
+    try:
+        levels.set_manual_level(
+            user, customer, code or None, until, request.POST.get("reason", "")[:500]
+        )
+    except levels.LevelError as exc:
+        if exc.field is None:
+            raise Http404 from exc  # not a manager: the form is not theirs to send
+        messages.error(request, str(exc))
+        return redirect(back)
+    if code:
+        messages.success(
+            request,
+            _("Level held at %(level)s until %(day)s.")
+            % {"level": code, "day": date_format(until) if until else ""},
+        )
+    else:
+        messages.success(request, _("The manual level is cleared."))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def gift_form(request: HttpRequest, pk: int) -> HttpResponse:
+    """The profile panel's gift: one from stock, once per rendering of the form (its key)."""
+    user: Any = request.user
+    customer = Customer.objects.restrict(user, "change").filter(pk=pk).first()
+    if customer is None:
+        raise Http404
+    back = _profile_url(user, customer)
+    text = request.POST.get("gift", "").strip()
+    key = "page:" + (request.POST.get("key", "").strip()[:190] or str(uuid.uuid4()))
+    if not text.isdigit():
+        messages.error(request, _("Gift: choose one."))
+        return redirect(back)
+    try:
+        with transaction.atomic():
+            if KeyedRequest.objects.select_for_update().filter(customer=customer, key=key).exists():
+                messages.info(request, _("This gift was given already (the form was sent twice)."))
+                return redirect(back)
+            given = events.give_gift(
+                user, int(text), customer, request.POST.get("reason", "")[:500]
+            )
+            KeyedRequest.objects.create(
+                customer=customer,
+                key=key,
+                fingerprint=f"gift:{text}",
+                result={"gift": given.gift_id},
+            )
+    except IntegrityError:
+        messages.info(request, _("This gift was given already (the form was sent twice)."))
+        return redirect(back)
+    except events.EventError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(
+        request, _("Given: %(name)s (%(n)s left).") % {"name": given.name, "n": given.stock}
     )
     return redirect(back)
 
