@@ -62,20 +62,38 @@ def test_default_policy_is_retail_with_three_bilingual_tiers() -> None:
     assert DEFAULT_POLICY.codes == ("strategic", "key", "ordinary")
     assert [t.label_zh for t in DEFAULT_POLICY.tiers] == ["战略客户", "重点客户", "普通客户"]
     assert [t.label_en for t in DEFAULT_POLICY.tiers] == ["Strategic", "Key", "Ordinary"]
-    assert DEFAULT_POLICY.policy_version == "retail@1"
+    assert DEFAULT_POLICY.policy_version == "retail@2"
     assert DEFAULT_POLICY.requires == ()
-    assert DEFAULT_POLICY.band == 0.2 and DEFAULT_POLICY.grace("strategic") == (1, 0)
+    assert DEFAULT_POLICY.band == 0.1 and DEFAULT_POLICY.grace("strategic") == (1, 0)
 
 
-def test_default_strategic_line_is_top_5_percent_left_below_top_7() -> None:
-    cond = DEFAULT_POLICY.tiers[0].rules[0].conditions[0]
-    assert (cond.column, cond.op, cond.value, cond.stay_value(DEFAULT_POLICY.band)) == (
-        "rank_pct(clv)",
-        "<=",
-        0.05,
-        0.07,
+def test_default_core_is_the_pareto_head_by_core_score() -> None:
+    """retail@2: strategic the top 5 % (left below 6 %), key the top 20 % (left below
+    22 %) by core_score, falling back to the CLV rank; nothing else makes a core customer."""
+    lines = []
+    for tier in DEFAULT_POLICY.tiers[:-1]:
+        assert len(tier.rules) == 1 and len(tier.rules[0].conditions) == 1
+        cond = tier.rules[0].conditions[0]
+        lines.append((cond.column, cond.op, cond.value, cond.stay_value(DEFAULT_POLICY.band)))
+        assert cond.fallback is not None and cond.fallback.column == "rank_pct(clv)"
+    assert lines == [
+        ("rank_pct(core_score)", "<=", 0.05, 0.06),
+        ("rank_pct(core_score)", "<=", 0.2, 0.22),
+    ]
+
+
+def test_the_previous_default_is_kept_as_retail_v1_and_pinning_it_says_what_changed() -> None:
+    old = get_preset("retail_v1")
+    assert old.policy_version == "retail_v1@1"
+    assert [r.name for r in old.tier("key").rules] == ["high predicted value", "ABC class A"]
+    with pytest.raises(ConfigError, match=r"version '1' is retired: retail@2 .*retail_v1"):
+        policy_from_config({"preset": "retail", "version": "1"})
+    with pytest.raises(ConfigError, match=r"retired"):
+        policy_from_config({"preset": "retail", "version": 1})
+    # a local change of the new default keeps working, marked with its fingerprint
+    assert policy_from_config({"preset": "retail", "band": 0.2}).policy_version.startswith(
+        "retail@2+"
     )
-    assert cond.fallback is not None and cond.fallback.column == "rank_pct(total_spend)"
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -124,12 +142,12 @@ def test_preset_copies_are_independent() -> None:
 def test_changing_a_preset_without_a_version_marks_the_version() -> None:
     tweaked = policy_from_config({"preset": "retail", "band": 0.3})
     assert tweaked.band == 0.3
-    assert re.fullmatch(r"1\+[0-9a-f]{8}", tweaked.version)
+    assert re.fullmatch(r"2\+[0-9a-f]{8}", tweaked.version)
     assert tweaked.version.endswith(tweaked.fingerprint)
     renamed = policy_from_config({"preset": "retail", "name": "shop"})
-    assert renamed.policy_version == "shop@1"
-    versioned = policy_from_config({"preset": "retail", "band": 0.3, "version": "2"})
-    assert versioned.version == "2"
+    assert renamed.policy_version == "shop@2"
+    versioned = policy_from_config({"preset": "retail", "band": 0.3, "version": "3"})
+    assert versioned.version == "3"
 
 
 def test_fingerprint_ignores_names_and_sees_thresholds() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import corecustomers.segments.tiers as tiers_module
 from corecustomers.errors import ConfigError, InputError, SourceError
-from corecustomers.segments.policy import DEFAULT_POLICY, TierPolicy, policy_from_config
+from corecustomers.segments.policy import DEFAULT_POLICY, TierPolicy, get_preset, policy_from_config
 from corecustomers.segments.tiers import (
     STATE_COLUMNS,
     TIER_COLUMNS,
@@ -30,6 +30,10 @@ from corecustomers.segments.tiers import (
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 D0 = dt.date(2025, 1, 31)
+
+#: The mechanics below (reasons, bands, fallbacks) are shown on the policy that had
+#: several rules per tier: retail@1, now the preset retail_v1.
+RETAIL_V1 = get_preset("retail_v1")
 
 
 def _tier(code: str, en: str, zh: str, *conditions: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +103,7 @@ def retail(n: int = 100) -> pa.Table:
 
 
 def test_strategic_reason_names_value_rank_and_activity_in_both_languages() -> None:
-    out = assign_tiers(retail(), as_of=D0, currency="¥")
+    out = assign_tiers(retail(), RETAIL_V1, as_of=D0, currency="¥")
     assert col(out, "tier")[2] == "strategic"
     assert col(out, "tier_reason_en")[2] == (
         "Strategic: predicted 12-month value ¥8,240 (top 3 %), active with probability 0.94"
@@ -119,11 +123,11 @@ def test_strategic_reason_names_value_rank_and_activity_in_both_languages() -> N
         "rank_pct": 0.025,
     }
     assert {e["rule"] for e in entries} == {"top predicted value", "long-standing A customer"}
-    assert col(out, "policy_version") == ["retail@1"] * 100
+    assert col(out, "policy_version") == ["retail_v1@1"] * 100
 
 
 def test_ordinary_customers_get_the_line_they_missed() -> None:
-    out = assign_tiers(retail(), as_of=D0, currency="¥")
+    out = assign_tiers(retail(), RETAIL_V1, as_of=D0, currency="¥")
     i = 53
     assert col(out, "tier")[i] == "ordinary" and col(out, "tier_basis")[i] == "default"
     assert col(out, "tier_reason_en")[i] == (
@@ -142,7 +146,7 @@ def test_ordinary_customers_get_the_line_they_missed() -> None:
 
 def test_without_a_model_the_default_falls_back_to_history_and_says_so() -> None:
     table = retail().drop_columns(["clv", "p_alive"])
-    out = assign_tiers(table, as_of=D0, currency="$")
+    out = assign_tiers(table, RETAIL_V1, as_of=D0, currency="$")
     assert col(out, "tier")[:5] == ["strategic"] * 5
     assert col(out, "tier_reason_en")[0] == (
         "Strategic: historic spend $5,000 (top 0.5 %, predicted 12-month value not available), "
@@ -162,7 +166,7 @@ def test_a_condition_without_its_column_or_fallback_is_reported_unavailable() ->
 
 
 def test_currency_horizon_and_label_language_are_parameters() -> None:
-    out = assign_tiers(retail(), as_of=D0, currency="€", horizon_months=6, lang="zh")
+    out = assign_tiers(retail(), RETAIL_V1, as_of=D0, currency="€", horizon_months=6, lang="zh")
     assert col(out, "tier_reason_en")[2].startswith("Strategic: predicted 6-month value €8,240")
     assert col(out, "tier_label")[2] == "战略客户" and col(out, "tier_label_en")[2] == "Strategic"
 
@@ -359,14 +363,14 @@ def test_customers_table_checks() -> None:
 
 
 def test_output_columns_and_rerunning_on_the_output() -> None:
-    out = assign_tiers(retail(10), as_of=D0)
+    out = assign_tiers(retail(10), RETAIL_V1, as_of=D0)
     assert out.column_names[-len(TIER_COLUMNS) :] == list(TIER_COLUMNS)
     assert out.schema.field("tier_since").type == pa.date32()
     assert out.schema.field("below_runs").type == pa.int64()
-    again = assign_tiers(out, previous=None, as_of=D0)
+    again = assign_tiers(out, RETAIL_V1, previous=None, as_of=D0)
     assert again.column_names == out.column_names
     assert again.equals(out)
-    empty = assign_tiers(retail(10).slice(0, 0), as_of=D0)
+    empty = assign_tiers(retail(10).slice(0, 0), RETAIL_V1, as_of=D0)
     assert empty.num_rows == 0 and empty.column_names == out.column_names
 
 
@@ -555,8 +559,8 @@ def test_tiers_are_deterministic_and_ignore_row_order(
     book: tuple[pa.Table, pa.Table | None, list[Override], bool], rnd: Any
 ) -> None:
     table, prev, overrides, _ = book
-    out = assign_tiers(table, previous=prev, overrides=overrides, as_of=D0, currency="¥")
-    assert out.equals(assign_tiers(table, previous=prev, overrides=overrides, as_of=D0,
+    out = assign_tiers(table, RETAIL_V1, previous=prev, overrides=overrides, as_of=D0, currency="¥")
+    assert out.equals(assign_tiers(table, RETAIL_V1, previous=prev, overrides=overrides, as_of=D0,
                                    currency="¥"))  # fmt: skip
     order = list(range(table.num_rows))
     rnd.shuffle(order)
@@ -565,7 +569,7 @@ def test_tiers_are_deterministic_and_ignore_row_order(
         back = list(range(prev.num_rows))
         rnd.shuffle(back)
         shuffled_prev = prev.take(back)
-    shuffled = assign_tiers(table.take(order), previous=shuffled_prev,
+    shuffled = assign_tiers(table.take(order), RETAIL_V1, previous=shuffled_prev,
                             overrides=list(reversed(overrides)), as_of=D0, currency="¥")  # fmt: skip
     assert by_customer(shuffled) == by_customer(out)
 
@@ -576,7 +580,7 @@ def test_every_customer_gets_exactly_one_tier_and_reasons_in_both_languages(
     book: tuple[pa.Table, pa.Table | None, list[Override], bool],
 ) -> None:
     table, prev, overrides, _ = book
-    out = assign_tiers(table, previous=prev, overrides=overrides, as_of=D0)
+    out = assign_tiers(table, RETAIL_V1, previous=prev, overrides=overrides, as_of=D0)
     assert out.num_rows == table.num_rows
     assert set(col(out, "tier")) <= set(CODES)
     for reasons, en, zh in zip(col(out, "tier_reasons"), col(out, "tier_reason_en"),
@@ -623,8 +627,8 @@ def test_overrides_win_until_they_expire(
     book: tuple[pa.Table, pa.Table | None, list[Override], bool],
 ) -> None:
     table, prev, overrides, _ = book
-    out = assign_tiers(table, previous=prev, overrides=overrides, as_of=D0)
-    plain = assign_tiers(table, previous=prev, as_of=D0)
+    out = assign_tiers(table, RETAIL_V1, previous=prev, overrides=overrides, as_of=D0)
+    plain = assign_tiers(table, RETAIL_V1, previous=prev, as_of=D0)
     tiers = dict(zip(col(out, "customer_id"), col(out, "tier"), strict=True))
     natural = dict(zip(col(plain, "customer_id"), col(plain, "tier"), strict=True))
     overridden = {o.customer_id for o in overrides}

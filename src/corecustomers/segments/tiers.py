@@ -68,19 +68,16 @@ Examples
 >>> import datetime as dt
 >>> import pyarrow as pa
 >>> customers = pa.table({
-...     "customer_id": ["a", "b", "c"],
-...     "clv": [8240.0, 950.0, 120.0],
-...     "p_alive": [0.94, 0.80, 0.30],
-...     "tenure_days": [1534, 400, 90],
-...     "abc_class": ["A", "A", "C"],
+...     "customer_id": [f"c{i:02d}" for i in range(40)],
+...     "core_score": [100.0 * (40 - i) for i in range(40)],
 ... })
 >>> out = assign_tiers(customers, as_of=dt.date(2025, 1, 31), currency="¥")
->>> out.column("tier").to_pylist()
-['strategic', 'key', 'ordinary']
+>>> out.column("tier").to_pylist()[:10]
+['strategic', 'strategic', 'key', 'key', 'key', 'key', 'key', 'key', 'ordinary', 'ordinary']
 >>> print(out.column("tier_reason_en")[0])
-Strategic: ABC class A, customer for 4.2 years, active with probability 0.94
->>> print(out.column("tier_reason_zh")[2])
-普通客户：未达到重点客户标准——预测12个月价值 ¥120（前84%，需前20%）
+Strategic: core score 4,000 (top 2 %)
+>>> print(out.column("tier_reason_zh")[30])
+普通客户：未达到重点客户标准——核心得分 1,000（前77%，需前20%）
 """
 
 from __future__ import annotations
@@ -334,6 +331,28 @@ def _date_column(table: pa.Table, name: str, what: str) -> DateArray:
     return np.asarray(values, dtype="datetime64[D]")
 
 
+def _base_version(policy_version: str) -> tuple[str, str]:
+    """``("retail", "2")`` of ``"retail@2+1a2b3c4d"``: the name and the version before
+    any fingerprint of local changes."""
+    name, _, version = policy_version.partition("@")
+    return name, version.partition("+")[0]
+
+
+def _replaced_policy(previous: pa.Table, policy: TierPolicy) -> str | None:
+    """The previous snapshot's policy version when it is an earlier version of the same
+    policy (``retail@1`` before ``retail@2``), whose tiers mean something else: then
+    nobody keeps a tier by band or grace. Local changes (``+fingerprint``) keep them."""
+    if "policy_version" not in previous.column_names or not previous.num_rows:
+        return None
+    versions = set(previous.column("policy_version").cast(pa.string()).drop_null().to_pylist())
+    name, version = _base_version(policy.policy_version)
+    for old in sorted(versions):
+        old_name, old_version = _base_version(old)
+        if old_name == name and old_version != version:
+            return old
+    return None
+
+
 def _previous(
     previous: pa.Table | None, ids: pa.Array, policy: TierPolicy, day: dt.date
 ) -> _Previous:
@@ -371,8 +390,17 @@ def _previous(
     tier = pick(tiers, None)
     codes = {code: j for j, code in enumerate(policy.codes)}
     index = np.fromiter((codes.get(t, -1) if t is not None else -1 for t in tier), np.int64, n)
+    replaced = _replaced_policy(previous, policy)
+    if replaced:
+        logger.info(
+            "the previous snapshot was made under %s, replaced by %s: no band or grace "
+            "from it (the tiers start afresh)",
+            replaced,
+            policy.policy_version,
+        )
+        index = np.full(n, -1, np.int64)
     unknown = sorted({t for t in tier[(index < 0)].tolist() if t is not None})
-    if unknown:
+    if unknown and not replaced:
         logger.info(
             "previous tier(s) %s are not in policy %s: no band or grace for them",
             unknown,

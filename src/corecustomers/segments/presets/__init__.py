@@ -9,8 +9,11 @@ columns into the customers table by ``customer_id``.
 preset     idea                                                      needs (besides the
                                                                      scored customers)
 =========  ========================================================  ======================
-retail     predicted value first; proven long-standing A customers   --
-           (the default: see :mod:`corecustomers.segments.policy`)
+retail     the Pareto head: top 20 % by core_score, top 5 %          --
+           strategic (the default: see
+           :mod:`corecustomers.segments.policy`)
+retail_v1  the default before 2026-12: predicted value first, every  --
+           ABC class A customer key (about 40 % core)
 catering   regulars count as much as predicted value: the top 5 %    --
            by visits, seen within 30 days, are strategic
 finance    balance / assets under management and tenure; balances    ``balance``
@@ -40,8 +43,50 @@ __all__ = ["PRESET_NAMES", "preset_mapping", "preset_text"]
 _RETAIL: Final = """\
 [tiers]
 name = "retail"
+version = "2"
+description = "Retail default: the core is the Pareto head, top 20 % by core_score."
+band = 0.1
+grace_runs = 1
+
+[[tiers.tier]]
+code = "strategic"
+label_en = "Strategic"
+label_zh = "战略客户"
+
+[[tiers.tier.rules]]
+name = "top 5 % by core score"
+[[tiers.tier.rules.all]]
+column = "rank_pct(core_score)"
+op = "<="
+value = 0.05
+exit = 0.06
+fallback = "rank_pct(clv)"
+
+[[tiers.tier]]
+code = "key"
+label_en = "Key"
+label_zh = "重点客户"
+
+[[tiers.tier.rules]]
+name = "top 20 % by core score"
+[[tiers.tier.rules.all]]
+column = "rank_pct(core_score)"
+op = "<="
+value = 0.2
+exit = 0.22
+fallback = "rank_pct(clv)"
+
+[[tiers.tier]]
+code = "ordinary"
+label_en = "Ordinary"
+label_zh = "普通客户"
+"""
+
+_RETAIL_V1: Final = """\
+[tiers]
+name = "retail_v1"
 version = "1"
-description = "Retail default: predicted value first, ABC class and tenure second."
+description = "The retail default before 2026-12 (retail@1): every ABC class A is key."
 band = 0.2
 grace_runs = 1
 
@@ -280,6 +325,7 @@ label_zh = "普通客户"
 
 _TEXTS: Final = {
     "retail": _RETAIL,
+    "retail_v1": _RETAIL_V1,
     "catering": _CATERING,
     "finance": _FINANCE,
     "b2b": _B2B,
