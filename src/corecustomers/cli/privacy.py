@@ -107,6 +107,8 @@ def erase_command(
             done = erase_customer(customer_id, None, channel="cli")
     except Customer.DoesNotExist:
         raise _fail(f"there is no customer {customer_id!r}") from None
+    except CoreCustomersError as exc:  # the workspace stayed busy: nothing was changed
+        raise _fail(f"{exc} Nothing was erased; run the command again.") from None
     record = {
         "id": done.pk,
         "kind": done.kind,

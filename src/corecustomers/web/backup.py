@@ -13,6 +13,12 @@ A restore replaces everything in the database, so it refuses while a server uses
 PostgreSQL: another session is connected to the database) unless ``force`` is given.
 The workspace (snapshots, overrides) is a separate store with its own file; back up its
 ``.corecustomers/workspace.duckdb`` by copying it while no command runs.
+
+A restore re-applies the suppression list before anything else can use the database: the
+erased ids' keyed hashes held before the restore (the database's list and the workspace's
+``suppression.json``, which a restore does not touch) go back on the list, and every
+customer of the backup whose id is on it is erased again
+(:func:`corecustomers.web.privacy.suppression.reapply`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from corecustomers.errors import ConfigError, CoreCustomersError, InputError
 
@@ -189,6 +195,7 @@ def restore(source: Path, *, force: bool = False) -> BackupResult:
             f"the database is in use by {who}: stop the server (and its worker) first, or "
             "add --force to replace the data under it"
         )
+    erased = _suppression_list()
     connections.close_all()
     if engine == "sqlite":
         backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
@@ -211,7 +218,33 @@ def restore(source: Path, *, force: bool = False) -> BackupResult:
             str(source),
         )
         tables = _pg_tables()
+    _reapply(erased)
     return BackupResult(source, engine, tables, source.stat().st_size)
+
+
+def _suppression_list() -> set[str]:
+    """The erased ids' hashes before a restore: the database's and the workspace file's."""
+    from corecustomers.web.privacy.models import Suppression
+    from corecustomers.web.privacy.suppression import file_hashes
+
+    hashes = file_hashes()
+    with suppress(DatabaseError):  # a new, empty database has no list yet
+        hashes |= set(Suppression.objects.values_list("key_hash", flat=True))
+    return hashes
+
+
+def _reapply(hashes: set[str]) -> None:
+    """Bring the restored database up to date and erase again whoever is on the list."""
+    if not hashes:
+        return
+    from django.core.management import call_command
+
+    from corecustomers.web.audit.context import Actor, acting
+    from corecustomers.web.privacy.suppression import reapply
+
+    call_command("migrate", interactive=False, verbosity=0)  # a backup from an older version
+    with acting(Actor(channel="cli")):
+        reapply(hashes)
 
 
 @contextmanager

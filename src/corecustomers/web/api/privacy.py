@@ -4,7 +4,8 @@
   (one JSON and one CSV file per table, and ``manifest.json``): administrators, and
   managers for customers in their scope.
 * ``POST /customers/{customer_id}/erase`` -- erase the customer's personal data
-  (administrators only); answers the fulfilment record.
+  (administrators only); answers the fulfilment record, or 409 ``workspace_busy`` when
+  the workspace stayed in use by an analysis (nothing was changed: ask again later).
 
 A role that may not make the request answers 403 whatever the id (so the answer tells
 nothing about which customers exist); a customer out of scope answers 404.
@@ -18,6 +19,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
+from corecustomers.errors import SourceError
 from corecustomers.web.api.customers import READ, WRITE, user_of, writer_of
 from corecustomers.web.api.errors import ApiError
 from corecustomers.web.customers.models import Customer
@@ -98,4 +100,6 @@ def erase(request: HttpRequest, customer_id: str) -> Any:
         raise ApiError(403, "forbidden", str(exc)) from exc
     except Customer.DoesNotExist as exc:
         raise _not_found(customer_id) from exc
+    except SourceError as exc:
+        raise ApiError(409, "workspace_busy", str(exc)) from exc
     return _out(done)

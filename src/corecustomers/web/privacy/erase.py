@@ -10,9 +10,18 @@ For one customer, in one transaction:
    audit entries are otherwise append-only; this is the one sanctioned rewrite; every
    other table of the service has the id, phone and e-mail replaced the same way (job
    results, source runs …; not the name, which may be someone else's there);
-3. the old id goes on the suppression list (its keyed hash only);
+3. the old id goes on the suppression list (its keyed hash only), and so does the
+   erased id;
 4. a :class:`~.models.Fulfilment` and an audit entry record who erased whom (by pseudonym)
    and how many rows of which tables were touched.
+
+Before that transaction, the stores outside the database are cleaned
+(:mod:`.stores`): the suppression file in the workspace's folder gets both hashes first
+(so an analysis starting meanwhile leaves the customer out), then the workspace (DuckDB,
+rewritten under its exclusive lock) and every file the service keeps have the identifiers
+replaced. If the workspace stays busy, the erasure stops there with an error and nothing
+in the database has changed: run it again. After the commit the files are checked once
+more (an export written meanwhile) and the suppression file is written from the database.
 
 After the commit the deleted bytes are removed from the database files: SQLite runs with
 ``PRAGMA secure_delete`` during the erasure, then ``VACUUM`` and a WAL checkpoint that
@@ -52,7 +61,8 @@ from corecustomers.web.privacy.registry import (
     linked_rows,
     personal_fields,
 )
-from corecustomers.web.privacy.suppression import suppress
+from corecustomers.web.privacy.stores import Replacer, scrub_files, scrub_workspace
+from corecustomers.web.privacy.suppression import key_hash, suppress, write_file
 
 __all__ = ["erase_customer"]
 
@@ -197,8 +207,22 @@ def _wait_for_older_transactions(cursor: Any, erase_xid: int | None) -> tuple[fl
         time.sleep(0.5)
 
 
+def _outside(customer: Customer) -> tuple[Replacer, dict[str, Any]]:
+    """Clean the workspace and the stored files (before the database; see the module)."""
+    erased_id = ERASED_PREFIX + customer.pseudonym.removeprefix("p-")
+    replacer = Replacer(Identifiers(customer), erased_id)
+    write_file([key_hash(customer.external_id), key_hash(erased_id)])
+    workspace = scrub_workspace(replacer)
+    files = scrub_files(replacer)
+    return replacer, {"workspace": workspace, "stored_files": files}
+
+
 def erase_customer(
-    customer_id: str, user: Any, *, channel: str = "web", clean_files: bool = True
+    customer_id: str,
+    user: Any,
+    *,
+    channel: str = "web",
+    clean_files: bool = True,
 ) -> Fulfilment:
     """Erase ``customer_id`` (administrators only; ``user`` ``None`` is the command line).
 
@@ -208,10 +232,15 @@ def erase_customer(
         ``user`` is not an administrator.
     Customer.DoesNotExist
         No such customer.
+    corecustomers.errors.SourceError
+        The workspace stayed in use by another process (the database is unchanged).
     """
     if _role(user) != "admin":
         raise PrivacyForbiddenError("only administrators may erase a customer's data")
     vacuum_wait()  # a bad setting is refused before anything changes
+    if customer_id.startswith(ERASED_PREFIX):  # erased already: nobody left to erase
+        raise Customer.DoesNotExist(customer_id)
+    replacer, outside = _outside(subject(customer_id, user, "admin"))
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA secure_delete = ON")
@@ -223,14 +252,12 @@ def erase_customer(
         erase_xid = _transaction_id()
         ids = Identifiers(customer)
         original_id = customer.external_id
+        erased_id = ERASED_PREFIX + customer.pseudonym.removeprefix("p-")
         linked = linked_rows(customer)
         counts: dict[str, int] = {}
         blanked: dict[str, list[str]] = {}
         tables: list[str] = []
-        Customer.objects.filter(pk=customer.pk).update(
-            external_id=ERASED_PREFIX + customer.pseudonym.removeprefix("p-"),
-            in_master_data=False,
-        )
+        Customer.objects.filter(pk=customer.pk).update(external_id=erased_id, in_master_data=False)
         for part in linked:
             blanked[part.label] = _blank_personal(part.model, part.pks)
             _scrub_rows(list(part.rows()), part.model, ids)
@@ -241,6 +268,7 @@ def erase_customer(
         tables.append(AuditEntry._meta.db_table)
         swept = _sweep(customer_models(), customer, tables)
         suppress(original_id)
+        suppress(erased_id)
         done = Fulfilment.objects.create(
             kind=RequestKind.ERASE,
             customer_key=customer.pk,
@@ -249,7 +277,7 @@ def erase_customer(
             username=getattr(user, "username", "") if user is not None else "",
             channel=channel,
             counts=counts,
-            details={"blanked": blanked, "swept": swept, "suppressed": True},
+            details={"blanked": blanked, "swept": swept, "suppressed": True, **outside},
         )
         record(
             "privacy_erase",
@@ -264,15 +292,21 @@ def erase_customer(
         if clean_files:
             # VACUUM cannot run in a transaction: after the commit (at once, unless the
             # caller holds an outer transaction; then when that one commits)
-            transaction.on_commit(lambda: _cleaned(done, tables, erase_xid))
+            transaction.on_commit(lambda: _cleaned(done, tables, erase_xid, replacer))
     return done
 
 
-def _cleaned(done: Fulfilment, tables: list[str], erase_xid: int | None) -> None:
+def _cleaned(
+    done: Fulfilment, tables: list[str], erase_xid: int | None, replacer: Replacer
+) -> None:
     try:
         files = _clean_files(tables, erase_xid)
     except DatabaseError as exc:  # the erasure stands; the record says what to run again
         files = {"error": f"{type(exc).__name__}: {exc}", "complete": False}
-    details = {**done.details, "files": files}
+    write_file()
+    # an export written while the database still held the person (e.g. interactions)
+    again = scrub_files(replacer)
+    stored = {**done.details.get("stored_files", {}), **again}
+    details = {**done.details, "files": files, "stored_files": stored}
     Fulfilment.objects.filter(pk=done.pk).update(details=details)
     done.details = details

@@ -28,6 +28,7 @@ class Identifiers:
     """The values that identify one customer: id, name, phone, e-mail."""
 
     def __init__(self, customer: Customer, *, with_name: bool = True) -> None:
+        self.external_id = customer.external_id
         values = [customer.external_id, customer.phone, customer.email]
         if with_name:
             values.append(customer.name)
@@ -66,6 +67,14 @@ class Identifiers:
         if isinstance(value, list):
             return [self.scrub(v) for v in value]
         return value
+
+    def replace(self, text: str, id_as: str) -> str:
+        """``text`` with the external id replaced by ``id_as`` and every other identifier
+        by ``[erased]`` (whole values)."""
+        if self._pattern is None:
+            return text
+        own = {self.external_id, json.dumps(self.external_id)[1:-1]}
+        return self._pattern.sub(lambda m: id_as if m.group(1) in own else ERASED, text)
 
     def text_filter(self, names: list[str], json_names: list[str]) -> models.Q | None:
         """A database filter for rows whose text may hold an identifier (checked again in
