@@ -118,3 +118,54 @@ def erase_command(
         "details": done.details,
     }
     out.print_json(json.dumps(record))
+
+
+@privacy_app.command("retention")
+def retention_command(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Apply the retention rules now (the worker also runs them daily) and print them.
+
+    Each kind's period is CORECUSTOMERS_RETAIN_<KIND>_DAYS (0 keeps it for ever).
+
+    Example:
+
+      corecustomers privacy retention
+    """
+    try:
+        open_service(workspace, db)
+        from corecustomers.web.audit.context import Actor, acting
+        from corecustomers.web.privacy.retention import apply_retention, rules
+
+        with acting(Actor(channel="cli")):
+            done = apply_retention()
+        shown = rules()
+    except CoreCustomersError as exc:
+        raise _fail(str(exc)) from None
+    for rule in shown:
+        kept = "for ever" if not rule["days"] else f"{rule['days']} days"
+        changed = done[rule["kind"]]["changed"]
+        out.print(f"{rule['kind']}: kept {kept} ({rule['setting']}); now: {changed} changed")
+
+
+@privacy_app.command("sync")
+def sync_command(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = ".",
+) -> None:
+    """Write the workspace's suppression list (.corecustomers/suppression.json) again from
+    the service database, for `analyze` to leave erased customers out.
+
+    Example:
+
+      corecustomers privacy sync
+    """
+    try:
+        open_service(workspace, db)
+        from corecustomers.web.privacy.suppression import write_file
+
+        path = write_file()
+    except CoreCustomersError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"Wrote {escape(str(path))}." if path else "An in-memory workspace keeps no list.")

@@ -6,6 +6,7 @@
 * ``POST /customers/{customer_id}/erase`` -- erase the customer's personal data
   (administrators only); answers the fulfilment record, or 409 ``workspace_busy`` when
   the workspace stayed in use by an analysis (nothing was changed: ask again later).
+* ``GET /privacy/retention`` -- the retention rules as set (administrators only).
 
 A role that may not make the request answers 403 whatever the id (so the answer tells
 nothing about which customers exist); a customer out of scope answers 404.
@@ -85,6 +86,28 @@ def export(request: HttpRequest, customer_id: str) -> Any:
     # The file is named by the pseudonym: the raw id stays out of headers and logs.
     response["Content-Disposition"] = f'attachment; filename="customer-{done.subject}.zip"'
     return response
+
+
+class RetentionRuleOut(Schema):
+    kind: str
+    days: int
+    default_days: int
+    setting: str
+    what: str
+
+
+@router.get(
+    "/privacy/retention",
+    response={200: list[RetentionRuleOut], **READ},
+    summary="The retention rules per kind of data (administrators only)",
+)
+def retention(request: HttpRequest) -> Any:
+    from corecustomers.web.privacy.export import _role
+    from corecustomers.web.privacy.retention import rules
+
+    if _role(user_of(request)) != "admin":
+        raise ApiError(403, "forbidden", "only administrators may read the retention rules")
+    return rules()
 
 
 @router.post(

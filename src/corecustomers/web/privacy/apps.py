@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from django.apps import AppConfig
+
+from corecustomers.web.pages.extensions import PeriodicJob
 
 
 class PrivacyConfig(AppConfig):
@@ -26,3 +29,12 @@ class PrivacyConfig(AppConfig):
         "work.Alert": ["note", "sla_note"],
         "work.FollowUp": ["reason"],
     }
+    #: Daily at 03:00, queued by the worker's scheduler: the retention rules (:mod:`.retention`).
+    periodic_jobs: ClassVar[Sequence[PeriodicJob]] = (
+        PeriodicJob("privacy_retention", "daily", dt.time(3)),
+    )
+
+    def ready(self) -> None:
+        from corecustomers.web.privacy.retention import connect
+
+        connect()
