@@ -23,6 +23,15 @@ if ENVIRONMENT not in {"development", "production"}:
 PRODUCTION = ENVIRONMENT == "production"
 #: The shortest secret accepted in production (a guessable key forges sessions).
 MIN_SECRET_LENGTH = 32
+# The pseudonym key may come from a file kept apart from the data (as the engine reads it)
+_KEY_FILE = os.environ.get("CORECUSTOMERS_PSEUDONYM_KEY_FILE", "").strip()
+if _KEY_FILE and not os.environ.get("CORECUSTOMERS_PSEUDONYM_KEY"):
+    try:
+        os.environ["CORECUSTOMERS_PSEUDONYM_KEY"] = Path(_KEY_FILE).read_text("utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"CORECUSTOMERS_PSEUDONYM_KEY_FILE={_KEY_FILE!r}: cannot read it ({exc.strerror})"
+        ) from None
 
 if PRODUCTION:
     missing = [

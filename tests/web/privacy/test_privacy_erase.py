@@ -148,3 +148,45 @@ def test_the_keyed_hash_is_whole_value_and_keyed() -> None:
     assert key_hash("C1", key="a") != key_hash("C12", key="a")
     assert key_hash("C1", key="a") != key_hash("C1", key="b")
     assert "C1" not in key_hash("C1", key="a")
+
+
+def test_the_engine_and_the_service_make_the_same_pseudonyms_and_hashes() -> None:
+    """One function each, shared: ``analyze --pseudonymise`` and the analysts' pages agree."""
+    from corecustomers.data import suppression as engine
+    from corecustomers.web.customers.identity import pseudonym, pseudonyms
+    from corecustomers.web.privacy.suppression import key_hash
+
+    ids = ["C1", "C12", "张伟明-1", "a/b c"]
+    assert [engine.pseudonym(i, "k") for i in ids] == [pseudonym(i, key="k") for i in ids]
+    assert engine.pseudonyms(ids, "k") == pseudonyms(ids, key="k")
+    assert [engine.key_hash(i, "k") for i in ids] == [key_hash(i, key="k") for i in ids]
+
+
+def test_the_service_reads_the_key_from_a_file(tmp_path: Path) -> None:
+    """``CORECUSTOMERS_PSEUDONYM_KEY_FILE``: a production service starts with the key from a
+    file kept apart from the data, and refuses a file it cannot read, naming the setting."""
+    import os
+    import subprocess
+    import sys
+
+    key_file = tmp_path / "key"
+    key_file.write_text("k" * 40 + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORECUSTOMERS_")}
+    env.update(
+        CORECUSTOMERS_ENV="production",
+        CORECUSTOMERS_SECRET_KEY="s" * 40,
+        CORECUSTOMERS_PSEUDONYM_KEY_FILE=str(key_file),
+        CORECUSTOMERS_WORKSPACE=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="corecustomers.web.settings",
+    )
+    code = "from django.conf import settings; print(settings.PSEUDONYM_KEY)"
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "k" * 40
+    env["CORECUSTOMERS_PSEUDONYM_KEY_FILE"] = str(tmp_path / "missing")
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0 and "CORECUSTOMERS_PSEUDONYM_KEY_FILE" in run.stderr
