@@ -140,6 +140,7 @@ def _run_groups(analysis: Analysis, *, ordered: bool) -> Iterator[Any]:
                 settings,
                 staging_dir=Path(staging),
                 quarantine_path=Path(staging) / "quarantine.csv",
+                keep_rows=False,  # one pass over the source: no table of every row
             )
         except CoreCustomersError as exc:
             raise EarningError(
