@@ -208,4 +208,41 @@ def test_a_later_analysis_and_a_deleted_customer(regions: Any, tmp_path: Path) -
 
 
 def regions_folder() -> Path:
-    return Path(Analysis.objects.order_by("as_of").first().folder)  # type: ignore[union-attr]
+    first = Analysis.objects.order_by("as_of").first()
+    assert first is not None
+    return Path(first.folder)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks between connections: PostgreSQL"
+)
+def test_a_busy_writer_leaves_the_dashboard_true(regions: Any) -> None:
+    """While another connection holds the cells' status row (it is writing states), a
+    stale dashboard is computed from the states instead of waiting; then rebuilt."""
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        password=settings["PASSWORD"] or None,
+    )
+    try:
+        Customer.objects.filter(pk__in=regions.pks[0:20]).update(region="south")  # stale
+        assert cells.is_stale()
+        # The other connection writes a history point and keeps its transaction open.
+        other.execute(
+            f"UPDATE {cells.HISTORY} SET tier = tier WHERE customer_id = %s", [regions.pks[1]]
+        )
+        assert cells.rebuild(wait=False) is False
+        _assert_equal(regions.manager)  # from the states
+        _assert_equal(regions.admin, whole_base_trend=True)
+        assert cells.is_stale()
+        other.rollback()
+        _assert_equal(regions.manager)  # rebuilt now
+        assert not cells.is_stale()
+    finally:
+        other.close()

@@ -291,6 +291,13 @@ class CustomerState(models.Model):
                 condition=Q(scope_team__isnull=False),
                 name="state_scope_team",
             ),
+            # A region's biggest spenders in order (the top fifth's share on a manager's
+            # dashboard) instead of sorting every state of the region.
+            models.Index(
+                fields=["scope_region", "run_id", "total_spend"],
+                condition=~Q(scope_region=""),
+                name="state_scope_region_spend",
+            ),
         ]
 
     @classmethod

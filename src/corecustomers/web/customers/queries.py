@@ -182,7 +182,11 @@ def customer_queryset(user: Any, flt: CustomerFilter, action: str = "view") -> Q
     if flt.abc:
         qs = qs.filter(state__abc_class=flt.abc)
     if flt.alert:
-        qs = qs.filter(state__alert=flt.alert == "yes")
+        # ``IN (value)``, not ``= value``: Django writes ``alert = true`` as the bare column,
+        # which SQLite cannot match to an index column, so it read every customer of the
+        # tier and sorted them (0.8 s for 50k customers); as an equality it walks the
+        # alert index in the list's order (13 ms). PostgreSQL reads both as ``= true``.
+        qs = qs.filter(state__alert__in=[flt.alert == "yes"])
     if flt.owner:
         if flt.owner == "none":
             qs = qs.filter(
