@@ -481,6 +481,54 @@ def page_assign(book: Book, role: str, seen: Seen) -> None:
     assert response.status_code == (200 if role in MANAGES else 403)
 
 
+#: The per-customer endpoints of the newer apps (loyalty, contact, surveys): each answers
+#: for exactly the customers the caller reaches and 404 for every other one.
+CUSTOMER_DETAILS = [
+    "/points",
+    "/points/entries",
+    "/level",
+    "/level/history",
+    "/consents",
+    "/survey-responses",
+]
+
+
+def api_customer_details(book: Book, role: str, seen: Seen) -> None:
+    get = _api(book, role)
+    for suffix in CUSTOMER_DETAILS:
+        reached = set()
+        for cid in book.probes:
+            response = get("/customers/" + quote(_key(book, role, cid), safe="") + suffix)
+            assert response.status_code in {200, 404}, (suffix, response.status_code)
+            seen.bodies.append(response.content.decode())
+            if response.status_code == 200:
+                reached.add(cid)
+            else:
+                assert response.json()["error"]["code"] == "not_found", suffix
+        assert reached == book.expected[role] & set(book.probes), suffix
+
+
+def api_privacy_export(book: Book, role: str, seen: Seen) -> None:
+    """The privacy export: an administrator gets every customer's; any other role gets
+    either its own customers and 404 for the rest, or one refusal for all (so that the
+    answer never tells an outside customer's existence)."""
+    get = _api(book, role)
+    status = {}
+    for cid in book.probes:
+        response = get("/customers/" + quote(_key(book, role, cid), safe="") + "/export")
+        status[cid] = response.status_code
+        if response.status_code != 200:  # a zip is not text: its refusals are
+            seen.bodies.append(response.content.decode())
+    inside = {status[cid] for cid in book.probes if cid in book.expected[role]}
+    outside = {status[cid] for cid in book.probes if cid not in book.expected[role]}
+    if role == "admin":
+        assert inside == {200} and outside == set()
+    elif 200 in inside:
+        assert inside == {200} and outside <= {404}
+    else:
+        assert inside | outside == {403}, status
+
+
 PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
     "api-list": api_list,
     "api-search": api_search,
@@ -503,6 +551,8 @@ PATHS: dict[str, Callable[[Book, str, Seen], None]] = {
     "api-assignments": api_assignments,
     "api-handovers": api_handovers,
     "page-assign": page_assign,
+    "api-customer-details": api_customer_details,
+    "api-privacy-export": api_privacy_export,
 }
 
 
