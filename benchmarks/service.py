@@ -6,10 +6,12 @@ Examples::
     python -m benchmarks.service --db postgresql      # one database
     python -m benchmarks.service --customers 100_000  # a quicker run
     python -m benchmarks.service --markdown           # results-service.json as tables
+    python -m benchmarks.service --db postgresql --reuse   # measure the kept database
 
-For each database, from nothing: a fresh database (PostgreSQL: ``cc_bench_service`` on
-127.0.0.1:5432 as ``postgres``, created and dropped unless ``--keep``; SQLite: a file under
-``benchmarks/data``), the schema (``corecustomers createuser``, which migrates), then
+For each database, from nothing: a fresh database (PostgreSQL: ``cc_service_bench`` on
+127.0.0.1:5432 as ``postgres``, created and dropped unless ``--keep``; SQLite:
+``/tmp/cc_service_bench/service-bench.sqlite3``; the workspaces beside it, or under
+``$CC_SERVICE_BENCH_DIR``), the schema (``corecustomers createuser``, which migrates), then
 
 1. ``corecustomers import-analysis`` of a synthetic 1M-customer ``analyze`` folder
    (:mod:`benchmarks.service_data`), timed from the outside, start to exit;
@@ -25,6 +27,11 @@ For each database, from nothing: a fresh database (PostgreSQL: ``cc_bench_servic
 
 Latencies are p50 / p95 / p99 by nearest rank over the requests; results go to
 ``benchmarks/results-service.json`` with the load average before and after each step.
+
+``--reuse`` measures the database a previous run kept (built and kept first when there is
+none): ``createuser`` applies any new migration, the people are found in place (only new
+sessions and tokens, and a ``VACUUM ANALYZE``), and steps 2-4 run -- minutes instead of
+the load's quarter of an hour.
 """
 
 from __future__ import annotations
@@ -49,9 +56,12 @@ from benchmarks.suite import machine
 from benchmarks.tasks import RESULT_PREFIX
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_NAME = "cc_bench_service"
+PG_NAME = "cc_service_bench"
 PG_BENCH = f"postgresql://postgres@127.0.0.1:5432/{PG_NAME}"
-SQLITE_BENCH = DATA / "service-bench.sqlite3"
+#: The SQLite database and both workspaces live under /tmp (a 1M-customer SQLite file is
+#: several GB): kept between runs with ``--reuse``.
+KEPT = Path(os.environ.get("CC_SERVICE_BENCH_DIR", "/tmp/cc_service_bench"))
+SQLITE_BENCH = KEPT / "service-bench.sqlite3"
 
 #: The issue's targets (PostgreSQL, 1M customers): seconds for the import, p95 ms else.
 TARGETS = {
@@ -100,6 +110,35 @@ def fresh_database(kind: str, workspace: Path) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
+
+
+def built(kind: str, workspace: Path) -> bool:
+    """Whether a kept database of ``kind`` with an imported analysis is there to reuse."""
+    if not workspace.is_dir():
+        return False
+    if kind == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_NAME])
+            if there.fetchone() is None:
+                return False
+        with psycopg.connect(PG_BENCH, autocommit=True) as conn:
+            found = conn.execute("SELECT to_regclass('customers_analysis')").fetchone()
+            if found is None or found[0] is None:
+                return False
+            row = conn.execute("SELECT count(*) FROM customers_analysis").fetchone()
+            return bool(row and row[0])
+    if not SQLITE_BENCH.is_file():
+        return False
+    import sqlite3
+
+    with sqlite3.connect(SQLITE_BENCH) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM customers_analysis").fetchone()
+        except sqlite3.OperationalError:
+            return False
+    return bool(row and row[0])
 
 
 def drop_database(kind: str) -> None:
@@ -214,13 +253,17 @@ def run_database(
     which applies new migrations), without a new import -- for measuring a change to the
     read path without waiting for the load again.
     """
-    workspace = DATA / f"service-ws-{kind}"
+    workspace = KEPT / f"workspace-{kind}"
     out: dict[str, Any] = {"database": kind, "load": {"start": _load()}}
+    if reuse and not built(kind, workspace):
+        log(f"[{kind}] nothing to reuse yet: building it (and keeping it) ...")
+        reuse = False
     if reuse:
         db = PG_BENCH if kind == "postgresql" else f"sqlite:///{SQLITE_BENCH}"
     else:
         shutil.rmtree(workspace, ignore_errors=True)
         workspace.mkdir(parents=True)
+        KEPT.mkdir(parents=True, exist_ok=True)
         db = fresh_database(kind, workspace)
     try:
         began = time.perf_counter()
@@ -388,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--pg-name", help=f"the PostgreSQL database (default {PG_NAME})")
     parser.add_argument(
-        "--reuse", action="store_true", help="measure a kept database again, without the import"
+        "--reuse",
+        action="store_true",
+        help="measure the kept database again without the import (built and kept first "
+        "when it is not there yet)",
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.pg_name:
