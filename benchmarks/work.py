@@ -25,7 +25,11 @@ Then, in the service's own process (``python -m benchmarks.work --task NAME JSON
     am01's book made realistic: an interaction for half of its customers at some time
     in the last 120 days, a complaint follow-up for 50, a birthday for every customer.
 ``mywork``
-    :func:`my_work` for am01 called ``--query-rounds`` times (the query-level figure).
+    am01's queue called ``--query-rounds`` times as the page and the API read it (the
+    count and the first 50 items: :func:`work_queue`), and whole (:func:`my_work`, every
+    item checked); then ``GET /work/`` and ``GET /api/v1/work?limit=50`` in this process
+    through Django's test client (the server-side time, without HTTP), each with its SQL
+    statements and their total time.
 
 and over HTTP against ``corecustomers serve`` (waitress, no worker): ``GET /work/`` (the
 page, session cookie) and ``GET /api/v1/work`` (bearer token) for am01, interleaved,
@@ -155,45 +159,94 @@ def task_book(arguments: dict[str, Any]) -> dict[str, Any]:
     return {"customers": len(ids), "interactions": len(rows), "follow_ups": 50}
 
 
+def _sql(captured: Any) -> dict[str, Any]:
+    return {
+        "queries": len(captured),
+        "sql_ms": round(sum(float(q["time"]) for q in captured.captured_queries) * 1000, 1),
+    }
+
+
 def task_mywork(arguments: dict[str, Any]) -> dict[str, Any]:
-    from django.db import connection, reset_queries
+    """The queue at the query level (a page of it, as the page and the API read it, and the
+    whole of it), and the two requests in this process through Django's test client: the
+    server-side time without HTTP, with the SQL statements and their time."""
+    from django.db import connection
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from corecustomers.web.accounts.models import User
-    from corecustomers.web.work.queue import my_work
+    from corecustomers.web.accounts.models import ApiToken, User
+    from corecustomers.web.work import queue
+    from corecustomers.web.work.queue import my_work, work_queue
 
     person = User.objects.get(username=MEASURED)
     rounds = int(arguments.get("rounds", 30))
-    my_work(person)  # warm up
+
+    def page() -> list[Any]:
+        items = work_queue(person)
+        len(items)
+        return items[:50]
+
+    page()  # warm up
     timings = []
     for _ in range(rounds):
         began = time.perf_counter()
-        items = my_work(person)
+        page()
         timings.append(time.perf_counter() - began)
-    reset_queries()
     with CaptureQueriesContext(connection) as captured:
+        page()
+    whole = []
+    for _ in range(max(3, rounds // 6)):
+        began = time.perf_counter()
+        items = my_work(person)
+        whole.append(time.perf_counter() - began)
+    with CaptureQueriesContext(connection) as captured_whole:
         my_work(person)
     # the built-in items alone: other apps' providers and checks switched off
-    from corecustomers.web.work import queue
-
     hooks = queue._extensions
-    queue._extensions = lambda attribute: iter(())  # type: ignore[assignment]
+    queue._extensions = lambda attribute: iter(())
     try:
         builtin = []
         for _ in range(rounds):
             began = time.perf_counter()
-            my_work(person)
+            page()
             builtin.append(time.perf_counter() - began)
     finally:
-        queue._extensions = hooks  # type: ignore[assignment]
+        queue._extensions = hooks
     kinds: dict[str, int] = {}
     for item in items:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
+    cadence = {i.customer_key for i in items if i.kind == "cadence"}
+    plan = {i.customer_key for i in items if i.kind == "plan"}
+    # in this process: the page (session) and the API (bearer), as the server answers them
+    browser = Client(SERVER_NAME="localhost")
+    browser.force_login(person)
+    token = ApiToken.issue(person, scope="read")[1]
+    api = Client(SERVER_NAME="localhost", headers={"Authorization": f"Bearer {token}"})
+    requests: dict[str, Any] = {}
+    for label, client, path in (
+        ("page.work", browser, "/work/"),
+        ("api.work", api, "/api/v1/work?limit=50"),
+    ):
+        assert client.get(path).status_code == 200, path  # warm up
+        spent = []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            answer = client.get(path)
+            spent.append(time.perf_counter() - began)
+            assert answer.status_code == 200, (path, answer.status_code)
+        with CaptureQueriesContext(connection) as one:
+            client.get(path)
+        requests[label] = {"timings": _percentiles(spent), **_sql(one)}
     return {
-        "timings": _percentiles(timings),
+        "page_of_50": {"timings": _percentiles(timings), **_sql(captured)},
+        "whole_queue_checked": {"timings": _percentiles(whole), **_sql(captured_whole)},
         "builtin_only": _percentiles(builtin),
         "items": kinds,
-        "queries": len(captured),
+        "count": len(items),
+        "customers_with_cadence_and_plan_items": len(cadence & plan),
+        "in_process": requests,
+        # the figure of the earlier runs: the number of statements of the whole queue
+        "queries": len(captured_whole),
     }
 
 
