@@ -54,11 +54,12 @@ activity of alerted core customers with that of the other core customers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -70,12 +71,18 @@ from corecustomers.segments.phrases import concat, fixed, general, grouped, join
 
 __all__ = [
     "ALERT_COLUMNS",
+    "ALERT_METHODS",
     "CORE_TIERS",
+    "MIN_P_ALIVE",
     "REASON_CODES",
+    "AlertMethod",
+    "AlertSettings",
     "AlertThresholds",
+    "alert_budget",
     "core_customers",
     "early_warnings",
     "evaluate_alerts",
+    "pick",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,8 +102,17 @@ ALERT_COLUMNS: Final = (
     "alert_reason_zh",
     "value_at_stake",
     "alert_rank",
+    "churn_risk",
 )
 """Columns of :func:`early_warnings`, in order."""
+
+AlertMethod = Literal["risk", "p_alive", "recency", "rules"]
+"""How the alert list is made: ``risk`` (calibrated churn risk at least the threshold,
+then by value at stake), ``p_alive`` (lowest P(alive) first), ``recency`` (longest since
+the last purchase first) or ``rules`` (the previous rule set, by value at stake)."""
+
+ALERT_METHODS: Final = ("risk", "p_alive", "recency", "rules")
+"""The values of :data:`AlertMethod`."""
 
 _BEHAVIOUR_NEEDED: Final = (
     "customer_id",
@@ -189,6 +205,150 @@ class AlertThresholds:
             )
 
 
+MIN_P_ALIVE: Final = 0.05
+"""Floor of P(alive) in the value at stake ``clv / P(alive)``."""
+
+_RETIRED: Final[dict[str, str]] = {}
+"""``[alerts]`` keys that no longer exist, with what replaced them (none retired yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """The ``[alerts]`` table of ``corecustomers.toml``.
+
+    Parameters
+    ----------
+    thresholds
+        The previous rule set (:class:`AlertThresholds`; its keys keep their meaning):
+        the ``rules`` method and baseline, and the signals an alert's reason names.
+    risk_window_days
+        The churn risk is the probability of no purchase in the next this many days.
+        Default 90.
+    max_share_of_core
+        The alert budget: at most this share of the core customers is alerted per run
+        (rounded down). In (0, 1]; default 0.10.
+    risk_score
+        Which score the calibrated churn risk is: ``auto`` (default: whichever of the
+        classifier, 1 - P(alive) and days since the last purchase ranks the core
+        customers of the time-shifted validation best), ``model``, ``p_alive`` or
+        ``recency`` (see :mod:`corecustomers.insights.risk`).
+    min_risk
+        The calibrated risk an alert needs with the ``risk`` method; None (default)
+        chooses it on the time-shifted validation.
+    min_idle_days
+        No alert for a customer who bought fewer than this many days ago, however
+        short their usual gap. Default 14.
+
+    Examples
+    --------
+    >>> AlertSettings.from_config({"overdue_ratio": 3.0, "max_share_of_core": 0.05})
+    ... # doctest: +ELLIPSIS
+    AlertSettings(thresholds=AlertThresholds(p_alive_drop=0.2, overdue_ratio=3.0, ...), \
+risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, min_idle_days=14)
+    >>> AlertSettings.from_config({"budget": 3})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    corecustomers.errors.ConfigError: unknown key(s) budget in [alerts]; known: ...
+    """
+
+    thresholds: AlertThresholds = AlertThresholds()
+    risk_window_days: int = 90
+    max_share_of_core: float = 0.10
+    risk_score: Literal["auto", "model", "p_alive", "recency"] = "auto"
+    min_risk: float | None = None
+    min_idle_days: int = 14
+
+    def __post_init__(self) -> None:
+        days = self.risk_window_days
+        if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 730:
+            raise ConfigError(
+                f"[alerts] risk_window_days must be a whole number of days from 7 to 730, "
+                f"got {days!r}."
+            )
+        share = self.max_share_of_core
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ConfigError(
+                f"[alerts] max_share_of_core must be a share in (0, 1] (0.10 is 10 % of the "
+                f"core customers), got {share!r}."
+            )
+        if self.risk_score not in ("auto", "model", "p_alive", "recency"):
+            raise ConfigError(
+                f"[alerts] risk_score must be one of auto, model, p_alive, recency; got "
+                f"{self.risk_score!r}."
+            )
+        risk = self.min_risk
+        if risk is not None and (
+            isinstance(risk, bool) or not isinstance(risk, int | float) or not 0 < risk < 1
+        ):
+            raise ConfigError(f"[alerts] min_risk must be a probability in (0, 1), got {risk!r}.")
+        idle = self.min_idle_days
+        if isinstance(idle, bool) or not isinstance(idle, int) or idle < 0:
+            raise ConfigError(
+                f"[alerts] min_idle_days must be a whole number of days >= 0, got {idle!r}."
+            )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> AlertSettings:
+        """Read the ``[alerts]`` mapping; unknown or retired keys are a ConfigError."""
+        data = dict(config or {})
+        retired = [k for k in data if k in _RETIRED]
+        if retired:
+            raise ConfigError(
+                "; ".join(f"[alerts] {k} was retired: {_RETIRED[k]}" for k in retired)
+            )
+        rule_keys = {f.name for f in dataclasses.fields(AlertThresholds)}
+        own = {f.name for f in dataclasses.fields(cls)} - {"thresholds"}
+        unknown = set(data) - rule_keys - own
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(sorted(unknown))} in [alerts]; known: "
+                f"{', '.join(sorted(rule_keys | own))}"
+            )
+        rules = AlertThresholds(**{k: v for k, v in data.items() if k in rule_keys})
+        return cls(thresholds=rules, **{k: v for k, v in data.items() if k in own})
+
+
+def alert_budget(n_core: int, max_share_of_core: float) -> int:
+    """Most alerts allowed for ``n_core`` core customers: the share, rounded down.
+
+    >>> alert_budget(922, 0.10), alert_budget(9, 0.10)
+    (92, 0)
+    """
+    return math.floor(max_share_of_core * n_core + 1e-9)
+
+
+def pick(
+    candidates: BoolArray,
+    keys: Sequence[FloatArray],
+    ids: Sequence[str] | NDArray[np.object_],
+    limit: int | None,
+) -> BoolArray:
+    """The first ``limit`` candidates by ``keys`` (each descending, NaN last), then id.
+
+    Nothing depends on the row order: equal keys are broken by ``customer_id``.
+
+    >>> import numpy as np
+    >>> pick(np.array([True, True, True]), [np.array([1.0, 3.0, 3.0])], ["a", "c", "b"], 2)
+    array([False,  True,  True])
+    """
+    flags = np.asarray(candidates, dtype=bool)
+    at = np.flatnonzero(flags)
+    if limit is None or len(at) <= limit:
+        return flags.copy()
+    id_rank = np.asarray(
+        pc.rank(pa.array([str(i) for i in np.asarray(ids, dtype=object)[at]]), "ascending"),
+        dtype=np.int64,
+    )
+    columns: list[NDArray[Any]] = [id_rank]
+    for key in reversed(keys):
+        values = np.asarray(key, dtype=np.float64)[at]
+        columns.append(np.where(np.isnan(values), np.inf, -values))
+    order = at[np.lexsort(columns)]
+    out = np.zeros(len(flags), dtype=bool)
+    out[order[: max(limit, 0)]] = True
+    return out
+
+
 def core_customers(scored: pa.Table, *, core_tiers: Sequence[str] = CORE_TIERS) -> BoolArray:
     """Return which scored customers are core.
 
@@ -242,8 +402,31 @@ def early_warnings(
     previous_satisfaction: pa.Table | None = None,
     thresholds: AlertThresholds | None = None,
     core_tiers: Sequence[str] = CORE_TIERS,
+    risk: FloatArray | None = None,
+    method: AlertMethod = "rules",
+    min_risk: float | None = None,
+    max_share_of_core: float | None = None,
+    min_idle_days: int = 0,
+    risk_window_days: int = 90,
+    value_if_kept: bool = False,
 ) -> pa.Table:
     """Flag the core customers at risk, with reasons, ranked by the value at stake.
+
+    By default (``method="rules"``, no budget) every core customer for whom a rule trips
+    is alerted, as before the churn risk existed. The analysis passes the calibrated
+    ``risk`` and its settings (:class:`AlertSettings`): with ``method="risk"`` a core
+    customer needs ``risk >= min_risk`` first; ``"p_alive"`` and ``"recency"`` take the
+    core customers by lowest P(alive) or longest idle; then the list is ordered (by the
+    value at stake for ``risk`` and ``rules``) and cut at ``max_share_of_core`` of the
+    core customers (:func:`alert_budget`). Customers who bought fewer than
+    ``min_idle_days`` ago are never alerted. The reason names the risk (when given) and
+    the signals that tripped -- or, when none did, the customer's rhythm.
+
+    With ``value_if_kept`` (what the analysis uses) the value at stake is the value the
+    customer brings *if they stay*, ``clv / P(alive)`` (P(alive) floored at
+    :data:`MIN_P_ALIVE`): the CLV itself is already discounted by the risk of losing
+    them, so ordering at-risk customers by it would put those the model believes are
+    still active first.
 
     Parameters
     ----------
@@ -286,6 +469,8 @@ def early_warnings(
         ``alert_rank`` (int64)
             1 for the alerted customer with the most value at stake, then 2, ...
             (ties by ``customer_id``); null without an alert.
+        ``churn_risk`` (float64)
+            ``risk`` as given; null without it.
 
     Raises
     ------
@@ -452,12 +637,78 @@ the previous 90 days (200.00), and falling.
     elif satisfaction is not None or previous_satisfaction is not None:
         logger.info("only one satisfaction survey: the satisfaction_drop rule is skipped")
 
-    alert = core & np.logical_or.reduce(
+    tripped = np.logical_or.reduce(
         [reasons[c] for c in REASON_CODES if c in reasons], initial=False
+    ) & np.ones(n, dtype=bool)
+    stake = _value_at_stake(scored, beh["spend_last_365d"], value_if_kept)
+    eligible = ~(_known(idle, np.inf) < min_idle_days)
+    risk_known = None if risk is None else np.asarray(risk, dtype=np.float64)
+    if risk_known is not None and len(risk_known) != n:
+        raise InputError(
+            f"risk must have one value per scored customer ({n}), got {len(risk_known)}"
+        )
+    budget = None if max_share_of_core is None else alert_budget(int(core.sum()), max_share_of_core)
+    if method == "risk":
+        if risk_known is None or min_risk is None:
+            raise ConfigError("the 'risk' alert method needs the churn risk and min_risk")
+        candidates = core & eligible & (_known(risk_known, -1.0) >= min_risk)
+        alert = pick(candidates, [stake], ids, budget)
+    elif method == "p_alive":
+        if "p_alive" not in scored.column_names:
+            raise InputError("the 'p_alive' alert method needs p_alive", column="p_alive")
+        p_alive = _floats(scored["p_alive"], np.arange(n))
+        alert = pick(core & eligible, [1.0 - p_alive, stake], ids, budget)
+    elif method == "recency":
+        alert = pick(core & eligible, [idle, stake], ids, budget)
+    else:
+        alert = pick(core & eligible & tripped, [stake], ids, budget)
+    order: list[str] = [c for c in REASON_CODES if c in reasons]
+    if risk_known is not None:
+        reasons["churn_risk"] = ~np.isnan(risk_known)
+        at_r = np.flatnonzero(reasons["churn_risk"])
+        r, share = fixed(risk_known[at_r], 2), fixed(100.0 * risk_known[at_r], 0)
+        window = str(risk_window_days)
+        texts["churn_risk"] = (
+            scatter(
+                n, at_r, concat("churn risk ", r, " (no purchase in the next ", window, " days)")
+            ),
+            scatter(
+                n, at_r, concat("流失风险", r, "（未来", window, "天内无购买的概率", share, "%）")
+            ),
+        )
+        order.insert(0, "churn_risk")
+    # when no rule tripped, the reason names the customer's rhythm instead
+    quiet = alert & ~tripped & ~np.isnan(idle)
+    at = np.flatnonzero(quiet)
+    known_gap = ~np.isnan(gap[at])
+    days_text, gap_text = fixed(idle[at], 0), fixed(np.where(known_gap, gap[at], 0.0), 0)
+    times_text = fixed(np.where(known_gap, ratio[at], 0.0), 1)
+    reasons["recency"] = quiet
+    texts["recency"] = (
+        scatter(
+            n,
+            at,
+            concat(
+                days_text,
+                " days since the last purchase",
+                np.where(known_gap, concat(", ", times_text, " times the usual gap of "), ""),
+                np.where(known_gap, concat(gap_text, " days"), ""),
+            ),
+        ),
+        scatter(
+            n,
+            at,
+            concat(
+                "距上次购买已",
+                days_text,
+                "天",
+                np.where(known_gap, concat("，是平常购买间隔（", gap_text, "天）的"), ""),
+                np.where(known_gap, concat(times_text, "倍"), ""),
+            ),
+        ),
     )
-    codes, en, zh = _reason_columns(alert, reasons, texts)
-
-    stake = _value_at_stake(scored, beh["spend_last_365d"])
+    order.append("recency")
+    codes, en, zh = _reason_columns(alert, reasons, texts, order)
     return pa.table(
         {
             "customer_id": pa.array(ids, pa.string()),
@@ -468,6 +719,11 @@ the previous 90 days (200.00), and falling.
             "alert_reason_zh": pa.array(zh, pa.string()),
             "value_at_stake": pa.array(stake, pa.float64()),
             "alert_rank": _ranks(alert, stake, ids),
+            "churn_risk": pa.array(
+                np.zeros(n) if risk_known is None else np.nan_to_num(risk_known),
+                pa.float64(),
+                mask=np.ones(n, dtype=bool) if risk_known is None else np.isnan(risk_known),
+            ),
         }
     )
 
@@ -656,13 +912,14 @@ def _reason_columns(
     alert: BoolArray,
     reasons: dict[str, BoolArray],
     texts: dict[str, tuple[pa.Array, pa.Array]],
+    order: Sequence[str],
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
     """``alert_reason`` (codes) and the English and Chinese sentences, column-wise.
 
     Each rule's phrase column is null where it did not trip; a sentence joins the
     phrases of the tripped rules, in :data:`REASON_CODES` order, of the alerted customers.
     """
-    tripped = [c for c in REASON_CODES if c in reasons]
+    tripped = [c for c in order if c in reasons]
     none = pa.scalar(None, pa.string())
     flag = pa.array(alert, pa.bool_())
     if not tripped:
@@ -676,14 +933,17 @@ def _reason_columns(
     for lang, (head, sep, end) in enumerate((("At risk: ", "; ", "."), ("流失预警：", "；", "。"))):
         joined = join_present([texts[c][lang] for c in tripped], sep)
         text = pc.binary_join_element_wise(head, joined, end, "")
-        sentences.append(pc.if_else(flag, text, none))
+        sentences.append(pc.if_else(flag, pc.fill_null(text, head.rstrip(": ：") + end), none))
     return codes, sentences[0], sentences[1]
 
 
-def _value_at_stake(scored: pa.Table, trailing_year: FloatArray) -> FloatArray:
+def _value_at_stake(scored: pa.Table, trailing_year: FloatArray, if_kept: bool) -> FloatArray:
     stake = _known(trailing_year, 0.0)
     if "clv" in scored.column_names:
         clv = _floats(scored["clv"], np.arange(scored.num_rows))
+        if if_kept and "p_alive" in scored.column_names:
+            alive = _floats(scored["p_alive"], np.arange(scored.num_rows))
+            clv = clv / np.clip(_known(alive, 1.0), MIN_P_ALIVE, 1.0)
         stake = np.where(np.isnan(clv), stake, clv)
     return np.maximum(stake, 0.0)
 

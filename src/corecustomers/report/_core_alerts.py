@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from corecustomers.report import _core_charts as charts
 from corecustomers.report import _inputs as inputs
+from corecustomers.report._calibration import alert_blocks
 from corecustomers.report._core import (
     TOP_ALERTS,
     TierNames,
@@ -61,6 +62,7 @@ def alerts_section(
             )
         )
     ]
+    blocks.extend(alert_blocks(alerts, words, fmt))
     holdout = inputs.mapping(alerts.get("holdout"))
     if holdout:
         blocks.extend(_alert_holdout(holdout, words, fmt))

@@ -471,17 +471,20 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     # early warnings (流失预警)
     "sec.alerts": ("Early warnings", "流失预警"),
     "alerts.intro": (
-        "Core customers showing signs of leaving: their probability of being active fell, "
-        "they are overdue against their own purchase rhythm, or their spend is declining. "
-        "They are ranked by the value at stake, so the most valuable reach someone first.",
-        "出现流失迹象的核心客户：活跃概率下降、超出自身购买周期未再购买，或消费持续下滑。"
-        "按风险价值排序，价值最高的客户优先跟进。",
+        "The few core customers most likely to be lost: a high calibrated churn risk first, "
+        "then ranked by the value at stake, so the most valuable reach someone first; the "
+        "reason names the strongest signals (rhythm, spend, probability of being active).",
+        "最可能流失的少数核心客户：首先要求经过校准的流失风险足够高，再按风险价值排序，"
+        "价值最高的客户优先跟进；预警原因列出最主要的信号（购买节奏、消费、活跃概率）。",
     ),
     "alerts.core": ("Core customers", "核心客户数"),
     "alerts.alerted": ("Alerted core customers", "预警核心客户数"),
     "alerts.alerted_note": ("{share} of the core customers", "占核心客户的 {share}"),
     "alerts.value": ("Value at stake", "风险价值"),
-    "alerts.value_note": ("predicted value of the alerted customers", "预警客户的预测价值"),
+    "alerts.value_note": (
+        "value the alerted customers bring if they stay",
+        "预警客户留下时可带来的价值",
+    ),
     "alerts.holdout_title": (
         "Were the alerts right? Activity in the holdout",
         "预警是否准确：留出期内的活跃情况",
@@ -527,6 +530,96 @@ TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "col.value_at_stake": ("Value at stake", "风险价值"),
     "col.alert_reason": ("Why the alert", "预警原因"),
     "alerts.none": ("No core customer is alerted.", "目前没有核心客户触发预警。"),
+    # how the alert list is made and measured (issue 9)
+    "eval.how": (
+        "An alert needs a calibrated churn risk (the probability of no purchase in the next "
+        "{window} days) of at least {threshold}, chosen on a time-shifted validation split; "
+        "then the list is ordered by the value at stake (the value the customer brings if "
+        "they stay) and cut at {share} of the core customers ({budget} alerts). A customer "
+        "who bought in the last {idle} days is never alerted.",
+        "预警首先要求经过校准的流失风险（未来 {window} 天内无购买的概率）不低于 {threshold}"
+        "（该阈值在时间平移验证集上选定）；然后按风险价值（客户留下时可带来的价值）排序，"
+        "并以核心客户的 {share}（{budget} 条预警）为上限。最近 {idle} 天内有购买的客户不预警。",
+    ),
+    "eval.score.model": (
+        "The risk score is the one that ranked the validation split's core customers best "
+        "({score}), calibrated on that split.",
+        "风险评分采用在验证集核心客户上排序最好的一种（{score}），并在该验证集上校准。",
+    ),
+    "eval.score.p_alive": (
+        "There was too little history for a time-shifted model: the risk is 1 − P(alive).",
+        "历史数据不足以训练时间平移模型：风险取 1 − P(活跃)。",
+    ),
+    "eval.score.none": (
+        "No lifetime-value model was fitted: the previous rule set makes the list.",
+        "未拟合生命周期价值模型：预警名单沿用原有规则。",
+    ),
+    "eval.list_title": (
+        "Were the alerts right? The list against the baselines of the same size",
+        "预警是否准确：与同等规模基准名单的对比",
+    ),
+    "eval.list_note": (
+        "Right = no purchase in the holdout. Of all core customers, {base} made none.",
+        "准确 = 留出期内无购买。全部核心客户中有 {base} 在留出期无购买。",
+    ),
+    "eval.list": ("The alert list", "预警名单"),
+    "eval.risk": ("Churn risk", "流失风险"),
+    "eval.p_alive": ("1 − P(alive)", "1 − P(活跃)"),
+    "eval.recency": ("Days since the last purchase", "距上次购买天数"),
+    "eval.rules": ("The previous rule set", "原有预警规则"),
+    "eval.col.list": ("List", "名单"),
+    "eval.col.n": ("Customers", "客户数"),
+    "eval.col.precision": ("Precision", "精确率"),
+    "eval.col.recall": ("Recall", "召回率"),
+    "eval.col.value": ("Lost value covered", "覆盖的流失价值"),
+    "eval.col.score": ("Score", "评分"),
+    "eval.col.auc": ("AUC", "AUC"),
+    "eval.col.ap": ("Average precision", "平均精确率"),
+    "eval.ranking_title": (
+        "How well each score ranks the core customers (holdout)",
+        "各评分对核心客户的排序能力（留出期）",
+    ),
+    "eval.verdict.good": (
+        "The alert list was right {own} of the time, at least as often as the best baseline "
+        "of the same size ({best}).",
+        "预警名单的精确率为 {own}，不低于同等规模的最佳基准（{best}）。",
+    ),
+    "eval.verdict.bad": (
+        "The alert list was right {own} of the time, less often than the best baseline of "
+        "the same size ({best}).",
+        "预警名单的精确率为 {own}，低于同等规模的最佳基准（{best}）。",
+    ),
+    # calibration of the models (issue 9)
+    "sec.calibration": ("Calibration: can the numbers be trusted?", "校准：这些数字可信吗？"),
+    "cal.intro": (
+        "Each chart sorts the customers into ten equal groups by a prediction and sets the "
+        "group's mean prediction (dashed) against what happened in the holdout (solid). "
+        "Where the lines meet, the numbers can be taken at their word on this data.",
+        "每张图按预测值把客户分成十个等量组，比较每组的平均预测（虚线）与留出期的实际结果"
+        "（实线）。两条线越接近，这些数字在本数据上越可信。",
+    ),
+    "cal.risk_title": (
+        "Churn risk against no purchase in the {days} days after the calibration end",
+        "流失风险与校准期后 {days} 天内无购买的对照",
+    ),
+    "cal.risk_gap": (
+        "The largest gap between a decile's mean risk and its observed share is {gap}.",
+        "各组平均风险与实际比例的最大差距为 {gap}。",
+    ),
+    "cal.p_alive_title": ("P(alive) against activity in the holdout", "活跃概率与留出期活跃情况"),
+    "cal.purchases_title": (
+        "Predicted against actual purchases in the holdout ({days} days), by decile of "
+        "predicted value",
+        "按预测价值分组：留出期（{days} 天）预测购买次数与实际购买次数",
+    ),
+    "cal.predicted_risk": ("Mean predicted risk", "平均预测风险"),
+    "cal.observed_inactive": ("Share with no purchase", "无购买客户比例"),
+    "cal.p_alive": ("Mean P(alive)", "平均活跃概率"),
+    "cal.active": ("Share active in the holdout", "留出期活跃比例"),
+    "cal.predicted_purchases": ("Predicted purchases", "预测购买次数"),
+    "cal.actual_purchases": ("Actual purchases", "实际购买次数"),
+    "cal.decile": ("Decile of the prediction (1 = lowest)", "预测值分组（1 = 最低）"),
+    "cal.point": ("Decile {decile}, {label}: {value}", "第 {decile} 组，{label}：{value}"),
     # next-best action (一对一服务)
     "sec.actions": ("Next-best actions", "下一步行动建议"),
     "actions.intro": (

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from corecustomers import __version__
 from corecustomers.report import _charts as charts
 from corecustomers.report import _inputs as inputs
+from corecustomers.report._calibration import calibration_section
 from corecustomers.report._core import tier_names, tiers_section
 from corecustomers.report._core_actions import actions_section
 from corecustomers.report._core_alerts import alerts_section
@@ -73,6 +74,7 @@ def build_report(
         recommendations_section(summary, words, fmt),
         models_section(summary, words, fmt),
         holdout_section(summary, unit, words, fmt),
+        calibration_section(summary, words, fmt),
         capture_section(summary, words, fmt),
         quality_section(summary, quarantine, words, fmt),
         settings_section(summary, words),

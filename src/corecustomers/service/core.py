@@ -9,7 +9,6 @@ summary; a customer always gets a tier, a reason and an action.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import logging
 import uuid
@@ -24,13 +23,21 @@ import pyarrow.compute as pc
 from corecustomers.config import Settings
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
-from corecustomers.insights.alerts import AlertThresholds, early_warnings, evaluate_alerts
+from corecustomers.insights.alert_evaluation import (
+    AlertChoice,
+    calibration_table,
+    choose_alerting,
+    evaluate_alert_list,
+    value_calibration,
+)
+from corecustomers.insights.alerts import AlertSettings, early_warnings, evaluate_alerts
 from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import rank_customers
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
+from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
@@ -130,17 +137,8 @@ def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
     return policy_from_config(dict(settings.tiers) or None, columns=columns)
 
 
-def _thresholds(settings: Settings) -> AlertThresholds:
-    fields = {f.name for f in dataclasses.fields(AlertThresholds)}
-    unknown = set(settings.alerts) - fields
-    if unknown:
-        from corecustomers.errors import ConfigError
-
-        raise ConfigError(
-            f"unknown key(s) {', '.join(sorted(unknown))} in [alerts]; known: "
-            f"{', '.join(sorted(fields))}"
-        )
-    return AlertThresholds(**dict(settings.alerts))
+def _alert_settings(settings: Settings) -> AlertSettings:
+    return AlertSettings.from_config(dict(settings.alerts))
 
 
 def identify_core(
@@ -228,15 +226,44 @@ def identify_core(
             horizon_months=settings.horizon_months,
         )
     core_tiers = list(policy.codes[:-1])
+    alerting = _alert_settings(settings)
+    with progress.step("Churn risk (time-shifted, calibrated)"):
+        risk = churn_risk(
+            tx,
+            features=features,
+            fitted=fitted,
+            behaviour=behaviour,
+            cut=end,
+            window_days=alerting.risk_window_days,
+            time_unit=settings.time_unit,
+            score=alerting.risk_score,
+        )
+        choice = choose_alerting(risk, alerting)
     with progress.step("Early warnings"):
+        risk_values = _risk_for(customers, risk)
         warned = early_warnings(
             customers,
             behaviour,
             previous=previous,
-            thresholds=_thresholds(settings),
+            thresholds=alerting.thresholds,
             core_tiers=core_tiers,
+            risk=risk_values,
+            method=choice.method,
+            min_risk=choice.min_risk,
+            max_share_of_core=alerting.max_share_of_core,
+            min_idle_days=alerting.min_idle_days,
+            risk_window_days=alerting.risk_window_days,
+            value_if_kept=True,
         )
         customers = _align(customers, warned)
+        rules = early_warnings(
+            customers,
+            behaviour,
+            previous=previous,
+            thresholds=alerting.thresholds,
+            core_tiers=core_tiers,
+        )
+        rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
     if "product" in mapped and options.recommendations:
         with progress.step("Recommendations"):
             recs = recommend(tx, as_of=end, k=5)
@@ -247,6 +274,20 @@ def identify_core(
     playbook = playbook_from_config(dict(settings.playbook) or None, policy=policy)
     customers = next_best_actions(customers, playbook, as_of=end, lang=settings.lang)
     _summarise(customers, summary, policy, core_tiers, previous, calibration_end, end)
+    summary.alerts.update(
+        _alert_figures(
+            customers,
+            alerting=alerting,
+            risk=risk,
+            choice=choice,
+            rule_hits=rule_hits,
+            fitted=fitted,
+            transactions=tx,
+            end=end,
+            as_of=as_of,
+            evaluate=calibration_end is not None and options.evaluate,
+        )
+    )
     summary.actions = action_counts(customers)
     if workspace is not None and options.write_snapshot:
         with progress.step(f"Saving the snapshot of {end}"):
@@ -358,3 +399,107 @@ def _summarise(
             core_tiers=core_tiers,
             list_customers=20,
         )
+
+
+def _risk_for(customers: pa.Table, risk: ChurnRisk) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``risk.risk`` in the order of ``customers``."""
+    at = pc.index_in(customers.column("customer_id").cast(pa.string()), value_set=risk.customer_id)
+    where = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = np.full(len(where), np.nan)
+    out[where >= 0] = risk.risk[where[where >= 0]]
+    return out
+
+
+def _column(customers: pa.Table, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.asarray(
+        pc.fill_null(customers.column(name).cast(pa.float64()), np.nan).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.float64,
+    )
+
+
+def _alert_figures(
+    customers: pa.Table,
+    *,
+    alerting: AlertSettings,
+    risk: ChurnRisk,
+    choice: AlertChoice,
+    rule_hits: np.ndarray[Any, np.dtype[np.bool_]],
+    fitted: FittedValue | None,
+    transactions: ir.Table,
+    end: _dt.date,
+    as_of: _dt.date,
+    evaluate: bool,
+) -> dict[str, Any]:
+    """``alerts``' settings, risk, choice and (with a holdout) ``evaluation``."""
+    from corecustomers.insights.alerts import alert_budget
+
+    core = np.asarray(customers.column("core").to_pylist(), dtype=bool)
+    out: dict[str, Any] = {
+        "max_share_of_core": alerting.max_share_of_core,
+        "budget": alert_budget(int(core.sum()), alerting.max_share_of_core),
+        "min_idle_days": alerting.min_idle_days,
+        "risk": risk.to_dict(),
+        "choice": choice.to_dict(),
+    }
+    if not evaluate or "frequency_holdout" not in customers.column_names:
+        return out
+    ids = [str(i) for i in customers.column("customer_id").to_pylist()]
+    held = np.nan_to_num(_column(customers, "frequency_holdout"))
+    inactive = held <= 0
+    alert = np.asarray(customers.column("alert").to_pylist(), dtype=bool)
+    p_alive = _column(customers, "p_alive") if "p_alive" in customers.column_names else None
+    evaluation = evaluate_alert_list(
+        ids=ids,
+        alert=alert,
+        core=core,
+        inactive=inactive,
+        stake=np.nan_to_num(_column(customers, "value_at_stake")),
+        risk=_column(customers, "churn_risk"),
+        p_alive=p_alive,
+        idle=_column(customers, "days_since_last_purchase"),
+        rules=rule_hits,
+    )
+    window = alerting.risk_window_days
+    holdout_days = (as_of - end).days
+    risk_values = _column(customers, "churn_risk")
+    if not np.isnan(risk_values).all():
+        span = min(window, holdout_days)
+        labels = active_in(transactions, [(end, end + _dt.timedelta(days=span))])
+        at = pc.index_in(
+            customers.column("customer_id").cast(pa.string()),
+            value_set=labels.column("customer_id").cast(pa.string()),
+        )
+        where = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        counts = np.asarray(labels.column("w0").to_numpy(zero_copy_only=False), dtype=float)
+        bought = np.where(where >= 0, counts[np.maximum(where, 0)], 0.0) > 0
+        table = calibration_table(risk_values, ~bought)
+        evaluation["calibration"] = {
+            "window_days": span,
+            "note": None
+            if span == window
+            else (
+                f"the holdout ({holdout_days} days) is shorter than the risk window "
+                f"({window} days): the observed share is over the holdout"
+            ),
+            "deciles": table,
+            "max_gap": max(abs(r["predicted"] - r["observed"]) for r in table) if table else None,
+        }
+    if fitted is not None and p_alive is not None:
+        position = pc.index_in(
+            customers.column("customer_id").cast(pa.string()), value_set=fitted.customer_id
+        )
+        take = np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.intp)
+        days = float(holdout_days)
+        evaluation["value_models"] = {
+            "holdout_days": holdout_days,
+            **value_calibration(
+                p_alive=p_alive,
+                active=~inactive,
+                predicted_purchases=fitted.purchases_in(days)[take],
+                actual_purchases=held,
+                predicted_value=fitted.value(days)[take],
+            ),
+        }
+    return {**out, "evaluation": evaluation}

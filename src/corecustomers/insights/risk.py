@@ -1,0 +1,714 @@
+"""Churn risk (流失风险): the calibrated probability of no purchase in the next N days.
+
+P(alive) says whether a customer is probably still a customer; an account manager needs
+something sharper: how likely it is that *this* customer buys nothing in the next
+``window_days`` (``[alerts] risk_window_days``, default 90), on a scale where 0.7 means
+seven in ten. :func:`churn_risk` learns it from the same data, shifted back in time, as
+the core ranking does (:mod:`corecustomers.insights.ranking`), so that no label lies
+after the day scored.
+
+The time-shifted procedure
+--------------------------
+With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_days``:
+
+1. **Training** at ``a = c - 2N``: the features of every customer who bought by ``a``
+   and the label *no purchase in* ``(a, a + N]``. A gradient-boosted classifier
+   (scikit-learn's ``HistGradientBoostingClassifier``, fixed hyper-parameters,
+   ``random_state=0``, one thread) learns the label.
+2. **Choice, calibration and validation** at ``b = c - N``, a split the classifier
+   never saw, whose label is *no purchase in* ``(b, c]``: the default score is whichever
+   of the classifier, ``1 - P(alive)`` and days since the last purchase ranks the
+   split's core customers (its top 20 % by predicted value) best (AUC; the classifier on
+   a tie), as the core ranking keeps the BTYD ranking unless the combined one wins; Platt
+   scaling (a logistic regression of the label on that score) makes it a probability. The alert
+   threshold (:func:`corecustomers.insights.alert_evaluation.choose_alerting`) is chosen
+   on this split too.
+3. **Scoring** at ``c``: the same classifier and calibration score the customers at
+   ``c``, with the analysis' own features and fitted models (nothing is fitted twice at
+   ``c``; the BTYD models at ``a`` and ``b`` are fitted once each, of the analysis' kind
+   and penalty).
+
+The classifier is not refitted on the split at ``b``: its calibration would then rest on
+the data it learnt from.
+
+Inputs (:data:`RISK_FEATURES`, at each cut): P(alive) and its change since ``N`` days
+earlier (the same fitted model applied to each customer's summary then), expected
+purchases in the next ``N`` days, the rhythm (days since the last purchase, the mean gap
+between purchase days, their ratio, the gaps' coefficient of variation), the spend trend
+(net spend in the last ``N`` days and the ``N`` before, their ratio, the slope over the
+last quarters), ``frequency, recency, T, monetary_value``, tenure, the share of returns
+and, with a ``product`` column, the breadth (distinct products).
+
+Fallback
+--------
+When the history before ``c`` is too short (fewer than :data:`MIN_CUSTOMERS` customers
+at ``a`` or ``b``, fewer than :data:`MIN_CLASS` customers of either label, or a BTYD model
+that cannot be fitted there) the risk is ``1 - P(alive)`` and the result's ``reason``
+says so; without any fitted model there is no risk score (``method = "none"``).
+
+The result is deterministic: the same transactions, in any row order, give the same
+scores (features are rounded to six significant digits before the classifier, so float
+noise from parallel sums cannot flip a split).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from corecustomers.data._time import TimeUnit
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.insights._frames import Frame, build_frame
+from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.fitted import FittedValue
+
+__all__ = [
+    "DEFAULT_WINDOW_DAYS",
+    "MIN_CLASS",
+    "MIN_CUSTOMERS",
+    "RISK_FEATURES",
+    "ChurnRisk",
+    "RiskFrame",
+    "active_in",
+    "auc",
+    "churn_risk",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+DEFAULT_WINDOW_DAYS: Final = 90
+"""Days ahead whose (absence of) purchases the risk is about."""
+
+MIN_CUSTOMERS: Final = 200
+"""Fewer customers than this at a shifted cut and no classifier is trained."""
+
+MIN_CLASS: Final = 20
+"""Fewer customers than this with either label at a shifted cut and none is trained."""
+
+RISK_FEATURES: Final = (
+    "p_alive",
+    "p_alive_change",
+    "expected_purchases",
+    "days_since_last_purchase",
+    "mean_gap_days",
+    "overdue",
+    "gap_cv",
+    "spend_recent",
+    "spend_previous",
+    "spend_change",
+    "spend_trend",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "tenure_days",
+    "returns_share",
+)
+"""Inputs of the classifier, in order (plus ``n_products`` with a product column)."""
+
+_GBM_PARAMS: Final[dict[str, Any]] = {
+    "learning_rate": 0.05,
+    "max_iter": 150,
+    "max_leaf_nodes": 7,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+    "random_state": 0,
+}
+
+Method = Literal["model", "p_alive", "none"]
+
+
+@dataclass(frozen=True)
+class RiskFrame:
+    """The customers at one cut: ids (sorted), model inputs, fit, behaviour and labels."""
+
+    cut: datetime.date
+    customer_id: pa.Array
+    inputs: dict[str, FloatArray]
+    btyd: FittedValue
+    behaviour: pa.Table
+    inactive: BoolArray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.customer_id)
+
+    def matrix(self, names: tuple[str, ...]) -> FloatArray:
+        return _significant(np.column_stack([self.inputs[name] for name in names]))
+
+
+@dataclass(frozen=True)
+class ChurnRisk:
+    """Per-customer churn risk and how it was made (see :func:`churn_risk`).
+
+    Attributes
+    ----------
+    customer_id
+        The customers, in the order of ``risk`` (the order of the ``customer_id`` given).
+    risk
+        Calibrated probability of no purchase in the next ``window_days``; NaN with
+        ``method == "none"``.
+    method
+        ``"model"`` (the calibrated classifier), ``"p_alive"`` (``1 - P(alive)``, the
+        fallback) or ``"none"`` (no fitted model).
+    reason
+        Why, in English.
+    window_days
+        ``N``.
+    p_alive_change
+        P(alive) now minus ``N`` days earlier, per customer (NaN when unknown).
+    validation
+        The frame at ``b`` with its calibrated scores, for the choice of the alert
+        threshold and method; None without a trained model.
+    validation_risk
+        The calibrated scores of ``validation``'s customers.
+    details
+        JSON-ready figures (dates, customers, AUC, average precision, calibration).
+    """
+
+    customer_id: pa.Array
+    risk: FloatArray
+    method: Method
+    reason: str
+    window_days: int
+    p_alive_change: FloatArray
+    validation: RiskFrame | None = None
+    validation_risk: FloatArray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Method, reason, window and validation figures, JSON-ready."""
+        return {
+            "method": self.method,
+            "reason": self.reason,
+            "window_days": self.window_days,
+            **self.details,
+        }
+
+
+def churn_risk(
+    tx: ir.Table,
+    *,
+    features: pa.Table,
+    fitted: FittedValue | None,
+    behaviour: pa.Table,
+    cut: datetime.date,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    time_unit: TimeUnit = "week",
+    score: str = "auto",
+) -> ChurnRisk:
+    """The calibrated churn risk of the customers of ``features`` at ``cut``.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (``docs/CONTRACTS.md``).
+    features
+        The analysis' per-customer features at ``cut`` (one row per customer).
+    fitted
+        The analysis' fitted models at ``cut`` (aligned with ``features``), or None.
+    behaviour
+        :func:`~corecustomers.insights.behaviour.customer_behaviour` at ``cut``,
+        materialised.
+    cut
+        The day scored (the calibration end when there is one).
+    window_days
+        ``N``: the risk is that of no purchase in the next ``N`` days.
+    time_unit
+        The unit of ``recency`` and ``T``.
+    score
+        ``auto`` (default): of the classifier, ``1 - P(alive)`` and days since the last
+        purchase, the one whose AUC among the validation split's core customers (its
+        top 20 % by predicted value) is highest, the classifier on a tie; or one of
+        ``model``, ``p_alive``, ``recency``. Whichever it is, it is calibrated on the
+        validation split.
+
+    Returns
+    -------
+    ChurnRisk
+    """
+    ids = features.column("customer_id").combine_chunks().cast(pa.string())
+    n = len(ids)
+    if fitted is None:
+        return ChurnRisk(
+            ids,
+            np.full(n, np.nan),
+            "none",
+            "no lifetime-value model was fitted, so there is no churn risk; the alerts use "
+            "the previous rule set",
+            window_days,
+            np.full(n, np.nan),
+        )
+    has_product = "product" in tx.columns
+    step = datetime.timedelta(days=window_days)
+    now = _frame(
+        tx,
+        cut=cut,
+        window_days=window_days,
+        time_unit=time_unit,
+        has_product=has_product,
+        new_models=fitted.new_models,
+        features=features,
+        fitted=fitted,
+        behaviour=behaviour,
+    )
+    back = _align_to(ids, now.customer_id)
+    change = now.inputs["p_alive_change"][back]
+
+    def fallback(problem: str) -> ChurnRisk:
+        return ChurnRisk(
+            ids,
+            1.0 - fitted.p_alive,
+            "p_alive",
+            f"{problem}; the churn risk is 1 - P(alive)",
+            window_days,
+            change,
+            details={"validation": None},
+        )
+
+    first = pc.min(features.column("first_purchase")).as_py()
+    first_day = first.date() if isinstance(first, datetime.datetime) else first
+    if first_day is None or (cut - first_day).days < 2 * window_days + 14:
+        return fallback(
+            f"the history before {cut} is shorter than two risk windows of {window_days} "
+            "days and two weeks, too short for a time-shifted training and calibration"
+        )
+    a, b = cut - 2 * step, cut - step
+    try:
+        train = _frame(
+            tx,
+            cut=a,
+            window_days=window_days,
+            time_unit=time_unit,
+            has_product=has_product,
+            new_models=fitted.new_models,
+        )
+        check = _frame(
+            tx,
+            cut=b,
+            window_days=window_days,
+            time_unit=time_unit,
+            has_product=has_product,
+            new_models=fitted.new_models,
+        )
+    except _UnfitError as exc:
+        return fallback(str(exc))
+    labels = active_in(tx, [(a, b), (b, cut)])
+    train = _labelled(train, labels, "w0")
+    check = _labelled(check, labels, "w1")
+    for name, frame in (("training", train), ("calibration", check)):
+        problem = _unusable(frame, name)
+        if problem:
+            return fallback(problem)
+    names = RISK_FEATURES + (("n_products",) if has_product else ())
+    raw_train, raw_check, raw_now = _classify(train, (check, now), names)
+    _, lin_check, lin_now = _linear(train, (check, now))
+    inactive = _bool(check.inactive)
+    idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
+    idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
+    candidates: dict[str, tuple[FloatArray, FloatArray]] = {
+        # the classifier's score with the idle days beside it (trees cannot rank
+        # customers idle longer than anyone at the training cut, a logistic layer can)
+        # and the predicted value (so that the risk is right for valuable customers too,
+        # not only on average over the many small ones)
+        "model": (
+            np.column_stack([_logit(raw_check), idle_check, _log_value(check)]),
+            np.column_stack([_logit(raw_now), idle_now, _log_value(now)]),
+        ),
+        "linear": (_logit(lin_check), _logit(lin_now)),
+        "p_alive": (_logit(1.0 - check.btyd.p_alive), _logit(1.0 - now.btyd.p_alive)),
+        "recency": (idle_check, idle_now),
+    }
+    core = _top(check.btyd.value(365.0), CORE_SHARE)
+    calibrations = {name: _platt(before, inactive) for name, (before, _) in candidates.items()}
+    validated = {name: calibrations[name](before) for name, (before, _) in candidates.items()}
+    figures = {
+        name: {
+            "auc": _auc(score, inactive),
+            "auc_core": _auc(score[core], inactive[core]),
+        }
+        for name, score in validated.items()
+    }
+    if score in candidates:
+        chosen = score
+        why = f"the score is set in [alerts] (risk_score = {score!r})"
+    else:
+        chosen = max(candidates, key=lambda c: figures[c]["auc_core"] or 0.0)
+        why = (
+            f"of the calibrated classifier, 1 - P(alive) and days since the last purchase, "
+            f"{_SCORE_NAMES[chosen]} ranked the validation split's core customers best "
+            f"(AUC {figures[chosen]['auc_core'] or 0:.3f})"
+        )
+    risk_check = validated[chosen]
+    risk_now = calibrations[chosen](candidates[chosen][1])[back]
+    details = {
+        "score": chosen,
+        "validation": {
+            "method": "time-shifted",
+            "trained_at": a.isoformat(),
+            "trained_on": [a.isoformat(), b.isoformat()],
+            "calibrated_at": b.isoformat(),
+            "calibrated_on": [b.isoformat(), cut.isoformat()],
+            "training_customers": train.n,
+            "customers": check.n,
+            "core_customers": int(core.sum()),
+            "inactive_share": float(np.mean(inactive)),
+            "training_auc": _auc(raw_train, _bool(train.inactive)),
+            "scores": figures,
+            "features": list(names),
+        },
+    }
+    reason = (
+        f"{_SCORE_NAMES[chosen]}, calibrated by Platt scaling on the customers at "
+        f"{b} (no purchase in the next {window_days} days; the classifier was trained on "
+        f"those at {a}): {why}"
+    )
+    return ChurnRisk(
+        ids, risk_now, "model", reason, window_days, change, check, risk_check, details
+    )
+
+
+_SCORE_NAMES: Final = {
+    "model": "the gradient-boosted classifier",
+    "linear": "the logistic regression",
+    "p_alive": "1 - P(alive)",
+    "recency": "days since the last purchase",
+}
+
+CORE_SHARE: Final = 0.2
+"""Share of a validation split's customers, by predicted value, taken as its core."""
+
+
+def _top(value: FloatArray, share: float) -> BoolArray:
+    """The top ``share`` of customers by ``value`` (ties by position; ids are sorted)."""
+    order = np.argsort(-np.asarray(value, dtype=np.float64), kind="stable")
+    out = np.zeros(len(order), dtype=bool)
+    out[order[: int(np.ceil(share * len(order) - 1e-9))]] = True
+    return out
+
+
+def active_in(tx: ir.Table, windows: list[tuple[datetime.date, datetime.date]]) -> pa.Table:
+    """Per customer: ``w0, w1, ...`` -- whether they bought in each window ``(start, end]``.
+
+    A purchase is a row with ``amount >= 0`` (as for ``frequency``); one scan of the
+    transactions for all windows.
+    """
+    end = max(e for _, e in windows)
+    rows = rows_up_to(tx, end)
+    day = day_of(rows)
+    bought = rows["amount"] >= 0
+    metrics = {
+        f"w{i}": rows["amount"].count(
+            where=bought
+            & (day > ibis.literal(s, type="date"))
+            & (day <= ibis.literal(e, type="date"))
+        )
+        for i, (s, e) in enumerate(windows)
+    }
+    customer = rows["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    table = materialize(rows.group_by(customer_id=customer).aggregate(**metrics))
+    return table
+
+
+# -- frames -----------------------------------------------------------------------------
+
+
+class _UnfitError(Exception):
+    """A shifted cut whose models could not be fitted."""
+
+
+def _frame(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    window_days: int,
+    time_unit: TimeUnit,
+    has_product: bool,
+    new_models: Callable[[], tuple[Any, Any]],
+    features: pa.Table | None = None,
+    fitted: FittedValue | None = None,
+    behaviour: pa.Table | None = None,
+) -> RiskFrame:
+    notes: list[str] = []
+    base: Frame = build_frame(
+        tx,
+        cut=cut,
+        target_end=None,
+        window_days=window_days,
+        time_unit=time_unit,
+        has_product=has_product,
+        notes=notes,
+        new_models=new_models,
+        features=features,
+        fitted=fitted,
+    )
+    if base.btyd is None:
+        raise _UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
+    ids = base.customer_id.cast(pa.string())
+    if behaviour is None:
+        behaviour = materialize(customer_behaviour(tx, as_of=cut))
+    beh_ids = behaviour.column("customer_id").cast(pa.string())
+    where = _positions(ids, beh_ids)
+
+    def beh(name: str) -> FloatArray:
+        values = np.asarray(
+            pc.fill_null(behaviour.column(name).cast(pa.float64()), np.nan).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.float64,
+        )
+        out = np.full(len(ids), np.nan)
+        out[where >= 0] = values[where[where >= 0]]
+        return out
+
+    b = base.behaviour
+    inputs = {k: b[k] for k in b}
+    model = base.btyd.transaction_model
+    inputs["p_alive"] = base.btyd.p_alive
+    inputs["expected_purchases"] = base.btyd.purchases_in(window_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_std = beh("gap_std_days")
+        inputs["gap_cv"] = gap_std / b["mean_gap_days"]
+        inputs["spend_change"] = np.where(
+            b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
+        )
+    inputs["spend_trend"] = beh("spend_trend")
+    # P(alive) N days earlier: the same model on each customer's summary then
+    before = materialize(
+        customer_features(tx, as_of=cut - datetime.timedelta(days=window_days), time_unit=time_unit)
+        .select("customer_id", "frequency", "recency", "T", "monetary_value")
+        .order_by("customer_id")
+    )
+    change = np.full(len(ids), np.nan)
+    if before.num_rows:
+        at = _positions(ids, before.column("customer_id").cast(pa.string()))
+        had = at >= 0
+        X = {
+            k: np.asarray(before.column(k).to_numpy(zero_copy_only=False), np.float64)[at[had]]
+            for k in ("frequency", "recency", "T", "monetary_value")
+        }
+        if had.any():
+            earlier = np.clip(np.asarray(model.probability_alive(X), np.float64), 0.0, 1.0)
+            change[had] = inputs["p_alive"][had] - earlier
+    inputs["p_alive_change"] = change
+    return RiskFrame(cut, ids, inputs, base.btyd, behaviour.take(pa.array(np.maximum(where, 0))))
+
+
+def _labelled(frame: RiskFrame, labels: pa.Table, column: str) -> RiskFrame:
+    at = _positions(frame.customer_id, labels.column("customer_id").cast(pa.string()))
+    counts = np.asarray(labels.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
+    bought = np.where(at >= 0, counts[np.maximum(at, 0)], 0.0) > 0
+    return RiskFrame(
+        frame.cut, frame.customer_id, frame.inputs, frame.btyd, frame.behaviour, ~bought
+    )
+
+
+def _unusable(frame: RiskFrame, name: str) -> str:
+    inactive = _bool(frame.inactive)
+    if frame.n < MIN_CUSTOMERS:
+        return (
+            f"the {name} split at {frame.cut} has {frame.n} customers (fewer than {MIN_CUSTOMERS})"
+        )
+    small = min(int(inactive.sum()), int((~inactive).sum()))
+    if small < MIN_CLASS:
+        return (
+            f"the {name} split at {frame.cut} has only {small} customers of one outcome "
+            f"(at least {MIN_CLASS} of each needed)"
+        )
+    return ""
+
+
+def _classify(
+    train: RiskFrame, others: tuple[RiskFrame, ...], names: tuple[str, ...]
+) -> list[FloatArray]:
+    """The classifier fitted on ``train``: its scores on ``train`` and on each of ``others``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = HistGradientBoostingClassifier(**_GBM_PARAMS)
+        model.fit(train.matrix(names), _bool(train.inactive).astype(np.int64))
+        return [
+            np.asarray(model.predict_proba(f.matrix(names))[:, 1], dtype=np.float64)
+            for f in (train, *others)
+        ]
+
+
+def _log_value(frame: RiskFrame) -> FloatArray:
+    """``log(1 + predicted revenue of the next year)`` at the frame's cut."""
+    return np.log1p(np.maximum(np.nan_to_num(frame.btyd.value(365.0)), 0.0))
+
+
+def _linear_inputs(frame: RiskFrame) -> FloatArray:
+    """Transformed inputs of the logistic regression: logs and logits, gaps filled.
+
+    Unlike trees, a linear model extrapolates: a customer idle longer than anyone at the
+    training cut still gets a higher risk.
+    """
+    x = frame.inputs
+
+    def log1p(name: str) -> FloatArray:
+        return np.log1p(np.maximum(np.nan_to_num(x[name], nan=0.0), 0.0))
+
+    overdue = x["overdue"]
+    change = x["spend_change"]
+    columns = [
+        log1p("days_since_last_purchase"),
+        _logit(x["p_alive"]),
+        np.nan_to_num(x["p_alive_change"], nan=0.0),
+        log1p("expected_purchases"),
+        np.where(np.isfinite(overdue), np.log1p(np.maximum(np.nan_to_num(overdue), 0.0)), 0.0),
+        np.isfinite(overdue).astype(np.float64),
+        np.clip(np.nan_to_num(x["gap_cv"], nan=0.0), 0.0, 5.0),
+        np.where(np.isfinite(change), np.log1p(np.clip(np.nan_to_num(change), 0.0, 100.0)), 0.0),
+        log1p("frequency"),
+        log1p("T"),
+        log1p("monetary_value"),
+        log1p("tenure_days"),
+        np.clip(np.nan_to_num(x["returns_share"], nan=0.0), 0.0, 1.0),
+    ]
+    return _significant(np.column_stack(columns))
+
+
+def _linear(train: RiskFrame, others: tuple[RiskFrame, ...]) -> list[FloatArray]:
+    """A standardised, L2-penalised logistic regression fitted on ``train``: its scores
+    on ``train`` and on each of ``others``."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = _linear_inputs(train)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    model.fit((X - mean) / scale, _bool(train.inactive).astype(np.int64))
+    return [
+        np.asarray(model.predict_proba((_linear_inputs(f) - mean) / scale)[:, 1], np.float64)
+        for f in (train, *others)
+    ]
+
+
+def _platt(score: FloatArray, inactive: BoolArray) -> Callable[[FloatArray], FloatArray]:
+    """Platt scaling: a logistic regression of the label on the score (one or more columns).
+
+    Smooth and strictly monotone in each column, so that the calibrated risk keeps the
+    score's order (no plateaus, unlike isotonic regression) and a threshold separates
+    customers.
+    """
+    x = _columns(score)
+    fill = np.nanmedian(x, axis=0)
+    y = inactive.astype(np.float64)
+    w = _logistic_fit(_significant(np.where(np.isnan(x), fill, x)), y)
+
+    def apply(values: FloatArray) -> FloatArray:
+        z = _columns(values)
+        z = _significant(np.where(np.isnan(z), fill, z))
+        return np.asarray(1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1]))), dtype=np.float64)
+
+    return apply
+
+
+def _columns(values: FloatArray) -> FloatArray:
+    x = np.asarray(values, dtype=np.float64)
+    return x.reshape(-1, 1) if x.ndim == 1 else x
+
+
+def _logistic_fit(x: FloatArray, y: FloatArray) -> FloatArray:
+    """Weights and intercept (last) of ``P(y) = 1 / (1 + exp(-(x w + b)))``, by Newton's
+    method on standardised columns (a tiny ridge keeps it defined on separable data)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    design = np.column_stack([(x - mean) / scale, np.ones(len(x))])
+    w = np.zeros(design.shape[1])
+    ridge = 1e-6 * np.eye(design.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(design @ w)))
+        gradient = design.T @ (y - p) - ridge @ w
+        hessian = (design * (p * (1.0 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hessian, gradient)
+        w = w + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    slopes = w[:-1] / scale
+    return np.append(slopes, w[-1] - float(slopes @ mean))
+
+
+def _logit(p: FloatArray) -> FloatArray:
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1.0 - 1e-6)
+    return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
+
+
+# -- small helpers ----------------------------------------------------------------------
+
+
+def _bool(values: BoolArray | None) -> BoolArray:
+    if values is None:
+        raise ValueError("the frame has no labels")
+    return values
+
+
+def _auc(score: FloatArray, positive: BoolArray) -> float | None:
+    """Area under the ROC curve (ties count half); None without both outcomes."""
+    ok = ~np.isnan(score)
+    score, positive = score[ok], positive[ok]
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = _midranks(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _midranks(values: FloatArray) -> FloatArray:
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    ranks = np.empty(len(values))
+    _, first, counts = np.unique(sorted_values, return_index=True, return_counts=True)
+    mid = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(mid, counts)
+    return ranks
+
+
+def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        finite = np.isfinite(x) & (x != 0.0)
+        mag = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+        scale = np.where(finite, 10.0 ** (digits - 1 - mag), 1.0)
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(x), out, np.where(np.isinf(x), np.nan, x))
+
+
+def _positions(ids: pa.Array, other: pa.Array) -> NDArray[np.int64]:
+    found = pc.index_in(ids, value_set=other)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _align_to(ids: pa.Array, frame_ids: pa.Array) -> NDArray[np.int64]:
+    where = _positions(ids, frame_ids)
+    if (where < 0).any():
+        raise ValueError("the frame at the cut does not cover every customer")
+    return where
+
+
+def auc(score: Any, positive: Any) -> float | None:
+    """Area under the ROC curve of ``score`` for ``positive`` (ties count half).
+
+    >>> auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
+    0.75
+    """
+    return _auc(np.asarray(score, dtype=np.float64), np.asarray(positive, dtype=bool))
