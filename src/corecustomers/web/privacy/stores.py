@@ -6,8 +6,9 @@
   erased id (``erased:…``, the same as in the service database) and any other identifier
   ``[erased]``; then, still holding the file's exclusive lock, the whole database is
   copied into a new file (``COPY FROM DATABASE``: live rows only) that replaces the old
-  one, so the bytes of the old values are in no file any more. A workspace reached by URL
-  (PostgreSQL) is not rewritten here (see the README).
+  one, so the bytes of the old values are in no file any more. A workspace in PostgreSQL
+  (by URL) has the same replacements in its tables (``snapshots``, ``runs``,
+  ``overrides``; the service's own tables may share the database), then ``VACUUM FULL``.
 * **Files** the service keeps: everything under its folder (``.corecustomers``: uploaded
   master-data and source files, the analyses it ran, the interactions and survey exports,
   the outbox) and the output folders of the analyses it loaded (the run markers of
@@ -96,6 +97,8 @@ def scrub_workspace(replacer: Replacer, location: str | None = None) -> dict[str
     """
     where = str(location or settings.WORKSPACE)
     path = _duckdb_file(where)
+    if path is None and where.split("://")[0].split("+")[0] in {"postgresql", "postgres"}:
+        return _scrub_postgres(replacer, where)
     if path is None:
         return {"kind": "url", "rewritten": False, "note": "a workspace by URL is not rewritten"}
     if not path.exists() or not replacer.spellings:
@@ -149,6 +152,53 @@ def _rewrite(con: Any, catalog: str, path: Path) -> None:
     finally:
         con.execute("DETACH __cc_fresh")
     os.replace(fresh, path)
+
+
+#: The workspace's tables (:mod:`corecustomers.store`); on PostgreSQL only these are
+#: touched, as the service's own tables may share the database.
+WORKSPACE_TABLES = ("snapshots", "runs", "overrides")
+
+
+def _scrub_postgres(replacer: Replacer, url: str) -> dict[str, Any]:
+    """The workspace's tables in PostgreSQL (the URL's default schema): identifiers
+    replaced in one transaction, then ``VACUUM FULL`` of the tables changed."""
+    import psycopg
+    from psycopg import sql
+
+    conninfo = "postgresql://" + url.split("://", 1)[1]
+    rows: dict[str, int] = {}
+    if not replacer.spellings:
+        return {"kind": "postgresql", "rows": rows, "vacuumed": []}
+    with psycopg.connect(conninfo) as con:
+        columns = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s) "
+            "AND data_type IN ('text', 'character varying') ORDER BY 1, 2",
+            [list(WORKSPACE_TABLES)],
+        ).fetchall()
+        for table, column in columns:
+            name, col = sql.Identifier(table), sql.Identifier(column)
+            condition = sql.SQL(" OR ").join(
+                sql.SQL("strpos({}, %s) > 0").format(col) for _ in replacer.spellings
+            )
+            found = con.execute(
+                sql.SQL("SELECT ctid::text, {} FROM {} WHERE {}").format(col, name, condition),
+                replacer.spellings,
+            ).fetchall()
+            for ctid, value in found:
+                new = replacer.text(value)
+                if new != value:
+                    con.execute(
+                        sql.SQL("UPDATE {} SET {} = %s WHERE ctid = %s::tid").format(name, col),
+                        [new, ctid],
+                    )
+                    rows[f"{table}.{column}"] = rows.get(f"{table}.{column}", 0) + 1
+    changed = sorted({key.split(".")[0] for key in rows})
+    if changed:
+        with psycopg.connect(conninfo, autocommit=True) as con:
+            for table in changed:
+                con.execute(sql.SQL("VACUUM (FULL) {}").format(sql.Identifier(table)))
+    return {"kind": "postgresql", "rows": rows, "vacuumed": changed}
 
 
 # -- files -----------------------------------------------------------------------------
