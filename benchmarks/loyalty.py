@@ -153,7 +153,7 @@ def _build(source: str, results: dict[str, Any]) -> None:
     }
     Analysis.objects.create(run_id=RUN_ID, as_of=as_of, summary=summary)
     results["build_seconds"] = round(time.perf_counter() - t, 1)
-    print(f"{len(ids):,} customers written in {results['build_seconds']} s")
+    print(f"{len(ids):,} customers written in {results['build_seconds']} s", flush=True)
 
 
 def main() -> None:
@@ -202,6 +202,7 @@ def main() -> None:
 
     from corecustomers.web.customers.models import Customer
     from corecustomers.web.loyalty import ledger
+    from corecustomers.web.loyalty.bulk_earning import TIMINGS
     from corecustomers.web.loyalty.checks import ledger_problems
     from corecustomers.web.loyalty.earning import earn_run
     from corecustomers.web.loyalty.models import Account, Entry
@@ -224,16 +225,24 @@ def main() -> None:
         totals = earn_run(RUN_ID, progress=progress)
         seconds = round(time.perf_counter() - t, 1)
         staged = round(marks.get("staged", 0.0), 1)
+        statements = {
+            name: round(value, 1)
+            for name, value in sorted(TIMINGS.items(), key=lambda item: -item[1])
+            if value >= 0.1
+        }
         out = {
             **totals,
             "seconds": seconds,
             "read_and_stage_seconds": staged,
+            "statement_seconds": statements,
             "load_before": before,
             "load_after": _load(),
         }
         print(
             f"{label}: {seconds} s (read and staged after {staged} s)"
             f" -- {json.dumps(totals)} (load {before} → {out['load_after']})"
+            f"\n  seconds per statement: {json.dumps(statements)}",
+            flush=True,
         )
         return out
 

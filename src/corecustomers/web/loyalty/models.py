@@ -231,7 +231,10 @@ class Entry(models.Model):
     """One line of a movement: an amount on one account (and one lot, for a member's)."""
 
     movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="entries")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    #: the index on (customer, account) serves the lookups by customer (no second index)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     account = models.CharField(max_length=10, choices=LedgerAccount.choices)
     lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT)
     amount = models.BigIntegerField()
@@ -256,12 +259,26 @@ class EarnedOrder(models.Model):
     the order's own lots when it is returned).
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    #: No database-level foreign keys on this table (one row per order, 10M for a large
+    #: run): PostgreSQL checks each row of a foreign key with its own query when the
+    #: transaction commits, which was most of a bulk earning's time. The rows are written
+    #: only by the ledger, in the transaction that writes their movement; Django still
+    #: cascades a customer's deletion to them (``on_delete``), and the unique key's
+    #: leading column serves the lookups by customer (no second index).
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     key = models.CharField(max_length=200)
     points = models.BigIntegerField()
     amount = models.FloatField(default=0.0)
     day = models.DateField(null=True, blank=True)
-    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="+")
+    movement = models.ForeignKey(
+        Movement, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
