@@ -640,3 +640,29 @@ def test_overrides_win_until_they_expire(
 def test_module_examples_run() -> None:
     result = doctest.testmod(tiers_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_snapshot_of_an_earlier_version_of_the_policy_gives_no_band_or_grace() -> None:
+    """retail@1 made every ABC class A customer key; after the upgrade to retail@2 a
+    customer who was key only by that rule does not keep the tier by grace."""
+    n = 100
+    customers = pa.table(
+        {
+            "customer_id": [f"c{i:03d}" for i in range(n)],
+            "core_score": [float(n - i) for i in range(n)],
+        }
+    )
+    ids = customers.column("customer_id")
+    was_key = pa.table(
+        {"customer_id": ids, "tier": ["key"] * n, "policy_version": ["retail@1"] * n}
+    )
+    out = assign_tiers(customers, previous=was_key, as_of=D0)
+    tiers = col(out, "tier")
+    assert tiers.count("strategic") + tiers.count("key") == 20
+    assert "grace" not in col(out, "tier_basis")
+    # the same policy with a local change (a fingerprint) keeps band and grace
+    tweaked = policy_from_config({"preset": "retail", "grace_runs": 2})
+    same = pa.table({"customer_id": ids, "tier": ["key"] * n, "policy_version": ["retail@2"] * n})
+    kept = assign_tiers(customers, tweaked, previous=same, as_of=D0)
+    assert "ordinary" not in col(kept, "tier")
+    assert col(kept, "tier_basis").count("grace") == n - 22  # 2 more within the band
