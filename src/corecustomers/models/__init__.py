@@ -12,8 +12,10 @@ Retention model (fits a cohort's survival counts): :class:`ShiftedBetaGeoModel`.
 Spend model (fits ``frequency, monetary_value``): :class:`GammaGammaModel`.
 
 Every model follows one contract: ``__init__`` takes keyword hyper-parameters only,
-``fit(X)`` returns the model, fitted state ends in ``_`` (``params_``,
-``log_likelihood_``, ...), predictions before ``fit`` raise
+``fit(X)`` returns the model (transaction models also take ``fit(X, start=params)``, a
+starting point such as a fit on related data, searched within :data:`START_RANGE`),
+fitted state ends in ``_`` (``params_``, ``log_likelihood_``, ...), predictions before
+``fit`` raise
 :class:`~corecustomers.errors.NotFittedError`, and ``to_dict``/``from_dict`` round-trip a
 fitted model. :data:`ALL_MODELS` lists every model class.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from corecustomers.models._base import BaseModel
 from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
+from corecustomers.models._transactions import START_RANGE
 from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.clv import customer_lifetime_value, discounted_expected_transactions
@@ -43,6 +46,7 @@ from corecustomers.models.shifted_beta_geo import ShiftedBetaGeoModel, survival_
 __all__ = [
     "ALL_MODELS",
     "MODEL_REGISTRY",
+    "START_RANGE",
     "BaseModel",
     "BetaGeoBetaBinomModel",
     "BetaGeoModel",

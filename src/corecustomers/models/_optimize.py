@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import minimize
 
 from corecustomers.models._base import FloatArray
@@ -234,6 +235,7 @@ def fit_positive(
     max_iter: int = 2000,
     gtol: float = 1e-9,
     newton_first: bool = False,
+    radius: float | None = None,
 ) -> FitResult:
     """Minimise a weighted negative log-likelihood over positive parameters.
 
@@ -263,6 +265,14 @@ def fit_positive(
         The first start is already close to the optimum (say, the estimate on a
         subsample): try Newton's method from it before L-BFGS-B, which saves most of the
         evaluations on large data.
+    radius : float, optional
+        Search only within a factor ``exp(radius)`` of the first start in each parameter
+        (``|u - u_start| <= radius``), trying Newton's method and then L-BFGS-B from it;
+        the other starts are used only where the likelihood cannot be evaluated at the
+        first. For a start taken from a fit on related data: an optimum inside the range
+        is found as without it, and a likelihood that rises along a ridge towards the
+        boundary (each step there costing more) is followed only to the edge of the
+        range, where the estimate is kept with a :class:`BoundaryWarning`.
 
     Returns
     -------
@@ -308,20 +318,38 @@ def fit_positive(
     def grad_u(u: FloatArray, penalised: bool = True) -> FloatArray:
         return mean_objective(u, penalised)[1]
 
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * k
+    low_u = np.full(k, -LOG_BOUND)
+    high_u = np.full(k, LOG_BOUND)
+    if radius is not None:
+        if not radius > 0:
+            raise ValueError("radius must be positive")
+        if np.any(start_arr[0] <= lo):
+            raise ValueError("every starting value must lie above its lower bound")
+        centre = np.log(start_arr[0] - lo)
+        low_u = np.maximum(low_u, centre - radius)
+        high_u = np.minimum(high_u, centre + radius)
+    bounds = list(zip(low_u.tolist(), high_u.tolist(), strict=True))
     best: tuple[float, FloatArray, bool, str, FloatArray | None] | None = None
     attempts = [(start, "L-BFGS-B") for start in start_arr]
-    if newton_first:
+    if newton_first or radius is not None:
         attempts.insert(0, (start_arr[0], "Newton"))
-    for start, method in attempts:
+    searched_first = False
+    for i, (start, method) in enumerate(attempts):
+        if radius is not None and searched_first and i > 1:
+            break  # the first start was searched: the others only when it could not be
         if np.any(start <= lo):
             raise ValueError("every starting value must lie above its lower bound")
-        u0 = np.clip(np.log(start - lo), -LOG_BOUND + 1, LOG_BOUND - 1)
+        u0 = np.clip(np.log(start - lo), low_u + 1e-9, high_u - 1e-9)
+        u0 = np.clip(u0, -LOG_BOUND + 1, LOG_BOUND - 1)
         f0, g0 = mean_objective(u0)
         if not math.isfinite(f0):
             continue
+        if i <= 1:
+            searched_first = True
         if method == "Newton":
-            u, f, g, hess = _newton_polish(mean_objective, grad_u, u0, (f0, g0), steps=15)
+            u, f, g, hess = _newton_polish(
+                mean_objective, grad_u, u0, (f0, g0), steps=15, box=(low_u, high_u)
+            )
             msg = "Newton's method from a warm start"
         else:
             res = minimize(
@@ -333,11 +361,14 @@ def fit_positive(
                 options={"maxiter": max_iter, "ftol": 1e-10, "gtol": 1e-5, "maxcor": 20},
             )
             u, f, g, hess = _newton_polish(
-                mean_objective, grad_u, np.asarray(res.x, dtype=np.float64)
+                mean_objective, grad_u, np.asarray(res.x, dtype=np.float64), box=(low_u, high_u)
             )
             msg = str(res.message)
         on_edge = bool(np.any(np.abs(u) > LOG_BOUND - _EDGE))
-        ok = math.isfinite(f) and float(np.max(np.abs(g))) < max(gtol * 1e3, 1e-6)
+        free = _free(u, g, (low_u, high_u))  # a bound of the searched range holds the rest
+        ok = math.isfinite(f) and float(np.max(np.abs(g[free]), initial=0.0)) < max(
+            gtol * 1e3, 1e-6
+        )
         ok = ok and not on_edge
         if best is None or (ok and not best[2]) or (ok == best[2] and f < best[0]):
             best = (f, u, ok, msg, hess)
@@ -352,7 +383,23 @@ def fit_positive(
     f, u, converged, message, polish_hess = best
     theta = to_theta(u)
     edge = np.abs(u) > LOG_BOUND - _EDGE
-    if np.any(edge):
+    near = ((u < low_u + _EDGE) | (u > high_u - _EDGE)) & ~edge
+    if np.any(near):
+        which = ", ".join(
+            f"{labels[i]} {'down' if u[i] < low_u[i] + _EDGE else 'up'} to {theta[i]:.4g}"
+            for i in np.flatnonzero(near)
+        )
+        warnings.warn(
+            f"the likelihood still rises at the edge of the range searched around the "
+            f"start ({which}, a factor of {math.exp(radius or 0.0):.0f} from it): the data "
+            "do not identify these parameters (typically a ridge running to the boundary), "
+            "so the estimate is where the search stopped. Use more data, set penalizer > 0, "
+            "or choose a simpler model.",
+            BoundaryWarning,
+            stacklevel=3,
+        )
+        converged = False
+    elif np.any(edge):
         which = ", ".join(
             f"{labels[i]} -> {'0' if u[i] < 0 else 'infinity'}" for i in np.flatnonzero(edge)
         )
@@ -412,6 +459,16 @@ def fit_positive(
     )
 
 
+def _free(
+    u: FloatArray, g: FloatArray, box: tuple[FloatArray, FloatArray] | None
+) -> NDArray[np.bool_]:
+    """The coordinates not held at a bound of ``box`` by a gradient pushing beyond it."""
+    if box is None:
+        return np.ones(u.size, dtype=bool)
+    held = ((u <= box[0] + 1e-12) & (g > 0)) | ((u >= box[1] - 1e-12) & (g < 0))
+    return np.asarray(~held, dtype=bool)
+
+
 class _ReuseFirst:
     """The objective, answering the optimiser's first call at ``u0`` from a cache."""
 
@@ -439,6 +496,7 @@ def _newton_polish(
     value: tuple[float, FloatArray] | None = None,
     *,
     steps: int = 5,
+    box: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, float, FloatArray, FloatArray | None]:
     """Damped Newton steps from the L-BFGS-B answer (no-op when they would not help).
 
@@ -460,10 +518,15 @@ def _newton_polish(
         if hess is None:
             hess = _numerical_hessian(grad, u, g)
             fresh = True
+        free = _free(u, g, box)
+        if not np.any(free):
+            break
+        sub = hess[np.ix_(free, free)]
+        step = np.zeros_like(u)
         try:
-            if np.linalg.eigvalsh(hess)[0] <= 0:
+            if np.linalg.eigvalsh(sub)[0] <= 0:
                 break
-            step = np.linalg.solve(hess, g)
+            step[free] = np.linalg.solve(sub, g[free])
         except np.linalg.LinAlgError:
             break
         size = float(np.max(np.abs(step)))
@@ -473,6 +536,8 @@ def _newton_polish(
         accepted = False
         for _ in range(30):
             cand = np.clip(u - t * step, -LOG_BOUND, LOG_BOUND)
+            if box is not None:
+                cand = np.clip(cand, box[0], box[1])
             fc, gc = fun(cand)
             if math.isfinite(fc) and fc <= f + 1e-14 * abs(f):
                 u, f, g, accepted = cand, fc, gc, True
