@@ -367,3 +367,62 @@ def test_rank_customers_reuses_the_analysis_fit(cdnow: Any) -> None:
     assert capture is not None and capture["core_score"] == scores.method
     assert capture["capture"]["core_score"] == capture["capture"][scores.method]
     assert capture["customers"] == features.num_rows == 2357
+
+
+def test_time_shifted_fits_start_from_the_fit_a_window_later(cdnow: Any) -> None:
+    """Issue 8 regression: with Pareto/NBD (what ``model = "auto"`` chooses on CDNOW) and
+    the configured penalizer 0, the earliest time-shifted cut (1997-04-03, three months of
+    history) has no maximum: its likelihood rises along the ``s, beta -> infinity`` ridge,
+    which a cold fit followed for about a minute. Each time-shifted fit now receives the
+    configured penalizer and starts from the fit one window later; the first converges,
+    the second stops near its start with finite parameters."""
+    from corecustomers.data.features import customer_features, materialize
+    from corecustomers.insights.fitted import FittedValue
+    from corecustomers.insights.ranking import rank_customers
+    from corecustomers.models import START_RANGE, GammaGammaModel, ParetoNBDModel
+
+    features = materialize(customer_features(cdnow, as_of=AS_OF, calibration_end=CALIBRATION_END))
+    X = {
+        k: np.asarray(features.column(k).to_numpy(zero_copy_only=False), dtype=np.float64)
+        for k in ("frequency", "recency", "T", "monetary_value")
+    }
+    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    fitted = FittedValue.predict(
+        customer_id=features.column("customer_id").combine_chunks(),
+        X=X,
+        transaction_model=ParetoNBDModel(penalizer=0.0).fit(X),
+        spend_model=GammaGammaModel(penalizer=0.0).fit({k: v[repeat] for k, v in X.items()}),
+        clv=np.zeros(features.num_rows),
+        time_unit="week",
+        horizon=12 * 30.4375 / 7,
+        penalizer=0.0,
+    )
+    fits: list[tuple[float, dict[str, float] | None, ParetoNBDModel]] = []
+    original = ParetoNBDModel.fit
+
+    def recorded(self: ParetoNBDModel, data: Any, **kwargs: Any) -> ParetoNBDModel:
+        given = kwargs.get("start")
+        start = None if given is None else dict(given)
+        model = original(self, data, **kwargs)
+        fits.append((self.penalizer, start, model))
+        return model
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ParetoNBDModel, "fit", recorded)
+        scores = rank_customers(
+            cdnow, features=features, fitted=fitted, cut=CALIBRATION_END, holdout_end=AS_OF
+        )
+    assert scores.details["training_window_days"] == 90
+    assert scores.details["validation"] is not None  # both earlier cuts were usable
+    assert len(fits) == 2  # 1997-07-02, then 1997-04-03
+    (pen_later, start_later, later), (pen_earlier, start_earlier, earlier) = fits
+    assert pen_later == pen_earlier == fitted.penalizer
+    assert start_later == fitted.transaction_model.params_
+    assert start_earlier == later.params_
+    assert later.converged_
+    for model in (later, earlier):
+        assert all(math.isfinite(v) and v > 0 for v in model.params_.values())
+    for name, value in earlier.params_.items():
+        assert start_earlier[name] / START_RANGE <= value * (1 + 1e-9)
+        assert value <= start_earlier[name] * START_RANGE * (1 + 1e-9)
+    assert any("edge of the range searched" in w for w in scores.details["warnings"])

@@ -32,7 +32,9 @@ from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corecustomers.data._time import check_dates
 from corecustomers.data.window import day_of, rows_up_to
@@ -149,25 +151,53 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     '[{"value": "app", "share": 0.75}, {"value": "store", "share": 0.25}]'
     """
     present = [(source, out) for source, out in MIX_COLUMNS if source in tx.columns]
-    columns: dict[str, dict[str, list[dict[str, object]]]] = {}
+    columns: dict[str, tuple[pa.Array, pa.Array]] = {}
     for source, out in present:
         long = customer_mix(tx, as_of=as_of, column=source, k=k).order_by(["customer_id", "rank"])
-        per_customer: dict[str, list[dict[str, object]]] = {}
-        for row in long.to_pyarrow().to_pylist():
-            share = row["share"]
-            per_customer.setdefault(row["customer_id"], []).append(
-                {"value": row["value"], "share": None if share is None else round(share, 4)}
-            )
-        columns[out] = per_customer
-    ids = sorted(set().union(*(c.keys() for c in columns.values()))) if columns else []
-    data: dict[str, list[object]] = {"customer_id": list(ids)}
-    for out, per_customer in columns.items():
-        data[out] = [
-            json.dumps(per_customer[i], ensure_ascii=False) if i in per_customer else None
-            for i in ids
-        ]
+        columns[out] = _mix_json(long.select("customer_id", "value", "share").to_pyarrow())
+    ids = pa.chunked_array([ids for ids, _ in columns.values()], pa.string()).unique()
+    ids = ids.take(pc.sort_indices(ids)) if len(ids) else pa.array([], pa.string())
+    data: dict[str, pa.Array] = {"customer_id": ids}
+    for out, (owners, texts) in columns.items():
+        data[out] = texts.take(pc.index_in(ids, value_set=owners))
     schema = pa.schema([("customer_id", pa.string()), *((out, pa.string()) for out in columns)])
     return pa.table(data, schema=schema)
+
+
+def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Per customer of ``long`` (ordered by customer and rank): the JSON list of its rows.
+
+    Column-wise: each distinct value and each distinct share is written once by
+    :func:`json.dumps` (the texts are exactly ``json.dumps([{"value": v, "share": s}, ...],
+    ensure_ascii=False)`` with the share rounded to 4 decimals), then the items are
+    concatenated per customer with Arrow string kernels.
+    """
+    n = long.num_rows
+    if n == 0:
+        return pa.array([], pa.string()), pa.array([], pa.string())
+    owners = long.column("customer_id").combine_chunks().cast(pa.string())
+    values = long.column("value").combine_chunks().cast(pa.string()).dictionary_encode()
+    value_json = pa.array(
+        [json.dumps(v, ensure_ascii=False) for v in values.dictionary.to_pylist()], pa.string()
+    ).take(values.indices)
+    shares = long.column("share").combine_chunks().cast(pa.float64())
+    raw = np.asarray(shares.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    distinct, index = np.unique(raw, return_inverse=True)
+    share_text = np.array([json.dumps(round(float(v), 4)) for v in distinct], dtype=object)
+    share_json = pa.array(share_text[index.reshape(-1)], pa.string())
+    share_json = pc.if_else(shares.is_null(), pa.scalar("null"), share_json)
+    head, middle, tail = pa.scalar('{"value": '), pa.scalar(', "share": '), pa.scalar("}")
+    items = pc.binary_join_element_wise(head, value_json, middle, share_json, tail, "")
+    changed = np.ones(n, dtype=bool)
+    ids = np.asarray(owners.to_numpy(zero_copy_only=False), dtype=object)
+    changed[1:] = ids[1:] != ids[:-1]
+    starts = np.flatnonzero(changed)
+    offsets = pa.array(np.append(starts, n).astype(np.int32), pa.int32())
+    per_customer = pa.ListArray.from_arrays(offsets, items)
+    texts = pc.binary_join_element_wise(
+        pa.scalar("["), pc.binary_join(per_customer, ", "), pa.scalar("]"), ""
+    )
+    return owners.take(pa.array(starts)), texts
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:
