@@ -53,6 +53,17 @@ __all__ = [
 ]
 
 
+#: Why the ledger's rows name their customer without a database-level foreign key
+#: (``db_constraint=False`` on ``customer`` of movements, lots, entries and earned
+#: orders): PostgreSQL checks every row of a foreign key with its own query when the
+#: transaction commits, and a bulk earning writes millions of rows (those checks were most
+#: of a batch's commit). These rows are written only by the ledger, in the transaction that
+#: locks the member's account row (which keeps its foreign key), and customers are never
+#: deleted behind Django's back (erasure blanks them; a deletion through Django still
+#: cascades, ``on_delete``). The links inside the ledger (entry → movement, lot) keep theirs.
+LEDGER_KEYS = "db_constraint=False on the ledger's customer columns"
+
+
 def _through_customer(user: User, action: Action) -> Q | Literal[False] | None:
     condition = customer_scope(user, action)
     if condition is None or condition is False:
@@ -166,7 +177,9 @@ class Account(models.Model):
 class Movement(models.Model):
     """One change asked of a member's ledger, with its idempotency key and its result."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )  # see LEDGER_KEYS
     kind = models.CharField(max_length=10, choices=MovementKind.choices)
     status = models.CharField(max_length=10, default="done")  # done | rejected
     key = models.CharField(max_length=200, null=True, blank=True)
@@ -203,7 +216,9 @@ class Movement(models.Model):
 class Lot(models.Model):
     """Points earned together: their own expiry, pending period and what is left."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )  # see LEDGER_KEYS
     movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="lots")
     order_key = models.CharField(max_length=200, blank=True, default="")
     points = models.BigIntegerField()
@@ -233,8 +248,8 @@ class Entry(models.Model):
     movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="entries")
     #: the index on (customer, account) serves the lookups by customer (no second index)
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )  # see LEDGER_KEYS
     account = models.CharField(max_length=10, choices=LedgerAccount.choices)
     lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT)
     amount = models.BigIntegerField()
