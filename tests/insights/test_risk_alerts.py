@@ -85,6 +85,7 @@ def test_alert_settings_defaults_and_the_old_keys_keep_their_meaning() -> None:
         14,
     )
     assert default.risk_score == "auto" and default.min_risk is None
+    assert default.min_overdue_ratio == 1.0
     old = AlertSettings.from_config({"overdue_ratio": 3.0, "p_alive_drop": 0.3})
     assert old.thresholds == AlertThresholds(overdue_ratio=3.0, p_alive_drop=0.3)
 
@@ -100,6 +101,7 @@ def test_alert_settings_defaults_and_the_old_keys_keep_their_meaning() -> None:
         ({"min_risk": 1.2}, r"min_risk must be a probability"),
         ({"risk_score": "magic"}, r"risk_score must be one of auto, model, p_alive, recency"),
         ({"min_idle_days": -1}, r"min_idle_days"),
+        ({"min_overdue_ratio": -0.5}, r"min_overdue_ratio must be a number >= 0"),
         ({"overdue_ratio": -1.0}, r"overdue_ratio must be a number above 0"),
     ],
 )
@@ -332,3 +334,21 @@ def test_too_little_history_falls_back_to_one_minus_p_alive_and_says_so() -> Non
         tx, features=features, fitted=None, behaviour=behaviour, cut=cut, time_unit="day"
     )
     assert none.method == "none" and np.isnan(none.risk).all()
+
+
+def test_a_slow_buyer_on_their_own_pace_is_not_alerted() -> None:
+    """High risk of no purchase in 90 days, but 60 days into a usual gap of 120 days."""
+    scored = pa.table({"customer_id": ["slow", "late"], "tier": ["key", "key"], "clv": [10.0, 5.0]})
+    behaviour = pa.Table.from_pylist(
+        [behaviour_row("slow", idle=60, gap=120.0), behaviour_row("late", idle=60, gap=20.0)]
+    )
+    out = early_warnings(
+        scored,
+        behaviour,
+        risk=np.array([0.9, 0.9]),
+        method="risk",
+        min_risk=0.5,
+        min_idle_days=14,
+        min_overdue_ratio=1.0,
+    )
+    assert out["alert"].to_pylist() == [False, True]

@@ -160,8 +160,11 @@ def test_the_core_is_the_vital_few_and_alerts_stay_within_the_budget(
         assert row["alert_reason"].startswith("churn_risk")
         assert f"churn risk {row['churn_risk']:.2f}" in row["alert_reason_en"]
         assert "流失风险" in row["alert_reason_zh"]
-        # a few days past a very short usual gap is not an alert
+        # a few days past a very short usual gap is not an alert, nor a slow buyer on
+        # their own pace
         assert row["days_since_last_purchase"] >= alerts["min_idle_days"] == 14
+        if (row["n_purchase_days"] or 0) >= 3:  # their own rhythm (else the typical one)
+            assert row["overdue_ratio"] >= 1.0
     # the list is ordered by value at stake
     ranked = sorted(customers.filter(pa.array(alert)).to_pylist(), key=lambda r: r["alert_rank"])
     stakes = [r["value_at_stake"] for r in ranked]

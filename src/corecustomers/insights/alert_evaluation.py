@@ -35,6 +35,7 @@ from corecustomers.insights.alerts import (
     AlertMethod,
     AlertSettings,
     alert_budget,
+    alert_eligible,
     early_warnings,
     pick,
 )
@@ -165,7 +166,13 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
     k = alert_budget(int(core.sum()), settings.max_share_of_core)
     inactive = frame.inactive
     idle = frame.inputs["days_since_last_purchase"]
-    eligible = ~(idle < settings.min_idle_days)
+    eligible = alert_eligible(
+        _with_ids(frame.behaviour, ids),
+        ids,
+        thresholds=settings.thresholds,
+        min_idle_days=settings.min_idle_days,
+        min_overdue_ratio=settings.min_overdue_ratio,
+    )
     p_alive = frame.btyd.p_alive
     rules = _rule_hits(frame.behaviour, ids, core, p_alive, risk_change(frame), value, settings)
     base_at: dict[int, dict[str, BoolArray]] = {}
@@ -241,6 +248,13 @@ def risk_change(frame: Any) -> FloatArray:
     return np.asarray(frame.inputs["p_alive_change"], dtype=np.float64)
 
 
+def _with_ids(behaviour: pa.Table, ids: list[str]) -> pa.Table:
+    """A risk frame's behaviour (row-aligned with its customers) with their ids."""
+    return behaviour.set_column(
+        behaviour.column_names.index("customer_id"), "customer_id", pa.array(ids, pa.string())
+    )
+
+
 def _rule_hits(
     behaviour: pa.Table,
     ids: list[str],
@@ -266,9 +280,7 @@ def _rule_hits(
             "p_alive": pa.array((p_alive - change)[known], pa.float64()),
         }
     )
-    beh = behaviour.set_column(
-        behaviour.column_names.index("customer_id"), "customer_id", pa.array(ids, pa.string())
-    )
+    beh = _with_ids(behaviour, ids)
     out = early_warnings(
         scored, beh, previous=previous, thresholds=settings.thresholds, core_tiers=("key",)
     )

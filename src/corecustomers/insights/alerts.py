@@ -79,6 +79,7 @@ __all__ = [
     "AlertSettings",
     "AlertThresholds",
     "alert_budget",
+    "alert_eligible",
     "core_customers",
     "early_warnings",
     "evaluate_alerts",
@@ -238,13 +239,18 @@ class AlertSettings:
     min_idle_days
         No alert for a customer who bought fewer than this many days ago, however
         short their usual gap. Default 14.
+    min_overdue_ratio
+        No alert for a customer whose days since the last purchase are below this many
+        times their usual gap between purchase days: a slow buyer on their own pace is
+        not being lost. Default 1.0; 0 turns it off.
 
     Examples
     --------
     >>> AlertSettings.from_config({"overdue_ratio": 3.0, "max_share_of_core": 0.05})
     ... # doctest: +ELLIPSIS
     AlertSettings(thresholds=AlertThresholds(p_alive_drop=0.2, overdue_ratio=3.0, ...), \
-risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, min_idle_days=14)
+risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, min_idle_days=14, \
+min_overdue_ratio=1.0)
     >>> AlertSettings.from_config({"budget": 3})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -257,6 +263,7 @@ risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, m
     risk_score: Literal["auto", "model", "p_alive", "recency"] = "auto"
     min_risk: float | None = None
     min_idle_days: int = 14
+    min_overdue_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         days = self.risk_window_days
@@ -281,6 +288,12 @@ risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, m
             isinstance(risk, bool) or not isinstance(risk, int | float) or not 0 < risk < 1
         ):
             raise ConfigError(f"[alerts] min_risk must be a probability in (0, 1), got {risk!r}.")
+        ratio = self.min_overdue_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio >= 0:
+            raise ConfigError(
+                f"[alerts] min_overdue_ratio must be a number >= 0 (1.0: past their usual "
+                f"gap), got {ratio!r}."
+            )
         idle = self.min_idle_days
         if isinstance(idle, bool) or not isinstance(idle, int) or idle < 0:
             raise ConfigError(
@@ -306,6 +319,26 @@ risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, m
             )
         rules = AlertThresholds(**{k: v for k, v in data.items() if k in rule_keys})
         return cls(thresholds=rules, **{k: v for k, v in data.items() if k in own})
+
+
+def alert_eligible(
+    behaviour: pa.Table,
+    customer_id: Sequence[str],
+    *,
+    thresholds: AlertThresholds,
+    min_idle_days: int,
+    min_overdue_ratio: float,
+) -> BoolArray:
+    """Which of ``customer_id`` may be alerted: idle at least ``min_idle_days`` and at
+    least ``min_overdue_ratio`` times their usual gap (as :func:`early_warnings` decides).
+    """
+    ids = np.asarray([str(i) for i in customer_id], dtype=object)
+    _require(behaviour, _BEHAVIOUR_NEEDED, "behaviour table")
+    where = _positions(ids, _ids(behaviour, "behaviour table"))
+    beh = {name: _floats(behaviour[name], where) for name in _BEHAVIOUR_NEEDED[1:]}
+    beh["all_mean_gaps"] = _regular_gaps(behaviour, thresholds.min_purchase_days)
+    _, _, idle, _, ratio = _overdue(beh, thresholds)
+    return ~(_known(idle, np.inf) < min_idle_days) & ~(_known(ratio) < min_overdue_ratio)
 
 
 def alert_budget(n_core: int, max_share_of_core: float) -> int:
@@ -407,6 +440,7 @@ def early_warnings(
     min_risk: float | None = None,
     max_share_of_core: float | None = None,
     min_idle_days: int = 0,
+    min_overdue_ratio: float = 0.0,
     risk_window_days: int = 90,
     value_if_kept: bool = False,
 ) -> pa.Table:
@@ -419,8 +453,11 @@ def early_warnings(
     core customers by lowest P(alive) or longest idle; then the list is ordered (by the
     value at stake for ``risk`` and ``rules``) and cut at ``max_share_of_core`` of the
     core customers (:func:`alert_budget`). Customers who bought fewer than
-    ``min_idle_days`` ago are never alerted. The reason names the risk (when given) and
-    the signals that tripped -- or, when none did, the customer's rhythm.
+    ``min_idle_days`` ago, or whose days since the last purchase are below
+    ``min_overdue_ratio`` times their usual gap (their own, or the typical one: see the
+    overdue rule), are never alerted: they are on their usual pace. The reason names the
+    risk (when given) and the signals that tripped -- or, when none did, the customer's
+    rhythm.
 
     With ``value_if_kept`` (what the analysis uses) the value at stake is the value the
     customer brings *if they stay*, ``clv / P(alive)`` (P(alive) floored at
@@ -641,7 +678,7 @@ the previous 90 days (200.00), and falling.
         [reasons[c] for c in REASON_CODES if c in reasons], initial=False
     ) & np.ones(n, dtype=bool)
     stake = _value_at_stake(scored, beh["spend_last_365d"], value_if_kept)
-    eligible = ~(_known(idle, np.inf) < min_idle_days)
+    eligible = ~(_known(idle, np.inf) < min_idle_days) & ~(_known(ratio) < min_overdue_ratio)
     risk_known = None if risk is None else np.asarray(risk, dtype=np.float64)
     if risk_known is not None and len(risk_known) != n:
         raise InputError(

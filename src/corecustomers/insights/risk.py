@@ -256,28 +256,30 @@ def churn_risk(
         )
     has_product = "product" in tx.columns
     step = datetime.timedelta(days=window_days)
-    now = _frame(
-        tx,
-        cut=cut,
-        window_days=window_days,
-        time_unit=time_unit,
-        has_product=has_product,
-        new_models=fitted.new_models,
-        features=features,
-        fitted=fitted,
-        behaviour=behaviour,
-    )
-    back = _align_to(ids, now.customer_id)
-    change = now.inputs["p_alive_change"][back]
+
+    def at_cut(earlier: RiskFrame | None) -> RiskFrame:
+        return _frame(
+            tx,
+            cut=cut,
+            window_days=window_days,
+            time_unit=time_unit,
+            has_product=has_product,
+            new_models=fitted.new_models,
+            features=features,
+            fitted=fitted,
+            behaviour=behaviour,
+            before=None if earlier is None else _summary_of(earlier),
+        )
 
     def fallback(problem: str) -> ChurnRisk:
+        now = at_cut(None)
         return ChurnRisk(
             ids,
             1.0 - fitted.p_alive,
             "p_alive",
             f"{problem}; the churn risk is 1 - P(alive)",
             window_days,
-            change,
+            now.inputs["p_alive_change"][_align_to(ids, now.customer_id)],
             details={"validation": None},
         )
 
@@ -305,9 +307,13 @@ def churn_risk(
             time_unit=time_unit,
             has_product=has_product,
             new_models=fitted.new_models,
+            before=_summary_of(train),
         )
     except _UnfitError as exc:
         return fallback(str(exc))
+    now = at_cut(check)
+    back = _align_to(ids, now.customer_id)
+    change = now.inputs["p_alive_change"][back]
     labels = active_in(tx, [(a, b), (b, cut)])
     train = _labelled(train, labels, "w0")
     check = _labelled(check, labels, "w1")
@@ -430,6 +436,14 @@ def active_in(tx: ir.Table, windows: list[tuple[datetime.date, datetime.date]]) 
 # -- frames -----------------------------------------------------------------------------
 
 
+_BTYD: Final = ("frequency", "recency", "T", "monetary_value")
+
+
+def _summary_of(frame: RiskFrame) -> tuple[pa.Array, dict[str, FloatArray]]:
+    """The frame's customers and their BTYD summary, for the next frame's P(alive) change."""
+    return frame.customer_id, {k: frame.inputs[k] for k in _BTYD}
+
+
 class _UnfitError(Exception):
     """A shifted cut whose models could not be fitted."""
 
@@ -445,6 +459,7 @@ def _frame(
     features: pa.Table | None = None,
     fitted: FittedValue | None = None,
     behaviour: pa.Table | None = None,
+    before: tuple[pa.Array, dict[str, FloatArray]] | None = None,
 ) -> RiskFrame:
     notes: list[str] = []
     base: Frame = build_frame(
@@ -490,21 +505,29 @@ def _frame(
             b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
         )
     inputs["spend_trend"] = beh("spend_trend")
-    # P(alive) N days earlier: the same model on each customer's summary then
-    before = materialize(
-        customer_features(tx, as_of=cut - datetime.timedelta(days=window_days), time_unit=time_unit)
-        .select("customer_id", "frequency", "recency", "T", "monetary_value")
-        .order_by("customer_id")
-    )
+    # P(alive) N days earlier: the same model on each customer's summary then (the
+    # earlier frame's, when there is one; else read from the transactions)
+    if before is None:
+        table = materialize(
+            customer_features(
+                tx, as_of=cut - datetime.timedelta(days=window_days), time_unit=time_unit
+            )
+            .select("customer_id", *_BTYD)
+            .order_by("customer_id")
+        )
+        before = (
+            table.column("customer_id").combine_chunks().cast(pa.string()),
+            {
+                k: np.asarray(table.column(k).to_numpy(zero_copy_only=False), np.float64)
+                for k in _BTYD
+            },
+        )
     change = np.full(len(ids), np.nan)
-    if before.num_rows:
-        at = _positions(ids, before.column("customer_id").cast(pa.string()))
+    if len(before[0]):
+        at = _positions(ids, before[0])
         had = at >= 0
-        X = {
-            k: np.asarray(before.column(k).to_numpy(zero_copy_only=False), np.float64)[at[had]]
-            for k in ("frequency", "recency", "T", "monetary_value")
-        }
         if had.any():
+            X = {k: before[1][k][at[had]] for k in _BTYD}
             earlier = np.clip(np.asarray(model.probability_alive(X), np.float64), 0.0, 1.0)
             change[had] = inputs["p_alive"][had] - earlier
     inputs["p_alive_change"] = change

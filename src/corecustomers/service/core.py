@@ -252,6 +252,7 @@ def identify_core(
             min_risk=choice.min_risk,
             max_share_of_core=alerting.max_share_of_core,
             min_idle_days=alerting.min_idle_days,
+            min_overdue_ratio=alerting.min_overdue_ratio,
             risk_window_days=alerting.risk_window_days,
             value_if_kept=True,
         )
@@ -440,6 +441,7 @@ def _alert_figures(
         "max_share_of_core": alerting.max_share_of_core,
         "budget": alert_budget(int(core.sum()), alerting.max_share_of_core),
         "min_idle_days": alerting.min_idle_days,
+        "min_overdue_ratio": alerting.min_overdue_ratio,
         "risk": risk.to_dict(),
         "choice": choice.to_dict(),
     }
