@@ -67,9 +67,11 @@ CHARTS = {
 }
 #: The charts of the real runs: CDNOW has no products (no recommendations); the demo has
 #: no calibration end (no holdout, alert check or capture) and one snapshot (no migration).
+#: The calibration charts: in a real run with a holdout only (they read alerts.evaluation).
+CALIBRATION_CHARTS = {"calibration-risk", "calibration-p-alive", "calibration-purchases"}
 REAL_CHARTS = {
-    "cdnow-en": CHARTS - {"recommendations"},
-    "cdnow-zh": CHARTS - {"recommendations"},
+    "cdnow-en": CHARTS - {"recommendations"} | CALIBRATION_CHARTS,
+    "cdnow-zh": CHARTS - {"recommendations"} | CALIBRATION_CHARTS,
     "demo": {
         "lorenz",
         "segments",

@@ -38,7 +38,9 @@ pytestmark = pytest.mark.skipif(
     reason="the demo keeps its database in its folder (SQLite) by design: it ran in the SQLite pass",
 )
 
-CUSTOMERS = 400
+# the alert list is few and ranked (at most 10 % of the core customers, issue 9): with 400
+# customers it held 7 alerts and none in 华北, am2's region; 1,000 give each region some
+CUSTOMERS = 1000
 
 
 @pytest.fixture(scope="module")
