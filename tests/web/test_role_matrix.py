@@ -74,8 +74,14 @@ def book(django_db_setup: None, django_db_blocker: Any, cdnow_analysis: Path) ->
 
     table = pq.read_table(cdnow_analysis / "customers.parquet").to_pylist()
     ordered = sorted(table, key=lambda row: (-(row["core_score"] or 0.0), row["customer_id"]))
-    ids = [str(row["customer_id"]) for row in ordered]
-    # assignments over the top of the book, where the alerts and the value are
+    # assignments over the top of the book, where the value is, alternating alerted and
+    # quiet customers: alerts are few by design (at most a tenth of the core), so every
+    # book (am1's, am2's, the East team's) needs alerted customers picked into it
+    alerted = [str(row["customer_id"]) for row in ordered if row["alert"]]
+    quiet = [str(row["customer_id"]) for row in ordered if not row["alert"]]
+    assert len(alerted) >= 8, "the CDNOW sample's analysis should hold at least 8 alerts"
+    head = [cid for pair in zip(alerted[:8], quiet[:8], strict=True) for cid in pair]
+    ids = head + [cid for cid in (str(row["customer_id"]) for row in ordered) if cid not in head]
     am1_own, am2_own = ids[0:4], ids[4:7]
     am2_supports = ids[0]  # am2 supports one of am1's customers: on its account team too
     east_team, east_region, west_team = ids[7:10], ids[10:12], ids[12:14]
