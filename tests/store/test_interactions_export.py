@@ -131,3 +131,11 @@ def test_contacted_since_the_alert_joined_with_the_engines_customers(tmp_path: P
     (row,) = contacted_since(interactions, raised).to_pyarrow().to_pylist()
     # the unanswered call of 5 January is no contact: the visit of 20 February is the first
     assert (row["customer_id"], row["first_contact_after"]) == ("c1", D(2026, 2, 20, 15))
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next(tmp_path: Path) -> None:
+    path = write_interactions(_rows(), tmp_path)
+    left = path.parent / ".interactions-killed.tmp"  # what a SIGKILLed writer leaves behind
+    left.write_bytes(b"half a parquet file")
+    write_interactions(_rows(), tmp_path)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]

@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterable
@@ -137,6 +138,20 @@ def write_interactions(
     target.parent.mkdir(parents=True, exist_ok=True)
     batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
     stamp = (exported_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    # One writer at a time (an exclusive lock on the export's folder, released when the
+    # folder is closed, also by a killed writer): any temporary file found while holding it
+    # was left by a writer killed mid-way, and is removed.
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        for stale in target.parent.glob(".interactions-*.tmp"):
+            stale.unlink(missing_ok=True)
+        return _write_locked(batches, target, stamp)
+    finally:
+        os.close(folder)
+
+
+def _write_locked(batches: Iterable[pa.RecordBatch], target: Path, stamp: str) -> Path:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".interactions-", suffix=".tmp")
     os.close(fd)
     try:
