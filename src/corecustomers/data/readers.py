@@ -262,7 +262,7 @@ def _read_text(
                 "or name its encoding with --encoding"
             ) from exc
     kind: SourceKind = "text" if whitespace else "csv"
-    sniff = _sniff(duck, read_path, delimiter="\t" if whitespace else delimiter)
+    sniff = _sniff(duck, read_path, delimiter="\t" if whitespace else delimiter, shown=path)
     has_header = header if header is not None else bool(sniff["HasHeader"])
     options: dict[str, object] = {
         "all_varchar": True,
@@ -283,7 +283,8 @@ def _read_text(
     try:
         table = duck.read_csv(str(read_path), **options)
     except Exception as exc:
-        raise SourceError(f"file {path} cannot be read as CSV: {exc}") from exc
+        message = str(exc).replace(str(read_path), str(path))  # not the transcoded copy
+        raise SourceError(f"file {path} cannot be read as CSV: {message}") from exc
     columns = tuple(table.columns)
     if not has_header:
         # positions are how a header-less file is addressed: "1", "2", …
@@ -324,7 +325,12 @@ def _may_quote_newlines(duck: BaseBackend, path: Path, quote: str) -> bool:
         return True
 
 
-def _sniff(duck: BaseBackend, path: Path, *, delimiter: str | None) -> dict[str, object]:
+def _sniff(
+    duck: BaseBackend, path: Path, *, delimiter: str | None, shown: Path | None = None
+) -> dict[str, object]:
+    """DuckDB's guess of the CSV layout of ``path``; errors name ``shown`` (the file the
+    person gave, when ``path`` is a transcoded copy of it)."""
+    shown = shown or path
     args = "sample_size = 20480"
     if delimiter:
         args += ", delim = " + _sql_string(delimiter)
@@ -334,11 +340,12 @@ def _sniff(duck: BaseBackend, path: Path, *, delimiter: str | None) -> dict[str,
         cols = [d[0] for d in rel.description]
         row = rel.fetchone()
     except Exception as exc:
+        message = str(exc).replace(str(path), str(shown))
         raise SourceError(
-            f"file {path}: cannot detect the CSV layout ({exc}); give --delimiter"
+            f"file {shown}: cannot detect the CSV layout ({message}); give --delimiter"
         ) from exc
     if row is None:
-        raise SourceError(f"file {path}: no rows found")
+        raise SourceError(f"file {shown}: no rows found")
     return dict(zip(cols, row, strict=True))
 
 
