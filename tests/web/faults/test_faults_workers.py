@@ -28,7 +28,7 @@ per-app tests (``test_masterdata_worker.py``, ``loyalty/test_loyalty_worker.py``
 ``contact/test_contact_crash.py``, ``test_runs.py``) kill the ``corecustomers worker``
 command itself at chosen points; this suite kills at random points, many times.
 
-How many runs: ``CORECUSTOMERS_FAULT_RUNS`` (default 2 per kind; the acceptance figure is
+How many runs: ``CORECUSTOMERS_FAULT_RUNS`` (default 1 per kind, to keep `make test` short; the acceptance figure is
 20), the seed ``CORECUSTOMERS_FAULT_SEED``, a subset ``CORECUSTOMERS_FAULT_KINDS=a,b``.
 The database: SQLite, or PostgreSQL when ``CORECUSTOMERS_TEST_DB`` names one (databases
 ``<its name>_run`` and ``<its name>_t_<kind>`` are made and dropped).
@@ -61,7 +61,7 @@ sys.path.insert(0, str(HERE))
 
 from faults_kinds import KINDS  # noqa: E402
 
-RUNS = int(os.environ.get("CORECUSTOMERS_FAULT_RUNS", "2"))
+RUNS = int(os.environ.get("CORECUSTOMERS_FAULT_RUNS", "1"))
 SEED = int(os.environ.get("CORECUSTOMERS_FAULT_SEED", "20261205"))
 SELECTED = [k for k in os.environ.get("CORECUSTOMERS_FAULT_KINDS", "").split(",") if k]
 PG_TEST = os.environ.get("CORECUSTOMERS_TEST_DB", "")
