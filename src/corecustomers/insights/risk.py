@@ -292,6 +292,8 @@ def churn_risk(
         )
     a, b = cut - 2 * step, cut - step
     try:
+        # the shifted fits start from the analysis' own (as the core ranking's do): a short
+        # history whose likelihood rises along a ridge is not followed towards the boundary
         train = _frame(
             tx,
             cut=a,
@@ -299,6 +301,7 @@ def churn_risk(
             time_unit=time_unit,
             has_product=has_product,
             new_models=fitted.new_models,
+            start=fitted,
         )
         check = _frame(
             tx,
@@ -308,6 +311,7 @@ def churn_risk(
             has_product=has_product,
             new_models=fitted.new_models,
             before=_summary_of(train),
+            start=fitted,
         )
     except _UnfitError as exc:
         return fallback(str(exc))
@@ -460,6 +464,7 @@ def _frame(
     fitted: FittedValue | None = None,
     behaviour: pa.Table | None = None,
     before: tuple[pa.Array, dict[str, FloatArray]] | None = None,
+    start: FittedValue | None = None,
 ) -> RiskFrame:
     notes: list[str] = []
     base: Frame = build_frame(
@@ -473,6 +478,7 @@ def _frame(
         new_models=new_models,
         features=features,
         fitted=fitted,
+        start=start,
     )
     if base.btyd is None:
         raise _UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
