@@ -121,7 +121,12 @@ def test_tiers_then_actions_end_to_end() -> None:
             "rfm_segment": ["Can't Lose Them", "New", "Lost"],
         }
     )
-    tiered = assign_tiers(customers, as_of=D0)
+    # retail@1 (every ABC class A is key), so that two of three customers are key: under
+    # the default retail@2 the core is the top fifth, which three customers cannot show
+    from corecustomers.segments.presets import preset_mapping
+
+    policy = policy_from_config(preset_mapping("retail_v1"))
+    tiered = assign_tiers(customers, policy, as_of=D0)
     out = next_best_actions(tiered, as_of=D0)
     assert tiered.column("tier").to_pylist() == ["key", "key", "ordinary"]
     assert codes(out) == ["RETENTION_CALL", "WELCOME_CALL", "NO_ACTION"]
