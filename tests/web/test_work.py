@@ -80,7 +80,9 @@ def test_each_flagged_customer_gets_one_alert_routed_to_owner_or_lead(flagged, p
     assert Alert.objects.get(customer=flagged[2]).assignee == people.manager  # East's lead
     assert routed.unassigned == n_flagged - 3
     codes = set(Alert.objects.values_list("reason_code", flat=True))
-    assert codes <= {"overdue", "spend_decline", "overdue,spend_decline"}
+    # the engine's signals, comma-joined: the churn risk and the rules that name it
+    signals = {"churn_risk", "overdue", "spend_decline", "recency", "p_alive_drop"}
+    assert codes and all(set(code.split(",")) <= signals for code in codes), codes
     again = route_alerts(_run_id())
     assert (again.raised, again.reopened, again.updated) == (0, 0, n_flagged)
     assert Alert.objects.count() == n_flagged
