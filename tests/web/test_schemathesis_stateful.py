@@ -30,6 +30,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from corecustomers.web.accounts.models import ApiToken
@@ -110,6 +111,16 @@ def _describe(exc: BaseException) -> str:
     )
 
 
+@pytest.mark.xfail(
+    raises=FlakyStrategyDefinition,  # only this: a 5xx or a schema violation still fails
+    strict=False,
+    reason=(
+        "schemathesis' stateful phase against an API whose state the run itself changes "
+        "sometimes draws differently on replay and Hypothesis stops with "
+        "FlakyStrategyDefinition (seen in CI 2026-12-05 on PUT /experiments/{code}; "
+        "schemathesis issue: 'Rare FlakyStrategyDefinition error in the stateful phase')"
+    ),
+)
 def test_chained_api_calls_answer_as_the_schema_says(
     imported: Path,
     people: Any,
