@@ -126,6 +126,9 @@ def test_the_file_adapter_knows_what_it_has_so_a_crashed_attempt_is_not_sent_twi
     assert (counts["recovered"], counts["sent"]) == (1, 1)
     assert (m.status, m.possible_duplicate) == ("sent", False)
     assert (tmp_path / f"{m.dedup_key}.json").stat().st_mtime_ns == written  # not again
+    # the provider's reference as a clean send records it (found by the fault suite: the
+    # killed attempt never stored it, and the recovery recorded an empty one)
+    assert m.provider_ref == str(tmp_path / f"{m.dedup_key}.json")
 
 
 def test_an_unreachable_smtp_server_means_a_retry_later_not_a_loss(settings: Any) -> None:

@@ -4,9 +4,10 @@ An adapter ``send``\\ s one message and answers ``delivered(dedup_key)``: ``True
 can tell the provider already has the message with that key (then a retry after a crash
 does not send it again), ``False`` when it can tell it does not, ``None`` when it cannot
 tell -- then the outbox sends again *with the same key* and reports the message as a
-possible duplicate. Every attempt of a message carries the same key: the SMTP adapter puts
-it in the ``Message-ID`` header, so a mail client or gateway that removes duplicates by
-Message-ID shows the customer one message.
+possible duplicate. ``reference(dedup_key)`` is what ``send`` returns for that key, recorded
+for a message found delivered after a crash. Every attempt of a message carries the same
+key: the SMTP adapter puts it in the ``Message-ID`` header, so a mail client or gateway
+that removes duplicates by Message-ID shows the customer one message.
 
 * :class:`SmtpAdapter` -- through Django's e-mail framework (``EMAIL_BACKEND``; SMTP in
   production). SMTP cannot be asked what it has: ``delivered`` is ``None``.
@@ -52,7 +53,14 @@ class Adapter(Protocol):
         """Hand the message over; the provider's reference. Raise to try again later."""
         ...
 
-    def delivered(self, dedup_key: str) -> bool | None: ...
+    def delivered(self, dedup_key: str) -> bool | None:
+        """Whether the provider has the message with ``dedup_key`` (``None``: cannot tell)."""
+        ...
+
+    def reference(self, dedup_key: str) -> str:
+        """The reference ``send`` returns for that message: recorded when a crashed attempt
+        is found delivered (the killed worker never stored it)."""
+        ...
 
 
 def message_id(dedup_key: str) -> str:
@@ -78,10 +86,13 @@ class SmtpAdapter:
             mail.send(fail_silently=False)
         except SMTPRecipientsRefused as exc:
             raise DeliveryRefusedError(f"the mail server refused {message.recipient}") from exc
-        return message_id(message.dedup_key)
+        return self.reference(message.dedup_key)
 
     def delivered(self, dedup_key: str) -> bool | None:
         return None
+
+    def reference(self, dedup_key: str) -> str:
+        return message_id(dedup_key)
 
 
 def outbox_folder() -> Path:
@@ -115,10 +126,13 @@ class FileAdapter:
         partial = path.with_suffix(".part")
         partial.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(partial, path)  # atomic: the file is there whole or not at all
-        return str(path)
+        return self.reference(message.dedup_key)
 
     def delivered(self, dedup_key: str) -> bool | None:
         return self._path(dedup_key).exists()
+
+    def reference(self, dedup_key: str) -> str:
+        return str(self._path(dedup_key))
 
 
 _FACTORIES: dict[str, Callable[[], Adapter]] = {"smtp": SmtpAdapter, "file": FileAdapter}

@@ -155,7 +155,9 @@ def _hand_over(
     message: OutboxMessage, known: bool, cache: dict[str, Adapter], counts: dict[str, int]
 ) -> None:
     adapter = _adapter_for(message.channel, cache)
-    reference = message.provider_ref
+    # found delivered after a crash: the provider's reference, which the killed attempt
+    # did not live to record
+    reference = message.provider_ref or adapter.reference(message.dedup_key)
     if not known:
         try:
             reference = adapter.send(message, _headers(message))
