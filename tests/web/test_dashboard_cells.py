@@ -246,3 +246,69 @@ def test_a_busy_writer_leaves_the_dashboard_true(regions: Any) -> None:
         assert not cells.is_stale()
     finally:
         other.close()
+
+
+def test_bulk_owner_changes_in_one_statement_keep_the_cells_true(regions: Any) -> None:
+    """Whole books assigned, moved, demoted and removed, each in one statement (the
+    PostgreSQL triggers run once per statement over its transition tables)."""
+    pks = regions.pks
+    cells.ensure_fresh()
+    book = pks[700:1100]
+    AccountMember.objects.bulk_create(
+        [AccountMember(customer_id=pk, user=regions.am2, role="owner") for pk in book],
+        batch_size=len(book),  # one INSERT
+    )
+    assert not cells.is_stale()
+    _assert_equal(regions.admin, whole_base_trend=True)
+    _assert_equal(regions.manager)
+    # a book handed over (the owner stays an owner: no cell moves), some demoted, some
+    # moved to customers without an owner, and the rest removed -- one statement each
+    assert AccountMember.objects.filter(user=regions.am2).update(user=regions.am1) == len(book)
+    AccountMember.objects.filter(customer_id__in=book[:100]).update(role="support")
+    table = connection.ops.quote_name(AccountMember._meta.db_table)
+    moves = dict(zip(book[100:150], pks[1200:1250], strict=True))  # to unowned customers
+    cases = " ".join(f"WHEN {a} THEN {b}" for a, b in moves.items())
+    with connection.cursor() as cursor:  # a raw UPDATE moving 50 owners at once
+        cursor.execute(
+            f"UPDATE {table} SET customer_id = CASE customer_id {cases} END "
+            f"WHERE role = 'owner' AND customer_id IN ({', '.join(map(str, moves))})"
+        )
+        assert cursor.rowcount == len(moves)
+    _assert_equal(regions.admin, whole_base_trend=True)
+    _assert_equal(regions.manager)
+    AccountMember.objects.filter(customer_id__in=[*book, *moves.values()]).delete()
+    assert not cells.is_stale()
+    for user in (regions.admin, regions.manager, regions.analyst):
+        _assert_equal(user, whole_base_trend=user is not regions.manager)
+    assert sum(DashboardCell.objects.values_list("owned", flat=True)) == (
+        AccountMember.objects.filter(role="owner", customer__state__isnull=False).count()
+    )
+
+
+def test_a_bulk_change_of_regions_and_teams_keeps_the_dashboard_true(regions: Any) -> None:
+    """Every customer's region and team changed by one statement, then a statement that
+    changes neither: the cells are rebuilt once, and only when something moved."""
+    from django.db.models import Case, IntegerField, Value, When
+    from django.db.models.functions import Mod
+
+    cells.ensure_fresh()
+    changed = Customer.objects.annotate(k=Mod("pk", 3)).update(
+        region=Case(
+            When(k=0, then=Value("east")), When(k=1, then=Value("south")), default=Value("")
+        ),
+        team=Case(
+            When(k=2, then=Value(regions.east.pk)), default=None, output_field=IntegerField()
+        ),
+    )
+    assert changed == Customer.objects.count()
+    assert cells.is_stale()
+    for user in (regions.admin, regions.manager, regions.am1):
+        _assert_equal(user, whole_base_trend=user is regions.admin)
+    assert not cells.is_stale()
+    # names and companies of every customer, region and team as they are: nothing moves
+    Customer.objects.update(company="Company")
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET region = region, team_id = team_id")
+    assert not cells.is_stale()
+    _assert_equal(regions.manager)

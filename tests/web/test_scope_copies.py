@@ -173,3 +173,35 @@ def test_the_filter_forms_regions_are_the_visible_distinct_regions(scoped: Any) 
     visible = Customer.objects.restrict(scoped.manager).exclude(region="")
     assert regions(scoped.manager) == sorted(set(visible.values_list("region", flat=True)))
     assert regions(scoped.manager) == ["east", "north", "south"]
+
+
+def test_copies_follow_a_bulk_change_of_every_customer(imported: Path, people: Any) -> None:
+    """One statement changes the region and team of every customer (the PostgreSQL trigger
+    runs once per statement over its transition tables), another changes some of them
+    back and leaves the others as they are."""
+    from django.db.models import Case, IntegerField, Value, When
+    from django.db.models.functions import Mod
+
+    Customer.objects.annotate(k=Mod("pk", 4)).update(
+        region=Case(
+            When(k=0, then=Value("east")), When(k=1, then=Value("west")), default=Value("")
+        ),
+        team=Case(
+            When(k=1, then=Value(people.east.pk)),
+            When(k=2, then=Value(people.west.pk)),
+            default=None,
+            output_field=IntegerField(),
+        ),
+    )
+    copies = _copies()
+    assert copies == _truth()
+    assert {region for region, _ in copies.values()} == {"east", "west", ""}
+    assert {team for _, team in copies.values()} == {people.east.pk, people.west.pk, None}
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:  # raw SQL: half of them change, half stay
+        cursor.execute(
+            f"UPDATE {table} SET region = CASE WHEN id % 2 = 0 THEN 'north' ELSE region END, "
+            "team_id = CASE WHEN id % 2 = 0 THEN NULL ELSE team_id END"
+        )
+    assert _copies() == _truth()
+    assert sum(1 for region, _ in _copies().values() if region == "north") > 0

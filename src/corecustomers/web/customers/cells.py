@@ -28,6 +28,14 @@ bulk ``update()``, the import's ``INSERT … SELECT``, raw SQL):
   them at its end (one grouped pass); a dashboard that finds them stale rebuilds them
   first, or, when a writer is busy, computes from the states as before.
 
+On PostgreSQL these triggers run **once per statement** over its transition tables (the
+rows before and after), so that a bulk change -- the owners of a whole book assigned or
+handed over, the regions of many customers changed -- costs one grouped ``UPDATE`` of the
+cells. Row triggers updated one cell per owner, and every update left a row version that
+the next one had to pass within the same transaction: 0.2 ms an owner for the first 2,000
+owners at 100k customers, 0.6 ms after 6,000, and so on (quadratic). SQLite has row
+triggers only (without row versions); each finds its cell through the cell index.
+
 Tier overrides do not move the dashboard (it counts the analysis' tiers; an override
 reaches them through the next ``analyze``), nor do alerts worked on in the account
 team's day: the open alerts are the states' ``alert``.
@@ -68,16 +76,36 @@ STATUS = "customers_dashboardcellstatus"
 _CELL_KEYS = ("run_id", "scope_region", "scope_team", "tier", "previous_tier")
 
 
-def _cell_of(customer: str, *, pg: bool) -> str:
-    """The condition on ``CELL`` that selects the cell of the state of ``customer``."""
-    same = "IS NOT DISTINCT FROM" if pg else "IS"
+def _cell_of(customer: str) -> str:
+    """The condition on ``CELL`` (SQLite) that selects the cell of the state of
+    ``customer``: the state by its key, then its cell through the index ``cell_run_tier``."""
     return (
-        f"EXISTS (SELECT 1 FROM {STATE} s WHERE s.customer_id = {customer} "
-        f"AND s.run_id = {CELL}.run_id AND s.scope_region = {CELL}.scope_region "
-        f"AND s.scope_team {same} {CELL}.scope_team AND s.tier = {CELL}.tier "
-        f"AND s.previous_tier = {CELL}.previous_tier)"
+        f"id IN (SELECT c.id FROM {STATE} s JOIN {CELL} c ON c.run_id = s.run_id "
+        "AND c.tier = s.tier AND c.previous_tier = s.previous_tier "
+        "AND c.scope_region = s.scope_region AND c.scope_team IS s.scope_team "
+        f"WHERE s.customer_id = {customer})"
     )
 
+
+def _owners_moved(rows: str) -> str:
+    """PostgreSQL: add to each cell the owners of ``rows`` (``customer_id, k`` with ``k``
+    +1 for an owner added and -1 for one removed) whose states are in it."""
+    return f"""
+        UPDATE {CELL} c SET owned = c.owned + d.k
+          FROM (SELECT s.run_id, s.scope_region, s.scope_team, s.tier, s.previous_tier,
+                       SUM(m.k) AS k
+                  FROM ({rows}) m JOIN {STATE} s ON s.customer_id = m.customer_id
+                 GROUP BY s.run_id, s.scope_region, s.scope_team, s.tier, s.previous_tier
+                HAVING SUM(m.k) <> 0) d
+         WHERE c.run_id = d.run_id AND c.scope_region = d.scope_region
+           AND c.scope_team IS NOT DISTINCT FROM d.scope_team AND c.tier = d.tier
+           AND c.previous_tier = d.previous_tier;
+    """
+
+
+#: The owners of a statement's transition tables, +1 added and -1 removed.
+_ADDED = "SELECT customer_id, 1 AS k FROM added WHERE role = 'owner'"
+_REMOVED = "SELECT customer_id, -1 AS k FROM removed WHERE role = 'owner'"
 
 _LOCK_PG = f"PERFORM 1 FROM {STATUS} WHERE id = 1 FOR UPDATE;"
 _MARK_PG = f"{_LOCK_PG} UPDATE {STATUS} SET stale = TRUE WHERE id = 1 AND NOT stale;"
@@ -99,37 +127,70 @@ _POSTGRESQL = [
         """
         for table in (STATE, HISTORY)
     ],
+    # Customers whose region or team an UPDATE changed, once per statement (a trigger with
+    # transition tables cannot name columns: it finds the changed rows itself).
     f"""
-    CREATE OR REPLACE TRIGGER customers_cells_stale_scope
-    AFTER UPDATE OF region, team_id ON {CUSTOMER}
-    FOR EACH ROW
-    WHEN (OLD.region IS DISTINCT FROM NEW.region OR OLD.team_id IS DISTINCT FROM NEW.team_id)
-    EXECUTE FUNCTION customers_cells_stale()
+    CREATE OR REPLACE FUNCTION customers_cells_stale_scope() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM after_rows n JOIN before_rows o ON o.id = n.id
+                    WHERE o.region IS DISTINCT FROM n.region
+                       OR o.team_id IS DISTINCT FROM n.team_id) THEN
+            {_MARK_PG}
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    f"""
+    CREATE OR REPLACE TRIGGER customers_cells_stale_scope_updated
+    AFTER UPDATE ON {CUSTOMER} REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_cells_stale_scope()
     """,
     f"""
     CREATE OR REPLACE TRIGGER customers_cells_stale_members
     AFTER TRUNCATE ON {MEMBER}
     FOR EACH STATEMENT EXECUTE FUNCTION customers_cells_stale()
     """,
+    # Owners added, removed or moved, once per statement: one trigger per event, because
+    # a trigger with transition tables fires on one event only.
     f"""
-    CREATE OR REPLACE FUNCTION customers_cells_owner() RETURNS trigger
+    CREATE OR REPLACE FUNCTION customers_cells_owners() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         {_LOCK_PG}
-        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.role = 'owner' THEN
-            UPDATE {CELL} SET owned = owned - 1 WHERE {_cell_of("OLD.customer_id", pg=True)};
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.role = 'owner' THEN
-            UPDATE {CELL} SET owned = owned + 1 WHERE {_cell_of("NEW.customer_id", pg=True)};
+        IF TG_OP = 'INSERT' THEN
+            {_owners_moved(_ADDED)}
+        ELSIF TG_OP = 'DELETE' THEN
+            {_owners_moved(_REMOVED)}
+        ELSE
+            {_owners_moved(f"{_REMOVED} UNION ALL {_ADDED}")}
         END IF;
         RETURN NULL;
     END $$
     """,
     f"""
-    CREATE OR REPLACE TRIGGER customers_cells_owner
-    AFTER INSERT OR UPDATE OR DELETE ON {MEMBER}
-    FOR EACH ROW EXECUTE FUNCTION customers_cells_owner()
+    CREATE OR REPLACE TRIGGER customers_cells_owners_inserted
+    AFTER INSERT ON {MEMBER} REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_cells_owners()
     """,
+    f"""
+    CREATE OR REPLACE TRIGGER customers_cells_owners_deleted
+    AFTER DELETE ON {MEMBER} REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_cells_owners()
+    """,
+    f"""
+    CREATE OR REPLACE TRIGGER customers_cells_owners_updated
+    AFTER UPDATE ON {MEMBER} REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_cells_owners()
+    """,
+]
+
+#: Row-level triggers of earlier versions, replaced by the statement-level ones above:
+#: dropped before those are made.
+_LEGACY_POSTGRESQL = [
+    f"DROP TRIGGER IF EXISTS customers_cells_stale_scope ON {CUSTOMER}",
+    f"DROP TRIGGER IF EXISTS customers_cells_owner ON {MEMBER}",
+    "DROP FUNCTION IF EXISTS customers_cells_owner()",
 ]
 
 _MARK_SQLITE = f"UPDATE {STATUS} SET stale = 1 WHERE id = 1 AND NOT stale;"
@@ -154,14 +215,14 @@ _SQLITE = [
     CREATE TRIGGER IF NOT EXISTS customers_cells_owner_insert AFTER INSERT ON {MEMBER}
     WHEN NEW.role = 'owner'
     BEGIN
-        UPDATE {CELL} SET owned = owned + 1 WHERE {_cell_of("NEW.customer_id", pg=False)};
+        UPDATE {CELL} SET owned = owned + 1 WHERE {_cell_of("NEW.customer_id")};
     END
     """,
     f"""
     CREATE TRIGGER IF NOT EXISTS customers_cells_owner_delete AFTER DELETE ON {MEMBER}
     WHEN OLD.role = 'owner'
     BEGIN
-        UPDATE {CELL} SET owned = owned - 1 WHERE {_cell_of("OLD.customer_id", pg=False)};
+        UPDATE {CELL} SET owned = owned - 1 WHERE {_cell_of("OLD.customer_id")};
     END
     """,
     f"""
@@ -169,21 +230,26 @@ _SQLITE = [
     WHEN OLD.role = 'owner' OR NEW.role = 'owner'
     BEGIN
         UPDATE {CELL} SET owned = owned - 1
-         WHERE OLD.role = 'owner' AND {_cell_of("OLD.customer_id", pg=False)};
+         WHERE OLD.role = 'owner' AND {_cell_of("OLD.customer_id")};
         UPDATE {CELL} SET owned = owned + 1
-         WHERE NEW.role = 'owner' AND {_cell_of("NEW.customer_id", pg=False)};
+         WHERE NEW.role = 'owner' AND {_cell_of("NEW.customer_id")};
     END
     """,
 ]
 
 _DROP_POSTGRESQL = [
+    *_LEGACY_POSTGRESQL,
     f"DROP TRIGGER IF EXISTS customers_cells_stale ON {STATE}",
     f"DROP TRIGGER IF EXISTS customers_cells_stale ON {HISTORY}",
-    f"DROP TRIGGER IF EXISTS customers_cells_stale_scope ON {CUSTOMER}",
+    f"DROP TRIGGER IF EXISTS customers_cells_stale_scope_updated ON {CUSTOMER}",
     f"DROP TRIGGER IF EXISTS customers_cells_stale_members ON {MEMBER}",
-    f"DROP TRIGGER IF EXISTS customers_cells_owner ON {MEMBER}",
+    *[
+        f"DROP TRIGGER IF EXISTS customers_cells_owners_{event} ON {MEMBER}"
+        for event in ("inserted", "deleted", "updated")
+    ],
     "DROP FUNCTION IF EXISTS customers_cells_stale()",
-    "DROP FUNCTION IF EXISTS customers_cells_owner()",
+    "DROP FUNCTION IF EXISTS customers_cells_stale_scope()",
+    "DROP FUNCTION IF EXISTS customers_cells_owners()",
 ]
 
 _DROP_SQLITE = [
@@ -235,7 +301,8 @@ def ensure_triggers(conn: Any) -> bool:
     if not {CELL, TREND, STATUS, STATE, HISTORY, CUSTOMER, MEMBER} <= tables:
         return False
     if conn.vendor == "postgresql":
-        _execute(_POSTGRESQL, conn)
+        with transaction.atomic(using=conn.alias):  # never a moment without them
+            _execute([*_LEGACY_POSTGRESQL, *_POSTGRESQL], conn)
     elif conn.vendor == "sqlite":
         _execute(_SQLITE, conn)
     else:  # pragma: no cover - the service runs on SQLite and PostgreSQL only

@@ -15,6 +15,14 @@ and database triggers keep the copies equal to it whatever writes them -- the OR
 * a customer whose region or team changes (or who is inserted after its state, possible
   with PostgreSQL's deferred foreign keys) updates its state's copies.
 
+On PostgreSQL the customer's triggers run **once per statement**, over the statement's
+transition tables (the rows before and after): a bulk change of the region of a million
+customers is one joined ``UPDATE`` of their states, not a million single-row ones (which
+took 115 µs a row at 100k customers, many minutes at 1M). The state's own ``BEFORE``
+trigger is skipped for that ``UPDATE`` (``pg_trigger_depth() = 0`` in its ``WHEN``): the
+values it writes are the customer's own. SQLite has row triggers only; each is a
+primary-key lookup there.
+
 The triggers are made by migration ``0004`` and made again after every ``migrate``
 (:func:`ensure_triggers`, idempotent), because SQLite drops a table's triggers when a
 later migration rebuilds the table.
@@ -24,10 +32,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 __all__ = ["backfill", "drop_triggers", "ensure_triggers"]
 
 STATE = "customers_customerstate"
 CUSTOMER = "customers_customer"
+
+#: The customers of an ``UPDATE`` statement whose region or team it changed (``n``: after).
+_CHANGED = (
+    "after_rows n JOIN before_rows o ON o.id = n.id "
+    "WHERE (o.region IS DISTINCT FROM n.region OR o.team_id IS DISTINCT FROM n.team_id)"
+)
+
+#: Triggers of earlier versions, dropped before the current ones are made: the row-level
+#: trigger on a customer's region or team, replaced by a statement-level one.
+_LEGACY_POSTGRESQL = [
+    f"DROP TRIGGER IF EXISTS customers_customer_scope_changed ON {CUSTOMER}",
+    "DROP FUNCTION IF EXISTS customers_customer_scope_changed()",
+]
 
 _POSTGRESQL = [
     f"""
@@ -40,26 +63,35 @@ _POSTGRESQL = [
         RETURN NEW;
     END $$
     """,
+    # Every write by the application or by hand; not the writes of the customer triggers
+    # below (trigger depth 1), which copy the customer's own values already.
     f"""
     CREATE OR REPLACE TRIGGER customers_state_scope_copy
     BEFORE INSERT OR UPDATE ON {STATE}
-    FOR EACH ROW EXECUTE FUNCTION customers_state_scope_copy()
+    FOR EACH ROW WHEN (pg_trigger_depth() = 0)
+    EXECUTE FUNCTION customers_state_scope_copy()
     """,
+    # Changed customers, once per statement. (A trigger with transition tables cannot name
+    # columns, so it fires on every UPDATE of a customer and finds the changed rows itself;
+    # when there are none it writes nothing, so that the dashboard cells stay fresh.)
     f"""
-    CREATE OR REPLACE FUNCTION customers_customer_scope_changed() RETURNS trigger
+    CREATE OR REPLACE FUNCTION customers_customer_scope_updated() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE {STATE} SET scope_region = NEW.region, scope_team = NEW.team_id
-         WHERE customer_id = NEW.id;
+        IF EXISTS (SELECT 1 FROM {_CHANGED}) THEN
+            UPDATE {STATE} s SET scope_region = n.region, scope_team = n.team_id
+              FROM {_CHANGED}
+               AND s.customer_id = n.id
+               AND (s.scope_region IS DISTINCT FROM n.region
+                    OR s.scope_team IS DISTINCT FROM n.team_id);
+        END IF;
         RETURN NULL;
     END $$
     """,
     f"""
-    CREATE OR REPLACE TRIGGER customers_customer_scope_changed
-    AFTER UPDATE OF region, team_id ON {CUSTOMER}
-    FOR EACH ROW
-    WHEN (OLD.region IS DISTINCT FROM NEW.region OR OLD.team_id IS DISTINCT FROM NEW.team_id)
-    EXECUTE FUNCTION customers_customer_scope_changed()
+    CREATE OR REPLACE TRIGGER customers_customer_scope_updated
+    AFTER UPDATE ON {CUSTOMER} REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customer_scope_updated()
     """,
     # Inserted customers, once per statement (the import inserts up to 50k per statement,
     # and almost never has a state for them yet).
@@ -122,11 +154,12 @@ _SQLITE = [
 ]
 
 _DROP_POSTGRESQL = [
+    *_LEGACY_POSTGRESQL,
     f"DROP TRIGGER IF EXISTS customers_state_scope_copy ON {STATE}",
-    f"DROP TRIGGER IF EXISTS customers_customer_scope_changed ON {CUSTOMER}",
+    f"DROP TRIGGER IF EXISTS customers_customer_scope_updated ON {CUSTOMER}",
     f"DROP TRIGGER IF EXISTS customers_customer_scope_inserted ON {CUSTOMER}",
     "DROP FUNCTION IF EXISTS customers_state_scope_copy()",
-    "DROP FUNCTION IF EXISTS customers_customer_scope_changed()",
+    "DROP FUNCTION IF EXISTS customers_customer_scope_updated()",
     "DROP FUNCTION IF EXISTS customers_customer_scope_inserted()",
 ]
 
@@ -154,7 +187,8 @@ def ensure_triggers(connection: Any) -> bool:
     if "scope_region" not in columns:
         return False  # before migration 0004
     if connection.vendor == "postgresql":
-        _execute(connection, _POSTGRESQL)
+        with transaction.atomic(using=connection.alias):  # never a moment without them
+            _execute(connection, [*_LEGACY_POSTGRESQL, *_POSTGRESQL])
     elif connection.vendor == "sqlite":
         _execute(connection, _SQLITE)
     else:  # pragma: no cover - the service runs on SQLite and PostgreSQL only
