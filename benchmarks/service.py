@@ -294,6 +294,7 @@ def run_database(
         people = _task("people", 3600, **arguments)
         out["people"] = {
             "seconds": people["seconds"],
+            "steps": people.get("steps", {}),
             "customers_in_scope": {k: v["customers"] for k, v in people["samples"].items()},
         }
         if kind == "postgresql":

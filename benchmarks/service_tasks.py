@@ -78,6 +78,7 @@ def people(arguments: dict[str, Any]) -> dict[str, Any]:
     # A kept database (``benchmarks.service --reuse``) has its people already: then only
     # the sessions and tokens are made again (and the tables vacuumed).
     done = AccountMember.objects.filter(user__username=f"am{ACCOUNT_MANAGERS:02d}").count() == BOOK
+    steps: dict[str, float] = {}
     with transaction.atomic():
         user("admin", "admin")
         manager = user("manager", "manager")
@@ -87,6 +88,7 @@ def people(arguments: dict[str, Any]) -> dict[str, Any]:
         east.members.add(manager)
     with transaction.atomic(), connection.cursor() as cursor:
         if not done:
+            start = time.perf_counter()
             cursor.execute(
                 f"UPDATE {table} SET region = CASE ({quote('id')} %% {len(REGIONS)}) "
                 f"{region_case} END, name = 'Customer ' || {quote('external_id')}, "
@@ -94,6 +96,8 @@ def people(arguments: dict[str, Any]) -> dict[str, Any]:
                 f"team_id = CASE WHEN {quote('id')} %% {len(REGIONS)} = 0 THEN %s END",
                 [east.pk],
             )
+            steps["regions_update"] = time.perf_counter() - start
+            start = time.perf_counter()
             east_ids = list(
                 Customer.objects.filter(team=east).order_by("pk").values_list("pk", flat=True)
             )
@@ -105,13 +109,16 @@ def people(arguments: dict[str, Any]) -> dict[str, Any]:
                 book = east_ids[i * BOOK : (i + 1) * BOOK]
                 members += [AccountMember(customer_id=pk, user=am, role="owner") for pk in book]
             AccountMember.objects.bulk_create(members, batch_size=5000)
+            steps["account_members"] = time.perf_counter() - start
     # What autovacuum does within minutes of a bulk load (statistics, and on PostgreSQL
     # the visibility map that index-only scans need), done now so that it does not run
     # during the measurements.
+    start = time.perf_counter()
     analyze = "VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE"
     with connection.cursor() as cursor:
         for model in ("customer", "customerstate", "customerhistory", "accountmember"):
             cursor.execute(f"{analyze} {quote('customers_' + model)}")
+    steps["vacuum_analyze"] = time.perf_counter() - start
 
     rng = random.Random(0)
     sessions, tokens, samples = {}, {}, {}
@@ -131,6 +138,7 @@ def people(arguments: dict[str, Any]) -> dict[str, Any]:
         samples[name] = {"customers": n, "ids": [ids[o] for o in offsets]}
     return {
         "seconds": time.perf_counter() - began,
+        "steps": steps,
         "sessions": sessions,
         "tokens": tokens,
         "samples": samples,

@@ -6,6 +6,12 @@ Examples::
     python -m benchmarks.work --keep           # ... and keep it afterwards
     python -m benchmarks.work --reuse          # measure a kept database again (no import)
     python -m benchmarks.work --customers 100_000
+    python -m benchmarks.work --service-db     # the database benchmarks.service kept
+
+``--service-db`` measures the PostgreSQL database and workspace that ``python -m
+benchmarks.service --db postgresql --keep`` built and kept (``cc_service_bench``; its
+customers, people and workspace), so that one 1M-customer build serves both benchmarks;
+it never drops that database. ``--database NAME`` / ``--workspace DIR`` name another one.
 
 Issue 11's targets: **My work** for an account manager with 2,000 accounts, p95 < 300 ms
 on PostgreSQL with 1M customers; **routing the alerts** of a 1M-customer run < 1 min.
@@ -292,26 +298,56 @@ def http(server: Server, people: dict[str, Any], rounds: int) -> dict[str, Any]:
     return {"timings": {k: _percentiles(v) for k, v in timings.items()}, "errors": errors}
 
 
-def _createuser() -> None:
+def _createuser(workspace: Path) -> None:
     subprocess.run(
         _cli(
             "createuser", "admin", "--role", "admin", "--password-stdin",
-            "--db", PG_BENCH, "--workspace", str(DATA / "work-ws-postgresql"),
+            "--db", PG_BENCH, "--workspace", str(workspace),
         ),
         input="benchmark-password-9\n", text=True, cwd=ROOT, check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
 
+def _use_database(name: str) -> None:
+    global PG_NAME, PG_BENCH
+    PG_NAME, PG_BENCH = name, PG_BENCH.rsplit("/", 1)[0] + "/" + name
+
+
+def _customers_in_database() -> int:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_NAME])
+        if there.fetchone() is None:
+            return 0
+    with psycopg.connect(PG_BENCH, autocommit=True) as conn:
+        found = conn.execute("SELECT to_regclass('customers_customerstate')").fetchone()
+        if found is None or found[0] is None:
+            return 0
+        row = conn.execute("SELECT count(*) FROM customers_customerstate").fetchone()
+        return int(row[0]) if row else 0
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    workspace = DATA / "work-ws-postgresql"
+    workspace = args.workspace or DATA / "work-ws-postgresql"
     folder = DATA / f"service-{args.customers}"
     out: dict[str, Any] = {
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "customers": args.customers,
+        "database": PG_NAME,
+        "workspace": str(workspace),
         "load": {"start": _load()},
     }
+    if args.reuse:
+        states = _customers_in_database()
+        if not states:
+            raise SystemExit(
+                f"{PG_NAME} holds no analysis to reuse: build it first "
+                "(python -m benchmarks.service --db postgresql --keep, or benchmarks.work --keep)"
+            )
+        out["customers"] = states
     arguments = {"db": PG_BENCH, "workspace": str(workspace)}
     try:
         if not args.reuse:
@@ -320,7 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 write_analysis(folder, args.customers)
             workspace.mkdir(parents=True, exist_ok=True)
             fresh_database()
-            _createuser()  # the schema
+            _createuser(workspace)  # the schema
             log("import-analysis ...")
             measured = run_command(
                 "import.work",
@@ -331,7 +367,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["import"] = measured.as_dict()
             out["load"]["after_import"] = _load()
         else:
-            _createuser()  # applies any migration added since the database was kept
+            _createuser(workspace)  # applies any migration added since the database was kept
         log("people ...")
         people = _task("benchmarks.service_tasks", "people", 3600, **arguments)
         out["people"] = people["samples"]
@@ -394,7 +430,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prepare", action="store_true", help="import and people only; keep the database"
     )
+    parser.add_argument("--database", help=f"the PostgreSQL database (default {PG_NAME})")
+    parser.add_argument("--workspace", type=Path, help="its workspace folder")
+    parser.add_argument(
+        "--service-db",
+        action="store_true",
+        help="reuse the database and workspace benchmarks.service --db postgresql --keep "
+        "built (one 1M build for both benchmarks; never dropped)",
+    )
     args = parser.parse_args(argv)
+    if args.service_db:
+        from benchmarks import service
+
+        args.database = args.database or service.PG_NAME
+        args.workspace = args.workspace or service.KEPT / "workspace-postgresql"
+        args.reuse = args.keep = True
+    if args.database:
+        _use_database(args.database)
     results = run(args)
     if args.prepare:
         log(json.dumps(results, default=str))
