@@ -81,17 +81,18 @@ def _fresh_database(name: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def _source(path: Path) -> None:
-    """The transactions file, generated (1M customers, seed 0) when it is missing."""
+def _source(path: Path, customers: int) -> None:
+    """The transactions file, generated (``customers`` customers, seed 0) when it is missing."""
     if path.exists():
         return
     from corecustomers.data.synthetic import write_transactions
 
-    print(f"generating {path} (1M customers) ...")
+    print(f"generating {path} ({customers:,} customers) ...", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part.parquet")
-    rows = write_transactions(str(part), 1_000_000, seed=0)
+    rows = write_transactions(str(part), customers, seed=0)
     part.replace(path)
-    path.with_suffix(".json").write_text(json.dumps({"rows": rows, "customers": 1_000_000}))
+    path.with_suffix(".json").write_text(json.dumps({"rows": rows, "customers": customers}))
 
 
 def _built(source: str) -> bool:
@@ -158,18 +159,36 @@ def _build(source: str, results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--source", default=str(SOURCE))
-    parser.add_argument("--database", default=NAME, help="the benchmark's own database")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=1_000_000,
+        help="the size of the generated source (default 1M; smaller sizes for development:"
+        " their own file and database, cc_loyalty_bench_<N>)",
+    )
+    parser.add_argument("--source", default=None, help="default: the generated file")
+    parser.add_argument("--database", default=None, help="the benchmark's own database")
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database's build (customers, analysis)"
     )
     parser.add_argument("--build-only", action="store_true", help="stop after the build")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards")
-    parser.add_argument("--entries", type=int, default=10_000_000)
-    parser.add_argument("--out", default=str(OUT), help="where the figures are written")
+    parser.add_argument("--entries", type=int, default=None, help="default: 10 per customer")
+    parser.add_argument("--out", default=None, help="where the figures are written")
     args = parser.parse_args()
+    full = args.customers == 1_000_000
+    if args.source is None:
+        args.source = str(
+            SOURCE if full else SOURCE.with_name(f"tx_{args.customers}c_seed0.parquet")
+        )
+    if args.database is None:
+        args.database = NAME if full else f"{NAME}_{args.customers}"
+    if args.entries is None:
+        args.entries = 10 * args.customers
+    if args.out is None:
+        args.out = str(OUT if full else OUT.with_name(f"results-loyalty-{args.customers}.json"))
     source = str(Path(args.source).resolve())
-    _source(Path(source))
+    _source(Path(source), args.customers)
     results: dict[str, Any] = {"source": source, "started": dt.datetime.now().isoformat()}
 
     reuse = args.reuse and _exists(args.database)

@@ -4,16 +4,18 @@ Each check is one grouped query over the entries, so it runs on the whole progra
 
 * every movement's lines sum to zero (double entry);
 * every member's cached balances equal the sums of their lines;
-* every lot's ``remaining`` equals the sum of its lines, and none is negative.
+* every lot's ``remaining`` equals the sum of its lines, and none is negative;
+* every line's movement and lot, and every lot's movement, exist (the database does not
+  check these links: ``models.LEDGER_KEYS``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
-from corecustomers.web.loyalty.models import Account, Entry, Lot
+from corecustomers.web.loyalty.models import Account, Entry, Lot, Movement
 
 __all__ = ["ledger_problems", "liability"]
 
@@ -64,6 +66,20 @@ def ledger_problems(customer_id: int | None = None) -> list[str]:
             problems.append(f"lot {lot_id} is negative ({remaining})")
         if by_lot.get(lot_id, 0) != remaining:
             problems.append(f"lot {lot_id}: remaining {remaining}, entries {by_lot.get(lot_id)}")
+    movements = Movement.objects.filter(pk=OuterRef("movement_id"))
+    for entry_id, movement_id in entries.filter(~Exists(movements)).values_list(
+        "pk", "movement_id"
+    )[:20]:
+        problems.append(f"entry {entry_id}: its movement {movement_id} does not exist")
+    for lot_id, movement_id in lots.filter(~Exists(movements)).values_list("pk", "movement_id")[
+        :20
+    ]:
+        problems.append(f"lot {lot_id}: its movement {movement_id} does not exist")
+    missing_lots = entries.filter(lot__isnull=False).filter(
+        ~Exists(Lot.objects.filter(pk=OuterRef("lot_id")))
+    )
+    for entry_id, lot_id in missing_lots.values_list("pk", "lot_id")[:20]:
+        problems.append(f"entry {entry_id}: its lot {lot_id} does not exist")
     return problems
 
 

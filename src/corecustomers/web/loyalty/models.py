@@ -60,8 +60,13 @@ __all__ = [
 #: of a batch's commit). These rows are written only by the ledger, in the transaction that
 #: locks the member's account row (which keeps its foreign key), and customers are never
 #: deleted behind Django's back (erasure blanks them; a deletion through Django still
-#: cascades, ``on_delete``). The links inside the ledger (entry → movement, lot) keep theirs.
-LEDGER_KEYS = "db_constraint=False on the ledger's customer columns"
+#: cascades, ``on_delete``). The links inside the ledger (entry → movement and lot, lot →
+#: movement) have none either, for the same reason: a bulk earning of 1M members wrote 4M
+#: such links, and their checks at commit were a fifth of the earning's time. Those rows
+#: are written together, in one transaction, from the same rows (an entry's movement and
+#: lot are written before it, by the same statement sequence); ``checks.ledger_problems``
+#: reports any entry or lot whose movement or lot is missing.
+LEDGER_KEYS = "db_constraint=False on the ledger's customer columns and internal links"
 
 
 def _through_customer(user: User, action: Action) -> Q | Literal[False] | None:
@@ -177,14 +182,18 @@ class Account(models.Model):
 class Movement(models.Model):
     """One change asked of a member's ledger, with its idempotency key and its result."""
 
+    #: no index of its own: the indexes on (customer, created), (customer, order_key) and
+    #: the unique (customer, key) lead with it (each index is written once per movement,
+    #: 1M times in a bulk earning)
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )  # see LEDGER_KEYS
     kind = models.CharField(max_length=10, choices=MovementKind.choices)
     status = models.CharField(max_length=10, default="done")  # done | rejected
     key = models.CharField(max_length=200, null=True, blank=True)
     fingerprint = models.CharField(max_length=300, blank=True, default="")
-    order_key = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    #: looked up with its customer only: the (customer, order_key) index
+    order_key = models.CharField(max_length=200, blank=True, default="")
     points = models.BigIntegerField()
     reason = models.CharField(max_length=500, blank=True, default="")
     user = models.ForeignKey(
@@ -219,7 +228,9 @@ class Lot(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )  # see LEDGER_KEYS
-    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="lots")
+    movement = models.ForeignKey(
+        Movement, on_delete=models.PROTECT, related_name="lots", db_constraint=False
+    )  # see LEDGER_KEYS
     order_key = models.CharField(max_length=200, blank=True, default="")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
@@ -245,13 +256,17 @@ class Lot(models.Model):
 class Entry(models.Model):
     """One line of a movement: an amount on one account (and one lot, for a member's)."""
 
-    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="entries")
+    movement = models.ForeignKey(
+        Movement, on_delete=models.PROTECT, related_name="entries", db_constraint=False
+    )  # see LEDGER_KEYS
     #: the index on (customer, account) serves the lookups by customer (no second index)
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )  # see LEDGER_KEYS
     account = models.CharField(max_length=10, choices=LedgerAccount.choices)
-    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT)
+    lot = models.ForeignKey(
+        Lot, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False
+    )  # see LEDGER_KEYS
     amount = models.BigIntegerField()
     created = models.DateTimeField(default=timezone.now)
 
@@ -291,8 +306,12 @@ class EarnedOrder(models.Model):
     points = models.BigIntegerField()
     amount = models.FloatField(default=0.0)
     day = models.DateField(null=True, blank=True)
+    #: no index: an order is found by (customer, key); a movement's orders are asked for
+    #: only when a movement is deleted (never: the ledger is append-only; a customer's
+    #: deletion through Django reads the table once), and one index less is a quarter of
+    #: the time to write the 10M orders of a large run
     movement = models.ForeignKey(
-        Movement, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        Movement, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
 
     class Meta:
