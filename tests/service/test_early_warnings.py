@@ -218,26 +218,28 @@ def test_the_risk_is_calibrated_on_the_cdnow_holdout(
     assert sum(r["customers"] for r in calibration["deciles"]) == summary["customers"]
 
 
-@pytest.mark.xfail(
-    strict=True,  # passing would mean the point is met: then remove this mark
-    reason=(
-        "issue 9's acceptance point is not met yet: on this demo the 9 alerted core "
-        "customers are leavers 5 times (55.6 %; the half of the point against core overall "
-        "holds), the 9 with the lowest P(alive) 6 times; the risk targets 'no purchase in 90 days' "
-        "and its top picks include slow buyers who have not left"
-    ),
-)
 def test_demo_alerts_find_the_simulated_leavers(demo: tuple[pa.Table, dict[str, Any]]) -> None:
     """The alerted core customers are true leavers (by the simulator) at least 1.5 times as
     often as core customers overall, and at least as often as the same number of core
-    customers picked by 1 - P(alive)."""
-    customers, _ = demo
+    customers picked by 1 - P(alive).
+
+    Measured (3,000 customers, seed 7): 42 alerts of a budget of 52, leavers 15 times
+    (35.7 %) against 9.9 % of all core customers, and 15 times among the 42 core
+    customers with the lowest P(alive). On this demo the validation split chose
+    1 - P(alive) as the churn risk (it ranks the core customers an alert could reach
+    best), so the alerts are those customers minus any who bought recently or are
+    within their usual gap; the "at least as often" half is met as a tie.
+    """
+    customers, summary = demo
     left = simulated_leavers(DEMO_CUSTOMERS, DEMO_SEED, DEMO_CALIBRATION_END)
     ids = np.asarray(customers.column("customer_id").to_pylist(), dtype=object)
     gone = np.isin(ids, list(left))
     core = _flags(customers, "core")
     alert = _flags(customers, "alert")
     k = int(alert.sum())
+    # a list long enough to measure (nine alerts out of a budget of 52 made the
+    # comparison a matter of one customer)
+    assert k >= summary["alerts"]["budget"] // 2
     p_alive = np.asarray(customers.column("p_alive").to_pylist(), dtype=float)
     by_p_alive = np.flatnonzero(core)[np.argsort(p_alive[core], kind="stable")[:k]]
     alerted_rate = gone[alert].mean()
@@ -278,3 +280,21 @@ def test_the_core_share_holds_after_the_stability_rules(demo_csv: str, tmp_path:
             assert table.column("alert").to_pylist().count(True) <= 0.1 * (
                 np.isin(tiers, ["strategic", "key"]).sum()
             )
+
+
+@pytest.mark.parametrize("case", ["cdnow", "demo"])
+def test_the_risk_score_is_chosen_on_the_core_customers_an_alert_could_reach(
+    case: str, request: pytest.FixtureRequest
+) -> None:
+    """Of the classifier, 1 - P(alive) and recency, the churn risk is the one that ranks
+    best the validation split's core customers who are idle and past their usual gap --
+    the only ones the alert list is drawn from."""
+    _, summary = request.getfixturevalue(case)
+    risk = summary["alerts"]["risk"]
+    validation = risk["validation"]
+    assert validation["judged_on"].startswith("core customers who could be alerted")
+    assert 0 < validation["judged_customers"] < validation["core_customers"]
+    scores = validation["scores"]
+    best = max(s["auc_judged"] for s in scores.values())
+    assert scores[risk["score"]]["auc_judged"] == best
+    assert f"AUC {best:.3f}" in risk["reason"]

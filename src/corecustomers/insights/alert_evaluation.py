@@ -22,7 +22,7 @@ Every figure is JSON-ready (plain ``int``, ``float`` or ``None``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -39,12 +39,13 @@ from corecustomers.insights.alerts import (
     early_warnings,
     pick,
 )
-from corecustomers.insights.risk import ChurnRisk, auc
+from corecustomers.insights.risk import ChurnRisk, RiskFrame, auc
 
 __all__ = [
     "CORE_SHARE",
     "RISK_GRID",
     "AlertChoice",
+    "alertable",
     "average_precision",
     "calibration_table",
     "choose_alerting",
@@ -166,13 +167,7 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
     k = alert_budget(int(core.sum()), settings.max_share_of_core)
     inactive = frame.inactive
     idle = frame.inputs["days_since_last_purchase"]
-    eligible = alert_eligible(
-        _with_ids(frame.behaviour, ids),
-        ids,
-        thresholds=settings.thresholds,
-        min_idle_days=settings.min_idle_days,
-        min_overdue_ratio=settings.min_overdue_ratio,
-    )
+    eligible = alertable(settings)(frame)
     p_alive = frame.btyd.p_alive
     rules = _rule_hits(frame.behaviour, ids, core, p_alive, risk_change(frame), value, settings)
     base_at: dict[int, dict[str, BoolArray]] = {}
@@ -241,6 +236,28 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
         }
     }
     return AlertChoice("risk", float(row["min_risk"]), why, details)
+
+
+def alertable(settings: AlertSettings) -> Callable[[RiskFrame], BoolArray]:
+    """Which of a risk frame's customers an alert may go to under ``settings``: idle at
+    least ``min_idle_days`` and past ``min_overdue_ratio`` times their usual gap
+    (:func:`~corecustomers.insights.alerts.alert_eligible`, as the run's list decides).
+
+    :func:`~corecustomers.insights.risk.churn_risk` judges its candidate scores on these
+    customers of its validation split.
+    """
+
+    def eligible(frame: RiskFrame) -> BoolArray:
+        ids = [str(i) for i in frame.customer_id.to_pylist()]
+        return alert_eligible(
+            _with_ids(frame.behaviour, ids),
+            ids,
+            thresholds=settings.thresholds,
+            min_idle_days=settings.min_idle_days,
+            min_overdue_ratio=settings.min_overdue_ratio,
+        )
+
+    return eligible
 
 
 def risk_change(frame: Any) -> FloatArray:

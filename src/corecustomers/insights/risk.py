@@ -17,10 +17,12 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
    ``random_state=0``, one thread) learns the label.
 2. **Choice, calibration and validation** at ``b = c - N``, a split the classifier
    never saw, whose label is *no purchase in* ``(b, c]``: the default score is whichever
-   of the classifier, ``1 - P(alive)`` and days since the last purchase ranks the
-   split's core customers (its top 20 % by predicted value) best (AUC; the classifier on
-   a tie), as the core ranking keeps the BTYD ranking unless the combined one wins; Platt
-   scaling (a logistic regression of the label on that score) makes it a probability. The alert
+   of the classifier, ``1 - P(alive)`` and days since the last purchase ranks best (AUC;
+   the classifier on a tie) the split's core customers (its top 20 % by predicted value)
+   whom an alert could reach (idle and past their usual gap: the population the alert
+   list is drawn from), as the core ranking keeps the BTYD ranking unless the combined
+   one wins; Platt scaling (a logistic regression of the label on that score) makes it a
+   probability. The alert
    threshold (:func:`corecustomers.insights.alert_evaluation.choose_alerting`) is chosen
    on this split too.
 3. **Scoring** at ``c``: the same classifier and calibration score the customers at
@@ -77,6 +79,7 @@ __all__ = [
     "DEFAULT_WINDOW_DAYS",
     "MIN_CLASS",
     "MIN_CUSTOMERS",
+    "MIN_JUDGED",
     "RISK_FEATURES",
     "ChurnRisk",
     "RiskFrame",
@@ -98,6 +101,10 @@ MIN_CUSTOMERS: Final = 200
 
 MIN_CLASS: Final = 20
 """Fewer customers than this with either label at a shifted cut and none is trained."""
+
+MIN_JUDGED: Final = 10
+"""Fewer alertable core customers than this of either outcome at the validation cut and
+the score is judged on all its core customers."""
 
 RISK_FEATURES: Final = (
     "p_alive",
@@ -211,6 +218,7 @@ def churn_risk(
     window_days: int = DEFAULT_WINDOW_DAYS,
     time_unit: TimeUnit = "week",
     score: str = "auto",
+    alertable: Callable[[RiskFrame], BoolArray] | None = None,
 ) -> ChurnRisk:
     """The calibrated churn risk of the customers of ``features`` at ``cut``.
 
@@ -234,9 +242,16 @@ def churn_risk(
     score
         ``auto`` (default): of the classifier, ``1 - P(alive)`` and days since the last
         purchase, the one whose AUC among the validation split's core customers (its
-        top 20 % by predicted value) is highest, the classifier on a tie; or one of
-        ``model``, ``p_alive``, ``recency``. Whichever it is, it is calibrated on the
-        validation split.
+        top 20 % by predicted value) who could be alerted (``alertable``) is highest,
+        the classifier on a tie; or one of ``model``, ``p_alive``, ``recency``.
+        Whichever it is, it is calibrated on the validation split.
+    alertable
+        Which of a split's customers an alert may go to (the alert list's idle and
+        overdue gates: :func:`corecustomers.insights.alert_evaluation.alertable`). The
+        alerts are drawn from these core customers only, so the score is judged on
+        them: among all core customers a score also earns its AUC by ranking those who
+        bought last week below those idle for months, which no alert needs. None, or
+        fewer than :data:`MIN_JUDGED` of either outcome among them: all core customers.
 
     Returns
     -------
@@ -345,12 +360,19 @@ def churn_risk(
         "recency": (idle_check, idle_now),
     }
     core = _top(check.btyd.value(365.0), CORE_SHARE)
+    judged = core if alertable is None else core & alertable(check)
+    smaller = min(int((judged & inactive).sum()), int((judged & ~inactive).sum()))
+    if smaller < MIN_JUDGED:
+        judged, on = core, "core customers"
+    else:
+        on = "core customers who could be alerted (idle and past their usual gap)"
     calibrations = {name: _platt(before, inactive) for name, (before, _) in candidates.items()}
     validated = {name: calibrations[name](before) for name, (before, _) in candidates.items()}
     figures = {
         name: {
             "auc": _auc(score, inactive),
             "auc_core": _auc(score[core], inactive[core]),
+            "auc_judged": _auc(score[judged], inactive[judged]),
         }
         for name, score in validated.items()
     }
@@ -358,11 +380,11 @@ def churn_risk(
         chosen = score
         why = f"the score is set in [alerts] (risk_score = {score!r})"
     else:
-        chosen = max(candidates, key=lambda c: figures[c]["auc_core"] or 0.0)
+        chosen = max(candidates, key=lambda c: figures[c]["auc_judged"] or 0.0)
         why = (
             f"of the calibrated classifier, 1 - P(alive) and days since the last purchase, "
-            f"{_SCORE_NAMES[chosen]} ranked the validation split's core customers best "
-            f"(AUC {figures[chosen]['auc_core'] or 0:.3f})"
+            f"{_SCORE_NAMES[chosen]} ranked the validation split's {on} best "
+            f"(AUC {figures[chosen]['auc_judged'] or 0:.3f})"
         )
     risk_check = validated[chosen]
     risk_now = calibrations[chosen](candidates[chosen][1])[back]
@@ -377,6 +399,8 @@ def churn_risk(
             "training_customers": train.n,
             "customers": check.n,
             "core_customers": int(core.sum()),
+            "judged_on": on,
+            "judged_customers": int(judged.sum()),
             "inactive_share": float(np.mean(inactive)),
             "training_auc": _auc(raw_train, _bool(train.inactive)),
             "scores": figures,

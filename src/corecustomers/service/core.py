@@ -25,6 +25,7 @@ from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
 from corecustomers.insights.alert_evaluation import (
     AlertChoice,
+    alertable,
     calibration_table,
     choose_alerting,
     evaluate_alert_list,
@@ -237,6 +238,7 @@ def identify_core(
             window_days=alerting.risk_window_days,
             time_unit=settings.time_unit,
             score=alerting.risk_score,
+            alertable=alertable(alerting),
         )
         choice = choose_alerting(risk, alerting)
     with progress.step("Early warnings"):
