@@ -38,12 +38,18 @@ VOLATILE = {
     "customers_analysis": {"summary"},
 }
 #: Rows of up to this many are kept whole in an inspection (to show a difference).
-KEEP_ROWS = 400
+KEEP_ROWS = int(os.environ.get("FAULTS_KEEP_ROWS", "400"))
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:?\d\d|Z)?")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 #: An analysis run's id (12 hex digits): made from the moment the engine ran, so a source
 #: run that is done again after a crash gets a new one.
 _RUN_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])")
+#: A token of ``django.core.signing.dumps`` (an unsubscribe or survey link): the payload
+#: (base64 JSON, ``.``-prefixed when compressed), the signing time (base62 seconds,
+#: TimestampSigner) and the HMAC-SHA256 signature (43 base64 characters).
+_SIGNED = re.compile(
+    r"(?<![A-Za-z0-9_.:-])(\.?[A-Za-z0-9_-]+):([0-9A-Za-z]{1,12}):([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])"
+)
 
 KINDS = (
     "import_analysis",
@@ -204,7 +210,15 @@ def prepare(kind: str, paths: dict[str, str]) -> dict[str, Any]:
         )
         return {"job": _submit("escalate_alerts", {})}
     if kind == "send_emails":
-        _route_now()  # the routing writes the notifications; the job sends them
+        from corecustomers.web.accounts.models import User
+        from corecustomers.web.work.models import Notification
+
+        _route_now()  # the routing may write notifications; and 60 of our own to e-mail
+        people = list(User.objects.order_by("username"))
+        Notification.objects.bulk_create(
+            Notification(user=people[i % len(people)], kind="test", message_en=f"note {i}")
+            for i in range(60)
+        )
         return {"job": _submit("send_emails", {})}
     if kind == "export_interactions":
         _interactions(300)
@@ -219,12 +233,25 @@ def prepare(kind: str, paths: dict[str, str]) -> dict[str, Any]:
         _quiet_queue()
         return {"job": _submit("deliver_outbox", {})}
     if kind in {"plan_care_messages", "plan_contact_messages"}:
-        _contactable(40, "sms")
+        chosen = _contactable(40, "sms")
+        if kind == "plan_care_messages":
+            # birthdays 14 days ahead (the rule's days_ahead) for half of them: the job
+            # plans their care messages (without birthdays it plans nothing to check)
+            day = timezone.localdate() + dt.timedelta(days=14)
+            for customer in chosen[::2]:
+                customer.birthday = day.replace(year=1980)  # a leap year: 29 February too
+                customer.save(update_fields=["birthday"])
         _quiet_queue()
         return {"job": _submit(kind, {})}
     if kind in {"survey_checks", "export_survey_scores"}:
         return {"job": _submit(kind, {})}
     if kind == "sync_overrides":
+        from corecustomers.web.customers.models import TierOverride
+
+        for i, customer in enumerate(_customers(20)):  # set in the service, not yet pushed
+            TierOverride.objects.create(
+                customer=customer, tier="key", by="admin", reason=f"override {i}"
+            )
         return {"job": _submit("sync_overrides", {})}
     if kind == "erase":
         from corecustomers.web.contact.outbox import plan_messages
@@ -263,15 +290,17 @@ def stable_columns(model: Any) -> list[str]:
     """The columns whose values a correct rerun reproduces exactly.
 
     Left out: automatic primary keys and foreign keys to them (PostgreSQL does not give a
-    rolled-back transaction's sequence numbers back, so ids shift after a crash), UUIDs
-    (new per call) and date-times (now at the time).
+    rolled-back transaction's sequence numbers back, so ids shift after a crash) and UUIDs
+    (new per call). Date-times (now at the time) are kept but compared only as set or
+    not (:func:`_norm` masks the value): an e-mail sent (``emailed_at``), a message sent,
+    an alert escalated must be so after the rerun as after the reference.
     """
     from django.db import models
 
     def volatile(field: Any) -> bool:
         if isinstance(field, models.AutoField | models.BigAutoField | models.SmallAutoField):
             return True
-        if isinstance(field, models.DateTimeField | models.UUIDField):
+        if isinstance(field, models.UUIDField):
             return True
         if field.is_relation and (field.many_to_one or field.one_to_one):
             return volatile(field.target_field)
@@ -296,6 +325,33 @@ def _untimed(value: Any) -> Any:
     return value
 
 
+def _signed(match: re.Match[str]) -> str:
+    """A signed token with its signing time masked, everything else kept and checked.
+
+    A message planned again (after a kill, or by a second clean run) is signed at another
+    moment, so its token's time and with it the signature differ; the rest must not. The
+    token stands as ``<signed SALT PAYLOAD at <time>>``: the salt whose key verifies the
+    signature (a token that none verifies is left as it is, so it shows as a difference),
+    the decoded payload (the customer, purpose, channel ... as planned; its random message
+    key masked like any UUID) and the signing time, decoded and masked like any time.
+    """
+    from django.core import signing
+
+    from corecustomers.web.contact.unsubscribe import SALT as UNSUBSCRIBE
+    from corecustomers.web.surveys.responses import SALT as SURVEY
+
+    token = match.group(0)
+    for salt in (UNSUBSCRIBE, SURVEY):
+        try:
+            payload = signing.loads(token, salt=salt)  # verifies the signature, no max age
+        except signing.BadSignature:
+            continue
+        signing.b62_decode(match.group(2))  # a time in seconds: masked below
+        data = _UUID.sub("<uuid>", json.dumps(payload, sort_keys=True))
+        return f"<signed {salt} {data} at <time>>"
+    return token
+
+
 def _norm(value: Any) -> Any:
     if isinstance(value, memoryview | bytes):
         return hashlib.sha256(bytes(value)).hexdigest()
@@ -307,6 +363,7 @@ def _norm(value: Any) -> Any:
         if value[:1] in "[{":
             with contextlib.suppress(ValueError):
                 value = json.dumps(_untimed(json.loads(value)), sort_keys=True)
+        value = _SIGNED.sub(_signed, value)
         return _RUN_ID.sub("<run>", _UUID.sub("<uuid>", _TIMESTAMP.sub("<time>", value)))
     if isinstance(value, dt.datetime | dt.time):
         return "<time>"

@@ -36,6 +36,7 @@ The database: SQLite, or PostgreSQL when ``CORECUSTOMERS_TEST_DB`` names one (da
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime as dt
 import json
@@ -300,9 +301,10 @@ def _differences(reference: dict[str, Any], got: dict[str, Any]) -> list[str]:
         elif have["digest"] != want["digest"]:
             line = f"{table}: {have['count']} rows, the reference {want['count']}"
             if "rows" in want and "rows" in have:
-                extra = sorted(set(have["rows"]) - set(want["rows"]))[:3]
-                lacking = sorted(set(want["rows"]) - set(have["rows"]))[:3]
-                line += f"; extra {extra}; lacking {lacking}; columns {want['columns']}"
+                extra = sorted(set(have["rows"]) - set(want["rows"]))
+                lacking = sorted(set(want["rows"]) - set(have["rows"]))
+                line += f"; {len(extra)} rows not in the reference, {len(lacking)} lacking"
+                line += _closest(want["columns"], extra, lacking)
             out.append(line)
     # a delivery pass that found messages a killed pass had leased plans one more pass
     jobs = {k: v for k, v in got["jobs"].items() if not k.startswith("deliver_outbox:succ")}
@@ -315,6 +317,24 @@ def _differences(reference: dict[str, Any], got: dict[str, Any]) -> list[str]:
         keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:8]
         out.append(f"files differ: {[(k, a.get(k), b.get(k)) for k in keys]}")
     return out
+
+
+def _closest(columns: list[str], extra: list[str], lacking: list[str]) -> str:
+    """The columns in which the first extra row differs from the lacking row nearest it
+    (the most columns alike), with both values; else the first rows of each."""
+    if not extra or not lacking:
+        return f"; extra {extra[:3]}; lacking {lacking[:3]}; columns {columns}"
+    got = ast.literal_eval(extra[0])
+    best = max(
+        (ast.literal_eval(row) for row in lacking),
+        key=lambda want: sum(a == b for a, b in zip(got, want, strict=True)),
+    )
+    differ = {
+        c: (str(b)[:300], str(a)[:300])
+        for c, a, b in zip(columns, got, best, strict=True)
+        if a != b
+    }
+    return f"; e.g. columns differing (reference, rerun): {differ}"
 
 
 def _atomic(
@@ -405,16 +425,17 @@ def _drain(lab: Lab) -> int:
 
 #: Kinds whose crash runs found a difference not yet explained (a bug to find, not noise):
 #: the test runs and reports them as XFAIL (XPASS when a random kill point misses the
-#: bug; not strict for that reason; remove the entry once it is fixed). plan_contact_messages: after a kill at 0.44 s and the rerun,
-#: contact_outboxmessage held the reference's 2,239 rows but not the same contents.
-KNOWN_BUGS = {
-    "plan_contact_messages": "rerun after a kill plans messages that differ from a clean run",
-    # failed once in the fresh-clone CI run of 2026-12-05 (kill at 0.28 s; passed alone
-    # after): same 40 rows, but one message's signed unsubscribe link carried another
-    # signing moment (Django's TimestampSigner) than the clean run's -- likely the harness
-    # comparing a time-stamped token, not a lost or doubled message: normalise and check
-    "deliver_outbox": "a redelivered message's signed unsubscribe link differs (signing time)",
-}
+#: bug; not strict for that reason; remove the entry once it is fixed). None now: the two
+#: entries of 2026-12-05 were plan_contact_messages (each message's signed unsubscribe
+#: link carries the message's random key and its signing time: two clean runs differ so,
+#: now compared decoded, see ``faults_kinds._signed``) and deliver_outbox (a message found
+#: delivered after a kill recorded an empty provider reference: fixed in the product).
+KNOWN_BUGS: dict[str, str] = {}
+
+
+#: Kinds whose job finds nothing to change in the starting state (what is checked: the job
+#: completes once and changes nothing after a kill either).
+IDLE: set[str] = set()
 
 
 def _kinds() -> list[Any]:
@@ -447,7 +468,18 @@ def test_a_worker_killed_at_random_leaves_a_consistent_state_and_the_job_complet
     problems = {name: found for name, found in reference["invariants"].items() if found}
     assert not problems, f"the reference run of {kind} breaks invariants: {problems}"
 
-    lines = [f"{kind}: reference {duration:.2f} s, seed {SEED}, {RUNS} runs"]
+    changed = sorted(
+        f"{t} {start['tables'][t]['count']}->{v['count']}"
+        for t, v in reference["tables"].items()
+        if v["digest"] != start["tables"].get(t, {}).get("digest")
+    )
+    before, after = start["files"], reference["files"]
+    files = [k for k in set(before) | set(after) if before.get(k) != after.get(k)]
+    if files:
+        changed.append(f"{len(files)} workspace files")
+    # a kind whose job changes nothing would make its kill runs check nothing
+    assert bool(changed) != (kind in IDLE), f"{kind}: the reference run changed {changed}"
+    lines = [f"{kind}: reference {duration:.2f} s, seed {SEED}, {RUNS} runs; changed {changed}"]
     failures: list[str] = []
     for i in range(RUNS):
         rng = random.Random(f"{SEED}:{kind}:{i}")
