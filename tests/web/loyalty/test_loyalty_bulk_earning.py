@@ -215,3 +215,58 @@ def test_points_in_sql_round_like_python() -> None:
     }
     assert got == want
     assert got["o0"] == 3 and got["o1"] == 29  # 3.0000000000000004 and 29.999999999999996
+
+
+def test_an_account_made_after_the_work_table_is_read_again_under_its_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The work table is read before the batches: a member without an account then is
+    written with its balances straight away -- unless an account appeared meanwhile (here:
+    made by an earning of one of the run's orders by hand), which the batch sees when its
+    insert of the account row finds one; the member's orders are then read again under
+    the lock, and the order earned meanwhile earns once."""
+    import pyarrow as pa
+
+    from corecustomers.web.loyalty import bulk_earning, ledger
+    from corecustomers.web.loyalty.checks import ledger_problems
+    from corecustomers.web.loyalty.earning import earn_groups
+    from corecustomers.web.loyalty.models import Account, EarnedOrder
+
+    rules(points_per_unit=Decimal(1), birthday_multiplier=Decimal(1), pending_days=0)
+    racer, calm = member(), member()
+    groups = pa.table(
+        {
+            "customer_id": [racer.external_id] * 3 + [calm.external_id],
+            "key": ["o1", "o2", "o3", "c1"],
+            "day": [dt.date(2026, 2, 2)] * 4,
+            "amount": [10.0, 20.0, 30.0, 5.0],
+        }
+    )
+    original = bulk_earning._earn_batch
+    raced = []
+
+    def racing(*args: Any, **kwargs: Any) -> int:
+        if not raced:  # between the work table and the first batch
+            ledger.earn(racer, 20, key="by-hand", order_id="o2", now=NOW)
+            raced.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_earning, "_earn_batch", racing)
+    totals = earn_groups(groups, movement_key="run:race", now=NOW, path="set")
+    assert raced
+    assert totals == {
+        "customers": 2,
+        "orders": 3,
+        "points": 45,
+        "skipped_orders": 1,
+        "unknown": 0,
+    }
+    account = Account.objects.get(customer=racer)
+    assert (account.available, account.lifetime_earned) == (60, 60)  # 20 by hand, 40 the run
+    assert Account.objects.get(customer=calm).available == 5
+    assert sorted(EarnedOrder.objects.filter(customer=racer).values_list("key", "points")) == [
+        ("o1", 10),
+        ("o2", 20),
+        ("o3", 30),
+    ]
+    assert ledger_problems() == []
