@@ -7,10 +7,13 @@ Two moments, one set of measures:
   ``N`` days before the cut, whose next ``N`` days are known) to choose the risk an alert
   needs (the smallest of :data:`RISK_GRID` at which the list -- high risk first, then by
   value at stake, cut at the budget -- is at least as precise as the best baseline of
-  the same size) and, with ``method = "auto"``, the method itself: the risk list, or
-  whichever baseline (1 - P(alive), days since the last purchase, the previous rule set)
-  is more precise there. The core customers of that split are its top
-  :data:`CORE_SHARE` by predicted value.
+  the same size; the baselines are 1 - P(alive), days since the last purchase and the
+  previous rule set). The list is the risk list whenever there is a churn risk (the
+  previous rule set without one); which score the risk is -- the classifier,
+  1 - P(alive) or days since the last purchase -- is chosen before, by
+  :func:`~corecustomers.insights.risk.churn_risk`, on the customers :func:`alertable`
+  names. The core customers of that split are its top :data:`CORE_SHARE` by predicted
+  value.
 * **After the holdout** -- :func:`evaluate_alert_list` compares the run's list with the
   baselines at the same list size on what really happened (inactive = no purchase in
   the holdout), and :func:`calibration_table` / :func:`value_calibration` show whether

@@ -230,9 +230,10 @@ class AlertSettings:
         (rounded down). In (0, 1]; default 0.10.
     risk_score
         Which score the calibrated churn risk is: ``auto`` (default: whichever of the
-        classifier, 1 - P(alive) and days since the last purchase ranks the core
-        customers of the time-shifted validation best), ``model``, ``p_alive`` or
-        ``recency`` (see :mod:`corecustomers.insights.risk`).
+        classifier, 1 - P(alive) and days since the last purchase ranks best the core
+        customers of the time-shifted validation whom an alert could reach -- idle at
+        least ``min_idle_days`` and past ``min_overdue_ratio`` times their usual gap),
+        ``model``, ``p_alive`` or ``recency`` (see :mod:`corecustomers.insights.risk`).
     min_risk
         The calibrated risk an alert needs with the ``risk`` method; None (default)
         chooses it on the time-shifted validation.
