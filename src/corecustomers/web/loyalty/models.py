@@ -196,8 +196,14 @@ class Movement(models.Model):
     order_key = models.CharField(max_length=200, blank=True, default="")
     points = models.BigIntegerField()
     reason = models.CharField(max_length=500, blank=True, default="")
+    #: indexed where set only (``loyalty_movement_user``): the jobs' movements have none
     user = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created = models.DateTimeField(default=timezone.now)
     result = models.JSONField(default=dict)
@@ -215,6 +221,9 @@ class Movement(models.Model):
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["customer", "order_key"]),
             models.Index(fields=["customer", "created"]),
+            models.Index(
+                fields=["user"], condition=Q(user__isnull=False), name="loyalty_movement_user"
+            ),
         ]
 
     @classmethod
@@ -264,8 +273,9 @@ class Entry(models.Model):
         Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )  # see LEDGER_KEYS
     account = models.CharField(max_length=10, choices=LedgerAccount.choices)
+    #: indexed where set only (``loyalty_entry_lot``): half the lines have no lot
     lot = models.ForeignKey(
-        Lot, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False
+        Lot, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False, db_index=False
     )  # see LEDGER_KEYS
     amount = models.BigIntegerField()
     created = models.DateTimeField(default=timezone.now)
@@ -273,7 +283,10 @@ class Entry(models.Model):
     objects = RestrictedManager["Entry"]()
 
     class Meta:
-        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["customer", "account"])]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["customer", "account"]),
+            models.Index(fields=["lot"], condition=Q(lot__isnull=False), name="loyalty_entry_lot"),
+        ]
 
     @classmethod
     def access_filter(cls, user: User, action: Action) -> Q | Literal[False] | None:
