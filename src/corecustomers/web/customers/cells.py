@@ -55,6 +55,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 
 from corecustomers.web.access import reaches_everything
+from corecustomers.web.customers.scope_copy import ANY_SCOPE_CHANGED
 
 __all__ = [
     "cell_scope",
@@ -133,9 +134,7 @@ _POSTGRESQL = [
     CREATE OR REPLACE FUNCTION customers_cells_stale_scope() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        IF EXISTS (SELECT 1 FROM after_rows n JOIN before_rows o ON o.id = n.id
-                    WHERE o.region IS DISTINCT FROM n.region
-                       OR o.team_id IS DISTINCT FROM n.team_id) THEN
+        IF ({ANY_SCOPE_CHANGED}) THEN
             {_MARK_PG}
         END IF;
         RETURN NULL;
