@@ -249,6 +249,10 @@ def materialize(expr: ir.Table) -> pa.Table:
     >>> materialize(ibis.memtable({"x": [1, 2]})).num_rows
     2
     """
+    from corecustomers.data import compiled
+
+    if compiled.reusing():  # a history: the same shapes of query at many dates
+        return compiled.to_pyarrow(expr)
     return expr.to_pyarrow()
 
 

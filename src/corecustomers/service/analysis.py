@@ -57,6 +57,7 @@ from corecustomers.store.outputs import record_output
 
 if TYPE_CHECKING:  # the models, scoring and core steps are imported by analyze only,
     # so that summarize (and its process start) does without SciPy and scikit-learn
+    from corecustomers.insights.fitted import FittedValue
     from corecustomers.service.core import CoreOptions
     from corecustomers.service.scoring import Scored
     from corecustomers.service.summary import AnalysisSummary, Overview
@@ -432,12 +433,14 @@ def analyse_prepared(
     workspace: Workspace | None,
     options: CoreOptions | None = None,
     progress: Progress | None = None,
+    start: FittedValue | None = None,
 ) -> tuple[pa.Table, AnalysisSummary]:
     """Features, scores, lifetime value and core identification for one as-of date.
 
     The features are computed once; the valuation fits the models once; the core
     identification reuses both. Each step's result is typed, and they are assembled
     here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
+    ``start`` is a fit to start the valuation's from (``history``: the previous date's).
     """
     from corecustomers.service.core import identify_core
     from corecustomers.service.scoring import score_customers
@@ -456,7 +459,7 @@ def analyse_prepared(
     generated_at = _dt.datetime.now(_dt.UTC)
     overview = build_summary(prepared, settings, scored)
     run_id = uuid.uuid4().hex[:12]
-    valuation = _value_customers(scored, settings, prepared, progress)
+    valuation = _value_customers(scored, settings, prepared, progress, start)
     end = prepared.calibration_end or prepared.as_of
     customers, core = identify_core(
         valuation.customers,
@@ -482,6 +485,7 @@ def _value_customers(
     settings: Settings,
     prepared: Prepared,
     progress: Progress,
+    start: FittedValue | None = None,
 ) -> Valuation:
     """Lifetime-value models: fitted once, with their predictions in the customers."""
     from corecustomers.service.valuation import value_customers
@@ -496,7 +500,11 @@ def _value_customers(
         period = 7.0 / days_per(settings.time_unit)
     with progress.step("Fitting lifetime-value models"):
         return value_customers(
-            scored.customers, settings, holdout_counts=counts, holdout_period=period
+            scored.customers,
+            settings,
+            holdout_counts=counts,
+            holdout_period=period,
+            start=start,
         )
 
 

@@ -3,7 +3,11 @@
 ``history`` reads and validates the source once, then for each date of the series
 (month, quarter or week ends) computes the customers as of that date — features, scores,
 lifetime value, tiers with the previous date's snapshot as state — and stores the
-snapshot in the workspace. ``compare`` reads two snapshots and reports the tier
+snapshot in the workspace. Each snapshot is the one ``analyze --as-of`` stores for that
+date after the previous one (``tests/service/test_history.py``); what the dates share is
+done once: the source is read once, every query shape is compiled once and reused with
+each date's cut (:mod:`corecustomers.data.compiled`), and each date's model fit starts
+from the previous date's estimates. ``compare`` reads two snapshots and reports the tier
 migration between them.
 
 All three work on one source's history (``settings.source_name``; ``history`` defaults
@@ -20,7 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corecustomers.config import Settings
+from corecustomers.data.compiled import reusing_sql
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.insights.fitted import FittedValue
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
@@ -119,13 +125,15 @@ def history(
         written: list[dict[str, Any]] = []
         options = CoreOptions(evaluate=False, recommendations=False)
         name = source_name_of(prepared, settings)
-        with open_workspace(settings) as workspace:
+        warm: FittedValue | None = None  # the previous date's fit
+        with open_workspace(settings) as workspace, reusing_sql():
             for day in dates:
                 at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
                 with progress.step(f"Snapshot {day}"):
                     customers, steps = analyse_prepared(
-                        at, settings, workspace=workspace, options=options
+                        at, settings, workspace=workspace, options=options, start=warm
                     )
+                warm = steps.valuation.fitted or warm
                 core = steps.core
                 written.append(
                     {

@@ -82,8 +82,15 @@ def value_customers(
     *,
     holdout_counts: np.ndarray[Any, Any] | None = None,
     holdout_period: float = 1.0,
+    start: FittedValue | None = None,
 ) -> Valuation:
     """Fit, predict and (with holdout columns) evaluate, once per analysis.
+
+    ``start`` (a fit of the same model on related data, e.g. the previous date of a
+    ``history``) is where the configured transaction model's fit starts; a fit from it
+    that does not converge inside its range is done again from the model's own starts,
+    so the estimate is the one a fit without ``start`` reaches, to the optimiser's
+    tolerance. It is not used for ``model = "auto"``, which compares several models.
 
     The result holds the extended customers, the fitted models with their predictions,
     the ``models`` figures and, when the customers carry holdout columns, ``holdout``.
@@ -116,7 +123,19 @@ def value_customers(
         else:
             model_type: Any = model_class(settings.model)  # every model takes ``penalizer``
             model = model_type(penalizer=settings.penalizer)
-            model.fit(X)
+            given = None if start is None else start.transaction_model
+            if given is not None and type(given) is model_type:
+                with warnings.catch_warnings(record=True) as warm:
+                    warnings.simplefilter("always")
+                    model.fit(X, start=given.params_)
+                if model.converged_:
+                    for w in warm:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                else:  # stopped at the edge of the range around the start: fit afresh
+                    model = model_type(penalizer=settings.penalizer)
+                    model.fit(X)
+            else:
+                model.fit(X)
             choice = {"name": settings.model, "criterion": "given", "model": model.to_dict()}
         repeat = freq > 0
         spend_X = {
