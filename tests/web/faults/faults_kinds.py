@@ -37,7 +37,8 @@ VOLATILE = {
     "contact_outboxmessage": {"attempts", "possible_duplicate"},
     "customers_analysis": {"summary"},
 }
-#: Rows of up to this many are kept whole in an inspection (to show a difference).
+#: Rows of up to this many are kept whole in an inspection (to show a difference; raise it
+#: with ``FAULTS_KEEP_ROWS`` to see the differing rows of a bigger table).
 KEEP_ROWS = int(os.environ.get("FAULTS_KEEP_ROWS", "400"))
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:?\d\d|Z)?")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
