@@ -5,6 +5,7 @@ Examples::
     python -m benchmarks                    # 10M rows, 1M customers (about 15 minutes)
     python -m benchmarks --quick            # 1M rows, 100k customers
     python -m benchmarks --only features    # one group (see benchmarks/suite.py)
+    python -m benchmarks --only history --history-baseline 0e4ed99   # history before/after
     python -m benchmarks --huge             # 100M rows to Parquet, then the features
 """
 
@@ -52,6 +53,11 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         default=1200.0,
         help="seconds after which a lifetimes run is stopped (default 1200)",
     )
+    parser.add_argument(
+        "--history-baseline",
+        metavar="REV",
+        help="history group: also run the history of this git revision (before a change)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=BENCH / "results.json")
     args = parser.parse_args(argv)
@@ -63,7 +69,13 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         groups = ("huge",)
     else:
         groups = tuple(g for g in GROUPS if g != "huge")
-    options = Options(customers=customers, groups=groups, seed=args.seed, cap=args.cap)
+    options = Options(
+        customers=customers,
+        groups=groups,
+        seed=args.seed,
+        cap=args.cap,
+        history_baseline=args.history_baseline,
+    )
     return options, args.out
 
 

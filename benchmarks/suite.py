@@ -24,6 +24,11 @@ Groups (``--only``):
     ``corecustomers summarize`` on the file with 0.2 % bad rows against the same job in
     hand-written DuckDB SQL, whole processes interleaved (:mod:`benchmarks.summarize_bench`).
     Target: ours at most 1.5x the SQL's time.
+``history``
+    ``corecustomers history --every month`` over the 20,000-customer demo (36 month ends)
+    against one ``analyze`` of the same file, whole commands interleaved
+    (:mod:`benchmarks.history_bench`); with ``--history-baseline REV`` also that
+    revision's history. Target: under 60 s.
 ``huge`` (only with ``--huge``)
     100M rows (10M customers) generated to Parquet in blocks, then the features.
 """
@@ -50,7 +55,7 @@ from benchmarks.runner import (
     run_interleaved,
 )
 
-GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "summarize", "huge")
+GROUPS = ("generate", "features", "lifetimes", "fits", "analyze", "summarize", "history", "huge")
 AS_OF = "2024-12-31"  # the generator's default period is 2022-01-01 .. 2024-12-31
 CALIBRATION_END = "2023-12-31"
 TIME_UNIT = "day"  # lifetimes' freq="D", and the models' daily resolution
@@ -66,6 +71,7 @@ class Options:
     cap: float = 1200.0
     timeout: float = 3600.0
     huge_customers: int = 10_000_000
+    history_baseline: str | None = None
 
 
 @dataclass
@@ -298,6 +304,11 @@ def run_suite(options: Options) -> Report:
         from benchmarks.summarize_bench import run_summarize
 
         run_summarize(report, path)
+
+    if "history" in groups:
+        from benchmarks.history_bench import run_history
+
+        run_history(report, baseline=options.history_baseline)
 
     if "huge" in groups:
         _huge(report)
