@@ -58,6 +58,11 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         metavar="REV",
         help="history group: also run the history of this git revision (before a change)",
     )
+    parser.add_argument(
+        "--history-after",
+        metavar="REV",
+        help="history group: measure this git revision instead of the working tree",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=BENCH / "results.json")
     args = parser.parse_args(argv)
@@ -75,6 +80,7 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         seed=args.seed,
         cap=args.cap,
         history_baseline=args.history_baseline,
+        history_after=args.history_after,
     )
     return options, args.out
 

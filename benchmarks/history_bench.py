@@ -13,7 +13,7 @@ after it (``details["load_average"]``): the machine is shared.
 
     python -m benchmarks --only history
     python -m benchmarks --only history --history-baseline 0e4ed99
-    python -m benchmarks.history_bench --customers 20000 --rounds 2 --baseline 0e4ed99
+    python -m benchmarks.history_bench --customers 20000 --rounds 2 --baseline 0e4ed99 --after HEAD
 """
 
 from __future__ import annotations
@@ -80,17 +80,23 @@ def measure_history(
     *,
     rounds: int = 2,
     baseline: str | None = None,
+    after: str | None = None,
     timeout: float = 3600.0,
 ) -> list[Measurement]:
-    """``history`` (and the baseline revision's), and one ``analyze``, interleaved."""
+    """``history`` (and the baseline revision's), and one ``analyze``, interleaved.
+
+    ``after``: the revision measured as ``history`` and ``analyze`` (exported like the
+    baseline); by default the installed package, i.e. the working tree.
+    """
     data = demo_file(customers)
     with tempfile.TemporaryDirectory(prefix="cc-history-bench-") as tmp:
         work = Path(tmp)
-        sides: list[tuple[str, Path | None]] = [("history", None)]
+        ours = _export(after, work / "after") if after else None
+        sides: list[tuple[str, Path | None]] = [("history", ours)]
         if baseline:
             sides.append((f"history@{baseline}", _export(baseline, work / "baseline")))
         jobs: list[tuple[str, Path | None, str]] = [(n, s, "history") for n, s in sides]
-        jobs.append(("analyze.demo", None, "analyze"))
+        jobs.append(("analyze.demo", ours, "analyze"))
         best: dict[str, Measurement] = {}
         runs: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
         loads: dict[str, list[list[float]]] = {name: [] for name, _, _ in jobs}
@@ -140,13 +146,17 @@ def _snapshots(path: Path) -> int | None:
         return None
 
 
-def run_history(report: object, *, baseline: str | None = None, rounds: int = 2) -> None:
+def run_history(
+    report: object, *, baseline: str | None = None, after: str | None = None, rounds: int = 2
+) -> None:
     """Measure the group into ``report`` (a :class:`benchmarks.suite.Report`)."""
     from benchmarks.suite import Comparison, Report
 
     assert isinstance(report, Report)
     log("history: monthly history of the 20k-customer demo vs one analyze of it")
-    measured = measure_history(baseline=baseline, rounds=rounds, timeout=report.options.timeout)
+    measured = measure_history(
+        baseline=baseline, after=after, rounds=rounds, timeout=report.options.timeout
+    )
     for m in measured:
         report.add(m)
     ours = report.measurements["history"]
@@ -186,8 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", help="git revision whose history also runs")
+    parser.add_argument("--after", help="git revision measured (default: the working tree)")
     args = parser.parse_args(argv)
-    for m in measure_history(args.customers, rounds=args.rounds, baseline=args.baseline):
+    measured = measure_history(
+        args.customers, rounds=args.rounds, baseline=args.baseline, after=args.after
+    )
+    for m in measured:
         print(json.dumps(m.as_dict()), flush=True)
     return 0
 

@@ -72,6 +72,7 @@ class Options:
     timeout: float = 3600.0
     huge_customers: int = 10_000_000
     history_baseline: str | None = None
+    history_after: str | None = None
 
 
 @dataclass
@@ -308,7 +309,7 @@ def run_suite(options: Options) -> Report:
     if "history" in groups:
         from benchmarks.history_bench import run_history
 
-        run_history(report, baseline=options.history_baseline)
+        run_history(report, baseline=options.history_baseline, after=options.history_after)
 
     if "huge" in groups:
         _huge(report)
