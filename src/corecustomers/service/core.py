@@ -67,6 +67,9 @@ class CoreOptions:
     evaluate: bool = True
     recommendations: bool = True
     write_snapshot: bool = True
+    #: the purchase mix columns (top products, categories, channels); ``history`` leaves
+    #: them out when the tier policy does not read them (a snapshot does not hold them)
+    mix: bool = True
 
 
 @dataclass
@@ -178,7 +181,7 @@ def identify_core(
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = materialize(customer_behaviour(tx, as_of=end))
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
-    if any(source in mapped for source, _ in MIX_COLUMNS):
+    if options.mix and any(source in mapped for source, _ in MIX_COLUMNS):
         with progress.step("Purchase mix: top products, categories and channels"):
             customers = _align(customers, mix_table(tx, as_of=end))
     customers = _align(customers, potential_value(customers))

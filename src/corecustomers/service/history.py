@@ -26,6 +26,7 @@ from typing import Any, Literal
 from corecustomers.config import Settings
 from corecustomers.data.compiled import reusing_sql
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
@@ -123,7 +124,9 @@ def history(
                 file=prepared.raw.name,
             )
         written: list[dict[str, Any]] = []
-        options = CoreOptions(evaluate=False, recommendations=False)
+        options = CoreOptions(
+            evaluate=False, recommendations=False, mix=_policy_reads_mix(settings)
+        )
         name = source_name_of(prepared, settings)
         warm: FittedValue | None = None  # the previous date's fit
         with open_workspace(settings) as workspace, reusing_sql():
@@ -154,6 +157,13 @@ def history(
     path = out_dir / "history.json"
     write_json(path, result)
     return result
+
+
+def _policy_reads_mix(settings: Settings) -> bool:
+    """Whether a tier condition reads a purchase-mix column (else a snapshot, which does
+    not hold them, is the same without them)."""
+    used = set(policy_from_config(dict(settings.tiers) or None).columns_used())
+    return any(out in used for _, out in MIX_COLUMNS)
 
 
 def _policy_tiers(settings: Settings) -> tuple[list[str], list[str]]:
