@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,9 @@ class FittedValue:
     time_unit: TimeUnit
     horizon: float
     penalizer: float
+    _purchases: dict[float, FloatArray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def predict(
@@ -157,8 +160,17 @@ class FittedValue:
         """Expected purchases in the next ``days`` (the stored array when it is the horizon)."""
         if math.isclose(days, self.horizon_days, rel_tol=1e-12):
             return self.expected_purchases
-        t = days / days_per(self.time_unit)
-        return np.asarray(self.transaction_model.expected_purchases(self.X, t), dtype=np.float64)
+        # the ranking and the churn risk ask for the same windows several times: the
+        # series of E[X(t)] is summed once per window (read-only, as it is shared)
+        found = self._purchases.get(days)
+        if found is None:
+            t = days / days_per(self.time_unit)
+            found = np.asarray(
+                self.transaction_model.expected_purchases(self.X, t), dtype=np.float64
+            )
+            found.setflags(write=False)
+            self._purchases[days] = found
+        return found
 
     def value(self, days: float) -> FloatArray:
         """Predicted net revenue in the next ``days``: ``E[X(days)] * E[Z]``."""
