@@ -23,6 +23,7 @@ import pytest
 
 from corecustomers.config import Settings
 from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.segments.migration import migration_series
 from corecustomers.service import analyze
 from corecustomers.service.history import history
 from corecustomers.store import Workspace
@@ -131,6 +132,13 @@ def test_history_snapshots_equal_analyze_as_of(demo_csv: str, tmp_path: Path) ->
             for mine, theirs in pairs:
                 _same(json.loads(mine), json.loads(theirs), day)
             assert got.column("alert_reason").to_pylist() == want.column("alert_reason").to_pylist()
-        # history.json counts each snapshot's customers
-        stored = [ws_h.read_snapshot(d).num_rows for d in dates]
-    assert [s["customers"] for s in result["snapshots"]] == stored
+        # history.json counts each snapshot's customers, and its series is the one of
+        # the stored snapshots (read whole here)
+        stored = [ws_h.read_snapshot(d) for d in dates]
+    assert [s["customers"] for s in result["snapshots"]] == [t.num_rows for t in stored]
+    series = migration_series(
+        list(zip(dates, stored, strict=True)),
+        tiers=["strategic", "key", "ordinary"],
+        core_tiers=["strategic", "key"],
+    )
+    assert result["migration_series"] == series

@@ -175,7 +175,8 @@ def _series(
     workspace: Workspace, dates: list[_dt.date], settings: Settings, name: str
 ) -> dict[str, Any]:
     tiers, core = _policy_tiers(settings)
-    snaps = [(d, workspace.read_snapshot(d, source_name=name)) for d in dates]
+    # the series reads the contract columns only: the extra columns stay undecoded
+    snaps = [(d, workspace.read_snapshot(d, extra="json", source_name=name)) for d in dates]
     return migration_series(snaps, tiers=tiers, core_tiers=core)
 
 
