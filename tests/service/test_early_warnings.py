@@ -225,10 +225,14 @@ def test_demo_alerts_find_the_simulated_leavers(demo: tuple[pa.Table, dict[str, 
 
     Measured (3,000 customers, seed 7): 42 alerts of a budget of 52, leavers 15 times
     (35.7 %) against 9.9 % of all core customers, and 15 times among the 42 core
-    customers with the lowest P(alive). On this demo the validation split chose
-    1 - P(alive) as the churn risk (it ranks the core customers an alert could reach
-    best), so the alerts are those customers minus any who bought recently or are
-    within their usual gap; the "at least as often" half is met as a tie.
+    customers with the lowest P(alive). On this demo the churn risk is the calibrated
+    1 - P(alive) (no other score ranked the validation split's alertable core customers
+    clearly better), so the alerts are those customers minus any who bought recently or
+    are within their usual gap; the "at least as often" half is met as a tie, not a win.
+    Not every demo meets it: with the same settings, seed 2 (3,000 customers; the
+    classifier chosen, 10 alerts, 6 leavers against 9), seed 11 (6,000; 40 of 105 against
+    41) and seed 7 with 10,000 customers (classifier; 22 of 52 against 25) do not;
+    seeds 1 and 3 (3,000) do, as ties.
     """
     customers, summary = demo
     left = simulated_leavers(DEMO_CUSTOMERS, DEMO_SEED, DEMO_CALIBRATION_END)
@@ -286,15 +290,19 @@ def test_the_core_share_holds_after_the_stability_rules(demo_csv: str, tmp_path:
 def test_the_risk_score_is_chosen_on_the_core_customers_an_alert_could_reach(
     case: str, request: pytest.FixtureRequest
 ) -> None:
-    """Of the classifier, 1 - P(alive) and recency, the churn risk is the one that ranks
-    best the validation split's core customers who are idle and past their usual gap --
-    the only ones the alert list is drawn from."""
+    """The churn risk is judged on the validation split's core customers who are idle and
+    past their usual gap -- the only ones the alert list is drawn from: 1 - P(alive)
+    unless another score ranks them better in at least 95 % of paired bootstrap
+    resamples (then the best of those). On the CDNOW sample the classifier wins (99 %);
+    on the demo none does (1 - P(alive), AUC 0.745; the classifier 0.656)."""
     _, summary = request.getfixturevalue(case)
     risk = summary["alerts"]["risk"]
     validation = risk["validation"]
     assert validation["judged_on"].startswith("core customers who could be alerted")
     assert 0 < validation["judged_customers"] < validation["core_customers"]
     scores = validation["scores"]
-    best = max(s["auc_judged"] for s in scores.values())
+    clear = [n for n, s in scores.items() if n != "p_alive" and s["beats_p_alive"] >= 0.95]
+    best = max(scores[n]["auc_judged"] for n in clear or ["p_alive"])
     assert scores[risk["score"]]["auc_judged"] == best
+    assert risk["score"] == ("model" if case == "cdnow" else "p_alive")
     assert f"AUC {best:.3f}" in risk["reason"]
