@@ -8,20 +8,23 @@ complete exactly once -- which each use case ensures with transactions and upser
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from corecustomers.errors import CoreCustomersError
 from corecustomers.web.audit.context import Actor, acting
 from corecustomers.web.jobs.models import Job
 
-__all__ = ["JobProgress", "recover_stale_jobs", "register", "run_job", "submit"]
+__all__ = ["JobProgress", "lease", "recover_stale_jobs", "register", "run_job", "submit"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,60 @@ LEASE = dt.timedelta(seconds=120)
 
 Handler = Callable[[Job, "JobProgress"], Any]
 _HANDLERS: dict[str, Handler] = {}
+
+#: The jobs this process is running now: its own watcher never takes them for dead.
+_RUNNING_HERE: set[str] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def lease() -> dt.timedelta:
+    """How long a running job may go without a heartbeat (``CORECUSTOMERS_JOB_LEASE``, s)."""
+    return dt.timedelta(seconds=float(os.environ.get("CORECUSTOMERS_JOB_LEASE", "120")))
+
+
+def _beat(job_pk: Any, stop: threading.Event, every: float) -> None:
+    try:
+        while not stop.wait(every):
+            try:
+                with transaction.atomic():
+                    # a row the handler's own transaction holds is skipped, not waited for
+                    # (PostgreSQL; SQLite has no row locks and waits for its write lock)
+                    free = Job.objects.select_for_update(skip_locked=True).filter(
+                        pk=job_pk, status="running"
+                    )
+                    if free.exists():
+                        free.update(heartbeat=timezone.now())
+            except Exception:  # SQLite is locked while the handler writes: beat again later
+                log.debug("job %s: heartbeat not written this time", job_pk, exc_info=True)
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def _alive(job_pk: Any) -> Iterator[None]:
+    """Keep the job's heartbeat fresh while its handler runs, whatever the handler does.
+
+    Handlers also beat through :class:`JobProgress`, but one long write (a whole master-data
+    file applied in one transaction, say) may report nothing for longer than the lease: a
+    thread with its own connection beats every quarter lease, so that only a dead process
+    loses its job. On SQLite that beat waits while the handler holds the write lock; this
+    process's own watcher therefore skips the jobs it is running (``_RUNNING_HERE``).
+    """
+    key = str(job_pk)
+    stop = threading.Event()
+    beater = threading.Thread(
+        target=_beat, args=(job_pk, stop, lease().total_seconds() / 4), daemon=True
+    )
+    with _RUNNING_LOCK:
+        _RUNNING_HERE.add(key)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join(timeout=5)
+        with _RUNNING_LOCK:
+            _RUNNING_HERE.discard(key)
 
 
 def register(kind: str, handler: Handler) -> None:
@@ -97,7 +154,7 @@ def run_job(job_id: str) -> Job:
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.done:
             return job
-        if job.status == "running" and job.heartbeat and timezone.now() - job.heartbeat < LEASE:
+        if job.status == "running" and job.heartbeat and timezone.now() - job.heartbeat < lease():
             log.info("job %s is running elsewhere; not starting it twice", job_id)
             return job
         job.status, job.attempts = "running", job.attempts + 1
@@ -109,7 +166,7 @@ def run_job(job_id: str) -> Job:
     try:
         if handler is None:
             raise CoreCustomersError(f"no handler for job kind {job.kind!r}")
-        with acting(actor):
+        with acting(actor), _alive(job.pk):
             result = handler(job, progress)
     except CoreCustomersError as exc:
         _finish(job, "failed", error=str(exc))
@@ -138,14 +195,17 @@ def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False
     """Queue again the jobs whose worker died; their ids.
 
     A running job whose heartbeat is older than ``lease`` (or every running job, with
-    ``all_running`` -- when the only worker is starting) is set back to queued and queued.
-    A queued job whose queue entry is gone (the queue was cleared) is queued again too.
+    ``all_running`` -- when the only worker is starting) is set back to queued and queued;
+    never one that this process is running itself. A queued job whose queue entry is gone
+    (the queue was cleared) is queued again too.
     """
     now = timezone.now()
     running = Job.objects.filter(status="running")
     if not all_running:
         running = running.filter(heartbeat__lt=now - lease)
-    ids = [str(pk) for pk in running.values_list("pk", flat=True)]
+    with _RUNNING_LOCK:
+        mine = set(_RUNNING_HERE)
+    ids = [str(pk) for pk in running.values_list("pk", flat=True) if str(pk) not in mine]
     if ids:
         # the conditions again at write time: a job that finished meanwhile stays finished
         running.filter(pk__in=ids).update(status="queued", heartbeat=None)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 import threading
 
 from django.core.management import call_command
 
-from corecustomers.web.jobs.runner import recover_stale_jobs
+from corecustomers.web.jobs.runner import lease, recover_stale_jobs
 
 __all__ = ["lease", "run_worker"]
 
 log = logging.getLogger(__name__)
-
-
-def lease() -> dt.timedelta:
-    """How long a running job may go without a heartbeat (``CORECUSTOMERS_JOB_LEASE``, s)."""
-    return dt.timedelta(seconds=float(os.environ.get("CORECUSTOMERS_JOB_LEASE", "120")))
 
 
 def _watch(stop: threading.Event) -> None:
