@@ -80,10 +80,21 @@ def test_analyze_waits_for_a_busy_workspace_and_leaves_a_run_marker(tmp_path: Pa
         *("--customer-col", "1", "--date-col", "3", "--amount-col", "5"),
         *("--out", str(tmp_path / "out"), "--workspace", str(tmp_path)),
     ]
-    with held(tmp_path, 8.0):
-        run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "in use by another process" in run.stderr
+    errors = tmp_path / "stderr.txt"
+    with held(tmp_path, 3600.0) as holder, errors.open("w", encoding="utf-8") as sink:
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink, text=True, env=env)
+        # the holder lets go only once analyze has met the busy workspace and said so (a
+        # fixed hold of some seconds failed on a loaded machine: analyze got there too late)
+        deadline = time.monotonic() + 300
+        while "in use by another process" not in errors.read_text(encoding="utf-8"):
+            assert run.poll() is None, errors.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, errors.read_text(encoding="utf-8")
+            time.sleep(0.2)
+        holder.kill()
+        holder.wait(timeout=10)
+        returncode = run.wait(timeout=600)
+    stderr = errors.read_text(encoding="utf-8")
+    assert returncode == 0, stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     (marker,) = recorded_outputs(tmp_path)
     assert marker.run_id == summary["run_id"]

@@ -459,7 +459,7 @@ def _settings_in_production(
         env=clean,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a guard against a hang; imports alone took > 60 s under load
         check=False,
     )
 
@@ -493,7 +493,7 @@ def test_serve_in_production_without_secrets_exits_with_a_clear_message(tmp_path
         env=clean,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a guard against a hang; imports alone took > 60 s under load
         check=False,
     )
     assert result.returncode == 2

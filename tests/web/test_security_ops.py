@@ -220,7 +220,8 @@ def test_the_real_server_is_ready_with_its_worker_and_logs_json(tmp_path: Path) 
         worker = subprocess.Popen(
             [str(CLI), "worker", *db], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL
         )
-        assert _until(lambda: _get(base + "/readyz")[0] == 200, 40), _get(base + "/readyz")
+        # a guard against a hang: a worker's start took most of 40 s on a loaded machine
+        assert _until(lambda: _get(base + "/readyz")[0] == 200, 180), _get(base + "/readyz")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         assert _until(lambda: _get(base + "/readyz")[0] == 503, 15)
