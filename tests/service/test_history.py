@@ -142,3 +142,24 @@ def test_history_snapshots_equal_analyze_as_of(demo_csv: str, tmp_path: Path) ->
         core_tiers=["strategic", "key"],
     )
     assert result["migration_series"] == series
+
+
+def test_history_through_the_first_months(tmp_path: Path) -> None:
+    """The first dates with a trained churn risk: its training split lies so early that
+    the changes over a window before it (P(alive), spend) have no value for anyone; the
+    classifier is trained without them instead of failing (scikit-learn 1.9 cannot bin a
+    column without a value). Before the fix ``analyze --as-of 2022-07-31`` of the demo
+    failed, and with it every monthly history of the demo."""
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, n_customers=3000, seed=7)
+    result = history(
+        str(path),
+        Settings(currency="¥", workspace=str(tmp_path / "ws")),
+        every="month",
+        start=dt.date(2022, 7, 1),
+        end=dt.date(2022, 8, 31),
+        out_dir=tmp_path / "hist",
+        today=TODAY,
+    )
+    assert [s["as_of"] for s in result["snapshots"]] == ["2022-07-31", "2022-08-31"]
+    assert all(s["customers"] > 0 for s in result["snapshots"])
