@@ -17,11 +17,12 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
    ``random_state=0``, one thread) learns the label.
 2. **Choice, calibration and validation** at ``b = c - N``, a split the classifier
    never saw, whose label is *no purchase in* ``(b, c]``: the default score is whichever
-   of the classifier, ``1 - P(alive)`` and days since the last purchase ranks best (AUC;
-   the classifier on a tie) the split's core customers (its top 20 % by predicted value)
-   whom an alert could reach (idle and past their usual gap: the population the alert
-   list is drawn from), as the core ranking keeps the BTYD ranking unless the combined
-   one wins; Platt scaling (a logistic regression of the label on that score) makes it a
+   of the classifier, ``1 - P(alive)`` and days since the last purchase ranks best (AUC)
+   the split's core customers (its top 20 % by predicted value) whom an alert could reach
+   (idle and past their usual gap: the population the alert list is drawn from) --
+   ``1 - P(alive)`` unless another beats it in at least 95 % of paired bootstrap
+   resamples of those customers, as the core ranking keeps the BTYD ranking unless the
+   combined one wins; Platt scaling (a logistic regression of the label on that score) makes it a
    probability. The alert
    threshold (:func:`corecustomers.insights.alert_evaluation.choose_alerting`) is chosen
    on this split too.
@@ -242,8 +243,10 @@ def churn_risk(
     score
         ``auto`` (default): of the classifier, ``1 - P(alive)`` and days since the last
         purchase, the one whose AUC among the validation split's core customers (its
-        top 20 % by predicted value) who could be alerted (``alertable``) is highest,
-        the classifier on a tie; or one of ``model``, ``p_alive``, ``recency``.
+        top 20 % by predicted value) who could be alerted (``alertable``) is highest --
+        ``1 - P(alive)`` unless another beats it in :data:`WIN_SHARE` of
+        :data:`BOOTSTRAP_DRAWS` paired bootstrap resamples; or one of ``model``,
+        ``p_alive``, ``recency``.
         Whichever it is, it is calibrated on the validation split.
     alertable
         Which of a split's customers an alert may go to (the alert list's idle and
@@ -380,12 +383,32 @@ def churn_risk(
         chosen = score
         why = f"the score is set in [alerts] (risk_score = {score!r})"
     else:
-        chosen = max(candidates, key=lambda c: figures[c]["auc_judged"] or 0.0)
-        why = (
-            f"of the calibrated classifier, 1 - P(alive) and days since the last purchase, "
-            f"{_SCORE_NAMES[chosen]} ranked the validation split's {on} best "
-            f"(AUC {figures[chosen]['auc_judged'] or 0:.3f})"
+        wins = _bootstrap_wins(
+            {name: values[judged] for name, values in validated.items()},
+            inactive[judged],
+            against=DEFAULT_SCORE,
         )
+        for name, share in wins.items():
+            figures[name]["beats_p_alive"] = share
+        clear = [c for c in candidates if wins.get(c, 0.0) >= WIN_SHARE]
+        base_auc = figures[DEFAULT_SCORE]["auc_judged"] or 0.0
+        if clear:
+            chosen = max(clear, key=lambda c: figures[c]["auc_judged"] or 0.0)
+            why = (
+                f"on the validation split's {on}, {_SCORE_NAMES[chosen]} ranked best (AUC "
+                f"{figures[chosen]['auc_judged'] or 0:.3f}) and beat 1 - P(alive) (AUC "
+                f"{base_auc:.3f}) in {wins[chosen]:.0%} of {BOOTSTRAP_DRAWS} bootstrap "
+                f"resamples ({WIN_SHARE:.0%} needed)"
+            )
+        else:
+            chosen = DEFAULT_SCORE
+            rival = max(wins, key=lambda c: figures[c]["auc_judged"] or 0.0)
+            why = (
+                f"on the validation split's {on}, no other score clearly beat 1 - P(alive) "
+                f"(AUC {base_auc:.3f}): the best, {_SCORE_NAMES[rival]} (AUC "
+                f"{figures[rival]['auc_judged'] or 0:.3f}), beat it in {wins[rival]:.0%} of "
+                f"{BOOTSTRAP_DRAWS} bootstrap resamples ({WIN_SHARE:.0%} needed)"
+            )
     risk_check = validated[chosen]
     risk_now = calibrations[chosen](candidates[chosen][1])[back]
     details = {
@@ -426,6 +449,40 @@ _SCORE_NAMES: Final = {
 
 CORE_SHARE: Final = 0.2
 """Share of a validation split's customers, by predicted value, taken as its core."""
+
+DEFAULT_SCORE: Final = "p_alive"
+"""The score kept unless another clearly ranks the judged customers better: 1 - P(alive),
+the BTYD model's own (as the core ranking keeps the BTYD ranking unless the combined
+one wins)."""
+
+WIN_SHARE: Final = 0.95
+"""Share of paired bootstrap resamples in which a score's AUC must exceed the default's."""
+
+BOOTSTRAP_DRAWS: Final = 200
+"""Paired bootstrap resamples of the judged customers (fixed seed: deterministic)."""
+
+
+def _bootstrap_wins(
+    scores: dict[str, FloatArray], positive: BoolArray, *, against: str
+) -> dict[str, float]:
+    """Per score but ``against``: the share of paired bootstrap resamples of the customers
+    in which its AUC exceeds that of ``against`` (resamples without both outcomes count as
+    no win). A validation split of a few hundred customers gives AUCs a few hundredths
+    apart by chance; a score replaces the default only when it wins nearly always."""
+    rng = np.random.default_rng(0)
+    n = len(positive)
+    wins = {name: 0 for name in scores if name != against}
+    for _ in range(BOOTSTRAP_DRAWS):
+        at = rng.integers(0, n, n)
+        y = positive[at]
+        base = _auc(scores[against][at], y)
+        if base is None:
+            continue
+        for name in wins:
+            value = _auc(scores[name][at], y)
+            if value is not None and value > base:
+                wins[name] += 1
+    return {name: count / BOOTSTRAP_DRAWS for name, count in wins.items()}
 
 
 def _top(value: FloatArray, share: float) -> BoolArray:
