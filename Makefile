@@ -25,13 +25,17 @@ demo: $(STAMP)
 # kinds have been run so far: CORECUSTOMERS_TEST_DB=… pytest tests/web/faults runs it there.
 # The stateful schemathesis run reaches 1 operation by id on PostgreSQL (10 wanted): SQLite only.
 PG_TEST_DB ?= postgresql://postgres@127.0.0.1:5432/corecustomers
+# Two pytest-xdist workers, each running one test file at a time (--dist loadfile: a file's
+# own fixtures, databases and ports stay in one process). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
-	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q tests/web -m "not browser" --ignore tests/web/faults --ignore tests/web/test_schemathesis_stateful.py
+	$(BIN)/python -m pytest -q $(XDIST)
+	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q $(XDIST) tests/web -m "not browser" --ignore tests/web/faults --ignore tests/web/test_schemathesis_stateful.py
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not spark and not browser and not slow"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not spark and not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

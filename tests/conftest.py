@@ -39,6 +39,30 @@ POSTGRES_URL = os.environ.get(
 
 _HYPOTHESIS_HOME = pytest.StashKey[Path]()
 
+#: The test files that take longest, slowest first (seconds with two xdist workers at load
+#: 8-12, 2026-12-05). They start first, so that with ``--dist loadfile`` the run does not
+#: end on one worker still busy with a long file while the other waits.
+SLOW_FILES = (
+    "tests/service/test_spark_cluster.py",  # ~545 s: a standalone cluster, two analyses
+    "tests/web/test_runs.py",  # ~520 s: real workers running CDNOW analyses
+    "tests/web/faults/test_faults_workers.py",  # ~450 s: a worker killed per job kind
+    "tests/cli/test_bad_input.py",  # ~300 s
+    "tests/web/test_schemathesis.py",  # ~205 s
+    "tests/web/test_backup.py",  # ~200 s
+    "tests/web/test_masterdata_worker.py",  # ~186 s
+    "tests/cli/test_sources_cli.py",  # ~145 s
+    "tests/service/test_core_customers.py",  # ~120 s
+    "tests/service/test_early_warnings.py",  # ~110 s
+    "tests/service/test_golden_outputs.py",  # ~100 s
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the slowest files first (whole files, each file's own order unchanged)."""
+    root = Path(str(config.rootpath))
+    rank = {root / name: position for position, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(Path(str(item.path)), len(SLOW_FILES)))
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Derandomise Hypothesis and keep its files out of the working tree.
