@@ -97,7 +97,10 @@ def history(
 
     Writes ``out_dir/quarantine.csv`` and ``out_dir/history.json`` (the migration series).
     The transaction model is the configured one, or BG/NBD when it is ``auto`` (one fit
-    per date instead of three); evaluations on holdouts are left to ``analyze``.
+    per date instead of three); evaluations on holdouts are left to ``analyze``. So each
+    snapshot equals the one ``analyze --as-of`` stores for its date, run after the
+    previous date's, with the same settings and an explicit model (with ``auto``,
+    ``analyze`` chooses among three models where the history fits BG/NBD).
     """
     progress = progress or NullProgress()
     out_dir.mkdir(parents=True, exist_ok=True)
