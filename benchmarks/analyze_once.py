@@ -80,7 +80,7 @@ def _export(revision: str, into: Path) -> Path:
 def _data(case: str, folder: Path) -> str:
     if case == "cdnow":
         return str(ROOT / "tests" / "fixtures" / "CDNOW_sample.txt")
-    from corecustomers.data.synthetic import write_demo_csv
+    from corecustomers.data.demo import write_demo_csv
 
     n = int(case.split(":")[1])
     path = folder / f"demo-{n}.csv"

@@ -1,7 +1,7 @@
 """The scaling table: ``analyze`` on DuckDB and on a local Spark standalone cluster.
 
 ``python -m benchmarks.cluster`` generates the transactions for 100k and 1M customers
-(about 1M and 10M rows, :func:`corecustomers.data.synthetic.write_transactions`, reused
+(about 1M and 10M rows, :func:`corecustomers.data.simulator.write_transactions`, reused
 when present), starts a master and two workers (one core and 1 GB each) on localhost
 (:mod:`benchmarks.spark_cluster`) and times the whole command
 ``corecustomers analyze FILE --out DIR --engine duckdb|spark`` from the outside, DuckDB and

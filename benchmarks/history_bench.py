@@ -43,7 +43,7 @@ def demo_file(customers: int) -> Path:
     """The demo transactions of ``customers`` customers (made once, then reused)."""
     path = DATA / f"demo-{customers}-seed{DEMO_SEED}.csv"
     if not path.exists():
-        from corecustomers.data.synthetic import write_demo_csv
+        from corecustomers.data.demo import write_demo_csv
 
         log(f"  writing {path.name} ...")
         DATA.mkdir(parents=True, exist_ok=True)

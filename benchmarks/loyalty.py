@@ -88,7 +88,7 @@ def _source(path: Path, customers: int) -> None:
     """The transactions file, generated (``customers`` customers, seed 0) when it is missing."""
     if path.exists():
         return
-    from corecustomers.data.synthetic import write_transactions
+    from corecustomers.data.simulator import write_transactions
 
     print(f"generating {path} ({customers:,} customers) ...", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)

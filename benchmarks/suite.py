@@ -3,7 +3,7 @@
 Groups (``--only``):
 
 ``generate``
-    :func:`corecustomers.data.synthetic.write_transactions`: 1M customers to a ~10M-row
+    :func:`corecustomers.data.simulator.write_transactions`: 1M customers to a ~10M-row
     Parquet file. Target: under 60 s per million customers.
 ``features``
     ``customer_features`` + ``materialize`` on DuckDB vs the same statistics in one

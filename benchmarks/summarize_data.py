@@ -1,7 +1,7 @@
 """The benchmark's transactions with a realistic few bad rows, for ``summarize``.
 
 :func:`write_with_bad_rows` copies the generator's clean file
-(:func:`corecustomers.data.synthetic.write_transactions`) row group by row group and
+(:func:`corecustomers.data.simulator.write_transactions`) row group by row group and
 inserts, at random places of each group, copies of random rows that each carry one fault
 a typed export really has: an empty or placeholder customer id, a missing or impossible
 date (a sentinel year), a missing or NaN amount, and, most often, a row exported twice

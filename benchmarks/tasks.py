@@ -25,7 +25,7 @@ def _date(text: str | None) -> dt.date | None:
 
 def generate(*, path: str, customers: int, seed: int) -> Result:
     """Simulate ``customers`` BTYD customers and stream them to a Parquet file."""
-    from corecustomers.data.synthetic import write_transactions
+    from corecustomers.data.simulator import write_transactions
 
     start = time.perf_counter()
     rows = write_transactions(path, customers, seed=seed)

@@ -13,15 +13,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from corecustomers.data.synthetic import (
+from corecustomers.data.demo import (
     DEMO_COLUMNS,
     DEMO_CSV_HEADERS,
     QUALITY_ISSUES,
+    generate_demo,
+    write_demo_csv,
+)
+from corecustomers.data.simulator import (
     TRANSACTION_SCHEMA,
     BTYDParams,
-    generate_demo,
     generate_transactions,
-    write_demo_csv,
     write_transactions,
 )
 from corecustomers.errors import ConfigError

@@ -3,7 +3,7 @@
 The hand-made case is worked out on paper in ``test_hand_made_recommendations_are_exact``.
 The planted data set gives every customer one "taste" (a group of products bought
 together); there co-occurrence must beat the popularity baseline by a wide margin. The
-demo data (``corecustomers.data.synthetic.generate_demo``) is a realistic check whose
+demo data (``corecustomers.data.demo.generate_demo``) is a realistic check whose
 figures are recorded, not tuned for.
 """
 
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 import corecustomers.insights.recommend as recommend_module
-from corecustomers.data.synthetic import generate_demo
+from corecustomers.data.demo import generate_demo
 from corecustomers.errors import ColumnMappingError, ConfigError
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
 

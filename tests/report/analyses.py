@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from corecustomers.config import Settings
-from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.data.demo import write_demo_csv
 from corecustomers.service import analyze
 
 CDNOW = Path(__file__).parents[1] / "fixtures" / "CDNOW_sample.txt"

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from corecustomers.config import Settings
-from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.data.demo import write_demo_csv
 from corecustomers.service import analyze
 from corecustomers.service.history import add_override, compare, history
 from corecustomers.store import Workspace

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pytest
 
 from corecustomers.config import Settings
-from corecustomers.data.synthetic import generate_demo, write_demo_csv
+from corecustomers.data.demo import generate_demo, write_demo_csv
 from corecustomers.service import analyze
 from corecustomers.service.history import history
 

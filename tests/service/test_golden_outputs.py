@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corecustomers.config import Settings
-from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.data.demo import write_demo_csv
 from corecustomers.service import analyze
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from benchmarks.spark_cluster import ClusterError, standalone
 
-from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.data.demo import write_demo_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from corecustomers.data.synthetic import write_demo_csv
+from corecustomers.data.demo import write_demo_csv
 
 T = TypeVar("T")
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
+from corecustomers.data.demo import generate_demo
 from corecustomers.data.demo_people import generate_demo_people
-from corecustomers.data.synthetic import generate_demo
 
 # ``make test`` runs tests/web a second time on PostgreSQL (CORECUSTOMERS_TEST_DB); these
 # tests do not depend on that setting, so the second pass would repeat them unchanged.

@@ -463,7 +463,7 @@ def demo(
 
       cd demo-output && corecustomers demo --out . --serve
     """
-    from corecustomers.data.synthetic import write_demo_csv
+    from corecustomers.data.demo import write_demo_csv
     from corecustomers.service import analyze as run
     from corecustomers.service.analysis import ensure_output_dir
 

@@ -304,8 +304,8 @@ def serve_demo(
     """
     import secrets
 
+    from corecustomers.data.demo import generate_demo
     from corecustomers.data.demo_people import generate_demo_people, write_demo_people_csv
-    from corecustomers.data.synthetic import generate_demo
 
     with _errors():
         # the demo's notifications go nowhere (no mail server is assumed)

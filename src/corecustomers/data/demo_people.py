@@ -1,7 +1,7 @@
 """The demo customers' master data: who the members of the demo chain are.
 
 :func:`generate_demo_people` gives one row per member found in the demo transactions
-(:func:`corecustomers.data.synthetic.generate_demo`), so that master data and analysis
+(:func:`corecustomers.data.demo.generate_demo`), so that master data and analysis
 meet on the member id as they do in a real business: the member's name as the till
 knows it (Chinese or English), a mobile number, an e-mail address at a reserved example
 domain, a birthday, for most of them an employer (Chinese or English company names) and
@@ -13,7 +13,7 @@ Deterministic: the same transactions and seed always give the same table.
 
 Examples
 --------
->>> from corecustomers.data.synthetic import generate_demo
+>>> from corecustomers.data.demo import generate_demo
 >>> people = generate_demo_people(generate_demo(n_customers=200, seed=1), seed=1)
 >>> people.column_names
 ['customer_id', 'name', 'company', 'phone', 'email', 'birthday', 'region', 'industry']
@@ -161,7 +161,7 @@ def generate_demo_people(
     Parameters
     ----------
     transactions
-        :func:`corecustomers.data.synthetic.generate_demo`'s table (``customer_id``,
+        :func:`corecustomers.data.demo.generate_demo`'s table (``customer_id``,
         ``customer_name`` and ``store`` are used; rows without a member id are ignored).
     seed
         Random seed.

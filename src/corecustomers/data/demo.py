@@ -1,27 +1,7 @@
-"""Synthetic transactions: a BTYD simulator at scale, and a realistic bilingual demo.
+"""A realistic bilingual demo: a coffee-and-bakery chain's member transactions.
 
-Two generators, both NumPy + Arrow (no pandas), both identical for identical arguments:
-
-:func:`generate_transactions` / :func:`write_transactions`
-    Customers drawn from the processes the BTYD models assume, for tests of the models and
-    for benchmarks at any size (1M customers give about 10M rows in about 20 s on two
-    cores; the Parquet writer streams blocks, so memory stays flat). Each customer
-
-    * makes a first purchase at a time drawn uniformly over ``[start, end]`` (staggered
-      cohorts, as the models assume: the first purchase starts the clock);
-    * then buys as a Poisson process with rate :math:`\\lambda \\sim \\text{Gamma}(r,
-      \\alpha)` (Ehrenberg's NBD);
-    * and drops out either after any purchase with probability :math:`p \\sim
-      \\text{Beta}(a, b)` (BG/NBD: Fader, Hardie & Lee 2005, *Marketing Science* 24(2),
-      section 3) or at an exponential time with rate :math:`\\mu \\sim \\text{Gamma}(s,
-      \\beta)` (Pareto/NBD: Schmittlein, Morrison & Colombo 1987);
-    * spends :math:`z \\sim \\text{Gamma}(p_z, \\nu)` per purchase with :math:`\\nu \\sim
-      \\text{Gamma}(q, \\gamma)` (gamma-gamma: Fader, Hardie & Lee 2005b, "RFM and CLV",
-      section 3);
-    * returns about ``return_share`` of its purchases a few days later (negative amounts).
-
-    Rates are per **day**. Rows are in time order within each block of
-    :data:`BLOCK_CUSTOMERS` customers, not across blocks.
+NumPy + Arrow (no pandas); identical for identical arguments. The BTYD simulator for
+tests of the models and benchmarks at any size is :mod:`corecustomers.data.simulator`.
 
 :func:`generate_demo` / :func:`write_demo_csv`
     A coffee-and-bakery chain over three years: a small core of heavy regulars who bring
@@ -35,18 +15,8 @@ Two generators, both NumPy + Arrow (no pandas), both identical for identical arg
 
 Examples
 --------
->>> import datetime
->>> from corecustomers.data.synthetic import generate_transactions
->>> tx = generate_transactions(
-...     1_000, start=datetime.date(2023, 1, 1), end=datetime.date(2023, 12, 31), seed=1
-... )
->>> tx.column_names[:4]
-['customer_id', 'order_id', 'timestamp', 'amount']
->>> tx.equals(
-...     generate_transactions(
-...         1_000, start=datetime.date(2023, 1, 1), end=datetime.date(2023, 12, 31), seed=1
-...     )
-... )
+>>> from corecustomers.data.demo import generate_demo
+>>> generate_demo(n_customers=200, seed=1).equals(generate_demo(n_customers=200, seed=1))
 True
 """
 
@@ -55,60 +25,45 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from numpy.typing import NDArray
 
+from corecustomers.data._sampling import (
+    CATALOGUE,
+    CHANNELS,
+    DEFAULT_END,
+    DEFAULT_START,
+    EPOCH,
+    US_PER_DAY,
+    Bools,
+    Floats,
+    Ints,
+    Labels,
+    check_count,
+    check_period,
+    entries,
+    everyday,
+    fixed_width,
+    label,
+    last_microsecond,
+    microseconds,
+    random_stream,
+    seconds_of_day,
+    segments,
+)
 from corecustomers.errors import ConfigError
 
 __all__ = [
-    "BLOCK_CUSTOMERS",
     "DEMO_COLUMNS",
     "DEMO_CSV_HEADERS",
     "QUALITY_ISSUES",
-    "TRANSACTION_SCHEMA",
-    "BTYDParams",
     "generate_demo",
-    "generate_transactions",
-    "iter_transactions",
     "write_demo_csv",
-    "write_transactions",
 ]
-
-Ints = NDArray[np.int64]
-Floats = NDArray[np.float64]
-Bools = NDArray[np.bool_]
-Labels = Literal["zh", "en"]
-Dropout = Literal["beta_geometric", "exponential"]
-
-DEFAULT_START: Final = _dt.date(2022, 1, 1)
-DEFAULT_END: Final = _dt.date(2024, 12, 31)
-
-BLOCK_CUSTOMERS: Final = 100_000
-"""Customers simulated together; each block has its own random stream, so memory is
-bounded by one block and the output does not depend on how it is consumed."""
-
-TRANSACTION_SCHEMA: Final = pa.schema(
-    [
-        ("customer_id", pa.string()),
-        ("order_id", pa.string()),
-        ("timestamp", pa.timestamp("us")),
-        ("amount", pa.float64()),
-        ("quantity", pa.float64()),
-        ("product", pa.string()),
-        ("category", pa.string()),
-        ("channel", pa.string()),
-        ("store", pa.string()),
-    ]
-)
-"""Schema of :func:`generate_transactions` (canonical names, ``docs/CONTRACTS.md``)."""
 
 DEMO_COLUMNS: Final = (
     "customer_id",
@@ -149,83 +104,6 @@ QUALITY_ISSUES: Final = (
 )
 """The deliberate faults of the demo, named like the validation's quarantine reasons."""
 
-_US_PER_DAY: Final = 86_400_000_000
-_EPOCH: Final = _dt.date(1970, 1, 1)
-
-# Share of purchases per hour of the day (a cafe: breakfast, lunch, afternoon tea, dinner).
-_HOURLY: Final = np.array(
-    [0, 0, 0, 0, 0, 0, 1, 5, 10, 10, 7, 7, 11, 10, 8, 9, 7, 6, 5, 4, 3, 2, 1, 0], dtype=float
-)
-
-
-# --------------------------------------------------------------------------------------
-# The catalogue: (category zh, category en, weight), items (zh, en, price), variants.
-# --------------------------------------------------------------------------------------
-
-# Category "zh/en", weight, items "zh/en/price|...", variants "zh/en/extra|..." and
-# whether the variant follows the item name (coffee beans) rather than preceding it.
-_CATALOGUE: Final = (
-    (
-        "咖啡/Coffee",
-        0.34,
-        "美式/Americano/22|拿铁/Latte/28|卡布奇诺/Cappuccino/28|馥芮白/Flat White/30|"
-        "摩卡/Mocha/32|焦糖玛奇朵/Caramel Macchiato/33|澳白/Piccolo/26|冷萃/Cold Brew/30",
-        "热/Hot/0|冰/Iced/2|燕麦/Oat/5",
-        False,
-    ),
-    (
-        "茶饮/Tea",
-        0.18,
-        "乌龙奶茶/Oolong Milk Tea/22|茉莉绿茶/Jasmine Green Tea/18|柠檬红茶/Lemon Black Tea/18|"
-        "抹茶拿铁/Matcha Latte/28|桃桃乌龙/Peach Oolong/24|杨枝甘露/Mango Pomelo Sago/26|"
-        "芝士莓莓/Cheese Berry Tea/28|伯爵奶茶/Earl Grey Milk Tea/24|热可可/Hot Chocolate/24|"
-        "椰子水/Coconut Water/16",
-        "中杯/Regular/0|大杯/Large/4",
-        False,
-    ),
-    (
-        "烘焙/Bakery",
-        0.19,
-        "可颂/Croissant/14|贝果/Bagel/12|吐司/Toast/16|司康/Scone/13|玛芬/Muffin/14|"
-        "欧包/Sourdough/18|丹麦/Danish/16",
-        "原味/Plain/0|巧克力/Chocolate/3|抹茶/Matcha/3|芝士/Cheese/4|蓝莓/Blueberry/3|"
-        "红豆/Red Bean/2",
-        False,
-    ),
-    (
-        "甜点/Desserts",
-        0.09,
-        "蛋糕/Cake/32|慕斯/Mousse/34|芝士蛋糕/Cheesecake/36|布丁/Pudding/18|提拉米苏/Tiramisu/38",
-        "经典/Classic/0|草莓/Strawberry/4|芒果/Mango/4|巧克力/Chocolate/3|抹茶/Matcha/3",
-        False,
-    ),
-    (
-        "轻食/Light Meals",
-        0.14,
-        "三明治/Sandwich/28|沙拉/Salad/36|意面/Pasta/42|卷饼/Wrap/30|饭团/Rice Ball/16|"
-        "贝果堡/Bagel Burger/32",
-        "鸡肉/Chicken/0|金枪鱼/Tuna/3|牛肉/Beef/6|蔬菜/Veggie/-2|三文鱼/Salmon/8",
-        False,
-    ),
-    (
-        "咖啡豆/Coffee Beans",
-        0.04,
-        "云南/Yunnan/68|埃塞俄比亚/Ethiopia/98|哥伦比亚/Colombia/88|巴西/Brazil/78|"
-        "危地马拉/Guatemala/92",
-        "咖啡豆250g/Beans 250g/0|咖啡豆500g/Beans 500g/60|挂耳10包/Drip Bags x10/-10",
-        True,
-    ),
-    (
-        "周边/Merchandise",
-        0.02,
-        "马克杯/Mug/68|保温杯/Tumbler/128|帆布袋/Tote Bag/48|随行杯/Travel Cup/98|"
-        "手冲壶/Pour-over Kettle/198|滤杯/Dripper/88|咖啡礼品卡/Gift Card/200",
-        "//0",
-        True,
-    ),
-)
-
-# Drinks launched during the period ("zh/en/price/category index/launch as a share of the
 # period"); each comes hot and iced.
 _LAUNCHES: Final = (
     "生椰拿铁/Coconut Latte/29/0/0.12|橙C美式/Orange Americano/25/0/0.18|"
@@ -277,7 +155,6 @@ _STORES_EN: Final = _words(
     "|",
 )
 _ONLINE_STORE: Final = {"zh": "线上旗舰店", "en": "Online flagship"}
-_CHANNELS: Final = {"zh": ("门店", "线上", "小程序"), "en": ("store", "online", "app")}
 
 _SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 _GIVEN: Final = _words(
@@ -293,364 +170,6 @@ _LAST_EN: Final = _words(
     "Young King Wright Scott Green Baker Adams Nelson Hill Campbell Mitchell Roberts Carter "
     "Turner Parker Evans Collins"
 )
-
-
-# --------------------------------------------------------------------------------------
-# Shared helpers
-# --------------------------------------------------------------------------------------
-
-
-def _check_period(start: _dt.date, end: _dt.date) -> int:
-    """Days in ``[start, end]``; refuse datetimes and reversed periods."""
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, _dt.date) or isinstance(value, _dt.datetime):
-            raise ConfigError(f"{name} must be a datetime.date, got {value!r}")
-    if end < start:
-        raise ConfigError(f"end ({end}) is before start ({start}); swap them")
-    return (end - start).days + 1
-
-
-def _check_count(n_customers: int) -> int:
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
-        raise ConfigError(f"n_customers must be an integer, got {n_customers!r}")
-    if n_customers < 0:
-        raise ConfigError(f"n_customers must not be negative, got {n_customers}")
-    return int(n_customers)
-
-
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    """An independent random stream per (seed, stream...)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=stream))
-
-
-def _seconds_of_day(rng: np.random.Generator, n: int) -> Ints:
-    """Seconds after midnight, drawn from the cafe's hourly profile."""
-    cdf = np.cumsum(_HOURLY) / _HOURLY.sum()
-    hour = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), 23)
-    return hour * 3600 + rng.integers(0, 3600, n)
-
-
-def _microseconds(start: _dt.date, day: Ints, seconds: Ints) -> Ints:
-    """Microseconds since 1970 of ``seconds`` after midnight on ``start + day``."""
-    return ((start - _EPOCH).days + day) * _US_PER_DAY + seconds * 1_000_000
-
-
-def _last_microsecond(end: _dt.date) -> int:
-    return ((end - _EPOCH).days + 1) * _US_PER_DAY - 1_000_000
-
-
-def _fixed_width(prefix: str, numbers: Ints, width: int) -> pa.StringArray:
-    """``prefix`` + ``numbers`` zero-padded to ``width`` digits, built as one byte buffer."""
-    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
-    size = len(head) + width
-    buf = np.empty((len(numbers), size), dtype=np.uint8)
-    buf[:, : len(head)] = head
-    rest = numbers.astype(np.int64, copy=True)
-    for j in range(size - 1, len(head) - 1, -1):
-        buf[:, j] = 48 + rest % 10
-        rest //= 10
-    if rest.any():
-        raise ConfigError(f"numbers after {prefix!r} do not fit in {width} digits")
-    offsets = np.arange(len(numbers) + 1, dtype=np.int64) * size
-    wide = pa.Array.from_buffers(
-        pa.large_string(), len(numbers), [None, pa.py_buffer(offsets), pa.py_buffer(buf)]
-    )
-    return wide.cast(pa.string())
-
-
-def _segments(counts: Ints) -> tuple[Ints, Ints]:
-    """Owner of each element of consecutive groups of ``counts``, and its rank in the group."""
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    starts = np.cumsum(counts) - counts
-    return owner, np.arange(len(owner), dtype=np.int64) - np.repeat(starts, counts)
-
-
-def _entries(text: str) -> list[list[str]]:
-    return [entry.split("/") for entry in text.split("|")]
-
-
-def _label(pair: str, labels: Labels) -> str:
-    zh, en = pair.split("/")
-    return zh if labels == "zh" else en
-
-
-def _everyday(labels: Labels) -> tuple[list[str], list[str], list[float], list[int]]:
-    """The everyday catalogue: product names, category names, prices, category indices."""
-    names: list[str] = []
-    cats: list[str] = []
-    prices: list[float] = []
-    index: list[int] = []
-    for c, (category, _, items, variants, suffix) in enumerate(_CATALOGUE):
-        for item_zh, item_en, price in _entries(items):
-            for var_zh, var_en, extra in _entries(variants):
-                if labels == "zh":
-                    names.append(item_zh + var_zh if suffix else var_zh + item_zh)
-                else:
-                    names.append(f"{item_en} {var_en}" if suffix else f"{var_en} {item_en}")
-                cats.append(_label(category, labels))
-                prices.append(float(price) + float(extra))
-                index.append(c)
-    return [n.strip() for n in names], cats, prices, index
-
-
-# --------------------------------------------------------------------------------------
-# The BTYD simulator
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BTYDParams:
-    """Parameters of the simulated population (rates per **day**).
-
-    Attributes
-    ----------
-    dropout
-        ``"beta_geometric"`` (BG/NBD: after any purchase the customer leaves with
-        probability :math:`p \\sim \\text{Beta}(a, b)`) or ``"exponential"`` (Pareto/NBD:
-        lifetime :math:`\\sim \\text{Exp}(\\mu)`, :math:`\\mu \\sim \\text{Gamma}(s, \\beta)`).
-    r, alpha
-        Shape and rate of the gamma distribution of purchase rates (mean ``r / alpha``).
-    a, b
-        Beta parameters of the dropout probability (BG/NBD).
-    s, beta
-        Shape and rate of the gamma distribution of dropout rates (Pareto/NBD).
-    p, q, gamma
-        Gamma-gamma spend: each purchase is Gamma(p, nu) with nu ~ Gamma(q, gamma); mean
-        spend ``p * gamma / (q - 1)``.
-    """
-
-    dropout: Dropout = "beta_geometric"
-    r: float = 0.8
-    alpha: float = 20.0
-    a: float = 0.7
-    b: float = 6.0
-    s: float = 0.6
-    beta: float = 60.0
-    p: float = 6.0
-    q: float = 4.0
-    gamma: float = 40.0
-
-
-def _btyd_block(
-    rng: np.random.Generator, n: int, days: int, params: BTYDParams
-) -> tuple[Ints, Floats]:
-    """Owner and time (days after start, continuous) of every purchase of ``n`` customers.
-
-    Given ``m ~ Poisson(lambda H)`` events of a Poisson process on ``[0, H]``, the first
-    ``x`` of them are at ``H * (E_1 + ... + E_k) / (E_1 + ... + E_{m+1})``, ``k <= x``,
-    with unit exponentials ``E``; the tail ``E_{x+1} + ... + E_{m+1}`` is one
-    Gamma(m - x + 1) draw, so only the purchases that happen are drawn.
-    """
-    lam = rng.gamma(params.r, 1.0 / params.alpha, n)
-    first = rng.uniform(0.0, days, n)
-    horizon = days - first
-    if params.dropout == "beta_geometric":
-        drop = np.clip(rng.beta(params.a, params.b, n), 1e-12, 1.0)
-        events = rng.poisson(lam * horizon)
-        repeats = np.minimum(rng.geometric(drop) - 1, events)
-        tail = rng.standard_gamma((events - repeats + 1).astype(np.float64))
-    elif params.dropout == "exponential":
-        mu = np.maximum(rng.gamma(params.s, 1.0 / params.beta, n), 1e-300)
-        horizon = np.minimum(horizon, rng.standard_exponential(n) / mu)
-        repeats = rng.poisson(lam * horizon)
-        tail = rng.standard_exponential(n)
-    else:
-        raise ConfigError(
-            f"dropout must be 'beta_geometric' or 'exponential', got {params.dropout!r}"
-        )
-    repeats = repeats.astype(np.int64)
-    owner, rank = _segments(repeats)
-    gaps = rng.standard_exponential(len(owner))
-    within = np.cumsum(gaps)
-    within -= np.concatenate(([0.0], within))[(np.arange(len(owner)) - rank)]
-    total = np.bincount(owner, weights=gaps, minlength=n) + tail
-    times = first[owner] + horizon[owner] * within / total[owner]
-    return np.concatenate((np.arange(n, dtype=np.int64), owner)), np.concatenate((first, times))
-
-
-def iter_transactions(
-    n_customers: int,
-    *,
-    start: _dt.date = DEFAULT_START,
-    end: _dt.date = DEFAULT_END,
-    seed: int = 0,
-    params: BTYDParams | None = None,
-    return_share: float = 0.02,
-    n_stores: int = 50,
-) -> Iterator[pa.RecordBatch]:
-    """Simulate transactions block by block; see :func:`generate_transactions`.
-
-    Yields one :class:`pyarrow.RecordBatch` per :data:`BLOCK_CUSTOMERS` customers, with
-    :data:`TRANSACTION_SCHEMA`, in time order within the batch.
-    """
-    n_customers = _check_count(n_customers)
-    days = _check_period(start, end)
-    params = params or BTYDParams()
-    if not 0 <= return_share < 0.5:
-        raise ConfigError(f"return_share must be in [0, 0.5), got {return_share}")
-    if n_stores < 1:
-        raise ConfigError(f"n_stores must be at least 1, got {n_stores}")
-    names, cats, _, _ = _everyday("en")
-    zipf = 1.0 / np.arange(1, len(names) + 1) ** 0.8
-    weights = zipf[_rng(seed, 2**31).permutation(len(names))]
-    product_cdf = np.cumsum(weights) / weights.sum()
-    product_names, category_names = pa.array(names), pa.array(cats)
-    channel_names = pa.array(list(_CHANNELS["en"]))
-    store_names = pa.array([f"Store {i + 1:03d}" for i in range(n_stores)] + ["Online"])
-    id_width = max(8, len(str(n_customers)))
-    last = _last_microsecond(end)
-    order_no = 0
-    for block, first in enumerate(range(0, n_customers, BLOCK_CUSTOMERS)):
-        n = min(BLOCK_CUSTOMERS, n_customers - first)
-        rng = _rng(seed, block)
-        owner, t = _btyd_block(rng, n, days, params)
-        rows = len(owner)
-        day = np.minimum(t.astype(np.int64), days - 1)
-        nu = rng.gamma(params.q, 1.0 / params.gamma, n)
-        amount = np.round(rng.standard_gamma(params.p, rows) / nu[owner], 2)
-        quantity = 1.0 + rng.poisson(0.5, rows)
-        product = np.searchsorted(product_cdf, rng.random(rows), side="right")
-        home_channel = np.searchsorted([0.55, 0.8], rng.random(n), side="right")
-        channel = np.where(rng.random(rows) < 0.8, home_channel[owner], rng.integers(0, 3, rows))
-        home_store = rng.integers(0, n_stores, n)
-        store = np.where(
-            rng.random(rows) < 0.85, home_store[owner], rng.integers(0, n_stores, rows)
-        )
-        store = np.where(channel == 1, n_stores, store)
-        ts = _microseconds(start, day, _seconds_of_day(rng, rows))
-
-        # Returns: a later row giving back all or part of an earlier purchase.
-        back = np.flatnonzero(rng.random(rows) < return_share / (1.0 - return_share))
-        delay = (rng.exponential(6.0, len(back)) * _US_PER_DAY).astype(np.int64)
-        part = np.where(rng.random(len(back)) < 0.7, 1.0, rng.uniform(0.2, 0.9, len(back)))
-        ts = np.concatenate((ts, np.minimum(ts[back] + delay, last)))
-        amount = np.concatenate((amount, -np.round(amount[back] * part, 2)))
-        quantity = np.concatenate((quantity, -quantity[back]))
-        order = np.argsort(ts, kind="stable")
-        ts, amount, quantity = ts[order], amount[order], quantity[order]
-        source = np.concatenate((np.arange(rows), back))[order]  # the purchase of each row
-        customers = _fixed_width("C", np.arange(first + 1, first + n + 1), id_width)
-        yield pa.RecordBatch.from_arrays(
-            [
-                customers.take(pa.array(owner[source])),
-                _fixed_width("O", np.arange(order_no, order_no + len(ts)), 11),
-                pa.array(ts, type=pa.timestamp("us")),
-                pa.array(amount),
-                pa.array(quantity),
-                product_names.take(pa.array(product[source])),
-                category_names.take(pa.array(product[source])),
-                channel_names.take(pa.array(channel[source])),
-                store_names.take(pa.array(store[source])),
-            ],
-            schema=TRANSACTION_SCHEMA,
-        )
-        order_no += len(ts)
-
-
-def generate_transactions(
-    n_customers: int,
-    *,
-    start: _dt.date = DEFAULT_START,
-    end: _dt.date = DEFAULT_END,
-    seed: int = 0,
-    params: BTYDParams | None = None,
-    return_share: float = 0.02,
-    n_stores: int = 50,
-) -> pa.Table:
-    """Simulate the transactions of ``n_customers`` customers from a BTYD process.
-
-    Parameters
-    ----------
-    n_customers
-        Customers to simulate; each buys at least once. With the default parameters and
-        period there are about ten rows per customer.
-    start, end
-        First and last day (inclusive). First purchases are spread uniformly over them.
-    seed
-        Random seed; the same arguments always give the same table.
-    params
-        The population (:class:`BTYDParams`); its defaults when None.
-    return_share
-        Share of the rows that are returns (negative ``amount`` and ``quantity``), each a
-        copy of an earlier purchase of the same customer a few days later.
-    n_stores
-        Physical stores; online rows have the store ``"Online"``.
-
-    Returns
-    -------
-    pyarrow.Table
-        :data:`TRANSACTION_SCHEMA`: ``customer_id`` (``C00000001``...), ``order_id``
-        (unique, ``O00000000000``...), ``timestamp`` (with a time of day), ``amount``,
-        ``quantity``, ``product``, ``category``, ``channel``, ``store``.
-
-    See Also
-    --------
-    write_transactions : the same rows streamed to Parquet in bounded memory.
-
-    Examples
-    --------
-    >>> tx = generate_transactions(2_000, seed=3)
-    >>> tx.num_rows > 2_000
-    True
-    >>> len(set(tx["customer_id"].to_pylist()))
-    2000
-    """
-    batches = iter_transactions(
-        n_customers,
-        start=start,
-        end=end,
-        seed=seed,
-        params=params,
-        return_share=return_share,
-        n_stores=n_stores,
-    )
-    return pa.Table.from_batches(list(batches), schema=TRANSACTION_SCHEMA)
-
-
-def write_transactions(
-    path: str | Path,
-    n_customers: int,
-    *,
-    start: _dt.date = DEFAULT_START,
-    end: _dt.date = DEFAULT_END,
-    seed: int = 0,
-    params: BTYDParams | None = None,
-    return_share: float = 0.02,
-    compression: str = "snappy",
-) -> int:
-    """Stream :func:`generate_transactions` to Parquet, one row group per block.
-
-    Memory stays at about one block (:data:`BLOCK_CUSTOMERS` customers) whatever
-    ``n_customers`` is; the file appears only once complete.
-
-    Returns
-    -------
-    int
-        Rows written.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     write_transactions(pathlib.Path(tmp) / "tx.parquet", 100, seed=1) > 100
-    True
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    rows = 0
-    batches = iter_transactions(
-        n_customers, start=start, end=end, seed=seed, params=params, return_share=return_share
-    )
-    # Dictionary pages only pay for the low-cardinality columns; ids would fall back.
-    low = ["product", "category", "channel", "store"]
-    with pq.ParquetWriter(
-        tmp, TRANSACTION_SCHEMA, compression=compression, use_dictionary=low
-    ) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    tmp.replace(path)
-    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -713,13 +232,13 @@ class _Catalogue:
 
     def __init__(self, labels: Labels, start: _dt.date, end: _dt.date) -> None:
         days = (end - start).days + 1
-        names, cats, prices, index = _everyday(labels)
+        names, cats, prices, index = everyday(labels)
         n_everyday = len(names)
         launch = [-1] * n_everyday
-        for zh, en, price, cat, share in _entries(_LAUNCHES):
-            for size_zh, size_en, extra in _entries(_LAUNCH_SIZES):
+        for zh, en, price, cat, share in entries(_LAUNCHES):
+            for size_zh, size_en, extra in entries(_LAUNCH_SIZES):
                 names.append(size_zh + zh if labels == "zh" else f"{size_en} {en}")
-                cats.append(_label(_CATALOGUE[int(cat)][0], labels))
+                cats.append(label(CATALOGUE[int(cat)][0], labels))
                 prices.append(float(price) + float(extra))
                 index.append(int(cat))
                 launch.append(int(float(share) * days))
@@ -728,11 +247,11 @@ class _Catalogue:
         self.gifts: list[Ints] = []
         for k, (festival, boxes) in enumerate(_GIFTS.items()):
             first = len(names)
-            for zh, en, price in _entries(boxes):
+            for zh, en, price in entries(boxes):
                 names.append(zh if labels == "zh" else en)
-                cats.append(_label(_GIFT_CATEGORY, labels))
+                cats.append(label(_GIFT_CATEGORY, labels))
                 prices.append(float(price))
-                index.append(len(_CATALOGUE))
+                index.append(len(CATALOGUE))
                 launch.append(-1)
             self.gifts.append(np.arange(first, len(names), dtype=np.int64))
             for d in _festivals(start, end)[festival]:
@@ -742,17 +261,20 @@ class _Catalogue:
         self.names, self.categories, self.prices = names, cats, np.array(prices)
         self.launch = np.array(launch, dtype=np.int64)
         category = np.array(index)
-        weights = np.array([c[1] for c in _CATALOGUE])
+        weights = np.array([c[1] for c in CATALOGUE])
         self.category_cdf = np.cumsum(weights) / weights.sum()
         # Zipf popularity in a fixed shuffled order; launched drinks sell well.
         zipf = 1.0 / np.arange(1, n_everyday + 1) ** 0.7
         popularity = np.concatenate(
-            (zipf[_rng(20240101).permutation(n_everyday)], np.full(len(names) - n_everyday, 0.5))
+            (
+                zipf[random_stream(20240101).permutation(n_everyday)],
+                np.full(len(names) - n_everyday, 0.5),
+            )
         )
         # Per category: members (everyday first, then launches by date), cumulative
         # popularity and the sorted launch days.
         self.per_category: list[tuple[Ints, Floats, Ints]] = []
-        for c in range(len(_CATALOGUE)):
+        for c in range(len(CATALOGUE)):
             members = np.flatnonzero(category == c)
             members = members[np.argsort(self.launch[members], kind="stable")]
             launches = self.launch[members]
@@ -838,17 +360,17 @@ def _order_ids(ts: Ints, refund: Bools, repeat_of: Ints) -> pa.StringArray:
     Rows are in time order; a row whose ``repeat_of`` is not -1 copies that row's id.
     """
     fresh = repeat_of < 0
-    day = ts // _US_PER_DAY
-    _, rank = _segments(np.unique(day[fresh], return_counts=True)[1])
+    day = ts // US_PER_DAY
+    _, rank = segments(np.unique(day[fresh], return_counts=True)[1])
     days = np.unique(day)
-    ymd = np.array([int(f"{_EPOCH + _dt.timedelta(days=int(d)):%Y%m%d}") for d in days])
+    ymd = np.array([int(f"{EPOCH + _dt.timedelta(days=int(d)):%Y%m%d}") for d in days])
     number = np.zeros(len(ts), dtype=np.int64)
     number[fresh] = ymd[np.searchsorted(days, day[fresh])] * 100_000 + rank + 1
     number[~fresh] = number[repeat_of[~fresh]]
     refund = refund.copy()
     refund[~fresh] = refund[repeat_of[~fresh]]
-    sales = _fixed_width("SO", number, 13)
-    return pc.if_else(pa.array(refund), _fixed_width("RF", number, 13), sales)
+    sales = fixed_width("SO", number, 13)
+    return pc.if_else(pa.array(refund), fixed_width("RF", number, 13), sales)
 
 
 def generate_demo(
@@ -915,11 +437,11 @@ def generate_demo(
     >>> sorted(demo["quality_issue"].unique().drop_null().to_pylist())
     ['duplicate_order_id', 'missing_customer_id', 'non_numeric_amount', 'unparseable_date']
     """
-    n = _check_count(n_customers)
-    days = _check_period(start, end)
+    n = check_count(n_customers)
+    days = check_period(start, end)
     if labels not in ("zh", "en"):
         raise ConfigError(f"labels must be 'zh' or 'en', got {labels!r}")
-    rng = _rng(seed, 0)
+    rng = random_stream(seed, 0)
     catalogue = _Catalogue(labels, start, end)
 
     # Customers.
@@ -933,7 +455,7 @@ def generate_demo(
     basket = 1.0 + rng.gamma(2.0, 1.0, n) * (spec[:, 5] - 1.0) / 2.0
     novelty = rng.beta(0.6, 5.0, n)
     favourite = np.searchsorted(catalogue.category_cdf, rng.random(n), side="right")
-    habit = _seconds_of_day(rng, n) // 3600
+    habit = seconds_of_day(rng, n) // 3600
     home_channel = np.searchsorted([0.5, 0.7], rng.random(n), side="right")
     home_store = rng.integers(0, len(_STORES_ZH), n)
 
@@ -941,12 +463,12 @@ def generate_demo(
     season = _seasonality(start, end)
     top = float(season.max())
     horizon = days - first
-    owner, _ = _segments(rng.poisson(rate * top * horizon))
+    owner, _ = segments(rng.poisson(rate * top * horizon))
     t = np.sort(owner + rng.random(len(owner)))  # sorted within each customer
     t = first[owner] + horizon[owner] * (t - owner)
     keep = rng.random(len(t)) * top < season[np.minimum(t.astype(np.int64), days - 1)]
     owner, t = owner[keep], t[keep]
-    _, rank = _segments(np.bincount(owner, minlength=n))
+    _, rank = segments(np.bincount(owner, minlength=n))
     keep = rank < stays[owner]
     owner = np.concatenate((np.arange(n), owner[keep]))
     day = np.minimum(np.concatenate((first, t[keep])).astype(np.int64), days - 1)
@@ -956,9 +478,9 @@ def generate_demo(
     seconds = np.where(
         rng.random(rows) < 0.6,
         hour * 3600 + rng.integers(0, 3600, rows),
-        _seconds_of_day(rng, rows),
+        seconds_of_day(rng, rows),
     )
-    ts = _microseconds(start, day, seconds)
+    ts = microseconds(start, day, seconds)
     channel = np.where(
         rng.random(rows) < 0.75,
         home_channel[owner],
@@ -975,7 +497,7 @@ def generate_demo(
     back = np.flatnonzero(rng.random(rows) < 0.01)
     delay = rng.integers(600, 3 * 86_400, len(back)) * 1_000_000
     source = np.concatenate((np.arange(rows), back))
-    ts = np.concatenate((ts, np.minimum(ts[back] + delay, _last_microsecond(end))))
+    ts = np.concatenate((ts, np.minimum(ts[back] + delay, last_microsecond(end))))
     refund = np.arange(len(source)) >= rows
     issue = np.full(len(source), -1, dtype=np.int64)
 
@@ -986,7 +508,7 @@ def generate_demo(
         kinds = np.arange(len(template)) % len(QUALITY_ISSUES)
         jitter = np.where(kinds == 3, 0, rng.integers(60, 3600, len(template)) * 1_000_000)
         source = np.concatenate((source, template))
-        ts = np.concatenate((ts, np.minimum(ts[template] + jitter, _last_microsecond(end))))
+        ts = np.concatenate((ts, np.minimum(ts[template] + jitter, last_microsecond(end))))
         refund = np.concatenate((refund, np.zeros(len(template), dtype=bool)))
         issue = np.concatenate((issue, kinds))
 
@@ -1000,10 +522,10 @@ def generate_demo(
 
     who = owner[source]
     walk_in = issue == 0
-    members = _fixed_width("M", _member_numbers(rng, first), 7)
+    members = fixed_width("M", _member_numbers(rng, first), 7)
     referrer = _referrers(rng, first, _KINDS[kind, 6])[who]
     no_referrer = (referrer < 0) | walk_in
-    channels = pa.array(list(_CHANNELS[labels]))
+    channels = pa.array(list(CHANNELS[labels]))
     stores = pa.array([*(_STORES_ZH if labels == "zh" else _STORES_EN), _ONLINE_STORE[labels]])
     return pa.table(
         {
@@ -1064,7 +586,7 @@ def write_demo_csv(
     '会员号,姓名,订单号,下单时间,实付金额,数量,商品,品类,渠道,门店,推荐人'
     """
     table = generate_demo(n_customers=n_customers, seed=seed, start=start, end=end, labels=labels)
-    rng = _rng(seed, 1)
+    rng = random_stream(seed, 1)
     n = table.num_rows
     ts = table["timestamp"].cast(pa.timestamp("s"))
     year, month, day = (pc.cast(f(ts), pa.string()) for f in (pc.year, pc.month, pc.day))
