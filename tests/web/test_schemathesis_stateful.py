@@ -126,14 +126,16 @@ def test_chained_api_calls_answer_as_the_schema_says(
     settings.API_RATE_PER_MINUTE = 0
     for customer in Customer.objects.order_by("-state__core_score", "pk")[:5]:
         AccountMember.objects.create(customer=customer, user=people.am1, role="owner")
-    _, raw = ApiToken.issue(people.admin, scope="write")
-    headers = {"Authorization": f"Bearer {raw}"}
+    _, token = ApiToken.issue(people.admin, scope="write")
+    headers = {"Authorization": f"Bearer {token}"}
 
     # through the WSGI app, not django.test.Client: the test client connects
     # close_old_connections to the request signals again after each request, and on
     # PostgreSQL the next request then closed the test's connection inside its transaction
     # (every later call answered 500 "the connection is closed")
-    raw = copy.deepcopy(schemathesis.openapi.from_wsgi(OPENAPI, wsgi_app).raw_schema)
+    raw: dict[str, Any] = copy.deepcopy(
+        schemathesis.openapi.from_wsgi(OPENAPI, wsgi_app).raw_schema
+    )
     added = add_links(raw)
     schema = schemathesis.openapi.from_dict(raw)
     schema.app = wsgi_app
