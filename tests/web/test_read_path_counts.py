@@ -130,3 +130,21 @@ def test_every_page_is_the_plain_orders_page(base, people, role, sort) -> None: 
         page = customer_page(user, flt, limit=limit, offset=offset, audit=False)
         listed += [row.key for row in page.items]
     assert listed == everyone
+
+
+def test_the_state_keeps_one_index_per_use(db: None) -> None:
+    """Migration 0007: no index of ``tier`` or ``alert`` alone (each leads a composite
+    index that serves the same filters) and, on PostgreSQL, no ``varchar_pattern_ops``
+    copy (the state's text columns are compared for equality only); the indexes the
+    filters and sorts read are there. The answers of the tests above are unchanged."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "customers_customerstate")
+    indexes = {name: c["columns"] for name, c in found.items() if c["index"]}
+    singles = sorted(cols[0] for cols in indexes.values() if len(cols) == 1)
+    assert "tier" not in singles and "alert" not in singles
+    assert {"abc_class", "clv", "core_score", "rfm_segment", "value_at_stake"} <= set(singles)
+    assert ["tier", "core_score"] in indexes.values()
+    assert ["alert", "value_at_stake"] in indexes.values()
+    assert not [name for name in indexes if name.endswith("_like")]

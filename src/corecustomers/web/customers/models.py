@@ -217,7 +217,9 @@ class CustomerState(models.Model):
     )
     as_of = models.DateField()
     run_id = models.CharField(max_length=64)
-    tier = models.CharField(max_length=40, db_index=True)
+    # No index of its own: the first column of (tier, core_score) and state_tier_alert_stake
+    # (migration 0007).
+    tier = models.CharField(max_length=40)
     previous_tier = models.CharField(max_length=40, blank=True, default="")
     tier_since = models.DateField(null=True, blank=True)
     tier_reason_en = models.TextField(blank=True, default="")
@@ -245,7 +247,7 @@ class CustomerState(models.Model):
     f_score = models.IntegerField(null=True)
     m_score = models.IntegerField(null=True)
     abc_class = models.CharField(max_length=4, blank=True, default="", db_index=True)
-    alert = models.BooleanField(default=False, db_index=True)
+    alert = models.BooleanField(default=False)  # indexed first in (alert, value_at_stake)
     alert_code = models.CharField(max_length=100, blank=True, default="")
     alert_reason_en = models.TextField(blank=True, default="")
     alert_reason_zh = models.TextField(blank=True, default="")
