@@ -88,14 +88,14 @@ def simulated_leavers(n_customers: int, seed: int, as_of: dt.date) -> set[str]:
     The simulator draws each customer's purchase times, thins them by the season, and
     cuts them after ``stays`` repeat purchases (the dropout). It returns transactions
     only, so the two facts the truth needs are caught on the way: the number of purchases
-    each customer would have made without the dropout (the second ``_segments`` call
+    each customer would have made without the dropout (the second ``segments`` call
     counts them) and the member numbers. A customer with fewer clean purchases than that
     has dropped out, at their last purchase; they have left by ``as_of`` when that
     purchase is on or before it.
     """
     module = sys.modules[generate_demo.__module__]
     seen: dict[str, Any] = {"segments": []}
-    segments: Callable[..., Any] = module._segments
+    segments: Callable[..., Any] = module.segments
     members: Callable[..., Any] = module._member_numbers
 
     def record_segments(counts: Any) -> Any:
@@ -107,11 +107,11 @@ def simulated_leavers(n_customers: int, seed: int, as_of: dt.date) -> set[str]:
         return seen["members"]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(module, "_segments", record_segments)
+        patch.setattr(module, "segments", record_segments)
         patch.setattr(module, "_member_numbers", record_members)
         table = generate_demo(n_customers=n_customers, seed=seed)
     would_buy = seen["segments"][1]  # thinned arrivals per customer, before the dropout
-    ids = module._fixed_width("M", seen["members"], 7).to_pylist()
+    ids = module.fixed_width("M", seen["members"], 7).to_pylist()
     clean = table.filter(
         pc.and_(pc.is_null(table["quality_issue"]), pc.greater(table["amount"], 0))
     )
