@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import doctest
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -484,8 +485,9 @@ def test_cdnow_with_a_p_alive_drop_from_the_previous_month(cdnow: dict[str, Any]
     assert report["alerted_active_rate"] < 0.5 * report["not_alerted_active_rate"]
 
 
-def test_docstring_examples_run() -> None:
-    import corecustomers.insights.alerts as module
+@pytest.mark.parametrize("name", ["alerts", "alert_settings"])
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(f"corecustomers.insights.{name}")
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -5,7 +5,9 @@ their usual pace, they spend less each quarter, the model's probability that the
 still active drops, or they say they are unhappy. :func:`early_warnings` checks every core
 customer against four rules and flags those that trip at least one, each with machine
 codes and a sentence in English and Chinese, and ranks the flagged ones by what the
-business stands to lose.
+business stands to lose. The rules and their sentences are
+:mod:`corecustomers.insights.alert_reasons`; the thresholds and the ``[alerts]`` settings
+are :mod:`corecustomers.insights.alert_settings` (both re-exported here).
 
 The rules (thresholds in :class:`AlertThresholds`)
 --------------------------------------------------
@@ -54,12 +56,10 @@ activity of alerted core customers with that of the other core customers.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from collections.abc import Sequence
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -67,7 +67,30 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.segments.phrases import concat, fixed, general, grouped, join_present, scatter
+from corecustomers.insights.alert_reasons import (
+    REASON_CODES,
+    BoolArray,
+    FloatArray,
+    Phrases,
+    behaviour_arrays,
+    customer_ids,
+    floats,
+    known,
+    overdue_reason,
+    p_alive_drop_reason,
+    reason_columns,
+    rhythm,
+    rhythm_reason,
+    risk_reason,
+    satisfaction_drop_reason,
+    spend_decline_reason,
+)
+from corecustomers.insights.alert_settings import (
+    ALERT_METHODS,
+    AlertMethod,
+    AlertSettings,
+    AlertThresholds,
+)
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -91,9 +114,6 @@ logger = logging.getLogger(__name__)
 CORE_TIERS: Final = ("strategic", "key")
 """Tiers whose customers are core by default (战略客户, 重点客户)."""
 
-REASON_CODES: Final = ("p_alive_drop", "overdue", "spend_decline", "satisfaction_drop")
-"""The alert reason codes, in the order they are listed in ``alert_reason``."""
-
 ALERT_COLUMNS: Final = (
     "customer_id",
     "core",
@@ -107,219 +127,8 @@ ALERT_COLUMNS: Final = (
 )
 """Columns of :func:`early_warnings`, in order."""
 
-AlertMethod = Literal["risk", "p_alive", "recency", "rules"]
-"""How the alert list is made: ``risk`` (calibrated churn risk at least the threshold,
-then by value at stake), ``p_alive`` (lowest P(alive) first), ``recency`` (longest since
-the last purchase first) or ``rules`` (the previous rule set, by value at stake)."""
-
-ALERT_METHODS: Final = ("risk", "p_alive", "recency", "rules")
-"""The values of :data:`AlertMethod`."""
-
-_BEHAVIOUR_NEEDED: Final = (
-    "customer_id",
-    "n_purchase_days",
-    "days_since_last_purchase",
-    "mean_gap_days",
-    "overdue_ratio",
-    "spend_last_90d",
-    "spend_prev_90d",
-    "spend_trend",
-    "spend_last_365d",
-)
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertThresholds:
-    """The thresholds of the early-warning rules.
-
-    Parameters
-    ----------
-    p_alive_drop
-        Alert when P(alive) fell by *more than* this many probability points since the
-        previous snapshot. Between 0 and 1; default 0.20.
-    overdue_ratio
-        Alert when days since the last purchase exceed this multiple of the customer's
-        mean gap between purchase days. Positive; default 2.0.
-    min_purchase_days
-        Purchase days a customer needs before the overdue rule applies (a rhythm needs
-        at least two gaps). At least 2; default 3.
-    spend_drop_share
-        Alert on spend when the trend is negative and the last 90 days' net spend is
-        *below* this share of the previous 90 days'. Between 0 and 1; default 0.50.
-    satisfaction_drop
-        Alert when satisfaction fell by *at least* this many points of the survey's
-        scale. Positive; default 1.0.
-    typical_gap_fallback
-        Hold customers with fewer than ``min_purchase_days`` purchase days to the typical
-        gap between purchase days (the median mean gap of the customers with enough);
-        ``False`` leaves them out of the overdue rule. Default ``True``.
-
-    Raises
-    ------
-    ConfigError
-        If a threshold is out of its range.
-
-    Examples
-    --------
-    >>> AlertThresholds(overdue_ratio=3.0).overdue_ratio
-    3.0
-    >>> AlertThresholds(spend_drop_share=1.5)
-    Traceback (most recent call last):
-    ...
-    corecustomers.errors.ConfigError: spend_drop_share must be a number in (0, 1], got 1.5.
-    """
-
-    p_alive_drop: float = 0.20
-    overdue_ratio: float = 2.0
-    min_purchase_days: int = 3
-    spend_drop_share: float = 0.50
-    satisfaction_drop: float = 1.0
-    typical_gap_fallback: bool = True
-
-    def __post_init__(self) -> None:
-        checks: tuple[tuple[str, float, Callable[[float], bool], str], ...] = (
-            ("p_alive_drop", self.p_alive_drop, lambda x: 0.0 <= x < 1.0, "in [0, 1)"),
-            ("overdue_ratio", self.overdue_ratio, lambda x: x > 0.0, "above 0"),
-            ("spend_drop_share", self.spend_drop_share, lambda x: 0.0 < x <= 1.0, "in (0, 1]"),
-            ("satisfaction_drop", self.satisfaction_drop, lambda x: x > 0.0, "above 0"),
-        )
-        for name, value, ok, where in checks:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or not ok(float(value))
-            ):
-                raise ConfigError(f"{name} must be a number {where}, got {value!r}.")
-        days = self.min_purchase_days
-        if isinstance(days, bool) or not isinstance(days, int) or days < 2:
-            raise ConfigError(
-                f"min_purchase_days must be an integer of at least 2 (a rhythm needs a "
-                f"gap), got {days!r}."
-            )
-        if not isinstance(self.typical_gap_fallback, bool):
-            raise ConfigError(
-                f"typical_gap_fallback must be True or False, got {self.typical_gap_fallback!r}."
-            )
-
-
 MIN_P_ALIVE: Final = 0.05
 """Floor of P(alive) in the value at stake ``clv / P(alive)``."""
-
-_RETIRED: Final[dict[str, str]] = {}
-"""``[alerts]`` keys that no longer exist, with what replaced them (none retired yet)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSettings:
-    """The ``[alerts]`` table of ``corecustomers.toml``.
-
-    Parameters
-    ----------
-    thresholds
-        The previous rule set (:class:`AlertThresholds`; its keys keep their meaning):
-        the ``rules`` method and baseline, and the signals an alert's reason names.
-    risk_window_days
-        The churn risk is the probability of no purchase in the next this many days.
-        Default 90.
-    max_share_of_core
-        The alert budget: at most this share of the core customers is alerted per run
-        (rounded down). In (0, 1]; default 0.10.
-    risk_score
-        Which score the calibrated churn risk is: ``auto`` (default: whichever of the
-        classifier, 1 - P(alive) and days since the last purchase ranks best the core
-        customers of the time-shifted validation whom an alert could reach -- idle at
-        least ``min_idle_days`` and past ``min_overdue_ratio`` times their usual gap),
-        ``model``, ``p_alive`` or ``recency`` (see :mod:`corecustomers.insights.risk`).
-    min_risk
-        The calibrated risk an alert needs with the ``risk`` method; None (default)
-        chooses it on the time-shifted validation.
-    min_idle_days
-        No alert for a customer who bought fewer than this many days ago, however
-        short their usual gap. Default 14.
-    min_overdue_ratio
-        No alert for a customer whose days since the last purchase are below this many
-        times their usual gap between purchase days: a slow buyer on their own pace is
-        not being lost. Default 1.0; 0 turns it off.
-
-    Examples
-    --------
-    >>> AlertSettings.from_config({"overdue_ratio": 3.0, "max_share_of_core": 0.05})
-    ... # doctest: +ELLIPSIS
-    AlertSettings(thresholds=AlertThresholds(p_alive_drop=0.2, overdue_ratio=3.0, ...), \
-risk_window_days=90, max_share_of_core=0.05, risk_score='auto', min_risk=None, min_idle_days=14, \
-min_overdue_ratio=1.0)
-    >>> AlertSettings.from_config({"budget": 3})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    corecustomers.errors.ConfigError: unknown key(s) budget in [alerts]; known: ...
-    """
-
-    thresholds: AlertThresholds = AlertThresholds()
-    risk_window_days: int = 90
-    max_share_of_core: float = 0.10
-    risk_score: Literal["auto", "model", "p_alive", "recency"] = "auto"
-    min_risk: float | None = None
-    min_idle_days: int = 14
-    min_overdue_ratio: float = 1.0
-
-    def __post_init__(self) -> None:
-        days = self.risk_window_days
-        if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 730:
-            raise ConfigError(
-                f"[alerts] risk_window_days must be a whole number of days from 7 to 730, "
-                f"got {days!r}."
-            )
-        share = self.max_share_of_core
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
-            raise ConfigError(
-                f"[alerts] max_share_of_core must be a share in (0, 1] (0.10 is 10 % of the "
-                f"core customers), got {share!r}."
-            )
-        if self.risk_score not in ("auto", "model", "p_alive", "recency"):
-            raise ConfigError(
-                f"[alerts] risk_score must be one of auto, model, p_alive, recency; got "
-                f"{self.risk_score!r}."
-            )
-        risk = self.min_risk
-        if risk is not None and (
-            isinstance(risk, bool) or not isinstance(risk, int | float) or not 0 < risk < 1
-        ):
-            raise ConfigError(f"[alerts] min_risk must be a probability in (0, 1), got {risk!r}.")
-        ratio = self.min_overdue_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio >= 0:
-            raise ConfigError(
-                f"[alerts] min_overdue_ratio must be a number >= 0 (1.0: past their usual "
-                f"gap), got {ratio!r}."
-            )
-        idle = self.min_idle_days
-        if isinstance(idle, bool) or not isinstance(idle, int) or idle < 0:
-            raise ConfigError(
-                f"[alerts] min_idle_days must be a whole number of days >= 0, got {idle!r}."
-            )
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> AlertSettings:
-        """Read the ``[alerts]`` mapping; unknown or retired keys are a ConfigError."""
-        data = dict(config or {})
-        retired = [k for k in data if k in _RETIRED]
-        if retired:
-            raise ConfigError(
-                "; ".join(f"[alerts] {k} was retired: {_RETIRED[k]}" for k in retired)
-            )
-        rule_keys = {f.name for f in dataclasses.fields(AlertThresholds)}
-        own = {f.name for f in dataclasses.fields(cls)} - {"thresholds"}
-        unknown = set(data) - rule_keys - own
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join(sorted(unknown))} in [alerts]; known: "
-                f"{', '.join(sorted(rule_keys | own))}"
-            )
-        rules = AlertThresholds(**{k: v for k, v in data.items() if k in rule_keys})
-        return cls(thresholds=rules, **{k: v for k, v in data.items() if k in own})
 
 
 def alert_eligible(
@@ -334,12 +143,9 @@ def alert_eligible(
     least ``min_overdue_ratio`` times their usual gap (as :func:`early_warnings` decides).
     """
     ids = np.asarray([str(i) for i in customer_id], dtype=object)
-    _require(behaviour, _BEHAVIOUR_NEEDED, "behaviour table")
-    where = _positions(ids, _ids(behaviour, "behaviour table"))
-    beh = {name: _floats(behaviour[name], where) for name in _BEHAVIOUR_NEEDED[1:]}
-    beh["all_mean_gaps"] = _regular_gaps(behaviour, thresholds.min_purchase_days)
-    _, _, idle, _, ratio = _overdue(beh, thresholds)
-    return ~(_known(idle, np.inf) < min_idle_days) & ~(_known(ratio) < min_overdue_ratio)
+    beh = behaviour_arrays(behaviour, ids, thresholds.min_purchase_days)
+    r = rhythm(beh, thresholds)
+    return ~(known(r.idle, np.inf) < min_idle_days) & ~(known(r.ratio) < min_overdue_ratio)
 
 
 def alert_budget(n_core: int, max_share_of_core: float) -> int:
@@ -550,136 +356,33 @@ the previous 90 days (200.00), and falling.
 40.00，仅为前90天（200.00）的20%，呈下降趋势。
     """
     limits = AlertThresholds() if thresholds is None else thresholds
-    ids = _ids(scored, "scored customers")
+    ids = customer_ids(scored, "scored customers")
     core = core_customers(scored, core_tiers=core_tiers)
     n = len(ids)
+    beh = behaviour_arrays(behaviour, ids, limits.min_purchase_days)
 
-    _require(behaviour, _BEHAVIOUR_NEEDED, "behaviour table")
-    where = _positions(ids, _ids(behaviour, "behaviour table"))
-    beh = {name: _floats(behaviour[name], where) for name in _BEHAVIOUR_NEEDED[1:]}
-    beh["all_mean_gaps"] = _regular_gaps(behaviour, limits.min_purchase_days)
-
-    reasons: dict[str, BoolArray] = {}
-    texts: dict[str, tuple[pa.Array, pa.Array]] = {}
-
-    # (a) P(alive) fell since the previous snapshot
+    reasons: dict[str, Phrases] = {}
     if previous is not None and "p_alive" in scored.column_names:
-        _require(previous, ("customer_id", "p_alive"), "previous snapshot")
-        before = _floats(previous["p_alive"], _positions(ids, _ids(previous, "previous snapshot")))
-        now = _floats(scored["p_alive"], np.arange(n))
-        hit = _known(before - now) > limits.p_alive_drop
-        reasons["p_alive_drop"] = hit
-        at = np.flatnonzero(hit)
-        b, a = fixed(before[at], 2), fixed(now[at], 2)
-        texts["p_alive_drop"] = (
-            scatter(n, at, concat("probability of being active fell from ", b, " to ", a)),
-            scatter(n, at, concat("活跃概率从", b, "降至", a)),
-        )
+        reasons["p_alive_drop"] = p_alive_drop_reason(scored, ids, previous, limits)
     elif previous is None:
         logger.info("no previous snapshot: the p_alive_drop alert rule is skipped")
     else:
         logger.info("the scored customers have no p_alive: the p_alive_drop rule is skipped")
-
-    # (b) overdue against the customer's own rhythm, or the typical one
-    hit, own, idle, gap, ratio = _overdue(beh, limits)
-    reasons["overdue"] = hit
-    at = np.flatnonzero(hit)
-    days, times, usual = fixed(idle[at], 0), fixed(ratio[at], 1), fixed(gap[at], 0)
-    whose = own[at].astype(bool)
-    texts["overdue"] = (
-        scatter(
-            n,
-            at,
-            concat(
-                days,
-                " days since the last purchase, ",
-                times,
-                " times the ",
-                np.where(whose, "usual", "typical customer's"),
-                " gap of ",
-                usual,
-                " days",
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "距上次购买已",
-                days,
-                "天，是",
-                np.where(whose, "平常", "一般客户的"),
-                "购买间隔（",
-                usual,
-                "天）的",
-                times,
-                "倍",
-            ),
-        ),
-    )
-
-    # (c) spend declining over recent windows
-    last, prev = beh["spend_last_90d"], beh["spend_prev_90d"]
-    trend = beh["spend_trend"]
-    prev_known = _known(prev)
-    hit = (
-        (_known(trend) < 0)
-        & (prev_known > 0)
-        & (_known(last, np.inf) < limits.spend_drop_share * prev_known)
-    )
-    reasons["spend_decline"] = hit
-    at = np.flatnonzero(hit)
-    now_spend, before_spend = grouped(last[at], 2), grouped(prev[at], 2)
-    share = fixed(100.0 * last[at] / prev[at], 0)
-    texts["spend_decline"] = (
-        scatter(
-            n,
-            at,
-            concat(
-                "net spend in the last 90 days ",
-                now_spend,
-                ", ",
-                share,
-                " % of the previous 90 days (",
-                before_spend,
-                "), and falling",
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "近90天净消费",
-                now_spend,
-                "，仅为前90天（",
-                before_spend,
-                "）的",
-                share,
-                "%，呈下降趋势",
-            ),
-        ),
-    )
-
-    # (d) satisfaction fell (a hook for the service's surveys)
+    r = rhythm(beh, limits)
+    reasons["overdue"] = overdue_reason(r)
+    reasons["spend_decline"] = spend_decline_reason(beh, limits)
     if satisfaction is not None and previous_satisfaction is not None:
-        s_now = _survey(satisfaction, ids, "satisfaction table")
-        s_before = _survey(previous_satisfaction, ids, "previous satisfaction table")
-        hit = _known(s_before - s_now) >= limits.satisfaction_drop
-        reasons["satisfaction_drop"] = hit
-        at = np.flatnonzero(hit)
-        b, a = general(s_before[at]), general(s_now[at])
-        texts["satisfaction_drop"] = (
-            scatter(n, at, concat("satisfaction fell from ", b, " to ", a)),
-            scatter(n, at, concat("满意度从", b, "降至", a)),
+        reasons["satisfaction_drop"] = satisfaction_drop_reason(
+            ids, satisfaction, previous_satisfaction, limits
         )
     elif satisfaction is not None or previous_satisfaction is not None:
         logger.info("only one satisfaction survey: the satisfaction_drop rule is skipped")
 
     tripped = np.logical_or.reduce(
-        [reasons[c] for c in REASON_CODES if c in reasons], initial=False
+        [reasons[c].hit for c in REASON_CODES if c in reasons], initial=False
     ) & np.ones(n, dtype=bool)
     stake = _value_at_stake(scored, beh["spend_last_365d"], value_if_kept)
-    eligible = ~(_known(idle, np.inf) < min_idle_days) & ~(_known(ratio) < min_overdue_ratio)
+    eligible = ~(known(r.idle, np.inf) < min_idle_days) & ~(known(r.ratio) < min_overdue_ratio)
     risk_known = None if risk is None else np.asarray(risk, dtype=np.float64)
     if risk_known is not None and len(risk_known) != n:
         raise InputError(
@@ -689,64 +392,25 @@ the previous 90 days (200.00), and falling.
     if method == "risk":
         if risk_known is None or min_risk is None:
             raise ConfigError("the 'risk' alert method needs the churn risk and min_risk")
-        candidates = core & eligible & (_known(risk_known, -1.0) >= min_risk)
+        candidates = core & eligible & (known(risk_known, -1.0) >= min_risk)
         alert = pick(candidates, [stake], ids, budget)
     elif method == "p_alive":
         if "p_alive" not in scored.column_names:
             raise InputError("the 'p_alive' alert method needs p_alive", column="p_alive")
-        p_alive = _floats(scored["p_alive"], np.arange(n))
+        p_alive = floats(scored["p_alive"], np.arange(n))
         alert = pick(core & eligible, [1.0 - p_alive, stake], ids, budget)
     elif method == "recency":
-        alert = pick(core & eligible, [idle, stake], ids, budget)
+        alert = pick(core & eligible, [r.idle, stake], ids, budget)
     else:
         alert = pick(core & eligible & tripped, [stake], ids, budget)
     order: list[str] = [c for c in REASON_CODES if c in reasons]
     if risk_known is not None:
-        reasons["churn_risk"] = ~np.isnan(risk_known)
-        at_r = np.flatnonzero(reasons["churn_risk"])
-        r, share = fixed(risk_known[at_r], 2), fixed(100.0 * risk_known[at_r], 0)
-        window = str(risk_window_days)
-        texts["churn_risk"] = (
-            scatter(
-                n, at_r, concat("churn risk ", r, " (no purchase in the next ", window, " days)")
-            ),
-            scatter(
-                n, at_r, concat("流失风险", r, "（未来", window, "天内无购买的概率", share, "%）")
-            ),
-        )
+        reasons["churn_risk"] = risk_reason(risk_known, risk_window_days)
         order.insert(0, "churn_risk")
     # when no rule tripped, the reason names the customer's rhythm instead
-    quiet = alert & ~tripped & ~np.isnan(idle)
-    at = np.flatnonzero(quiet)
-    known_gap = ~np.isnan(gap[at])
-    days_text, gap_text = fixed(idle[at], 0), fixed(np.where(known_gap, gap[at], 0.0), 0)
-    times_text = fixed(np.where(known_gap, ratio[at], 0.0), 1)
-    reasons["recency"] = quiet
-    texts["recency"] = (
-        scatter(
-            n,
-            at,
-            concat(
-                days_text,
-                " days since the last purchase",
-                np.where(known_gap, concat(", ", times_text, " times the usual gap of "), ""),
-                np.where(known_gap, concat(gap_text, " days"), ""),
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "距上次购买已",
-                days_text,
-                "天",
-                np.where(known_gap, concat("，是平常购买间隔（", gap_text, "天）的"), ""),
-                np.where(known_gap, concat(times_text, "倍"), ""),
-            ),
-        ),
-    )
+    reasons["recency"] = rhythm_reason(alert & ~tripped & ~np.isnan(r.idle), r)
     order.append("recency")
-    codes, en, zh = _reason_columns(alert, reasons, texts, order)
+    codes, en, zh = reason_columns(alert, reasons, order)
     return pa.table(
         {
             "customer_id": pa.array(ids, pa.string()),
@@ -866,122 +530,13 @@ def evaluate_alerts(alerted: Any, core: Any, holdout_purchases: Any) -> dict[str
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _require(table: pa.Table, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise InputError(
-            f"the {what} lacks {', '.join(missing)}; compute it with the matching "
-            f"corecustomers function (see docs/CONTRACTS.md).",
-            column=missing[0],
-        )
-
-
-def _ids(table: pa.Table, what: str) -> NDArray[np.object_]:
-    """The customer ids of ``table`` as an object array; reject nulls and duplicates."""
-    _require(table, ("customer_id",), what)
-    column = table["customer_id"].cast(pa.string())
-    if column.null_count:
-        raise InputError(f"the {what} has missing customer ids", column="customer_id")
-    ids = np.asarray(column.to_pylist(), dtype=object)
-    if len(np.unique(ids)) != len(ids):
-        raise InputError(
-            f"the {what} repeats customer ids; it must have one row per customer.",
-            column="customer_id",
-        )
-    return ids
-
-
-def _positions(ids: NDArray[np.object_], other: NDArray[np.object_]) -> NDArray[np.int64]:
-    """Index of each of ``ids`` in ``other``; -1 when absent."""
-    found = pc.index_in(pa.array(ids, pa.string()), value_set=pa.array(other, pa.string()))
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _floats(column: pa.ChunkedArray | pa.Array, where: NDArray[np.int64]) -> FloatArray:
-    """``column`` as float64 at ``where``, NaN for nulls and for position -1."""
-    values = np.asarray(
-        pc.fill_null(column.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False),
-        dtype=np.float64,
-    )
-    out = np.full(len(where), np.nan)
-    present = where >= 0
-    out[present] = values[where[present]]
-    return out
-
-
-def _overdue(
-    beh: dict[str, FloatArray], limits: AlertThresholds
-) -> tuple[BoolArray, BoolArray, FloatArray, FloatArray, FloatArray]:
-    """The overdue rule: hit, own rhythm used, idle days, usual gap and their ratio."""
-    days = _known(beh["n_purchase_days"], 0.0)
-    idle = beh["days_since_last_purchase"]
-    own = days >= limits.min_purchase_days
-    gap = np.where(own, beh["mean_gap_days"], np.nan)
-    ratio = np.where(own, beh["overdue_ratio"], np.nan)
-    regular = beh["all_mean_gaps"]
-    if limits.typical_gap_fallback and regular.size:
-        typical = float(np.median(regular))
-        short = ~own & (days >= 1)
-        gap = np.where(short, typical, gap)
-        ratio = np.where(short, idle / typical, ratio)
-    hit = _known(ratio) > limits.overdue_ratio
-    return hit, own, idle, gap, ratio
-
-
-def _regular_gaps(behaviour: pa.Table, min_days: int) -> FloatArray:
-    """Mean gaps of every customer of ``behaviour`` with at least ``min_days`` purchase days."""
-    everyone = np.arange(behaviour.num_rows)
-    days = _known(_floats(behaviour["n_purchase_days"], everyone), 0.0)
-    gaps = _floats(behaviour["mean_gap_days"], everyone)
-    return gaps[(days >= min_days) & ~np.isnan(gaps)]
-
-
-def _known(values: FloatArray, fill: float = np.nan) -> FloatArray:
-    """``values`` with NaN replaced by ``fill``; comparisons with NaN are False anyway."""
-    return np.where(np.isnan(values), fill, values)
-
-
-def _survey(table: pa.Table, ids: NDArray[np.object_], what: str) -> FloatArray:
-    _require(table, ("customer_id", "satisfaction"), what)
-    return _floats(table["satisfaction"], _positions(ids, _ids(table, what)))
-
-
-def _reason_columns(
-    alert: BoolArray,
-    reasons: dict[str, BoolArray],
-    texts: dict[str, tuple[pa.Array, pa.Array]],
-    order: Sequence[str],
-) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """``alert_reason`` (codes) and the English and Chinese sentences, column-wise.
-
-    Each rule's phrase column is null where it did not trip; a sentence joins the
-    phrases of the tripped rules, in :data:`REASON_CODES` order, of the alerted customers.
-    """
-    tripped = [c for c in order if c in reasons]
-    none = pa.scalar(None, pa.string())
-    flag = pa.array(alert, pa.bool_())
-    if not tripped:
-        empty = pa.nulls(len(alert), pa.string())
-        return empty, empty, empty
-    code_columns = [
-        pc.if_else(pa.array(reasons[c] & alert, pa.bool_()), pa.scalar(c), none) for c in tripped
-    ]
-    codes = pc.if_else(flag, join_present(code_columns, ","), none)
-    sentences = []
-    for lang, (head, sep, end) in enumerate((("At risk: ", "; ", "."), ("流失预警：", "；", "。"))):
-        joined = join_present([texts[c][lang] for c in tripped], sep)
-        text = pc.binary_join_element_wise(head, joined, end, "")
-        sentences.append(pc.if_else(flag, pc.fill_null(text, head.rstrip(": ：") + end), none))
-    return codes, sentences[0], sentences[1]
-
-
 def _value_at_stake(scored: pa.Table, trailing_year: FloatArray, if_kept: bool) -> FloatArray:
-    stake = _known(trailing_year, 0.0)
+    stake = known(trailing_year, 0.0)
     if "clv" in scored.column_names:
-        clv = _floats(scored["clv"], np.arange(scored.num_rows))
+        clv = floats(scored["clv"], np.arange(scored.num_rows))
         if if_kept and "p_alive" in scored.column_names:
-            alive = _floats(scored["p_alive"], np.arange(scored.num_rows))
-            clv = clv / np.clip(_known(alive, 1.0), MIN_P_ALIVE, 1.0)
+            alive = floats(scored["p_alive"], np.arange(scored.num_rows))
+            clv = clv / np.clip(known(alive, 1.0), MIN_P_ALIVE, 1.0)
         stake = np.where(np.isnan(clv), stake, clv)
     return np.maximum(stake, 0.0)
 
