@@ -203,7 +203,7 @@ class Settings:
 
 
 def _redact(url: str) -> str:
-    from corecustomers.data.connect import _redact as redact
+    from corecustomers.data.connect import redact_url as redact
 
     return redact(url)
 

@@ -16,7 +16,7 @@ from ibis.backends import BaseBackend
 
 from corecustomers.errors import ConfigError, SourceError
 
-__all__ = ["Engine", "connect", "connect_engine", "is_duckdb"]
+__all__ = ["Engine", "connect", "connect_engine", "is_duckdb", "redact_url"]
 
 Engine = Literal["duckdb", "spark"]
 
@@ -103,12 +103,12 @@ def connect(url: str) -> BaseBackend:
         return ibis.connect(url)
     except ImportError as exc:  # Ibis found the backend, not its driver
         raise SourceError(
-            f"cannot connect to {_redact(url)}: the driver for {_scheme(url)!r} URLs is not "
+            f"cannot connect to {redact_url(url)}: the driver for {_scheme(url)!r} URLs is not "
             f"installed; install it with: {_install_hint(url)}"
         ) from exc
     except Exception as exc:
         raise SourceError(
-            f"cannot connect to {_redact(url)}: {exc}. Check the URL "
+            f"cannot connect to {redact_url(url)}: {exc}. Check the URL "
             "(e.g. postgresql://user@host:5432/dbname or duckdb:///path/file.db) and that "
             "the server is running and accepts this user."
         ) from exc
@@ -135,7 +135,7 @@ def is_duckdb(con: BaseBackend) -> bool:
     return bool(con.name == "duckdb")
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """Hide a password in a connection URL before it is printed."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

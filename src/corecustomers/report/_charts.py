@@ -66,7 +66,7 @@ ACTUAL = s.TEXT
 PREDICTED = s.PRIMARY
 
 
-def _legend(items: Sequence[tuple[str, str, str]], x: float, y: float) -> Markup:
+def chart_legend(items: Sequence[tuple[str, str, str]], x: float, y: float) -> Markup:
     """A horizontal legend at ``(x, y)``; items are ``(label, colour, "box"|"line"|"dash")``."""
     parts: list[str] = []
     for label, colour, kind in items:
@@ -81,7 +81,7 @@ def _legend(items: Sequence[tuple[str, str, str]], x: float, y: float) -> Markup
     return s.group(parts, class_="legend")
 
 
-def _y_grid(
+def y_gridlines(
     scale: s.Scale, ticks: Sequence[float], labels: Sequence[str], x0: float, x1: float
 ) -> Markup:
     parts: list[str] = []
@@ -120,7 +120,7 @@ def lorenz(
     ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     labels = [fmt.percent(t, 0) for t in ticks]
     parts: list[str] = [
-        _y_grid(y, ticks, labels, left, width - right),
+        y_gridlines(y, ticks, labels, left, width - right),
         _x_labels(x, ticks, labels, height - bottom + 20, grid=top),
         s.line(left, y(0), width - right, y(0), stroke=s.AXIS),
     ]
@@ -170,7 +170,7 @@ def lorenz(
         )
     )
     parts.append(
-        _legend(
+        chart_legend(
             [
                 (words("chart.lorenz.curve"), s.PRIMARY, "line"),
                 (words("chart.lorenz.equal"), s.AXIS, "dash"),
@@ -196,7 +196,7 @@ def segments(bars: Sequence[Bar], words: Words, fmt: NumberFormat) -> Chart:
     x = s.Scale(0, ticks[-1], left, width - right)
     parts: list[str] = [
         _x_labels(x, ticks, [fmt.percent(t, 0) for t in ticks], height - 12, grid=top - 6),
-        _legend(
+        chart_legend(
             [
                 (words("chart.segments.customers"), s.SECONDARY, "box"),
                 (words("chart.segments.revenue"), s.PRIMARY, "box"),
@@ -423,7 +423,7 @@ def abc(bars: Sequence[Bar], value: str, words: Words, fmt: NumberFormat) -> Cha
         )
         for b in bars
     ]
-    parts: list[str] = [_legend(legend, left, 16)]
+    parts: list[str] = [chart_legend(legend, left, 16)]
     for row, (name, attr) in enumerate(
         (
             (words("chart.abc.customers"), "share_customers"),
@@ -511,7 +511,7 @@ def holdout_tracking(
     x = s.Scale(0, max(n - 1, 1), left, width - right)
     decimals = tick_decimals(ticks[1] - ticks[0]) if len(ticks) > 1 else 0
     parts: list[str] = [
-        _y_grid(y, ticks, [fmt.decimal(t, decimals) for t in ticks], left, width - right)
+        y_gridlines(y, ticks, [fmt.decimal(t, decimals) for t in ticks], left, width - right)
     ]
     every = max(1, -(-n // 6))
     shown = list(range(0, n, every))
@@ -545,7 +545,9 @@ def holdout_tracking(
     )
     parts.append(s.text(16, (top + height - bottom) / 2, y_label, anchor="middle", rotate=-90))
     parts.append(
-        _legend([(label, colour, kind) for label, _, colour, _, kind in series], left, height - 14)
+        chart_legend(
+            [(label, colour, kind) for label, _, colour, _, kind in series], left, height - 14
+        )
     )
     title = (
         words("chart.tracking.cumulative_title")
@@ -564,7 +566,7 @@ def holdout_frequency(bins: Sequence[FrequencyBin], words: Words, fmt: NumberFor
     y = s.Scale(0, ticks[-1], height - bottom, top)
     decimals = tick_decimals(ticks[1] - ticks[0]) if len(ticks) > 1 else 0
     parts: list[str] = [
-        _y_grid(y, ticks, [fmt.decimal(t, decimals) for t in ticks], left, width - right)
+        y_gridlines(y, ticks, [fmt.decimal(t, decimals) for t in ticks], left, width - right)
     ]
     slot = (width - right - left) / max(len(bins), 1)
     bar_w = min(slot * 0.36, 28.0)
@@ -615,7 +617,7 @@ def holdout_frequency(bins: Sequence[FrequencyBin], words: Words, fmt: NumberFor
         )
     )
     parts.append(
-        _legend(
+        chart_legend(
             [(words("chart.actual"), ACTUAL, "box"), (words("chart.predicted"), PREDICTED, "box")],
             left,
             height - 14,
@@ -635,7 +637,9 @@ def histogram(
     y_ticks = s.nice_ticks(0, max([*counts, 1]), 5)
     y_ticks = [t for t in y_ticks if float(t).is_integer()] or [0.0, 1.0]
     y = s.Scale(0, y_ticks[-1], height - bottom, top)
-    parts: list[str] = [_y_grid(y, y_ticks, [fmt.integer(t) for t in y_ticks], left, width - right)]
+    parts: list[str] = [
+        y_gridlines(y, y_ticks, [fmt.integer(t) for t in y_ticks], left, width - right)
+    ]
     for lo, hi, count in zip(edges[:-1], edges[1:], counts, strict=True):
         tip = words("chart.clv.bin", lo=fmt.money(lo), hi=fmt.money(hi), count=fmt.integer(count))
         parts.append(

@@ -17,7 +17,7 @@ from typing import Final
 from markupsafe import Markup
 
 from corecustomers.report import _svg as s
-from corecustomers.report._charts import Chart, _legend, _y_grid
+from corecustomers.report._charts import Chart, chart_legend, y_gridlines
 from corecustomers.report._labels import Words
 from corecustomers.report._numbers import NumberFormat
 
@@ -81,7 +81,7 @@ def tiers(bars: Sequence[TierBar], words: Words, fmt: NumberFormat) -> Chart:
     left, right = label_w + 24, 16.0
     height = 40 + len(measures) * (bar_h + gap) + 4
     x = s.Scale(0, 1, left, width - right)
-    parts: list[str] = [_legend([(b.label, b.colour, "box") for b in bars], left, 16)]
+    parts: list[str] = [chart_legend([(b.label, b.colour, "box") for b in bars], left, 16)]
     for row, (name, attr, text_attr) in enumerate(measures):
         y0 = 36 + row * (bar_h + gap)
         parts.append(
@@ -286,7 +286,7 @@ def migration(
         (words("chart.migration.up"), UP, "box"),
         (words("chart.migration.down"), DOWN, "box"),
     ]
-    parts.append(_legend(legend, x_left, height - 18))
+    parts.append(chart_legend(legend, x_left, height - 18))
     title = words("chart.migration.title", before=before, after=after)
     return Chart("migration", title, s.svg(width, height, title, *parts), wide=True)
 
@@ -337,7 +337,7 @@ def migration_series(
     totals = [sum(t.sizes[k] for t in core_tiers) for k in range(n)]
     ticks = s.nice_ticks(0, max([*totals, 1]), 4)
     y = s.Scale(0, ticks[-1], top_panel[1], top_panel[0])
-    parts.append(_y_grid(y, ticks, [fmt.integer(t) for t in ticks], left, width - right))
+    parts.append(y_gridlines(y, ticks, [fmt.integer(t) for t in ticks], left, width - right))
     for k, date in enumerate(dates):
         cx = left + (k + 0.5) * slot
         base = 0.0
@@ -448,7 +448,7 @@ def migration_series(
         (words("mig.flow.downgraded"), DOWNGRADED, "box"),
         (words("mig.flow.lost"), DOWN, "box"),
     ]
-    parts.append(_legend(legend, left, height - 12))
+    parts.append(chart_legend(legend, left, height - 12))
     title = words("chart.series.title")
     return Chart("migration-series", title, s.svg(width, height, title, *parts), wide=True)
 
@@ -532,7 +532,7 @@ def _hbars(
         )
     parts.append(s.line(x(0), top - 4, x(0), plot_bottom, stroke=s.AXIS))
     if legend:
-        parts.append(_legend(legend, left, height - 12))
+        parts.append(chart_legend(legend, left, height - 12))
     return Chart(key, title, s.svg(width, height, title, *parts))
 
 
@@ -579,7 +579,9 @@ def recommendations(
     known = [v for v in [*model, *baseline] if v is not None]
     ticks = s.nice_ticks(0, max([*known, 0.1]), 4)
     y = s.Scale(0, ticks[-1], height - bottom, top)
-    parts: list[str] = [_y_grid(y, ticks, [fmt.percent(t, 0) for t in ticks], left, width - right)]
+    parts: list[str] = [
+        y_gridlines(y, ticks, [fmt.percent(t, 0) for t in ticks], left, width - right)
+    ]
     slot = (width - right - left) / max(len(ks), 1)
     bar_w = min(slot * 0.3, 64.0)
     series = (
@@ -615,7 +617,7 @@ def recommendations(
         )
     parts.append(s.line(left, y(0), width - right, y(0), stroke=s.AXIS))
     parts.append(
-        _legend([(name, colour, "box") for name, _, colour, _ in series], left, height - 14)
+        chart_legend([(name, colour, "box") for name, _, colour, _ in series], left, height - 14)
     )
     title = words("chart.rec.title")
     return Chart("recommendations", title, s.svg(width, height, title, *parts))

@@ -44,6 +44,8 @@ from corecustomers.errors import ConfigError
 from corecustomers.segments.schemes import CN8, NAMED
 
 __all__ = [
+    "OP_EN",
+    "OP_ZH",
     "Condition",
     "ConditionResult",
     "CustomerColumns",
@@ -51,8 +53,13 @@ __all__ = [
     "Op",
     "Scalar",
     "Value",
+    "Wording",
+    "condition_wording",
     "evaluate_condition",
+    "format_value",
+    "is_number",
     "rank_pct",
+    "top_phrase",
 ]
 
 Op = Literal[">=", ">", "<=", "<", "==", "in", "not in"]
@@ -75,7 +82,8 @@ _SIGNIFICANT: Final = 12
 _DAYS_PER_YEAR: Final = 365.25
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -154,7 +162,7 @@ class Condition:
             self._check_value(self.exit, "exit")
             self._check_exit()
         if self.band is not None:
-            if not _is_number(self.band) or not 0.0 <= self.band < 1.0:
+            if not is_number(self.band) or not 0.0 <= self.band < 1.0:
                 raise ConfigError(
                     f"key 'band' must be a number from 0 to below 1, got {self.band!r}"
                 )
@@ -173,16 +181,16 @@ class Condition:
     def _check_value(self, value: object, key: str) -> None:
         if self.op in ("in", "not in"):
             items = value if isinstance(value, tuple) else ()
-            ok = all(_is_number(v) or isinstance(v, str | bool) for v in items)
+            ok = all(is_number(v) or isinstance(v, str | bool) for v in items)
             if not items or not ok or len({_kind_of(v) for v in items}) != 1:
                 raise ConfigError(
                     f"key {key!r} must be a non-empty list of numbers, texts or true/false "
                     f"(one kind) for op {self.op!r}, got {_plain(cast(Value, value))!r}"
                 )
         elif self.op == "==":
-            if not (_is_number(value) or isinstance(value, str | bool)):
+            if not (is_number(value) or isinstance(value, str | bool)):
                 raise ConfigError(f"key {key!r} must be a number, a text or true/false")
-        elif not _is_number(value):
+        elif not is_number(value):
             raise ConfigError(f"key {key!r} must be a number for op {self.op!r}, got {value!r}")
         if self.ranked and self.op in _ORDERING and not 0.0 <= float(cast(float, value)) <= 1.0:
             raise ConfigError(f"key {key!r} of a rank_pct condition is a share from 0 to 1")
@@ -446,7 +454,9 @@ def evaluate_condition(
 
 
 @dataclass(frozen=True, slots=True)
-class _Wording:
+class Wording:
+    """A column's noun and value templates in English and Chinese, and its format."""
+
     noun_en: str
     noun_zh: str
     fmt: Format
@@ -454,53 +464,55 @@ class _Wording:
     template_zh: str = "{noun} {v}"
 
 
-_WORDINGS: Final[dict[str, _Wording]] = {
-    "clv": _Wording("predicted {h}-month value", "预测{h}个月价值", "money"),
-    "total_spend": _Wording("historic spend", "历史消费", "money"),
-    "monetary_value": _Wording("average repeat purchase", "平均复购金额", "money"),
-    "expected_spend": _Wording("expected spend per purchase", "预计客单价", "money"),
-    "expected_purchases": _Wording("expected purchases", "预计购买次数", "number"),
-    "p_alive": _Wording(
+_WORDINGS: Final[dict[str, Wording]] = {
+    "clv": Wording("predicted {h}-month value", "预测{h}个月价值", "money"),
+    "total_spend": Wording("historic spend", "历史消费", "money"),
+    "monetary_value": Wording("average repeat purchase", "平均复购金额", "money"),
+    "expected_spend": Wording("expected spend per purchase", "预计客单价", "money"),
+    "expected_purchases": Wording("expected purchases", "预计购买次数", "number"),
+    "p_alive": Wording(
         "probability of being active", "活跃概率", "probability", "active with probability {v}"
     ),
-    "tenure_days": _Wording("time as a customer", "客户时长", "years", "customer for {v}"),
-    "days_since_last_purchase": _Wording(
+    "tenure_days": Wording("time as a customer", "客户时长", "years", "customer for {v}"),
+    "days_since_last_purchase": Wording(
         "days since the last purchase",
         "最近一次消费",
         "days",
         "last purchase {v} ago",
         "最近一次消费在 {v}前",
     ),
-    "frequency": _Wording(
+    "frequency": Wording(
         "repeat purchases", "重复购买次数", "count", "{v} repeat purchases", "重复购买 {v} 次"
     ),
-    "n_orders": _Wording("orders", "订单数", "count", "{v} orders", "订单 {v} 笔"),
-    "r_score": _Wording("R score", "R评分", "count"),
-    "f_score": _Wording("F score", "F评分", "count"),
-    "m_score": _Wording("M score", "M评分", "count"),
-    "rfm_segment": _Wording("RFM segment", "RFM分群", "text"),
-    "abc_class": _Wording("ABC class", "ABC分类", "text", "{noun} {v}", "{noun} {v}类"),
-    "alert": _Wording("early warning", "流失预警", "flag"),
-    "core_score": _Wording("core score", "核心得分", "number"),
-    "potential_score": _Wording("potential score", "潜力得分", "number"),
-    "influence_score": _Wording("influence score", "影响力得分", "number"),
-    "balance": _Wording("account balance", "账户余额", "money"),
-    "aum": _Wording("assets under management", "管理资产", "money"),
-    "contract_value": _Wording("contract value", "合同金额", "money"),
-    "consumption": _Wording("consumption", "用量", "number"),
-    "on_time_rate": _Wording("on-time payment rate", "按时缴费率", "percent"),
+    "n_orders": Wording("orders", "订单数", "count", "{v} orders", "订单 {v} 笔"),
+    "r_score": Wording("R score", "R评分", "count"),
+    "f_score": Wording("F score", "F评分", "count"),
+    "m_score": Wording("M score", "M评分", "count"),
+    "rfm_segment": Wording("RFM segment", "RFM分群", "text"),
+    "abc_class": Wording("ABC class", "ABC分类", "text", "{noun} {v}", "{noun} {v}类"),
+    "alert": Wording("early warning", "流失预警", "flag"),
+    "core_score": Wording("core score", "核心得分", "number"),
+    "potential_score": Wording("potential score", "潜力得分", "number"),
+    "influence_score": Wording("influence score", "影响力得分", "number"),
+    "balance": Wording("account balance", "账户余额", "money"),
+    "aum": Wording("assets under management", "管理资产", "money"),
+    "contract_value": Wording("contract value", "合同金额", "money"),
+    "consumption": Wording("consumption", "用量", "number"),
+    "on_time_rate": Wording("on-time payment rate", "按时缴费率", "percent"),
 }
 _FLAG_WORDS: Final = {"en": ("yes", "no"), "zh": ("是", "否")}
-_OP_EN: Final = {">=": "≥ ", ">": "> ", "<=": "≤ ", "<": "< ", "==": "", "in": "", "not in": "not "}
-_OP_ZH: Final = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "为", "in": "为", "not in": "不为"}
+OP_EN: Final = {">=": "≥ ", ">": "> ", "<=": "≤ ", "<": "< ", "==": "", "in": "", "not in": "not "}
+OP_ZH: Final = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "为", "in": "为", "not in": "不为"}
+"""How the reasons print each comparison before a value, in English and Chinese."""
 
 
-def _wording(cond: Condition, horizon: int) -> _Wording:
+def condition_wording(cond: Condition, horizon: int) -> Wording:
+    """How the reasons name ``cond``'s column and print its values, in English and Chinese."""
     known = _WORDINGS.get(cond.source)
     if known is None:
-        known = _Wording(cond.source, cond.source, "number")
+        known = Wording(cond.source, cond.source, "number")
     fmt = cond.format or known.fmt
-    wording = _Wording(
+    wording = Wording(
         known.noun_en.replace("{h}", str(horizon)),
         known.noun_zh.replace("{h}", str(horizon)),
         fmt,
@@ -513,9 +525,9 @@ def _wording(cond: Condition, horizon: int) -> _Wording:
             template = label.replace("{value}", "{v}") if "{value}" in label else label + " {v}"
             noun = label.replace("{value}", "").strip()
             wording = (
-                _Wording(noun, wording.noun_zh, fmt, template, wording.template_zh)
+                Wording(noun, wording.noun_zh, fmt, template, wording.template_zh)
                 if lang == "en"
-                else _Wording(wording.noun_en, noun, fmt, wording.template_en, template)
+                else Wording(wording.noun_en, noun, fmt, wording.template_en, template)
             )
     return wording
 
@@ -535,11 +547,11 @@ def _share(x: float) -> str:
     return f"{round(x * 100, 1):g}"
 
 
-def _fmt(value: Any, fmt: Format, lang: str, currency: str, column: str = "") -> str:
+def format_value(value: Any, fmt: Format, lang: str, currency: str, column: str = "") -> str:
     """One value as the reasons print it; lists join with commas."""
     if isinstance(value, list | tuple):
         sep = "、" if lang == "zh" else ", "
-        return sep.join(_fmt(v, fmt, lang, currency, column) for v in value)
+        return sep.join(format_value(v, fmt, lang, currency, column) for v in value)
     if value is None:
         return "–"
     if isinstance(value, bool | np.bool_) or fmt == "flag":
@@ -568,7 +580,7 @@ def _fmt(value: Any, fmt: Format, lang: str, currency: str, column: str = "") ->
     return _number(x)
 
 
-def _top(share: float, lang: str) -> str:
+def top_phrase(share: float, lang: str) -> str:
     """A top share as "top 3 %" / "前3%": whole percents, rounded up; tenths below 1 %."""
     pct = round(share * 100, 9)
     shown = math.ceil(pct) if pct >= 1 else math.ceil(pct * 10) / 10
@@ -576,7 +588,7 @@ def _top(share: float, lang: str) -> str:
 
 
 def _rank_line(cond: Condition, threshold: float, lang: str) -> str:
-    top = _top(threshold, lang)
+    top = top_phrase(threshold, lang)
     if cond.op in ("<=", "<"):
         return top
     return f"outside the {top}" if lang == "en" else f"{top}以外"

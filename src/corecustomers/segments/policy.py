@@ -177,8 +177,8 @@ from corecustomers.segments.conditions import (
     CustomerColumns,
     Format,
     Op,
-    _is_number,
     evaluate_condition,
+    is_number,
     rank_pct,
 )
 from corecustomers.segments.presets import PRESET_NAMES, preset_mapping
@@ -304,7 +304,7 @@ class TierPolicy:
                     f'key {key!r} must be a non-empty text (quote numbers: {key} = "1"), '
                     f"got {value!r}"
                 )
-        if not _is_number(self.band) or not 0.0 <= self.band < 1.0:
+        if not is_number(self.band) or not 0.0 <= self.band < 1.0:
             raise ConfigError(f"key 'band' must be a number from 0 to below 1, got {self.band!r}")
         _check_grace(self.grace_runs, self.grace_days, optional=False)
         if len(self.tiers) < 2:

@@ -113,6 +113,7 @@ __all__ = [
     "Threshold",
     "assign_segments",
     "get_scheme",
+    "normalise_lang",
     "rescale_scores",
     "scheme_from_config",
     "segment_customers",
@@ -130,7 +131,8 @@ StrArray = NDArray[np.str_]
 _BUILT_IN_NAMES: Final = ("named", "cn8")
 
 
-def _normalise_lang(lang: str) -> Literal["en", "zh"]:
+def normalise_lang(lang: str) -> Literal["en", "zh"]:
+    """``"en"`` or ``"zh"`` for a language code (``zh-CN``, ``zh_CN`` too); else ConfigError."""
     if lang == "en":
         return "en"
     if lang in ("zh", "zh-CN", "zh_CN"):
@@ -174,7 +176,7 @@ class SegmentRule:
 
     def label(self, lang: Lang = "en") -> str:
         """Return the label in ``lang``."""
-        return self.label_zh if _normalise_lang(lang) == "zh" else self.label_en
+        return self.label_zh if normalise_lang(lang) == "zh" else self.label_en
 
     def matches(self, r: IntArray, f: IntArray, m: IntArray) -> NDArray[np.bool_]:
         """Return where the (already rescaled) scores fall inside every range of the rule."""
@@ -660,7 +662,7 @@ def assign_segments(
     ['重要价值客户', '一般挽留客户']
     """
     levels = check_bins(bins)
-    chosen_lang = _normalise_lang(lang)
+    chosen_lang = normalise_lang(lang)
     resolved = get_scheme(scheme, bins=levels)
     rs = _check_scores(r, "r", levels)
     fs = _check_scores(f, "f", levels)

@@ -22,8 +22,8 @@ from corecustomers.segments.schemes import (
     NAMED,
     Lang,
     Scheme,
-    _normalise_lang,
     get_scheme,
+    normalise_lang,
 )
 
 __all__ = ["abc_table", "segment_table"]
@@ -164,7 +164,7 @@ def abc_table(classes: Any, value: Any, *, lang: Lang = "en") -> list[dict[str, 
     unknown = sorted(set(class_arr.tolist()) - set(ABC_CLASSES))
     if unknown:
         raise InputError(f"ABC classes must be A, B or C; got {unknown}", column="classes")
-    labels = ABC_LABELS[_normalise_lang(lang)]
+    labels = ABC_LABELS[normalise_lang(lang)]
     total = math.fsum(values.tolist())
     return [
         _row("class", name, labels[name], class_arr == name, values, total) for name in ABC_CLASSES

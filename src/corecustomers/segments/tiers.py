@@ -97,15 +97,15 @@ from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.segments.conditions import (
-    _OP_EN,
-    _OP_ZH,
+    OP_EN,
+    OP_ZH,
     ConditionResult,
     CustomerColumns,
     Value,
-    _fmt,
-    _top,
-    _wording,
+    condition_wording,
     evaluate_condition,
+    format_value,
+    top_phrase,
 )
 from corecustomers.segments.overrides import (
     Override,
@@ -194,7 +194,7 @@ class _Describer:
 
     def __init__(self, res: ConditionResult, tier: str, rule: str, ctx: _Context) -> None:
         cond = res.used or res.condition
-        words = _wording(cond, ctx.horizon)
+        words = condition_wording(cond, ctx.horizon)
         self.cond, self.fmt, self.currency = cond, words.fmt, ctx.currency
         self.available = res.used is not None and res.values is not None
         self.values: list[Any] = res.values.tolist() if res.values is not None else []
@@ -225,7 +225,7 @@ class _Describer:
         self.fallback: tuple[str, str] | None = None
         self.fallback_json = ""
         if res.fallback_used:
-            original = _wording(res.condition, ctx.horizon)
+            original = condition_wording(res.condition, ctx.horizon)
             self.fallback = (
                 f"{original.noun_en} not available",
                 f"无{original.noun_zh}数据，改用此项",
@@ -234,12 +234,14 @@ class _Describer:
 
     def _target(self, threshold: Value, lang: str) -> str:
         if self.cond.ranked and not isinstance(threshold, tuple | str | bool):
-            top = _top(float(threshold), lang)
+            top = top_phrase(float(threshold), lang)
             if self.cond.op in ("<=", "<"):
                 return top
             return f"outside the {top}" if lang == "en" else f"{top}以外"
-        ops = _OP_EN if lang == "en" else _OP_ZH
-        return ops[self.cond.op] + _fmt(threshold, self.fmt, lang, self.currency, self.cond.source)
+        ops = OP_EN if lang == "en" else OP_ZH
+        return ops[self.cond.op] + format_value(
+            threshold, self.fmt, lang, self.currency, self.cond.source
+        )
 
     def describe(self, i: int, mode: Mode) -> tuple[str, str, str]:
         """Customer ``i``'s JSON entry and English and Chinese phrase."""
@@ -258,17 +260,17 @@ class _Describer:
         share = self.rank[i] if self.rank is not None else math.nan
         if math.isfinite(share):
             entry += f', "rank_pct": {round(share, 6)!r}'
-            extras_en.append(_top(share, "en"))
-            extras_zh.append(_top(share, "zh"))
+            extras_en.append(top_phrase(share, "en"))
+            extras_zh.append(top_phrase(share, "zh"))
         entry += self.fallback_json + "}"
         if self.cond.source == "alert" and isinstance(value, bool):
             en, zh = _ALERT_PHRASES[value]
         else:
             en = self.templates[0].replace(
-                "{v}", _fmt(value, self.fmt, "en", self.currency, self.cond.source)
+                "{v}", format_value(value, self.fmt, "en", self.currency, self.cond.source)
             )
             zh = self.templates[1].replace(
-                "{v}", _fmt(value, self.fmt, "zh", self.currency, self.cond.source)
+                "{v}", format_value(value, self.fmt, "zh", self.currency, self.cond.source)
             )
         if mode != "met" and mode in self.targets:
             extras_en.append(self.targets[mode][0])

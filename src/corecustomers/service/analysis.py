@@ -70,6 +70,7 @@ __all__ = [
     "ensure_output_dir",
     "prepare",
     "source_name_of",
+    "staging_dir",
     "summarize",
 ]
 
@@ -104,7 +105,8 @@ class AnalysisResult:
 
 
 @contextmanager
-def _staging() -> Iterator[Path]:
+def staging_dir() -> Iterator[Path]:
+    """A temporary folder for files being written, removed on exit whatever happens."""
     path = Path(tempfile.mkdtemp(prefix="corecustomers-"))
     try:
         yield path
@@ -327,7 +329,7 @@ def summarize(
     if out.is_dir():
         raise OutputError(f"--out {out} is a folder; give a file name ending in .parquet or .csv")
     ensure_output_dir(out.parent)
-    with _staging() as staging:
+    with staging_dir() as staging:
         prepared = prepare(
             source,
             settings,
@@ -354,7 +356,7 @@ def analyze(
     """Run the whole analysis of ``source`` and write its files into ``out_dir``."""
     progress = progress or NullProgress()
     ensure_output_dir(out_dir)
-    with _staging() as staging:
+    with staging_dir() as staging:
         prepared = prepare(
             source,
             settings,

@@ -31,11 +31,11 @@ from corecustomers.insights.fitted import FittedValue
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
-    _staging,
     analyse_prepared,
     open_workspace,
     prepare,
     source_name_of,
+    staging_dir,
     write_json,
 )
 from corecustomers.service.core import CoreOptions
@@ -106,7 +106,7 @@ def history(
     out_dir.mkdir(parents=True, exist_ok=True)
     model = "bgnbd" if settings.model == "auto" else settings.model
     settings = dataclasses.replace(settings, model=model, calibration_end=None)
-    with _staging() as staging:
+    with staging_dir() as staging:
         prepared = prepare(
             source,
             settings,
