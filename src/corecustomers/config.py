@@ -390,8 +390,9 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
     for section in ("tiers", "playbook", "alerts"):
         if section in data:
             kwargs[section] = dict(data[section])
-    known = {f.name for f in fields(Settings)}
-    assert set(kwargs) <= known
+    unknown = set(kwargs) - {f.name for f in fields(Settings)}
+    if unknown:  # the key checks above let only the keys of Settings through
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))} in the config file")
     try:
         return Settings(**kwargs)
     except TypeError as exc:  # pragma: no cover - guarded by the key checks above

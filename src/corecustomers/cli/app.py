@@ -652,7 +652,8 @@ def compare(
         settings = _settings(config, workspace=workspace, source_name=source_name)
         start = _date(date_from, "--from")
         end = _date(date_to, "--to")
-        assert start is not None and end is not None
+        if start is None or end is None:  # both options are required: typer gives them
+            raise ConfigError("compare needs both --from and --to dates")
         result = run(settings, start=start, end=end)
         tiers = result["tiers"]
         matrix = Table(

@@ -263,15 +263,14 @@ def map_columns(
     {'customer_id': '会员号', 'timestamp': '下单时间', 'amount': '实付金额'}
     """
     chosen: dict[str, str] = {}
-    explicit = {k: v for k, v in (explicit or {}).items() if v}
-    unknown = set(explicit) - set(FIELDS)
+    asked: dict[str, str] = {k: v for k, v in (explicit or {}).items() if v}
+    unknown = set(asked) - set(FIELDS)
     if unknown:
         raise ColumnMappingError(
             f"unknown field(s) {', '.join(sorted(unknown))} in the column mapping; "
             f"known fields: {', '.join(FIELDS)}"
         )
-    for name, value in explicit.items():
-        assert value is not None
+    for name, value in asked.items():
         chosen[name] = _resolve(value, available, source, name)
     roles: dict[str, list[str]] = {}
     for name, column in chosen.items():
@@ -298,7 +297,7 @@ def map_columns(
                 detected.add(name)
                 break
     missing = [f for f in REQUIRED_FIELDS if f not in chosen]
-    given = {column: name for name, column in chosen.items() if name in explicit}
+    given = {column: name for name, column in chosen.items() if name in asked}
     for name in missing:
         clash = next((c for c in available if c in given and normalised[c] in SYNONYMS[name]), None)
         if clash is not None:

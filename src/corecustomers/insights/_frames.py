@@ -95,7 +95,8 @@ def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: 
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    assert train.target is not None and train.btyd is not None and apply.btyd is not None
+    if train.target is None or train.btyd is None or apply.btyd is None:
+        raise ValueError("fit_and_predict needs BTYD values on both frames and train's target")
     y = np.clip(train.target, 0.0, None)
     # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
     # last bits between two runs on the same data; six significant digits keep such
@@ -132,7 +133,8 @@ class Frame:
 
     def inputs(self, names: tuple[str, ...], window: int) -> FloatArray:
         """The model inputs ``names`` with the BTYD predictions for ``window`` days."""
-        assert self.btyd is not None
+        if self.btyd is None:
+            raise ValueError("the frame has no BTYD values to build the model inputs from")
         columns = dict(self.behaviour)
         columns["expected_purchases"] = self.btyd.purchases_in(window)
         columns["expected_spend"] = self.btyd.expected_spend

@@ -626,7 +626,8 @@ def _score(
 
 def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int) -> dict[str, Any]:
     """Train on the earlier split, score the later one, compare with its BTYD ranking."""
-    assert later.target is not None and later.btyd is not None
+    if later.target is None or later.btyd is None:
+        raise ValueError("the later split needs a target and BTYD values to be validated on")
     revenue = later.target
     combined = fit_and_predict(earlier, later, names, window)
     btyd = later.btyd.value(window)

@@ -263,7 +263,8 @@ def _h1_cf_block(
         for level in range(depth - 1, -1, -1):
             v = 1.0 + kz[level] / v
         return -np.log(v), v_d, v_c, v_z
-    assert k_d is not None and k_c is not None
+    if k_d is None or k_c is None:
+        raise RuntimeError("the derivative coefficients were not computed with derivatives=True")
     k_dz = k_d * z
     k_cz = k_c * z
     for level in range(depth - 1, -1, -1):

@@ -282,7 +282,8 @@ class TransactionModel(BaseModel):
             total_grad = np.zeros(len(self._param_names))
             for chunk in chunks:
                 ll, grad = terms(params, chunk, gradient=True)
-                assert grad is not None
+                if grad is None:
+                    raise RuntimeError("the model's terms gave no gradient with gradient=True")
                 # plain ufunc reductions: a BLAS call (``grad @ w``) per chunk costs
                 # milliseconds of thread start-up on a busy machine
                 total -= float(np.sum(chunk.w * ll))
@@ -344,7 +345,8 @@ class TransactionModel(BaseModel):
 
         def objective(params: FloatArray) -> tuple[float, FloatArray]:
             ll, grad = terms(params, sub, gradient=True)
-            assert grad is not None
+            if grad is None:
+                raise RuntimeError("the model's terms gave no gradient with gradient=True")
             return -float(np.sum(sub.w * ll)), -np.sum(grad * sub.w, axis=1)
 
         with warnings.catch_warnings():

@@ -121,7 +121,8 @@ def _log_r(
     log_r = np.log(s) + log_big + log1mexp(diff)
     if not gradient:
         return log_r, None
-    assert dg_tx is not None and dg_T is not None
+    if dg_tx is None or dg_T is None:
+        raise RuntimeError("the gradient terms were not computed with gradient=True")
     d_big = dg_tx[:, pidx]
     d_big[0] += lr_a
     d_big[1] += u * (1.0 / (alpha + data.T) - 1.0 / (alpha + tx))
@@ -150,7 +151,8 @@ def pareto_terms(
     ll = base + np.logaddexp(0.0, log_r)
     if not gradient:
         return ll, None
-    assert d_log_r is not None
+    if d_log_r is None:
+        raise RuntimeError("_log_r gave no gradient with gradient=True")
     pi = expit(log_r)
     grad = pi * d_log_r
     grad[0] += (digamma(r + xv) - digamma(r))[xi] - log1p_a

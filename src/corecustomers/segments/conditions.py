@@ -364,7 +364,11 @@ class CustomerColumns:
         key = (name, ascending)
         if key not in self._ranks:
             col = self.column(name)
-            assert col is not None and col.kind == "number"
+            if col is None or col.kind != "number":
+                raise ConfigError(
+                    f"rank_pct({name}) needs a numeric column {name!r} with values; "
+                    f"fix the condition or the column"
+                )
             self._ranks[key] = rank_pct(col.values, ascending=ascending)
         return self._ranks[key]
 
