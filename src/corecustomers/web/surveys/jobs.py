@@ -25,8 +25,11 @@ def _check(job: Job, progress: JobProgress) -> dict[str, Any]:
 
     result = check_new()
     result["emails"] = send_pending_emails()
-    if not Job.objects.filter(kind=EXPORT_JOB, status="queued").exists():
-        submit(EXPORT_JOB, {}, channel="system")
+    # once per check job: a check run again after its worker was killed (the export it
+    # queued may have run meanwhile) does not queue a second export
+    queued = Job.objects.filter(kind=EXPORT_JOB, status="queued").exists()
+    if not queued and not Job.objects.filter(kind=EXPORT_JOB, params__check=str(job.pk)).exists():
+        submit(EXPORT_JOB, {"check": str(job.pk)}, channel="system")
     return result
 
 
