@@ -338,7 +338,10 @@ def _differences(reference: dict[str, Any], got: dict[str, Any]) -> list[str]:
     a = {k: v.get("rows") for k, v in reference["files"].items()}
     b = {k: v.get("rows") for k, v in got["files"].items()}
     if a != b:  # which files (a leftover temporary one too) and their Parquet row counts
-        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:8]
+        # a file on one side only shows as missing (a non-Parquet file's rows are None)
+        keys = sorted(k for k in set(a) | set(b) if k not in a or k not in b or a[k] != b[k])[:8]
+        a = {k: a.get(k, "missing") for k in keys}
+        b = {k: b.get(k, "missing") for k in keys}
         out.append(f"files differ: {[(k, a.get(k), b.get(k)) for k in keys]}")
     return out
 
