@@ -117,7 +117,8 @@ def history(
         )
         first = prepared.counts.first_date
         last = prepared.as_of
-        assert first is not None
+        if first is None:  # prepare() refuses a source without valid rows; kept for -O
+            raise InputError("no valid transactions to analyse", file=prepared.raw.name)
         dates = period_ends(start or first, min(end or last, last), every)
         dates = [d for d in dates if d >= first]
         if not dates:
