@@ -20,10 +20,8 @@ demo: $(STAMP)
 	mkdir -p demo-output
 	cd demo-output && $(abspath $(BIN))/corecustomers demo --out . --serve --port $(DEMO_PORT)
 
-# The service's tests run twice: on SQLite (with everything else), then on PostgreSQL.
-# The fault suite (tests/web/faults) runs on SQLite here; on PostgreSQL only three of its
-# kinds have been run so far: CORECUSTOMERS_TEST_DB=… pytest tests/web/faults runs it there.
-# The stateful schemathesis run reaches 1 operation by id on PostgreSQL (10 wanted): SQLite only.
+# The service's tests run twice: on SQLite (with everything else), then on PostgreSQL
+# (the fault suite and the stateful schemathesis run included).
 PG_TEST_DB ?= postgresql://postgres@127.0.0.1:5432/corecustomers
 # Two pytest-xdist workers, each running one test file at a time (--dist loadfile: a file's
 # own fixtures, databases and ports stay in one process). TEST_WORKERS=0 runs in one process.
@@ -32,7 +30,7 @@ XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist l
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST)
-	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q $(XDIST) tests/web -m "not browser" --ignore tests/web/faults --ignore tests/web/test_schemathesis_stateful.py
+	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q $(XDIST) tests/web -m "not browser"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) -m "not spark and not browser and not slow"
