@@ -21,7 +21,11 @@ demo: $(STAMP)
 	cd demo-output && $(abspath $(BIN))/corecustomers demo --out . --serve --port $(DEMO_PORT)
 
 # The service's tests run twice: on SQLite (with everything else), then on PostgreSQL
-# (the fault suite and the stateful schemathesis run included).
+# (the fault suite included). The stateful schemathesis run is derandomised, but what it
+# reaches depends on the data it starts from: in a worker after other files (a
+# transactional test's flush, the worker's shared workspace) it reached 6 operations by id
+# instead of 12, so it runs in a fresh process of its own after each pass.
+STATEFUL = tests/web/test_schemathesis_stateful.py
 PG_TEST_DB ?= postgresql://postgres@127.0.0.1:5432/corecustomers
 # Two pytest-xdist workers, each running one test file at a time (--dist loadfile: a file's
 # own fixtures, databases and ports stay in one process). TEST_WORKERS=0 runs in one process.
@@ -29,8 +33,10 @@ TEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(XDIST)
-	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q $(XDIST) tests/web -m "not browser"
+	$(BIN)/python -m pytest -q $(XDIST) --ignore $(STATEFUL)
+	$(BIN)/python -m pytest -q -p no:xdist $(STATEFUL)
+	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q $(XDIST) tests/web -m "not browser" --ignore $(STATEFUL)
+	CORECUSTOMERS_TEST_DB=$(PG_TEST_DB) $(BIN)/python -m pytest -q -p no:xdist $(STATEFUL)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) -m "not spark and not browser and not slow"
