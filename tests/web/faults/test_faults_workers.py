@@ -227,18 +227,21 @@ class Lab:
         soon = [w for w in waits if w <= seconds]
         return max(0.0, min(soon)) if soon else None
 
-    def job(self, job_id: str) -> tuple[str, int]:
-        sql = "SELECT status, attempts FROM jobs_job WHERE id = ?"
+    def _job_row(self, columns: str, job_id: str) -> Any:
+        """One job's ``columns`` (read-only, on either database); ``None`` if no such job."""
+        sql = f"SELECT {columns} FROM jobs_job WHERE id = ?"
         if self.sqlite is not None:
             with contextlib.closing(
                 sqlite3.connect(f"file:{self.sqlite}?mode=ro", uri=True, timeout=30)
             ) as con:
-                row = con.execute(sql, [job_id.replace("-", "")]).fetchone()
-        else:
-            import psycopg
+                return con.execute(sql, [job_id.replace("-", "")]).fetchone()
+        import psycopg
 
-            with psycopg.connect(self.url, autocommit=True) as pg:
-                row = pg.execute(sql.replace("?", "%s"), [job_id]).fetchone()
+        with psycopg.connect(self.url, autocommit=True) as pg:
+            return pg.execute(sql.replace("?", "%s"), [job_id]).fetchone()
+
+    def job(self, job_id: str) -> tuple[str, int]:
+        row = self._job_row("status, attempts", job_id)
         assert row is not None, f"no job {job_id}"
         return str(row[0]), int(row[1])
 
@@ -248,17 +251,7 @@ class Lab:
         A job may set its heartbeat ahead of now: the master-data import moves it past its
         one long write transaction (``write_allowance``, at least 10 s), so that a worker
         killed during the write has its job taken up again only after that."""
-        sql = "SELECT heartbeat FROM jobs_job WHERE id = ?"
-        if self.sqlite is not None:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{self.sqlite}?mode=ro", uri=True, timeout=30)
-            ) as con:
-                row = con.execute(sql, [job_id.replace("-", "")]).fetchone()
-        else:
-            import psycopg
-
-            with psycopg.connect(self.url, autocommit=True) as pg:
-                row = pg.execute(sql.replace("?", "%s"), [job_id]).fetchone()
+        row = self._job_row("heartbeat", job_id)
         if row is None or row[0] is None:
             return 0.0
         beat = dt.datetime.fromisoformat(row[0]) if isinstance(row[0], str) else row[0]
