@@ -20,8 +20,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
+from corecustomers.web.api.customers import READ, WRITE, user_of, writer_of
 from corecustomers.web.api.errors import ApiError
+from corecustomers.web.api.paging import PageQuery, page_of
 from corecustomers.web.contact.adapters import message_id
 from corecustomers.web.contact.consent import (
     ConsentChange,
@@ -236,30 +237,26 @@ def list_outbox(request: HttpRequest, query: Query[OutboxQuery]) -> Any:
     if query.purpose != "all":
         rows = rows.filter(purpose=query.purpose)
     rows = rows.order_by("-created", "-pk")
-    return {
-        "items": [
-            {
-                "id": m.pk,
-                "customer_id": m.customer.external_id,
-                "purpose": m.purpose,
-                "channel": m.channel,
-                "occasion": m.occasion,
-                "template": m.template,
-                "status": m.status,
-                "reason_code": m.reason_code,
-                "reason": m.reason_en,
-                "reason_zh": m.reason_zh,
-                "planned_for": m.planned_for,
-                "sent_at": m.sent_at,
-                "attempts": m.attempts,
-                "dedup_key": m.dedup_key,
-                "message_id": message_id(m.dedup_key) if m.channel == "email" else m.dedup_key,
-                "possible_duplicate": m.possible_duplicate,
-                "error": m.error,
-            }
-            for m in rows[query.offset : query.offset + query.limit]
-        ],
-        "count": rows.count(),
-        "limit": query.limit,
-        "offset": query.offset,
-    }
+    return page_of(
+        rows,
+        query,
+        lambda m: {
+            "id": m.pk,
+            "customer_id": m.customer.external_id,
+            "purpose": m.purpose,
+            "channel": m.channel,
+            "occasion": m.occasion,
+            "template": m.template,
+            "status": m.status,
+            "reason_code": m.reason_code,
+            "reason": m.reason_en,
+            "reason_zh": m.reason_zh,
+            "planned_for": m.planned_for,
+            "sent_at": m.sent_at,
+            "attempts": m.attempts,
+            "dedup_key": m.dedup_key,
+            "message_id": message_id(m.dedup_key) if m.channel == "email" else m.dedup_key,
+            "possible_duplicate": m.possible_duplicate,
+            "error": m.error,
+        },
+    )

@@ -23,6 +23,7 @@ from ninja import Field, NinjaAPI, Query, Router, Schema
 from corecustomers.errors import InputError
 from corecustomers.web.api.auth import can_write
 from corecustomers.web.api.errors import ERRORS, ApiError, ErrorBody
+from corecustomers.web.api.paging import PageQuery, page_of
 from corecustomers.web.api.schemas import (
     AccountTeamIn,
     AccountTeamOut,
@@ -44,7 +45,6 @@ from corecustomers.web.customers.changes import (
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.overrides import remove_override, set_override
 from corecustomers.web.customers.queries import (
-    MAX_LIMIT,
     CustomerFilter,
     CustomerNotFoundError,
     FilterError,
@@ -106,11 +106,6 @@ class CustomerQuery(Schema):
     region: str = Field("", max_length=100)
     relationship: Literal["vendor", "partner", "alliance", ""] = ""
     sort: SortKey = "-core_score"
-
-
-class PageQuery(Schema):
-    limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0, le=10_000_000)
 
 
 def user_of(request: HttpRequest) -> Any:
@@ -208,12 +203,7 @@ def export_customers(request: HttpRequest, filters: Query[CustomerQuery]) -> Htt
 def customer_history(request: HttpRequest, customer_id: str, page: Query[PageQuery]) -> Any:
     customer = _customer(request, customer_id)
     points = profile(user_of(request), customer, audit=False).history
-    return {
-        "items": points[page.offset : page.offset + page.limit],
-        "count": len(points),
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return page_of(points, page, lambda point: point)
 
 
 @router.put(

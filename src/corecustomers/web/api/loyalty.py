@@ -37,8 +37,9 @@ from ninja.responses import Status
 from pydantic import field_validator
 
 from corecustomers.web.access import reaches_everything
-from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
+from corecustomers.web.api.customers import READ, WRITE, user_of, writer_of
 from corecustomers.web.api.errors import ApiError
+from corecustomers.web.api.paging import PageQuery, page_of
 from corecustomers.web.audit.log import record
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import find_customer, sees_personal_data
@@ -282,8 +283,10 @@ def list_entries(request: HttpRequest, customer_id: str, page: Query[PageQuery])
         .select_related("movement")
         .order_by("-pk")
     )
-    items = [
-        {
+    return page_of(
+        rows,
+        page,
+        lambda row: {
             "id": row.pk,
             "movement_id": row.movement_id,
             "kind": row.movement.kind,
@@ -292,10 +295,8 @@ def list_entries(request: HttpRequest, customer_id: str, page: Query[PageQuery])
             "amount": row.amount,
             "created": row.created,
             "reason": row.movement.reason,
-        }
-        for row in rows[page.offset : page.offset + page.limit]
-    ]
-    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+        },
+    )
 
 
 @router.get(
@@ -372,8 +373,7 @@ def _event(user: Any, event: Event) -> dict[str, Any]:
 def list_events(request: HttpRequest, page: Query[PageQuery]) -> Any:
     user = user_of(request)
     rows = events.visible(user)
-    items = [_event(user, e) for e in rows[page.offset : page.offset + page.limit]]
-    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+    return page_of(rows, page, lambda e: _event(user, e))
 
 
 @router.post(
@@ -447,16 +447,16 @@ def list_invitations(request: HttpRequest, event_id: int, page: Query[PageQuery]
         .select_related("customer")
         .order_by("pk")
     )
-    items = [
-        {
+    return page_of(
+        rows,
+        page,
+        lambda row: {
             "event_id": event.pk,
             "customer_id": _shown_id(user, row.customer),
             "rsvp": row.rsvp,
             "attended": row.attended,
-        }
-        for row in rows[page.offset : page.offset + page.limit]
-    ]
-    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+        },
+    )
 
 
 @router.post(
@@ -593,16 +593,16 @@ def list_level_history(request: HttpRequest, customer_id: str, page: Query[PageQ
         .select_related("before", "after")
         .order_by("-on", "-pk")
     )
-    items = [
-        {
+    return page_of(
+        rows,
+        page,
+        lambda row: {
             "before": row.before.code if row.before else None,
             "after": row.after.code if row.after else None,
             "reason": row.reason,
             "on": row.on,
-        }
-        for row in rows[page.offset : page.offset + page.limit]
-    ]
-    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+        },
+    )
 
 
 class GiftOut(Schema):
@@ -636,11 +636,11 @@ class GiftGivenOut(Schema):
 @router.get("/gifts", response={200: GiftListOut, **READ}, summary="Gifts and their stock")
 def list_gifts(request: HttpRequest, page: Query[PageQuery]) -> Any:
     rows = Gift.objects.order_by("name", "pk")
-    items = [
-        {"id": g.pk, "name": g.name, "cost": float(g.cost), "stock": g.stock}
-        for g in rows[page.offset : page.offset + page.limit]
-    ]
-    return {"items": items, "count": rows.count(), "limit": page.limit, "offset": page.offset}
+    return page_of(
+        rows,
+        page,
+        lambda g: {"id": g.pk, "name": g.name, "cost": float(g.cost), "stock": g.stock},
+    )
 
 
 @router.post(

@@ -15,7 +15,8 @@ from ninja import Query, Router
 
 from corecustomers.web.accounts.models import Team
 from corecustomers.web.api.auth import can_write
-from corecustomers.web.api.customers import READ, PageQuery, user_of
+from corecustomers.web.api.customers import READ, user_of
+from corecustomers.web.api.paging import PageQuery
 from corecustomers.web.api.schemas import AlertListOut, DashboardOut, MeOut
 from corecustomers.web.customers.alerts import alert_page
 from corecustomers.web.customers.queries import dashboard, sees_personal_data

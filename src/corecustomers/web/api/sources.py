@@ -15,12 +15,13 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from corecustomers.web.api.auth import can_write
 from corecustomers.web.api.errors import ERRORS, ApiError
+from corecustomers.web.api.paging import PageQuery, rows_of
 from corecustomers.web.sources.models import RUN_ROLES, Source, SourceRun
 from corecustomers.web.sources.registry import (
     SourceFormError,
@@ -69,11 +70,6 @@ class SourceListOut(Schema):
     count: int
     limit: int
     offset: int
-
-
-class Page(Schema):
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=10_000_000)
 
 
 def last_runs(names: list[str]) -> dict[str, SourceRun]:
@@ -135,11 +131,10 @@ def writer(request: HttpRequest, what: str) -> Any:
 
 
 @router.get("", response={200: SourceListOut, **ERRORS}, summary="The registered sources")
-def list_sources(request: HttpRequest, page: Query[Page]) -> SourceListOut:
+def list_sources(request: HttpRequest, page: Query[PageQuery]) -> SourceListOut:
     user = request.auth_user  # type: ignore[attr-defined]
     sources = Source.objects.restrict(user, "view").order_by("name")
-    count = sources.count()
-    shown = list(sources[page.offset : page.offset + page.limit])
+    shown, count = rows_of(sources, page)
     runs = last_runs([s.name for s in shown])
     return SourceListOut(
         items=[source_out(s, user, runs.get(s.name)) for s in shown],

@@ -20,8 +20,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
+from corecustomers.web.api.customers import READ, WRITE, user_of, writer_of
 from corecustomers.web.api.errors import ApiError
+from corecustomers.web.api.paging import PageQuery, page_of
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import find_customer, sees_personal_data
 from corecustomers.web.surveys.models import Survey, SurveyResponse
@@ -202,9 +203,4 @@ def list_responses(request: HttpRequest, customer_id: str, page: Query[PageQuery
         .filter(customer=customer)
         .select_related("survey", "recorded_by")
     )
-    return {
-        "items": [_out(user, r, customer) for r in rows[page.offset : page.offset + page.limit]],
-        "count": rows.count(),
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return page_of(rows, page, lambda r: _out(user, r, customer))

@@ -31,8 +31,9 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja.responses import Status
 
 from corecustomers.web.accounts.models import User
-from corecustomers.web.api.customers import READ, WRITE, PageQuery, user_of, writer_of
+from corecustomers.web.api.customers import READ, WRITE, user_of, writer_of
 from corecustomers.web.api.errors import ApiError
+from corecustomers.web.api.paging import PageQuery, page_of
 from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
 from corecustomers.web.customers.models import Customer
@@ -321,15 +322,7 @@ def list_interactions(request: HttpRequest, customer_id: str, page: Query[PageQu
         .select_related("user")
         .order_by("-at", "-pk")
     )
-    return {
-        "items": [
-            _interaction(user, row, customer)
-            for row in rows[page.offset : page.offset + page.limit]
-        ],
-        "count": rows.count(),
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return page_of(rows, page, lambda row: _interaction(user, row, customer))
 
 
 @router.get(
@@ -348,11 +341,12 @@ def get_work(request: HttpRequest, query: Query[WorkQuery]) -> Any:
         if person is None or not can_see_queue_of(viewer, person):
             raise ApiError(404, "not_found", f"no queue of {query.user} that you can see")
     items = work_queue(person)  # the checks of other apps run on the page's items only
-    shown = items[query.offset : query.offset + query.limit]
     return {
         "user": person.username,
-        "items": [
-            {
+        **page_of(
+            items,
+            query,
+            lambda i: {
                 "key": i.key,
                 "kind": i.kind,
                 "customer_id": i.customer_key,
@@ -364,12 +358,8 @@ def get_work(request: HttpRequest, query: Query[WorkQuery]) -> Any:
                 "held": bool(i.held_en or i.held_zh),
                 "held_reason": i.held_en,
                 "held_reason_zh": i.held_zh,
-            }
-            for i in shown
-        ],
-        "count": len(items),
-        "limit": query.limit,
-        "offset": query.offset,
+            },
+        ),
     }
 
 
@@ -415,12 +405,7 @@ def list_routed_alerts(request: HttpRequest, query: Query[AlertQuery]) -> Any:
         alerts = alerts.filter(status=query.status)
     alerts = alerts.order_by("-value_at_stake", "pk")
     now = timezone.now()
-    return {
-        "items": [_alert(user, a, now) for a in alerts[query.offset : query.offset + query.limit]],
-        "count": alerts.count(),
-        "limit": query.limit,
-        "offset": query.offset,
-    }
+    return page_of(alerts, query, lambda a: _alert(user, a, now))
 
 
 @router.get(
@@ -475,25 +460,22 @@ def list_notifications(request: HttpRequest, page: Query[PageQuery], unread: boo
     if unread:
         mine = mine.filter(read_at__isnull=True)
     mine = mine.order_by("-created", "-pk")
-    return {
-        "items": [
-            {
-                "id": n.pk,
-                "kind": n.kind,
-                "message": n.message_en,
-                "message_zh": n.message_zh,
-                "alert_id": n.alert_id,
-                "customer_id": _shown_id(user, n.customer) if n.customer else None,
-                "created": n.created,
-                "read": n.read_at is not None,
-            }
-            for n in mine[page.offset : page.offset + page.limit]
-        ],
-        "count": mine.count(),
-        "unread": Notification.objects.restrict(user, "view").filter(read_at__isnull=True).count(),
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    listed = page_of(
+        mine,
+        page,
+        lambda n: {
+            "id": n.pk,
+            "kind": n.kind,
+            "message": n.message_en,
+            "message_zh": n.message_zh,
+            "alert_id": n.alert_id,
+            "customer_id": _shown_id(user, n.customer) if n.customer else None,
+            "created": n.created,
+            "read": n.read_at is not None,
+        },
+    )
+    unread = Notification.objects.restrict(user, "view").filter(read_at__isnull=True).count()
+    return {**listed, "unread": unread}
 
 
 class AssignmentIn(Schema):
