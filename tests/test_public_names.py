@@ -28,20 +28,7 @@ PACKAGE = SRC / "corecustomers"
 EXCLUDED = ("corecustomers.web",)
 """Packages not checked (see the module docstring)."""
 
-KNOWN: dict[str, str] = {
-    # The shared time types and unit lengths move to one bottom-layer module (issue 8,
-    # item 8: "one bottom-layer module for the shared types and unit lengths"); until
-    # then these modules import the data package's private corecustomers.data._time.
-    "corecustomers.insights._frames imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.adopters imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.behaviour imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.fitted imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.influence imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.ranking imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.recommend imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.insights.risk imports corecustomers.data._time": "issue 8 time types",
-    "corecustomers.service.analysis imports corecustomers.data._time": "issue 8 time types",
-}
+KNOWN: dict[str, str] = {}
 """Breaches left on purpose, each with its reason; an entry that no longer occurs fails."""
 
 

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corecustomers.errors import ConfigError
+from corecustomers.units import LANGS, TIME_UNITS, Lang, TimeUnit
 
 __all__ = ["CONFIG_FILE", "Settings", "init_config_text", "load_settings"]
 
 CONFIG_FILE = "corecustomers.toml"
-TimeUnit = Literal["day", "week", "month"]
-Lang = Literal["en", "zh"]
 
 _SECTIONS = {
     "source": {
@@ -132,8 +131,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _check_choice("time_unit", self.time_unit, ("day", "week", "month"))
-        _check_choice("lang", self.lang, ("en", "zh"))
+        _check_choice("time_unit", self.time_unit, TIME_UNITS)
+        _check_choice("lang", self.lang, LANGS)
         _check_choice("engine", self.engine, ("duckdb", "spark"))
         if self.memory_limit is not None and not _MEMORY.match(self.memory_limit):
             raise ConfigError(

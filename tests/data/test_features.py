@@ -15,8 +15,8 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 import pytest
 
-import corecustomers.data._time as time_module
 import corecustomers.data.features as features_module
+import corecustomers.units as time_module
 from corecustomers.data.features import (
     CALIBRATION_COLUMNS,
     FEATURE_COLUMNS,

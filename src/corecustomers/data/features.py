@@ -33,9 +33,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from corecustomers.data._time import Period, TimeUnit, check_dates, check_period, days_per
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError
+from corecustomers.units import Period, TimeUnit, check_dates, check_period, days_per
 
 __all__ = [
     "CALIBRATION_COLUMNS",

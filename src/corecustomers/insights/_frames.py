@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data._time import TimeUnit, days_per
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.models import BetaGeoModel, GammaGammaModel
+from corecustomers.units import TimeUnit, days_per
 
 __all__ = [
     "MIN_CUSTOMERS",

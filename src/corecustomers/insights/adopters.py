@@ -40,9 +40,9 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from corecustomers.data._time import check_dates
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.units import check_dates
 
 __all__ = ["ADOPTER_COLUMNS", "LAUNCH_COLUMNS", "early_adopters", "product_launches"]
 

@@ -36,9 +36,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corecustomers.data._time import check_dates
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.units import check_dates
 
 __all__ = [
     "BEHAVIOUR_COLUMNS",

@@ -52,8 +52,8 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from corecustomers.data._time import TimeUnit, days_per
 from corecustomers.models import GammaGammaModel
+from corecustomers.units import TimeUnit, days_per
 
 __all__ = ["BTYD_COLUMNS", "FittedValue"]
 

@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data._time import check_dates
 from corecustomers.data.window import rows_up_to
 from corecustomers.errors import ColumnMappingError, InputError
+from corecustomers.units import check_dates
 
 __all__ = ["INFLUENCE_COLUMNS", "REFERRAL_COLUMNS", "influence", "referrals"]
 

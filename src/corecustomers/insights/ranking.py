@@ -102,7 +102,6 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from corecustomers.data._time import TimeUnit, check_dates, days_per
 from corecustomers.errors import ColumnMappingError, ConfigError
 from corecustomers.insights._frames import (
     MIN_CUSTOMERS,
@@ -115,6 +114,7 @@ from corecustomers.insights._frames import (
     fit_and_predict,
 )
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.units import TimeUnit, check_dates, days_per
 
 __all__ = [
     "MIN_CUSTOMERS",

@@ -61,10 +61,10 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from corecustomers.data._time import check_dates
 from corecustomers.data.features import materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.units import check_dates
 
 __all__ = [
     "BLOCK_ENTRIES",

@@ -69,12 +69,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data._time import TimeUnit
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._frames import Frame, build_frame
 from corecustomers.insights.behaviour import customer_behaviour
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.units import TimeUnit
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS",

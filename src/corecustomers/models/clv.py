@@ -33,9 +33,10 @@ import numpy as np
 from scipy.special import hyperu
 
 from corecustomers.models._base import FloatArray, columns
+from corecustomers.units import DAYS_IN_MEAN_MONTH, DAYS_IN_MEAN_YEAR, DAYS_PER_UNIT, TimeUnit
 
 __all__ = [
-    "DAYS_PER_UNIT",
+    "ModelTimeUnit",
     "SpendModel",
     "TransactionModel",
     "customer_lifetime_value",
@@ -43,15 +44,12 @@ __all__ = [
     "units_per_month",
 ]
 
-#: Length of each supported time unit in days (a month is 365.25 / 12 days).
-DAYS_PER_UNIT: dict[str, float] = {
-    "day": 1.0,
-    "week": 7.0,
-    "month": 30.4375,
-    "year": 365.25,
-}
+ModelTimeUnit = TimeUnit | Literal["year"]
+"""The unit of a model's ``recency`` and ``T``: an analysis :data:`~corecustomers.units.TimeUnit`
+or, for models of yearly periods such as the BG/BB, the mean year (365.25 days)."""
 
-TimeUnit = Literal["day", "week", "month", "year"]
+#: Length of each :data:`ModelTimeUnit` in days (:mod:`corecustomers.units`' and the year).
+_DAYS: dict[str, float] = {**DAYS_PER_UNIT, "year": DAYS_IN_MEAN_YEAR}
 
 
 class TransactionModel(Protocol):
@@ -77,11 +75,11 @@ def units_per_month(time_unit: str) -> float:
     4.3482
     """
     try:
-        return DAYS_PER_UNIT["month"] / DAYS_PER_UNIT[time_unit]
+        return DAYS_IN_MEAN_MONTH / _DAYS[time_unit]
     except KeyError:
         raise ValueError(
             f"unknown time_unit {time_unit!r}; give the unit of the model's recency and T: "
-            f"one of {', '.join(DAYS_PER_UNIT)}"
+            f"one of {', '.join(_DAYS)}"
         ) from None
 
 
@@ -200,7 +198,7 @@ def customer_lifetime_value(
     *,
     horizon: float,
     discount_rate: float,
-    time_unit: TimeUnit,
+    time_unit: ModelTimeUnit,
     margin: float = 1.0,
     discounting: Literal["discrete", "continuous"] = "discrete",
 ) -> FloatArray:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
-Lang = Literal["en", "zh"]
-
-LANGS: Final[tuple[Lang, ...]] = ("en", "zh")
+from corecustomers.units import Lang
 
 #: The value of the ``<html lang>`` attribute for each report language.
 HTML_LANG: Final[Mapping[Lang, str]] = {"en": "en", "zh": "zh-CN"}

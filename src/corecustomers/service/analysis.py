@@ -30,7 +30,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from corecustomers.config import Settings
-from corecustomers.data._time import days_per
 from corecustomers.data.connect import connect_engine
 from corecustomers.data.features import customer_features, materialize, returns_only
 from corecustomers.data.mapping import ColumnMapping, map_columns
@@ -54,6 +53,7 @@ from corecustomers.errors import (
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace, default_source_name
 from corecustomers.store.outputs import record_output
+from corecustomers.units import days_per
 
 if TYPE_CHECKING:  # the models, scoring and core steps are imported by analyze only,
     # so that summarize (and its process start) does without SciPy and scikit-learn

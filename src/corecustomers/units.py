@@ -1,9 +1,22 @@
-"""Time units and the calendar arithmetic the feature expressions share.
+"""The units every layer shares: time units and their lengths in days, and languages.
+
+This module sits at the bottom, outside the layers of ``[tool.importlinter]`` (like
+:mod:`corecustomers.errors`): it imports nothing from the package but the errors, so
+``config``, ``data``, ``models``, ``segments``, ``insights``, ``service`` and the
+shells can all import it. (``corecustomers.data`` could not hold it: ``models`` and
+``data`` are independent siblings of the bottom layer.)
 
 The BTYD literature measures recency, age and holdout length in a chosen time unit. The
 day counts are exact integers (differences between calendar days); the unit only divides
-them, so nothing is rounded. A month is the mean Gregorian month, ``365.25 / 12 = 30.4375``
-days, so twelve months are one mean year.
+them, so nothing is rounded. A month is the mean Gregorian month, ``365.25 / 12 =
+30.4375`` days, so twelve months are one mean year.
+
+Examples
+--------
+>>> days_per("month") * 12 == DAYS_IN_MEAN_YEAR
+True
+>>> TIME_UNITS, LANGS
+(('day', 'week', 'month'), ('en', 'zh'))
 """
 
 from __future__ import annotations
@@ -15,16 +28,41 @@ from typing import Final, Literal, get_args
 
 from corecustomers.errors import ConfigError
 
-__all__ = ["DAYS_PER_UNIT", "Period", "TimeUnit", "check_dates", "check_period", "days_per"]
+__all__ = [
+    "DAYS_IN_MEAN_MONTH",
+    "DAYS_IN_MEAN_YEAR",
+    "DAYS_IN_WEEK",
+    "DAYS_PER_UNIT",
+    "LANGS",
+    "TIME_UNITS",
+    "Lang",
+    "Period",
+    "TimeUnit",
+    "check_dates",
+    "check_period",
+    "days_per",
+]
 
 TimeUnit = Literal["day", "week", "month"]
 """The unit in which ``recency``, ``T`` and ``duration_holdout`` are expressed."""
+
+TIME_UNITS: Final[tuple[TimeUnit, ...]] = get_args(TimeUnit)
+"""Every :data:`TimeUnit`, in order of length."""
+
+Lang = Literal["en", "zh"]
+"""The languages of the report, the labels and the reasons."""
+
+LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
+"""Every :data:`Lang`."""
 
 Period = Literal["day"]
 """The purchase period: purchases are counted at most once per period."""
 
 DAYS_IN_WEEK: Final = 7.0
-DAYS_IN_MEAN_MONTH: Final = 365.25 / 12
+DAYS_IN_MEAN_YEAR: Final = 365.25
+"""The mean Gregorian year in days."""
+DAYS_IN_MEAN_MONTH: Final = DAYS_IN_MEAN_YEAR / 12
+"""The mean Gregorian month in days: 30.4375."""
 
 DAYS_PER_UNIT: Final[Mapping[str, float]] = MappingProxyType(
     {"day": 1.0, "week": DAYS_IN_WEEK, "month": DAYS_IN_MEAN_MONTH}
@@ -58,7 +96,7 @@ def days_per(time_unit: str) -> float:
     try:
         return DAYS_PER_UNIT[time_unit]
     except KeyError:
-        choices = ", ".join(repr(u) for u in get_args(TimeUnit))
+        choices = ", ".join(repr(u) for u in TIME_UNITS)
         raise ConfigError(
             f"time_unit must be one of {choices}, got {time_unit!r}; set it to one of them."
         ) from None
