@@ -116,6 +116,8 @@ def erase_command(
         "at": done.at.isoformat(),
         "counts": done.counts,
         "details": done.details,
+        "pending": done.pending,
+        "completed": done.completed.isoformat() if done.completed else None,
     }
     out.print_json(json.dumps(record))
 

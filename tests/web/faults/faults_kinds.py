@@ -502,6 +502,11 @@ def _erased(params: dict[str, Any]) -> list[str]:
             problems.append(
                 f"the erasure record says the file cleaning did not complete: {files!r}"
             )
+        if record.pending or record.completed is None:
+            problems.append(
+                f"the erasure is not complete: pending {record.pending}, "
+                f"completed {record.completed}"
+            )
     return problems
 
 

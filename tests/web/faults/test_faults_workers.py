@@ -456,16 +456,16 @@ def _drain(lab: Lab) -> int:
 
 #: Kinds whose crash runs found a difference not yet explained (a bug to find, not noise):
 #: the test runs and reports them as XFAIL (XPASS when a random kill point misses the
-#: bug; not strict for that reason; remove the entry once it is fixed). None now: the two
+#: bug; not strict for that reason; remove the entry once it is fixed). None now: the
 #: entries of 2026-12-05 were plan_contact_messages (each message's signed unsubscribe
 #: link carries the message's random key and its signing time: two clean runs differ so,
-#: now compared decoded, see ``faults_kinds._signed``) and deliver_outbox (a message found
-#: delivered after a kill recorded an empty provider reference: fixed in the product).
-#: Open, not declared here (it fails the 20-run acceptance figure, as it should, and the
-#: 1-run default kills before it): erase -- a kill after the erasure's commit and before
-#: its file cleaning (VACUUM, workspace files) finished leaves the fulfilment record
-#: without ``files``, and a rerun answers "already erased" without cleaning (7 of 20 runs
-#: on SQLite, 2026-12-05).
+#: now compared decoded, see ``faults_kinds._signed``), deliver_outbox (a message found
+#: delivered after a kill recorded an empty provider reference: fixed in the product),
+#: and, found at 20 runs and never declared here, erase (a kill after the erasure's commit
+#: and before its file cleaning left the record without ``files`` and a rerun answered
+#: "already erased": the cleaning is now recorded stages done by a job, see
+#: ``corecustomers.web.privacy.finish``) and export_survey_scores (a writer killed
+#: mid-way left its temporary file in the workspace: now removed by the next writer).
 KNOWN_BUGS: dict[str, str] = {}
 
 

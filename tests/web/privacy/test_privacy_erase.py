@@ -48,6 +48,7 @@ def test_erasure_leaves_no_identifier_in_the_stored_pages(people: Any) -> None:
     assert record["kind"] == "erase" and record["by"] == "admin"
     assert record["counts"]["customers.Customer"] == 1
     assert record["counts"]["work.Interaction"] >= 1
+    assert record["pending"] == [] and record["completed"] is not None
     files = record["details"]["files"]
     # on PostgreSQL the erasure waited for older transactions (of anyone on the cluster)
     assert files.get("complete", True), files
@@ -132,13 +133,18 @@ def test_imports_do_not_bring_an_erased_customer_back(people: Any, tmp_path: Pat
 def test_inside_a_transaction_the_files_are_cleaned_when_it_commits(
     people: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
+    from corecustomers.web.jobs.models import Job
     from corecustomers.web.privacy.erase import erase_customer
+    from corecustomers.web.privacy.finish import FINISH_JOB, STAGES
     from corecustomers.web.privacy.models import Fulfilment
 
     plant(people)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         done = erase_customer(ERASED_ID, people.admin)
-    assert "files" not in done.details and len(callbacks) == 1
+    # the finishing job queued, and run, when the outer transaction commits
+    assert "files" not in done.details and len(callbacks) == 2
+    assert done.pending == list(STAGES) and done.completed is None
+    assert Job.objects.get(kind=FINISH_JOB).params["fulfilment"] == done.pk
     assert Fulfilment.objects.get().details["blanked"]["customers.Customer"]
 
 

@@ -42,6 +42,9 @@ class FulfilmentOut(Schema):
     at: dt.datetime
     counts: dict[str, int]
     details: dict[str, Any]
+    #: an erasure's cleaning stages still to do; ``completed`` is set when none is left
+    pending: list[str]
+    completed: dt.datetime | None
 
 
 def _out(done: Fulfilment) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def _out(done: Fulfilment) -> dict[str, Any]:
         "at": done.at,
         "counts": done.counts,
         "details": done.details,
+        "pending": done.pending,
+        "completed": done.completed,
     }
 
 

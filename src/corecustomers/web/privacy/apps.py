@@ -35,6 +35,7 @@ class PrivacyConfig(AppConfig):
     )
 
     def ready(self) -> None:
-        from corecustomers.web.privacy.retention import connect
+        from corecustomers.web.privacy import finish, retention
 
-        connect()
+        retention.connect()
+        finish.connect()

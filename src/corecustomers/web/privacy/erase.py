@@ -13,17 +13,23 @@ For one customer, in one transaction:
 3. the old id goes on the suppression list (its keyed hash only), and so does the
    erased id;
 4. a :class:`~.models.Fulfilment` and an audit entry record who erased whom (by pseudonym)
-   and how many rows of which tables were touched.
+   and how many rows of which tables were touched; the record lists the cleaning stages
+   still to do after the commit (``pending``), and a job that does them is queued in the
+   same transaction (:mod:`.finish`).
 
-Before that transaction, the stores outside the database are cleaned
-(:mod:`.stores`): the suppression file in the workspace's folder gets both hashes first
-(so an analysis starting meanwhile leaves the customer out), then the workspace (DuckDB,
-rewritten under its exclusive lock) and every file the service keeps have the identifiers
-replaced. If the workspace stays busy, the erasure stops there with an error and nothing
-in the database has changed: run it again. After the commit the files are checked once
-more (an export written meanwhile) and the suppression file is written from the database.
+Before that transaction, the erasure's :mod:`.journal` is written (the identifiers, for
+the stages after the commit, and what each attempt did), then the stores outside the
+database are cleaned (:mod:`.stores`): the suppression file in the workspace's folder
+gets both hashes first (so an analysis starting meanwhile leaves the customer out), then
+the workspace (DuckDB, rewritten under its exclusive lock) and every file the service
+keeps have the identifiers replaced. If the workspace stays busy, the erasure stops there
+with an error and nothing in the database has changed: run it again. A process killed
+before the commit leaves the database as it was: a new request does it all again.
 
-After the commit the deleted bytes are removed from the database files: SQLite runs with
+After the commit (:mod:`.finish`, run at once by the process that asked, and taken up
+again by the next worker or a new request if that process dies): the files are checked
+once more (an export written meanwhile), the suppression file is written from the
+database, and the deleted bytes are removed from the database files: SQLite runs with
 ``PRAGMA secure_delete`` during the erasure, then ``VACUUM`` and a WAL checkpoint that
 truncates the log; PostgreSQL first waits until every transaction older than the erasure
 has ended (any of them, in any database of the cluster, makes VACUUM keep the old row
@@ -42,12 +48,15 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, models, transaction
+from django.db import connection, models, transaction
 
 from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
 from corecustomers.web.customers.models import Customer
+from corecustomers.web.jobs.runner import run_job
 from corecustomers.web.privacy.export import PrivacyForbiddenError, _role, subject
+from corecustomers.web.privacy.finish import STAGES, queue_finish, resume
+from corecustomers.web.privacy.journal import Journal
 from corecustomers.web.privacy.matching import (
     Identifiers,
     candidates,
@@ -64,7 +73,7 @@ from corecustomers.web.privacy.registry import (
 from corecustomers.web.privacy.stores import Replacer, scrub_files, scrub_workspace
 from corecustomers.web.privacy.suppression import key_hash, suppress, write_file
 
-__all__ = ["erase_customer"]
+__all__ = ["clean_database_files", "erase_customer", "erased_id_of", "unfinished_erasure"]
 
 ERASED_PREFIX = "erased:"
 
@@ -136,7 +145,7 @@ def _transaction_id() -> int | None:
         return int(cursor.fetchone()[0])
 
 
-def _clean_files(tables: list[str], erase_xid: int | None = None) -> dict[str, Any]:
+def clean_database_files(tables: list[str], erase_xid: int | None = None) -> dict[str, Any]:
     """Remove the deleted bytes from the database files (outside any transaction)."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
@@ -207,14 +216,59 @@ def _wait_for_older_transactions(cursor: Any, erase_xid: int | None) -> tuple[fl
         time.sleep(0.5)
 
 
-def _outside(customer: Customer) -> tuple[Replacer, dict[str, Any]]:
-    """Clean the workspace and the stored files (before the database; see the module)."""
-    erased_id = ERASED_PREFIX + customer.pseudonym.removeprefix("p-")
-    replacer = Replacer(Identifiers(customer), erased_id)
-    write_file([key_hash(customer.external_id), key_hash(erased_id)])
-    workspace = scrub_workspace(replacer)
-    files = scrub_files(replacer)
-    return replacer, {"workspace": workspace, "stored_files": files}
+def _merge_rows(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {key: a.get(key, 0) + b.get(key, 0) for key in sorted({*a, *b})}
+
+
+def _outside(customer: Customer, journal: Journal) -> tuple[Replacer, dict[str, Any]]:
+    """Clean the workspace and the stored files (before the database; see the module).
+
+    The journal carries what an earlier attempt, killed before its commit, did: its rows
+    and files count in the record, and a workspace whose values it replaced is rewritten
+    even though no value is found any more (the old bytes are still in the file)."""
+    replacer = Replacer(Identifiers(customer), journal.erased_id)
+    write_file([key_hash(customer.external_id), key_hash(journal.erased_id)])
+    earlier = journal.data.get("workspace") or {}
+    rows = dict(earlier.get("rows") or {})
+    unfinished = journal.data.get("workspace_state") in {"started", "replaced"}
+    journal.update(workspace_state="started")
+
+    def replaced(found: dict[str, int]) -> None:
+        journal.update(
+            workspace_state="replaced", workspace={**earlier, "rows": _merge_rows(rows, found)}
+        )
+
+    workspace = scrub_workspace(replacer, rewrite=unfinished, on_replaced=replaced)
+    if "rows" in workspace:
+        workspace["rows"] = _merge_rows(rows, workspace["rows"])
+    for flag in ("rewritten", "vacuumed"):
+        if flag in earlier and flag in workspace:
+            workspace[flag] = earlier[flag] or workspace[flag]
+    journal.update(workspace_state="done", workspace=workspace)
+    stored: dict[str, str] = dict(journal.data.get("stored_files") or {})
+
+    def cleaned(path: str, what: str) -> None:
+        stored[path] = what
+        journal.update(stored_files=stored)
+
+    scrub_files(replacer, on_file=cleaned)
+    return replacer, {"workspace": workspace, "stored_files": stored}
+
+
+def erased_id_of(customer: Customer) -> str:
+    """The id an erased customer's row keeps: ``erased:`` and the keyed pseudonym."""
+    return ERASED_PREFIX + customer.pseudonym.removeprefix("p-")
+
+
+def unfinished_erasure(customer_id: str) -> Fulfilment | None:
+    """The erasure of ``customer_id`` whose cleaning is not complete, if there is one."""
+    return (
+        Fulfilment.objects.filter(
+            kind=RequestKind.ERASE, id_hash=key_hash(customer_id), completed__isnull=True
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 def erase_customer(
@@ -226,12 +280,17 @@ def erase_customer(
 ) -> Fulfilment:
     """Erase ``customer_id`` (administrators only; ``user`` ``None`` is the command line).
 
+    The record returned is complete (``completed`` set, nothing ``pending``) unless a
+    cleaning stage after the commit could not be done now (see :mod:`.finish`), or
+    ``clean_files`` is false (the stages are left to the job queued with the record). A
+    request for an id whose erasure was interrupted after its commit finishes it.
+
     Raises
     ------
     PrivacyForbiddenError
         ``user`` is not an administrator.
     Customer.DoesNotExist
-        No such customer.
+        No such customer (or erased already, completely).
     corecustomers.errors.SourceError
         The workspace stayed in use by another process (the database is unchanged).
     """
@@ -240,19 +299,22 @@ def erase_customer(
     vacuum_wait()  # a bad setting is refused before anything changes
     if customer_id.startswith(ERASED_PREFIX):  # erased already: nobody left to erase
         raise Customer.DoesNotExist(customer_id)
-    replacer, outside = _outside(subject(customer_id, user, "admin"))
+    unfinished = unfinished_erasure(customer_id)
+    if unfinished is not None:  # killed after its commit: finish the cleaning
+        return resume(unfinished, user=user, channel=channel) if clean_files else unfinished
+    found = subject(customer_id, user, "admin")
+    journal = Journal.begin(found, erased_id_of(found))
+    _, outside = _outside(found, journal)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA secure_delete = ON")
     with transaction.atomic():
-        if customer_id.startswith(ERASED_PREFIX):  # erased already: nobody left to erase
-            raise Customer.DoesNotExist(customer_id)
         customer = subject(customer_id, user, "admin")
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         erase_xid = _transaction_id()
         ids = Identifiers(customer)
         original_id = customer.external_id
-        erased_id = ERASED_PREFIX + customer.pseudonym.removeprefix("p-")
+        erased_id = erased_id_of(customer)
         linked = linked_rows(customer)
         counts: dict[str, int] = {}
         blanked: dict[str, list[str]] = {}
@@ -277,7 +339,15 @@ def erase_customer(
             username=getattr(user, "username", "") if user is not None else "",
             channel=channel,
             counts=counts,
-            details={"blanked": blanked, "swept": swept, "suppressed": True, **outside},
+            details={
+                "blanked": blanked,
+                "swept": swept,
+                "suppressed": True,
+                **outside,
+                "tables": sorted(set(tables)),
+            },
+            id_hash=key_hash(original_id),
+            pending=list(STAGES),
         )
         record(
             "privacy_erase",
@@ -289,24 +359,11 @@ def erase_customer(
             user=user,
             channel=channel,
         )
+        job = queue_finish(done, erase_xid=erase_xid, user=user, channel=channel)
         if clean_files:
             # VACUUM cannot run in a transaction: after the commit (at once, unless the
-            # caller holds an outer transaction; then when that one commits)
-            transaction.on_commit(lambda: _cleaned(done, tables, erase_xid, replacer))
+            # caller holds an outer transaction; then when that one commits). Killed
+            # meanwhile, the job is taken up again (see .finish).
+            transaction.on_commit(lambda: run_job(str(job.pk)))
+    done.refresh_from_db()
     return done
-
-
-def _cleaned(
-    done: Fulfilment, tables: list[str], erase_xid: int | None, replacer: Replacer
-) -> None:
-    try:
-        files = _clean_files(tables, erase_xid)
-    except DatabaseError as exc:  # the erasure stands; the record says what to run again
-        files = {"error": f"{type(exc).__name__}: {exc}", "complete": False}
-    write_file()
-    # an export written while the database still held the person (e.g. interactions)
-    again = scrub_files(replacer)
-    stored = {**done.details.get("stored_files", {}), **again}
-    details = {**done.details, "files": files, "stored_files": stored}
-    Fulfilment.objects.filter(pk=done.pk).update(details=details)
-    done.details = details

@@ -121,6 +121,7 @@ def export_customer(
         channel=channel,
         counts=counts,
         details={"bytes": len(data)},
+        completed=timezone.now(),
     )
     record(
         "privacy_export",

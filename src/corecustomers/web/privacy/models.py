@@ -43,6 +43,19 @@ class Fulfilment(models.Model):
     counts = models.JSONField(default=dict)
     #: For an erasure: the fields blanked per table, and how the files were cleaned.
     details = models.JSONField(default=dict)
+    #: For an erasure: the keyed hash of the erased id (as on the suppression list), so
+    #: that a new request for the same id finds an erasure whose cleaning is unfinished.
+    id_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    #: For an erasure: the cleaning stages still to do after its database transaction
+    #: (:data:`corecustomers.web.privacy.finish.STAGES`); empty once every one is done.
+    pending = models.JSONField(default=list)
+    #: When the request was carried out in full (an erasure: when its last stage was
+    #: done); ``None`` while an erasure's cleaning is still pending.
+    completed = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-at", "-id"]
+
+    @property
+    def complete(self) -> bool:
+        return self.completed is not None and not self.pending

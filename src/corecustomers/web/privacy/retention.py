@@ -18,8 +18,10 @@ kind                days    what happens when it is older
 ==================  ======  ===========================================================
 
 The worker's scheduler queues the job ``privacy_retention`` daily at 03:00 (the privacy
-app's ``periodic_jobs``); each run is audited (``privacy_retention``, with what was done per
-kind). ``corecustomers privacy retention`` runs it now and prints the rules.
+app's ``periodic_jobs``); it also finishes any erasure whose cleaning after its commit
+is still pending (:func:`.finish.finish_unfinished`). Each run is audited
+(``privacy_retention``, with what was done per kind). ``corecustomers privacy retention``
+runs it now and prints the rules.
 """
 
 from __future__ import annotations
@@ -178,7 +180,11 @@ def _job(job: Any, progress: Any) -> dict[str, Any]:
     """The scheduled run: the rules as of its due time (a late run cuts at the same day)."""
     progress(0.0, "applying the retention rules")
     due = (job.params or {}).get("due")
-    return apply_retention(dt.datetime.fromisoformat(due) if due else None)
+    done = apply_retention(dt.datetime.fromisoformat(due) if due else None)
+    # and every erasure whose cleaning after its commit is still pending (see .finish)
+    from corecustomers.web.privacy.finish import finish_unfinished
+
+    return {**done, "erasures_finished": finish_unfinished()}
 
 
 def connect() -> None:

@@ -26,10 +26,11 @@ analysis picks such a row up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ __all__ = ["Replacer", "scrub_files", "scrub_workspace", "stored_files"]
 _TEXT = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".html", ".htm", ".eml", ".xml", ".md"}
 _EXCEL = {".xlsx", ".xlsm"}
 _SKIP_NAMES = {"secrets.json", "suppression.json"}
-_SKIP_DIRS = {"static"}
+#: At the top of the service folder: static files, and the journals of erasures in
+#: progress (:mod:`.journal`: they hold the identifiers until the erasure is done).
+_SKIP_DIRS = {"static", "erasing"}
 _DB_SUFFIXES = (".duckdb", ".duckdb.wal", ".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".serving")
 
 
@@ -87,8 +90,20 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def scrub_workspace(replacer: Replacer, location: str | None = None) -> dict[str, Any]:
+def scrub_workspace(
+    replacer: Replacer,
+    location: str | None = None,
+    *,
+    rewrite: bool = False,
+    on_replaced: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, Any]:
     """Replace the customer's identifiers in the workspace and rewrite its file.
+
+    The values are replaced in one transaction (a process killed meanwhile leaves them
+    all as they were); ``on_replaced`` is called with the rows replaced once it commits,
+    before the rewrite. ``rewrite``: rewrite the file even if no value is found (an
+    earlier attempt replaced them and was killed before its rewrite: the old bytes are
+    still in the file's free blocks).
 
     Raises
     ------
@@ -98,16 +113,17 @@ def scrub_workspace(replacer: Replacer, location: str | None = None) -> dict[str
     where = str(location or settings.WORKSPACE)
     path = _duckdb_file(where)
     if path is None and where.split("://")[0].split("+")[0] in {"postgresql", "postgres"}:
-        return _scrub_postgres(replacer, where)
+        return _scrub_postgres(replacer, where, vacuum_all=rewrite, on_replaced=on_replaced)
     if path is None:
         return {"kind": "url", "rewritten": False, "note": "a workspace by URL is not rewritten"}
-    if not path.exists() or not replacer.spellings:
+    if not path.exists() or not (replacer.spellings or rewrite):
         return {"kind": "duckdb", "rows": {}, "rewritten": False}
     backend = open_duckdb(path)
     con: Any = backend.con  # type: ignore[attr-defined]
     rows: dict[str, int] = {}
     try:
         catalog = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute("BEGIN TRANSACTION")
         columns = con.execute(
             "SELECT c.table_schema, c.table_name, c.column_name "
             "FROM information_schema.columns c JOIN information_schema.tables t "
@@ -117,7 +133,7 @@ def scrub_workspace(replacer: Replacer, location: str | None = None) -> dict[str
             "AND c.data_type = 'VARCHAR' ORDER BY 1, 2, 3",
             [catalog],
         ).fetchall()
-        for schema, table, column in columns:
+        for schema, table, column in columns if replacer.spellings else []:
             target = f"{_quote(schema)}.{_quote(table)}"
             condition = " OR ".join(f"contains({_quote(column)}, ?)" for _ in replacer.spellings)
             found = con.execute(
@@ -132,11 +148,14 @@ def scrub_workspace(replacer: Replacer, location: str | None = None) -> dict[str
                     )
                     key = f"{table}.{column}"
                     rows[key] = rows.get(key, 0) + 1
-        if rows:
+        con.execute("COMMIT")
+        if on_replaced is not None:
+            on_replaced(rows)
+        if rows or rewrite:
             _rewrite(con, catalog, path)
     finally:
         backend.disconnect()
-    return {"kind": "duckdb", "rows": rows, "rewritten": bool(rows)}
+    return {"kind": "duckdb", "rows": rows, "rewritten": bool(rows or rewrite)}
 
 
 def _rewrite(con: Any, catalog: str, path: Path) -> None:
@@ -159,15 +178,22 @@ def _rewrite(con: Any, catalog: str, path: Path) -> None:
 WORKSPACE_TABLES = ("snapshots", "runs", "overrides")
 
 
-def _scrub_postgres(replacer: Replacer, url: str) -> dict[str, Any]:
+def _scrub_postgres(
+    replacer: Replacer,
+    url: str,
+    *,
+    vacuum_all: bool = False,
+    on_replaced: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, Any]:
     """The workspace's tables in PostgreSQL (the URL's default schema): identifiers
-    replaced in one transaction, then ``VACUUM FULL`` of the tables changed."""
+    replaced in one transaction, then ``VACUUM FULL`` of the tables changed (of all of
+    them with ``vacuum_all``: an earlier attempt was killed before its VACUUM)."""
     import psycopg
     from psycopg import sql
 
     conninfo = "postgresql://" + url.split("://", 1)[1]
     rows: dict[str, int] = {}
-    if not replacer.spellings:
+    if not (replacer.spellings or vacuum_all):
         return {"kind": "postgresql", "rows": rows, "vacuumed": []}
     with psycopg.connect(conninfo) as con:
         columns = con.execute(
@@ -176,7 +202,8 @@ def _scrub_postgres(replacer: Replacer, url: str) -> dict[str, Any]:
             "AND data_type IN ('text', 'character varying') ORDER BY 1, 2",
             [list(WORKSPACE_TABLES)],
         ).fetchall()
-        for table, column in columns:
+        present = sorted({table for table, _ in columns})
+        for table, column in columns if replacer.spellings else []:
             name, col = sql.Identifier(table), sql.Identifier(column)
             condition = sql.SQL(" OR ").join(
                 sql.SQL("strpos({}, %s) > 0").format(col) for _ in replacer.spellings
@@ -193,7 +220,9 @@ def _scrub_postgres(replacer: Replacer, url: str) -> dict[str, Any]:
                         [new, ctid],
                     )
                     rows[f"{table}.{column}"] = rows.get(f"{table}.{column}", 0) + 1
-    changed = sorted({key.split(".")[0] for key in rows})
+    if on_replaced is not None:
+        on_replaced(rows)
+    changed = present if vacuum_all else sorted({key.split(".")[0] for key in rows})
     if changed:
         with psycopg.connect(conninfo, autocommit=True) as con:
             for table in changed:
@@ -237,6 +266,7 @@ def stored_files(location: str | None = None) -> Iterator[Path]:
             here = Path(folder)
             if here == service:
                 dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
+            _remove_partials(here, names)
             for name in names:
                 path = here / name
                 if (
@@ -249,16 +279,39 @@ def stored_files(location: str | None = None) -> Iterator[Path]:
                 yield path
 
 
+_PARTIAL = ".erase-"
+
+
 def _replace_file(path: Path, write: Any) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".erase-", suffix=path.suffix)
-    os.close(fd)
+    """Write ``path`` anew beside it and rename it into place; the temporary file is
+    locked (``flock``) while it is written, so that a file left by a process killed
+    meanwhile is told apart from one being written (:func:`_remove_partials`)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL, suffix=path.suffix)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         write(Path(temporary))
         os.chmod(temporary, path.stat().st_mode & 0o777)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
+
+
+def _remove_partials(folder: Path, names: list[str]) -> None:
+    """Remove the temporary files of :func:`_replace_file` in ``folder`` that no process
+    is writing (their writer was killed); they hold a cleaned copy, but are litter."""
+    for name in names:
+        if not name.startswith(_PARTIAL):
+            continue
+        with contextlib.suppress(OSError):
+            fd = os.open(folder / name, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                (folder / name).unlink()
+            finally:
+                os.close(fd)
 
 
 def _scrub_parquet(path: Path, replacer: Replacer) -> bool:
@@ -370,8 +423,14 @@ def scrub_file(path: Path, replacer: Replacer) -> str | None:
     return None
 
 
-def scrub_files(replacer: Replacer, location: str | None = None) -> dict[str, str]:
-    """Clean every stored file (see the module); ``{path: what was done}`` for those changed."""
+def scrub_files(
+    replacer: Replacer,
+    location: str | None = None,
+    *,
+    on_file: Callable[[str, str], None] | None = None,
+) -> dict[str, str]:
+    """Clean every stored file (see the module); ``{path: what was done}`` for those changed
+    (``on_file(path, what)`` is called as each is done)."""
     done: dict[str, str] = {}
     if not replacer.spellings:
         return done
@@ -386,4 +445,6 @@ def scrub_files(replacer: Replacer, location: str | None = None) -> dict[str, st
                 else str(resolved)
             )
             done[shown] = action
+            if on_file is not None:
+                on_file(shown, action)
     return done
