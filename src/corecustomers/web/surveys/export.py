@@ -11,6 +11,7 @@ knowing Django.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import tempfile
 import zoneinfo
@@ -63,12 +64,24 @@ def export_scores(location: str | None = None) -> dict[str, Any]:
     )
     table = pa.Table.from_pydict(columns, schema)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(handle)
+    # One writer at a time (an exclusive lock on the folder, released also when a writer
+    # is killed; as the interactions export does): a temporary file found while holding
+    # it was left by a writer killed mid-way, and is removed (it holds customer ids).
+    folder = os.open(target.parent, os.O_RDONLY)
     try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        for stale in target.parent.glob(".survey-scores-*.tmp"):
+            stale.unlink(missing_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=".survey-scores-", suffix=".tmp"
+        )
+        os.close(handle)
+        try:
+            pq.write_table(table, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(folder)
     return {"file": str(target), "rows": table.num_rows}

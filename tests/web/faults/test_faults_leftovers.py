@@ -1,0 +1,32 @@
+"""What a writer killed mid-way leaves in the workspace is removed by the next writer.
+
+Found by the fault suite (kind ``export_survey_scores``, 1 run of 20 on 2026-12-05: the
+killed run's workspace held a file the clean run's did not): the survey scores export
+wrote a temporary file beside its target and renamed it into place; killed between the
+two, the temporary file (customer ids and scores) stayed for ever. The interactions
+export had the same fault, fixed the same way (``corecustomers.store.interactions``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_the_scores_export_removes_a_killed_writers_temporary_file(
+    tmp_path: Path, settings: Any
+) -> None:
+    from corecustomers.web.surveys.export import export_scores, scores_path
+
+    settings.WORKSPACE = str(tmp_path)
+    target = scores_path(str(tmp_path))
+    assert target is not None
+    target.parent.mkdir(parents=True)
+    left = target.parent / ".survey-scores-k1ll3d.tmp"  # as a killed writer leaves it
+    left.write_bytes(b"PAR1 half a file")
+    done = export_scores()
+    assert done["file"] == str(target) and target.is_file()
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
