@@ -301,6 +301,51 @@ def test_evaluation_on_the_demo_data(duckdb_con: Any) -> None:
     assert set(result) >= {"hit_rate_at_5", "hit_rate_at_10", "baseline", "customers_evaluated"}
 
 
+def test_evaluation_counts_the_hits_of_the_lists_recommend_gives(duckdb_con: Any) -> None:
+    """The hit rates equal those counted customer by customer from ``recommend``'s lists
+    at the split date and the new products each customer bought in the holdout."""
+    demo = generate_demo(n_customers=1500, seed=11, bad_rows=False)
+    tx = duckdb_con.create_table(
+        "rec_hits",
+        demo.select(["customer_id", "order_id", "timestamp", "amount", "product"]),
+        temp=True,
+        overwrite=True,
+    )
+    split, end = datetime.date(2024, 6, 30), datetime.date(2024, 12, 31)
+    ks = (1, 3, 10)
+    result = evaluate_recommendations(tx, split_date=split, end=end, k=ks)
+    lists = {
+        c: (p.split("|") if p else [])
+        for c, p in _as_dict(recommend(tx, as_of=split, k=max(ks))).items()
+    }
+    rows = demo.filter(pa.compute.greater_equal(demo["amount"], 0.0)).select(
+        ["customer_id", "timestamp", "product"]
+    )
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    for c, ts, product in zip(*(rows[n].to_pylist() for n in rows.column_names), strict=True):
+        if product is None or ts.date() > end:
+            continue
+        (before if ts.date() <= split else after).setdefault(c, set()).add(product)
+    known = set().union(*before.values())
+    evaluated = hits = 0
+    counted = dict.fromkeys(ks, 0)
+    for c, bought in after.items():
+        new = bought - before.get(c, set())
+        if c not in before or not new:
+            continue
+        evaluated += 1
+        chosen = lists[c]
+        first = next((i for i, p in enumerate(chosen) if p in new & known), None)
+        hits += first is not None
+        for k in ks:
+            counted[k] += first is not None and first < k
+    assert evaluated > 100 and hits > 0
+    assert result["customers_evaluated"] == evaluated
+    for k in ks:
+        assert result[f"hit_rate_at_{k}"] == pytest.approx(counted[k] / evaluated)
+
+
 def test_evaluation_by_hand(duckdb_con: Any) -> None:
     later = datetime.datetime(2024, 6, 10)
     extra = [

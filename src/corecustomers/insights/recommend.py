@@ -502,87 +502,87 @@ def _similarity(
     return out
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """Product codes chosen per customer, flat: row ``r``'s list is
+    ``codes[offsets[r]:offsets[r + 1]]``, best first."""
+
+    offsets: IntArray
+    codes: IntArray
+
+    @property
+    def lengths(self) -> IntArray:
+        return np.diff(self.offsets)
+
+
 def _recommend_rows(
     model: _ItemSimilarity | None, history: _History, rows: IntArray, k: int
-) -> list[IntArray]:
+) -> _Lists:
     """Top-``k`` product codes for the customers ``rows`` (popularity when no model)."""
     n_products = history.n_products
-    if n_products == 0:
-        return [np.zeros(0, np.int64) for _ in rows]
-    out: list[IntArray] = []
+    if n_products == 0 or len(rows) == 0:
+        return _Lists(np.zeros(len(rows) + 1, np.int64), np.zeros(0, np.int64))
+    lengths: list[IntArray] = []
+    codes: list[IntArray] = []
     chunk = max(1, BLOCK_ENTRIES // n_products)
     for lo in range(0, len(rows), chunk):
         part = rows[lo : lo + chunk]
         seen = history.bought[part]
         if model is None:
-            scores = sp.csr_array(seen.shape)
+            scores = np.zeros(seen.shape, dtype=np.float64)
         else:
-            scores = sp.csr_array(history.liked[part] @ model.matrix)
-        out.extend(_top_k(scores, seen, k))
-    return out
+            scores = sp.csr_array(history.liked[part] @ model.matrix).toarray()
+        length, code = _top_k(scores, seen, k)
+        lengths.append(length)
+        codes.append(code)
+    offsets = np.concatenate(([0], np.cumsum(np.concatenate(lengths)))).astype(np.int64)
+    return _Lists(offsets, np.concatenate(codes))
 
 
-def _top_k(scores: sp.csr_array, seen: sp.csr_array, k: int) -> list[IntArray]:
+def _top_k(scores: FloatArray, seen: sp.csr_array, k: int) -> tuple[IntArray, IntArray]:
     """Per row, the ``k`` best unseen columns: positive scores first, best first, then
     the lowest unseen columns (the most popular products) to fill the list.
 
-    Ties go to the lower column, exactly. Everything is done on the sparse entries and on
-    a boolean block no wider than ``k`` plus the most columns any row excludes.
+    ``scores`` is a dense block (rows x products, non-negative), overwritten. Ties go to the lower
+    column, exactly: the ``k``-th best value of each row is found with a partition, the
+    columns above it are taken and those equal to it fill the rest in column order.
+    Returns the number of columns chosen per row and the columns, row after row.
     """
     m, p = scores.shape
-    # Drop the seen products: their scores minus themselves are explicit zeros.
-    scores = sp.csr_array(scores - scores.multiply(seen))
-    scores.eliminate_zeros()
-    scores.sum_duplicates()
-    per_row = np.diff(scores.indptr)
-    row = np.repeat(np.arange(m, dtype=np.int64), per_row)
-    order = np.lexsort((scores.indices, -scores.data, row))
-    col = scores.indices[order].astype(np.int64)
-    rank = np.arange(len(col), dtype=np.int64) - scores.indptr[row]
-    keep = rank < k
-    row, col = row[keep], col[keep]
-    chosen = np.minimum(per_row, k)
-
-    # Fill with the lowest columns neither seen nor chosen.
-    seen_per_row = np.diff(seen.indptr)
-    seen_row = np.repeat(np.arange(m, dtype=np.int64), seen_per_row)
-    width = int(min(p, k + (np.max(seen_per_row + chosen) if m else 0)))
-    excluded = np.zeros((m, width), dtype=bool)
-    for r, c in ((seen_row, seen.indices.astype(np.int64)), (row, col)):
-        inside = c < width
-        excluded[r[inside], c[inside]] = True
-    free = ~excluded
-    need = (k - chosen)[:, None]
-    fill_row, fill_col = np.nonzero(free & (np.cumsum(free, axis=1) <= need))
-
-    all_row = np.concatenate((row, fill_row))
-    all_col = np.concatenate((col, fill_col.astype(np.int64)))
-    by_row = np.argsort(all_row, kind="stable")  # chosen (best first), then the fill
-    counts = np.bincount(all_row, minlength=m)
-    return np.split(all_col[by_row], np.cumsum(counts)[:-1])
+    key = scores  # a block of its own, changed in place
+    seen_row = np.repeat(np.arange(m, dtype=np.int64), np.diff(seen.indptr))
+    key[seen_row, seen.indices] = -1.0  # never chosen; every unseen product is >= 0
+    take = min(k, p)
+    kth = np.partition(key, p - take, axis=1)[:, p - take][:, None]
+    above = key > kth
+    tied = key == kth
+    need = take - above.sum(axis=1, keepdims=True)
+    rank = np.cumsum(tied, axis=1, dtype=np.int32 if p > 32_000 else np.int16)
+    chosen = (above | (tied & (rank <= need))) & (key >= 0)
+    row, col = np.nonzero(chosen)  # row-major: by row, then by column
+    order = np.lexsort((col, -key[row, col], row))
+    counts = np.bincount(row, minlength=m).astype(np.int64)
+    return counts, col[order].astype(np.int64)
 
 
-def _hits(chosen: list[IntArray], new: sp.csr_array, ks: tuple[int, ...]) -> dict[int, int]:
+def _hits(chosen: _Lists, new: sp.csr_array, ks: tuple[int, ...]) -> dict[int, int]:
     """Customers with at least one new product among their first ``k``, for each ``k``."""
-    hits = dict.fromkeys(ks, 0)
-    for row, products in enumerate(chosen):
-        wanted = new.indices[new.indptr[row] : new.indptr[row + 1]]
-        if len(wanted) == 0 or len(products) == 0:
-            continue
-        where = np.flatnonzero(np.isin(products, wanted))
-        if len(where):
-            first = int(where[0])
-            for length in ks:
-                hits[length] += first < length
-    return hits
+    lengths = chosen.lengths
+    m, p = new.shape
+    row = np.repeat(np.arange(m, dtype=np.int64), lengths)
+    position = np.arange(len(chosen.codes), dtype=np.int64) - chosen.offsets[row]
+    new_row = np.repeat(np.arange(m, dtype=np.int64), np.diff(new.indptr))
+    wanted = np.unique(new_row * p + new.indices.astype(np.int64))
+    hit = np.isin(row * p + chosen.codes, wanted, assume_unique=False)
+    first = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, row[hit], position[hit])
+    return {length: int(np.count_nonzero(first < length)) for length in ks}
 
 
-def _joined(chosen: list[IntArray], products: pa.Array) -> pa.Array:
+def _joined(chosen: _Lists, products: pa.Array) -> pa.Array:
     """One ``"|"``-joined string per customer from product codes."""
-    lengths = np.fromiter((len(c) for c in chosen), dtype=np.int32, count=len(chosen))
-    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
-    flat = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), products.take(pa.array(flat)))
+    offsets = pa.array(chosen.offsets.astype(np.int32), pa.int32())
+    lists = pa.ListArray.from_arrays(offsets, products.take(pa.array(chosen.codes)))
     return pc.binary_join(lists, SEPARATOR)
 
 
