@@ -29,7 +29,8 @@ To score at a cut ``c`` (``calibration_end`` in :func:`capture_comparison`, ``as
    (seed :data:`BOOTSTRAP_SEED`), its top 20 % capture strictly more revenue than the
    BTYD ranking's top 20 % in at least :data:`REQUIRED_CONFIDENCE` (90 %) of them. A
    difference the resampling cannot tell from noise keeps the BTYD ranking, which
-   needs no training.
+   needs no training (and then, without a holdout to report on, the combined model of
+   step 1 is not fitted at all).
 4. **Window.** ``L`` is the horizon ``H`` (``as_of - calibration_end`` in
    :func:`capture_comparison`, ``horizon_days`` in :func:`core_scores`) when the history
    before ``c`` (from the first purchase) spans at least ``3H`` days; otherwise a third
@@ -600,16 +601,19 @@ def _score(
                 scored_at=(cut - step).isoformat(),
                 revenue_window=[(cut - step).isoformat(), cut.isoformat()],
             )
-            combined = fit_and_predict(later, frame, names, window)
+            # the combined ranking at the cut is needed when it won the validation, or
+            # to report its capture on a holdout; otherwise nothing reads it
+            if target_end is not None or _won(validation):
+                combined = fit_and_predict(later, frame, names, window)
     details["validation"] = validation
     details["warnings"] = notes
-    if validation is None or combined is None:
+    if validation is None:
         reason = (
             f"no combined ranking was trained: {problem}; customers are ranked by the "
             "BTYD prediction"
         )
         return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
-    won = validation["bootstrap_share_better"] >= REQUIRED_CONFIDENCE
+    won = _won(validation)
     reason = (
         f"in the time-shifted validation (trained on features up to "
         f"{validation['features_end']}, scored at {validation['scored_at']} against the "
@@ -619,9 +623,14 @@ def _score(
         f"{BOOTSTRAP_REPLICATES} bootstrap resamples of the customers "
         f"({'at least' if won else 'fewer than'} the {REQUIRED_CONFIDENCE:.0%} required)"
     )
-    if won:
+    if won and combined is not None:
         return _Scored(frame, btyd_value, combined, combined, "combined", reason, details)
     return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
+
+
+def _won(validation: dict[str, Any]) -> bool:
+    """Whether the combined ranking beat the BTYD one often enough in the validation."""
+    return bool(validation["bootstrap_share_better"] >= REQUIRED_CONFIDENCE)
 
 
 def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int) -> dict[str, Any]:

@@ -9,10 +9,13 @@ after the day scored.
 
 The time-shifted procedure
 --------------------------
-With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_days``:
+With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_days``
+(when ``c`` is a calendar month end, ``b`` below is the month end nearest to ``c - N``
+and ``a`` the one nearest to ``b - N``, so that a monthly or quarterly history's dates
+share their frames: :func:`~corecustomers.insights._risk_frames.shifted_cut`):
 
-1. **Training** at ``a = c - 2N``: the features of every customer who bought by ``a``
-   and the label *no purchase in* ``(a, a + N]``. A gradient-boosted classifier
+1. **Training** at ``a = b - N``: the features of every customer who bought by ``a``
+   and the label *no purchase in* ``(a, b]``. A gradient-boosted classifier
    (scikit-learn's ``HistGradientBoostingClassifier``, fixed hyper-parameters,
    ``random_state=0``, one thread) learns the label.
 2. **Choice, calibration and validation** at ``b = c - N``, a split the classifier
@@ -29,7 +32,8 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
 3. **Scoring** at ``c``: the same classifier and calibration score the customers at
    ``c``, with the analysis' own features and fitted models (nothing is fitted twice at
    ``c``; the BTYD models at ``a`` and ``b`` are fitted once each, of the analysis' kind
-   and penalty).
+   and penalty; a ``history`` passes the frames of its earlier dates, among them the
+   frames at ``a`` and ``b`` when those are dates of its series: :class:`RiskFrames`).
 
 The classifier is not refitted on the split at ``b``: its calibration would then rest on
 the data it learnt from.
@@ -62,17 +66,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data.features import customer_features, materialize
-from corecustomers.data.window import day_of, rows_up_to
-from corecustomers.insights._frames import Frame, build_frame
-from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights._risk_frames import (
+    RiskFrame,
+    RiskFrames,
+    UnfitError,
+    active_in,
+    align_to,
+    labelled,
+    risk_frame,
+    shifted_cut,
+    significant,
+)
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.units import TimeUnit
 
@@ -84,6 +94,7 @@ __all__ = [
     "RISK_FEATURES",
     "ChurnRisk",
     "RiskFrame",
+    "RiskFrames",
     "active_in",
     "auc",
     "churn_risk",
@@ -139,25 +150,6 @@ _GBM_PARAMS: Final[dict[str, Any]] = {
 }
 
 Method = Literal["model", "p_alive", "none"]
-
-
-@dataclass(frozen=True)
-class RiskFrame:
-    """The customers at one cut: ids (sorted), model inputs, fit, behaviour and labels."""
-
-    cut: datetime.date
-    customer_id: pa.Array
-    inputs: dict[str, FloatArray]
-    btyd: FittedValue
-    behaviour: pa.Table
-    inactive: BoolArray | None = None
-
-    @property
-    def n(self) -> int:
-        return len(self.customer_id)
-
-    def matrix(self, names: tuple[str, ...]) -> FloatArray:
-        return _significant(np.column_stack([self.inputs[name] for name in names]))
 
 
 @dataclass(frozen=True)
@@ -220,6 +212,7 @@ def churn_risk(
     time_unit: TimeUnit = "week",
     score: str = "auto",
     alertable: Callable[[RiskFrame], BoolArray] | None = None,
+    frames: RiskFrames | None = None,
 ) -> ChurnRisk:
     """The calibrated churn risk of the customers of ``features`` at ``cut``.
 
@@ -255,6 +248,10 @@ def churn_risk(
         them: among all core customers a score also earns its AUC by ranking those who
         bought last week below those idle for months, which no alert needs. None, or
         fewer than :data:`MIN_JUDGED` of either outcome among them: all core customers.
+    frames
+        Frames kept from earlier cuts of the same transactions (a ``history``'s
+        :class:`RiskFrames`): a shifted cut found there is not computed again, and the
+        frames made here are added to it.
 
     Returns
     -------
@@ -273,10 +270,43 @@ def churn_risk(
             np.full(n, np.nan),
         )
     has_product = "product" in tx.columns
-    step = datetime.timedelta(days=window_days)
+    b = shifted_cut(cut, window_days)
+    a = shifted_cut(b, window_days)
+    # frames kept by a history are valid for the same kind of frame only
+    kind = (window_days, time_unit, has_product, fitted.model_name, fitted.penalizer)
+
+    def kept(at: datetime.date) -> RiskFrame | None:
+        return None if frames is None else frames.get(at, kind)
+
+    def summary_at(at: datetime.date) -> tuple[pa.Array, dict[str, FloatArray]] | None:
+        found = kept(at)
+        return None if found is None else found.summary()
+
+    def shifted(at: datetime.date, before: RiskFrame | None) -> RiskFrame:
+        found = kept(at)
+        if found is not None:
+            return found
+        # the shifted fits start from the analysis' own (as the core ranking's do): a
+        # short history whose likelihood rises along a ridge is not followed towards
+        # the boundary
+        made = risk_frame(
+            tx,
+            cut=at,
+            window_days=window_days,
+            time_unit=time_unit,
+            has_product=has_product,
+            new_models=fitted.new_models,
+            before=before.summary()
+            if before is not None
+            else summary_at(shifted_cut(at, window_days)),
+            start=fitted,
+        )
+        if frames is not None:
+            frames.put(made, kind)
+        return made
 
     def at_cut(earlier: RiskFrame | None) -> RiskFrame:
-        return _frame(
+        now = risk_frame(
             tx,
             cut=cut,
             window_days=window_days,
@@ -286,8 +316,11 @@ def churn_risk(
             features=features,
             fitted=fitted,
             behaviour=behaviour,
-            before=None if earlier is None else _summary_of(earlier),
+            before=earlier.summary() if earlier is not None else summary_at(b),
         )
+        if frames is not None:
+            frames.put(now, kind)
+        return now
 
     def fallback(problem: str) -> ChurnRisk:
         now = at_cut(None)
@@ -297,48 +330,28 @@ def churn_risk(
             "p_alive",
             f"{problem}; the churn risk is 1 - P(alive)",
             window_days,
-            now.inputs["p_alive_change"][_align_to(ids, now.customer_id)],
+            now.inputs["p_alive_change"][align_to(ids, now.customer_id)],
             details={"validation": None},
         )
 
     first = pc.min(features.column("first_purchase")).as_py()
     first_day = first.date() if isinstance(first, datetime.datetime) else first
-    if first_day is None or (cut - first_day).days < 2 * window_days + 14:
+    if first_day is None or (a - first_day).days < 14:
         return fallback(
             f"the history before {cut} is shorter than two risk windows of {window_days} "
             "days and two weeks, too short for a time-shifted training and calibration"
         )
-    a, b = cut - 2 * step, cut - step
     try:
-        # the shifted fits start from the analysis' own (as the core ranking's do): a short
-        # history whose likelihood rises along a ridge is not followed towards the boundary
-        train = _frame(
-            tx,
-            cut=a,
-            window_days=window_days,
-            time_unit=time_unit,
-            has_product=has_product,
-            new_models=fitted.new_models,
-            start=fitted,
-        )
-        check = _frame(
-            tx,
-            cut=b,
-            window_days=window_days,
-            time_unit=time_unit,
-            has_product=has_product,
-            new_models=fitted.new_models,
-            before=_summary_of(train),
-            start=fitted,
-        )
-    except _UnfitError as exc:
+        train = shifted(a, None)
+        check = shifted(b, train)
+    except UnfitError as exc:
         return fallback(str(exc))
     now = at_cut(check)
-    back = _align_to(ids, now.customer_id)
+    back = align_to(ids, now.customer_id)
     change = now.inputs["p_alive_change"][back]
     labels = active_in(tx, [(a, b), (b, cut)])
-    train = _labelled(train, labels, "w0")
-    check = _labelled(check, labels, "w1")
+    train = labelled(train, labels, "w0")
+    check = labelled(check, labels, "w1")
     for name, frame in (("training", train), ("calibration", check)):
         problem = _unusable(frame, name)
         if problem:
@@ -493,143 +506,6 @@ def _top(value: FloatArray, share: float) -> BoolArray:
     return out
 
 
-def active_in(tx: ir.Table, windows: list[tuple[datetime.date, datetime.date]]) -> pa.Table:
-    """Per customer: ``w0, w1, ...`` -- whether they bought in each window ``(start, end]``.
-
-    A purchase is a row with ``amount >= 0`` (as for ``frequency``); one scan of the
-    transactions for all windows.
-    """
-    end = max(e for _, e in windows)
-    rows = rows_up_to(tx, end)
-    day = day_of(rows)
-    bought = rows["amount"] >= 0
-    metrics = {
-        f"w{i}": rows["amount"].count(
-            where=bought
-            & (day > ibis.literal(s, type="date"))
-            & (day <= ibis.literal(e, type="date"))
-        )
-        for i, (s, e) in enumerate(windows)
-    }
-    customer = rows["customer_id"]
-    if not customer.type().is_string():
-        customer = customer.cast("string")
-    table = materialize(rows.group_by(customer_id=customer).aggregate(**metrics))
-    return table
-
-
-# -- frames -----------------------------------------------------------------------------
-
-
-_BTYD: Final = ("frequency", "recency", "T", "monetary_value")
-
-
-def _summary_of(frame: RiskFrame) -> tuple[pa.Array, dict[str, FloatArray]]:
-    """The frame's customers and their BTYD summary, for the next frame's P(alive) change."""
-    return frame.customer_id, {k: frame.inputs[k] for k in _BTYD}
-
-
-class _UnfitError(Exception):
-    """A shifted cut whose models could not be fitted."""
-
-
-def _frame(
-    tx: ir.Table,
-    *,
-    cut: datetime.date,
-    window_days: int,
-    time_unit: TimeUnit,
-    has_product: bool,
-    new_models: Callable[[], tuple[Any, Any]],
-    features: pa.Table | None = None,
-    fitted: FittedValue | None = None,
-    behaviour: pa.Table | None = None,
-    before: tuple[pa.Array, dict[str, FloatArray]] | None = None,
-    start: FittedValue | None = None,
-) -> RiskFrame:
-    notes: list[str] = []
-    base: Frame = build_frame(
-        tx,
-        cut=cut,
-        target_end=None,
-        window_days=window_days,
-        time_unit=time_unit,
-        has_product=has_product,
-        notes=notes,
-        new_models=new_models,
-        features=features,
-        fitted=fitted,
-        start=start,
-    )
-    if base.btyd is None:
-        raise _UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
-    ids = base.customer_id.cast(pa.string())
-    if behaviour is None:
-        behaviour = materialize(customer_behaviour(tx, as_of=cut))
-    beh_ids = behaviour.column("customer_id").cast(pa.string())
-    where = _positions(ids, beh_ids)
-
-    def beh(name: str) -> FloatArray:
-        values = np.asarray(
-            pc.fill_null(behaviour.column(name).cast(pa.float64()), np.nan).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=np.float64,
-        )
-        out = np.full(len(ids), np.nan)
-        out[where >= 0] = values[where[where >= 0]]
-        return out
-
-    b = base.behaviour
-    inputs = {k: b[k] for k in b}
-    model = base.btyd.transaction_model
-    inputs["p_alive"] = base.btyd.p_alive
-    inputs["expected_purchases"] = base.btyd.purchases_in(window_days)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap_std = beh("gap_std_days")
-        inputs["gap_cv"] = gap_std / b["mean_gap_days"]
-        inputs["spend_change"] = np.where(
-            b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
-        )
-    inputs["spend_trend"] = beh("spend_trend")
-    # P(alive) N days earlier: the same model on each customer's summary then (the
-    # earlier frame's, when there is one; else read from the transactions)
-    if before is None:
-        table = materialize(
-            customer_features(
-                tx, as_of=cut - datetime.timedelta(days=window_days), time_unit=time_unit
-            )
-            .select("customer_id", *_BTYD)
-            .order_by("customer_id")
-        )
-        before = (
-            table.column("customer_id").combine_chunks().cast(pa.string()),
-            {
-                k: np.asarray(table.column(k).to_numpy(zero_copy_only=False), np.float64)
-                for k in _BTYD
-            },
-        )
-    change = np.full(len(ids), np.nan)
-    if len(before[0]):
-        at = _positions(ids, before[0])
-        had = at >= 0
-        if had.any():
-            X = {k: before[1][k][at[had]] for k in _BTYD}
-            earlier = np.clip(np.asarray(model.probability_alive(X), np.float64), 0.0, 1.0)
-            change[had] = inputs["p_alive"][had] - earlier
-    inputs["p_alive_change"] = change
-    return RiskFrame(cut, ids, inputs, base.btyd, behaviour.take(pa.array(np.maximum(where, 0))))
-
-
-def _labelled(frame: RiskFrame, labels: pa.Table, column: str) -> RiskFrame:
-    at = _positions(frame.customer_id, labels.column("customer_id").cast(pa.string()))
-    counts = np.asarray(labels.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
-    bought = np.where(at >= 0, counts[np.maximum(at, 0)], 0.0) > 0
-    return RiskFrame(
-        frame.cut, frame.customer_id, frame.inputs, frame.btyd, frame.behaviour, ~bought
-    )
-
-
 def _unusable(frame: RiskFrame, name: str) -> str:
     inactive = _bool(frame.inactive)
     if frame.n < MIN_CUSTOMERS:
@@ -699,7 +575,7 @@ def _linear_inputs(frame: RiskFrame) -> FloatArray:
         log1p("tenure_days"),
         np.clip(np.nan_to_num(x["returns_share"], nan=0.0), 0.0, 1.0),
     ]
-    return _significant(np.column_stack(columns))
+    return significant(np.column_stack(columns))
 
 
 def _linear(train: RiskFrame, others: tuple[RiskFrame, ...]) -> list[FloatArray]:
@@ -728,11 +604,11 @@ def _platt(score: FloatArray, inactive: BoolArray) -> Callable[[FloatArray], Flo
     x = _columns(score)
     fill = np.nanmedian(x, axis=0)
     y = inactive.astype(np.float64)
-    w = _logistic_fit(_significant(np.where(np.isnan(x), fill, x)), y)
+    w = _logistic_fit(significant(np.where(np.isnan(x), fill, x)), y)
 
     def apply(values: FloatArray) -> FloatArray:
         z = _columns(values)
-        z = _significant(np.where(np.isnan(z), fill, z))
+        z = significant(np.where(np.isnan(z), fill, z))
         return np.asarray(1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1]))), dtype=np.float64)
 
     return apply
@@ -796,28 +672,6 @@ def _midranks(values: FloatArray) -> FloatArray:
     mid = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(mid, counts)
     return ranks
-
-
-def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
-    x = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        finite = np.isfinite(x) & (x != 0.0)
-        mag = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
-        scale = np.where(finite, 10.0 ** (digits - 1 - mag), 1.0)
-        out = np.round(x * scale) / scale
-    return np.where(np.isfinite(x), out, np.where(np.isinf(x), np.nan, x))
-
-
-def _positions(ids: pa.Array, other: pa.Array) -> NDArray[np.int64]:
-    found = pc.index_in(ids, value_set=other)
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _align_to(ids: pa.Array, frame_ids: pa.Array) -> NDArray[np.int64]:
-    where = _positions(ids, frame_ids)
-    if (where < 0).any():
-        raise ValueError("the frame at the cut does not cover every customer")
-    return where
 
 
 def auc(score: Any, positive: Any) -> float | None:

@@ -28,6 +28,7 @@ from corecustomers.data.compiled import reusing_sql
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.insights.risk import RiskFrames
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
@@ -129,7 +130,10 @@ def history(
             )
         written: list[dict[str, Any]] = []
         options = CoreOptions(
-            evaluate=False, recommendations=False, mix=_policy_reads_mix(settings)
+            evaluate=False,
+            recommendations=False,
+            mix=_policy_reads_mix(settings),
+            risk_frames=RiskFrames(),
         )
         name = source_name_of(prepared, settings)
         warm: FittedValue | None = None  # the previous date's fit

@@ -1,0 +1,300 @@
+"""The customers at one cut of the churn risk, and the cuts a risk is learnt at.
+
+The private half of :mod:`corecustomers.insights.risk` (whose docstring describes the
+procedure): the per-customer frame at a cut -- the BTYD fit and its predictions, the
+rhythm and spend inputs, the behaviour table and, once labelled, whether the customer
+bought in the next window -- built from the transactions or from an analysis' own
+features and fitted models; the shifted cuts; and :class:`RiskFrames`, the frames a
+``history`` keeps from one date to the next.
+
+Shifted cuts
+------------
+The training and calibration cuts lie one and two windows of ``N`` days before the cut
+scored. When that cut is a calendar month end they are month ends too -- the month end
+nearest to ``cut - N`` (ties to the earlier), then the one nearest to that minus ``N`` --
+so that the cuts of a monthly or quarterly series are the series' own dates and a
+``history`` computes each frame once (for ``N = 90`` a month end's cuts are the month
+ends three and six months before, windows of 89 to 92 days). Any other cut is shifted by
+exactly ``N`` days. Either way a cut's frame depends on its date alone, so a frame kept
+from an earlier date equals the one :func:`risk_frame` computes (to the models'
+tolerance: the BTYD fit there may have started from other parameters).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.insights._frames import Frame, build_frame
+from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.fitted import FittedValue
+from corecustomers.units import TimeUnit
+
+__all__ = [
+    "BTYD",
+    "RiskFrame",
+    "RiskFrames",
+    "UnfitError",
+    "active_in",
+    "align_to",
+    "labelled",
+    "positions",
+    "risk_frame",
+    "shifted_cut",
+    "significant",
+]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: The per-customer summary of the BTYD models.
+BTYD: Final = ("frequency", "recency", "T", "monetary_value")
+
+#: Frames a :class:`RiskFrames` keeps (a monthly series with 90-day windows reads the
+#: frames of three and six months before and the summary of nine months before).
+KEPT_FRAMES: Final = 12
+
+Summary = tuple[pa.Array, dict[str, FloatArray]]
+
+
+@dataclass(frozen=True)
+class RiskFrame:
+    """The customers at one cut: ids (sorted), model inputs, fit, behaviour and labels."""
+
+    cut: datetime.date
+    customer_id: pa.Array
+    inputs: dict[str, FloatArray]
+    btyd: FittedValue
+    behaviour: pa.Table
+    inactive: BoolArray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.customer_id)
+
+    def matrix(self, names: tuple[str, ...]) -> FloatArray:
+        return significant(np.column_stack([self.inputs[name] for name in names]))
+
+    def summary(self) -> Summary:
+        """The customers and their BTYD summary, for a later frame's P(alive) change."""
+        return self.customer_id, {k: self.inputs[k] for k in BTYD}
+
+
+class RiskFrames:
+    """Unlabelled frames by cut, kept across the dates of one ``history``.
+
+    Valid for one set of transactions and one kind of fit: a frame is returned only for
+    the same window, time unit, product column, transaction model and penalty it was
+    made with. Keeps the :data:`KEPT_FRAMES` most recently stored.
+    """
+
+    def __init__(self) -> None:
+        self._frames: OrderedDict[tuple[Any, ...], RiskFrame] = OrderedDict()
+
+    @staticmethod
+    def _key(cut: datetime.date, kind: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (cut, *kind)
+
+    def get(self, cut: datetime.date, kind: tuple[Any, ...]) -> RiskFrame | None:
+        """The frame at ``cut`` made for ``kind``, if kept."""
+        return self._frames.get(self._key(cut, kind))
+
+    def put(self, frame: RiskFrame, kind: tuple[Any, ...]) -> None:
+        """Keep ``frame`` (without labels) for ``kind``."""
+        key = self._key(frame.cut, kind)
+        self._frames[key] = RiskFrame(
+            frame.cut, frame.customer_id, frame.inputs, frame.btyd, frame.behaviour
+        )
+        self._frames.move_to_end(key)
+        while len(self._frames) > KEPT_FRAMES:
+            self._frames.popitem(last=False)
+
+
+def _month_end(year: int, month: int) -> datetime.date:
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def shifted_cut(cut: datetime.date, days: int) -> datetime.date:
+    """The cut ``days`` before ``cut``: a month end when ``cut`` is one (see the module
+    docstring).
+
+    >>> shifted_cut(datetime.date(2024, 12, 31), 90), shifted_cut(datetime.date(2024, 5, 31), 90)
+    (datetime.date(2024, 9, 30), datetime.date(2024, 2, 29))
+    >>> shifted_cut(datetime.date(2024, 12, 15), 90)
+    datetime.date(2024, 9, 16)
+    """
+    target = cut - datetime.timedelta(days=days)
+    if cut != _month_end(cut.year, cut.month):
+        return target
+    after = _month_end(target.year, target.month)
+    first = target.replace(day=1)
+    before = first - datetime.timedelta(days=1)
+    return after if (after - target) < (target - before) else before
+
+
+class UnfitError(Exception):
+    """A shifted cut whose models could not be fitted."""
+
+
+def active_in(tx: ir.Table, windows: list[tuple[datetime.date, datetime.date]]) -> pa.Table:
+    """Per customer: ``w0, w1, ...`` -- whether they bought in each window ``(start, end]``.
+
+    A purchase is a row with ``amount >= 0`` (as for ``frequency``); one scan of the
+    transactions for all windows.
+    """
+    end = max(e for _, e in windows)
+    rows = rows_up_to(tx, end)
+    day = day_of(rows)
+    bought = rows["amount"] >= 0
+    metrics = {
+        f"w{i}": rows["amount"].count(
+            where=bought
+            & (day > ibis.literal(s, type="date"))
+            & (day <= ibis.literal(e, type="date"))
+        )
+        for i, (s, e) in enumerate(windows)
+    }
+    customer = rows["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    return materialize(rows.group_by(customer_id=customer).aggregate(**metrics))
+
+
+def _summary_at(tx: ir.Table, cut: datetime.date, time_unit: TimeUnit) -> Summary:
+    """The customers at ``cut`` and their BTYD summary, read from the transactions."""
+    table = materialize(
+        customer_features(tx, as_of=cut, time_unit=time_unit)
+        .select("customer_id", *BTYD)
+        .order_by("customer_id")
+    )
+    return (
+        table.column("customer_id").combine_chunks().cast(pa.string()),
+        {k: np.asarray(table.column(k).to_numpy(zero_copy_only=False), np.float64) for k in BTYD},
+    )
+
+
+def risk_frame(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    window_days: int,
+    time_unit: TimeUnit,
+    has_product: bool,
+    new_models: Callable[[], tuple[Any, Any]],
+    before: Summary | None = None,
+    features: pa.Table | None = None,
+    fitted: FittedValue | None = None,
+    behaviour: pa.Table | None = None,
+    start: FittedValue | None = None,
+) -> RiskFrame:
+    """The frame at ``cut``, from the analysis' ``features``, ``fitted`` and
+    ``behaviour`` there when given, else from the transactions (the BTYD models of
+    ``new_models`` fitted from ``start``'s parameters).
+
+    ``before`` is the summary at ``shifted_cut(cut, window_days)`` for the P(alive)
+    change; without it that summary is read from the transactions.
+    """
+    notes: list[str] = []
+    base: Frame = build_frame(
+        tx,
+        cut=cut,
+        target_end=None,
+        window_days=window_days,
+        time_unit=time_unit,
+        has_product=has_product,
+        notes=notes,
+        new_models=new_models,
+        features=features,
+        fitted=fitted,
+        start=start,
+    )
+    if base.btyd is None:
+        raise UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
+    ids = base.customer_id.cast(pa.string())
+    if behaviour is None:
+        behaviour = materialize(customer_behaviour(tx, as_of=cut))
+    where = positions(ids, behaviour.column("customer_id").cast(pa.string()))
+
+    def beh(name: str) -> FloatArray:
+        values = np.asarray(
+            pc.fill_null(behaviour.column(name).cast(pa.float64()), np.nan).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.float64,
+        )
+        out = np.full(len(ids), np.nan)
+        out[where >= 0] = values[where[where >= 0]]
+        return out
+
+    b = base.behaviour
+    inputs = {k: b[k] for k in b}
+    model = base.btyd.transaction_model
+    inputs["p_alive"] = base.btyd.p_alive
+    inputs["expected_purchases"] = base.btyd.purchases_in(window_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inputs["gap_cv"] = beh("gap_std_days") / b["mean_gap_days"]
+        inputs["spend_change"] = np.where(
+            b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
+        )
+    inputs["spend_trend"] = beh("spend_trend")
+    # P(alive) one window earlier: the same model on each customer's summary then
+    if before is None:
+        before = _summary_at(tx, shifted_cut(cut, window_days), time_unit)
+    change = np.full(len(ids), np.nan)
+    if len(before[0]):
+        at = positions(ids, before[0])
+        had = at >= 0
+        if had.any():
+            X = {k: before[1][k][at[had]] for k in BTYD}
+            earlier = np.clip(np.asarray(model.probability_alive(X), np.float64), 0.0, 1.0)
+            change[had] = inputs["p_alive"][had] - earlier
+    inputs["p_alive_change"] = change
+    return RiskFrame(cut, ids, inputs, base.btyd, behaviour.take(pa.array(np.maximum(where, 0))))
+
+
+def labelled(frame: RiskFrame, labels: pa.Table, column: str) -> RiskFrame:
+    """``frame`` with ``inactive``: no purchase counted in ``labels``' ``column``."""
+    at = positions(frame.customer_id, labels.column("customer_id").cast(pa.string()))
+    counts = np.asarray(labels.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
+    bought = np.where(at >= 0, counts[np.maximum(at, 0)], 0.0) > 0
+    return RiskFrame(
+        frame.cut, frame.customer_id, frame.inputs, frame.btyd, frame.behaviour, ~bought
+    )
+
+
+def significant(values: FloatArray, digits: int = 6) -> FloatArray:
+    """``values`` rounded to ``digits`` significant digits (infinities become NaN)."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        finite = np.isfinite(x) & (x != 0.0)
+        mag = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+        scale = np.where(finite, 10.0 ** (digits - 1 - mag), 1.0)
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(x), out, np.where(np.isinf(x), np.nan, x))
+
+
+def positions(ids: pa.Array, other: pa.Array) -> NDArray[np.int64]:
+    """Each of ``ids``' position in ``other`` (-1 when absent)."""
+    found = pc.index_in(ids, value_set=other)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def align_to(ids: pa.Array, frame_ids: pa.Array) -> NDArray[np.int64]:
+    """Each of ``ids``' position in ``frame_ids``, which must hold them all."""
+    where = positions(ids, frame_ids)
+    if (where < 0).any():
+        raise ValueError("the frame at the cut does not cover every customer")
+    return where
