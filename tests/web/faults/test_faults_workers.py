@@ -71,8 +71,15 @@ LEASE = 0.5
 ATOMIC = {
     "import_analysis": ("customers_customer", "customers_customerstate", "customers_analysis"),
     "import_customers": ("customers_customer", "customers_accountmember"),
-    "erase": ("customers_customer", "privacy_fulfilment", "privacy_suppression"),
+    "erase": ("customers_customer", "privacy_suppression"),
 }
+#: Tables of an atomic kind compared by row count only right after the kill: the erasure's
+#: record is created in its transaction and then updated stage by stage after the commit
+#: (``pending``, ``completed``, ``details["files"]``: by design, see
+#: ``corecustomers.web.privacy.finish``), so at a kill after the commit it is neither as
+#: at the start nor as at the end; whether it exists must agree with the other tables.
+#: After the restart it is compared whole, like every table.
+ATOMIC_COUNTS = {"erase": ("privacy_fulfilment",)}
 
 
 class Lab:
@@ -349,12 +356,20 @@ def _closest(columns: list[str], extra: list[str], lacking: list[str]) -> str:
         (ast.literal_eval(row) for row in lacking),
         key=lambda want: sum(a == b for a, b in zip(got, want, strict=True)),
     )
-    differ = {
-        c: (str(b)[:300], str(a)[:300])
-        for c, a, b in zip(columns, got, best, strict=True)
-        if a != b
-    }
+    differ = {c: _shown(b, a) for c, a, b in zip(columns, got, best, strict=True) if a != b}
     return f"; e.g. columns differing (reference, rerun): {differ}"
+
+
+def _shown(want: Any, got: Any) -> tuple[str, str]:
+    """Two differing values, short: of two JSON objects only the keys whose values differ
+    (a record's details run long, and the difference is often at the end)."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        a, b = json.loads(want), json.loads(got)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            want = json.dumps({k: a.get(k, "missing") for k in keys})
+            got = json.dumps({k: b.get(k, "missing") for k in keys})
+    return str(want)[:600], str(got)[:600]
 
 
 def _atomic(
@@ -381,6 +396,15 @@ def _atomic(
         for t in tables
         if t in now["tables"]
     }
+    for table in ATOMIC_COUNTS.get(kind, ()):
+        count = now["tables"][table]["count"]
+        if count == start["tables"][table]["count"] != end["tables"][table]["count"]:
+            states.add("start")
+        elif count == end["tables"][table]["count"] != start["tables"][table]["count"]:
+            states.add("end")
+        else:
+            out.append(f"{table}: {count} rows (start {start['tables'][table]['count']}, "
+                       f"end {end['tables'][table]['count']})")  # fmt: skip
     if len(states) > 1:
         out.append(f"some tables at the start and some at the end: {sorted(states)}")
     return out
@@ -413,6 +437,12 @@ def _run(lab: Lab, kind: str, setup: dict[str, Any], delay: float | None) -> dic
         code = lab.wait(pid, 600)
         assert code == 0, f"the worker ended with {code}: {lab._log(f'child-{pid}.log')}"
         report["seconds"] = time.monotonic() - started
+        if kind == "erase":
+            # the erasure queues the job that finishes it and runs it itself; the queue
+            # entry is left for the next worker (which finds the job done): run that
+            # worker here too, as every crash run does (a worker pass also queues the
+            # day's loyalty job, so both sides must have had one)
+            report["later_passes"] = _drain(lab)
         return report
     time.sleep(max(0.0, started + delay - time.monotonic()))
     with contextlib.suppress(ProcessLookupError):
