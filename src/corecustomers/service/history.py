@@ -6,9 +6,11 @@ lifetime value, tiers with the previous date's snapshot as state — and stores 
 snapshot in the workspace. Each snapshot is the one ``analyze --as-of`` stores for that
 date after the previous one (``tests/service/test_history.py``); what the dates share is
 done once: the source is read once, every query shape is compiled once and reused with
-each date's cut (:mod:`corecustomers.data.compiled`), and each date's model fit starts
-from the previous date's estimates. ``compare`` reads two snapshots and reports the tier
-migration between them.
+each date's cut (:mod:`corecustomers.data.compiled`), each date's model fit starts
+from the previous date's estimates, and the churn risk's frames at its shifted cuts
+(month ends one and two risk windows back, dates of a monthly or quarterly series) are
+those of the earlier dates (:class:`~corecustomers.insights.risk.RiskFrames`).
+``compare`` reads two snapshots and reports the tier migration between them.
 
 All three work on one source's history (``settings.source_name``; ``history`` defaults
 to the file name without a date stamp, ``compare`` and ``add_override`` to the
