@@ -1,8 +1,10 @@
-"""Settings: one TOML file per workspace (``corecustomers.toml``), every setting a flag too.
+"""Settings: one TOML file per workspace (``corecustomers.toml``); the common ones are flags too.
 
-Precedence: command-line flag > config file > built-in default. ``load_settings`` reads
-and validates the file; :func:`init_config_text` is the commented file ``corecustomers
-init`` writes.
+Precedence: command-line flag > config file > built-in default. Which sections and keys
+exist, their kinds, choices, defaults, help and flags are one table,
+:data:`corecustomers.settings_table.SETTINGS`: ``load_settings`` checks the file against
+it, :class:`Settings` checks the types and choices with it, and :func:`init_config_text`
+(the commented file ``corecustomers init`` writes) is generated from it.
 """
 
 from __future__ import annotations
@@ -10,63 +12,18 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from corecustomers.errors import ConfigError
-from corecustomers.units import LANGS, TIME_UNITS, Lang, TimeUnit
+from corecustomers.settings_table import SECTIONS, SETTINGS, Setting, section_keys, template_text
+from corecustomers.units import Lang, TimeUnit
 
 __all__ = ["CONFIG_FILE", "Settings", "init_config_text", "load_settings"]
 
 CONFIG_FILE = "corecustomers.toml"
-
-_SECTIONS = {
-    "source": {
-        "delimiter",
-        "encoding",
-        "header",
-        "header_row",
-        "sheet",
-        "source_url",
-        "name",
-        "decimal",
-        "placeholder_ids",
-    },
-    "columns": {
-        "customer_id",
-        "timestamp",
-        "amount",
-        "order_id",
-        "quantity",
-        "product",
-        "category",
-        "channel",
-        "store",
-        "margin",
-        "referred_by",
-    },
-    "analysis": {
-        "as_of",
-        "calibration_end",
-        "time_unit",
-        "timezone",
-        "currency",
-        "lang",
-        "max_bad_share",
-        "engine",
-        "memory_limit",
-        "temp_directory",
-    },
-    "rfm": {"bins", "scheme", "threshold", "monetary", "schemes"},
-    "abc": {"a", "b", "value"},
-    "models": {"model", "horizon_months", "annual_discount_rate", "margin", "penalizer"},
-    "workspace": {"path", "url"},
-    "tiers": None,  # free-form: validated by corecustomers.segments.policy
-    "playbook": None,  # free-form: validated by corecustomers.segments.playbook
-    "alerts": None,  # free-form: validated by corecustomers.insights.alerts
-}
 
 
 @dataclass(frozen=True)
@@ -131,9 +88,6 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _check_choice("time_unit", self.time_unit, TIME_UNITS)
-        _check_choice("lang", self.lang, LANGS)
-        _check_choice("engine", self.engine, ("duckdb", "spark"))
         if self.memory_limit is not None and not _MEMORY.match(self.memory_limit):
             raise ConfigError(
                 f'analysis.memory_limit must be an amount such as "4GB" or "512MB"; '
@@ -141,11 +95,6 @@ class Settings:
             )
         if self.temp_directory is not None and not self.temp_directory.strip():
             raise ConfigError("analysis.temp_directory is empty; give a folder, or leave it out")
-        _check_choice("rfm.threshold", self.rfm_threshold, ("mean", "median"))
-        _check_choice("rfm.monetary", self.rfm_monetary, ("total", "mean"))
-        _check_choice("abc.value", self.abc_value, ("revenue", "margin"))
-        if self.decimal is not None:
-            _check_choice("source.decimal", self.decimal, (".", ","))
         if self.source_name is not None and not self.source_name.strip():
             raise ConfigError("source name is empty; give a name such as sales, or leave it out")
         if not 0.0 <= self.max_bad_share <= 1.0:
@@ -158,7 +107,6 @@ class Settings:
             raise ConfigError(
                 f"abc thresholds must satisfy 0 < a < b <= 1, got a={self.abc_a}, b={self.abc_b}"
             )
-        _check_choice("models.model", self.model, ("auto", "none", "bgnbd", "pnbd", "mbgnbd"))
         if not 1 <= self.horizon_months <= 600:
             raise ConfigError(f"models.horizon_months must be 1..600, got {self.horizon_months}")
         if not 0.0 <= self.annual_discount_rate < 1.0:
@@ -210,66 +158,43 @@ def _redact(url: str) -> str:
 #: A memory amount DuckDB reads: a number and a unit (B, KB, MB, GB, TB, or KiB ... TiB).
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?)?B\s*$", re.IGNORECASE)
 
-# Settings whose values must be numbers, with the name the user writes them under.
-_NUMBERS: dict[str, tuple[str, type]] = {
-    "max_bad_share": ("analysis.max_bad_share", float),
-    "rfm_bins": ("rfm.bins", int),
-    "abc_a": ("abc.a", float),
-    "abc_b": ("abc.b", float),
-    "horizon_months": ("models.horizon_months", int),
-    "annual_discount_rate": ("models.annual_discount_rate", float),
-    "margin": ("models.margin", float),
-    "penalizer": ("models.penalizer", float),
-    "header_row": ("source.header_row", int),
-}
-_TEXTS: dict[str, str] = {
-    "delimiter": "source.delimiter",
-    "encoding": "source.encoding",
-    "sheet": "source.sheet",
-    "source_name": "source.name",
-    "decimal": "source.decimal",
-    "time_unit": "analysis.time_unit",
-    "timezone": "analysis.timezone",
-    "currency": "analysis.currency",
-    "lang": "analysis.lang",
-    "engine": "analysis.engine",
-    "memory_limit": "analysis.memory_limit",
-    "temp_directory": "analysis.temp_directory",
-    "model": "models.model",
-    "workspace": "workspace.path",
-}
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false"}
 
 
 def _check_types(settings: Settings) -> None:
-    """A ConfigError naming the setting when a value has the wrong type (e.g. "lots")."""
-    for attr, (name, kind) in _NUMBERS.items():
-        value = getattr(settings, attr)
-        if attr == "header_row" and value is None:
+    """A ConfigError naming the setting when a value has the wrong type or is not a choice.
+
+    Driven by the table: each row's kind (``rfm.bins`` a whole number, ``analysis.lang``
+    text) and choices (``analysis.lang`` one of en, zh).
+    """
+    for row in SETTINGS:
+        if row.attr == "columns" or row.kind in ("table", "date"):
+            continue  # columns are texts by construction; dates are parsed to dates
+        value = getattr(settings, row.field)
+        if value is None and row.default is None:
             continue
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if kind is int:
-            ok = ok and float(value).is_integer()
-        if not ok:
-            what = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"{name} must be {what}; got {value!r}")
-        if kind is int and not isinstance(value, int):
-            object.__setattr__(settings, attr, int(value))
+        if row.kind in ("int", "float"):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if row.kind == "int":
+                ok = ok and float(value).is_integer()
+            if not ok:
+                raise ConfigError(f"{row.name} must be {_KIND_WORDS[row.kind]}; got {value!r}")
+            if row.kind == "int" and not isinstance(value, int):
+                object.__setattr__(settings, row.field, int(value))
+        elif row.kind == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"{row.name} must be true or false; got {value!r}")
+        elif row.kind == "text" and not isinstance(value, str):
+            raise ConfigError(f"{row.name} must be text in quotes; got {value!r}")
+        elif row.kind == "texts" and (
+            not isinstance(value, tuple) or not all(isinstance(v, str) for v in value)
+        ):
+            raise ConfigError(
+                f'{row.name} must be a list of texts such as ["NULL", "无"]; got {value!r}'
+            )
+        if row.choices and value not in row.choices:
+            raise ConfigError(f"{row.name} must be one of {', '.join(row.choices)}; got {value!r}")
     if settings.header_row is not None and settings.header_row < 1:
         raise ConfigError(f"source.header_row is a 1-based row number; got {settings.header_row}")
-    for attr, name in _TEXTS.items():
-        value = getattr(settings, attr)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{name} must be text in quotes; got {value!r}")
-    ids = settings.placeholder_ids
-    if ids is not None and (not isinstance(ids, tuple) or not all(isinstance(v, str) for v in ids)):
-        raise ConfigError(
-            f'source.placeholder_ids must be a list of texts such as ["NULL", "无"]; got {ids!r}'
-        )
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def parse_date(value: object, name: str) -> _dt.date | None:
@@ -327,161 +252,93 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
-    """Settings from the parsed TOML structure."""
+    """Settings from the parsed TOML structure, checked against the table of settings."""
+    _check_keys(data)
+    kwargs: dict[str, Any] = {}
+    columns: dict[str, str] = {}
+    for row in SETTINGS:
+        body = data.get(row.section)
+        if body is None:
+            continue
+        if row.key is None:  # a free-form table, checked by the module that reads it
+            kwargs[row.field] = dict(body)
+            continue
+        if row.key not in body:
+            continue
+        value = _value(row, body[row.key])
+        if row.field == "columns":
+            if value is not None:
+                columns[row.key] = value
+        elif value is not None or not row.blank_is_unset:
+            kwargs[row.field] = value
+    if columns:
+        kwargs["columns"] = columns
+    return Settings(**kwargs)
+
+
+def _value(row: Setting, value: Any) -> Any:
+    """A file's value as the Settings field holds it (None: "not set")."""
+    if row.blank_is_unset and value == "":
+        return None
+    if row.number_as_text and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if row.kind == "date":
+        return parse_date(value, row.key or row.name)
+    if row.kind == "texts" and isinstance(value, list):
+        return tuple(value)
+    if row.kind == "table" and isinstance(value, Mapping):
+        return dict(value)
+    if row.field == "columns" and not isinstance(value, str):
+        raise ConfigError(
+            f"{row.name} must be a header in quotes or a column number; got {value!r}"
+        )
+    return value
+
+
+def _check_keys(data: Mapping[str, Any]) -> None:
+    """Every section and key is one of the table's; the message says what to do if not."""
     for section, body in data.items():
-        if section not in _SECTIONS:
+        if section not in SECTIONS:
+            hint = _closest(section, SECTIONS)
             raise ConfigError(
-                f"unknown section [{section}]; known: {', '.join('[' + s + ']' for s in _SECTIONS)}"
+                f"unknown section [{section}]"
+                + (f"; did you mean [{hint}]?" if hint else "")
+                + f" Known: {', '.join('[' + s + ']' for s in SECTIONS)}. Rename or remove it."
             )
         if not isinstance(body, Mapping):
-            raise ConfigError(f"[{section}] must be a table of settings")
-        known = _SECTIONS[section]
-        unknown = set() if known is None else set(body) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
-                f"known: {', '.join(sorted(known or ()))}"
-            )
-    src = data.get("source", {})
-    ana = data.get("analysis", {})
-    rfm = data.get("rfm", {})
-    abc = data.get("abc", {})
-    kwargs: dict[str, Any] = {
-        "delimiter": src.get("delimiter") or None,
-        "encoding": src.get("encoding") or None,
-        "header": src.get("header"),
-        "sheet": (str(src["sheet"]) if src.get("sheet") not in (None, "") else None),
-        "source_url": src.get("source_url") or None,
-        "header_row": src.get("header_row"),
-        "source_name": src.get("name"),
-        "decimal": src.get("decimal") or None,
-        "placeholder_ids": (
-            tuple(src["placeholder_ids"])
-            if isinstance(src.get("placeholder_ids"), list)
-            else src.get("placeholder_ids")
-        ),
-        "columns": {k: str(v) for k, v in data.get("columns", {}).items() if v not in ("", None)},
-        "as_of": parse_date(ana.get("as_of"), "as_of"),
-        "calibration_end": parse_date(ana.get("calibration_end"), "calibration_end"),
-    }
-    for key in (
-        "time_unit",
-        "timezone",
-        "currency",
-        "lang",
-        "max_bad_share",
-        "engine",
-        "memory_limit",
-        "temp_directory",
-    ):
-        if key in ana:
-            kwargs[key] = ana[key]
-    for key in ("bins", "scheme", "threshold", "monetary", "schemes"):
-        if key in rfm:
-            kwargs[f"rfm_{key}"] = rfm[key]
-    for key in ("a", "b", "value"):
-        if key in abc:
-            kwargs[f"abc_{key}"] = abc[key]
-    kwargs.update(data.get("models", {}))
-    ws = data.get("workspace", {})
-    if ws.get("url") or ws.get("path"):
-        kwargs["workspace"] = str(ws.get("url") or ws.get("path"))
-    for section in ("tiers", "playbook", "alerts"):
-        if section in data:
-            kwargs[section] = dict(data[section])
-    unknown = set(kwargs) - {f.name for f in fields(Settings)}
-    if unknown:  # the key checks above let only the keys of Settings through
-        raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))} in the config file")
-    try:
-        return Settings(**kwargs)
-    except TypeError as exc:  # pragma: no cover - guarded by the key checks above
-        raise ConfigError(str(exc)) from exc
+            raise ConfigError(f"[{section}] must be a table of settings, not a single value")
+        known = section_keys(section)
+        if known is None:
+            continue
+        unknown = sorted(set(body) - set(known))
+        if not unknown:
+            continue
+        key = unknown[0]
+        elsewhere = [r.section for r in SETTINGS if r.key == key and r.section != section]
+        if elsewhere:
+            hint = f"; {key} belongs in [{elsewhere[0]}]: move it there"
+        elif (close := _closest(key, known)) is not None:
+            hint = f"; did you mean {close}? Correct the spelling or remove it"
+        else:
+            hint = "; remove it or correct its name"
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in [{section}]{hint}. "
+            f"Known in [{section}]: {', '.join(known)} (`corecustomers init --path FILE` "
+            "writes every setting with its help)"
+        )
+
+
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
+    return found[0] if found else None
 
 
 def init_config_text() -> str:
-    """The commented ``corecustomers.toml`` that ``corecustomers init`` writes."""
-    import json
-    import textwrap
+    """The commented ``corecustomers.toml`` that ``corecustomers init`` writes.
 
-    from corecustomers.data.validation import PLACEHOLDER_IDS
-
-    listed = "placeholder_ids = " + json.dumps(list(PLACEHOLDER_IDS), ensure_ascii=False)
-    lines = textwrap.wrap(listed, width=86, subsequent_indent="  ", break_on_hyphens=False)
-    return _TEMPLATE.replace("@PLACEHOLDER_IDS@", "\n".join("# " + line for line in lines))
-
-
-_TEMPLATE = """\
-# corecustomers.toml — settings for `corecustomers analyze` in this folder.
-# Every setting is optional; a command-line flag overrides the value here.
-
-[source]
-# delimiter = ","          # detected when empty (comma, semicolon, tab, pipe, whitespace)
-# encoding = "utf-8"       # detected: utf-8, utf-8 with BOM, gb18030 (GBK)
-# header = true            # detected for CSV; Excel sheets are read with a header row
-# header_row = 3           # Excel: the row holding the headers, when titles sit above them
-# sheet = "Sheet1"         # Excel: sheet name or 1-based number
-# source_url = "postgresql://user@localhost:5432/shop"   # read a table or query there
-# name = "sales"           # the history this source's snapshots continue; default: the
-#                          # file name without a date stamp (sales-2024-06-01.csv → sales)
-# decimal = ","            # decimal mark of amounts: "." (1,234.56) or "," (1.234,56);
-#                          # detected when every amount of the column reads one way only
-# Customer ids that mean "no customer" (quarantined as missing_customer_id), compared
-# without case and surrounding spaces; [] quarantines only empty ids. The default list:
-@PLACEHOLDER_IDS@
-
-[columns]
-# Which source column holds each field: a header or a 1-based position.
-# Detected from common English and Chinese headers when not given
-# (customer / 客户编号 / 会员号, date / 交易日期 / 下单时间, amount / 金额 / 实付金额 ...).
-# customer_id = "会员号"
-# timestamp = "下单时间"
-# amount = "实付金额"
-# order_id = "订单号"       # duplicates of an order are quarantined (first copy kept)
-# product = "商品"
-# category = "品类"
-# channel = "渠道"
-# store = "门店"
-# quantity = "数量"
-# margin = "毛利"           # used for ABC classes when [abc] value = "margin"
-
-[analysis]
-# as_of = 2024-12-31         # default: the last valid transaction date
-# calibration_end = 2024-06-30   # split calibration / holdout for model checks
-time_unit = "week"           # day | week (days/7) | month (days/30.4375)
-timezone = "UTC"             # business time zone as a UTC offset, e.g. "+08:00"
-currency = ""                # shown in the report, e.g. "¥" or "$"
-lang = "en"                  # en | zh — report and segment labels
-max_bad_share = 0.20         # stop when more than this share of rows is quarantined
-engine = "duckdb"            # duckdb | spark
-# memory_limit = "4GB"       # DuckDB's memory cap (default: 80 % of the machine's);
-#                            # past it, it spills to temp_directory
-# temp_directory = "/var/tmp/corecustomers"   # where DuckDB spills (default: .tmp in
-#                            # the working directory)
-
-[rfm]
-bins = 5                     # scores 1..bins per dimension
-scheme = "named"             # named (11 English segments) | cn8 (八类客户) | a scheme below
-threshold = "mean"           # cn8: high/low against the mean or the median
-monetary = "total"           # M from total spend or mean spend per purchase
-
-# A scheme of your own: rules are tried in order, the first match wins; ranges are
-# inclusive score ranges, a missing dimension matches any score. End with a catch-all.
-# [rfm.schemes.vip]
-# segments = [
-#   { name = "VIP", label_zh = "贵宾", r = [4, 5], f = [4, 5], m = [4, 5] },
-#   { name = "Active", label_zh = "活跃", r = [3, 5] },
-#   { name = "Others", label_zh = "其他" },
-# ]
-
-[models]
-model = "auto"               # auto (holdout, else BIC) | bgnbd | pnbd | mbgnbd | none
-horizon_months = 12          # CLV horizon
-annual_discount_rate = 0.10  # discounted monthly: (1 + rate)^(1/12) - 1
-margin = 1.0                 # share of spend that is profit
-penalizer = 0.0              # L2 penalty on the model parameters
-
-[abc]
-a = 0.80                     # class A: customers bringing the first 80 % of revenue
-b = 0.95                     # class B: up to 95 %; C: the rest
-value = "revenue"            # revenue | margin (needs a margin column)
-"""
+    Generated from the table of settings (:func:`corecustomers.settings_table.template_text`):
+    every section and key with its help, the ones with a default set to it.
+    """
+    return template_text()

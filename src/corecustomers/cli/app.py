@@ -9,26 +9,22 @@ value such as ``[/bold]`` or ``[columns]`` is shown as written, never read as Ri
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress as RichBar
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from corecustomers import __version__
-from corecustomers.config import CONFIG_FILE, Settings, init_config_text, load_settings, parse_date
-from corecustomers.errors import ConfigError, CoreCustomersError, OutputError
+from corecustomers.cli.console import RichProgress, err, handled, out, print_error, write_text
+from corecustomers.cli.options import NO_FLAGS, SettingFlags, settings_options
+from corecustomers.config import CONFIG_FILE, Settings, init_config_text
+from corecustomers.errors import CoreCustomersError, OutputError
 
-__all__ = ["app", "main"]
+__all__ = ["Debug", "Quiet", "SourceArg", "app", "main"]
 
 app = typer.Typer(
     name="corecustomers",
@@ -42,96 +38,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-err = Console(stderr=True)
-out = Console()
-
-
-class RichProgress:
-    """Progress on stderr: a spinner and the elapsed time per step, a tick when done."""
-
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self.console = console
-        self.quiet = quiet
-
-    @contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        """Show ``description`` while the block runs."""
-        if self.quiet:
-            yield
-            return
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.description}", markup=False),
-            TimeElapsedColumn(),
-        )
-        started = _dt.datetime.now()
-        if self.console.is_terminal:
-            with RichBar(*columns, console=self.console, transient=True) as bar:
-                bar.add_task(description, total=None)
-                yield
-        else:
-            yield
-        seconds = (_dt.datetime.now() - started).total_seconds()
-        self.console.print(f"[green]✓[/green] {escape(description)} [dim]({seconds:.1f} s)[/dim]")
-
-    def note(self, message: str) -> None:
-        """Print a dim information line."""
-        if not self.quiet:
-            self.console.print(f"  [dim]{escape(message)}[/dim]")
-
-
-@contextmanager
-def _handled(debug: bool) -> Iterator[None]:
-    """Turn errors into messages and exit codes (2 for the user's input, 1 otherwise)."""
-    try:
-        yield
-    except CoreCustomersError as exc:
-        _print_error(exc)
-        raise typer.Exit(2) from None
-    except (typer.Exit, typer.Abort, typer.BadParameter):
-        raise  # exit codes and usage errors: Typer prints the usage and exits with 2
-    except KeyboardInterrupt:
-        err.print("[red]Interrupted.[/red] Files from earlier runs are unchanged.")
-        raise typer.Exit(130) from None
-    except Exception as exc:
-        if debug:
-            raise
-        err.print(
-            f"[bold red]Unexpected failure:[/bold red] {type(exc).__name__}: "
-            f"{escape(str(exc))}\n"
-            "Files from earlier runs are unchanged. Rerun with --debug for the traceback "
-            "and report it.",
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
-
-
-def _print_error(exc: BaseException) -> None:
-    err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True)
-
-
-def _date(value: str | None, name: str) -> _dt.date | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise ConfigError(f"{name} is empty; give a date such as 2024-12-31 or leave {name} out")
-    return parse_date(value, name)
-
-
-def _write_text(path: Path, text: str, what: str) -> None:
-    """Write a file the user named, turning an unwritable place into an OutputError."""
-    if path.is_dir():
-        raise OutputError(f"{what} {path} is a folder; give a file name")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {what} {path}: {exc.strerror or exc}; choose another place"
-        ) from exc
-
-
-# -- shared options -------------------------------------------------------------------------
-
 SourceArg = Annotated[
     str,
     typer.Argument(
@@ -139,89 +45,7 @@ SourceArg = Annotated[
         show_default=False,
     ),
 ]
-CustomerCol = Annotated[
-    str | None,
-    typer.Option("--customer-col", help="Customer id column (header or 1-based position)."),
-]
-DateCol = Annotated[
-    str | None, typer.Option("--date-col", help="Date/time column (header or position).")
-]
-AmountCol = Annotated[
-    str | None, typer.Option("--amount-col", help="Amount column (header or position).")
-]
-OrderCol = Annotated[
-    str | None,
-    typer.Option("--order-col", help="Order id column; repeated orders are quarantined."),
-]
-AsOf = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="Analysis date YYYY-MM-DD [default: last valid transaction date]."
-    ),
-]
-CalEnd = Annotated[
-    str | None,
-    typer.Option("--calibration-end", help="End of the calibration period (holdout after it)."),
-]
-TimeUnitOpt = Annotated[
-    str | None, typer.Option("--time-unit", help="day | week | month [default: week].")
-]
-EngineOpt = Annotated[
-    str | None, typer.Option("--engine", help="duckdb | spark [default: duckdb].")
-]
-MemoryLimitOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--memory-limit",
-        help="DuckDB's memory cap, e.g. 4GB; past it, it spills to --temp-directory "
-        "[default: 80 % of the machine's memory].",
-    ),
-]
-TempDirectoryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--temp-directory",
-        help="Folder DuckDB spills to past --memory-limit [default: .tmp here].",
-    ),
-]
-SourceUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--source-url", help="Database URL, e.g. postgresql://user@host/db or duckdb:///f.db."
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help=f"Config file [default: ./{CONFIG_FILE} when present]."),
-]
-DelimiterOpt = Annotated[
-    str | None, typer.Option("--delimiter", help="CSV delimiter [default: detected].")
-]
-EncodingOpt = Annotated[
-    str | None, typer.Option("--encoding", help="utf-8 | gb18030 (GBK) [default: detected].")
-]
-WorkspaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--workspace",
-        help="Where snapshots and overrides live: a folder (holding .corecustomers/), a .duckdb file or a database URL [default: current folder].",
-    ),
-]
-SourceNameOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--source-name",
-        help="Name of the history the snapshots belong to [default: the file name without a date stamp].",
-    ),
-]
-HeaderRowOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--header-row",
-        min=1,
-        help="Excel: the 1-based row that holds the headers, when titles sit above them.",
-    ),
-]
+"""The source argument of the commands that read one (analyze, summarize, history)."""
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
 
@@ -230,52 +54,15 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the resul
 DEMO_MIN_CUSTOMERS = 50
 
 
-def _settings(config: Path | None, **flags: Any) -> Settings:
-    columns = {
-        "customer_id": flags.pop("customer_col", None),
-        "timestamp": flags.pop("date_col", None),
-        "amount": flags.pop("amount_col", None),
-        "order_id": flags.pop("order_col", None),
-    }
-    flags["as_of"] = _date(flags.get("as_of"), "--as-of")
-    flags["calibration_end"] = _date(flags.get("calibration_end"), "--calibration-end")
-    base = load_settings(config)
-    settings = base.with_overrides(columns=columns, **flags)
-    return Settings(**{f: getattr(settings, f) for f in settings.__dataclass_fields__})
-
-
 # -- commands ---------------------------------------------------------------------------------
 
 
 @app.command()
+@settings_options("analyze")
 def analyze(
     source: SourceArg,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results.")],
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    as_of: AsOf = None,
-    calibration_end: CalEnd = None,
-    time_unit: TimeUnitOpt = None,
-    engine: EngineOpt = None,
-    memory_limit: MemoryLimitOpt = None,
-    temp_directory: TempDirectoryOpt = None,
-    source_url: SourceUrl = None,
-    lang: Annotated[str | None, typer.Option("--lang", help="en | zh [default: en].")] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Transaction model: auto | bgnbd | pnbd | mbgnbd | none [default: auto].",
-        ),
-    ] = None,
-    workspace: WorkspaceOpt = None,
-    source_name: SourceNameOpt = None,
-    config: ConfigOpt = None,
-    delimiter: DelimiterOpt = None,
-    encoding: EncodingOpt = None,
-    header_row: HeaderRowOpt = None,
+    flags: SettingFlags = NO_FLAGS,
     pseudonymise: Annotated[
         bool,
         typer.Option(
@@ -306,28 +93,8 @@ def analyze(
     """
     from corecustomers.service import analyze as run
 
-    with _handled(debug):
-        settings = _settings(
-            config,
-            customer_col=customer_col,
-            date_col=date_col,
-            amount_col=amount_col,
-            order_col=order_col,
-            as_of=as_of,
-            calibration_end=calibration_end,
-            time_unit=time_unit,
-            engine=engine,
-            memory_limit=memory_limit,
-            temp_directory=temp_directory,
-            source_url=source_url,
-            lang=lang,
-            model=model,
-            workspace=workspace,
-            source_name=source_name,
-            delimiter=delimiter,
-            encoding=encoding,
-            header_row=header_row,
-        )
+    with handled(debug):
+        settings = flags.settings()
         key = None
         if pseudonymise:  # before the run: a missing key is a clear error, not a late one
             from corecustomers.data.suppression import require_key
@@ -368,26 +135,13 @@ def _print_result(summary: dict[str, Any], files: dict[str, Path]) -> None:
 
 
 @app.command()
+@settings_options("summarize")
 def summarize(
     source: SourceArg,
     out_file: Annotated[
         Path, typer.Option("--out", help="Output file: .parquet or .csv.", show_default=False)
     ],
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    as_of: AsOf = None,
-    calibration_end: CalEnd = None,
-    time_unit: TimeUnitOpt = None,
-    engine: EngineOpt = None,
-    memory_limit: MemoryLimitOpt = None,
-    temp_directory: TempDirectoryOpt = None,
-    source_url: SourceUrl = None,
-    config: ConfigOpt = None,
-    delimiter: DelimiterOpt = None,
-    encoding: EncodingOpt = None,
-    header_row: HeaderRowOpt = None,
+    flags: SettingFlags = NO_FLAGS,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -401,24 +155,8 @@ def summarize(
     """
     from corecustomers.service import summarize as run
 
-    with _handled(debug):
-        settings = _settings(
-            config,
-            customer_col=customer_col,
-            date_col=date_col,
-            amount_col=amount_col,
-            order_col=order_col,
-            as_of=as_of,
-            calibration_end=calibration_end,
-            time_unit=time_unit,
-            engine=engine,
-            memory_limit=memory_limit,
-            temp_directory=temp_directory,
-            source_url=source_url,
-            delimiter=delimiter,
-            encoding=encoding,
-            header_row=header_row,
-        )
+    with handled(debug):
+        settings = flags.settings()
         table, prepared = run(source, out_file, settings, progress=RichProgress(err, quiet=quiet))
         out.print(
             f"{table.num_rows:,} customers from {prepared.counts.rows_accepted:,} rows "
@@ -467,7 +205,7 @@ def demo(
     from corecustomers.service import analyze as run
     from corecustomers.service.analysis import ensure_output_dir
 
-    with _handled(debug):
+    with handled(debug):
         ensure_output_dir(out_dir)
         progress = RichProgress(err, quiet=quiet)
         data = out_dir / "demo-transactions.csv"
@@ -523,7 +261,7 @@ def fit(
 
     from corecustomers.service.fitting import fit_summary_file
 
-    with _handled(debug):
+    with handled(debug):
         report = fit_summary_file(summary_file, model, penalizer=penalizer)
         fitted = report.model
         table = Table(title=f"{type(fitted).__name__} on {report.used:,} of {report.rows:,} rows")
@@ -539,185 +277,8 @@ def fit(
         for w in report.warnings:
             err.print(f"[yellow]Warning:[/yellow] {escape(str(w))}", soft_wrap=True)
         if json_out is not None:
-            _write_text(json_out, json.dumps(fitted.to_dict(), indent=2), "--json file")
+            write_text(json_out, json.dumps(fitted.to_dict(), indent=2), "--json file")
             out.print(f"Model written to [bold]{escape(str(json_out))}[/bold]")
-
-
-@app.command()
-def history(
-    source: SourceArg,
-    every: Annotated[str, typer.Option("--every", help="week | month | quarter.")] = "month",
-    date_from: Annotated[
-        str | None, typer.Option("--from", help="First date [default: first transaction].")
-    ] = None,
-    date_to: Annotated[
-        str | None, typer.Option("--to", help="Last date [default: last transaction].")
-    ] = None,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for history.json and quarantine.csv.")
-    ] = Path("history"),
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    time_unit: TimeUnitOpt = None,
-    engine: EngineOpt = None,
-    source_url: SourceUrl = None,
-    workspace: WorkspaceOpt = None,
-    source_name: SourceNameOpt = None,
-    config: ConfigOpt = None,
-    delimiter: DelimiterOpt = None,
-    encoding: EncodingOpt = None,
-    header_row: HeaderRowOpt = None,
-    quiet: Quiet = False,
-    debug: Debug = False,
-) -> None:
-    """Build a series of past snapshots (one per week, month or quarter end) in one command.
-
-    Each snapshot holds every customer's scores, tier, reasons and policy version as of
-    that date, with the previous date's tiers as state (bands, grace).
-
-    Example:
-
-      corecustomers history sales.csv --every month --from 2023-01-01 --to 2024-12-31
-    """
-    from corecustomers.service.history import history as run
-
-    with _handled(debug):
-        if every not in ("week", "month", "quarter"):
-            raise typer.BadParameter(
-                f"{every!r} is not one of week, month, quarter", param_hint="'--every'"
-            )
-        settings = _settings(
-            config,
-            customer_col=customer_col,
-            date_col=date_col,
-            amount_col=amount_col,
-            order_col=order_col,
-            time_unit=time_unit,
-            engine=engine,
-            source_url=source_url,
-            workspace=workspace,
-            source_name=source_name,
-            delimiter=delimiter,
-            encoding=encoding,
-            header_row=header_row,
-        )
-        result = run(
-            source,
-            settings,
-            every=every,  # type: ignore[arg-type]
-            start=_date(date_from, "--from"),
-            end=_date(date_to, "--to"),
-            out_dir=out_dir,
-            progress=RichProgress(err, quiet=quiet),
-        )
-        table = Table(
-            title=f"{len(result['snapshots'])} snapshots of {escape(result['source_name'])}"
-        )
-        table.add_column("as of")
-        table.add_column("customers", justify="right")
-        table.add_column("tiers")
-        table.add_column("alerts", justify="right")
-        for snap in result["snapshots"]:
-            tiers = escape(", ".join(f"{k} {v:,}" for k, v in snap["tiers"].items()))
-            table.add_row(snap["as_of"], f"{snap['customers']:,}", tiers, f"{snap['alerted']:,}")
-        out.print(table)
-        out.print(f"Series: [bold]{escape(str(out_dir / 'history.json'))}[/bold]")
-
-
-@app.command()
-def compare(
-    date_from: Annotated[str, typer.Option("--from", help="Date of the earlier snapshot.")],
-    date_to: Annotated[str, typer.Option("--to", help="Date of the later snapshot.")],
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the comparison as JSON.")
-    ] = None,
-    workspace: WorkspaceOpt = None,
-    source_name: SourceNameOpt = None,
-    config: ConfigOpt = None,
-    debug: Debug = False,
-) -> None:
-    """Compare two snapshots: tier transition matrix, core customers won/kept/downgraded/lost.
-
-    Example:
-
-      corecustomers compare --from 2024-06-30 --to 2024-12-31
-    """
-    import json
-
-    from corecustomers.service.history import compare as run
-
-    with _handled(debug):
-        settings = _settings(config, workspace=workspace, source_name=source_name)
-        start = _date(date_from, "--from")
-        end = _date(date_to, "--to")
-        if start is None or end is None:  # both options are required: typer gives them
-            raise ConfigError("compare needs both --from and --to dates")
-        result = run(settings, start=start, end=end)
-        tiers = result["tiers"]
-        matrix = Table(
-            title=f"Customers of {escape(result['source_name'])} by tier: "
-            f"{start} (rows) → {end} (columns)"
-        )
-        matrix.add_column("")
-        for t in tiers:
-            matrix.add_column(escape(t), justify="right")
-        for i, t in enumerate(tiers):
-            matrix.add_row(escape(t), *[f"{n:,}" for n in result["matrix"]["customers"][i]])
-        out.print(matrix)
-        core = result["core"]
-        out.print(
-            f"Present at both dates: {result['customers']['both']:,} "
-            f"(gone {result['customers']['gone']:,}, new {result['customers']['new']:,})"
-        )
-        flows = {k: core[k]["customers"] for k in ("won", "kept", "downgraded", "lost")}
-        out.print(
-            "Core customers: "
-            + ", ".join(f"{k} {v:,}" for k, v in flows.items())
-            + f"; revenue at risk from downgrades: {result['revenue_at_risk'] or 0:,.2f}"
-        )
-        if json_out is not None:
-            text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
-            _write_text(json_out, text, "--json file")
-            out.print(f"Written to [bold]{escape(str(json_out))}[/bold]")
-
-
-@app.command()
-def override(
-    customer_id: Annotated[str, typer.Argument(help="The customer id.")],
-    tier: Annotated[str | None, typer.Option("--tier", help="The tier to hold.")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who decided.")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Last day in force [default: until removed].")
-    ] = None,
-    remove: Annotated[bool, typer.Option("--remove", help="Remove the override.")] = False,
-    workspace: WorkspaceOpt = None,
-    source_name: SourceNameOpt = None,
-    config: ConfigOpt = None,
-    debug: Debug = False,
-) -> None:
-    """Hold a customer in a tier by hand (who, why, until when); it survives every rerun.
-
-    Example:
-
-      corecustomers override M0001234 --tier strategic --by "Li Na" --reason "renegotiating the contract" --until 2025-03-31
-    """
-    from corecustomers.service.history import add_override
-
-    with _handled(debug):
-        settings = _settings(config, workspace=workspace, source_name=source_name)
-        message = add_override(
-            settings,
-            customer_id,
-            tier=tier,
-            by=by,
-            reason=reason,
-            until=_date(until, "--until"),
-            remove=remove,
-        )
-        out.print(escape(message))
 
 
 @app.command()
@@ -734,12 +295,12 @@ def init(
 
       corecustomers init && $EDITOR corecustomers.toml
     """
-    with _handled(debug):
+    with handled(debug):
         if path.is_dir():
             raise OutputError(f"--path {path} is a folder; give a file name such as {CONFIG_FILE}")
         if path.exists() and not force:
             raise OutputError(f"{path} exists; use --force to overwrite it")
-        _write_text(path, init_config_text(), "the config file")
+        write_text(path, init_config_text(), "the config file")
         out.print(
             f"Wrote [bold]{escape(str(path))}[/bold]; edit it, then run corecustomers analyze."
         )
@@ -777,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return _exit_code(exc.code)
     except CoreCustomersError as exc:
-        _print_error(exc)
+        print_error(exc)
         return 2
     return 0
 
