@@ -13,6 +13,11 @@ VALUES = np.concatenate(
     [
         np.random.default_rng(0).normal(0, 1, 3000) * 10.0 ** (np.arange(3000) % 13),
         [0.0, -0.0, -0.004, 0.005, 999.995, 999_999.995, -1000.0, 1e15, np.inf, -np.inf, np.nan],
+        # half-way cases in decimal, near a half in binary: the rounding must be Python's
+        [0.125, 0.5, 1.5, 2.5, 2.675, 1.005, -2.675, 0.045, 1e-7, 2.0**52, 2.0**53 + 2, 9e18],
+        # prices with three decimals, and whole numbers, at every size
+        np.random.default_rng(1).integers(-(10**9), 10**9, 3000) / 1000.0,
+        np.random.default_rng(2).integers(0, 10**15, 1000).astype(np.float64),
     ]
 )
 

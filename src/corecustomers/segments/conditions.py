@@ -57,9 +57,11 @@ __all__ = [
     "condition_wording",
     "evaluate_condition",
     "format_value",
+    "format_values",
     "is_number",
     "rank_pct",
     "top_phrase",
+    "top_phrases",
 ]
 
 Op = Literal[">=", ">", "<=", "<", "==", "in", "not in"]
@@ -589,6 +591,104 @@ def top_phrase(share: float, lang: str) -> str:
     pct = round(share * 100, 9)
     shown = math.ceil(pct) if pct >= 1 else math.ceil(pct * 10) / 10
     return f"top {shown:g} %" if lang == "en" else f"前{shown:g}%"
+
+
+def format_values(
+    values: NDArray[Any],
+    valid: BoolArray,
+    fmt: Format,
+    lang: str,
+    currency: str,
+    column: str = "",
+) -> NDArray[np.object_]:
+    """:func:`format_value` of every value (``None`` where not ``valid``), column-wise.
+
+    Numbers in the formats ``money``, ``probability``, ``years``, ``days``, ``number``
+    (and whole ``count`` values) are formatted with NumPy's string operations
+    (:mod:`~corecustomers.segments.phrases`), which give exactly the text of the Python
+    format specs :func:`format_value` uses; every other value (texts, flags, percents,
+    numbers of 10^15 and more) goes through :func:`format_value` once per distinct value.
+
+    >>> format_values(np.array([1234.5, 12.0, np.nan]), np.array([True, True, False]),
+    ...               "money", "en", "¥").tolist()
+    ['¥1,234', '¥12.00', '–']
+    """
+    from corecustomers.segments.phrases import fixed, grouped
+
+    n = len(values)
+    out = np.full(n, "–", dtype=object)
+    if values.dtype.kind != "f" or fmt in ("percent", "flag"):
+        cache: dict[Any, str] = {}
+        for i in np.flatnonzero(valid).tolist():
+            v = values[i]
+            v = v.item() if isinstance(v, np.generic) else v
+            key = (type(v), v, isinstance(v, float) and math.copysign(1.0, v) < 0)  # -0.0
+            if key not in cache:
+                cache[key] = format_value(v, fmt, lang, currency, column)
+            out[i] = cache[key]
+        return out
+    x = np.asarray(values, dtype=np.float64)
+    ok = np.asarray(valid, dtype=bool) & np.isfinite(x)
+    slow = ok & (np.abs(x) >= 1e15)
+    whole = np.floor(x) == x
+    if fmt == "count":
+        slow |= ok & ~whole
+    fast = np.flatnonzero(ok & ~slow)
+    v = x[fast]
+    if fmt == "money":
+        big = np.abs(v) >= 100
+        text = np.empty(len(v), dtype=object)
+        text[big] = grouped(np.abs(v[big]), 0)
+        text[~big] = grouped(np.abs(v[~big]), 2)
+        minus = (v < 0) & (text != "0.00")
+        out[fast] = np.where(minus, "-", "").astype(object) + currency + text
+    elif fmt == "probability":
+        out[fast] = fixed(v, 2).astype(object)
+    elif fmt == "years":
+        unit = " years" if lang == "en" else " 年"
+        out[fast] = fixed(v / _DAYS_PER_YEAR, 1).astype(object) + unit
+    elif fmt == "days":
+        unit = " days" if lang == "en" else " 天"
+        out[fast] = grouped(v, 0).astype(object) + unit
+    else:  # count (whole values here) and every other format: _number
+        w = whole[fast]
+        text = np.empty(len(v), dtype=object)
+        text[w] = grouped(v[w], 0)
+        text[~w] = grouped(v[~w], 2)
+        out[fast] = text
+    for i in np.flatnonzero(slow).tolist():
+        out[i] = format_value(float(x[i]), fmt, lang, currency, column)
+    return out
+
+
+def top_phrases(shares: FloatArray, lang: str) -> NDArray[np.object_]:
+    """:func:`top_phrase` of every finite share, column-wise; ``None`` where not finite.
+
+    The rounding up is done in NumPy; shares within 1e-6 (in percent) of a step, where
+    NumPy's and Python's rounding of ``share * 100`` to 9 decimals could disagree, go
+    through :func:`top_phrase` itself.
+
+    >>> top_phrases(np.array([0.0295, 0.004, np.nan]), "en").tolist()
+    ['top 3 %', 'top 0.4 %', None]
+    """
+    x = np.asarray(shares, dtype=np.float64)
+    out = np.full(len(x), None, dtype=object)
+    ok = np.isfinite(x)
+    pct = x * 100
+    steps = np.where(pct >= 1, pct, pct * 10)
+    near = ok & ((np.abs(steps - np.rint(steps)) < 1e-6) | (np.abs(pct - 1) < 1e-6))
+    fast = np.flatnonzero(ok & ~near)
+    p = pct[fast]
+    # whole percents from 1, tenths below: the step as an integer count of tenths
+    tenths = np.where(p >= 1, np.ceil(p) * 10, np.ceil(p * 10)).astype(np.int64)
+    words = np.empty(int(tenths.max()) + 1 if len(tenths) else 0, dtype=object)
+    for t in np.flatnonzero(np.bincount(tenths)).tolist():  # shares are in [0, 1]: few steps
+        shown = t // 10 if t >= 10 else t / 10  # what top_phrase's ceil gives, int or float
+        words[t] = f"top {shown:g} %" if lang == "en" else f"前{shown:g}%"
+    out[fast] = words[tenths]
+    for i in np.flatnonzero(near).tolist():
+        out[i] = top_phrase(float(x[i]), lang)
+    return out
 
 
 def _rank_line(cond: Condition, threshold: float, lang: str) -> str:

@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,7 @@ StrArray = NDArray[np.str_]
 
 def fixed(values: NDArray[Any], digits: int) -> StrArray:
     """``f"{x:.{digits}f}"`` of every value."""
-    return np.char.mod(f"%.{digits}f", np.asarray(values, dtype=np.float64))
+    return _formatted(np.asarray(values, dtype=np.float64), digits, commas=False)
 
 
 def general(values: NDArray[Any]) -> StrArray:
@@ -47,31 +47,72 @@ def general(values: NDArray[Any]) -> StrArray:
 
 def grouped(values: NDArray[Any], digits: int) -> StrArray:
     """``f"{x:,.{digits}f}"`` of every value: thousands separated by commas."""
-    x = np.asarray(values, dtype=np.float64)
-    text = fixed(x, digits)
-    out = text.astype(object)
-    finite = np.isfinite(x)
-    if not finite.any():
-        return text
-    plain = np.char.lstrip(text[finite], "-")
-    negative = np.char.startswith(text[finite], "-")
-    parts = np.char.partition(plain, ".")
-    whole = parts[:, 0].astype(np.int64)
-    head = np.char.mod("%d", whole)
-    groups = np.char.str_len(head)
-    body = head.astype(object)
-    for size in np.unique(groups[groups > 3]).tolist():
-        pick = groups == size
-        n = whole[pick]
-        top = (size - 1) // 3
-        piece = np.char.mod("%d", n // 1000**top)
-        for j in range(top - 1, -1, -1):
-            piece = np.char.add(np.char.add(piece, ","), np.char.mod("%03d", (n // 1000**j) % 1000))
-        body[pick] = piece
-    rest = np.char.add(parts[:, 1], parts[:, 2]) if digits else parts[:, 1]
-    signed = np.where(negative, "-", "").astype(object) + body.astype(object)
-    out[finite] = signed + rest.astype(object)
+    return _formatted(np.asarray(values, dtype=np.float64), digits, commas=True)
+
+
+#: Largest magnitude (times 10^digits) formatted in integers; beyond, Python formats.
+_EXACT_LIMIT: Final = 2.0**52
+
+
+def _formatted(x: NDArray[np.float64], digits: int, *, commas: bool) -> StrArray:
+    """Fixed-point text of ``x`` with ``digits`` decimals, as Python's format writes it.
+
+    The value times ``10**digits`` is rounded half to even in NumPy, which is Python's
+    rounding of the exact binary value except where that product is within rounding
+    error of a half: those values, the non-finite ones and the very large ones are
+    formatted by Python itself; the integers are written by Arrow's kernels.
+    """
+    spec = f",.{digits}f" if commas else f".{digits}f"
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.abs(x) * scale
+        half = np.abs(scaled - np.floor(scaled) - 0.5)
+        easy = np.isfinite(scaled) & (scaled < _EXACT_LIMIT) & (half > 1e-6 + scaled * 1e-12)
+    out = np.empty(len(x), dtype=object)
+    for i in np.flatnonzero(~easy).tolist():
+        out[i] = format(float(x[i]), spec)
+    at = np.flatnonzero(easy)
+    if len(at):
+        units = np.rint(scaled[at]).astype(np.int64)
+        power = 10**digits
+        whole = _thousands(units // power) if commas else _integers(units // power)
+        parts: list[pa.Array | str] = [
+            pa.array(np.where(np.signbit(x[at]), "-", ""), pa.string()),
+            whole,
+        ]
+        if digits:
+            frac = pc.utf8_lpad(_integers(units % power), width=digits, padding="0")
+            parts += [".", frac]
+        text = pc.binary_join_element_wise(*parts, "")
+        out[at] = text.to_numpy(zero_copy_only=False)
     return out.astype(str)
+
+
+def _integers(values: NDArray[np.int64]) -> pa.Array:
+    return pc.cast(pa.array(values, pa.int64()), pa.string())
+
+
+def _thousands(values: NDArray[np.int64]) -> pa.Array:
+    """Non-negative integers with commas between groups of three digits."""
+    text = _integers(values)
+    n_groups = np.ones(len(values), dtype=np.int64)
+    rest = values // 1000
+    while rest.any():
+        n_groups += rest > 0
+        rest //= 1000
+    out = text
+    for count in np.unique(n_groups[n_groups > 1]).tolist():
+        pick = np.flatnonzero(n_groups == count)
+        v = values[pick]
+        pieces: list[pa.Array] = [_integers(v // 1000 ** (count - 1))]
+        for j in range(count - 2, -1, -1):
+            group = _integers((v // 1000**j) % 1000)
+            pieces.append(pc.utf8_lpad(group, width=3, padding="0"))
+        joined = pc.binary_join_element_wise(*pieces, ",")
+        mask = np.zeros(len(values), dtype=bool)
+        mask[pick] = True
+        out = pc.replace_with_mask(out, pa.array(mask), joined)
+    return out
 
 
 def concat(*parts: StrArray | str) -> StrArray:

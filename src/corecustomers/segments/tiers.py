@@ -83,9 +83,7 @@ Strategic: core score 4,000 (top 2 %)
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -96,17 +94,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.segments.conditions import (
-    OP_EN,
-    OP_ZH,
-    ConditionResult,
-    CustomerColumns,
-    Value,
-    condition_wording,
-    evaluate_condition,
-    format_value,
-    top_phrase,
-)
+from corecustomers.segments._tier_reasons import ReasonContext, reason_columns
+from corecustomers.segments.conditions import ConditionResult, CustomerColumns, evaluate_condition
 from corecustomers.segments.overrides import (
     Override,
     load_overrides,
@@ -156,132 +145,6 @@ TIER_COLUMNS: Final = (
 
 DateArray = NDArray[np.datetime64]
 _NAT: Final = np.datetime64("NaT", "D")
-
-
-# ------------------------------------------------------------------------------ reasons
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    currency: str
-    horizon: int
-
-
-Mode = Literal["met", "band", "missed", "below"]
-_TARGET: Final = {
-    "band": ("stays while {}", "保留线{}"),
-    "missed": ("needs {}", "需{}"),
-    "below": ("needs {} to stay", "保留需{}"),
-}
-_ALERT_PHRASES: Final = {
-    True: ("early warning raised", "已触发流失预警"),
-    False: ("no early warning", "未触发流失预警"),
-}
-
-
-def _json_value(value: object) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-class _Describer:
-    """The JSON entries and phrases of one evaluated condition, prepared once per run."""
-
-    def __init__(self, res: ConditionResult, tier: str, rule: str, ctx: _Context) -> None:
-        cond = res.used or res.condition
-        words = condition_wording(cond, ctx.horizon)
-        self.cond, self.fmt, self.currency = cond, words.fmt, ctx.currency
-        self.available = res.used is not None and res.values is not None
-        self.values: list[Any] = res.values.tolist() if res.values is not None else []
-        self.valid: list[bool] = res.valid.tolist() if res.valid is not None else []
-        self.rank: list[float] | None = res.rank.tolist() if res.rank is not None else None
-        self.enter: list[bool] = res.enter.tolist()
-        self.stay: list[bool] = res.stay.tolist()
-        self.templates = (
-            words.template_en.replace("{noun}", words.noun_en),
-            words.template_zh.replace("{noun}", words.noun_zh),
-        )
-        self.missing = (f"{words.noun_en} not available", f"无{words.noun_zh}数据")
-        self.prefix: dict[str, str] = {}
-        self.targets: dict[str, tuple[str, str]] = {}
-        for line, threshold in (("promotion", cond.value), ("demotion", res.stay_value)):
-            plain = list(threshold) if isinstance(threshold, tuple) else threshold
-            head: dict[str, Any] = {"tier": tier, "rule": rule, "column": cond.source}
-            head.update(op=cond.op, threshold=plain)
-            self.prefix[line] = json.dumps(head, ensure_ascii=False)[:-1]
-            if threshold is None:
-                continue
-            for mode, (en, zh) in _TARGET.items():
-                if (line == "promotion") == (mode == "missed"):
-                    self.targets[mode] = (
-                        en.format(self._target(threshold, "en")),
-                        zh.format(self._target(threshold, "zh")),
-                    )
-        self.fallback: tuple[str, str] | None = None
-        self.fallback_json = ""
-        if res.fallback_used:
-            original = condition_wording(res.condition, ctx.horizon)
-            self.fallback = (
-                f"{original.noun_en} not available",
-                f"无{original.noun_zh}数据，改用此项",
-            )
-            self.fallback_json = f', "fallback_for": {json.dumps(res.condition.source)}'
-
-    def _target(self, threshold: Value, lang: str) -> str:
-        if self.cond.ranked and not isinstance(threshold, tuple | str | bool):
-            top = top_phrase(float(threshold), lang)
-            if self.cond.op in ("<=", "<"):
-                return top
-            return f"outside the {top}" if lang == "en" else f"{top}以外"
-        ops = OP_EN if lang == "en" else OP_ZH
-        return ops[self.cond.op] + format_value(
-            threshold, self.fmt, lang, self.currency, self.cond.source
-        )
-
-    def describe(self, i: int, mode: Mode) -> tuple[str, str, str]:
-        """Customer ``i``'s JSON entry and English and Chinese phrase."""
-        line = "promotion" if mode in ("met", "missed") else "demotion"
-        if not self.available:
-            entry = f'{self.prefix[line]}, "value": null, "line": "{line}", "met": false'
-            return entry + ', "available": false}', self.missing[0], self.missing[1]
-        value = self.values[i] if self.valid[i] else None
-        met = self.enter[i] if line == "promotion" else self.stay[i]
-        entry = (
-            f'{self.prefix[line]}, "value": {_json_value(value)}, "line": "{line}", '
-            f'"met": {"true" if met else "false"}'
-        )
-        extras_en: list[str] = []
-        extras_zh: list[str] = []
-        share = self.rank[i] if self.rank is not None else math.nan
-        if math.isfinite(share):
-            entry += f', "rank_pct": {round(share, 6)!r}'
-            extras_en.append(top_phrase(share, "en"))
-            extras_zh.append(top_phrase(share, "zh"))
-        entry += self.fallback_json + "}"
-        if self.cond.source == "alert" and isinstance(value, bool):
-            en, zh = _ALERT_PHRASES[value]
-        else:
-            en = self.templates[0].replace(
-                "{v}", format_value(value, self.fmt, "en", self.currency, self.cond.source)
-            )
-            zh = self.templates[1].replace(
-                "{v}", format_value(value, self.fmt, "zh", self.currency, self.cond.source)
-            )
-        if mode != "met" and mode in self.targets:
-            extras_en.append(self.targets[mode][0])
-            extras_zh.append(self.targets[mode][1])
-        if self.fallback is not None:
-            extras_en.append(self.fallback[0])
-            extras_zh.append(self.fallback[1])
-        if extras_en:
-            en += f" ({', '.join(extras_en)})"
-            zh += f"（{'，'.join(extras_zh)}）"
-        return entry, en, zh
 
 
 # ------------------------------------------------------------------------------ assignment
@@ -577,17 +440,22 @@ def assign_tiers(
     same = (prev.tier == codes) & ~np.isnat(prev.since)
     tier_since = np.where(same, prev.since, today)
 
-    ctx = _Context(currency, horizon_months)
-    reasons, en, zh = _reasons(
+    ctx = ReasonContext(currency, horizon_months)
+    reasons, en, zh = reason_columns(
         policy, rules, tier, basis, below_since, below_runs, active, expired, ctx
     )
+    at = pa.array(tier)
+
+    def per_tier(values: list[str]) -> pa.Array:
+        return pa.array(values, pa.string()).take(at)
+
     labels = {lang: [t.label(lang) for t in policy.tiers] for lang in ("en", "zh")}
     new = {
-        "tier": pa.array(codes.tolist(), pa.string()),
-        "tier_label": pa.array([labels[lang_key][t] for t in tier.tolist()], pa.string()),
-        "tier_label_en": pa.array([labels["en"][t] for t in tier.tolist()], pa.string()),
-        "tier_label_zh": pa.array([labels["zh"][t] for t in tier.tolist()], pa.string()),
-        "tier_basis": pa.array(basis.tolist(), pa.string()),
+        "tier": per_tier(list(policy.codes)),
+        "tier_label": per_tier(labels[lang_key]),
+        "tier_label_en": per_tier(labels["en"]),
+        "tier_label_zh": per_tier(labels["zh"]),
+        "tier_basis": pa.array(basis, pa.string()),
         "tier_reasons": pa.array(reasons, pa.string()),
         "tier_reason_en": pa.array(en, pa.string()),
         "tier_reason_zh": pa.array(zh, pa.string()),
@@ -595,156 +463,9 @@ def assign_tiers(
         "tier_since": pa.array(tier_since, pa.date32(), mask=np.isnat(tier_since)),
         "below_since": pa.array(below_since, pa.date32(), mask=np.isnat(below_since)),
         "below_runs": pa.array(below_runs, pa.int64()),
-        "policy_version": pa.array([policy.policy_version] * n, pa.string()),
+        "policy_version": pa.repeat(policy.policy_version, n).cast(pa.string()),
     }
     table = customers.drop_columns([c for c in TIER_COLUMNS if c in customers.column_names])
     for name, column in new.items():
         table = table.append_column(name, column)
     return table
-
-
-def _reasons(
-    policy: TierPolicy,
-    rules: list[list[_RuleResult]],
-    tier: NDArray[np.int64],
-    basis: NDArray[np.object_],
-    below_since: DateArray,
-    below_runs: NDArray[np.int64],
-    active: Mapping[int, Override],
-    expired: Mapping[int, Override],
-    ctx: _Context,
-) -> tuple[list[str], list[str], list[str]]:
-    describers: dict[tuple[int, int, int], _Describer] = {}
-
-    def describer(t: int, r: int, c: int) -> _Describer:
-        key = (t, r, c)
-        if key not in describers:
-            rule = rules[t][r]
-            describers[key] = _Describer(rule.conditions[c], policy.tiers[t].code, rule.name, ctx)
-        return describers[key]
-
-    out_json: list[str] = []
-    out_en: list[str] = []
-    out_zh: list[str] = []
-    for i, (t, why) in enumerate(zip(tier.tolist(), basis.tolist(), strict=True)):
-        current = policy.tiers[t]
-        entries: list[str] = []
-        en_head, zh_head = current.label_en, current.label_zh
-        en_parts: list[str] = []
-        zh_parts: list[str] = []
-        if why == "override":
-            o = active[i]
-            until = o.until.isoformat() if o.until else None
-            entries.append(
-                _dumps(
-                    {
-                        "tier": o.tier,
-                        "rule": "override",
-                        "by": o.by,
-                        "reason": o.reason,
-                        "until": until,
-                    }
-                )
-            )
-            en_head += f": override by {o.by} " + (f"until {until}" if until else "(no end date)")
-            zh_head += f"：{o.by} 人工指定" + (f"，有效至 {until}" if until else "（无截止日期）")
-            en_parts.append(o.reason)
-            zh_parts.append(o.reason)
-        elif why == "default":
-            above = policy.tiers[t - 1]
-            en_head += f": below the line for {above.label_en} —"
-            zh_head += f"：未达到{above.label_zh}标准——"
-            for r, rule in enumerate(rules[t - 1]):
-                for c, res in enumerate(rule.conditions):
-                    if res.enter[i]:
-                        continue
-                    entry, p_en, p_zh = describer(t - 1, r, c).describe(i, "missed")
-                    entries.append(entry)
-                    if r == 0:
-                        en_parts.append(p_en)
-                        zh_parts.append(p_zh)
-        else:
-            if why == "band":
-                en_head += " (kept within the band)"
-                zh_head += "（缓冲区内保留）"
-            elif why == "grace":
-                en_extra, zh_extra, entry_ = _grace(
-                    policy, current.code, below_since[i], int(below_runs[i])
-                )
-                en_head += en_extra
-                zh_head += zh_extra
-                entries.append(entry_)
-            first = True
-            for r, rule in enumerate(rules[t]):
-                if (why == "rule" and not rule.enter[i]) or (why == "band" and not rule.stay[i]):
-                    continue
-                for c, res in enumerate(rule.conditions):
-                    mode = _mode(why, res, i)
-                    if mode is None:
-                        continue
-                    entry, p_en, p_zh = describer(t, r, c).describe(i, mode)
-                    entries.append(entry)
-                    if first:
-                        en_parts.append(p_en)
-                        zh_parts.append(p_zh)
-                first = False
-        if i in expired:
-            o = expired[i]
-            until = o.until.isoformat() if o.until else ""
-            entries.append(
-                _dumps(
-                    {
-                        "tier": o.tier,
-                        "rule": "override expired",
-                        "by": o.by,
-                        "reason": o.reason,
-                        "until": until,
-                    }
-                )
-            )
-            en_parts.append(f"override by {o.by} expired after {until}")
-            zh_parts.append(f"{o.by} 的人工指定已于 {until} 到期")
-        sep_en = " " if en_head.endswith("—") else ": "
-        sep_zh = "" if zh_head.endswith("——") else "："
-        out_en.append(en_head + (sep_en + ", ".join(en_parts) if en_parts else ""))
-        out_zh.append(zh_head + (sep_zh + "，".join(zh_parts) if zh_parts else ""))
-        out_json.append("[" + ", ".join(entries) + "]")
-    return out_json, out_en, out_zh
-
-
-def _dumps(entry: Mapping[str, Any]) -> str:
-    return json.dumps(entry, ensure_ascii=False)
-
-
-def _grace(
-    policy: TierPolicy, code: str, below_since: np.datetime64, runs_below: int
-) -> tuple[str, str, str]:
-    since = str(below_since)
-    runs, days = policy.grace(code)
-    entry: dict[str, Any] = {
-        "tier": code,
-        "rule": "grace",
-        "below_since": since,
-        "runs_below": runs_below,
-    }
-    if runs:
-        entry["grace_runs"] = runs
-        en = f" (grace period: below the line since {since}, run {runs_below} of {runs})"
-        zh = f"（宽限期：自 {since} 起低于保留线，第 {runs_below}/{runs} 次）"
-    else:
-        entry["grace_days"] = days
-        ends = str(below_since + np.timedelta64(days, "D"))
-        en = f" (grace period: below the line since {since}, until {ends})"
-        zh = f"（宽限期：自 {since} 起低于保留线，宽限至 {ends}）"
-    return en, zh, _dumps(entry)
-
-
-def _mode(why: str, res: ConditionResult, i: int) -> Mode | None:
-    """How to show a condition of the tier held: None to leave out (unmet in an ``any``)."""
-    if why == "rule":
-        return "met" if res.enter[i] else None
-    if why == "band":
-        if res.enter[i]:
-            return "met"
-        return "band" if res.stay[i] else None
-    return None if res.stay[i] else "below"
