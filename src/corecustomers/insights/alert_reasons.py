@@ -111,8 +111,8 @@ def customer_ids(table: pa.Table, what: str) -> NDArray[np.object_]:
     column = table["customer_id"].cast(pa.string())
     if column.null_count:
         raise InputError(f"the {what} has missing customer ids", column="customer_id")
-    ids = np.asarray(column.to_pylist(), dtype=object)
-    if len(np.unique(ids)) != len(ids):
+    ids = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    if pc.count_distinct(column).as_py() != len(ids):
         raise InputError(
             f"the {what} repeats customer ids; it must have one row per customer.",
             column="customer_id",
