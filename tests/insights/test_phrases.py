@@ -7,7 +7,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from corecustomers.segments.phrases import concat, fixed, general, grouped, join_present, scatter
+from corecustomers.segments.phrases import (
+    concat,
+    fixed,
+    general,
+    grouped,
+    join_present,
+    json_values,
+    scatter,
+)
 
 VALUES = np.concatenate(
     [
@@ -44,3 +52,27 @@ def test_concat_and_scatter() -> None:
     words = concat("n=", np.array(["1", "22"]), "!")
     assert words.tolist() == ["n=1!", "n=22!"]
     assert scatter(4, np.array([1, 3]), words).to_pylist() == [None, "n=1!", None, "n=22!"]
+
+
+def test_json_values_equal_json_dumps() -> None:
+    import json
+
+    rng = np.random.default_rng(3)
+    numbers = np.concatenate(
+        [VALUES, rng.lognormal(0, 8, 3000), [1e-4, 9.99e-5, 1e15, 0.1 + 0.2, 5e-324]]
+    )
+    valid = rng.random(len(numbers)) > 0.05
+    expected = [
+        json.dumps(float(v)) if ok and np.isfinite(v) else "null"
+        for v, ok in zip(numbers, valid, strict=True)
+    ]
+    assert json_values(numbers, valid).to_pylist() == expected
+    flags = np.array([True, False, True])
+    assert json_values(flags, np.array([True, True, False])).to_pylist() == [
+        "true",
+        "false",
+        "null",
+    ]
+    texts = np.array(['say "hi"', "新", None, "a\\b"], dtype=object)
+    ok = np.array([True, True, False, True])
+    assert json_values(texts, ok).to_pylist() == ['"say \\"hi\\""', '"新"', "null", '"a\\\\b"']

@@ -204,6 +204,53 @@ def test_extra_columns_come_back_typed(workspace: Workspace) -> None:
     )
 
 
+def test_extra_json_is_json_dumps_of_each_row(workspace: Workspace) -> None:
+    """The extra column, written column-wise, is ``json.dumps`` of each row's object
+    (nulls and non-finite numbers left out; a row with none is ``{}``)."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n = 500
+    ids = [f"c{i:03d}" for i in range(n)]
+    size = rng.lognormal(0, 9, n) * rng.choice([-1.0, 1.0], n)
+    extras = {
+        "amount": pa.array(np.where(rng.random(n) < 0.1, np.nan, size), mask=rng.random(n) < 0.1),
+        "count": pa.array(rng.integers(-(10**12), 10**12, n), mask=rng.random(n) < 0.1),
+        "flag": pa.array(rng.random(n) < 0.5, mask=rng.random(n) < 0.1),
+        "note": pa.array(rng.choice(['say "hi"', "新", "a\\b"], n).tolist()),
+    }
+    table = simple(ids, ["key"] * n)
+    for name, values in extras.items():
+        table = table.append_column(name, values)
+    table = table.filter(pa.compute.not_equal(table["customer_id"], "c000"))
+    table = pa.concat_tables(
+        [
+            table,
+            pa.table(
+                {
+                    **{c: table.column(c).slice(0, 1) for c in table.column_names},
+                    "customer_id": ["c000"],
+                    **{name: pa.nulls(1, table.schema.field(name).type) for name in extras},
+                }
+            ).select(table.column_names),
+        ]
+    )
+    write(workspace, JAN, table)
+    raw = workspace.read_snapshot(JAN, extra="json")
+    stored = dict(zip(raw["customer_id"].to_pylist(), raw["extra"].to_pylist(), strict=True))
+    rows = table.to_pylist()
+    for row in rows:
+        obj = {
+            k: row[k]
+            for k in extras
+            if row[k] is not None and not (isinstance(row[k], float) and not np.isfinite(row[k]))
+        }
+        assert stored[row["customer_id"]] == json.dumps(obj, ensure_ascii=False)
+    assert stored["c000"] == "{}"
+
+
 def test_tier_reasons_given_as_structs_are_stored_as_json(workspace: Workspace) -> None:
     reasons = pa.array([{"rule": "clv_top", "value": 8240.0}, {"rule": "default", "value": None}])
     write(

@@ -39,7 +39,7 @@ from corecustomers.segments.conditions import (
     top_phrases,
 )
 from corecustomers.segments.overrides import Override
-from corecustomers.segments.phrases import join_present
+from corecustomers.segments.phrases import join_present, json_values
 from corecustomers.segments.policy import TierPolicy
 
 __all__ = ["ReasonContext", "RuleOutcome", "reason_columns"]
@@ -90,38 +90,6 @@ def _text(values: NDArray[Any] | Sequence[str]) -> pa.Array:
 def _join(*parts: pa.Array | str) -> pa.Array:
     """Row by row, the parts (arrays or constants) concatenated; at least one array."""
     return pc.binary_join_element_wise(*parts, "")
-
-
-def json_values(values: NDArray[Any], valid: BoolArray) -> pa.Array:
-    """Each value as JSON (``null`` where not valid or not finite), as ``json.dumps``
-    and ``repr`` write it; numbers column-wise through Arrow's shortest round-trip text,
-    which is Python's ``repr`` from 1e-4 up to 1e15 (outside, ``repr`` itself)."""
-    n = len(values)
-    if values.dtype.kind == "b":
-        out = np.where(values, "true", "false").astype(object)
-        out[~valid] = "null"
-        return _text(out)
-    if values.dtype.kind != "f":
-        texts = np.full(n, "null", dtype=object)
-        cache: dict[Any, str] = {}
-        for i in np.flatnonzero(valid).tolist():
-            v = values[i]
-            if v not in cache:
-                cache[v] = json.dumps(v, ensure_ascii=False)
-            texts[i] = cache[v]
-        return _text(texts)
-    x = np.asarray(values, dtype=np.float64)
-    ok = np.asarray(valid, dtype=bool) & np.isfinite(x)
-    size = np.abs(x)
-    fast = ok & (((size >= 1e-4) & (size < 1e15)) | (x == 0))
-    arrow = pc.cast(pa.array(np.where(fast, x, 0.0)), pa.string())
-    plain = pc.invert(pc.match_substring_regex(arrow, r"[.e]"))
-    text = pc.if_else(plain, pc.binary_join_element_wise(arrow, ".0", ""), arrow)
-    out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-    out[~ok] = "null"
-    for i in np.flatnonzero(ok & ~fast).tolist():
-        out[i] = repr(float(x[i]))
-    return _text(out)
 
 
 def _rank_json(shares: NDArray[np.float64]) -> pa.Array:

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["concat", "fixed", "general", "grouped", "join_present", "scatter"]
+__all__ = ["concat", "fixed", "general", "grouped", "join_present", "json_values", "scatter"]
 
 StrArray = NDArray[np.str_]
 
@@ -148,3 +149,38 @@ def join_present(columns: Sequence[pa.Array], separator: str) -> pa.Array:
         *[c.take(rows) for c in columns], separator, null_handling="skip"
     )
     return pc.replace_with_mask(pa.nulls(n, pa.string()), present, joined.cast(pa.string()))
+
+
+def json_values(values: NDArray[Any], valid: NDArray[np.bool_]) -> pa.Array:
+    """Each value as JSON (``null`` where not valid or not finite), as ``json.dumps``
+    and ``repr`` write it; numbers column-wise through Arrow's shortest round-trip text,
+    which is Python's ``repr`` from 1e-4 up to 1e15 where it has no exponent (elsewhere,
+    ``repr`` itself)."""
+    n = len(values)
+    if values.dtype.kind == "b":
+        out = np.where(values, "true", "false").astype(object)
+        out[~valid] = "null"
+        return pa.array(out, pa.string())
+    if values.dtype.kind != "f":
+        texts = np.full(n, "null", dtype=object)
+        cache: dict[Any, str] = {}
+        for i in np.flatnonzero(valid).tolist():
+            v = values[i]
+            if v not in cache:
+                cache[v] = json.dumps(v, ensure_ascii=False)
+            texts[i] = cache[v]
+        return pa.array(texts, pa.string())
+    x = np.asarray(values, dtype=np.float64)
+    ok = np.asarray(valid, dtype=bool) & np.isfinite(x)
+    size = np.abs(x)
+    fast = ok & (((size >= 1e-4) & (size < 1e15)) | (x == 0))
+    arrow = pc.cast(pa.array(np.where(fast, x, 0.0)), pa.string())
+    # Arrow writes some 17-digit numbers with an exponent where repr does not
+    fast &= ~np.asarray(pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False))
+    plain = pc.invert(pc.match_substring(arrow, "."))
+    text = pc.if_else(plain, pc.binary_join_element_wise(arrow, ".0", ""), arrow)
+    out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    out[~ok] = "null"
+    for i in np.flatnonzero(ok & ~fast).tolist():
+        out[i] = repr(float(x[i]))
+    return pa.array(out, pa.string())

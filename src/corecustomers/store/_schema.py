@@ -21,15 +21,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from corecustomers.errors import InputError
+from corecustomers.segments.phrases import join_present, json_values
 
 __all__ = [
     "EXTRA_COLUMN",
@@ -233,7 +234,7 @@ def snapshot_rows(
     extra_schema = pa.schema([_extra_field(field) for field in extra_schema])
     if extra_names:
         extras = table.select(extra_names).cast(extra_schema)
-        columns[EXTRA_COLUMN] = pa.array(_encode_extra(extras), type=pa.string())
+        columns[EXTRA_COLUMN] = _encode_extra(extras)
     else:
         columns[EXTRA_COLUMN] = pa.nulls(n, type=pa.string())
     rows = pa.Table.from_arrays(
@@ -305,19 +306,51 @@ def _extra_field(field: pa.Field) -> pa.Field:
     )
 
 
-def _encode_extra(extras: pa.Table) -> list[str]:
-    """One JSON object per row; nulls (and NaN, which JSON lacks) are left out."""
-    names = extras.column_names
-    values = [extras.column(name).to_pylist() for name in names]
-    out: list[str] = []
-    for row in zip(*values, strict=True):
-        obj = {
-            name: _json_scalar(value)
-            for name, value in zip(names, row, strict=True)
-            if value is not None and not (isinstance(value, float) and not math.isfinite(value))
-        }
-        out.append(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")))
-    return out
+def _encode_extra(extras: pa.Table) -> pa.Array:
+    """One JSON object per row; nulls (and NaN, which JSON lacks) are left out.
+
+    Column-wise: each column gives its ``"name": value`` pieces (null where the value is
+    left out) and the pieces of a row are joined; the text is exactly what ``json.dumps``
+    of the row's object writes. Booleans, integers and floats are written by Arrow and
+    NumPy (:func:`~corecustomers.segments.phrases.json_values`), other types once per
+    distinct value by ``json.dumps``.
+    """
+    pieces = []
+    for name in extras.column_names:
+        column = extras.column(name).combine_chunks()
+        key = json.dumps(name, ensure_ascii=False) + ": "
+        pieces.append(pc.binary_join_element_wise(key, _json_texts(column), ""))
+    n = extras.num_rows
+    if not pieces:
+        return pa.repeat("{}", n).cast(pa.string())
+    body = pc.fill_null(join_present(pieces, ", "), "")
+    return pc.binary_join_element_wise("{", body, "}", "")
+
+
+def _json_texts(column: pa.Array) -> pa.Array:
+    """Each value of ``column`` as JSON; null where it is null or not a finite number."""
+    valid = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+    kind = column.type
+    if pa.types.is_boolean(kind) or pa.types.is_floating(kind):
+        filler = False if pa.types.is_boolean(kind) else np.nan
+        values = np.asarray(pc.fill_null(column, filler).to_numpy(zero_copy_only=False))
+        if pa.types.is_floating(kind):
+            values = values.astype(np.float64)
+            valid &= np.isfinite(values)
+        texts = json_values(values, valid)
+    elif pa.types.is_integer(kind):
+        texts = pc.cast(column, pa.string())
+    else:
+        out = np.full(len(column), None, dtype=object)
+        cache: dict[Any, str] = {}
+        for i, value in enumerate(column.to_pylist()):
+            if value is None:
+                continue
+            if value not in cache:
+                cache[value] = json.dumps(_json_scalar(value), ensure_ascii=False)
+            out[i] = cache[value]
+        return pa.array(out, pa.string())
+    return pc.if_else(pa.array(valid), texts, pa.nulls(len(column), pa.string()))
 
 
 def _json_scalar(value: Any) -> Any:
