@@ -35,9 +35,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.segments.phrases import fixed
 from corecustomers.units import check_dates
 
 __all__ = [
@@ -182,10 +184,7 @@ def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.Array]:
     ).take(values.indices)
     shares = long.column("share").combine_chunks().cast(pa.float64())
     raw = np.asarray(shares.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-    distinct, index = np.unique(raw, return_inverse=True)
-    share_text = np.array([json.dumps(round(float(v), 4)) for v in distinct], dtype=object)
-    share_json = pa.array(share_text[index.reshape(-1)], pa.string())
-    share_json = pc.if_else(shares.is_null(), pa.scalar("null"), share_json)
+    share_json = pc.if_else(shares.is_null(), pa.scalar("null"), _rounded_json(raw, 4))
     head, middle, tail = pa.scalar('{"value": '), pa.scalar(', "share": '), pa.scalar("}")
     items = pc.binary_join_element_wise(head, value_json, middle, share_json, tail, "")
     changed = np.ones(n, dtype=bool)
@@ -198,6 +197,29 @@ def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.Array]:
         pa.scalar("["), pc.binary_join(per_customer, ", "), pa.scalar("]"), ""
     )
     return owners.take(pa.array(starts)), texts
+
+
+def _rounded_json(values: NDArray[np.float64], digits: int) -> pa.Array:
+    """``json.dumps(round(v, digits))`` of every value, column-wise.
+
+    ``f"{v:.{digits}f}"`` is the correctly rounded decimal that ``round`` returns the
+    nearest float of, so its text without trailing zeros (one kept after the point) is
+    that float's ``repr``, for values whose ``repr`` has no exponent (from 0.001 to 1e15,
+    and 0); other values (and non-finite ones) go through ``json.dumps`` itself.
+    """
+    text = pa.array(fixed(values, digits), pa.string())
+    trimmed = pc.utf8_rtrim(text, characters="0")
+    whole = pc.ends_with(trimmed, ".")
+    out = pc.if_else(whole, pc.binary_join_element_wise(trimmed, "0", ""), trimmed)
+    with np.errstate(invalid="ignore"):
+        rounded = np.round(np.abs(values), digits)
+        plain = np.isfinite(values) & ((rounded == 0) | ((rounded >= 1e-3) & (rounded < 1e15)))
+    if plain.all():
+        return out
+    texts = np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
+    for i in np.flatnonzero(~plain).tolist():
+        texts[i] = json.dumps(round(float(values[i]), digits))
+    return pa.array(texts, pa.string())
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:
