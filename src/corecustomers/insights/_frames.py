@@ -319,8 +319,11 @@ def _fit_btyd(
             f"{np.count_nonzero(repeat)} repeat buyers (at least {MIN_CUSTOMERS} of each needed)"
         )
         return None
+    from threadpoolctl import threadpool_limits
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        # one BLAS thread: L-BFGS-B over a few parameters is ~8x slower with OpenBLAS's
+        with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, "blas"):
             warnings.simplefilter("always")
             transactions, spend = new_models()
             given = None if start is None else start.transaction_model

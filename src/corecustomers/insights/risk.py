@@ -582,12 +582,15 @@ def _linear(train: RiskFrame, others: tuple[RiskFrame, ...]) -> list[FloatArray]
     """A standardised, L2-penalised logistic regression fitted on ``train``: its scores
     on ``train`` and on each of ``others``."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     X = _linear_inputs(train)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1000)
-    model.fit((X - mean) / scale, _bool(train.inactive).astype(np.int64))
+    # one BLAS thread: L-BFGS-B's steps over 14 weights cost several times more threaded
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit((X - mean) / scale, _bool(train.inactive).astype(np.int64))
     return [
         np.asarray(model.predict_proba((_linear_inputs(f) - mean) / scale)[:, 1], np.float64)
         for f in (train, *others)

@@ -25,6 +25,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Literal
 
+from threadpoolctl import threadpool_limits
+
 from corecustomers.config import Settings
 from corecustomers.data.compiled import reusing_sql
 from corecustomers.errors import ConfigError, InputError
@@ -139,7 +141,14 @@ def history(
         )
         name = source_name_of(prepared, settings)
         warm: FittedValue | None = None  # the previous date's fit
-        with open_workspace(settings) as workspace, reusing_sql():
+        # one BLAS thread: the fits' L-BFGS-B steps and the risk's logistic regression
+        # work on a few parameters, where OpenBLAS's threads cost ~8x the work itself
+        # (a BG/NBD and Gamma-Gamma fit on the 20k demo: 0.51 s threaded, 0.07 s not)
+        with (
+            open_workspace(settings) as workspace,
+            reusing_sql(),
+            threadpool_limits(limits=1, user_api="blas"),
+        ):
             for day in dates:
                 at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
                 with progress.step(f"Snapshot {day}"):
