@@ -10,7 +10,7 @@ the customer tables into NumPy arrays are here too, shared with the selection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,7 +21,15 @@ from numpy.typing import NDArray
 
 from corecustomers.errors import InputError
 from corecustomers.insights.alert_settings import AlertThresholds
-from corecustomers.segments.phrases import concat, fixed, general, grouped, join_present, scatter
+from corecustomers.segments.phrases import (
+    StrArray,
+    concat,
+    fixed,
+    general,
+    grouped,
+    join_present,
+    scatter,
+)
 
 __all__ = [
     "BEHAVIOUR_NEEDED",
@@ -68,14 +76,14 @@ BoolArray = NDArray[np.bool_]
 
 @dataclass(frozen=True, slots=True)
 class Phrases:
-    """One reason, column-wise: who has it and its phrase in English and Chinese.
+    """One reason, column-wise: who has it, and its phrases in English and Chinese.
 
-    ``en`` and ``zh`` hold one string per customer, null where ``hit`` is False.
+    ``words(at)`` gives the phrases of the customers at the positions ``at`` (where
+    ``hit`` holds): only the customers who end up alerted are worded.
     """
 
     hit: BoolArray
-    en: pa.Array
-    zh: pa.Array
+    words: Callable[[NDArray[np.intp]], tuple[StrArray, StrArray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,59 +208,52 @@ def p_alive_drop_reason(
     )
     now = floats(scored["p_alive"], np.arange(n))
     hit = known(before - now) > limits.p_alive_drop
-    at = np.flatnonzero(hit)
-    b, a = fixed(before[at], 2), fixed(now[at], 2)
-    return Phrases(
-        hit,
-        scatter(n, at, concat("probability of being active fell from ", b, " to ", a)),
-        scatter(n, at, concat("活跃概率从", b, "降至", a)),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        b, a = fixed(before[at], 2), fixed(now[at], 2)
+        return (
+            concat("probability of being active fell from ", b, " to ", a),
+            concat("活跃概率从", b, "降至", a),
+        )
+
+    return Phrases(hit, words)
 
 
 def overdue_reason(r: Rhythm) -> Phrases:
     """(b) overdue against the customer's own rhythm, or the typical one."""
-    n = len(r.hit)
-    at = np.flatnonzero(r.hit)
-    days, times, usual = fixed(r.idle[at], 0), fixed(r.ratio[at], 1), fixed(r.gap[at], 0)
-    whose = r.own[at].astype(bool)
-    return Phrases(
-        r.hit,
-        scatter(
-            n,
-            at,
-            concat(
-                days,
-                " days since the last purchase, ",
-                times,
-                " times the ",
-                np.where(whose, "usual", "typical customer's"),
-                " gap of ",
-                usual,
-                " days",
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "距上次购买已",
-                days,
-                "天，是",
-                np.where(whose, "平常", "一般客户的"),
-                "购买间隔（",
-                usual,
-                "天）的",
-                times,
-                "倍",
-            ),
-        ),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        days, times, usual = fixed(r.idle[at], 0), fixed(r.ratio[at], 1), fixed(r.gap[at], 0)
+        whose = r.own[at].astype(bool)
+        en = concat(
+            days,
+            " days since the last purchase, ",
+            times,
+            " times the ",
+            np.where(whose, "usual", "typical customer's"),
+            " gap of ",
+            usual,
+            " days",
+        )
+        zh = concat(
+            "距上次购买已",
+            days,
+            "天，是",
+            np.where(whose, "平常", "一般客户的"),
+            "购买间隔（",
+            usual,
+            "天）的",
+            times,
+            "倍",
+        )
+        return en, zh
+
+    return Phrases(r.hit, words)
 
 
 def spend_decline_reason(beh: dict[str, FloatArray], limits: AlertThresholds) -> Phrases:
     """(c) spend declining over recent windows."""
     last, prev = beh["spend_last_90d"], beh["spend_prev_90d"]
-    n = len(last)
     trend = beh["spend_trend"]
     prev_known = known(prev)
     hit = (
@@ -260,38 +261,31 @@ def spend_decline_reason(beh: dict[str, FloatArray], limits: AlertThresholds) ->
         & (prev_known > 0)
         & (known(last, np.inf) < limits.spend_drop_share * prev_known)
     )
-    at = np.flatnonzero(hit)
-    now_spend, before_spend = grouped(last[at], 2), grouped(prev[at], 2)
-    share = fixed(100.0 * last[at] / prev[at], 0)
-    return Phrases(
-        hit,
-        scatter(
-            n,
-            at,
-            concat(
-                "net spend in the last 90 days ",
-                now_spend,
-                ", ",
-                share,
-                " % of the previous 90 days (",
-                before_spend,
-                "), and falling",
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "近90天净消费",
-                now_spend,
-                "，仅为前90天（",
-                before_spend,
-                "）的",
-                share,
-                "%，呈下降趋势",
-            ),
-        ),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        now_spend, before_spend = grouped(last[at], 2), grouped(prev[at], 2)
+        share = fixed(100.0 * last[at] / prev[at], 0)
+        en = concat(
+            "net spend in the last 90 days ",
+            now_spend,
+            ", ",
+            share,
+            " % of the previous 90 days (",
+            before_spend,
+            "), and falling",
+        )
+        zh = concat(
+            "近90天净消费",
+            now_spend,
+            "，仅为前90天（",
+            before_spend,
+            "）的",
+            share,
+            "%，呈下降趋势",
+        )
+        return en, zh
+
+    return Phrases(hit, words)
 
 
 def satisfaction_drop_reason(
@@ -301,64 +295,56 @@ def satisfaction_drop_reason(
     limits: AlertThresholds,
 ) -> Phrases:
     """(d) satisfaction fell between two surveys (``customer_id, satisfaction``)."""
-    n = len(ids)
     s_now = _survey(satisfaction, ids, "satisfaction table")
     s_before = _survey(previous_satisfaction, ids, "previous satisfaction table")
     hit = known(s_before - s_now) >= limits.satisfaction_drop
-    at = np.flatnonzero(hit)
-    b, a = general(s_before[at]), general(s_now[at])
-    return Phrases(
-        hit,
-        scatter(n, at, concat("satisfaction fell from ", b, " to ", a)),
-        scatter(n, at, concat("满意度从", b, "降至", a)),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        b, a = general(s_before[at]), general(s_now[at])
+        return concat("satisfaction fell from ", b, " to ", a), concat("满意度从", b, "降至", a)
+
+    return Phrases(hit, words)
 
 
 def risk_reason(risk: FloatArray, window_days: int) -> Phrases:
     """The calibrated churn risk, for every customer who has one."""
-    n = len(risk)
     hit = ~np.isnan(risk)
-    at = np.flatnonzero(hit)
-    r, share = fixed(risk[at], 2), fixed(100.0 * risk[at], 0)
     window = str(window_days)
-    return Phrases(
-        hit,
-        scatter(n, at, concat("churn risk ", r, " (no purchase in the next ", window, " days)")),
-        scatter(n, at, concat("流失风险", r, "（未来", window, "天内无购买的概率", share, "%）")),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        r, share = fixed(risk[at], 2), fixed(100.0 * risk[at], 0)
+        return (
+            concat("churn risk ", r, " (no purchase in the next ", window, " days)"),
+            concat("流失风险", r, "（未来", window, "天内无购买的概率", share, "%）"),
+        )
+
+    return Phrases(hit, words)
 
 
 def rhythm_reason(quiet: BoolArray, r: Rhythm) -> Phrases:
     """The customer's rhythm, for alerted customers whom no rule flagged."""
-    n = len(quiet)
-    at = np.flatnonzero(quiet)
-    known_gap = ~np.isnan(r.gap[at])
-    days_text, gap_text = fixed(r.idle[at], 0), fixed(np.where(known_gap, r.gap[at], 0.0), 0)
-    times_text = fixed(np.where(known_gap, r.ratio[at], 0.0), 1)
-    return Phrases(
-        quiet,
-        scatter(
-            n,
-            at,
-            concat(
-                days_text,
-                " days since the last purchase",
-                np.where(known_gap, concat(", ", times_text, " times the usual gap of "), ""),
-                np.where(known_gap, concat(gap_text, " days"), ""),
-            ),
-        ),
-        scatter(
-            n,
-            at,
-            concat(
-                "距上次购买已",
-                days_text,
-                "天",
-                np.where(known_gap, concat("，是平常购买间隔（", gap_text, "天）的"), ""),
-                np.where(known_gap, concat(times_text, "倍"), ""),
-            ),
-        ),
-    )
+
+    def words(at: NDArray[np.intp]) -> tuple[StrArray, StrArray]:
+        known_gap = ~np.isnan(r.gap[at])
+        days_text = fixed(r.idle[at], 0)
+        gap_text = fixed(np.where(known_gap, r.gap[at], 0.0), 0)
+        times_text = fixed(np.where(known_gap, r.ratio[at], 0.0), 1)
+        en = concat(
+            days_text,
+            " days since the last purchase",
+            np.where(known_gap, concat(", ", times_text, " times the usual gap of "), ""),
+            np.where(known_gap, concat(gap_text, " days"), ""),
+        )
+        zh = concat(
+            "距上次购买已",
+            days_text,
+            "天",
+            np.where(known_gap, concat("，是平常购买间隔（", gap_text, "天）的"), ""),
+            np.where(known_gap, concat(times_text, "倍"), ""),
+        )
+        return en, zh
+
+    return Phrases(quiet, words)
 
 
 # --- the reason columns ----------------------------------------------------------------
@@ -383,10 +369,16 @@ def reason_columns(
         for c in tripped
     ]
     codes = pc.if_else(flag, join_present(code_columns, ","), none)
+    n = len(alert)
+    worded = {}
+    for c in tripped:
+        at = np.flatnonzero(reasons[c].hit & alert)
+        en, zh = reasons[c].words(at)
+        worded[c] = (scatter(n, at, en), scatter(n, at, zh))
     sentences = []
     for head, sep, end, phrases in (
-        ("At risk: ", "; ", ".", [reasons[c].en for c in tripped]),
-        ("流失预警：", "；", "。", [reasons[c].zh for c in tripped]),
+        ("At risk: ", "; ", ".", [worded[c][0] for c in tripped]),
+        ("流失预警：", "；", "。", [worded[c][1] for c in tripped]),
     ):
         joined = join_present(phrases, sep)
         text = pc.binary_join_element_wise(head, joined, end, "")
