@@ -219,6 +219,7 @@ def build_frame(
             notes=notes,
             new_models=new_models,
             start=start,
+            window_days=window_days,
         ),
     )
 
@@ -306,6 +307,7 @@ def _fit_btyd(
     notes: list[str],
     new_models: ModelFactory,
     start: FittedValue | None = None,
+    window_days: int = 1,
 ) -> FittedValue | None:
     """The transaction and spend models of ``new_models`` fitted at ``cut``, or None.
 
@@ -338,10 +340,11 @@ def _fit_btyd(
                 spend_model=spend.fit({k: v[repeat] for k, v in X.items()}),
                 clv=np.zeros(X["frequency"].size),
                 time_unit=time_unit,
-                horizon=1.0,
+                # the frame's window: its expected purchases are computed once, here
+                horizon=window_days / days_per(time_unit),
                 penalizer=spend.penalizer,
             )
-            check = btyd.value(1) * btyd.p_alive
+            check = btyd.value(window_days) * btyd.p_alive
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         log.warning("BTYD models not fitted at %s: %s", cut, exc)
         notes.append(f"{cut}: BTYD models not fitted: {exc}")
