@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -134,8 +135,28 @@ def _run_once(name: str, command: list[str], *, timeout: float | None) -> Measur
     return Measurement(name, seconds, peak_mb, wall, details=result)
 
 
-def run_command(name: str, command: list[str], *, timeout: float | None = None) -> Measurement:
-    """Time a whole command (e.g. the CLI) from the outside: seconds = wall time."""
+#: A finished step in the CLI's progress output: "✓ Computing per-customer features (12.6 s)".
+_STEP = re.compile(r"^\s*✓ (?P<step>.+) \((?P<seconds>[0-9.]+) s\)\s*$")
+
+
+def progress_steps(stderr: str) -> dict[str, float]:
+    """The step times of a CLI run's progress output (carriage returns as new lines).
+
+    >>> progress_steps("✓ Validating rows (17.6 s)\\r\\n  note\\n✓ Features (2.0 s)")
+    {'Validating rows': 17.6, 'Features': 2.0}
+    """
+    lines = stderr.replace("\r", "\n").splitlines()
+    found = (_STEP.match(line) for line in lines)
+    return {m["step"]: float(m["seconds"]) for m in found if m}
+
+
+def run_command(
+    name: str, command: list[str], *, timeout: float | None = None, steps: bool = False
+) -> Measurement:
+    """Time a whole command (e.g. the CLI) from the outside: seconds = wall time.
+
+    With ``steps``, the step times of its progress output go to ``details["steps"]``.
+    """
     log(f"  {name} ...")
     with tempfile.TemporaryFile("w+") as err:
         began = time.perf_counter()
@@ -152,7 +173,8 @@ def run_command(name: str, command: list[str], *, timeout: float | None = None) 
         log(f"    failed (exit {status}): {tail}")
         return Measurement(name, None, peak_mb, wall, error=f"exit {status}: {tail}")
     log(f"    {wall:.2f} s, peak {peak_mb:.0f} MB" if peak_mb else f"    {wall:.2f} s")
-    return Measurement(name, wall, peak_mb, wall)
+    details: dict[str, Any] = {"steps": progress_steps(stderr)} if steps else {}
+    return Measurement(name, wall, peak_mb, wall, details)
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[int | None, Any]:

@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -446,13 +447,17 @@ def _analyze(report: Report, path: Path) -> None:
         report.notes.append("the corecustomers CLI is not installed: analyze not measured")
         return
     out = DATA / "analyze-out"
-    report.add(
-        run_command(
+    # a fresh workspace: no earlier snapshot to compare with, nothing left in the repository
+    with tempfile.TemporaryDirectory(prefix="analyze-ws-", dir=DATA) as workspace:
+        m = run_command(
             "analyze",
-            [str(cli), "analyze", str(path), "--out", str(out), "--quiet"],
+            [str(cli), "analyze", str(path), "--out", str(out), "--workspace", workspace],
             timeout=report.options.timeout,
+            steps=True,
         )
-    )
+    report.add(m)
+    for step, seconds in m.details.get("steps", {}).items():
+        log(f"    {seconds:7.1f} s  {step}")
 
 
 def _huge(report: Report) -> None:
