@@ -11,8 +11,11 @@ thread has its own connection).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -74,3 +77,40 @@ def test_a_job_that_another_process_left_running_is_still_recovered() -> None:
     )
     assert str(job.pk) in recover_stale_jobs(lease=dt.timedelta(minutes=2))
     assert Job.objects.get(pk=job.pk).status == "queued"
+
+
+def test_a_fresh_beat_file_keeps_a_job_whose_row_cannot_be_beaten(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On SQLite a long write keeps the row from being beaten; the runner's beat file beside
+    the database stands for it. Fresh: the job is alive; as old as the row: it is not."""
+    monkeypatch.setattr(runner, "beat_file", lambda pk: tmp_path / "beats" / str(pk))
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    job = Job.objects.create(
+        kind="import_analysis", params={}, status="running", attempts=1, heartbeat=old
+    )
+    beat = tmp_path / "beats" / str(job.pk)
+    beat.parent.mkdir()
+    beat.touch()
+    beaten = runner.last_beat(job.pk, old)
+    assert beaten is not None and beaten > old
+    assert recover_stale_jobs(lease=dt.timedelta(minutes=2)) == []
+    assert Job.objects.get(pk=job.pk).status == "running"
+
+    stale = old.timestamp()
+    os.utime(beat, (stale, stale))
+    assert str(job.pk) in recover_stale_jobs(lease=dt.timedelta(minutes=2))
+    assert Job.objects.get(pk=job.pk).status == "queued"
+    assert not beat.exists()  # recovered: its beat file is gone with it
+
+
+def test_the_beat_file_lies_beside_a_sqlite_file_only() -> None:
+    def database(vendor: str, name: str, in_memory: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(
+            vendor=vendor, settings_dict={"NAME": name}, is_in_memory_db=lambda: in_memory
+        )
+
+    sqlite = database("sqlite", "/srv/shop/service.sqlite3")
+    assert runner.beat_file("42", sqlite) == Path("/srv/shop/service.sqlite3-beats/42")
+    assert runner.beat_file("42", database("sqlite", ":memory:", in_memory=True)) is None
+    assert runner.beat_file("42", database("postgresql", "shop")) is None

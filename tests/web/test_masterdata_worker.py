@@ -9,6 +9,7 @@ the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.web.masterdata_files import make_master_data, write_csv
+from tests.web.masterdata_files import MasterData, make_master_data, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "corecustomers"
@@ -60,7 +61,7 @@ class Database:
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True) as pg:
-            return list(pg.execute(sql).fetchall())  # type: ignore[arg-type]
+            return list(pg.execute(sql).fetchall())
 
     def job(self) -> tuple[str, str, int, Any]:
         rows = self.query(
@@ -87,6 +88,26 @@ class Database:
                 f"SELECT 1 FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'COPY%'"
             )
         )
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the import job's row was last beaten (0 when it has no beat)."""
+        (beat,) = self.query("SELECT heartbeat FROM jobs_job WHERE kind = 'import_customers'")[0]
+        if beat is None:
+            return 0.0
+        when = dt.datetime.fromisoformat(beat) if isinstance(beat, str) else beat
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return (dt.datetime.now(dt.UTC) - when).total_seconds()
+
+    def beat_file_ages(self) -> list[float]:
+        """Seconds since each job beat file beside the SQLite file was touched."""
+        ages = []
+        for path in Path(f"{self.sqlite_file}-beats").glob("*"):
+            try:
+                ages.append(time.time() - path.stat().st_mtime)
+            except FileNotFoundError:  # the job ended meanwhile
+                continue
+        return ages
 
     def mark(self) -> None:
         wal = Path(f"{self.sqlite_file}-wal") if self.sqlite_file else None
@@ -128,17 +149,12 @@ def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subpro
     )
 
 
-@pytest.mark.slow  # about a minute per database: the lease must run out
-def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
-    tmp_path: Path, database: Database
-) -> None:
+def _submitted(tmp_path: Path, db: Database, env: dict[str, str]) -> tuple[Path, MasterData]:
+    """A workspace with an admin and two account managers, and an import of ROWS rows
+    submitted (queued) by another process as the API does."""
     workspace = tmp_path / "shop"
     workspace.mkdir()
-    db = database
-    url = database.url
-    env = {**os.environ, "CORECUSTOMERS_JOB_LEASE": "3", "CORECUSTOMERS_ENV": "development"}
-    env.pop("CORECUSTOMERS_DB", None)
-    env.pop("CORECUSTOMERS_WORKSPACE", None)
+    url = db.url
     for name, role, team in (
         ("admin", "admin", None),
         ("am1", "account_manager", "East"),
@@ -151,7 +167,6 @@ def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
         subprocess.run(command, input=b"a-long-password-42\n", env=env, check=True, cwd=tmp_path)
 
     data = make_master_data(ROWS)
-    good = ROWS - len(data.bad)
     source = write_csv(data, tmp_path / "customers.csv")
     submitted = subprocess.run(
         [sys.executable, "-c", SUBMIT, str(workspace), url, str(source)],
@@ -162,7 +177,25 @@ def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
     )
     assert submitted.stdout.strip()
     assert db.job()[0] == "queued"
+    return workspace, data
 
+
+def _env(lease: float) -> dict[str, str]:
+    env = {**os.environ, "CORECUSTOMERS_JOB_LEASE": str(lease), "CORECUSTOMERS_ENV": "development"}
+    env.pop("CORECUSTOMERS_DB", None)
+    env.pop("CORECUSTOMERS_WORKSPACE", None)
+    return env
+
+
+@pytest.mark.slow  # about a minute per database: the lease must run out
+def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
+    tmp_path: Path, database: Database
+) -> None:
+    db = database
+    url = database.url
+    env = _env(3)
+    workspace, data = _submitted(tmp_path, db, env)
+    good = ROWS - len(data.bad)
     log = tmp_path / "worker.log"
     worker = _worker(workspace, url, env, log)
     second: subprocess.Popen[bytes] | None = None
@@ -209,6 +242,64 @@ def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
         assert owners == sum(1 for row in data.good if row["owner"])
     finally:
         for process in (worker, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+@pytest.mark.slow  # about half a minute per database
+def test_a_long_write_is_not_taken_for_dead_by_another_worker(
+    tmp_path: Path, database: Database
+) -> None:
+    """One worker applies the file in one transaction for longer than the lease (1 s) while a
+    second worker watches (every quarter lease): the job must run once, not be queued again.
+
+    On SQLite the job row cannot be written during that transaction (one writer): the
+    runner's beat file beside the database carries the heartbeat then (it replaced the
+    import's own ``write_allowance``, which moved the heartbeat ahead of the write).
+    """
+    db = database
+    lease = 1.0
+    env = _env(lease)
+    workspace, data = _submitted(tmp_path, db, env)
+    log = tmp_path / "worker.log"
+    first = _worker(workspace, db.url, env, log)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 120
+        while not db.job()[1].startswith("applying"):
+            assert first.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
+            time.sleep(0.02)
+        applying = time.monotonic()
+        second = _worker(workspace, db.url, env, log)
+        row_ages, file_ages = [], []  # of the beats, seconds, while the job runs
+        while db.job()[0] not in {"succeeded", "failed"}:
+            assert first.poll() is None and second.poll() is None, log.read_text()
+            assert time.monotonic() < deadline + 120, f"the job did not finish: {db.job()}"
+            row_ages.append(db.heartbeat_age())
+            if db.sqlite_file is not None:
+                file_ages += db.beat_file_ages()
+            time.sleep(0.05)
+        written = time.monotonic() - applying
+        status, _, attempts, result = db.job()
+        # the write outlasted several leases, or this test proves nothing
+        assert written > 3 * lease, f"the write took only {written:.1f} s"
+        if db.sqlite_file is not None:
+            # the row could not be beaten during the write: read alone, it looked dead ...
+            assert max(row_ages) > 2 * lease, row_ages
+            # ... while the beat file stayed within the lease throughout
+            assert file_ages and max(file_ages) < lease, file_ages
+        else:  # PostgreSQL: the heartbeat thread beats the row during the write
+            assert max(row_ages) < lease, row_ages
+        assert (status, attempts) == ("succeeded", 1), log.read_text()
+        assert result["created"] == ROWS - len(data.bad)
+        assert db.count("audit_auditentry", "action = 'import'") == 1
+    finally:
+        for process in (first, second):
             if process is not None and process.poll() is None:
                 process.terminate()
                 try:

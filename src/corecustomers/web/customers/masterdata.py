@@ -177,7 +177,6 @@ def import_master_data(
     dry_run: bool = False,
     user: Any = None,
     progress: Progress | None = None,
-    before_write: Callable[[int], None] | None = None,
     today: dt.date | None = None,
     name: str | None = None,
 ) -> MasterDataImport:
@@ -194,9 +193,6 @@ def import_master_data(
         and regions); ``None`` for the command line and the system (no restriction).
     progress
         ``progress(fraction, message)``, called while reading and checking.
-    before_write
-        Called with the number of good rows just before the one write transaction (a job
-        extends its lease there, because no heartbeat can be written inside it).
     today
         The date birthdays must not be after (default: today in the business time zone).
     name
@@ -227,8 +223,6 @@ def import_master_data(
         report(1.0, "dry run: nothing was written")
         return result
     report(0.6, f"applying {len(parsed.records):,} good rows in one transaction")
-    if before_write is not None:  # after the last progress report: it must not be undone
-        before_write(len(parsed.records))
     with _as(user), transaction.atomic():
         plan = _plan(parsed, user)
         _apply(plan, parsed)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from corecustomers.web.customers.master_file import MasterDataError, inspect_master_file
 from corecustomers.web.customers.masterdata import import_master_data
@@ -142,17 +141,6 @@ def submit_import(
     )
 
 
-def write_allowance(rows: int) -> dt.timedelta:
-    """How long the one write transaction of ``rows`` rows may take (generously).
-
-    No heartbeat can be written while the transaction holds the database (SQLite has one
-    writer), so the job's heartbeat is moved this far ahead before it starts; a worker
-    killed meanwhile has its job taken up again once the allowance and the lease have
-    passed.
-    """
-    return dt.timedelta(seconds=10 + rows / 5_000)
-
-
 def _run(job: Job, progress: JobProgress) -> dict[str, Any]:
     params = job.params
     path = Path(params["path"])
@@ -161,16 +149,11 @@ def _run(job: Job, progress: JobProgress) -> dict[str, Any]:
             f"the uploaded file {params.get('name') or path.name} is no longer kept "
             f"(uploads are kept {KEEP.days} days): upload it again"
         )
-
-    def before_write(rows: int) -> None:
-        Job.objects.filter(pk=job.pk).update(heartbeat=timezone.now() + write_allowance(rows))
-
     result = import_master_data(
         path,
         dry_run=bool(params.get("dry_run")),
         user=job.created_by,
         progress=progress,
-        before_write=before_write,
         name=params.get("name") or None,
     )
     return result.to_json()

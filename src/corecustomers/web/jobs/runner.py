@@ -4,6 +4,13 @@ Handlers are registered by kind (``register("import_analysis", handler)``); a ha
 the job and a :class:`JobProgress` and returns a JSON-serialisable result. Handlers must be
 idempotent -- a job whose worker was killed runs again from the start, and must then
 complete exactly once -- which each use case ensures with transactions and upserts.
+
+Liveness is one mechanism: while a handler runs, a thread of the runner beats every
+quarter :func:`lease`, and a running job whose last beat is older than the lease has lost
+its worker. The beat goes into the job row; on a SQLite file it also touches a beat file
+beside the database (``service.sqlite3-beats/<job id>``), because SQLite has one writer and
+a handler's long write transaction (a whole master-data file, say) keeps the row from
+being written for as long as it lasts. The lease check reads the newer of the two.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -24,7 +32,16 @@ from corecustomers.errors import CoreCustomersError
 from corecustomers.web.audit.context import Actor, acting
 from corecustomers.web.jobs.models import Job
 
-__all__ = ["JobProgress", "lease", "recover_stale_jobs", "register", "run_job", "submit"]
+__all__ = [
+    "JobProgress",
+    "beat_file",
+    "last_beat",
+    "lease",
+    "recover_stale_jobs",
+    "register",
+    "run_job",
+    "submit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +61,51 @@ def lease() -> dt.timedelta:
     return dt.timedelta(seconds=float(os.environ.get("CORECUSTOMERS_JOB_LEASE", "120")))
 
 
-def _beat(job_pk: Any, stop: threading.Event, every: float) -> None:
+def beat_file(job_pk: Any, database: Any = None) -> Path | None:
+    """Where the job's beat is also kept: beside a SQLite database file (else ``None``).
+
+    ``database`` is a Django connection (default: this thread's).
+    """
+    db = connection if database is None else database
+    if db.vendor != "sqlite" or db.is_in_memory_db():
+        return None
+    file = Path(db.settings_dict["NAME"])
+    return file.with_name(f"{file.name}-beats") / str(job_pk)
+
+
+def _touch(path: Path | None) -> None:
+    if path is None:
+        return
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:  # the database row is still beaten; the file is the SQLite extra
+        log.warning("job beat file %s could not be written", path, exc_info=True)
+
+
+def last_beat(job_pk: Any, heartbeat: dt.datetime | None) -> dt.datetime | None:
+    """The job's latest beat: its row's ``heartbeat`` or its beat file, whichever is newer."""
+    path = beat_file(job_pk)
+    try:
+        touched = path.stat().st_mtime if path is not None else None
+    except OSError:  # no file: not running here, or not on SQLite
+        touched = None
+    if touched is None:
+        return heartbeat
+    filed = dt.datetime.fromtimestamp(touched, tz=dt.UTC)
+    return filed if heartbeat is None or filed > heartbeat else heartbeat
+
+
+def _beat(job_pk: Any, stop: threading.Event, every: float) -> None:
+    path = beat_file(job_pk)
+    _touch(path)
+    try:
+        if connection.vendor == "sqlite":
+            # the row waits while another connection writes: do not let that delay the file
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {max(1, int(every * 500))}")
         while not stop.wait(every):
+            _touch(path)
             try:
                 with transaction.atomic():
                     # a row the handler's own transaction holds is skipped, not waited for
@@ -69,8 +128,9 @@ def _alive(job_pk: Any) -> Iterator[None]:
     Handlers also beat through :class:`JobProgress`, but one long write (a whole master-data
     file applied in one transaction, say) may report nothing for longer than the lease: a
     thread with its own connection beats every quarter lease, so that only a dead process
-    loses its job. On SQLite that beat waits while the handler holds the write lock; this
-    process's own watcher therefore skips the jobs it is running (``_RUNNING_HERE``).
+    loses its job. On SQLite the row waits while the handler holds the write lock, the beat
+    file does not (see the module docstring); this process's own watcher skips the jobs it
+    is running (``_RUNNING_HERE``) in any case.
     """
     key = str(job_pk)
     stop = threading.Event()
@@ -85,8 +145,15 @@ def _alive(job_pk: Any) -> Iterator[None]:
     finally:
         stop.set()
         beater.join(timeout=5)
+        _forget_beat(job_pk)
         with _RUNNING_LOCK:
             _RUNNING_HERE.discard(key)
+
+
+def _forget_beat(job_pk: Any) -> None:
+    path = beat_file(job_pk)
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def register(kind: str, handler: Handler) -> None:
@@ -154,7 +221,8 @@ def run_job(job_id: str) -> Job:
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.done:
             return job
-        if job.status == "running" and job.heartbeat and timezone.now() - job.heartbeat < lease():
+        beaten = last_beat(job.pk, job.heartbeat)
+        if job.status == "running" and beaten and timezone.now() - beaten < lease():
             log.info("job %s is running elsewhere; not starting it twice", job_id)
             return job
         job.status, job.attempts = "running", job.attempts + 1
@@ -194,10 +262,10 @@ def _finish(job: Job, status: str, *, result: Any = None, error: str = "") -> No
 def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False) -> list[str]:
     """Queue again the jobs whose worker died; their ids.
 
-    A running job whose heartbeat is older than ``lease`` (or every running job, with
-    ``all_running`` -- when the only worker is starting) is set back to queued and queued;
-    never one that this process is running itself. A queued job whose queue entry is gone
-    (the queue was cleared) is queued again too.
+    A running job whose last beat (:func:`last_beat`) is older than ``lease`` (or every
+    running job, with ``all_running`` -- when the only worker is starting) is set back to
+    queued and queued; never one that this process is running itself. A queued job whose
+    queue entry is gone (the queue was cleared) is queued again too.
     """
     now = timezone.now()
     running = Job.objects.filter(status="running")
@@ -205,10 +273,16 @@ def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False
         running = running.filter(heartbeat__lt=now - lease)
     with _RUNNING_LOCK:
         mine = set(_RUNNING_HERE)
-    ids = [str(pk) for pk in running.values_list("pk", flat=True) if str(pk) not in mine]
+    ids = [
+        str(pk)
+        for pk, heartbeat in running.values_list("pk", "heartbeat")
+        if str(pk) not in mine and (all_running or _older(last_beat(pk, heartbeat), now - lease))
+    ]
     if ids:
         # the conditions again at write time: a job that finished meanwhile stays finished
         running.filter(pk__in=ids).update(status="queued", heartbeat=None)
+        for pk in ids:
+            _forget_beat(pk)
     queued = [str(pk) for pk in Job.objects.filter(status="queued").values_list("pk", flat=True)]
     pending = _pending_task_args()
     again = [pk for pk in queued if pk not in pending or pk in ids]
@@ -219,6 +293,10 @@ def recover_stale_jobs(*, lease: dt.timedelta = LEASE, all_running: bool = False
     if again:
         log.info("queued again %d job(s) whose worker stopped: %s", len(again), ", ".join(again))
     return again
+
+
+def _older(beat: dt.datetime | None, cutoff: dt.datetime) -> bool:
+    return beat is None or beat < cutoff
 
 
 def _pending_task_args() -> set[str]:
