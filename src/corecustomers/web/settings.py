@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corecustomers.web.audit.middleware.RequestIdMiddleware",
+    "corecustomers.web.customers.middleware.SettingsReadOnceMiddleware",
     "corecustomers.web.security.logs.AccessLogMiddleware",
     "corecustomers.web.security.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -6,7 +6,6 @@ default. Times of day are in the service's time zone (``CORECUSTOMERS_TIME_ZONE`
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from corecustomers.web.customers.models import ServiceSetting
@@ -67,9 +66,9 @@ DEFAULTS: dict[str, Any] = {
 
 
 def setting(key: str) -> Any:
-    """The value of ``key``: its stored row, else the default (a copy, safe to change)."""
-    row = ServiceSetting.objects.filter(key=key).first()
-    return row.value if row is not None else copy.deepcopy(DEFAULTS[key])
+    """The value of ``key``: its stored row, else the default (a copy, safe to change;
+    read once per request)."""
+    return ServiceSetting.stored(key, DEFAULTS[key])
 
 
 #: Labels in both languages for what reasons and pages name (stored reasons need both).

@@ -13,6 +13,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django.db import models
@@ -41,6 +45,7 @@ __all__ = [
     "TrendCell",
     "customer_scope",
     "manager_reach",
+    "settings_read_once",
 ]
 
 
@@ -56,8 +61,29 @@ class AccountRole(models.TextChoices):
     SPONSOR = "sponsor", _("Executive sponsor")
 
 
+#: The settings stored when this request first asked for one (key → value; an empty
+#: mapping until then), while :func:`settings_read_once` is active; ``None`` outside it.
+_READ: ContextVar[dict[str, Any] | None] = ContextVar("service_settings_read", default=None)
+_UNSET = object()
+_LOADED = "\x00loaded"  # the key that marks ``_READ`` as filled (no setting has a NUL)
+
+
+@contextlib.contextmanager
+def settings_read_once() -> Iterator[None]:
+    """Within the block (one request: see :class:`SettingsReadOnceMiddleware`), the
+    :class:`ServiceSetting` rows are read from the database once, in one query (the table
+    holds a few dozen keys), however many scope checks and panels ask for them; saving or
+    deleting a setting forgets what was read."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
 class ServiceSetting(models.Model):
-    """One setting of the service (key → JSON value); defaults live in ``DEFAULTS``."""
+    """One setting of the service (key → JSON value); defaults live in ``DEFAULTS`` (and in
+    the defaults of the apps that own further keys: work, contact)."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"account_managers_see_unassigned": False}
 
@@ -66,8 +92,39 @@ class ServiceSetting(models.Model):
 
     @classmethod
     def get(cls, key: str) -> Any:
-        row = cls.objects.filter(key=key).first()
-        return row.value if row is not None else cls.DEFAULTS[key]
+        return cls.stored(key, cls.DEFAULTS[key])
+
+    @classmethod
+    def stored(cls, key: str, default: Any) -> Any:
+        """The stored value of ``key``, else ``default``; a copy, safe to change.
+
+        Read once per request (:func:`settings_read_once`), else at every call.
+        """
+        read = _READ.get()
+        if read is None:
+            row = cls.objects.filter(key=key).first()
+            value = row.value if row is not None else _UNSET
+        else:
+            if _LOADED not in read:
+                read.update(cls.objects.values_list("key", "value"))
+                read[_LOADED] = True
+            value = read.get(key, _UNSET)
+        return copy.deepcopy(default if value is _UNSET else value)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        _forget_settings()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        _forget_settings()
+        return deleted
+
+
+def _forget_settings() -> None:
+    read = _READ.get()
+    if read is not None:
+        read.clear()
 
 
 def manager_reach(user: User) -> tuple[list[int], list[str]]:

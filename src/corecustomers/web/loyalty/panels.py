@@ -51,10 +51,18 @@ class MemberPanel:
     gifts_in_stock: list[dict[str, Any]] = field(default_factory=list)
 
 
-def member_panel(user: Any, customer_pk: int) -> MemberPanel | None:
-    """The profile panel's data, or ``None`` when the user may not see the customer."""
-    if not Customer.objects.restrict(user, "view").filter(pk=customer_pk).exists():
-        return None
+def member_panel(
+    user: Any, customer_pk: int, *, can_change: bool | None = None
+) -> MemberPanel | None:
+    """The profile panel's data, or ``None`` when the user may not see the customer.
+
+    ``can_change`` is what the caller already knows -- the profile page's record, built for
+    the same user, who may therefore see the customer; ``None``: both are checked here.
+    """
+    if can_change is None:
+        if not Customer.objects.restrict(user, "view").filter(pk=customer_pk).exists():
+            return None
+        can_change = Customer.objects.restrict(user, "change").filter(pk=customer_pk).exists()
     account = (
         Account.objects.select_related("level", "manual_level")
         .filter(customer_id=customer_pk)
@@ -86,7 +94,6 @@ def member_panel(user: Any, customer_pk: int) -> MemberPanel | None:
         }
         for inv in invitations_of(user, customer)
     ]
-    can_change = Customer.objects.restrict(user, "change").filter(pk=customer_pk).exists()
     can_adjust = can_change and bool(
         user.is_superuser or getattr(user, "role", "") in {"admin", "manager"}
     )

@@ -13,7 +13,9 @@ may declare
   (:mod:`corecustomers.web.sources.schedule`) queues once per due time, e.g. daily at 06:00.
 
 Access is still decided in each panel's own queries (``restrict``); a panel that has
-nothing to show for the user renders nothing.
+nothing to show for the user renders nothing. On the profile, ``p`` was built for the
+page's user, who may therefore see the customer, and ``p.can_change`` says whether they
+may change it: a panel takes both from there instead of asking the database again.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from corecustomers.report import charts
 from corecustomers.report.labels import label
 from corecustomers.web.customers.models import Relationship
-from corecustomers.web.customers.overrides import known_tiers
 from corecustomers.web.customers.records import Profile
 from corecustomers.web.pages import forms
 from corecustomers.web.pages.present import number_format, page_lang, tiers
@@ -93,13 +92,14 @@ def profile_context(user: Any, record: Profile, bound: dict[str, Any]) -> dict[s
     support = [m.username for m in record.account_team if m.role == "support"]
     single = {m.role: m.username for m in record.account_team if m.role != "support"}
     labels = {code: tier_table.label(code) for code in tier_table.order}
+    known = list(tier_table.order)  # the latest policy's tiers, as overrides.known_tiers
     override_form = bound.get("override_form") or forms.OverrideForm(
-        tiers=known_tiers(),
+        tiers=known,
         labels=labels,
         initial={"tier": record.override.tier if record.override else record.tier},
     )
     if "override_form" in bound:
-        override_form.fields["tier"].choices = [(t, labels.get(t, t)) for t in known_tiers()]
+        override_form.fields["tier"].choices = [(t, labels.get(t, t)) for t in known]
     team_form = bound.get("team_form") or forms.AccountTeamForm(
         initial={
             "owner": single.get("owner", ""),

@@ -42,8 +42,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def setting(key: str) -> Any:
-    row = ServiceSetting.objects.filter(key=key).first()
-    return row.value if row is not None else DEFAULTS[key]
+    """The value of ``key``: its stored row, else the default (read once per request)."""
+    return ServiceSetting.stored(key, DEFAULTS[key])
 
 
 def sla_days(tier: str) -> int:

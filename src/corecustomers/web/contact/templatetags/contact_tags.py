@@ -16,7 +16,6 @@ from corecustomers.web.contact.models import (
     Purpose,
 )
 from corecustomers.web.contact.views import ConsentForm
-from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import sees_personal_data
 from corecustomers.web.pages.present import page_lang
 
@@ -25,16 +24,18 @@ register = template.Library()
 
 @register.inclusion_tag("contact/_consents.html", takes_context=True)
 def consent_panel(context: template.Context, p: Any) -> dict[str, Any]:
-    """Consents by purpose × channel, do-not-contact and the latest history of ``p``."""
+    """Consents by purpose × channel, do-not-contact and the latest history of ``p``.
+
+    ``p`` is the profile record built for the page's user: the user may see the customer,
+    and ``p.can_change`` says whether they may change it (no scope check of its own).
+    """
     user = context.get("user")
     if user is None or not sees_personal_data(user):
         return {"show": False}
-    customer = Customer.objects.restrict(user, "view").filter(external_id=p.key).first()
-    if customer is None:
-        return {"show": False}
+    customer = p.internal_key
     current = {
         (c.purpose, c.channel): c
-        for c in Consent.objects.restrict(user, "view").filter(customer=customer)
+        for c in Consent.objects.restrict(user, "view").filter(customer_id=customer)
     }
     rows = []
     for purpose in (*CONTACT_PURPOSES, "sensitive_data"):
@@ -44,13 +45,12 @@ def consent_panel(context: template.Context, p: Any) -> dict[str, Any]:
             found = current.get((purpose, channel))
             cells.append({"status": found.status if found else "", "channel": channel})
         rows.append({"purpose": purpose, "label": Purpose(purpose).label, "cells": cells})
-    profile = ContactProfile.objects.filter(customer=customer).first()
+    profile = ContactProfile.objects.filter(customer_id=customer).first()
     history = list(
         ConsentEvent.objects.restrict(user, "view")
-        .filter(customer=customer)
+        .filter(customer_id=customer)
         .order_by("-at", "-pk")[:10]
     )
-    can_change = Customer.objects.restrict(user, "change").filter(pk=customer.pk).exists()
     return {
         "show": True,
         "key": p.key,
@@ -59,7 +59,7 @@ def consent_panel(context: template.Context, p: Any) -> dict[str, Any]:
         "dnc": profile.do_not_contact if profile else False,
         "dnc_reason": profile.reason if profile else "",
         "history": history,
-        "can_change": can_change,
+        "can_change": p.can_change,
         "form": ConsentForm(prefix="consent", initial={"source": "web", "lawful_basis": "consent"}),
         "zh": page_lang() == "zh",
         "csrf_token": context.get("csrf_token"),

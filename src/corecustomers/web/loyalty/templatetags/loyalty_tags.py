@@ -19,7 +19,8 @@ def loyalty_member(context: template.Context) -> MemberPanel | None:
     key = getattr(p, "internal_key", None)
     if key is None or user is None:
         return None
-    return member_panel(user, int(key))
+    # the profile record was built for the page's user: it says what they may do
+    return member_panel(user, int(key), can_change=bool(p.can_change))
 
 
 @register.simple_tag(takes_context=True)

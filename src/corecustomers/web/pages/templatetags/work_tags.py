@@ -12,7 +12,6 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from corecustomers.web.customers.models import Customer
 from corecustomers.web.work.models import Interaction, InteractionKind, Notification
 
 register = template.Library()
@@ -37,16 +36,14 @@ def unread_notifications(context: template.Context) -> int:
 
 @register.inclusion_tag("pages/_work_profile_top.html", takes_context=True)
 def log_interaction_panel(context: template.Context, profile: Any) -> dict[str, Any]:
-    """The short "Log an interaction" form, for a user who may change the customer."""
+    """The short "Log an interaction" form, for a user who may change the customer (the
+    profile record says so: it was built for the page's user)."""
     from corecustomers.web.pages.work_views import InteractionForm
 
     user = _user(context)
     request = context.get("request")
     result: dict[str, Any] = {"csrf_token": context.get("csrf_token"), "work_log": None}
-    if (
-        user is None
-        or not Customer.objects.restrict(user, "change").filter(pk=profile.internal_key).exists()
-    ):
+    if user is None or not profile.can_change:
         return result
     result["work_log"] = {
         "form": InteractionForm(initial={"kind": "visit"}, auto_id="log_%s"),

@@ -7,7 +7,6 @@ from typing import Any
 from django import template
 from django.utils.translation import get_language
 
-from corecustomers.web.customers.models import Customer
 from corecustomers.web.customers.queries import sees_personal_data
 from corecustomers.web.surveys.models import Survey
 from corecustomers.web.surveys.stats import customer_scores, nps_by
@@ -17,11 +16,11 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def survey_panel(context: template.Context) -> dict[str, Any] | None:
+    """The profile's survey answers; ``p`` is the profile record built for the page's user
+    (so the user may see the customer; ``p.can_change`` says whether they may change it)."""
     p, user = context.get("p"), context.get("user")
     key = getattr(p, "internal_key", None)
     if key is None or user is None:
-        return None
-    if not Customer.objects.restrict(user, "view").filter(pk=key).exists():
         return None
     zh = (get_language() or "").startswith("zh")
     personal = sees_personal_data(user)
@@ -39,7 +38,7 @@ def survey_panel(context: template.Context) -> dict[str, Any] | None:
         }
         for r in customer_scores(user, int(key))
     ]
-    can_change = Customer.objects.restrict(user, "change").filter(pk=key).exists()
+    can_change = bool(p.can_change)
     surveys = [
         (s.pk, s.question_zh if zh else s.question_en, s.scale)
         for s in Survey.objects.filter(active=True)
