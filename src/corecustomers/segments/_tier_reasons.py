@@ -188,9 +188,16 @@ class ConditionText:
         )
         target = self.targets.get(mode) if mode != "met" else None
         phrases = []
+        # numbers in these formats read the same in both languages: format them once
+        same = values.dtype.kind == "f" and self.fmt not in ("percent", "years", "days", "flag")
+        shown_en = format_values(values, valid, self.fmt, "en", self.currency, self.cond.source)
         for k, lang in enumerate(("en", "zh")):
             before, *after = self.templates[k]
-            shown = format_values(values, valid, self.fmt, lang, self.currency, self.cond.source)
+            shown = (
+                shown_en
+                if k == 0 or same
+                else format_values(values, valid, self.fmt, lang, self.currency, self.cond.source)
+            )
             text = shown.astype(object)
             if len(after):
                 text = before + text
