@@ -20,11 +20,19 @@ from rich.table import Table
 
 from corecustomers import __version__
 from corecustomers.cli.console import RichProgress, err, handled, out, print_error, write_text
-from corecustomers.cli.options import NO_FLAGS, SettingFlags, settings_options
+from corecustomers.cli.options import (
+    NO_FLAGS,
+    Debug,
+    Quiet,
+    SettingFlags,
+    SourceArg,
+    settings_options,
+)
+from corecustomers.cli.snapshots import compare, history, override
 from corecustomers.config import CONFIG_FILE, Settings, init_config_text
 from corecustomers.errors import CoreCustomersError, OutputError
 
-__all__ = ["Debug", "Quiet", "SourceArg", "app", "main"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="corecustomers",
@@ -37,18 +45,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-
-SourceArg = Annotated[
-    str,
-    typer.Argument(
-        help="CSV/TXT, Excel or Parquet file; with --source-url a table name or a SQL query.",
-        show_default=False,
-    ),
-]
-"""The source argument of the commands that read one (analyze, summarize, history)."""
-Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
-
 
 #: The smallest demo that yields every part of the report.
 DEMO_MIN_CUSTOMERS = 50
@@ -279,6 +275,12 @@ def fit(
         if json_out is not None:
             write_text(json_out, json.dumps(fitted.to_dict(), indent=2), "--json file")
             out.print(f"Model written to [bold]{escape(str(json_out))}[/bold]")
+
+
+# history, compare, override (corecustomers.cli.snapshots), listed after fit in --help
+app.command()(history)
+app.command()(compare)
+app.command()(override)
 
 
 @app.command()

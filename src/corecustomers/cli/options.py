@@ -33,7 +33,10 @@ __all__ = [
     "NO_FLAGS",
     "PANELS",
     "ConfigOpt",
+    "Debug",
+    "Quiet",
     "SettingFlags",
+    "SourceArg",
     "flag_date",
     "flag_rows",
     "param_name",
@@ -57,6 +60,18 @@ ConfigOpt = Annotated[
     typer.Option("--config", help=escape(f"Config file [default: ./{CONFIG_FILE} when present].")),
 ]
 """``--config``: every command with settings' options takes it."""
+
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        help="CSV/TXT, Excel or Parquet file; with --source-url a table name or a SQL query.",
+        show_default=False,
+    ),
+]
+"""The source argument of the commands that read one (analyze, summarize, history)."""
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of unexpected failures.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
 
 
 def flag_date(value: str | None, name: str) -> _dt.date | None:

@@ -2,7 +2,7 @@
 """The snapshot commands: ``history`` builds past snapshots, ``compare`` two of them,
 ``override`` holds a customer in a tier by hand.
 
-Registered on the one ``app`` of :mod:`corecustomers.cli.app`; their settings' options
+Registered on the one ``app`` by :mod:`corecustomers.cli.app`; their settings' options
 come from the table of settings (:mod:`corecustomers.cli.options`).
 """
 
@@ -15,15 +15,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from corecustomers.cli.app import Debug, Quiet, SourceArg, app
 from corecustomers.cli.console import RichProgress, err, handled, out, write_text
-from corecustomers.cli.options import NO_FLAGS, SettingFlags, flag_date, settings_options
+from corecustomers.cli.options import (
+    NO_FLAGS,
+    Debug,
+    Quiet,
+    SettingFlags,
+    SourceArg,
+    flag_date,
+    settings_options,
+)
 from corecustomers.errors import ConfigError
 
 __all__ = ["compare", "history", "override"]
 
 
-@app.command()
 @settings_options("history")
 def history(
     source: SourceArg,
@@ -81,7 +87,6 @@ def history(
         out.print(f"Series: [bold]{escape(str(out_dir / 'history.json'))}[/bold]")
 
 
-@app.command()
 @settings_options("compare")
 def compare(
     date_from: Annotated[str, typer.Option("--from", help="Date of the earlier snapshot.")],
@@ -137,7 +142,6 @@ def compare(
             out.print(f"Written to [bold]{escape(str(json_out))}[/bold]")
 
 
-@app.command()
 @settings_options("override")
 def override(
     customer_id: Annotated[str, typer.Argument(help="The customer id.")],
