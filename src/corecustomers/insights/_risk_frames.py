@@ -1,30 +1,15 @@
-"""The customers at one cut of the churn risk, and the cuts a risk is learnt at.
+"""The customers at one cut of the churn risk.
 
 The private half of :mod:`corecustomers.insights.risk` (whose docstring describes the
 procedure): the per-customer frame at a cut -- the BTYD fit and its predictions, the
 rhythm and spend inputs, the behaviour table and, once labelled, whether the customer
 bought in the next window -- built from the transactions or from an analysis' own
-features and fitted models; the shifted cuts; and :class:`RiskFrames`, the frames a
-``history`` keeps from one date to the next.
-
-Shifted cuts
-------------
-The training and calibration cuts lie one and two windows of ``N`` days before the cut
-scored. When that cut is a calendar month end they are month ends too -- the month end
-nearest to ``cut - N`` (ties to the earlier), then the one nearest to that minus ``N`` --
-so that the cuts of a monthly or quarterly series are the series' own dates and a
-``history`` computes each frame once (for ``N = 90`` a month end's cuts are the month
-ends three and six months before, windows of 89 to 92 days). Any other cut is shifted by
-exactly ``N`` days. Either way a cut's frame depends on its date alone, so a frame kept
-from an earlier date equals the one :func:`risk_frame` computes (to the models'
-tolerance: the BTYD fit there may have started from other parameters).
+features and fitted models.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -46,14 +31,12 @@ from corecustomers.units import TimeUnit
 __all__ = [
     "BTYD",
     "RiskFrame",
-    "RiskFrames",
     "UnfitError",
     "active_in",
     "align_to",
     "labelled",
     "positions",
     "risk_frame",
-    "shifted_cut",
     "significant",
 ]
 
@@ -62,10 +45,6 @@ BoolArray = NDArray[np.bool_]
 
 #: The per-customer summary of the BTYD models.
 BTYD: Final = ("frequency", "recency", "T", "monetary_value")
-
-#: Frames a :class:`RiskFrames` keeps (a monthly series with 90-day windows reads the
-#: frames of three and six months before and the summary of nine months before).
-KEPT_FRAMES: Final = 12
 
 Summary = tuple[pa.Array, dict[str, FloatArray]]
 
@@ -91,58 +70,6 @@ class RiskFrame:
     def summary(self) -> Summary:
         """The customers and their BTYD summary, for a later frame's P(alive) change."""
         return self.customer_id, {k: self.inputs[k] for k in BTYD}
-
-
-class RiskFrames:
-    """Unlabelled frames by cut, kept across the dates of one ``history``.
-
-    Valid for one set of transactions and one kind of fit: a frame is returned only for
-    the same window, time unit, product column, transaction model and penalty it was
-    made with. Keeps the :data:`KEPT_FRAMES` most recently stored.
-    """
-
-    def __init__(self) -> None:
-        self._frames: OrderedDict[tuple[Any, ...], RiskFrame] = OrderedDict()
-
-    @staticmethod
-    def _key(cut: datetime.date, kind: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (cut, *kind)
-
-    def get(self, cut: datetime.date, kind: tuple[Any, ...]) -> RiskFrame | None:
-        """The frame at ``cut`` made for ``kind``, if kept."""
-        return self._frames.get(self._key(cut, kind))
-
-    def put(self, frame: RiskFrame, kind: tuple[Any, ...]) -> None:
-        """Keep ``frame`` (without labels) for ``kind``."""
-        key = self._key(frame.cut, kind)
-        self._frames[key] = RiskFrame(
-            frame.cut, frame.customer_id, frame.inputs, frame.btyd, frame.behaviour
-        )
-        self._frames.move_to_end(key)
-        while len(self._frames) > KEPT_FRAMES:
-            self._frames.popitem(last=False)
-
-
-def _month_end(year: int, month: int) -> datetime.date:
-    return datetime.date(year, month, calendar.monthrange(year, month)[1])
-
-
-def shifted_cut(cut: datetime.date, days: int) -> datetime.date:
-    """The cut ``days`` before ``cut``: a month end when ``cut`` is one (see the module
-    docstring).
-
-    >>> shifted_cut(datetime.date(2024, 12, 31), 90), shifted_cut(datetime.date(2024, 5, 31), 90)
-    (datetime.date(2024, 9, 30), datetime.date(2024, 2, 29))
-    >>> shifted_cut(datetime.date(2024, 12, 15), 90)
-    datetime.date(2024, 9, 16)
-    """
-    target = cut - datetime.timedelta(days=days)
-    if cut != _month_end(cut.year, cut.month):
-        return target
-    after = _month_end(target.year, target.month)
-    first = target.replace(day=1)
-    before = first - datetime.timedelta(days=1)
-    return after if (after - target) < (target - before) else before
 
 
 class UnfitError(Exception):
@@ -204,8 +131,8 @@ def risk_frame(
     ``behaviour`` there when given, else from the transactions (the BTYD models of
     ``new_models`` fitted from ``start``'s parameters).
 
-    ``before`` is the summary at ``shifted_cut(cut, window_days)`` for the P(alive)
-    change; without it that summary is read from the transactions.
+    ``before`` is the summary ``window_days`` before ``cut``, for the P(alive) change;
+    without it that summary is read from the transactions.
     """
     notes: list[str] = []
     base: Frame = build_frame(
@@ -252,7 +179,7 @@ def risk_frame(
     inputs["spend_trend"] = beh("spend_trend")
     # P(alive) one window earlier: the same model on each customer's summary then
     if before is None:
-        before = _summary_at(tx, shifted_cut(cut, window_days), time_unit)
+        before = _summary_at(tx, cut - datetime.timedelta(days=window_days), time_unit)
     change = np.full(len(ids), np.nan)
     if len(before[0]):
         at = positions(ids, before[0])

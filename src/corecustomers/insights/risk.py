@@ -10,11 +10,9 @@ after the day scored.
 The time-shifted procedure
 --------------------------
 With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_days``
-(when ``c`` is a calendar month end, ``b`` below is the month end nearest to ``c - N``
-and ``a`` the one nearest to ``b - N``, so that a monthly or quarterly history's dates
-share their frames: :func:`~corecustomers.insights._risk_frames.shifted_cut`):
+(the frames at each cut: :mod:`corecustomers.insights._risk_frames`):
 
-1. **Training** at ``a = b - N``: the features of every customer who bought by ``a``
+1. **Training** at ``a = c - 2N``: the features of every customer who bought by ``a``
    and the label *no purchase in* ``(a, b]``. A gradient-boosted classifier
    (scikit-learn's ``HistGradientBoostingClassifier``, fixed hyper-parameters,
    ``random_state=0``, one thread) learns the label.
@@ -32,8 +30,7 @@ share their frames: :func:`~corecustomers.insights._risk_frames.shifted_cut`):
 3. **Scoring** at ``c``: the same classifier and calibration score the customers at
    ``c``, with the analysis' own features and fitted models (nothing is fitted twice at
    ``c``; the BTYD models at ``a`` and ``b`` are fitted once each, of the analysis' kind
-   and penalty; a ``history`` passes the frames of its earlier dates, among them the
-   frames at ``a`` and ``b`` when those are dates of its series: :class:`RiskFrames`).
+   and penalty).
 
 The classifier is not refitted on the split at ``b``: its calibration would then rest on
 the data it learnt from.
@@ -74,13 +71,11 @@ from numpy.typing import NDArray
 
 from corecustomers.insights._risk_frames import (
     RiskFrame,
-    RiskFrames,
     UnfitError,
     active_in,
     align_to,
     labelled,
     risk_frame,
-    shifted_cut,
     significant,
 )
 from corecustomers.insights.fitted import FittedValue
@@ -94,7 +89,6 @@ __all__ = [
     "RISK_FEATURES",
     "ChurnRisk",
     "RiskFrame",
-    "RiskFrames",
     "active_in",
     "auc",
     "churn_risk",
@@ -212,7 +206,6 @@ def churn_risk(
     time_unit: TimeUnit = "week",
     score: str = "auto",
     alertable: Callable[[RiskFrame], BoolArray] | None = None,
-    frames: RiskFrames | None = None,
 ) -> ChurnRisk:
     """The calibrated churn risk of the customers of ``features`` at ``cut``.
 
@@ -248,10 +241,6 @@ def churn_risk(
         them: among all core customers a score also earns its AUC by ranking those who
         bought last week below those idle for months, which no alert needs. None, or
         fewer than :data:`MIN_JUDGED` of either outcome among them: all core customers.
-    frames
-        Frames kept from earlier cuts of the same transactions (a ``history``'s
-        :class:`RiskFrames`): a shifted cut found there is not computed again, and the
-        frames made here are added to it.
 
     Returns
     -------
@@ -270,43 +259,27 @@ def churn_risk(
             np.full(n, np.nan),
         )
     has_product = "product" in tx.columns
-    b = shifted_cut(cut, window_days)
-    a = shifted_cut(b, window_days)
-    # frames kept by a history are valid for the same kind of frame only
-    kind = (window_days, time_unit, has_product, fitted.model_name, fitted.penalizer)
-
-    def kept(at: datetime.date) -> RiskFrame | None:
-        return None if frames is None else frames.get(at, kind)
-
-    def summary_at(at: datetime.date) -> tuple[pa.Array, dict[str, FloatArray]] | None:
-        found = kept(at)
-        return None if found is None else found.summary()
+    step = datetime.timedelta(days=window_days)
+    b = cut - step
+    a = b - step
 
     def shifted(at: datetime.date, before: RiskFrame | None) -> RiskFrame:
-        found = kept(at)
-        if found is not None:
-            return found
         # the shifted fits start from the analysis' own (as the core ranking's do): a
         # short history whose likelihood rises along a ridge is not followed towards
         # the boundary
-        made = risk_frame(
+        return risk_frame(
             tx,
             cut=at,
             window_days=window_days,
             time_unit=time_unit,
             has_product=has_product,
             new_models=fitted.new_models,
-            before=before.summary()
-            if before is not None
-            else summary_at(shifted_cut(at, window_days)),
+            before=None if before is None else before.summary(),
             start=fitted,
         )
-        if frames is not None:
-            frames.put(made, kind)
-        return made
 
     def at_cut(earlier: RiskFrame | None) -> RiskFrame:
-        now = risk_frame(
+        return risk_frame(
             tx,
             cut=cut,
             window_days=window_days,
@@ -316,11 +289,8 @@ def churn_risk(
             features=features,
             fitted=fitted,
             behaviour=behaviour,
-            before=earlier.summary() if earlier is not None else summary_at(b),
+            before=None if earlier is None else earlier.summary(),
         )
-        if frames is not None:
-            frames.put(now, kind)
-        return now
 
     def fallback(problem: str) -> ChurnRisk:
         now = at_cut(None)
@@ -336,7 +306,7 @@ def churn_risk(
 
     first = pc.min(features.column("first_purchase")).as_py()
     first_day = first.date() if isinstance(first, datetime.datetime) else first
-    if first_day is None or (a - first_day).days < 14:
+    if first_day is None or (cut - first_day).days < 2 * window_days + 14:
         return fallback(
             f"the history before {cut} is shorter than two risk windows of {window_days} "
             "days and two weeks, too short for a time-shifted training and calibration"

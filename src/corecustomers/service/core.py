@@ -38,7 +38,7 @@ from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import rank_customers
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
-from corecustomers.insights.risk import ChurnRisk, RiskFrames, active_in, churn_risk
+from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
@@ -70,9 +70,6 @@ class CoreOptions:
     #: the purchase mix columns (top products, categories, channels); ``history`` leaves
     #: them out when the tier policy does not read them (a snapshot does not hold them)
     mix: bool = True
-    #: frames of the churn risk kept across the dates of one ``history`` (its shifted
-    #: cuts are earlier dates of a monthly or quarterly series), or None
-    risk_frames: RiskFrames | None = None
 
 
 @dataclass
@@ -245,7 +242,6 @@ def identify_core(
             time_unit=settings.time_unit,
             score=alerting.risk_score,
             alertable=alertable(alerting),
-            frames=options.risk_frames,
         )
         choice = choose_alerting(risk, alerting)
     with progress.step("Early warnings"):
@@ -266,14 +262,17 @@ def identify_core(
             value_if_kept=True,
         )
         customers = _align(customers, warned)
-        rules = early_warnings(
-            customers,
-            behaviour,
-            previous=previous,
-            thresholds=alerting.thresholds,
-            core_tiers=core_tiers,
-        )
-        rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
+        # the previous rule set's list, a baseline of the holdout evaluation only
+        rule_hits = np.zeros(customers.num_rows, dtype=bool)
+        if calibration_end is not None and options.evaluate:
+            rules = early_warnings(
+                customers,
+                behaviour,
+                previous=previous,
+                thresholds=alerting.thresholds,
+                core_tiers=core_tiers,
+            )
+            rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
     if "product" in mapped and options.recommendations:
         with progress.step("Recommendations"):
             recs = recommend(tx, as_of=end, k=5)

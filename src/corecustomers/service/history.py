@@ -6,11 +6,9 @@ lifetime value, tiers with the previous date's snapshot as state — and stores 
 snapshot in the workspace. Each snapshot is the one ``analyze --as-of`` stores for that
 date after the previous one (``tests/service/test_history.py``); what the dates share is
 done once: the source is read once, every query shape is compiled once and reused with
-each date's cut (:mod:`corecustomers.data.compiled`), each date's model fit starts
-from the previous date's estimates, and the churn risk's frames at its shifted cuts
-(month ends one and two risk windows back, dates of a monthly or quarterly series) are
-those of the earlier dates (:class:`~corecustomers.insights.risk.RiskFrames`).
-``compare`` reads two snapshots and reports the tier migration between them.
+each date's cut (:mod:`corecustomers.data.compiled`), and each date's model fit starts
+from the previous date's estimates. ``compare`` reads two snapshots and reports the tier
+migration between them.
 
 All three work on one source's history (``settings.source_name``; ``history`` defaults
 to the file name without a date stamp, ``compare`` and ``add_override`` to the
@@ -32,7 +30,6 @@ from corecustomers.data.compiled import reusing_sql
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.insights.risk import RiskFrames
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
@@ -134,10 +131,7 @@ def history(
             )
         written: list[dict[str, Any]] = []
         options = CoreOptions(
-            evaluate=False,
-            recommendations=False,
-            mix=_policy_reads_mix(settings),
-            risk_frames=RiskFrames(),
+            evaluate=False, recommendations=False, mix=_policy_reads_mix(settings)
         )
         name = source_name_of(prepared, settings)
         warm: FittedValue | None = None  # the previous date's fit
