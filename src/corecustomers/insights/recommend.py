@@ -268,9 +268,11 @@ def evaluate_recommendations(
             f"end ({end}) must be after split_date ({split_date}): the holdout runs from "
             "split_date to end."
         )
-    tx = _checked(tx, item)
-    history = _History.from_pairs(_pairs(tx, item=item, start=None, end=split_date))
-    holdout = _pairs(tx, item=item, start=split_date, end=end)
+    # one scan: the pairs up to the split and those of the holdout, told apart by a flag
+    both = _pairs(_checked(tx, item), item=item, start=None, end=end, split=split_date)
+    later = both.column("after_split")
+    history = _History.from_pairs(both.filter(pc.invert(later)).drop_columns(["after_split"]))
+    holdout = both.filter(later).drop_columns(["after_split"])
     rows, new = _new_purchases(history, holdout)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
@@ -308,11 +310,19 @@ def _checked(tx: ir.Table, item: str) -> ir.Table:
     return tx
 
 
-def _pairs(tx: ir.Table, *, item: str, start: datetime.date | None, end: datetime.date) -> pa.Table:
+def _pairs(
+    tx: ir.Table,
+    *,
+    item: str,
+    start: datetime.date | None,
+    end: datetime.date,
+    split: datetime.date | None = None,
+) -> pa.Table:
     """(customer, item, liked) for the purchases in ``(start, end]``, materialised.
 
     ``item`` is null for customers whose purchases carry no item: they are customers
-    all the same.
+    all the same. With ``split``, the pairs of ``(start, split]`` and of ``(split, end]``
+    are kept apart (a pair can be in both), told by the column ``after_split``.
     """
     tx = rows_up_to(tx, end)
     if start is not None:
@@ -325,14 +335,18 @@ def _pairs(tx: ir.Table, *, item: str, start: datetime.date | None, end: datetim
         product = product.cast("string")
     amount = tx["amount"].cast("float64")
     bought = amount >= 0
-    agg = tx.group_by(customer_id=customer, item=product).aggregate(
+    keys = {"customer_id": customer, "item": product}
+    if split is not None:
+        keys["after_split"] = day_of(tx) > ibis.literal(split, type="date")
+    agg = tx.group_by(**keys).aggregate(
         purchases=amount.count(where=bought),
         paid=amount.sum(where=bought),
         returned=(-amount).sum(where=~bought),
     )
     agg = agg.filter(agg.purchases > 0)
     liked = agg.returned.isnull() | (agg.returned < agg.paid) | (agg.paid.fill_null(0.0) == 0)
-    return materialize(agg.select("customer_id", "item", liked=liked))
+    extra = ["after_split"] if split is not None else []
+    return materialize(agg.select("customer_id", "item", *extra, liked=liked))
 
 
 @dataclass(frozen=True)
