@@ -39,6 +39,7 @@ unreachable databases :class:`~corecustomers.errors.SourceError`.
 
 from __future__ import annotations
 
+from corecustomers.store._locking import open_duckdb
 from corecustomers.store._schema import (
     OVERRIDES_SCHEMA,
     RUNS_SCHEMA,
@@ -66,4 +67,5 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "default_source_name",
+    "open_duckdb",
 ]

@@ -237,3 +237,11 @@ def test_random_sequences_keep_the_ledger_true(steps: list[tuple[Any, ...]]) -> 
             assert not Lot.objects.filter(customer=c, remaining__gt=0, expires_at__lte=now)
         assert _problems(c) == []
     assert not Lot.objects.filter(customer=c, remaining__lt=0).exists()
+
+
+def test_the_ledgers_accounts_are_the_models_accounts() -> None:
+    """What the module-level assert of ``ledger.py`` checked at import, now checked here."""
+    from corecustomers.web.loyalty import ledger
+    from corecustomers.web.loyalty.models import LedgerAccount
+
+    assert set(LedgerAccount.values) == ledger.ACCOUNTS

@@ -107,10 +107,10 @@ class RetentionRuleOut(Schema):
     summary="The retention rules per kind of data (administrators only)",
 )
 def retention(request: HttpRequest) -> Any:
-    from corecustomers.web.privacy.export import _role
+    from corecustomers.web.privacy.export import role_of
     from corecustomers.web.privacy.retention import rules
 
-    if _role(user_of(request)) != "admin":
+    if role_of(user_of(request)) != "admin":
         raise ApiError(403, "forbidden", "only administrators may read the retention rules")
     return rules()
 

@@ -239,7 +239,8 @@ def _choose(
             return channel, decision, at
         if first is None:
             first = (channel, decision)
-    assert first is not None
+    if first is None:  # plan_messages refuses an empty list before it gets here
+        raise PlanError("channels", "give at least one channel to send by")
     return first[0], first[1], at
 
 

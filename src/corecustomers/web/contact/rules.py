@@ -267,8 +267,9 @@ class Checker:
         return ALLOWED
 
     def _quiet_end(self, at: dt.datetime) -> dt.datetime | None:
-        """When the quiet hours around ``at`` end (``None``: not in quiet hours)."""
-        assert self.quiet is not None
+        """When the quiet hours around ``at`` end (``None``: not in quiet hours, or none set)."""
+        if self.quiet is None:
+            return None
         start, end = self.quiet
         local = at.astimezone(_zone())
         now = local.time()

@@ -215,8 +215,7 @@ def dashboard(user: Any) -> Dashboard:
     scoped = [CustomerState.objects.all()] if parts is None else [p.states() for p in parts]
     if latest is not None:
         scoped = [states.filter(run_id=latest.run_id) for states in scoped]
-    if from_cells:
-        assert cell_condition is not None and latest is not None
+    if from_cells and cell_condition is not None and latest is not None:
         pairs = _cell_pairs(cell_condition, latest.run_id)
     else:
         # One pass per part for the tiers and the movements (index-only on PostgreSQL).
@@ -273,8 +272,7 @@ def dashboard(user: Any) -> Dashboard:
                 without_owner_by_tier[tier] = without_owner_by_tier.get(tier, 0) + row["n"]
     if whole_base:
         trend = _core_trend(None, analyses)
-    elif from_cells:
-        assert cell_condition is not None
+    elif from_cells and cell_condition is not None:
         trend = _cell_trend(cell_condition, analyses)
     else:
         trend = _core_trend(parts, analyses)

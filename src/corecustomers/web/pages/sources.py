@@ -253,7 +253,8 @@ def run_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     _viewer(request)
     run = _visible_run(request, job_id)
     view = _run_view(run)
-    assert view is not None
+    if view is None:  # _visible_run has answered 404 for a run that is not there
+        raise Http404
     response = render(
         request,
         "pages/sources_run.html",

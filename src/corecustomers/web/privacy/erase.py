@@ -54,7 +54,7 @@ from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
 from corecustomers.web.customers.models import Customer
 from corecustomers.web.jobs.runner import run_job
-from corecustomers.web.privacy.export import PrivacyForbiddenError, _role, subject
+from corecustomers.web.privacy.export import PrivacyForbiddenError, role_of, subject
 from corecustomers.web.privacy.finish import STAGES, queue_finish, resume
 from corecustomers.web.privacy.journal import Journal
 from corecustomers.web.privacy.matching import (
@@ -305,7 +305,7 @@ def erase_customer(
     corecustomers.errors.SourceError
         The workspace stayed in use by another process (the database is unchanged).
     """
-    if _role(user) != "admin":
+    if role_of(user) != "admin":
         raise PrivacyForbiddenError("only administrators may erase a customer's data")
     vacuum_wait()  # a bad setting is refused before anything changes
     if customer_id.startswith(ERASED_PREFIX):  # erased already: nobody left to erase

@@ -22,7 +22,14 @@ from corecustomers.web.privacy.matching import Identifiers, naming_audit_entries
 from corecustomers.web.privacy.models import Fulfilment, RequestKind
 from corecustomers.web.privacy.registry import label, linked_rows, row_dict
 
-__all__ = ["EXPORT_ROLES", "PrivacyForbiddenError", "build_export", "export_customer", "subject"]
+__all__ = [
+    "EXPORT_ROLES",
+    "PrivacyForbiddenError",
+    "build_export",
+    "export_customer",
+    "role_of",
+    "subject",
+]
 
 #: Roles that may export a customer's data (administrators: everyone; managers: scope).
 EXPORT_ROLES = frozenset({"admin", "manager"})
@@ -32,7 +39,8 @@ class PrivacyForbiddenError(PermissionError):
     """The user's role may not make this request (whatever the customer)."""
 
 
-def _role(user: Any) -> str:
+def role_of(user: Any) -> str:
+    """The role the privacy rules go by (``admin`` for a superuser and for the system)."""
     if user is None:
         return "admin"  # the command line and the system
     if getattr(user, "is_superuser", False):
@@ -106,7 +114,7 @@ def export_customer(
     Customer.DoesNotExist
         No such customer in ``user``'s scope.
     """
-    if _role(user) not in EXPORT_ROLES:
+    if role_of(user) not in EXPORT_ROLES:
         raise PrivacyForbiddenError(
             "only administrators and managers may export a customer's data; ask one of them"
         )

@@ -39,8 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from corecustomers.store import Workspace
-from corecustomers.store._locking import open_duckdb
+from corecustomers.store import Workspace, open_duckdb
 from corecustomers.store.outputs import recorded_outputs
 from corecustomers.web.privacy.matching import Identifiers
 
