@@ -251,10 +251,11 @@ def _previous(
             return np.full(n, empty, dtype=values.dtype)
         return np.where(found, values[take], empty)
 
-    tiers = np.asarray(previous.column("tier").cast(pa.string()).to_pylist(), dtype=object)
-    tier = pick(tiers, None)
-    codes = {code: j for j, code in enumerate(policy.codes)}
-    index = np.fromiter((codes.get(t, -1) if t is not None else -1 for t in tier), np.int64, n)
+    held = previous.column("tier").cast(pa.string()).combine_chunks()
+    tier = pick(np.asarray(held.to_numpy(zero_copy_only=False), dtype=object), None)
+    # each previous tier's position in the policy, -1 for none or one it does not have
+    code_of = pc.index_in(held, value_set=pa.array(policy.codes, pa.string())).fill_null(-1)
+    index = pick(np.asarray(code_of.to_numpy(zero_copy_only=False), np.int64), -1)
     replaced = _replaced_policy(previous, policy)
     if replaced:
         logger.info(
