@@ -543,7 +543,9 @@ def _recommend_rows(
         part = rows[lo : lo + chunk]
         seen = history.bought[part]
         if model is None:
-            scores = np.zeros(seen.shape, dtype=np.float64)
+            # popularity: the first k unseen products lie among the first k + (most seen)
+            most = int(np.diff(seen.indptr).max()) if seen.shape[0] else 0
+            scores = np.zeros((seen.shape[0], min(n_products, k + most)), dtype=np.float64)
         else:
             scores = sp.csr_array(history.liked[part] @ model.matrix).toarray()
         length, code = _top_k(scores, seen, k)
@@ -557,22 +559,31 @@ def _top_k(scores: FloatArray, seen: sp.csr_array, k: int) -> tuple[IntArray, In
     """Per row, the ``k`` best unseen columns: positive scores first, best first, then
     the lowest unseen columns (the most popular products) to fill the list.
 
-    ``scores`` is a dense block (rows x products, non-negative), overwritten. Ties go to the lower
-    column, exactly: the ``k``-th best value of each row is found with a partition, the
-    columns above it are taken and those equal to it fill the rest in column order.
+    ``scores`` is a dense block (rows x its first products, non-negative), overwritten; it
+    may be narrower than ``seen`` when the columns beyond cannot be chosen. Ties go to the
+    lower column, exactly: the ``k``-th best value of each row is found with a partition,
+    the columns above it are taken and those equal to it fill the rest in column order.
     Returns the number of columns chosen per row and the columns, row after row.
     """
     m, p = scores.shape
     key = scores  # a block of its own, changed in place
     seen_row = np.repeat(np.arange(m, dtype=np.int64), np.diff(seen.indptr))
-    key[seen_row, seen.indices] = -1.0  # never chosen; every unseen product is >= 0
+    inside = seen.indices < p
+    key[seen_row[inside], seen.indices[inside]] = -1.0  # never chosen; unseen ones are >= 0
     take = min(k, p)
     kth = np.partition(key, p - take, axis=1)[:, p - take][:, None]
     above = key > kth
     tied = key == kth
     need = take - above.sum(axis=1, keepdims=True)
-    rank = np.cumsum(tied, axis=1, dtype=np.int32 if p > 32_000 else np.int16)
-    chosen = (above | (tied & (rank <= need))) & (key >= 0)
+    # every tied column is taken where there are no more of them than needed; elsewhere
+    # the first ones in column order
+    chosen = above | (tied & (tied.sum(axis=1, keepdims=True) <= need))
+    crowded = np.flatnonzero(tied.sum(axis=1) > need[:, 0])
+    if len(crowded):
+        sub = tied[crowded]
+        rank = np.cumsum(sub, axis=1, dtype=np.int32 if p > 32_000 else np.int16)
+        chosen[crowded] |= sub & (rank <= need[crowded])
+    chosen &= key >= 0
     row, col = np.nonzero(chosen)  # row-major: by row, then by column
     order = np.lexsort((col, -key[row, col], row))
     counts = np.bincount(row, minlength=m).astype(np.int64)
