@@ -149,9 +149,11 @@ def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subpro
     )
 
 
-def _submitted(tmp_path: Path, db: Database, env: dict[str, str]) -> tuple[Path, MasterData]:
+def _submitted(
+    tmp_path: Path, db: Database, env: dict[str, str], *, submit: bool = True
+) -> tuple[Path, MasterData]:
     """A workspace with an admin and two account managers, and an import of ROWS rows
-    submitted (queued) by another process as the API does."""
+    submitted (queued) by another process as the API does (with ``submit``)."""
     workspace = tmp_path / "shop"
     workspace.mkdir()
     url = db.url
@@ -167,17 +169,41 @@ def _submitted(tmp_path: Path, db: Database, env: dict[str, str]) -> tuple[Path,
         subprocess.run(command, input=b"a-long-password-42\n", env=env, check=True, cwd=tmp_path)
 
     data = make_master_data(ROWS)
+    if submit:
+        _submit(tmp_path, workspace, db, env, data)
+    return workspace, data
+
+
+def _submit(
+    tmp_path: Path,
+    workspace: Path,
+    db: Database,
+    env: dict[str, str],
+    data: MasterData,
+    *,
+    queued: bool = True,
+) -> None:
+    """Submit the import as the API does; with ``queued``, no worker may have taken it yet."""
     source = write_csv(data, tmp_path / "customers.csv")
     submitted = subprocess.run(
-        [sys.executable, "-c", SUBMIT, str(workspace), url, str(source)],
+        [sys.executable, "-c", SUBMIT, str(workspace), db.url, str(source)],
         env=env,
         check=True,
         capture_output=True,
         cwd=ROOT,
     )
     assert submitted.stdout.strip()
-    assert db.job()[0] == "queued"
-    return workspace, data
+    assert db.job()[0] in ({"queued"} if queued else {"queued", "running", "succeeded"})
+
+
+def _wait_until_up(
+    db: Database, worker: subprocess.Popen[bytes], log: Path, deadline: float
+) -> None:
+    """Until the worker has written its first beat for ``/readyz`` (it has started)."""
+    while not db.count("security_workerbeat", f"worker LIKE '%:{worker.pid}'"):
+        assert worker.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.1)
 
 
 def _env(lease: float) -> dict[str, str]:
@@ -264,18 +290,23 @@ def test_a_long_write_is_not_taken_for_dead_by_another_worker(
     db = database
     lease = 1.0
     env = _env(lease)
-    workspace, data = _submitted(tmp_path, db, env)
+    workspace, data = _submitted(tmp_path, db, env, submit=False)
     log = tmp_path / "worker.log"
+    # both workers are up before the job exists (a worker's start re-creates the scope
+    # triggers, which on PostgreSQL deadlocks with an import under way: reported apart)
     first = _worker(workspace, db.url, env, log)
     second: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 120
+        _wait_until_up(db, first, log, deadline)
+        second = _worker(workspace, db.url, env, log)
+        _wait_until_up(db, second, log, deadline)
+        _submit(tmp_path, workspace, db, env, data, queued=False)
         while not db.job()[1].startswith("applying"):
-            assert first.poll() is None, log.read_text()
+            assert first.poll() is None and second.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
             time.sleep(0.02)
         applying = time.monotonic()
-        second = _worker(workspace, db.url, env, log)
         row_ages, file_ages = [], []  # of the beats, seconds, while the job runs
         while db.job()[0] not in {"succeeded", "failed"}:
             assert first.poll() is None and second.poll() is None, log.read_text()
