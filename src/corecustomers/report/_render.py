@@ -12,8 +12,8 @@ import jinja2
 import pyarrow as pa
 
 from corecustomers.errors import ConfigError
-from corecustomers.report._labels import Lang
 from corecustomers.report._sections import build_report
+from corecustomers.units import Lang
 
 
 @functools.cache

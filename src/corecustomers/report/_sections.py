@@ -26,7 +26,7 @@ from corecustomers.report._core_actions import actions_section
 from corecustomers.report._core_alerts import alerts_section
 from corecustomers.report._core_capture import capture_section
 from corecustomers.report._core_recommendations import recommendations_section
-from corecustomers.report._labels import HTML_LANG, Lang, Words
+from corecustomers.report._labels import HTML_LANG, Words
 from corecustomers.report._migration import migration_section
 from corecustomers.report._numbers import MISSING, NumberFormat, as_float
 from corecustomers.report._prediction import clv_section, holdout_section, models_section
@@ -42,6 +42,7 @@ from corecustomers.report._view import (
     Table,
     Tone,
 )
+from corecustomers.units import Lang
 
 TOP_CUSTOMERS: Final = 20
 PARETO_POINTS: Final = 201

@@ -35,8 +35,9 @@ from corecustomers.report._core_charts import (
     tier_colours,
     tiers,
 )
-from corecustomers.report._labels import Lang, Words
+from corecustomers.report._labels import Words
 from corecustomers.report._numbers import NumberFormat
+from corecustomers.units import Lang
 
 __all__ = [
     "Chart",

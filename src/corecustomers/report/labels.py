@@ -15,7 +15,8 @@ True
 
 from __future__ import annotations
 
-from corecustomers.report._labels import TEXT, Lang
+from corecustomers.report._labels import TEXT
+from corecustomers.units import Lang
 
 __all__ = ["Lang", "label", "language_of"]
 
