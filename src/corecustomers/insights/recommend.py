@@ -94,6 +94,7 @@ BLOCK_ENTRIES: Final = 4_000_000
 """Dense cells (float64) computed at once: about 32 MB per block."""
 
 IntArray = NDArray[np.int64]
+CodeArray = NDArray[np.int32]
 FloatArray = NDArray[np.float64]
 
 
@@ -167,8 +168,7 @@ def recommend(
     _check_k(k)
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
-    pairs = _pairs(_checked(tx, item), item=item, start=None, end=as_of)
-    history = _History.from_pairs(pairs)
+    history = _History.from_pairs(_pairs(_checked(tx, item), item=item, start=None, end=as_of))
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
     )
@@ -271,8 +271,9 @@ def evaluate_recommendations(
     # one scan: the pairs up to the split and those of the holdout, told apart by a flag
     both = _pairs(_checked(tx, item), item=item, start=None, end=end, split=split_date)
     later = both.column("after_split")
-    history = _History.from_pairs(both.filter(pc.invert(later)).drop_columns(["after_split"]))
     holdout = both.filter(later).drop_columns(["after_split"])
+    history = _History.from_pairs(both.filter(pc.invert(later)).drop_columns(["after_split"]))
+    del both, later  # the pairs before the split live on only as codes in ``history``
     rows, new = _new_purchases(history, holdout)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
@@ -373,37 +374,51 @@ class _History:
 
     @classmethod
     def from_pairs(cls, pairs: pa.Table) -> _History:
-        customer = pairs.column("customer_id").combine_chunks().dictionary_encode()
-        customers, customer_code = _sorted_codes(customer, np.zeros(len(customer.dictionary)))
-        with_item = pairs.filter(pc.is_valid(pairs.column("item")))
-        item = with_item.column("item").combine_chunks().dictionary_encode()
-        item_code = np.asarray(item.indices.to_numpy(), dtype=np.int64)
-        buyers = np.bincount(item_code, minlength=len(item.dictionary))
-        products, product_code = _sorted_codes(item, -buyers)
-        owner = customer_code[_valid_positions(pairs)]
-        liked = np.asarray(with_item.column("liked").to_numpy(zero_copy_only=False), dtype=bool)
+        # Memory (1M customers, 7.8M pairs): no copy of the string columns (codes come from
+        # ``index_in`` against the distinct values), int32 codes, and each intermediate
+        # dropped as soon as it is used.
+        customers, owner = _sorted_codes(pairs.column("customer_id"), None)
+        item = pairs.column("item")
+        liked_column = pairs.column("liked")
+        if item.null_count:  # customers without an item are customers all the same
+            valid = pc.is_valid(item)
+            owner = owner[np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)]
+            item = item.filter(valid)
+            liked_column = liked_column.filter(valid)
+        products, product_code = _sorted_codes(item, "popularity")
+        del item
+        liked = np.asarray(liked_column.to_numpy(zero_copy_only=False), dtype=bool)
         shape = (len(customers), len(products))
-        ones = np.ones(len(owner), dtype=np.float64)
-        bought = sp.csr_array((ones, (owner, product_code)), shape=shape)
-        liked_matrix = sp.csr_array((ones[liked], (owner[liked], product_code[liked])), shape=shape)
+        bought = _incidence(owner, product_code, shape)
+        liked_matrix = _incidence(owner[liked], product_code[liked], shape)
         return cls(customers, products, bought, liked_matrix)
 
 
-def _valid_positions(pairs: pa.Table) -> IntArray:
-    valid = np.asarray(pc.is_valid(pairs.column("item")).to_numpy(zero_copy_only=False))
-    return np.flatnonzero(valid).astype(np.int64)
+def _incidence(rows: CodeArray, cols: CodeArray, shape: tuple[int, int]) -> sp.csr_array:
+    """0/1 (float64) customers x products matrix with ones at the (distinct) pairs."""
+    return sp.csr_array((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=shape)
 
 
-def _sorted_codes(encoded: pa.DictionaryArray, key: NDArray[Any]) -> tuple[pa.Array, IntArray]:
-    """Dictionary sorted by ``key`` then by value, and each entry's code in that order."""
-    dictionary = encoded.dictionary
+def _sorted_codes(
+    values: pa.ChunkedArray, key: Literal["popularity"] | None
+) -> tuple[pa.Array, CodeArray]:
+    """Distinct non-null ``values`` sorted (by falling count with ``"popularity"``, then by
+    value) and each value's int32 code in that order."""
+    dictionary = pc.unique(values)
+    dictionary = dictionary.filter(pc.is_valid(dictionary))
+    indices = np.asarray(
+        pc.index_in(values, value_set=dictionary).combine_chunks().to_numpy(), dtype=np.int32
+    )
     by_name = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
     name_rank = np.empty(len(dictionary), dtype=np.int64)
     name_rank[by_name] = np.arange(len(dictionary))
-    order = np.lexsort((name_rank, key))
-    code = np.empty(len(order), dtype=np.int64)
-    code[order] = np.arange(len(order))
-    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if key is None:
+        order = by_name
+    else:
+        buyers = np.bincount(indices, minlength=len(dictionary))
+        order = np.lexsort((name_rank, -buyers))
+    code = np.empty(len(order), dtype=np.int32)
+    code[order] = np.arange(len(order), dtype=np.int32)
     return dictionary.take(pa.array(order)), code[indices]
 
 
