@@ -476,8 +476,8 @@ class _ItemSimilarity:
         n_products = liked.shape[1]
         counts = np.asarray(liked.sum(axis=0), dtype=np.float64).ravel()
         n_customers = float(np.count_nonzero(np.asarray(liked.sum(axis=1)).ravel()))
-        by_product = liked.T.tocsr()
         columns = liked.tocsc()
+        by_product = columns.T  # products x customers, CSR, sharing ``columns``' arrays
         block = max(1, BLOCK_ENTRIES // max(n_products, 1))
         keep = min(neighbours, max(n_products - 1, 0))
         rows: list[IntArray] = []
