@@ -9,7 +9,7 @@ from standard input, forks a child and answers one JSON line on standard output:
     (queue the analyses the workspace finished, then run the task queue until it is
     empty) -- a real process with its own database connections, which the test kills
     with SIGKILL. Answers ``{"pid": N}``.
-``{"op": "fork", "target": "build_base" | "prepare" | "inspect" | "erase", ...}``
+``{"op": "fork", "target": "build_base" | "prepare" | "inspect" | "erase" | "after_task", ...}``
     The child runs that function of :mod:`faults_kinds` and writes its JSON result to
     ``out``. Answers ``{"pid": N}``.
 ``{"op": "wait", "pid": N, "timeout": S}``
@@ -58,6 +58,8 @@ def _child(command: dict[str, Any], logdir: Path) -> int:
         )
     elif target == "erase":
         result = faults_kinds.erase(command["customer"])
+    elif target == "after_task":
+        result = faults_kinds.after_task()
     else:
         raise ValueError(f"unknown target {target!r}")
     Path(command["out"]).write_text(json.dumps(result, default=str), encoding="utf-8")
