@@ -55,6 +55,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 
 from corecustomers.web.access import reaches_everything
+from corecustomers.web.customers import pg_triggers
 from corecustomers.web.customers.scope_copy import ANY_SCOPE_CHANGED
 
 __all__ = [
@@ -300,8 +301,7 @@ def ensure_triggers(conn: Any) -> bool:
     if not {CELL, TREND, STATUS, STATE, HISTORY, CUSTOMER, MEMBER} <= tables:
         return False
     if conn.vendor == "postgresql":
-        with transaction.atomic(using=conn.alias):  # never a moment without them
-            _execute([*_LEGACY_POSTGRESQL, *_POSTGRESQL], conn)
+        pg_triggers.install(conn, [*_LEGACY_POSTGRESQL, *_POSTGRESQL])
     elif conn.vendor == "sqlite":
         _execute(_SQLITE, conn)
     else:  # pragma: no cover - the service runs on SQLite and PostgreSQL only

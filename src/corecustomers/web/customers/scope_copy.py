@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from corecustomers.web.customers import pg_triggers
 
 __all__ = ["ANY_SCOPE_CHANGED", "backfill", "drop_triggers", "ensure_triggers"]
 
@@ -192,8 +192,7 @@ def ensure_triggers(connection: Any) -> bool:
     if "scope_region" not in columns:
         return False  # before migration 0004
     if connection.vendor == "postgresql":
-        with transaction.atomic(using=connection.alias):  # never a moment without them
-            _execute(connection, [*_LEGACY_POSTGRESQL, *_POSTGRESQL])
+        pg_triggers.install(connection, [*_LEGACY_POSTGRESQL, *_POSTGRESQL])
     elif connection.vendor == "sqlite":
         _execute(connection, _SQLITE)
     else:  # pragma: no cover - the service runs on SQLite and PostgreSQL only
