@@ -92,6 +92,77 @@ def y_gridlines(
     return s.group(parts, class_="y-axis")
 
 
+@dataclass(frozen=True)
+class SharePart:
+    """One part of :func:`share_bars`: its label and colour, and per bar its value and
+    the amount shown in its tooltip."""
+
+    label: str
+    colour: str
+    values: tuple[float, ...]
+    details: tuple[str, ...]
+
+
+def share_bars(
+    key: str,
+    title: str,
+    names: Sequence[str],
+    parts: Sequence[SharePart],
+    legend: Sequence[tuple[str, str, str]],
+    fmt: NumberFormat,
+    *,
+    labelled: bool = False,
+) -> Chart:
+    """Stacked 100 % bars, one per name in ``names`` (customers, revenue …), each split
+    into ``parts`` (tiers, ABC classes) by their share of the bar's total (negative values
+    count as 0); a part's share is written on it where it fits, after its label with
+    ``labelled``. The one stacked-bar chart of the report (the tier and ABC charts)."""
+    width, bar_h, gap = 1000.0, 34.0, 14.0
+    left, right = max([s.text_width(name, 13) for name in names] + [0.0]) + 24, 16.0
+    height = 40 + len(names) * (bar_h + gap) + 4
+    x = s.Scale(0, 1, left, width - right)
+    drawn: list[str] = [chart_legend(legend, left, 16)]
+    for row, name in enumerate(names):
+        y0 = 36 + row * (bar_h + gap)
+        drawn.append(
+            s.text(
+                left - 12,
+                y0 + bar_h / 2,
+                name,
+                anchor="end",
+                baseline="middle",
+                size=13,
+                fill=s.INK,
+            )
+        )
+        values = [max(part.values[row], 0.0) for part in parts]
+        total = sum(values) or 1.0
+        start = 0.0
+        for part, value in zip(parts, values, strict=True):
+            share = value / total
+            x0, x1 = x(start), x(start + share)
+            tip = f"{part.label} · {name}: {part.details[row]} ({fmt.percent(share)})"
+            drawn.append(
+                s.rect(x0, y0, x1 - x0, bar_h, fill=part.colour, tooltip=tip, stroke=s.PAPER)
+            )
+            caption = f"{part.label} {fmt.percent(share)}" if labelled else fmt.percent(share)
+            if x1 - x0 > s.text_width(caption, 12) + 10:
+                ink = s.PAPER if s.is_dark(part.colour) else s.INK
+                drawn.append(
+                    s.text(
+                        (x0 + x1) / 2,
+                        y0 + bar_h / 2,
+                        caption,
+                        anchor="middle",
+                        baseline="middle",
+                        fill=ink,
+                        weight="600",
+                    )
+                )
+            start += share
+    return Chart(key, title, s.svg(width, height, title, *drawn), wide=True)
+
+
 def _x_labels(
     scale: s.Scale, ticks: Sequence[float], labels: Sequence[str], y: float, *, grid: float = 0.0
 ) -> Markup:
@@ -410,11 +481,6 @@ def rf_heatmap(
 
 def abc(bars: Sequence[Bar], value: str, words: Words, fmt: NumberFormat) -> Chart:
     """Two 100 % bars (customers, and ``value``: revenue or margin), split by ABC class."""
-    width, height = 1000.0, 150.0
-    value_label = words(f"chart.abc.{value}")
-    label_w = max(s.text_width(words("chart.abc.customers"), 13), s.text_width(value_label, 13))
-    left, right, bar_h = label_w + 24, 16.0, 36.0
-    x = s.Scale(0, 1, left, width - right)
     legend = [
         (
             f"{b.label} · {words(f'abc.{b.label}')}" if b.label in s.ABC_COLOURS else b.label,
@@ -423,51 +489,18 @@ def abc(bars: Sequence[Bar], value: str, words: Words, fmt: NumberFormat) -> Cha
         )
         for b in bars
     ]
-    parts: list[str] = [chart_legend(legend, left, 16)]
-    for row, (name, attr) in enumerate(
-        (
-            (words("chart.abc.customers"), "share_customers"),
-            (value_label, "share_revenue"),
+    parts = [
+        SharePart(
+            b.label,
+            s.ABC_COLOURS.get(b.label, s.OTHER_CLASS),
+            (b.share_customers, b.share_revenue),
+            (b.customers, b.revenue),
         )
-    ):
-        y0 = 40 + row * (bar_h + 16)
-        parts.append(
-            s.text(
-                left - 12,
-                y0 + bar_h / 2,
-                name,
-                anchor="end",
-                baseline="middle",
-                size=13,
-                fill=s.INK,
-            )
-        )
-        total = sum(max(getattr(b, attr), 0.0) for b in bars) or 1.0
-        start = 0.0
-        for bar in bars:
-            share = max(getattr(bar, attr), 0.0) / total
-            colour = s.ABC_COLOURS.get(bar.label, s.OTHER_CLASS)
-            detail = bar.customers if attr == "share_customers" else bar.revenue
-            tip = f"{bar.label} · {name}: {detail} ({fmt.percent(share)})"
-            x0, x1 = x(start), x(start + share)
-            parts.append(s.rect(x0, y0, x1 - x0, bar_h, fill=colour, tooltip=tip, stroke=s.PAPER))
-            caption = f"{bar.label} {fmt.percent(share)}"
-            if x1 - x0 > s.text_width(caption, 12) + 12:
-                ink = s.PAPER if s.is_dark(colour) else s.INK
-                parts.append(
-                    s.text(
-                        (x0 + x1) / 2,
-                        y0 + bar_h / 2,
-                        caption,
-                        anchor="middle",
-                        baseline="middle",
-                        fill=ink,
-                        weight="600",
-                    )
-                )
-            start += share
+        for b in bars
+    ]
+    names = [words("chart.abc.customers"), words(f"chart.abc.{value}")]
     title = words("chart.abc.title")
-    return Chart("abc", title, s.svg(width, height, title, *parts), wide=True)
+    return share_bars("abc", title, names, parts, legend, fmt, labelled=True)
 
 
 def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:

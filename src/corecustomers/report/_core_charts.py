@@ -17,7 +17,7 @@ from typing import Final
 from markupsafe import Markup
 
 from corecustomers.report import _svg as s
-from corecustomers.report._charts import Chart, chart_legend, y_gridlines
+from corecustomers.report._charts import Chart, SharePart, chart_legend, share_bars, y_gridlines
 from corecustomers.report._labels import Words
 from corecustomers.report._numbers import NumberFormat
 
@@ -70,58 +70,20 @@ class TierBar:
 
 def tiers(bars: Sequence[TierBar], words: Words, fmt: NumberFormat) -> Chart:
     """100 % bars of customers, revenue and (when known) CLV, split by tier."""
-    measures = [
-        (words("chart.tiers.customers"), "customers", "customers_text"),
-        (words("chart.tiers.revenue"), "revenue", "revenue_text"),
-    ]
+    names = [words("chart.tiers.customers"), words("chart.tiers.revenue")]
     if any(bar.clv is not None for bar in bars):
-        measures.append((words("chart.tiers.clv"), "clv", "clv_text"))
-    width, bar_h, gap = 1000.0, 34.0, 14.0
-    label_w = max(s.text_width(name, 13) for name, _, _ in measures)
-    left, right = label_w + 24, 16.0
-    height = 40 + len(measures) * (bar_h + gap) + 4
-    x = s.Scale(0, 1, left, width - right)
-    parts: list[str] = [chart_legend([(b.label, b.colour, "box") for b in bars], left, 16)]
-    for row, (name, attr, text_attr) in enumerate(measures):
-        y0 = 36 + row * (bar_h + gap)
-        parts.append(
-            s.text(
-                left - 12,
-                y0 + bar_h / 2,
-                name,
-                anchor="end",
-                baseline="middle",
-                size=13,
-                fill=s.INK,
-            )
+        names.append(words("chart.tiers.clv"))
+    parts = [
+        SharePart(
+            bar.label,
+            bar.colour,
+            (bar.customers, bar.revenue, bar.clv or 0.0)[: len(names)],
+            (bar.customers_text, bar.revenue_text, bar.clv_text)[: len(names)],
         )
-        values = [max(getattr(b, attr) or 0.0, 0.0) for b in bars]
-        total = sum(values) or 1.0
-        start = 0.0
-        for bar, value in zip(bars, values, strict=True):
-            share = value / total
-            x0, x1 = x(start), x(start + share)
-            tip = f"{bar.label} · {name}: {getattr(bar, text_attr)} ({fmt.percent(share)})"
-            parts.append(
-                s.rect(x0, y0, x1 - x0, bar_h, fill=bar.colour, tooltip=tip, stroke=s.PAPER)
-            )
-            caption = fmt.percent(share)
-            if x1 - x0 > s.text_width(caption, 12) + 10:
-                ink = s.PAPER if s.is_dark(bar.colour) else s.INK
-                parts.append(
-                    s.text(
-                        (x0 + x1) / 2,
-                        y0 + bar_h / 2,
-                        caption,
-                        anchor="middle",
-                        baseline="middle",
-                        fill=ink,
-                        weight="600",
-                    )
-                )
-            start += share
-    title = words("chart.tiers.title")
-    return Chart("tiers", title, s.svg(width, height, title, *parts), wide=True)
+        for bar in bars
+    ]
+    legend = [(bar.label, bar.colour, "box") for bar in bars]
+    return share_bars("tiers", words("chart.tiers.title"), names, parts, legend, fmt)
 
 
 # --- migration ----------------------------------------------------------------------------
