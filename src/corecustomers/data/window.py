@@ -42,9 +42,10 @@ import ibis.expr.types as ir
 __all__ = ["day_of", "rows_up_to"]
 
 
-def rows_up_to(tx: ir.Table, as_of: datetime.date) -> ir.Table:
-    """The rows of ``tx`` whose ``timestamp`` falls on or before the day ``as_of``."""
-    ts = tx["timestamp"]
+def rows_up_to(tx: ir.Table, as_of: datetime.date, *, column: str = "timestamp") -> ir.Table:
+    """The rows of ``tx`` whose ``column`` (a timestamp or a date; by default the
+    transactions' ``timestamp``) falls on or before the day ``as_of``."""
+    ts = tx[column]
     if ts.type().is_date():
         return tx.filter(ts <= ibis.literal(as_of, type="date"))
     next_midnight = datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time())

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
+from corecustomers.data.window import rows_up_to
 from corecustomers.errors import InputError
 from corecustomers.store.interactions import interactions_path
 
@@ -120,9 +121,8 @@ def latest_scores(scores: ir.Table, *, as_of: dt.date) -> ir.Table:
     in the 365 days up to ``as_of``). A customer who answered only one kind has nulls for
     the other.
     """
-    end = ibis.timestamp(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
     start = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=364), dt.time()))
-    seen = scores.filter(scores.answered_at < end)
+    seen = rows_up_to(scores, as_of, column="answered_at")
 
     def latest(kind: str, name: str) -> ir.Table:
         rows = seen.filter(seen.kind == kind)

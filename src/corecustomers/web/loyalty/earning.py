@@ -50,6 +50,7 @@ import pyarrow.compute as pc
 from django.db import connection, transaction
 from django.utils import timezone
 
+from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import CoreCustomersError
 from corecustomers.web.bulk import insert_rows, update_rows
 from corecustomers.web.customers.models import Analysis, Customer
@@ -147,9 +148,8 @@ def _run_groups(analysis: Analysis, *, ordered: bool) -> Iterator[Any]:
                 f"the source of run {analysis.run_id} ({source}) cannot be read again: {exc}"
             ) from exc
         tx = prepared.transactions
-        end = dt.datetime.combine(analysis.as_of + dt.timedelta(days=1), dt.time())
-        tx = tx.filter(tx.timestamp < end)
-        day = tx.timestamp.date()
+        tx = rows_up_to(tx, analysis.as_of)
+        day = day_of(tx)
         has_orders = "order_id" in tx.columns
         order = tx.order_id if has_orders else None
         key = (
