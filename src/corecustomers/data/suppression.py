@@ -37,13 +37,10 @@ Examples
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +48,7 @@ from typing import Final
 
 import ibis.expr.types as ir
 
+from corecustomers.data.atomic import replacing
 from corecustomers.errors import ConfigError
 
 __all__ = [
@@ -301,32 +299,6 @@ def write_suppression(location: str | os.PathLike[str], hashes: Iterable[str], *
         raise ConfigError("an in-memory workspace has no folder for the suppression list")
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"format": FORMAT, "key_check": key_check(key), "hashes": sorted(set(hashes))}
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            # locked until renamed: told apart from the file of a writer killed mid-way
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            json.dump(body, handle, indent=0)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _remove_partials(path.parent)
+    with replacing(path, prefix=".suppression-") as temporary:
+        temporary.write_text(json.dumps(body, indent=0), encoding="utf-8")
     return path
-
-
-_PARTIAL = ".suppression-"
-
-
-def _remove_partials(folder: Path) -> None:
-    """Remove the temporary files that writers killed mid-way left (no lock on them)."""
-    for stale in folder.glob(f"{_PARTIAL}*.tmp"):
-        with contextlib.suppress(OSError):
-            fd = os.open(stale, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                stale.unlink()
-            finally:
-                os.close(fd)

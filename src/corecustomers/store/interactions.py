@@ -41,9 +41,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -54,6 +52,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
+from corecustomers.data.atomic import replacing
+from corecustomers.data.window import rows_up_to
 from corecustomers.errors import InputError
 from corecustomers.store.outputs import runs_directory
 
@@ -138,38 +138,22 @@ def write_interactions(
     target.parent.mkdir(parents=True, exist_ok=True)
     batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
     stamp = (exported_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    # One writer at a time (an exclusive lock on the export's folder, released when the
-    # folder is closed, also by a killed writer): any temporary file found while holding it
-    # was left by a writer killed mid-way, and is removed.
-    folder = os.open(target.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        for stale in target.parent.glob(".interactions-*.tmp"):
-            stale.unlink(missing_ok=True)
-        return _write_locked(batches, target, stamp)
-    finally:
-        os.close(folder)
-
-
-def _write_locked(batches: Iterable[pa.RecordBatch], target: Path, stamp: str) -> Path:
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".interactions-", suffix=".tmp")
-    os.close(fd)
-    try:
-        schema = INTERACTIONS_SCHEMA.with_metadata(
-            {"corecustomers.contract": CONTRACT, "corecustomers.exported_at": stamp}
-        )
-        with pq.ParquetWriter(temporary, schema) as writer:
-            for batch in batches:
-                if batch.schema.remove_metadata() != INTERACTIONS_SCHEMA:
-                    raise InputError(
-                        "the interactions do not have the contract's columns "
-                        f"({', '.join(INTERACTIONS_SCHEMA.names)}): got {batch.schema}"
-                    )
-                writer.write_batch(batch.replace_schema_metadata(schema.metadata))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # One writer at a time, waiting for the lock on the export's folder, so that the last
+    # export to start leaves the newest rows; a killed writer's temporary file is removed.
+    schema = INTERACTIONS_SCHEMA.with_metadata(
+        {"corecustomers.contract": CONTRACT, "corecustomers.exported_at": stamp}
+    )
+    with (
+        replacing(target, prefix=".interactions-", serial=True) as temporary,
+        pq.ParquetWriter(temporary, schema) as writer,
+    ):
+        for batch in batches:
+            if batch.schema.remove_metadata() != INTERACTIONS_SCHEMA:
+                raise InputError(
+                    "the interactions do not have the contract's columns "
+                    f"({', '.join(INTERACTIONS_SCHEMA.names)}): got {batch.schema}"
+                )
+            writer.write_batch(batch.replace_schema_metadata(schema.metadata))
     return target
 
 
@@ -216,9 +200,8 @@ def contact_recency(interactions: ir.Table, *, as_of: dt.date) -> ir.Table:
     the 90 days up to ``as_of``). Customers never contacted have no row: join it to the
     customers with a left join and read a null as "never".
     """
-    end = ibis.timestamp(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
     start = ibis.timestamp(dt.datetime.combine(as_of - dt.timedelta(days=89), dt.time()))
-    seen = _contacts(interactions).filter(lambda t: t.at < end)
+    seen = rows_up_to(_contacts(interactions), as_of, column="at")
     grouped = seen.group_by("customer_id").aggregate(
         last_contact=seen.at.max(),
         contacts_90d=(seen.at >= start).cast("int64").sum(),

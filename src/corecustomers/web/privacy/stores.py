@@ -26,9 +26,7 @@ analysis picks such a row up.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 
+from corecustomers.data.atomic import remove_leftovers, replacing
 from corecustomers.store import Workspace, open_duckdb
 from corecustomers.store.outputs import recorded_outputs
 from corecustomers.web.privacy.matching import Identifiers
@@ -265,7 +264,7 @@ def stored_files(location: str | None = None) -> Iterator[Path]:
             here = Path(folder)
             if here == service:
                 dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
-            _remove_partials(here, names)
+            remove_leftovers(here, _PARTIAL, suffix="")  # killed erasures' copies
             for name in names:
                 path = here / name
                 if (
@@ -282,35 +281,11 @@ _PARTIAL = ".erase-"
 
 
 def _replace_file(path: Path, write: Any) -> None:
-    """Write ``path`` anew beside it and rename it into place; the temporary file is
-    locked (``flock``) while it is written, so that a file left by a process killed
-    meanwhile is told apart from one being written (:func:`_remove_partials`)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL, suffix=path.suffix)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        write(Path(temporary))
-        os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    finally:
-        os.close(fd)
-
-
-def _remove_partials(folder: Path, names: list[str]) -> None:
-    """Remove the temporary files of :func:`_replace_file` in ``folder`` that no process
-    is writing (their writer was killed); they hold a cleaned copy, but are litter."""
-    for name in names:
-        if not name.startswith(_PARTIAL):
-            continue
-        with contextlib.suppress(OSError):
-            fd = os.open(folder / name, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                (folder / name).unlink()
-            finally:
-                os.close(fd)
+    """Write ``path`` anew beside it (``write(temporary)``) and rename it into place, with
+    the permissions it had (:func:`corecustomers.data.atomic.replacing`)."""
+    mode = path.stat().st_mode & 0o777
+    with replacing(path, prefix=_PARTIAL, suffix=path.suffix, mode=mode) as temporary:
+        write(temporary)
 
 
 def _scrub_parquet(path: Path, replacer: Replacer) -> bool:

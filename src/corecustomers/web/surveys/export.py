@@ -11,17 +11,14 @@ knowing Django.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import os
-import tempfile
 import zoneinfo
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
+from corecustomers.data.atomic import replacing
 from corecustomers.store.survey_scores import CONTRACT, SCORES_SCHEMA, scores_path
 from corecustomers.web.surveys.models import SurveyResponse
 
@@ -64,24 +61,8 @@ def export_scores(location: str | None = None) -> dict[str, Any]:
     )
     table = pa.Table.from_pydict(columns, schema)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # One writer at a time (an exclusive lock on the folder, released also when a writer
-    # is killed; as the interactions export does): a temporary file found while holding
-    # it was left by a writer killed mid-way, and is removed (it holds customer ids).
-    folder = os.open(target.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        for stale in target.parent.glob(".survey-scores-*.tmp"):
-            stale.unlink(missing_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=".survey-scores-", suffix=".tmp"
-        )
-        os.close(handle)
-        try:
-            pq.write_table(table, temporary)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    finally:
-        os.close(folder)
+    # One writer at a time, as the interactions export (a killed writer's temporary file,
+    # which holds customer ids, is removed by the next one).
+    with replacing(target, prefix=".survey-scores-", serial=True) as temporary:
+        pq.write_table(table, temporary)
     return {"file": str(target), "rows": table.num_rows}
