@@ -352,3 +352,36 @@ def test_a_slow_buyer_on_their_own_pace_is_not_alerted() -> None:
         min_overdue_ratio=1.0,
     )
     assert out["alert"].to_pylist() == [False, True]
+
+
+@PROPERTY
+@given(
+    n=st.integers(min_value=2, max_value=400),
+    seed=st.integers(min_value=0, max_value=10_000),
+    levels=st.integers(min_value=1, max_value=30),
+)
+def test_the_bootstrap_from_ranks_wins_as_often_as_an_auc_per_resample(
+    n: int, seed: int, levels: int
+) -> None:
+    # tied scores (few levels), a copy of the default and rare outcomes included
+    rng = np.random.default_rng(seed)
+    positive = rng.random(n) < rng.uniform(0.02, 0.98)
+    base = np.floor(rng.random(n) * levels) + positive * rng.uniform(0.0, 2.0)
+    scores = {
+        "p_alive": base,
+        "model": np.floor(rng.random(n) * levels) + positive * rng.uniform(0.0, 2.0),
+        "linear": base.copy(),
+        "recency": rng.random(n),
+    }
+    draws = np.random.default_rng(0)
+    expected = dict.fromkeys(("model", "linear", "recency"), 0)
+    for _ in range(risk.BOOTSTRAP_DRAWS):
+        at = draws.integers(0, n, n)
+        default = auc(scores["p_alive"][at], positive[at])
+        if default is None:
+            continue
+        for name in expected:
+            value = auc(scores[name][at], positive[at])
+            expected[name] += value is not None and value > default
+    wins = risk._bootstrap_wins(scores, positive, against="p_alive")
+    assert wins == {name: count / risk.BOOTSTRAP_DRAWS for name, count in expected.items()}

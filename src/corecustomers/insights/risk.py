@@ -15,7 +15,10 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
 1. **Training** at ``a = c - 2N``: the features of every customer who bought by ``a``
    and the label *no purchase in* ``(a, b]``. A gradient-boosted classifier
    (scikit-learn's ``HistGradientBoostingClassifier``, fixed hyper-parameters,
-   ``random_state=0``, one thread) learns the label.
+   ``random_state=0``, fitted on one thread) learns the label; above
+   :data:`TRAINING_SAMPLE` (200,000) customers it, and the logistic regression beside
+   it, learn from that many drawn uniformly with a fixed seed (the training AUC is
+   theirs), as the core ranking's model does.
 2. **Choice, calibration and validation** at ``b = c - N``, a split the classifier
    never saw, whose label is *no purchase in* ``(b, c]``: the default score is whichever
    of the classifier, ``1 - P(alive)`` and days since the last purchase ranks best (AUC)
@@ -30,7 +33,7 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
 3. **Scoring** at ``c``: the same classifier and calibration score the customers at
    ``c``, with the analysis' own features and fitted models (nothing is fitted twice at
    ``c``; the BTYD models at ``a`` and ``b`` are fitted once each, of the analysis' kind
-   and penalty).
+   and penalty). Only the chosen score is computed at ``c``.
 
 The classifier is not refitted on the split at ``b``: its calibration would then rest on
 the data it learnt from.
@@ -87,6 +90,7 @@ __all__ = [
     "MIN_CUSTOMERS",
     "MIN_JUDGED",
     "RISK_FEATURES",
+    "TRAINING_SAMPLE",
     "ChurnRisk",
     "RiskFrame",
     "active_in",
@@ -107,6 +111,12 @@ MIN_CUSTOMERS: Final = 200
 
 MIN_CLASS: Final = 20
 """Fewer customers than this with either label at a shifted cut and none is trained."""
+
+TRAINING_SAMPLE: Final = 200_000
+"""The classifier and the logistic regression learn from at most this many customers of
+the training split, drawn uniformly at random (fixed seed) when there are more, as the
+core ranking's model does: their few-leaf trees and 13 weights are learnt as well from
+200,000 customers as from millions, at a fraction of the time."""
 
 MIN_JUDGED: Final = 10
 """Fewer alertable core customers than this of either outcome at the validation cut and
@@ -327,23 +337,29 @@ def churn_risk(
         if problem:
             return fallback(problem)
     names = RISK_FEATURES + (("n_products",) if has_product else ())
-    raw_train, raw_check, raw_now = _classify(train, (check, now), names)
-    _, lin_check, lin_now = _linear(train, (check, now))
+    sample = _training_sample(train.n)
+    classifier, raw_train = _classify(train, names, sample)
+    linear = _linear(train, sample)
     inactive = _bool(check.inactive)
     idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
     idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
-    candidates: dict[str, tuple[FloatArray, FloatArray]] = {
+    # each candidate's score at the validation cut, and a function giving it at the cut
+    # scored: only the chosen one is computed there
+    candidates: dict[str, tuple[FloatArray, Callable[[], FloatArray]]] = {
         # the classifier's score with the idle days beside it (trees cannot rank
         # customers idle longer than anyone at the training cut, a logistic layer can)
         # and the predicted value (so that the risk is right for valuable customers too,
         # not only on average over the many small ones)
         "model": (
-            np.column_stack([_logit(raw_check), idle_check, _log_value(check)]),
-            np.column_stack([_logit(raw_now), idle_now, _log_value(now)]),
+            np.column_stack([_logit(classifier(check)), idle_check, _log_value(check)]),
+            lambda: np.column_stack([_logit(classifier(now)), idle_now, _log_value(now)]),
         ),
-        "linear": (_logit(lin_check), _logit(lin_now)),
-        "p_alive": (_logit(1.0 - check.btyd.p_alive), _logit(1.0 - now.btyd.p_alive)),
-        "recency": (idle_check, idle_now),
+        "linear": (_logit(linear(check)), lambda: _logit(linear(now))),
+        "p_alive": (
+            _logit(1.0 - check.btyd.p_alive),
+            lambda: _logit(1.0 - now.btyd.p_alive),
+        ),
+        "recency": (idle_check, lambda: idle_now),
     }
     core = _top(check.btyd.value(365.0), CORE_SHARE)
     judged = core if alertable is None else core & alertable(check)
@@ -393,7 +409,7 @@ def churn_risk(
                 f"{BOOTSTRAP_DRAWS} bootstrap resamples ({WIN_SHARE:.0%} needed)"
             )
     risk_check = validated[chosen]
-    risk_now = calibrations[chosen](candidates[chosen][1])[back]
+    risk_now = calibrations[chosen](candidates[chosen][1]())[back]
     details = {
         "score": chosen,
         "validation": {
@@ -403,12 +419,13 @@ def churn_risk(
             "calibrated_at": b.isoformat(),
             "calibrated_on": [b.isoformat(), cut.isoformat()],
             "training_customers": train.n,
+            "training_sample": len(sample),
             "customers": check.n,
             "core_customers": int(core.sum()),
             "judged_on": on,
             "judged_customers": int(judged.sum()),
             "inactive_share": float(np.mean(inactive)),
-            "training_auc": _auc(raw_train, _bool(train.inactive)),
+            "training_auc": _auc(raw_train, _bool(train.inactive)[sample]),
             "scores": figures,
             "features": list(names),
         },
@@ -448,22 +465,51 @@ BOOTSTRAP_DRAWS: Final = 200
 def _bootstrap_wins(
     scores: dict[str, FloatArray], positive: BoolArray, *, against: str
 ) -> dict[str, float]:
-    """Per score but ``against``: the share of paired bootstrap resamples of the customers
+    r"""Per score but ``against``: the share of paired bootstrap resamples of the customers
     in which its AUC exceeds that of ``against`` (resamples without both outcomes count as
     no win). A validation split of a few hundred customers gives AUCs a few hundredths
-    apart by chance; a score replaces the default only when it wins nearly always."""
+    apart by chance; a score replaces the default only when it wins nearly always.
+
+    Each score's values are ranked once; a resample's AUC then needs no sort: with the
+    customers' tie groups in score order, twice the Mann-Whitney statistic is
+    :math:`\sum_g p_g (2 n_{<g} + n_g)` over the groups' drawn positives :math:`p_g` and
+    negatives :math:`n_g` (:math:`n_{<g}` those of lower groups), in whole numbers, so the
+    comparisons are exactly those of :func:`_auc` on each resample (which the AUCs of a
+    resample share the denominator of).
+    """
     rng = np.random.default_rng(0)
     n = len(positive)
     wins = {name: 0 for name in scores if name != against}
+    if any(np.isnan(values).any() for values in scores.values()):
+        # a missing score drops its customers from that score's AUC only: compared one
+        # resample at a time
+        for _ in range(BOOTSTRAP_DRAWS):
+            at = rng.integers(0, n, n)
+            y = positive[at]
+            base = _auc(scores[against][at], y)
+            if base is None:
+                continue
+            for name in wins:
+                value = _auc(scores[name][at], y)
+                if value is not None and value > base:
+                    wins[name] += 1
+        return {name: count / BOOTSTRAP_DRAWS for name, count in wins.items()}
+    groups = {name: np.unique(values, return_inverse=True) for name, values in scores.items()}
     for _ in range(BOOTSTRAP_DRAWS):
         at = rng.integers(0, n, n)
         y = positive[at]
-        base = _auc(scores[against][at], y)
-        if base is None:
+        n_pos = int(np.count_nonzero(y))
+        if n_pos == 0 or n_pos == n:
             continue
+        drawn_pos, drawn_neg = at[y], at[~y]
+        twice_u = {}
+        for name, (values, group) in groups.items():
+            pos = np.bincount(group[drawn_pos], minlength=len(values))
+            neg = np.bincount(group[drawn_neg], minlength=len(values))
+            below = np.cumsum(neg) - neg
+            twice_u[name] = int(pos @ (2 * below + neg))
         for name in wins:
-            value = _auc(scores[name][at], y)
-            if value is not None and value > base:
+            if twice_u[name] > twice_u[against]:
                 wins[name] += 1
     return {name: count / BOOTSTRAP_DRAWS for name, count in wins.items()}
 
@@ -491,25 +537,47 @@ def _unusable(frame: RiskFrame, name: str) -> str:
     return ""
 
 
+def _training_sample(n: int) -> NDArray[np.intp]:
+    """The training customers the models learn from: all of them up to
+    :data:`TRAINING_SAMPLE`, else that many drawn uniformly without replacement (seed 0),
+    in their order."""
+    if n <= TRAINING_SAMPLE:
+        return np.arange(n, dtype=np.intp)
+    picked = np.random.default_rng(0).choice(n, TRAINING_SAMPLE, replace=False)
+    return np.sort(picked).astype(np.intp)
+
+
 def _classify(
-    train: RiskFrame, others: tuple[RiskFrame, ...], names: tuple[str, ...]
-) -> list[FloatArray]:
-    """The classifier fitted on ``train``: its scores on ``train`` and on each of ``others``."""
+    train: RiskFrame, names: tuple[str, ...], sample: NDArray[np.intp]
+) -> tuple[Callable[[RiskFrame], FloatArray], FloatArray]:
+    """The classifier fitted on ``train``'s ``sample``: a function scoring a frame, and
+    its scores on the sample (for the training AUC)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    X = train.matrix(names)
+    X = train.matrix(names)[sample]
     # an input missing for every training customer (a change over a window that begins
     # before the data: the first months of a history) carries nothing, and
     # scikit-learn 1.9 cannot bin a column without a value: it is left out
     keep = ~np.all(np.isnan(X), axis=0)
+    model = HistGradientBoostingClassifier(**_GBM_PARAMS)
+    # the fit on one thread: the threaded sums of gradients depend on the thread count
     with threadpool_limits(limits=1, user_api="openmp"):
-        model = HistGradientBoostingClassifier(**_GBM_PARAMS)
-        model.fit(X[:, keep], _bool(train.inactive).astype(np.int64))
-        return [
-            np.asarray(model.predict_proba(f.matrix(names)[:, keep])[:, 1], dtype=np.float64)
-            for f in (train, *others)
-        ]
+        model.fit(X[:, keep], _bool(train.inactive)[sample].astype(np.int64))
+
+    def predict(frame: RiskFrame, X: FloatArray | None = None) -> FloatArray:
+        X = frame.matrix(names) if X is None else X
+        # each row is scored on its own, so threads give the same figures; they pay off
+        # only on large frames
+        threads = 1 if len(X) < _THREADED_FROM else None
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            return np.asarray(model.predict_proba(X[:, keep])[:, 1], dtype=np.float64)
+
+    return predict, predict(train, X)
+
+
+_THREADED_FROM: Final = 100_000
+"""Below this many customers the classifier predicts on one OpenMP thread."""
 
 
 def _log_value(frame: RiskFrame) -> FloatArray:
@@ -548,23 +616,25 @@ def _linear_inputs(frame: RiskFrame) -> FloatArray:
     return significant(np.column_stack(columns))
 
 
-def _linear(train: RiskFrame, others: tuple[RiskFrame, ...]) -> list[FloatArray]:
-    """A standardised, L2-penalised logistic regression fitted on ``train``: its scores
-    on ``train`` and on each of ``others``."""
+def _linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFrame], FloatArray]:
+    """A standardised, L2-penalised logistic regression fitted on ``train``'s ``sample``:
+    a function scoring a frame."""
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    X = _linear_inputs(train)
+    X = _linear_inputs(train)[sample]
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1000)
     # one BLAS thread: L-BFGS-B's steps over 14 weights cost several times more threaded
     with threadpool_limits(limits=1, user_api="blas"):
-        model.fit((X - mean) / scale, _bool(train.inactive).astype(np.int64))
-    return [
-        np.asarray(model.predict_proba((_linear_inputs(f) - mean) / scale)[:, 1], np.float64)
-        for f in (train, *others)
-    ]
+        model.fit((X - mean) / scale, _bool(train.inactive)[sample].astype(np.int64))
+
+    def predict(frame: RiskFrame) -> FloatArray:
+        inputs = (_linear_inputs(frame) - mean) / scale
+        return np.asarray(model.predict_proba(inputs)[:, 1], np.float64)
+
+    return predict
 
 
 def _platt(score: FloatArray, inactive: BoolArray) -> Callable[[FloatArray], FloatArray]:
