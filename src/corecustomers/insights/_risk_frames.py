@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._frames import Frame, build_frame
-from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.behaviour import BREADTH_COLUMNS, customer_behaviour
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.units import TimeUnit
 
@@ -102,10 +102,9 @@ def active_in(tx: ir.Table, windows: list[tuple[datetime.date, datetime.date]]) 
 
 def _summary_at(tx: ir.Table, cut: datetime.date, time_unit: TimeUnit) -> Summary:
     """The customers at ``cut`` and their BTYD summary, read from the transactions."""
+    # in no order: a later frame finds its customers in it by id (:func:`positions`)
     table = materialize(
-        customer_features(tx, as_of=cut, time_unit=time_unit)
-        .select("customer_id", *BTYD)
-        .order_by("customer_id")
+        customer_features(tx, as_of=cut, time_unit=time_unit).select("customer_id", *BTYD)
     )
     return (
         table.column("customer_id").combine_chunks().cast(pa.string()),
@@ -133,15 +132,21 @@ def risk_frame(
 
     ``before`` is the summary ``window_days`` before ``cut``, for the P(alive) change;
     without it that summary is read from the transactions.
+
+    A ``behaviour`` given with ``n_products`` (the analysis' own) supplies the breadth
+    input; otherwise it is counted with the frame's activity, and the behaviour read here
+    leaves the breadth out (the alert rules that read a frame's behaviour do not use it,
+    and its distinct counts cost as much as the rest of the table).
     """
     notes: list[str] = []
+    breadth = has_product and behaviour is not None and "n_products" in behaviour.column_names
     base: Frame = build_frame(
         tx,
         cut=cut,
         target_end=None,
         window_days=window_days,
         time_unit=time_unit,
-        has_product=has_product,
+        has_product=has_product and not breadth,
         notes=notes,
         new_models=new_models,
         features=features,
@@ -152,7 +157,9 @@ def risk_frame(
         raise UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
     ids = base.customer_id.cast(pa.string())
     if behaviour is None:
-        behaviour = materialize(customer_behaviour(tx, as_of=cut))
+        sources = {source for source, _ in BREADTH_COLUMNS}
+        narrow = tx.select(*[name for name in tx.columns if name not in sources])
+        behaviour = materialize(customer_behaviour(narrow, as_of=cut))
     where = positions(ids, behaviour.column("customer_id").cast(pa.string()))
 
     def beh(name: str) -> FloatArray:
@@ -177,6 +184,8 @@ def risk_frame(
             b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
         )
     inputs["spend_trend"] = beh("spend_trend")
+    if breadth:  # as the activity counts them: 0 for a customer without products
+        inputs["n_products"] = np.nan_to_num(beh("n_products"))
     # P(alive) one window earlier: the same model on each customer's summary then
     if before is None:
         before = _summary_at(tx, cut - datetime.timedelta(days=window_days), time_unit)
