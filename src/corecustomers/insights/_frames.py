@@ -169,13 +169,12 @@ def build_frame(
     activity = _activity(
         tx, cut=cut, target_end=target_end, window_days=window_days, has_product=has_product
     )
+    given = features is not None
     if features is None:
-        expr = customer_features(tx, as_of=cut, time_unit=time_unit)
-        joined = expr.left_join(activity, "customer_id")
-        extra = [name for name in activity.columns if name != "customer_id"]
-        table = materialize(joined.select(*expr.columns, *extra).order_by("customer_id"))
-    else:
-        table = _with_activity(features, materialize(activity))
+        # two queries, joined and sorted here: the engine's join and sort of a million
+        # customers by id cost more than the aggregations themselves
+        features = materialize(customer_features(tx, as_of=cut, time_unit=time_unit))
+    table = _with_activity(features, materialize(activity))
 
     def col(name: str) -> FloatArray:
         values = table.column(name).to_numpy(zero_copy_only=False)
@@ -211,7 +210,7 @@ def build_frame(
         historic_spend=behaviour["total_spend"],
         target=None if target_end is None else col("target"),
         btyd=_fitted_at(fitted, table, notes)
-        if features is not None
+        if given
         else _fit_btyd(
             behaviour,
             time_unit=time_unit,
