@@ -27,12 +27,16 @@ month.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import hyperu
 
 from corecustomers.models._base import FloatArray, columns
+from corecustomers.models._transactions import TRANSACTION_COLUMNS
+from corecustomers.models._transactions import TransactionModel as _FittedTransactionModel
 from corecustomers.units import DAYS_IN_MEAN_MONTH, DAYS_IN_MEAN_YEAR, DAYS_PER_UNIT, TimeUnit
 
 __all__ = [
@@ -92,6 +96,41 @@ def _spend(spend_model: SpendModel | float | Any, X: Any, n: int) -> FloatArray:
     if not np.all(np.isfinite(spend)):
         raise ValueError("expected spend is not finite for some customers")
     return spend
+
+
+def _distinct_histories(
+    transaction_model: TransactionModel, X: Any
+) -> tuple[dict[str, FloatArray], NDArray[np.intp]] | None:
+    """The distinct histories ``(frequency, recency, T)`` of ``X`` and each row's index
+    among them.
+
+    Many customers share a history (whole days, few purchases). The BG/NBD family and
+    the Pareto/NBD predict row by row from these three columns only, so their predictions
+    are computed once per distinct history and each customer's is taken from it: the same
+    numbers. None for other models, for ``X`` that is not a mapping of such columns (or
+    has weights, or values the model would refuse), and when fewer than a fifth of the
+    rows repeat another.
+    """
+    if not isinstance(transaction_model, _FittedTransactionModel):
+        return None
+    if not isinstance(X, Mapping) or "weights" in X:
+        return None
+    if any(name not in X for name in TRANSACTION_COLUMNS):
+        return None
+    cols = [np.asarray(X[name], dtype=np.float64) for name in TRANSACTION_COLUMNS]
+    n = cols[0].shape[0] if cols[0].ndim == 1 else 0
+    if n < 1000 or any(c.shape != (n,) for c in cols):
+        return None
+    stacked = np.stack(cols, axis=1)
+    if not np.all(np.isfinite(stacked)):
+        return None  # the model names the offending row
+    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    if len(distinct) > 0.8 * n:
+        return None
+    rows = {
+        name: np.ascontiguousarray(distinct[:, j]) for j, name in enumerate(TRANSACTION_COLUMNS)
+    }
+    return rows, np.asarray(inverse, dtype=np.intp).reshape(-1)
 
 
 def _n_rows(transaction_model: TransactionModel, X: Any) -> int:
@@ -260,15 +299,19 @@ def customer_lifetime_value(
     if discounting == "discrete":
         if not math.isfinite(horizon) or horizon < 0 or horizon != round(horizon):
             raise ValueError("discrete discounting needs a whole, finite horizon in months")
-        previous = np.asarray(transaction_model.expected_purchases(X, 0.0), dtype=np.float64)
-        n = previous.shape[0]
-        spend = _spend(spend_model, X, n)
-        value = np.zeros(n)
+        distinct = _distinct_histories(transaction_model, X)
+        rows = X if distinct is None else distinct[0]
+        previous = np.asarray(transaction_model.expected_purchases(rows, 0.0), dtype=np.float64)
+        value = np.zeros(previous.shape[0])
         for i in range(1, int(horizon) + 1):
-            current = np.asarray(transaction_model.expected_purchases(X, i * f), dtype=np.float64)
+            current = np.asarray(
+                transaction_model.expected_purchases(rows, i * f), dtype=np.float64
+            )
             value += (current - previous) / (1.0 + discount_rate) ** i
             previous = current
-        return margin * spend * value
+        if distinct is not None:
+            value = value[distinct[1]]
+        return margin * _spend(spend_model, X, value.shape[0]) * value
     if discounting == "continuous":
         if horizon < 0:
             raise ValueError("horizon must be non-negative")
