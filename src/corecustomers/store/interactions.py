@@ -65,6 +65,7 @@ __all__ = [
     "contact_recency",
     "contacted_since",
     "interactions_path",
+    "read_export",
     "read_interactions",
     "write_interactions",
 ]
@@ -170,18 +171,49 @@ def read_interactions(
     InputError
         The file is not an interactions export of this contract (another version).
     """
-    path = interactions_path(location)
+    return read_export(
+        interactions_path(location),
+        INTERACTIONS_SCHEMA,
+        CONTRACT,
+        what="an interactions export",
+        written="after the next interaction",
+        con=con,
+    )
+
+
+def read_export(
+    path: Path | None,
+    schema: pa.Schema,
+    contract: str,
+    *,
+    what: str,
+    written: str,
+    con: BaseBackend | None = None,
+) -> ir.Table:
+    """The service's export at ``path`` (``schema``, ``contract``) as an Ibis table.
+
+    The one reader of the exports the service writes for the engine (the interactions,
+    the survey scores): read with ``con`` (default: an in-memory DuckDB); without a file
+    (or without a folder: ``path`` is ``None``), an empty table with ``schema``'s columns.
+
+    Raises
+    ------
+    InputError
+        The file's metadata names another contract; the message says the file is not
+        ``what`` and that the service writes it again ``written``.
+    """
     if path is None or not path.is_file():
-        empty = INTERACTIONS_SCHEMA.empty_table()
+        empty = schema.empty_table()
         if con is None:
             return ibis.memtable(empty)
-        return con.create_table("interactions_none_yet", empty, temp=True, overwrite=True)
+        name = f"{contract.split('/')[0].rsplit('.', 1)[-1]}_none_yet"
+        return con.create_table(name, empty, temp=True, overwrite=True)
     metadata = pq.read_schema(path).metadata or {}
     found = metadata.get(b"corecustomers.contract", b"").decode()
-    if found != CONTRACT:
+    if found != contract:
         raise InputError(
-            f"{path} is not an interactions export of {CONTRACT} (found {found or 'none'}); "
-            "let the service write it again (it does after the next interaction)"
+            f"{path} is not {what} of {contract} (found {found or 'none'}); "
+            f"let the service write it again (it does {written})"
         )
     backend = con if con is not None else ibis.duckdb.connect()
     return backend.read_parquet(path)

@@ -39,12 +39,10 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from corecustomers.data.window import rows_up_to
-from corecustomers.errors import InputError
-from corecustomers.store.interactions import interactions_path
+from corecustomers.store.interactions import interactions_path, read_export
 
 __all__ = [
     "CONTRACT",
@@ -95,21 +93,14 @@ def read_survey_scores(
     InputError
         The file is not a survey scores export of this contract (another version).
     """
-    path = scores_path(location)
-    if path is None or not path.is_file():
-        empty = SCORES_SCHEMA.empty_table()
-        if con is None:
-            return ibis.memtable(empty)
-        return con.create_table("survey_scores_none_yet", empty, temp=True, overwrite=True)
-    metadata = pq.read_schema(path).metadata or {}
-    found = metadata.get(b"corecustomers.contract", b"").decode()
-    if found != CONTRACT:
-        raise InputError(
-            f"{path} is not a survey scores export of {CONTRACT} (found {found or 'none'}); "
-            "let the service write it again (it does after the next answer)"
-        )
-    backend = con if con is not None else ibis.duckdb.connect()
-    return backend.read_parquet(path)
+    return read_export(
+        scores_path(location),
+        SCORES_SCHEMA,
+        CONTRACT,
+        what="a survey scores export",
+        written="after the next answer",
+        con=con,
+    )
 
 
 def latest_scores(scores: ir.Table, *, as_of: dt.date) -> ir.Table:
