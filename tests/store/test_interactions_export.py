@@ -44,7 +44,9 @@ def _rows() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=INTERACTIONS_SCHEMA)
 
 
-def test_written_atomically_with_the_contract_and_read_back_through_ibis(tmp_path: Path) -> None:
+def test_written_with_the_contract_no_temporary_file_left_and_read_back_through_ibis(
+    tmp_path: Path,
+) -> None:
     path = write_interactions(_rows(), tmp_path, exported_at=D(2026, 4, 1, tzinfo=dt.UTC))
     assert path == interactions_path(tmp_path)
     assert [p.name for p in path.parent.iterdir()] == ["interactions.parquet"]  # no temp left
