@@ -2,10 +2,12 @@
 
 Examples::
 
-    python -m benchmarks                    # 10M rows, 1M customers (about 15 minutes)
+    python -m benchmarks                    # 10M rows, 1M customers (hours: with the cluster)
+    python -m benchmarks --skip cluster     # all but the Spark cluster's scaling table
     python -m benchmarks --quick            # 1M rows, 100k customers
     python -m benchmarks --only features    # one group (see benchmarks/suite.py)
     python -m benchmarks --only history --history-baseline 0e4ed99   # history before/after
+    python -m benchmarks --only cluster --cluster-customers 100000   # one line of the table
     python -m benchmarks --huge             # 100M rows to Parquet, then the features
 """
 
@@ -48,6 +50,22 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         help=f"run only these groups: {', '.join(GROUPS)} (repeatable)",
     )
     parser.add_argument(
+        "--skip",
+        action="append",
+        choices=GROUPS,
+        default=[],
+        metavar="NAME",
+        help="leave out these groups (repeatable), e.g. --skip cluster",
+    )
+    parser.add_argument(
+        "--cluster-customers",
+        type=_count,
+        action="append",
+        metavar="N",
+        help="cluster group: customers of one line of the scaling table (repeatable; "
+        "default a tenth of --customers and all of them)",
+    )
+    parser.add_argument(
         "--cap",
         type=float,
         default=1200.0,
@@ -74,6 +92,7 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         groups = ("huge",)
     else:
         groups = tuple(g for g in GROUPS if g != "huge")
+    groups = tuple(g for g in groups if g not in args.skip)
     options = Options(
         customers=customers,
         groups=groups,
@@ -81,6 +100,7 @@ def parse(argv: list[str]) -> tuple[Options, Path]:
         cap=args.cap,
         history_baseline=args.history_baseline,
         history_after=args.history_after,
+        cluster_customers=tuple(args.cluster_customers or ()),
     )
     return options, args.out
 
@@ -111,6 +131,8 @@ def table(report: Report) -> str:
         speed = f"{c.speedup:8.2f}x" if c.speedup is not None else f"{'-':>9}"
         met = {True: "yes", False: "NO", None: "-"}[c.met]
         lines.append(f"{c.name[:66]:66} {speed} {c.target_text:>28} {met:>4}")
+    for extra in report.tables:
+        lines += ["", extra]
     return "\n".join(lines)
 
 

@@ -1,94 +1,113 @@
 """The scaling table: ``analyze`` on DuckDB and on a local Spark standalone cluster.
 
-``python -m benchmarks.cluster`` generates the transactions for 100k and 1M customers
-(about 1M and 10M rows, :func:`corecustomers.data.simulator.write_transactions`, reused
-when present), starts a master and two workers (one core and 1 GB each) on localhost
-(:mod:`benchmarks.spark_cluster`) and times the whole command
-``corecustomers analyze FILE --out DIR --engine duckdb|spark`` from the outside, DuckDB and
-the cluster in turn, printing a Markdown table with the ratio of each to DuckDB.
+The ``cluster`` group of ``python -m benchmarks`` (:func:`run_cluster`; in the full run,
+``--skip cluster`` leaves it out). For each size (``--cluster-customers``, repeatable;
+by default a tenth of ``--customers`` and all of them, i.e. about 1M and 10M rows in the
+full run) it uses the suite's transactions file (generated when missing), starts a master
+and two workers (one core and 1 GB each) on localhost (:mod:`benchmarks.spark_cluster`)
+and times the whole command ``corecustomers analyze FILE --out DIR --engine duckdb|spark``
+from the outside, DuckDB and the cluster in turn, each in a fresh workspace; the report
+gets a Markdown table with the ratio of each to DuckDB.
 
 Examples::
 
-    python -m benchmarks.cluster                       # 100k and 1M customers
-    python -m benchmarks.cluster --customers 100000    # one size only
+    python -m benchmarks --only cluster                              # 100k and 1M customers
+    python -m benchmarks --only cluster --cluster-customers 100000   # one size only
+    python -m benchmarks.cluster --customers 100000                  # the same (older name)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.runner import DATA, Measurement, log, project_task, run, run_command
-from benchmarks.spark_cluster import standalone
-
-
-def _dataset(customers: int, seed: int) -> tuple[Path, int]:
-    path = DATA / f"tx_{customers}c_seed{seed}.parquet"
-    meta = path.with_suffix(".json")
-    if not (path.exists() and meta.exists()):
-        DATA.mkdir(parents=True, exist_ok=True)
-        m = run(
-            f"generate.{customers}",
-            project_task("generate", path=str(path), customers=customers, seed=seed),
-            repeat=False,
-        )
-        if not m.ok:
-            raise SystemExit(f"could not generate the data: {m.error}")
-        meta.write_text(json.dumps({"rows": m.details["rows"], "customers": customers}))
-    return path, int(json.loads(meta.read_text())["rows"])
+from benchmarks.runner import DATA, Measurement, log
+from benchmarks.spark_cluster import ClusterError, standalone
+from benchmarks.suite import Report, analyze_command, dataset
 
 
 def _analyze(name: str, path: Path, engine: str, timeout: float) -> Measurement:
-    cli = Path(sys.executable).parent / "corecustomers"
-    out = DATA / f"cluster-{name}"
-    return run_command(
-        name,
-        [str(cli), "analyze", str(path), "--out", str(out), "--engine", engine, "--quiet"],
-        timeout=timeout,
-    )
+    with tempfile.TemporaryDirectory(prefix="analyze-ws-", dir=DATA) as workspace:
+        return analyze_command(
+            name, path, DATA / f"cluster-{name}", workspace, timeout, engine=engine
+        )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cluster",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="Example: python -m benchmarks.cluster --customers 100000",
-    )
-    parser.add_argument("--customers", type=int, action="append", help="repeatable")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
-    args = parser.parse_args(argv)
-    sizes = args.customers or [100_000, 1_000_000]
-    data = {n: _dataset(n, args.seed) for n in sizes}
+def run_cluster(report: Report, sizes: Sequence[int]) -> None:
+    """Measure ``analyze`` on DuckDB and on the cluster for each number of customers."""
+    timeout = report.options.timeout
+    data: dict[int, tuple[Path, int]] = {}
+    for n in sizes:
+        path = dataset(report, n, f"cluster.generate.{n}", measure=False)
+        if path is None:
+            report.notes.append(f"cluster: no data set for {n:,} customers")
+            return
+        data[n] = (path, int(report.checks[f"cluster.generate.{n}.rows"]))
     rows: list[tuple[int, int, Measurement, Measurement]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="cc-cluster-") as scratch,
-        standalone(Path(scratch), workers=2, cores=1, memory="1g") as master,
-    ):
-        log(f"cluster up: {master}")
-        os.environ["SPARK_MASTER"] = master  # inherited by the analyze commands
-        for n, (path, count) in data.items():
-            duck = _analyze(f"analyze.duckdb.{n}", path, "duckdb", args.timeout)
-            spark = _analyze(f"analyze.cluster.{n}", path, "spark", args.timeout)
-            rows.append((n, count, duck, spark))
-    print(f"load average at the end: {os.getloadavg()}")
-    print(
-        "| rows | customers | DuckDB s | cluster s | cluster / DuckDB | peak MB (DuckDB, driver) |"
-    )
-    print("|---:|---:|---:|---:|---:|---|")
+    previous = os.environ.get("SPARK_MASTER")
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="cc-cluster-") as scratch,
+            standalone(Path(scratch), workers=2, cores=1, memory="1g") as master,
+        ):
+            log(f"cluster up: {master}")
+            os.environ["SPARK_MASTER"] = master  # inherited by the analyze commands
+            for n, (path, count) in data.items():
+                duck = report.add(_analyze(f"analyze.duckdb.{n}", path, "duckdb", timeout))
+                spark = report.add(_analyze(f"analyze.cluster.{n}", path, "spark", timeout))
+                duck.details.update(rows=count, customers=n)
+                spark.details.update(rows=count, customers=n)
+                rows.append((n, count, duck, spark))
+    except ClusterError as exc:
+        report.notes.append(f"cluster: not measured, {exc}")
+        return
+    finally:
+        if previous is None:
+            os.environ.pop("SPARK_MASTER", None)
+        else:
+            os.environ["SPARK_MASTER"] = previous
+    report.tables.append(scaling_table(rows, os.getloadavg()))
+
+
+def scaling_table(
+    rows: Sequence[tuple[int, int, Measurement, Measurement]], load: tuple[float, ...]
+) -> str:
+    """The Markdown scaling table of ``benchmarks/README.md``, with the load at the end."""
+    lines = [
+        "| rows | customers | DuckDB s | cluster s | cluster / DuckDB | peak MB (DuckDB, driver) |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for n, count, duck, spark in rows:
         ratio = f"{spark.seconds / duck.seconds:.1f}×" if duck.seconds and spark.seconds else "–"
-        print(
+        lines.append(
             f"| {count:,} | {n:,} | {duck.seconds or float('nan'):.1f} | "
             f"{spark.seconds or float('nan'):.1f} | {ratio} | "
             f"{duck.peak_mb or 0:.0f}, {spark.peak_mb or 0:.0f} |"
         )
-    return 0
+    lines.append(f"(load average at the end: {', '.join(f'{x:.2f}' for x in load)})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.cluster``: ``python -m benchmarks --only cluster``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cluster",
+        description="The same as `python -m benchmarks --only cluster`.",
+        epilog="Example: python -m benchmarks.cluster --customers 100000",
+    )
+    parser.add_argument("--customers", type=int, action="append", help="repeatable")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from benchmarks.__main__ import main as bench
+
+    sizes = [arg for n in args.customers or [] for arg in ("--cluster-customers", str(n))]
+    out = ["--out", str(DATA / "results-cluster.json")]
+    return bench(["--only", "cluster", "--seed", str(args.seed), *sizes, *out])
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
