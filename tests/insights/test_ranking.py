@@ -426,3 +426,40 @@ def test_time_shifted_fits_start_from_the_fit_a_window_later(cdnow: Any) -> None
         assert start_earlier[name] / START_RANGE <= value * (1 + 1e-9)
         assert value <= start_earlier[name] * START_RANGE * (1 + 1e-9)
     assert any("edge of the range searched" in w for w in scores.details["warnings"])
+
+
+def test_the_analysis_behaviour_gives_the_same_breadth_as_counting_it() -> None:
+    """Issue 8: a frame given the analysis' behaviour table reads ``n_products`` from it
+    instead of counting the products again, with the same values (0 for a customer whose
+    purchases name no product, or who only returned one)."""
+    import ibis
+
+    from corecustomers.insights._frames import bgnbd, build_frame
+    from corecustomers.insights.behaviour import customer_behaviour
+
+    day = datetime.datetime(2024, 1, 1)
+    tx = ibis.memtable(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c", "d", "d"],
+            "timestamp": [day + datetime.timedelta(days=d) for d in (0, 3, 9, 1, 40, 2, 5, 6)],
+            "amount": [10.0, 5.0, 7.0, 4.0, 8.0, 3.0, 6.0, -6.0],
+            "product": ["x", "y", "x", None, None, "z", "w", "v"],
+        }
+    )
+    cut = datetime.date(2024, 2, 29)
+    frames = [
+        build_frame(
+            tx,
+            cut=cut,
+            target_end=None,
+            window_days=30,
+            time_unit="week",
+            has_product=True,
+            notes=[],
+            new_models=bgnbd,
+            breadth=breadth,
+        )
+        for breadth in (None, customer_behaviour(tx, as_of=cut).to_pyarrow())
+    ]
+    counted, given = (f.behaviour["n_products"] for f in frames)
+    assert counted.tolist() == given.tolist() == [2.0, 0.0, 1.0, 1.0]

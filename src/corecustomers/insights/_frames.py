@@ -101,10 +101,11 @@ def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: 
     # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
     # last bits between two runs on the same data; six significant digits keep such
     # noise from moving a value across a histogram bin edge and flipping a split.
-    X_train = _significant(train.inputs(names, window))
+    X_train = train.inputs(names, window)
     if train.n > TRAINING_SAMPLE:
         rows = np.sort(np.random.default_rng(0).choice(train.n, TRAINING_SAMPLE, replace=False))
         X_train, y = X_train[rows], y[rows]
+    X_train = _significant(X_train)  # element by element: the same after the sample
     X_apply = _significant(apply.inputs(names, window))
     # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
     # their start-up and spinning cost far more than the work.
@@ -156,6 +157,7 @@ def build_frame(
     features: pa.Table | None = None,
     fitted: FittedValue | None = None,
     start: FittedValue | None = None,
+    breadth: pa.Table | None = None,
 ) -> Frame:
     """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``.
 
@@ -164,10 +166,18 @@ def build_frame(
     fitting them again; otherwise the features are computed here and the models made by
     ``new_models`` are fitted, starting from ``start``'s parameters when it is given and
     of the same kind (the fit at a neighbouring cut: see ``TransactionModel.fit``).
+    ``breadth`` (a table with ``customer_id`` and ``n_products`` at ``cut``: the analysis'
+    behaviour there) gives the distinct products instead of counting them again.
     """
     unit = days_per(time_unit)
+    if breadth is not None and "n_products" not in breadth.column_names:
+        breadth = None
     activity = _activity(
-        tx, cut=cut, target_end=target_end, window_days=window_days, has_product=has_product
+        tx,
+        cut=cut,
+        target_end=target_end,
+        window_days=window_days,
+        has_product=has_product and breadth is None,
     )
     given = features is not None
     if features is None:
@@ -203,7 +213,9 @@ def build_frame(
         "periods_recent": col("periods_recent"),
     }
     if has_product:
-        behaviour["n_products"] = col("n_products")
+        behaviour["n_products"] = (
+            col("n_products") if breadth is None else _products(table, breadth)
+        )
     return Frame(
         customer_id=table.column("customer_id").combine_chunks(),
         behaviour=behaviour,
@@ -233,6 +245,16 @@ def _with_activity(features: pa.Table, activity: pa.Table) -> pa.Table:
         if name != "customer_id":
             table = table.append_column(name, activity.column(name).take(index))
     return table
+
+
+def _products(table: pa.Table, breadth: pa.Table) -> FloatArray:
+    """``breadth``'s ``n_products`` of ``table``'s customers (0 when absent, as counted)."""
+    at = pc.index_in(
+        table.column("customer_id").cast(pa.string()),
+        value_set=breadth.column("customer_id").cast(pa.string()),
+    )
+    values = breadth.column("n_products").cast(pa.float64()).take(at)
+    return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
 
 
 def _fitted_at(fitted: FittedValue | None, table: pa.Table, notes: list[str]) -> FittedValue | None:

@@ -139,19 +139,19 @@ def risk_frame(
     and its distinct counts cost as much as the rest of the table).
     """
     notes: list[str] = []
-    breadth = has_product and behaviour is not None and "n_products" in behaviour.column_names
     base: Frame = build_frame(
         tx,
         cut=cut,
         target_end=None,
         window_days=window_days,
         time_unit=time_unit,
-        has_product=has_product and not breadth,
+        has_product=has_product,
         notes=notes,
         new_models=new_models,
         features=features,
         fitted=fitted,
         start=start,
+        breadth=behaviour,
     )
     if base.btyd is None:
         raise UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
@@ -184,8 +184,6 @@ def risk_frame(
             b["spend_previous"] > 0, b["spend_recent"] / b["spend_previous"], np.nan
         )
     inputs["spend_trend"] = beh("spend_trend")
-    if breadth:  # as the activity counts them: 0 for a customer without products
-        inputs["n_products"] = np.nan_to_num(beh("n_products"))
     # P(alive) one window earlier: the same model on each customer's summary then
     if before is None:
         before = _summary_at(tx, cut - datetime.timedelta(days=window_days), time_unit)

@@ -434,6 +434,7 @@ def rank_customers(
     time_unit: TimeUnit = "week",
     holdout_end: datetime.date | None = None,
     top_share: float = TOP_SHARE,
+    behaviour: pa.Table | None = None,
 ) -> CoreScores:
     """The core ranking of an analysis, from the features and models it already has.
 
@@ -449,6 +450,10 @@ def rank_customers(
     result's ``capture`` reports, as :func:`capture_comparison` does, the share of the
     holdout revenue the top ``top_share`` of each ranking brought: the very ranking the
     analysis uses, so the figures describe its ``core_score``.
+
+    ``behaviour`` (the analysis' :func:`~corecustomers.insights.behaviour.customer_behaviour`
+    at ``cut``, materialised) gives the customers' distinct products there instead of
+    counting them again.
 
     Raises
     ------
@@ -474,6 +479,7 @@ def rank_customers(
         new_models=fitted.new_models if fitted is not None else bgnbd,
         features=features,
         fitted=fitted,
+        breadth=behaviour,
     )
     details = {
         "as_of": cut.isoformat(),
@@ -531,6 +537,7 @@ def _score(
     new_models: ModelFactory = bgnbd,
     features: pa.Table | None = None,
     fitted: FittedValue | None = None,
+    breadth: pa.Table | None = None,
 ) -> _Scored:
     """Frame at ``cut``, the BTYD and combined rankings, and the choice between them.
 
@@ -558,7 +565,7 @@ def _score(
             **given,
         )
 
-    frame = frame_at(cut, target_end, features=features, fitted=fitted)
+    frame = frame_at(cut, target_end, features=features, fitted=fitted, breadth=breadth)
     details: dict[str, Any] = {"training_window_days": window, "validation": None}
     if frame.btyd is None:
         details["warnings"] = notes

@@ -555,7 +555,7 @@ def _classify(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    X = train.matrix(names)[sample]
+    X = significant(np.column_stack([train.inputs[name][sample] for name in names]))
     # an input missing for every training customer (a change over a window that begins
     # before the data: the first months of a history) carries nothing, and
     # scikit-learn 1.9 cannot bin a column without a value: it is left out
