@@ -5,6 +5,12 @@ snapshot that lets tiers be compared over time.
 Every step is optional in the sense that a missing input (no product column, no
 ``referred_by``, no fitted model) leaves its columns out or falls back, and says so in the
 summary; a customer always gets a tier, a reason and an action.
+
+After the behaviour, the steps that fit models (the core ranking, the churn risk) run on
+the calling thread while the others (purchase mix, referrals, earliest adopters, the
+tiers once the ranking is done, recommendations) run beside them on a second thread
+(:mod:`corecustomers.service.concurrency`); their results are assembled in the order the
+steps had when they ran one after another.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +43,14 @@ from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mi
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
-from corecustomers.insights.ranking import rank_customers
+from corecustomers.insights.ranking import CoreScores, rank_customers
 from corecustomers.insights.recommend import evaluate_recommendations, recommend
 from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import assign_tiers
+from corecustomers.service.concurrency import Background, Timings, shared_engine
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
 
@@ -137,6 +145,88 @@ def _align(
     return out
 
 
+RANKING_STEP = "Core ranking (BTYD and gradient boosting)"
+RISK_STEP = "Churn risk (time-shifted, calibrated)"
+TIERS_STEP = "Tiers with reasons"
+MIX_STEP = "Purchase mix: top products, categories and channels"
+REFERRALS_STEP = "Influence: referrals"
+ADOPTERS_STEP = "Earliest adopters"
+RECOMMENDATIONS_STEP = "Recommendations"
+
+
+@dataclass
+class _SideResults:
+    """What the query-only steps computed (None: the step did not run)."""
+
+    mix: pa.Table | None = None
+    referrals: pa.Table | None = None
+    adopters: pa.Table | None = None
+    recommendations: pa.Table | None = None
+    evaluation: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _SideSteps:
+    """The steps that only query the transactions (no model fit), run beside the core
+    ranking and the churn risk; which of them run depends on the mapped columns."""
+
+    transactions: ir.Table
+    end: _dt.date
+    as_of: _dt.date
+    calibration_end: _dt.date | None
+    mix: bool
+    referrals: bool
+    adopters: bool
+    recommendations: bool
+    evaluate: bool
+
+    def steps(self) -> list[str]:
+        """The side steps that run, in the order of the analysis."""
+        chosen = (
+            (self.mix, MIX_STEP),
+            (self.referrals, REFERRALS_STEP),
+            (self.adopters, ADOPTERS_STEP),
+            (self.recommendations, RECOMMENDATIONS_STEP),
+        )
+        return [name for run, name in chosen if run]
+
+    def order(self) -> list[str]:
+        """Every step of the block, in the order they are listed (the analysis' order)."""
+        side = self.steps()
+        before = [s for s in side if s != RECOMMENDATIONS_STEP]
+        return [*before, RANKING_STEP, TIERS_STEP, RISK_STEP, *[s for s in side if s not in before]]
+
+    def description(self, parallel: bool) -> str:
+        """The block's line in the progress (its steps' own times follow as notes)."""
+        others = len(self.steps()) + 1  # and the tiers
+        if parallel:
+            return f"Core ranking and churn risk, {others} steps beside them"
+        return f"Core ranking, churn risk and {others} more steps"
+
+    def run(self, timings: Timings) -> _SideResults:
+        """Run the side steps, each timed in ``timings``."""
+        tx, end = self.transactions, self.end
+        out = _SideResults()
+        if self.mix:
+            with timings.step(MIX_STEP):
+                out.mix = mix_table(tx, as_of=end)
+        if self.referrals:
+            with timings.step(REFERRALS_STEP):
+                out.referrals = materialize(referrals(tx, as_of=end))
+        if self.adopters:
+            with timings.step(ADOPTERS_STEP):
+                out.adopters = materialize(early_adopters(tx, as_of=end))
+        if self.recommendations:
+            with timings.step(RECOMMENDATIONS_STEP):
+                out.recommendations = recommend(tx, as_of=end, k=5)
+                if self.evaluate:
+                    split = self.calibration_end or (
+                        self.as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS)
+                    )
+                    out.evaluation = evaluate_recommendations(tx, split_date=split, end=self.as_of)
+        return out
+
+
 def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
     return policy_from_config(dict(settings.tiers) or None, columns=columns)
 
@@ -181,31 +271,19 @@ def identify_core(
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = materialize(customer_behaviour(tx, as_of=end))
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
-    if options.mix and any(source in mapped for source, _ in MIX_COLUMNS):
-        with progress.step("Purchase mix: top products, categories and channels"):
-            customers = _align(customers, mix_table(tx, as_of=end))
-    customers = _align(customers, potential_value(customers))
-    if "referred_by" in mapped:
-        with progress.step("Influence: referrals"):
-            refs = materialize(referrals(tx, as_of=end))
-            customers = _align(customers, influence(customers, refs))
-    if "product" in mapped:
-        with progress.step("Earliest adopters"):
-            adopters = materialize(early_adopters(tx, as_of=end))
-            customers = _align(customers, adopters, fill=True)
-    with progress.step("Core ranking (BTYD and gradient boosting)"):
-        scores = rank_customers(
-            tx,
-            features=features,
-            fitted=fitted,
-            cut=end,
-            time_unit=settings.time_unit,
-            holdout_end=as_of if calibration_end is not None and options.evaluate else None,
-        )
-        customers = _align(customers, scores.table.select(["customer_id", "core_score"]))
-        summary.core_score = scores.to_dict()
-        summary.capture = scores.capture
-    policy = _policy(settings, customers.column_names)
+    side = _SideSteps(
+        tx,
+        end=end,
+        as_of=as_of,
+        calibration_end=calibration_end,
+        mix=options.mix and any(source in mapped for source, _ in MIX_COLUMNS),
+        referrals="referred_by" in mapped,
+        adopters="product" in mapped,
+        recommendations="product" in mapped and options.recommendations,
+        evaluate=options.evaluate,
+    )
+    alerting = _alert_settings(settings)
+    # the workspace is read here, on the calling thread, before the steps side by side
     previous: pa.Table | None = None
     overrides: list[dict[str, Any]] = []
     if workspace is not None:
@@ -218,32 +296,76 @@ def identify_core(
             for o in workspace.overrides(active_on=end, source_name=name)
         ]
         summary.history = _history_note(workspace, name, before)
-    with progress.step("Tiers with reasons"):
-        customers = assign_tiers(
-            customers,
-            policy,
-            previous=previous,
-            overrides=overrides,
-            as_of=end,
-            currency=settings.currency,
-            lang=settings.lang,
-            horizon_months=settings.horizon_months,
-        )
+    ranked: Future[CoreScores] = Future()
+    timings = Timings()
+    behaved = customers
+
+    def beside() -> tuple[_SideResults, pa.Table, TierPolicy]:
+        """The query-only steps, then the tiers once the ranking is done."""
+        done = side.run(timings)
+        ranking = ranked.result()  # the ranking runs on the calling thread
+        with timings.step(TIERS_STEP):
+            tiered = _align(behaved, done.mix) if done.mix is not None else behaved
+            tiered = _align(tiered, potential_value(tiered))
+            if done.referrals is not None:
+                tiered = _align(tiered, influence(tiered, done.referrals))
+            if done.adopters is not None:
+                tiered = _align(tiered, done.adopters, fill=True)
+            tiered = _align(tiered, ranking.table.select(["customer_id", "core_score"]))
+            policy = _policy(settings, tiered.column_names)
+            tiered = assign_tiers(
+                tiered,
+                policy,
+                previous=previous,
+                overrides=overrides,
+                as_of=end,
+                currency=settings.currency,
+                lang=settings.lang,
+                horizon_months=settings.horizon_months,
+            )
+        return done, tiered, policy
+
+    # the model fits on this thread, the other steps beside them (see
+    # corecustomers.service.concurrency): results as in sequence, steps listed below
+    with (
+        shared_engine(tx) as parallel,
+        progress.step(side.description(parallel)),
+        Background(beside, parallel=parallel) as background,
+    ):
+        with timings.step(RANKING_STEP):
+            try:
+                scores = rank_customers(
+                    tx,
+                    features=features,
+                    fitted=fitted,
+                    cut=end,
+                    time_unit=settings.time_unit,
+                    holdout_end=as_of if calibration_end is not None and options.evaluate else None,
+                )
+            except BaseException as exc:
+                ranked.set_exception(exc)  # the tiers beside wait for it
+                raise
+            ranked.set_result(scores)
+        with timings.step(RISK_STEP):
+            risk = churn_risk(
+                tx,
+                features=features,
+                fitted=fitted,
+                behaviour=behaviour,
+                cut=end,
+                window_days=alerting.risk_window_days,
+                time_unit=settings.time_unit,
+                score=alerting.risk_score,
+                alertable=alertable(alerting),
+            )
+            choice = choose_alerting(risk, alerting)
+        done, customers, policy = background.result()
+    for description in side.order():
+        if description in timings.seconds:
+            progress.note(f"{description}: {timings.seconds[description]:.1f} s")
+    summary.core_score = scores.to_dict()
+    summary.capture = scores.capture
     core_tiers = list(policy.codes[:-1])
-    alerting = _alert_settings(settings)
-    with progress.step("Churn risk (time-shifted, calibrated)"):
-        risk = churn_risk(
-            tx,
-            features=features,
-            fitted=fitted,
-            behaviour=behaviour,
-            cut=end,
-            window_days=alerting.risk_window_days,
-            time_unit=settings.time_unit,
-            score=alerting.risk_score,
-            alertable=alertable(alerting),
-        )
-        choice = choose_alerting(risk, alerting)
     with progress.step("Early warnings"):
         risk_values = _risk_for(customers, risk)
         warned = early_warnings(
@@ -273,13 +395,9 @@ def identify_core(
                 core_tiers=core_tiers,
             )
             rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
-    if "product" in mapped and options.recommendations:
-        with progress.step("Recommendations"):
-            recs = recommend(tx, as_of=end, k=5)
-            customers = _align(customers, recs)
-            if options.evaluate:
-                split = calibration_end or (as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS))
-                summary.recommendations = evaluate_recommendations(tx, split_date=split, end=as_of)
+    if done.recommendations is not None:
+        customers = _align(customers, done.recommendations)
+        summary.recommendations = done.evaluation
     playbook = playbook_from_config(dict(settings.playbook) or None, policy=policy)
     customers = next_best_actions(customers, playbook, as_of=end, lang=settings.lang)
     _summarise(customers, summary, policy, core_tiers, previous, calibration_end, end)

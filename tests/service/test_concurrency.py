@@ -1,0 +1,189 @@
+"""Steps side by side: the shared DuckDB connection behind a lock, the background thread,
+and an analysis whose results are the same as with the steps one after another."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import corecustomers.service.core as core
+from corecustomers.config import Settings
+from corecustomers.data.demo import write_demo_csv
+from corecustomers.service import analyze
+from corecustomers.service.concurrency import Background, Timings, shared_engine
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def cached() -> ir.Table:
+    con = ibis.duckdb.connect()
+    rows = pa.table({"k": [i % 7 for i in range(20_000)], "v": [float(i) for i in range(20_000)]})
+    # like prepare(keep_rows=True): the rows in a temporary table of the connection
+    return con.create_table("rows", rows).cache()
+
+
+def test_shared_engine_runs_queries_from_two_threads_one_at_a_time(cached: ir.Table) -> None:
+    backend: Any = cached._find_backend()
+    raw = backend.con
+    expected = cached.group_by("k").aggregate(s=cached.v.sum()).order_by("k").to_pyarrow()
+    results: list[pa.Table] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                expr = cached.group_by("k").aggregate(s=cached.v.sum()).order_by("k")
+                results.append(expr.to_pyarrow())
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    with shared_engine(cached) as parallel:
+        assert parallel
+        assert backend.con is not raw
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert backend.con is raw
+    assert not errors
+    assert len(results) == 40 and all(r.equals(expected) for r in results)
+
+
+def test_shared_engine_execute_fetches_its_whole_result(cached: ir.Table) -> None:
+    backend: Any = cached._find_backend()
+    with shared_engine(cached):
+        first = backend.con.execute("SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a")
+        second = backend.con.execute("SELECT 'x' AS b")  # does not replace the first's rows
+        assert first.fetchone() == (1,)
+        assert first.fetchall() == [(2,)]
+        assert second.fetch_arrow_table().column("b").to_pylist() == ["x"]
+        assert [d[0] for d in second.description] == ["b"]
+
+
+def test_shared_engine_keeps_other_engines_to_one_thread(tmp_path: Path) -> None:
+    con = ibis.sqlite.connect(tmp_path / "x.db")
+    table = con.create_table("t", pa.table({"a": [1]}))
+    with shared_engine(table) as parallel:
+        assert not parallel
+
+
+def test_background_runs_beside_the_block_with_the_callers_context() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("set")
+    seen: list[str] = []
+
+    def work() -> str:
+        seen.append(threading.current_thread().name)
+        return var.get()
+
+    with Background(work, parallel=True) as background:
+        assert background.result() == "set"
+    assert seen[0] != threading.current_thread().name
+    with Background(work, parallel=False) as background:
+        assert len(seen) == 1  # deferred to result(), on this thread
+        assert background.result() == "set"
+    assert seen[1] == threading.current_thread().name
+
+
+def test_background_raises_the_threads_error_and_waits_after_a_failure() -> None:
+    def fails() -> None:
+        raise ValueError("in the thread")
+
+    with pytest.raises(ValueError, match="in the thread"), Background(fails, parallel=True) as b:
+        b.result()
+    finished = threading.Event()
+
+    def slow() -> None:
+        finished.wait(0.2)
+        finished.set()
+
+    with pytest.raises(RuntimeError), Background(slow, parallel=True):
+        raise RuntimeError("on the calling thread")
+    assert finished.is_set()  # the block's exit waited for the thread
+
+
+def test_timings_keep_each_steps_seconds() -> None:
+    timings = Timings()
+    with timings.step("a"):
+        pass
+    assert set(timings.seconds) == {"a"} and timings.seconds["a"] >= 0
+
+
+@contextmanager
+def _one_thread(transactions: ir.Table) -> Iterator[bool]:
+    yield False
+
+
+def _outputs(path: Path) -> tuple[pa.Table, dict[str, Any]]:
+    summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    for key in ("run_id", "generated_at"):
+        summary.pop(key, None)
+    # the customers' order follows DuckDB's parallel grouping, in either case
+    return pq.read_table(path / "customers.parquet").sort_by("customer_id"), summary
+
+
+def test_analysis_side_by_side_equals_one_step_after_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = tmp_path / "demo.csv"
+    write_demo_csv(demo, n_customers=1500, seed=11)
+    runs = {}
+    for name in ("side_by_side", "sequential"):
+        if name == "sequential":
+            monkeypatch.setattr(core, "shared_engine", _one_thread)
+        settings = Settings(
+            workspace=str(tmp_path / name / "ws"), calibration_end=dt.date(2024, 9, 30)
+        )
+        analyze(str(demo), tmp_path / name / "out", settings, today=TODAY)
+        runs[name] = _outputs(tmp_path / name / "out")
+    (a, a_summary), (b, b_summary) = runs["side_by_side"], runs["sequential"]
+    assert a.column_names == b.column_names
+    for column in a.column_names:
+        got, want = a.column(column), b.column(column)
+        if pa.types.is_floating(got.type):
+            assert np.allclose(got, want, rtol=1e-6, equal_nan=True), column
+        elif column == "tier_reasons":  # JSON holding each condition's value
+            _same(_json(got), _json(want), column)
+        else:
+            assert got.equals(want), column
+    a_summary.pop("settings"), b_summary.pop("settings")  # the workspace's folder
+    _same(a_summary, b_summary, "summary")
+
+
+def _json(column: pa.ChunkedArray) -> list[Any]:
+    return [None if v is None else json.loads(v) for v in column.to_pylist()]
+
+
+def _same(got: Any, want: Any, path: str) -> None:
+    """Equal, floats to 1e-6: DuckDB's parallel grouping orders the customers differently
+    from run to run (two runs one step after another differ the same way), which moves
+    sums in their last bits, a model's numerical standard errors in their 7th digit and,
+    through ties, an average precision a little more."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        assert got.keys() == want.keys(), path
+        for key in got:
+            _same(got[key], want[key], f"{path}.{key}")
+    elif isinstance(got, list) and isinstance(want, list):
+        assert len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _same(g, w, f"{path}[{i}]")
+    elif isinstance(got, float) and isinstance(want, float):
+        tolerance = 1e-2 if path.endswith("average_precision") else 1e-6
+        assert got == pytest.approx(want, rel=tolerance, nan_ok=True), path
+    else:
+        assert got == want, path
