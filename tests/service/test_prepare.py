@@ -1,0 +1,61 @@
+"""``prepare(keep_rows=True)``: the accepted rows are kept once, on DuckDB in a Parquet file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import ibis.expr.types as ir
+import pyarrow.parquet as pq
+
+from corecustomers.config import Settings
+from corecustomers.service.analysis import prepare
+
+
+def _source(path: Path) -> Path:
+    path.write_text(
+        "customer_id,date,amount,product\n"
+        "a,2024-01-02,10.5,tea\n"
+        "b,2024-01-03,7,cake\n"
+        ",2024-01-04,3,tea\n"  # no customer: quarantined
+        "a,2024-02-01,-2.5,tea\n"
+        "c,2024-02-05,12,soup\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _rows(tx: ir.Table) -> list[tuple[object, ...]]:
+    table = tx.order_by("_source_row").to_pyarrow()
+    return list(zip(*table.to_pydict().values(), strict=True))
+
+
+def test_kept_rows_are_read_from_a_parquet_file_and_equal_the_lazy_ones(tmp_path: Path) -> None:
+    source = _source(tmp_path / "tx.csv")
+    settings = Settings(workspace=str(tmp_path))
+    kept_dir, lazy_dir = tmp_path / "kept", tmp_path / "lazy"
+    kept_dir.mkdir()
+    lazy_dir.mkdir()
+    today = dt.date(2024, 12, 31)
+    kept = prepare(
+        str(source),
+        settings,
+        staging_dir=kept_dir,
+        quarantine_path=tmp_path / "q1.csv",
+        today=today,
+    )
+    lazy = prepare(
+        str(source),
+        settings,
+        staging_dir=lazy_dir,
+        quarantine_path=tmp_path / "q2.csv",
+        today=today,
+        keep_rows=False,
+    )
+    files = list(kept_dir.glob("accepted-*.parquet"))
+    assert len(files) == 1
+    assert pq.read_metadata(files[0]).num_rows == 4  # the quarantined row is not kept
+    assert not list(lazy_dir.glob("accepted-*.parquet"))
+    assert kept.transactions.columns == lazy.transactions.columns
+    assert _rows(kept.transactions) == _rows(lazy.transactions)
+    assert kept.counts == lazy.counts
