@@ -28,8 +28,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Final
@@ -37,6 +35,8 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from corecustomers.data.atomic import replacing
 
 __all__ = [
     "PEOPLE_COLUMNS",
@@ -246,12 +246,6 @@ def write_demo_people_csv(path: str | Path, people: pa.Table) -> int:
     writer.writerow([PEOPLE_CSV_HEADERS[c] for c in PEOPLE_COLUMNS])
     for row in people.select(list(PEOPLE_COLUMNS)).to_pylist():
         writer.writerow(["" if row[c] is None else str(row[c]) for c in PEOPLE_COLUMNS])
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replacing(target, prefix=f".{target.name}.") as temporary:
+        temporary.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
     return people.num_rows

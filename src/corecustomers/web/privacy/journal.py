@@ -24,13 +24,12 @@ erasure cleans or a byte search reads as the service's data (:mod:`.stores` skip
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from corecustomers.data.atomic import remove_leftovers, replacing
 from corecustomers.web.customers.models import Customer
 
 __all__ = ["FOLDER", "Journal"]
@@ -99,16 +98,8 @@ class Journal:
     def save(self) -> None:
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=self._prefix, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.data, handle, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replacing(self.path, prefix=self._prefix) as temporary:
+            temporary.write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
 
     def update(self, **values: Any) -> None:
         self.data.update(values)
@@ -116,5 +107,4 @@ class Journal:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-        for stale in self.path.parent.glob(f"{self._prefix}*.tmp"):  # a killed save's
-            stale.unlink(missing_ok=True)
+        remove_leftovers(self.path.parent, self._prefix)  # a killed save's
