@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.web.worker_processes import Workers
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT / "tests" / "fixtures" / "CDNOW_sample.txt"
@@ -156,3 +157,13 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    """Start ``corecustomers worker`` processes (``workers.start(...)``); stopped at the end."""
+    started = Workers(tmp_path / "worker.log")
+    try:
+        yield started
+    finally:
+        started.stop()

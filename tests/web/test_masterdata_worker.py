@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 from tests.web.masterdata_files import MasterData, make_master_data, write_csv
+from tests.web.worker_processes import CLI, Workers
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = Path(sys.executable).parent / "corecustomers"
 ROWS = 50_000
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -139,16 +139,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen(
-        [str(CLI), "worker", "--workspace", str(workspace), "--db", url],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def _submitted(
     tmp_path: Path, db: Database, env: dict[str, str], *, submit: bool = True
 ) -> tuple[Path, MasterData]:
@@ -215,70 +205,58 @@ def _env(lease: float) -> dict[str, str]:
 
 @pytest.mark.slow  # about a minute per database: the lease must run out
 def test_a_killed_worker_leaves_nothing_half_applied_and_the_job_completes_once(
-    tmp_path: Path, database: Database
+    tmp_path: Path, database: Database, workers: Workers
 ) -> None:
     db = database
     url = database.url
     env = _env(3)
     workspace, data = _submitted(tmp_path, db, env)
     good = ROWS - len(data.bad)
-    log = tmp_path / "worker.log"
-    worker = _worker(workspace, url, env, log)
-    second: subprocess.Popen[bytes] | None = None
-    try:
-        # wait until the worker applies the file (its one write transaction) ...
-        deadline = time.monotonic() + 120
-        while not db.job()[1].startswith("applying"):
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
-            time.sleep(0.02)
-        # ... and has written into it, then kill it without warning
-        db.mark()
-        until = time.monotonic() + 5
-        while time.monotonic() < until and not db.writing():
-            time.sleep(0.01)
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
-        assert worker.returncode == -signal.SIGKILL
+    log = workers.log
+    worker = workers.start(workspace, url, env)
+    # wait until the worker applies the file (its one write transaction) ...
+    deadline = time.monotonic() + 120
+    while not db.job()[1].startswith("applying"):
+        assert worker.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
+        time.sleep(0.02)
+    # ... and has written into it, then kill it without warning
+    db.mark()
+    until = time.monotonic() + 5
+    while time.monotonic() < until and not db.writing():
+        time.sleep(0.01)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
 
-        status, _, attempts, _ = db.job()
-        assert (status, attempts) == ("running", 1)  # killed mid-import, not finished
-        assert db.count("customers_customer") == 0  # nothing half-applied
-        assert db.count("customers_accountmember") == 0
-        assert db.count("audit_auditentry", "object_type = 'customer'") == 0
+    status, _, attempts, _ = db.job()
+    assert (status, attempts) == ("running", 1)  # killed mid-import, not finished
+    assert db.count("customers_customer") == 0  # nothing half-applied
+    assert db.count("customers_accountmember") == 0
+    assert db.count("audit_auditentry", "object_type = 'customer'") == 0
 
-        second = _worker(workspace, url, env, log)
-        deadline = time.monotonic() + 240
-        while db.job()[0] not in {"succeeded", "failed"}:
-            assert second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the job was not taken up again: {db.job()}"
-            time.sleep(0.2)
-        status, _, attempts, result = db.job()
-        assert status == "succeeded", log.read_text()
-        assert attempts == 2
-        assert result["created"] == good  # all applied by the second run, exactly once
-        assert result["bad_row_count"] == len(data.bad)
-        assert db.count("customers_customer") == good
-        assert db.count("customers_customer", "in_master_data") == good
-        assert (
-            db.count("audit_auditentry", "action = 'create' AND object_type = 'customer'") == good
-        )
-        assert db.count("audit_auditentry", "action = 'import'") == 1
-        owners = db.count("customers_accountmember", "role = 'owner'")
-        assert owners == sum(1 for row in data.good if row["owner"])
-    finally:
-        for process in (worker, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+    second = workers.start(workspace, url, env)
+    deadline = time.monotonic() + 240
+    while db.job()[0] not in {"succeeded", "failed"}:
+        assert second.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"the job was not taken up again: {db.job()}"
+        time.sleep(0.2)
+    status, _, attempts, result = db.job()
+    assert status == "succeeded", log.read_text()
+    assert attempts == 2
+    assert result["created"] == good  # all applied by the second run, exactly once
+    assert result["bad_row_count"] == len(data.bad)
+    assert db.count("customers_customer") == good
+    assert db.count("customers_customer", "in_master_data") == good
+    assert db.count("audit_auditentry", "action = 'create' AND object_type = 'customer'") == good
+    assert db.count("audit_auditentry", "action = 'import'") == 1
+    owners = db.count("customers_accountmember", "role = 'owner'")
+    assert owners == sum(1 for row in data.good if row["owner"])
 
 
 @pytest.mark.slow  # about half a minute per database
 def test_a_long_write_is_not_taken_for_dead_by_another_worker(
-    tmp_path: Path, database: Database
+    tmp_path: Path, database: Database, workers: Workers
 ) -> None:
     """One worker applies the file in one transaction for longer than the lease (1 s) while a
     second worker watches (every quarter lease): the job must run once, not be queued again.
@@ -291,49 +269,39 @@ def test_a_long_write_is_not_taken_for_dead_by_another_worker(
     lease = 1.0
     env = _env(lease)
     workspace, data = _submitted(tmp_path, db, env, submit=False)
-    log = tmp_path / "worker.log"
+    log = workers.log
     # both workers are up before the job exists (a worker's start re-creates the scope
     # triggers, which on PostgreSQL deadlocks with an import under way: reported apart)
-    first = _worker(workspace, db.url, env, log)
-    second: subprocess.Popen[bytes] | None = None
-    try:
-        deadline = time.monotonic() + 120
-        _wait_until_up(db, first, log, deadline)
-        second = _worker(workspace, db.url, env, log)
-        _wait_until_up(db, second, log, deadline)
-        _submit(tmp_path, workspace, db, env, data, queued=False)
-        while not db.job()[1].startswith("applying"):
-            assert first.poll() is None and second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
-            time.sleep(0.02)
-        applying = time.monotonic()
-        row_ages, file_ages = [], []  # of the beats, seconds, while the job runs
-        while db.job()[0] not in {"succeeded", "failed"}:
-            assert first.poll() is None and second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline + 120, f"the job did not finish: {db.job()}"
-            row_ages.append(db.heartbeat_age())
-            if db.sqlite_file is not None:
-                file_ages += db.beat_file_ages()
-            time.sleep(0.05)
-        written = time.monotonic() - applying
-        status, _, attempts, result = db.job()
-        # the write outlasted several leases, or this test proves nothing
-        assert written > 3 * lease, f"the write took only {written:.1f} s"
+    first = workers.start(workspace, db.url, env)
+    deadline = time.monotonic() + 120
+    _wait_until_up(db, first, log, deadline)
+    second = workers.start(workspace, db.url, env)
+    _wait_until_up(db, second, log, deadline)
+    _submit(tmp_path, workspace, db, env, data, queued=False)
+    while not db.job()[1].startswith("applying"):
+        assert first.poll() is None and second.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"the job never got to writing: {db.job()}"
+        time.sleep(0.02)
+    applying = time.monotonic()
+    row_ages, file_ages = [], []  # of the beats, seconds, while the job runs
+    while db.job()[0] not in {"succeeded", "failed"}:
+        assert first.poll() is None and second.poll() is None, log.read_text()
+        assert time.monotonic() < deadline + 120, f"the job did not finish: {db.job()}"
+        row_ages.append(db.heartbeat_age())
         if db.sqlite_file is not None:
-            # the row could not be beaten during the write: read alone, it looked dead ...
-            assert max(row_ages) > 2 * lease, row_ages
-            # ... while the beat file stayed within the lease throughout
-            assert file_ages and max(file_ages) < lease, file_ages
-        else:  # PostgreSQL: the heartbeat thread beats the row during the write
-            assert max(row_ages) < lease, row_ages
-        assert (status, attempts) == ("succeeded", 1), log.read_text()
-        assert result["created"] == ROWS - len(data.bad)
-        assert db.count("audit_auditentry", "action = 'import'") == 1
-    finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            file_ages += db.beat_file_ages()
+        time.sleep(0.05)
+    written = time.monotonic() - applying
+    status, _, attempts, result = db.job()
+    # the write outlasted several leases, or this test proves nothing
+    assert written > 3 * lease, f"the write took only {written:.1f} s"
+    if db.sqlite_file is not None:
+        # the row could not be beaten during the write: read alone, it looked dead ...
+        assert max(row_ages) > 2 * lease, row_ages
+        # ... while the beat file stayed within the lease throughout
+        assert file_ages and max(file_ages) < lease, file_ages
+    else:  # PostgreSQL: the heartbeat thread beats the row during the write
+        assert max(row_ages) < lease, row_ages
+    assert (status, attempts) == ("succeeded", 1), log.read_text()
+    assert result["created"] == ROWS - len(data.bad)
+    assert db.count("audit_auditentry", "action = 'import'") == 1

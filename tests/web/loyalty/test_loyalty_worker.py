@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 from tests.web.conftest import CDNOW
+from tests.web.worker_processes import Workers
 
 ROOT = Path(__file__).resolve().parents[3]
-CLI = Path(sys.executable).parent / "corecustomers"
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 PRELUDE = """
@@ -153,7 +153,7 @@ def _kill(worker: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
-    tmp_path: Path, database: Database, cdnow_analysis: Path
+    tmp_path: Path, database: Database, cdnow_analysis: Path, workers: Workers
 ) -> None:
     workspace = tmp_path / "shop"
     workspace.mkdir()
@@ -185,77 +185,59 @@ def test_a_killed_worker_leaves_the_ledger_balanced_and_each_job_completes_once(
 
     script(IMPORT, str(cdnow_analysis))
     assert db.job("loyalty_earn_run")[0] == "queued"
-    log = tmp_path / "worker.log"
-    workers: list[subprocess.Popen[bytes]] = []
+    log = workers.log
 
     def start() -> subprocess.Popen[bytes]:
-        handle = log.open("ab")
-        process = subprocess.Popen(
-            [str(CLI), "worker", "--workspace", str(workspace), "--db", url],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
+        return workers.start(workspace, url, env)
+
+    # 1. earning: killed after some chunks have committed
+    worker = start()
+    _until("the first chunk", lambda: db.count("key LIKE 'run:%'") >= 20, worker, log)
+    _kill(worker)
+    status, attempts, _ = db.job("loyalty_earn_run")
+    assert (status, attempts) == ("running", 1)
+    half = check()
+    assert half["problems"] == []
+    assert 0 < half["earned"] < _expected_points()  # part of it, balanced
+    worker = start()
+    _until(
+        "the earning to finish",
+        lambda: db.job("loyalty_earn_run")[0] in {"succeeded", "failed"},
+        worker,
+        log,
+    )
+    status, attempts, error = db.job("loyalty_earn_run")
+    # taken up again (a busy machine may stretch a chunk past the lease and have it
+    # taken up a third time: the keys make that harmless too)
+    assert status == "succeeded" and attempts >= 2, error
+    full = check()
+    assert full["problems"] == []
+    assert full["earned"] == full["available"] == _expected_points()  # exactly once
+    assert full["earn_movements"] == full["lots"]
+
+    # 2. expiry: queued while no worker runs, killed after some lots have expired
+    _kill(worker)
+    script(EXPIRE)
+    worker = start()
+    _until("the first expiries", lambda: db.count("kind = 'expire'") >= 10, worker, log)
+    _kill(worker)
+    half = check()
+    assert half["problems"] == []
+    assert 0 < half["expired"] < full["earned"]
+    worker = start()
+
+    def finished() -> bool:
+        rows = db.query(
+            "SELECT status FROM jobs_job WHERE kind = 'loyalty_daily' AND CAST(params AS TEXT) LIKE '%now%'"
         )
-        workers.append(process)
-        return process
+        return bool(rows) and rows[0][0] in {"succeeded", "failed"}
 
-    try:
-        # 1. earning: killed after some chunks have committed
-        worker = start()
-        _until("the first chunk", lambda: db.count("key LIKE 'run:%'") >= 20, worker, log)
-        _kill(worker)
-        status, attempts, _ = db.job("loyalty_earn_run")
-        assert (status, attempts) == ("running", 1)
-        half = check()
-        assert half["problems"] == []
-        assert 0 < half["earned"] < _expected_points()  # part of it, balanced
-        worker = start()
-        _until(
-            "the earning to finish",
-            lambda: db.job("loyalty_earn_run")[0] in {"succeeded", "failed"},
-            worker,
-            log,
-        )
-        status, attempts, error = db.job("loyalty_earn_run")
-        # taken up again (a busy machine may stretch a chunk past the lease and have it
-        # taken up a third time: the keys make that harmless too)
-        assert status == "succeeded" and attempts >= 2, error
-        full = check()
-        assert full["problems"] == []
-        assert full["earned"] == full["available"] == _expected_points()  # exactly once
-        assert full["earn_movements"] == full["lots"]
-
-        # 2. expiry: queued while no worker runs, killed after some lots have expired
-        _kill(worker)
-        script(EXPIRE)
-        worker = start()
-        _until("the first expiries", lambda: db.count("kind = 'expire'") >= 10, worker, log)
-        _kill(worker)
-        half = check()
-        assert half["problems"] == []
-        assert 0 < half["expired"] < full["earned"]
-        worker = start()
-
-        def finished() -> bool:
-            rows = db.query(
-                "SELECT status FROM jobs_job WHERE kind = 'loyalty_daily' AND CAST(params AS TEXT) LIKE '%now%'"
-            )
-            return bool(rows) and rows[0][0] in {"succeeded", "failed"}
-
-        _until("the expiry to finish", finished, worker, log)
-        assert db.query("SELECT status FROM jobs_job WHERE CAST(params AS TEXT) LIKE '%now%'") == [
-            ("succeeded",)
-        ]
-        done = check()
-        assert done["problems"] == []
-        assert done["expired"] == full["earned"] and done["available"] == 0
-        assert done["expire_movements"] == full["lots"]  # one expiry per lot, exactly once
-        assert done["open_lots"] == 0
-    finally:
-        for process in workers:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+    _until("the expiry to finish", finished, worker, log)
+    assert db.query("SELECT status FROM jobs_job WHERE CAST(params AS TEXT) LIKE '%now%'") == [
+        ("succeeded",)
+    ]
+    done = check()
+    assert done["problems"] == []
+    assert done["expired"] == full["earned"] and done["available"] == 0
+    assert done["expire_movements"] == full["lots"]  # one expiry per lot, exactly once
+    assert done["open_lots"] == 0
