@@ -133,6 +133,10 @@ def test_tiers_show_size_revenue_and_value_of_each_tier_and_the_policy(
     assert [row[0] for row in rows] == ["Strategic", "Key", "Ordinary"]
     assert [row[1] for row in rows] == ["✓", "✓", ""]
     assert [row[2] for row in rows] == [f"{t['customers']:,d}" for t in table]
+    columns = header(page, "tiers")
+    revenue, value = columns.index("Revenue"), columns.index("Lifetime value")
+    assert [row[revenue] for row in rows] == [f"¥{t['revenue']:,.2f}" for t in table]
+    assert [row[value] for row in rows] == [f"¥{t['clv']:,.2f}" for t in table]
     assert footer(page, "tiers")[2] == "600"
     cards = kpis(tiers)
     core = sum(t["customers"] for t in table[:2])
