@@ -4,7 +4,8 @@ Found by the fault suite (kind ``export_survey_scores``, 1 run of 20 on 2026-12-
 killed run's workspace held a file the clean run's did not): the survey scores export
 wrote a temporary file beside its target and renamed it into place; killed between the
 two, the temporary file (customer ids and scores) stayed for ever. The interactions
-export had the same fault, fixed the same way (``corecustomers.store.interactions``).
+export had the same fault, fixed the same way; both now write through
+``corecustomers.data.atomic``, which every such writer shares.
 """
 
 from __future__ import annotations
