@@ -341,6 +341,7 @@ def identify_core(
                     cut=end,
                     time_unit=settings.time_unit,
                     holdout_end=as_of if calibration_end is not None and options.evaluate else None,
+                    behaviour=behaviour,
                 )
             except BaseException as exc:
                 ranked.set_exception(exc)  # the tiers beside wait for it
