@@ -48,7 +48,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 
 from corecustomers.web.audit.log import record
 from corecustomers.web.audit.models import AuditEntry
@@ -149,7 +149,17 @@ def clean_database_files(tables: list[str], erase_xid: int | None = None) -> dic
     """Remove the deleted bytes from the database files (outside any transaction)."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("VACUUM")
+            # another connection of a shared cache (the job's heartbeat thread, on the
+            # tests' in-memory database) can hold a table lock for a moment: VACUUM then
+            # fails with "database table is locked"; try again for a few seconds
+            for attempt in range(50):
+                try:
+                    cursor.execute("VACUUM")
+                    break
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 49:
+                        raise
+                    time.sleep(0.1)
             # the log keeps the old pages until a checkpoint truncates it; another
             # connection's transaction (a job's heartbeat, a page view) makes it busy for a
             # moment: try again for a few seconds before saying it is not done
