@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pytest
@@ -141,3 +143,33 @@ def test_future_is_judged_in_the_business_time_zone(tmp_path: Path, offset: int)
     v = validate(raw, map_columns(raw.columns), today=TODAY, business_offset_minutes=offset)
     # at UTC+8 that instant is already 1 July, after "today" (30 June local)
     assert count_rows(v).rows_quarantined == (1 if offset else 0)
+
+
+def test_the_quarantine_file_is_replaced_whole_and_a_killed_writers_copy_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad rows are customer data: a writer killed mid-way leaves a temporary copy
+    that the next writer removes; a writer that fails keeps the file saved before."""
+    import corecustomers.data.validation as validation
+
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "quarantine.csv"
+    left = out / ".quarantine.csv.k1ll3d.tmp"  # as a killed writer leaves it
+    left.write_text("source_row,reason\n1,half", encoding="utf-8")
+    v = _validated(tmp_path)
+    write_quarantine(v, target)
+    assert sorted(p.name for p in out.iterdir()) == [target.name]
+    before = target.read_bytes()
+
+    rows = validation.iter_quarantine
+
+    def broken(validated: Any) -> Iterator[Any]:
+        yield from rows(validated)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(validation, "iter_quarantine", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_quarantine(v, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [target.name]

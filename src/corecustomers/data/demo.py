@@ -55,6 +55,7 @@ from corecustomers.data._sampling import (
     seconds_of_day,
     segments,
 )
+from corecustomers.data.atomic import replacing
 from corecustomers.errors import ConfigError
 
 __all__ = [
@@ -626,9 +627,8 @@ def write_demo_csv(
         )
     )
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue().encode("utf-8-sig"))
-    tmp.replace(path)
+    with replacing(path, prefix=f".{path.name}.", mode=0o644) as tmp:
+        tmp.write_bytes(buffer.getvalue().encode("utf-8-sig"))
     return n
 
 

@@ -70,6 +70,7 @@ from corecustomers.data._sampling import (
     seconds_of_day,
     segments,
 )
+from corecustomers.data.atomic import replacing
 from corecustomers.errors import ConfigError
 
 __all__ = [
@@ -345,18 +346,19 @@ def write_transactions(
     True
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     rows = 0
     batches = iter_transactions(
         n_customers, start=start, end=end, seed=seed, params=params, return_share=return_share
     )
     # Dictionary pages only pay for the low-cardinality columns; ids would fall back.
     low = ["product", "category", "channel", "store"]
-    with pq.ParquetWriter(
-        tmp, TRANSACTION_SCHEMA, compression=compression, use_dictionary=low
-    ) as writer:
+    with (
+        replacing(path, prefix=f".{path.name}.", mode=0o644) as tmp,
+        pq.ParquetWriter(
+            tmp, TRANSACTION_SCHEMA, compression=compression, use_dictionary=low
+        ) as writer,
+    ):
         for batch in batches:
             writer.write_batch(batch)
             rows += batch.num_rows
-    tmp.replace(path)
     return rows

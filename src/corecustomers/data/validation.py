@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from corecustomers.data.atomic import replacing
 from corecustomers.data.mapping import OPTIONAL_FIELDS, ColumnMapping
 from corecustomers.data.parsing import amount_evidence, with_amount, with_timestamp
 from corecustomers.data.readers import ROW_COLUMN, RawSource
@@ -534,10 +535,10 @@ def write_quarantine(validated: Validated, path: Path, *, sample: int = 20) -> l
 
     Returns the first ``sample`` rows for the report.
     """
-    tmp = path.with_name(path.name + ".tmp")
     examples: list[dict[str, Any]] = []
     schema_names = ["source_row", "reason", "column", "message", *validated.raw.columns]
-    with tmp.open("wb") as fh:
+    # a killed writer's half-written copy (customer data) is removed by the next one
+    with replacing(path, prefix=f".{path.name}.", mode=0o644) as tmp, tmp.open("wb") as fh:
         fh.write(b"\xef\xbb\xbf")
         writer: pacsv.CSVWriter | None = None
         for batch in iter_quarantine(validated):
@@ -560,5 +561,4 @@ def write_quarantine(validated: Validated, path: Path, *, sample: int = 20) -> l
             )
             writer = pacsv.CSVWriter(fh, empty)
         writer.close()
-    tmp.replace(path)
     return examples

@@ -11,6 +11,7 @@ from typing import Any, get_args
 import jinja2
 import pyarrow as pa
 
+from corecustomers.data.atomic import replacing
 from corecustomers.errors import ConfigError
 from corecustomers.report._sections import build_report
 from corecustomers.units import Lang
@@ -123,7 +124,6 @@ def write_report(
     html = render_report(summary, customers, lang=lang, quarantine=quarantine)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(html, encoding="utf-8")
-    partial.replace(target)
+    with replacing(target, prefix=f".{target.name}.", mode=0o644) as partial:
+        partial.write_text(html, encoding="utf-8")
     return target

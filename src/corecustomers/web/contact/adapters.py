@@ -29,6 +29,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from corecustomers.data.atomic import replacing
 from corecustomers.web.contact.models import OutboxMessage
 
 __all__ = [
@@ -123,9 +124,9 @@ class FileAdapter:
             "body": message.body,
             "headers": headers,
         }
-        partial = path.with_suffix(".part")
-        partial.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(partial, path)  # atomic: the file is there whole or not at all
+        # whole or not at all; a killed sender's half-written file is removed by the next
+        with replacing(path, prefix=f".{path.name}.", mode=0o644) as partial:
+            partial.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")
         return self.reference(message.dedup_key)
 
     def delivered(self, dedup_key: str) -> bool | None:
