@@ -1,7 +1,8 @@
 """Replace a file whole or not at all: written beside it, then renamed into place.
 
 The one way the project's writers of shared files (the interactions and survey exports,
-the suppression list, the erasure's cleaned copies and journals, the demo's people file)
+the suppression list, the erasure's cleaned copies and journals, the demo's people file
+and CSV, the quarantine file, the HTML report, the simulator's Parquet, the file outbox)
 replace a file that readers may open at any moment:
 
 1. with ``serial=True``, wait for an exclusive lock on the file's folder (``flock``),
