@@ -21,6 +21,7 @@ from django.db import connection
 from django.urls import reverse
 from tests.web.conftest import CDNOW
 from tests.web.test_sources import register_by_page
+from tests.web.worker_processes import Workers
 
 UTC = dt.UTC
 ROOT = Path(__file__).resolve().parents[2]
@@ -363,29 +364,8 @@ def _job(db: Path) -> tuple[str, str, int, str]:
     return rows[0]
 
 
-def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as handle:
-        return subprocess.Popen(
-            [str(CLI), "worker", "--workspace", str(workspace), "--db", url],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=workspace.parent,
-        )
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_a_run_whose_worker_is_killed_leaves_both_stores_consistent_and_completes_on_retry(
-    tmp_path: Path,
+    tmp_path: Path, workers: Workers
 ) -> None:
     from corecustomers.store import Workspace
     from corecustomers.store.outputs import recorded_outputs
@@ -397,43 +377,38 @@ def test_a_run_whose_worker_is_killed_leaves_both_stores_consistent_and_complete
     assert "Queued run" in cli(["run", "cdnow"], workspace, url, env)
     assert _job(db)[0] == "queued"
 
-    log = tmp_path / "worker.log"
-    first = _worker(workspace, url, env, log)
-    second = None
-    try:
-        deadline = time.monotonic() + 240
-        while not _job(db)[1].startswith(AFTER_SNAPSHOT):
-            assert first.poll() is None, log.read_text()
-            assert _job(db)[0] != "succeeded", "the run ended before it could be killed"
-            assert time.monotonic() < deadline, f"the run never got there: {_job(db)}"
-            time.sleep(0.005)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
-        status, message, attempts, job_id = _job(db)
-        assert (status, attempts) == ("running", 1), message
+    log = workers.log
+    first = workers.start(workspace, url, env, cwd=workspace.parent)
+    deadline = time.monotonic() + 240
+    while not _job(db)[1].startswith(AFTER_SNAPSHOT):
+        assert first.poll() is None, log.read_text()
+        assert _job(db)[0] != "succeeded", "the run ended before it could be killed"
+        assert time.monotonic() < deadline, f"the run never got there: {_job(db)}"
+        time.sleep(0.005)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    status, message, attempts, job_id = _job(db)
+    assert (status, attempts) == ("running", 1), message
 
-        # killed between the engine's two commits: the snapshot is stored, the service has
-        # loaded nothing, and no marker says the folder is finished
-        folder = workspace / ".corecustomers" / "analyses" / "cdnow" / str(uuid.UUID(job_id))
-        assert folder.is_dir()
-        assert _query(db, "SELECT count(*) FROM customers_analysis")[0][0] == 0
-        assert _query(db, "SELECT count(*) FROM customers_customer")[0][0] == 0
-        with Workspace.open(str(workspace)) as store:
-            (killed_as_of,) = store.snapshot_dates("cdnow")
-        assert not [o for o in recorded_outputs(str(workspace)) if o.folder == folder]
+    # killed between the engine's two commits: the snapshot is stored, the service has
+    # loaded nothing, and no marker says the folder is finished
+    folder = workspace / ".corecustomers" / "analyses" / "cdnow" / str(uuid.UUID(job_id))
+    assert folder.is_dir()
+    assert _query(db, "SELECT count(*) FROM customers_analysis")[0][0] == 0
+    assert _query(db, "SELECT count(*) FROM customers_customer")[0][0] == 0
+    with Workspace.open(str(workspace)) as store:
+        (killed_as_of,) = store.snapshot_dates("cdnow")
+    assert not [o for o in recorded_outputs(str(workspace)) if o.folder == folder]
 
-        second = _worker(workspace, url, env, log)
-        deadline = time.monotonic() + 300
-        while _job(db)[0] not in {"succeeded", "failed"}:
-            assert second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the run was not taken up again: {_job(db)}"
-            time.sleep(0.2)
-        assert _job(db)[0] == "succeeded", log.read_text()[-5000:]
-        assert _job(db)[2] == 2
-        time.sleep(2)  # let the watch look at the new marker once
-    finally:
-        _stop(first)
-        _stop(second)
+    second = workers.start(workspace, url, env, cwd=workspace.parent)
+    deadline = time.monotonic() + 300
+    while _job(db)[0] not in {"succeeded", "failed"}:
+        assert second.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"the run was not taken up again: {_job(db)}"
+        time.sleep(0.2)
+    assert _job(db)[0] == "succeeded", log.read_text()[-5000:]
+    assert _job(db)[2] == 2
+    time.sleep(2)  # let the watch look at the new marker once
 
     ((run_id, as_of),) = _query(db, "SELECT run_id, as_of FROM sources_sourcerun")
     # the watch may have queued an import of the same folder too: it found it done
@@ -455,27 +430,26 @@ def test_a_run_whose_worker_is_killed_leaves_both_stores_consistent_and_complete
     assert set(snapshot.column("run_id").to_pylist()) == {run_id}
 
 
-def test_the_worker_runs_a_scheduled_source_once_at_its_time(tmp_path: Path) -> None:
+def test_the_worker_runs_a_scheduled_source_once_at_its_time(
+    tmp_path: Path, workers: Workers
+) -> None:
     workspace, url, env = service_on_file(tmp_path)
     env.update(CORECUSTOMERS_SCHEDULE_SECONDS="0.5", CORECUSTOMERS_TIME_ZONE="UTC")
     db = Path(url.removeprefix("sqlite:///"))
     at = (dt.datetime.now(UTC) + dt.timedelta(seconds=20)).time().replace(microsecond=0)
     cli(["source", "add", "cdnow", str(CDNOW), *CDNOW_COLUMNS, "--schedule", "daily",
          "--at", at.isoformat()], workspace, url, env)  # fmt: skip
-    log = tmp_path / "worker.log"
-    worker = _worker(workspace, url, env, log)
-    try:
-        # only a guard against a hang: the CDNOW run took > 240 s with two test workers
-        # and load 8-12 on two cores (2026-12-05); 15 min is far from any real run
-        deadline = time.monotonic() + 900
-        while not _query(db, "SELECT count(*) FROM jobs_job WHERE status = 'succeeded' "
-                         "AND kind = 'run_analysis'")[0][0]:  # fmt: skip
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
-        time.sleep(3)  # more ticks: no second run for the same due time
-    finally:
-        _stop(worker)
+    log = workers.log
+    worker = workers.start(workspace, url, env, cwd=workspace.parent)
+    # only a guard against a hang: the CDNOW run took > 240 s with two test workers
+    # and load 8-12 on two cores (2026-12-05); 15 min is far from any real run
+    deadline = time.monotonic() + 900
+    while not _query(db, "SELECT count(*) FROM jobs_job WHERE status = 'succeeded' "
+                     "AND kind = 'run_analysis'")[0][0]:  # fmt: skip
+        assert worker.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    time.sleep(3)  # more ticks: no second run for the same due time
     runs = _query(db, "SELECT trigger, due FROM sources_sourcerun")
     assert len(runs) == 1
     ((trigger, due),) = runs

@@ -1,7 +1,7 @@
 """``corecustomers worker`` processes started by a test and always stopped after it.
 
 The tests that kill a worker mid-job (``test_masterdata_worker.py``,
-``loyalty/test_loyalty_worker.py``) start real worker processes writing to one log; the
+``loyalty/test_loyalty_worker.py``, ``test_runs.py``, ``contact/test_contact_crash.py``) start real worker processes writing to one log; the
 ``workers`` fixture of ``tests/web/conftest.py`` stops those still running when the test
 ends, however it ends.
 """
@@ -23,7 +23,9 @@ class Workers:
         self.log = log
         self._started: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
 
-    def start(self, workspace: Path, url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, workspace: Path, url: str, env: dict[str, str], *, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start ``corecustomers worker`` on ``workspace`` and the database at ``url``."""
         handle = self.log.open("ab")
         process = subprocess.Popen(
@@ -31,6 +33,7 @@ class Workers:
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
         self._started.append((process, handle))
         return process

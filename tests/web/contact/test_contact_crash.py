@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from contact_helpers import Inbox, free_port
+from tests.web.worker_processes import Workers
 
-CLI = Path(sys.executable).parent / "corecustomers"
 PG_BASE = os.environ.get("CORECUSTOMERS_TEST_DB", "")
 PG_NAME = "cc_contact_crash"
 
@@ -132,17 +132,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def _worker(workspace: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as handle:
-        return subprocess.Popen(
-            [str(CLI), "worker", "--workspace", str(workspace), "--db", url],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=workspace.parent,
-        )
-
-
 def _wait(condition: Any, seconds: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -152,7 +141,7 @@ def _wait(condition: Any, seconds: float, what: str, log: Path) -> None:
 
 
 def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
-    tmp_path: Path, smtp: tuple[Inbox, int]
+    tmp_path: Path, smtp: tuple[Inbox, int], workers: Workers
 ) -> None:
     inbox, port = smtp
     db = _Database(tmp_path)
@@ -169,8 +158,8 @@ def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
         CORECUSTOMERS_SCHEDULE_SECONDS="0",
         CORECUSTOMERS_WATCH_SECONDS="3600",
     )
-    log = tmp_path / "worker.log"
-    first = second = None
+    log = workers.log  # the first process (its own loop) and the worker write to it
+    first = None
     try:
         locked = threading.Event()
         holder: dict[str, int] = {}
@@ -204,7 +193,7 @@ def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
 
         time.sleep(1.2)  # the killed job's heartbeat and the message's lease run out
         env["CORECUSTOMERS_JOB_LEASE"] = "1"
-        second = _worker(workspace, db.url, env, log)
+        workers.start(workspace, db.url, env, cwd=workspace.parent)
         _wait(lambda: db.row(pk)[0] == "sent", 60, "the delivery after the restart", log)
         assert db.row(pk) == ("sent", 2, True)  # reported as a possible duplicate
         assert len(inbox.messages) == 2
@@ -215,12 +204,7 @@ def test_a_worker_killed_after_smtp_accepted_resends_with_the_same_message_id(
         assert one["Subject"] == two["Subject"]
     finally:
         db.release()
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        if first is not None and first.poll() is None:  # the worker: by the fixture
+            first.kill()
+            first.wait()
         db.drop()
