@@ -22,6 +22,7 @@ from corecustomers.data.features import (
     FEATURE_COLUMNS,
     customer_features,
     materialize,
+    sharing_purchase_days,
 )
 from corecustomers.errors import ColumnMappingError, ConfigError
 
@@ -205,6 +206,48 @@ def test_accepts_date_timestamps_and_integer_customer_ids(duckdb_con: Any) -> No
     got = _rows(customer_features(tx, as_of=D(2024, 1, 3), time_unit="day"))
     assert list(got) == ["7"]
     assert (got["7"]["frequency"], got["7"]["recency"], got["7"]["T"]) == (1, 2.0, 2.0)
+
+
+# --- features at many cuts from one (customer, day) aggregation ------------------------
+
+CUTS = [D(2024, 1, 1), D(2024, 1, 8), D(2024, 1, 19), D(2024, 1, 20), D(2024, 2, 5), AS_OF]
+
+
+@pytest.mark.parametrize("orders", [True, False], ids=["order_id", "no order_id"])
+@pytest.mark.parametrize("calibrate", [False, True], ids=["as_of", "calibration_end"])
+def test_shared_purchase_days_give_the_features_of_the_rows(
+    duckdb_con: Any, orders: bool, calibrate: bool
+) -> None:
+    tx = _table(duckdb_con, ROWS, "shared_tx")
+    if not orders:
+        tx = tx.drop("order_id")
+    for cut in CUTS:
+        kwargs: dict[str, Any] = {"as_of": cut, "time_unit": "day"}
+        if calibrate:
+            kwargs.update(as_of=cut + datetime.timedelta(days=10), calibration_end=cut)
+        want = _rows(customer_features(tx, **kwargs))
+        with sharing_purchase_days(tx, up_to=D(2024, 3, 31)):
+            expr = customer_features(tx, **kwargs)
+            got = _rows(expr)
+        assert not _reads_rows(expr), cut
+        assert got == want, cut
+
+
+def test_shared_purchase_days_are_read_only_for_their_rows_and_dates(duckdb_con: Any) -> None:
+    tx = _table(duckdb_con, ROWS, "shared_tx")
+    with sharing_purchase_days(tx, up_to=D(2024, 1, 31)):
+        inside = customer_features(tx, as_of=D(2024, 1, 31))
+        later = customer_features(tx, as_of=D(2024, 2, 29))  # after up_to: from the rows
+        other = customer_features(tx.filter(tx.amount > 0), as_of=D(2024, 1, 31))
+        assert _reads_rows(later) and _reads_rows(other) and not _reads_rows(inside)
+        assert _rows(later)["a"]["frequency"] == 2  # 2024-02-05 counted
+    # released at the end of the block: the features read the rows again
+    assert _reads_rows(customer_features(tx, as_of=D(2024, 1, 31)))
+
+
+def _reads_rows(expr: Any) -> bool:
+    """Whether ``expr`` reads the transactions' table (not the shared days)."""
+    return '"shared_tx"' in expr.compile()
 
 
 # --- errors --------------------------------------------------------------------------------

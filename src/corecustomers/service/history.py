@@ -5,9 +5,12 @@
 lifetime value, tiers with the previous date's snapshot as state — and stores the
 snapshot in the workspace. Each snapshot is the one ``analyze --as-of`` stores for that
 date after the previous one (``tests/service/test_history.py``); what the dates share is
-done once: the source is read once, every query shape is compiled once and reused with
-each date's cut (:mod:`corecustomers.data.compiled`), and each date's model fit starts
-from the previous date's estimates. ``compare`` reads two snapshots and reports the tier
+done once: the source is read once, its rows are aggregated to (customer, day) once and
+every cut's features -- each date's, and the core ranking's and churn risk's shifted
+cuts -- read those days (:func:`corecustomers.data.features.sharing_purchase_days`),
+every query shape is compiled once and reused with each date's cut
+(:mod:`corecustomers.data.compiled`), and each date's model fit starts from the previous
+date's estimates. ``compare`` reads two snapshots and reports the tier
 migration between them.
 
 All three work on one source's history (``settings.source_name``; ``history`` defaults
@@ -27,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from corecustomers.config import Settings
 from corecustomers.data.compiled import reusing_sql
+from corecustomers.data.features import sharing_purchase_days
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
@@ -141,6 +145,7 @@ def history(
         with (
             open_workspace(settings) as workspace,
             reusing_sql(),
+            sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
             threadpool_limits(limits=1, user_api="blas"),
         ):
             for day in dates:
