@@ -237,9 +237,15 @@ def test_shared_purchase_days_are_read_only_for_their_rows_and_dates(duckdb_con:
     tx = _table(duckdb_con, ROWS, "shared_tx")
     with sharing_purchase_days(tx, up_to=D(2024, 1, 31)):
         inside = customer_features(tx, as_of=D(2024, 1, 31))
+        narrow = customer_features(tx.select(*tx.columns[:3]), as_of=D(2024, 1, 31))
+        kept = tx.select("amount", "customer_id", "order_id", "timestamp")
         later = customer_features(tx, as_of=D(2024, 2, 29))  # after up_to: from the rows
         other = customer_features(tx.filter(tx.amount > 0), as_of=D(2024, 1, 31))
-        assert _reads_rows(later) and _reads_rows(other) and not _reads_rows(inside)
+        renamed = tx.mutate(amount=tx.amount * 2)
+        assert not _reads_rows(inside)
+        assert not _reads_rows(customer_features(kept, as_of=D(2024, 1, 31)))
+        assert _reads_rows(later) and _reads_rows(other) and _reads_rows(narrow)
+        assert _reads_rows(customer_features(renamed, as_of=D(2024, 1, 31)))
         assert _rows(later)["a"]["frequency"] == 2  # 2024-02-05 counted
     # released at the end of the block: the features read the rows again
     assert _reads_rows(customer_features(tx, as_of=D(2024, 1, 31)))

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -52,6 +53,7 @@ __all__ = [
     "customer_features",
     "materialize",
     "returns_only",
+    "shared_purchase_days",
     "sharing_purchase_days",
 ]
 
@@ -200,7 +202,7 @@ def customer_features(
     check_period(period)
     check_dates(as_of, calibration_end)
     unit = days_per(time_unit)
-    days = _shared_days(tx, as_of)
+    days = shared_purchase_days(tx, as_of=as_of)
     if days is None:
         days = _purchase_days(_checked(tx), as_of=as_of)
     return _per_customer(days, as_of=as_of, calibration_end=calibration_end, unit=unit)
@@ -210,7 +212,7 @@ def customer_features(
 class _SharedDays:
     """The (customer, day) rows of the transactions ``of``, up to ``up_to``, computed once."""
 
-    of: object  # the transactions' expression node
+    of: ops.Node  # the transactions' expression
     days: ir.Table
     up_to: datetime.date
 
@@ -228,8 +230,10 @@ def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[Non
     engine (Ibis' ``cache()``, released at the end of the block); the features at a cut
     ``d <= up_to`` then read its days up to ``d``: the same (customer, day) rows as the
     rows up to ``d`` would give, since a row belongs to the day of its timestamp. Only
-    ``tx`` itself is served (the same expression; a selection or filter of it is not),
-    and only up to ``up_to``; everything else is computed from the rows as before.
+    ``tx`` is served (the same expression, or a selection of its columns that keeps those
+    the days read; a filter of it is not), and only up to ``up_to``; everything else is
+    computed from the rows as before. Other sums over days at a cut of the block can read
+    the same days through :func:`shared_purchase_days`.
 
     It pays where the features of the same transactions are asked at many cuts: a
     ``history`` (:func:`corecustomers.service.history.history`) over its series, where
@@ -254,7 +258,7 @@ def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[Non
     [('a', 0, 6.0), ('b', 0, 2.0)]
     """
     check_dates(up_to, None)
-    cached = _purchase_days(_checked(tx), as_of=up_to).cache()
+    cached = _purchase_days(_checked(tx), as_of=up_to, gross=True).cache()
     token = _SHARED.set(_SharedDays(tx.op(), cached, up_to))
     try:
         yield
@@ -263,14 +267,62 @@ def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[Non
         cached.release()
 
 
-def _shared_days(tx: ir.Table, as_of: datetime.date) -> ir.Table | None:
-    """The shared (customer, day) rows of ``tx`` up to ``as_of``, or None (see
-    :func:`sharing_purchase_days`)."""
+def shared_purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table | None:
+    """Within :func:`sharing_purchase_days` of ``tx``, its (customer, day) rows up to
+    ``as_of`` (``as_of`` at most the block's ``up_to``), lazily; else None.
+
+    The first aggregation of :func:`customer_features`, for other per-customer sums over
+    days (window spends, purchase days in a window) at a cut of a history: columns
+    ``customer_id`` (string), ``day`` (date), ``spend`` (net amount of the day, returns
+    included), ``returns`` (sum of the absolute negative amounts; null without one),
+    ``purchase_rows`` (rows with ``amount >= 0``; a purchase day has at least one),
+    ``orders`` (distinct non-null order ids of the purchase rows plus the purchase rows
+    without one) and ``gross`` (sum of the amounts ``>= 0``; null without one). ``tx`` is
+    the block's transactions or a selection of their columns that keeps
+    ``customer_id``, ``timestamp``, ``amount`` and ``order_id`` as they are. None outside
+    such a block: aggregating the rows directly to what is needed is then cheaper than
+    going through the days.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["a", "a", "a"],
+    ...         "timestamp": [datetime.datetime(2024, 1, 1, h) for h in (9, 17, 18)],
+    ...         "amount": [10.0, 5.0, -3.0],
+    ...     }
+    ... )
+    >>> shared_purchase_days(tx, as_of=datetime.date(2024, 1, 31)) is None
+    True
+    >>> with sharing_purchase_days(tx, up_to=datetime.date(2024, 1, 31)):
+    ...     days = shared_purchase_days(tx, as_of=datetime.date(2024, 1, 31))
+    ...     days.to_pyarrow().to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'customer_id': 'a', 'day': datetime.date(2024, 1, 1), 'spend': 12.0, 'returns': 3.0,
+      'purchase_rows': 2, 'orders': 2, 'gross': 15.0}]
+    """
     shared = _SHARED.get()
-    if shared is None or as_of > shared.up_to or tx.op() != shared.of:
+    if shared is None or as_of > shared.up_to or not _same_rows(tx.op(), shared.of):
         return None
     days = shared.days
     return days.filter(days.day <= ibis.literal(as_of, type="date"))
+
+
+def _same_rows(node: ops.Node, of: ops.Node) -> bool:
+    """Whether ``node`` has the rows of ``of`` with the same day columns: ``of`` itself,
+    or a selection of its columns that keeps those the days read as they are."""
+    if node == of:
+        return True
+    if not isinstance(node, ops.Project) or node.parent != of:
+        return False
+    needed = [c for c in (*_REQUIRED, "order_id") if c in of.schema]
+    values = node.values
+    return all(
+        isinstance(values.get(c), ops.Field) and values[c].rel == of and values[c].name == c
+        for c in needed
+    )
 
 
 def returns_only(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
@@ -346,12 +398,13 @@ def _checked(tx: ir.Table) -> ir.Table:
     return tx
 
 
-def _purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
+def _purchase_days(tx: ir.Table, *, as_of: datetime.date, gross: bool = False) -> ir.Table:
     """Aggregate transactions up to ``as_of`` to one row per (customer, day).
 
     Columns: ``customer_id``, ``day`` (date), ``spend`` (net amount), ``returns`` (sum of
     absolute negative amounts), ``purchase_rows`` (rows with ``amount >= 0``) and
-    ``orders`` (distinct non-null order ids of purchase rows + purchase rows without one).
+    ``orders`` (distinct non-null order ids of purchase rows + purchase rows without one);
+    with ``gross``, also ``gross`` (sum of the amounts ``>= 0``).
     """
     tx = rows_up_to(tx, as_of)
     day = day_of(tx)
@@ -361,12 +414,14 @@ def _purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
         customer = customer.cast("string")
     amount = tx["amount"].cast("float64")
     bought = amount >= 0
+    extra = {"gross": amount.sum(where=bought)} if gross else {}
     if "order_id" not in tx.columns:
         return tx.group_by(customer_id=customer, day=day).aggregate(
             spend=amount.sum(),
             returns=(-amount).sum(where=amount < 0),
             purchase_rows=amount.count(where=bought),
             orders=amount.count(where=bought),
+            **extra,
         )
     # Orders are counted through a (customer, day, order) aggregation rather than a
     # COUNT(DISTINCT) per (customer, day): the same numbers, and on DuckDB about five
@@ -377,6 +432,7 @@ def _purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
         spend=amount.sum(),
         returns=(-amount).sum(where=amount < 0),
         purchase_rows=amount.count(where=bought),
+        **extra,
     )
     orders = ibis.ifelse(
         lines.order.isnull(), lines.purchase_rows, ibis.ifelse(lines.purchase_rows > 0, 1, 0)
@@ -386,6 +442,7 @@ def _purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
         returns=lines.returns.sum(),
         purchase_rows=lines.purchase_rows.sum(),
         orders=orders.sum(),
+        **({"gross": lines.gross.sum()} if gross else {}),
     )
 
 
