@@ -22,6 +22,7 @@ from corecustomers.data.features import (
     FEATURE_COLUMNS,
     customer_features,
     materialize,
+    shared_distinct_count,
     sharing_purchase_days,
 )
 from corecustomers.errors import ColumnMappingError, ConfigError
@@ -249,6 +250,28 @@ def test_shared_purchase_days_are_read_only_for_their_rows_and_dates(duckdb_con:
         assert _rows(later)["a"]["frequency"] == 2  # 2024-02-05 counted
     # released at the end of the block: the features read the rows again
     assert _reads_rows(customer_features(tx, as_of=D(2024, 1, 31)))
+
+
+def test_shared_distinct_count_counts_the_values_bought_up_to_each_cut(duckdb_con: Any) -> None:
+    rows = [
+        ("a", TS(2024, 1, 1, 9), 10.0, "tea"),
+        ("a", TS(2024, 1, 2, 9), -10.0, "cake"),  # a return: not a product bought
+        ("a", TS(2024, 1, 3, 9), 4.0, None),  # no product
+        ("a", TS(2024, 1, 5, 9), 0.0, "cake"),  # a free item is a purchase row
+        ("b", TS(2024, 1, 4, 9), 3.0, "tea"),
+        ("b", TS(2024, 2, 4, 9), 3.0, "tea"),
+    ]
+    tx = _table(duckdb_con, rows, "distinct_tx").rename(product="order_id")
+    up_to = D(2024, 1, 31)
+    assert shared_distinct_count(tx, "product", as_of=up_to, name="n") is None
+    with sharing_purchase_days(tx, up_to=up_to, distinct=("product", "category")):
+        for day, want in [(1, {"a": 1}), (4, {"a": 1, "b": 1}), (5, {"a": 2, "b": 1})]:
+            got = shared_distinct_count(tx, "product", as_of=D(2024, 1, day), name="n")
+            assert got is not None
+            assert {r["customer_id"]: r["n"] for r in got.to_pyarrow().to_pylist()} == want
+        assert shared_distinct_count(tx, "category", as_of=up_to, name="n") is None
+        assert shared_distinct_count(tx, "product", as_of=D(2024, 2, 4), name="n") is None
+        assert shared_distinct_count(tx.drop("product"), "product", as_of=up_to, name="n") is None
 
 
 def _reads_rows(expr: Any) -> bool:

@@ -53,6 +53,7 @@ __all__ = [
     "customer_features",
     "materialize",
     "returns_only",
+    "shared_distinct_count",
     "shared_purchase_days",
     "sharing_purchase_days",
 ]
@@ -215,13 +216,16 @@ class _SharedDays:
     of: ops.Node  # the transactions' expression
     days: ir.Table
     up_to: datetime.date
+    first_days: dict[str, ir.Table]  # column -> (customer_id, value, first_day)
 
 
 _SHARED: ContextVar[_SharedDays | None] = ContextVar("corecustomers_shared_days", default=None)
 
 
 @contextmanager
-def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[None]:
+def sharing_purchase_days(
+    tx: ir.Table, *, up_to: datetime.date, distinct: tuple[str, ...] = ()
+) -> Iterator[None]:
     """Within this block, the features of ``tx`` at any date up to ``up_to`` are computed
     from one (customer, day) aggregation of its rows.
 
@@ -233,7 +237,10 @@ def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[Non
     ``tx`` is served (the same expression, or a selection of its columns that keeps those
     the days read; a filter of it is not), and only up to ``up_to``; everything else is
     computed from the rows as before. Other sums over days at a cut of the block can read
-    the same days through :func:`shared_purchase_days`.
+    the same days through :func:`shared_purchase_days`. For each column of ``distinct``
+    that ``tx`` has (say ``product``), each customer's first purchase day of each of its
+    values is kept too, from which :func:`shared_distinct_count` counts the distinct
+    values a customer bought up to a cut.
 
     It pays where the features of the same transactions are asked at many cuts: a
     ``history`` (:func:`corecustomers.service.history.history`) over its series, where
@@ -259,12 +266,68 @@ def sharing_purchase_days(tx: ir.Table, *, up_to: datetime.date) -> Iterator[Non
     """
     check_dates(up_to, None)
     cached = _purchase_days(_checked(tx), as_of=up_to, gross=True).cache()
-    token = _SHARED.set(_SharedDays(tx.op(), cached, up_to))
+    firsts = {c: _first_days(tx, c, up_to=up_to).cache() for c in distinct if c in tx.columns}
+    token = _SHARED.set(_SharedDays(tx.op(), cached, up_to, firsts))
     try:
         yield
     finally:
         _SHARED.reset(token)
-        cached.release()
+        for table in (cached, *firsts.values()):
+            table.release()
+
+
+def _first_days(tx: ir.Table, column: str, *, up_to: datetime.date) -> ir.Table:
+    """Each customer's first purchase day of each non-null value of ``column``."""
+    rows = rows_up_to(tx, up_to)
+    rows = rows.filter((rows["amount"] >= 0) & rows[column].notnull())
+    customer = rows["customer_id"]
+    if not customer.type().is_string():
+        customer = customer.cast("string")
+    return rows.group_by(customer_id=customer, value=rows[column].cast("string")).aggregate(
+        first_day=day_of(rows).min()
+    )
+
+
+def shared_distinct_count(
+    tx: ir.Table, column: str, *, as_of: datetime.date, name: str
+) -> ir.Table | None:
+    """Within :func:`sharing_purchase_days` of ``tx`` with ``column`` among its
+    ``distinct``: per customer (``customer_id``, string), the distinct non-null values of
+    ``column`` on its purchase rows (``amount >= 0``) up to ``as_of``, as the int64
+    column ``name``, lazily (customers without one are absent); else None.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["a", "a", "a", "a"],
+    ...         "timestamp": [datetime.datetime(2024, 1, d) for d in (1, 2, 3, 9)],
+    ...         "amount": [10.0, 5.0, -3.0, 4.0],
+    ...         "product": ["tea", "tea", "cake", "cake"],
+    ...     }
+    ... )
+    >>> with sharing_purchase_days(tx, up_to=datetime.date(2024, 1, 31), distinct=("product",)):
+    ...     [
+    ...         shared_distinct_count(tx, "product", as_of=datetime.date(2024, 1, d), name="n")
+    ...         .to_pyarrow()
+    ...         .to_pylist()
+    ...         for d in (3, 9)
+    ...     ]
+    [[{'customer_id': 'a', 'n': 1}], [{'customer_id': 'a', 'n': 2}]]
+    """
+    shared = _SHARED.get()
+    if (
+        shared is None
+        or column not in shared.first_days
+        or as_of > shared.up_to
+        or not _same_rows(tx.op(), shared.of, (column,))
+    ):
+        return None
+    first = shared.first_days[column]
+    first = first.filter(first.first_day <= ibis.literal(as_of, type="date"))
+    return first.group_by("customer_id").aggregate(**{name: first.count().cast("int64")})
 
 
 def shared_purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table | None:
@@ -310,14 +373,14 @@ def shared_purchase_days(tx: ir.Table, *, as_of: datetime.date) -> ir.Table | No
     return days.filter(days.day <= ibis.literal(as_of, type="date"))
 
 
-def _same_rows(node: ops.Node, of: ops.Node) -> bool:
-    """Whether ``node`` has the rows of ``of`` with the same day columns: ``of`` itself,
-    or a selection of its columns that keeps those the days read as they are."""
+def _same_rows(node: ops.Node, of: ops.Node, also: tuple[str, ...] = ()) -> bool:
+    """Whether ``node`` has the rows of ``of`` with the same day columns (and ``also``):
+    ``of`` itself, or a selection of its columns that keeps those as they are."""
     if node == of:
         return True
     if not isinstance(node, ops.Project) or node.parent != of:
         return False
-    needed = [c for c in (*_REQUIRED, "order_id") if c in of.schema]
+    needed = [c for c in (*_REQUIRED, "order_id", *also) if c in of.schema]
     values = node.values
     return all(
         isinstance(values.get(c), ops.Field) and values[c].rel == of and values[c].name == c
