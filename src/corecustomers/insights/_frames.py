@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,7 +25,7 @@ from numpy.typing import NDArray
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.models import BetaGeoModel, GammaGammaModel
+from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 from corecustomers.units import TimeUnit, days_per
 
 __all__ = [
@@ -345,9 +344,10 @@ def _fit_btyd(
     from threadpoolctl import threadpool_limits
 
     try:
-        # one BLAS thread: L-BFGS-B over a few parameters is ~8x slower with OpenBLAS's
-        with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, "blas"):
-            warnings.simplefilter("always")
+        # one BLAS thread: L-BFGS-B over a few parameters is ~8x slower with OpenBLAS's;
+        # the fits' warnings recorded for this thread's fits only (the ranking's and the
+        # churn risk's frames are built side by side)
+        with record_fit_warnings() as caught, threadpool_limits(1, "blas"):
             transactions, spend = new_models()
             given = None if start is None else start.transaction_model
             if given is not None and type(given) is type(transactions):
@@ -370,9 +370,9 @@ def _fit_btyd(
         log.warning("BTYD models not fitted at %s: %s", cut, exc)
         notes.append(f"{cut}: BTYD models not fitted: {exc}")
         return None
-    for record in caught:
-        log.info("BTYD fit at %s: %s", cut, record.message)
-        notes.append(f"{cut}: {record.category.__name__}: {record.message}")
+    for issue in caught:
+        log.info("BTYD fit at %s: %s", cut, issue.message)
+        notes.append(f"{cut}: {issue}")
     if not np.all(np.isfinite(check)):
         notes.append(f"{cut}: BTYD predictions are not finite for some customers; not used")
         return None

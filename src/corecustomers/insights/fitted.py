@@ -12,9 +12,8 @@ import the service layer.
 
 Examples
 --------
->>> import warnings
 >>> import numpy as np
->>> from corecustomers.models import BetaGeoModel, GammaGammaModel
+>>> from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 >>> rng = np.random.default_rng(0)
 >>> n = 200
 >>> T = rng.uniform(20, 40, n)
@@ -23,8 +22,7 @@ Examples
 >>> money = np.where(frequency > 0, rng.gamma(5, 10, n), 0.0)
 >>> X = {"frequency": frequency, "recency": recency, "T": T, "monetary_value": money}
 >>> repeat = (frequency > 0) & (money > 0)
->>> with warnings.catch_warnings():  # random data: the fits may sit on a boundary
-...     warnings.simplefilter("ignore")
+>>> with record_fit_warnings():  # random data: the fits may sit on a boundary
 ...     fitted = FittedValue.predict(
 ...         customer_id=[f"c{i}" for i in range(n)],
 ...         X=X,

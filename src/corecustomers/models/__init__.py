@@ -21,6 +21,12 @@ fitted model. :data:`ALL_MODELS` lists every model class.
 
 Value and assessment: :func:`customer_lifetime_value`, :func:`holdout_evaluation`,
 :func:`select_model`.
+
+A fit that ends on the boundary of the parameter space, does not converge or finds spend
+correlated with frequency says so with a warning (:class:`BoundaryWarning`,
+:class:`ConvergenceWarning`, :class:`SpendFrequencyCorrelationWarning`); inside
+:func:`record_fit_warnings` the current thread's fits append them to a list of
+:class:`FitWarning` instead, which fits on other threads leave alone.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 from corecustomers.models._base import BaseModel
 from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
 from corecustomers.models._transactions import START_RANGE
+from corecustomers.models._warnings import FitWarning, record_fit_warnings
 from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.clv import customer_lifetime_value, discounted_expected_transactions
@@ -52,6 +59,7 @@ __all__ = [
     "BetaGeoModel",
     "BoundaryWarning",
     "ConvergenceWarning",
+    "FitWarning",
     "GammaGammaModel",
     "HoldoutEvaluation",
     "ModelSelection",
@@ -63,6 +71,7 @@ __all__ = [
     "discounted_expected_transactions",
     "holdout_evaluation",
     "model_class",
+    "record_fit_warnings",
     "select_model",
     "survival_table",
 ]

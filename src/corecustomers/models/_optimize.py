@@ -17,15 +17,17 @@ optimiser minimises ``-(1/N) sum_i w_i ll_i + penalizer * sum_k theta_k**2`` whe
 ``N = sum_i w_i``.
 
 When the optimum lies on the edge of the parameter space (a parameter running to 0 or to
-infinity, which for these models means the data cannot identify it), a
-:class:`BoundaryWarning` is issued instead of an exception; the fit is kept with
-``converged = False``. A :class:`ConvergenceWarning` says that no start converged.
+infinity, which for these models means the data cannot identify it), the fit is kept with
+``converged = False`` and its result carries a :class:`BoundaryWarning` (and says which
+parameters ran where) instead of raising; a :class:`ConvergenceWarning` says that no start
+converged. :func:`fit_positive` does not issue them: the model whose fit it is does
+(:meth:`~corecustomers.models._warnings.FitWarning.warn`), so that fits on two threads
+keep their warnings apart.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +37,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from corecustomers.models._base import FloatArray
+from corecustomers.models._warnings import FitWarning
 
 __all__ = [
     "BoundaryWarning",
@@ -90,6 +93,15 @@ class FitResult:
         ``sum(weights)``: the number of customers the fit describes.
     message : str
         What the optimiser said, for diagnostics.
+    log_params : ndarray
+        The estimates on the optimiser's scale, ``u = log(params - lower)``.
+    warnings : tuple of FitWarning
+        What went wrong, in order, for the caller to issue: a boundary, the edge of the
+        searched range or no convergence (at most one of these), then a singular
+        observed information.
+    at_lower_bound, at_upper_bound : tuple of str
+        The parameters (by ``names``) whose estimate ran to their lower bound (``-> 0`` in
+        the boundary warning) or to infinity.
     """
 
     params: FloatArray
@@ -100,6 +112,9 @@ class FitResult:
     n_observations: float
     message: str = ""
     log_params: FloatArray = field(default_factory=lambda: np.empty(0))
+    warnings: tuple[FitWarning, ...] = ()
+    at_lower_bound: tuple[str, ...] = ()
+    at_upper_bound: tuple[str, ...] = ()
 
 
 def compress_rows(
@@ -278,13 +293,10 @@ def fit_positive(
     Returns
     -------
     FitResult
-
-    Warns
-    -----
-    BoundaryWarning
-        The best optimum found has a parameter at the boundary of the parameter space.
-    ConvergenceWarning
-        No start reached a stationary point.
+        Its ``warnings`` hold a :class:`BoundaryWarning` when the best optimum found has a
+        parameter at the boundary of the parameter space (or at the edge of the range
+        searched around the start) and a :class:`ConvergenceWarning` when no start
+        reached a stationary point; nothing is issued here.
     """
     start_arr = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     k = start_arr.shape[1]
@@ -389,39 +401,46 @@ def fit_positive(
     theta = to_theta(u)
     edge = np.abs(u) > LOG_BOUND - _EDGE
     near = ((u < low_u + _EDGE) | (u > high_u - _EDGE)) & ~edge
+    issues: list[FitWarning] = []
     if np.any(near):
         which = ", ".join(
             f"{labels[i]} {'down' if u[i] < low_u[i] + _EDGE else 'up'} to {theta[i]:.4g}"
             for i in np.flatnonzero(near)
         )
-        warnings.warn(
-            f"the likelihood still rises at the edge of the range searched around the "
-            f"start ({which}, a factor of {math.exp(radius or 0.0):.0f} from it): the data "
-            "do not identify these parameters (typically a ridge running to the boundary), "
-            "so the estimate is where the search stopped. Use more data, set penalizer > 0, "
-            "or choose a simpler model.",
-            BoundaryWarning,
-            stacklevel=3,
+        issues.append(
+            FitWarning(
+                BoundaryWarning,
+                f"the likelihood still rises at the edge of the range searched around the "
+                f"start ({which}, a factor of {math.exp(radius or 0.0):.0f} from it): the "
+                "data do not identify these parameters (typically a ridge running to the "
+                "boundary), so the estimate is where the search stopped. Use more data, set "
+                "penalizer > 0, or choose a simpler model.",
+                "range",
+            )
         )
         converged = False
     elif np.any(edge):
         which = ", ".join(
             f"{labels[i]} -> {'0' if u[i] < 0 else 'infinity'}" for i in np.flatnonzero(edge)
         )
-        warnings.warn(
-            f"the maximum-likelihood estimate is on the boundary ({which}): the data do not "
-            "identify this parameter, so its estimate and standard error are not meaningful. "
-            "Use more data, set penalizer > 0, or choose a simpler model.",
-            BoundaryWarning,
-            stacklevel=3,
+        issues.append(
+            FitWarning(
+                BoundaryWarning,
+                f"the maximum-likelihood estimate is on the boundary ({which}): the data do "
+                "not identify this parameter, so its estimate and standard error are not "
+                "meaningful. Use more data, set penalizer > 0, or choose a simpler model.",
+                "boundary",
+            )
         )
         converged = False
     elif not converged:
-        warnings.warn(
-            f"the maximum-likelihood fit did not converge ({message}); the estimates may be "
-            "inaccurate. Try a small penalizer or check the data.",
-            ConvergenceWarning,
-            stacklevel=3,
+        issues.append(
+            FitWarning(
+                ConvergenceWarning,
+                f"the maximum-likelihood fit did not converge ({message}); the estimates may "
+                "be inaccurate. Try a small penalizer or check the data.",
+                "convergence",
+            )
         )
 
     # observed information of the unpenalised total log-likelihood, in u
@@ -436,14 +455,16 @@ def fit_positive(
     except np.linalg.LinAlgError:
         cov_u = np.full((k, k), np.nan)
     if converged and not np.all(np.isfinite(cov_u)):
-        warnings.warn(
-            "the observed information is singular at the estimate: the likelihood is flat "
-            "along some combination of parameters (typically a ridge running to the boundary, "
-            "e.g. Pareto/NBD's s and beta growing together when dropout rates look alike), so "
-            "those parameters are not identified and have no standard errors. Use more data, "
-            "set penalizer > 0, or choose a simpler model.",
-            BoundaryWarning,
-            stacklevel=3,
+        issues.append(
+            FitWarning(
+                BoundaryWarning,
+                "the observed information is singular at the estimate: the likelihood is "
+                "flat along some combination of parameters (typically a ridge running to the "
+                "boundary, e.g. Pareto/NBD's s and beta growing together when dropout rates "
+                "look alike), so those parameters are not identified and have no standard "
+                "errors. Use more data, set penalizer > 0, or choose a simpler model.",
+                "singular",
+            )
         )
         converged = False
     jac = theta - lo
@@ -461,6 +482,9 @@ def fit_positive(
         n_observations=float(n_observations),
         message=message,
         log_params=u,
+        warnings=tuple(issues),
+        at_lower_bound=tuple(labels[i] for i in np.flatnonzero(edge & (u < 0))),
+        at_upper_bound=tuple(labels[i] for i in np.flatnonzero(edge & (u > 0))),
     )
 
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -315,6 +314,8 @@ class TransactionModel(BaseModel):
         self.log_likelihood_ = float(result.log_likelihood)
         self.n_customers_ = round(result.n_observations)
         self.converged_ = bool(result.converged)
+        for issue in result.warnings:
+            issue.warn(stacklevel=2)
         return self
 
     def _start_vector(self, start: Mapping[str, float]) -> list[float]:
@@ -349,15 +350,13 @@ class TransactionModel(BaseModel):
                 raise RuntimeError("the model's terms gave no gradient with gradient=True")
             return -float(np.sum(sub.w * ll)), -np.sum(grad * sub.w, axis=1)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # only a starting point; the full fit warns
-            result = fit_positive(
-                objective,
-                starts,
-                n_observations=float(w.sum()),
-                penalizer=float(self.penalizer),
-                names=self._param_names,
-            )
+        result = fit_positive(  # only a starting point: its warnings are not issued
+            objective,
+            starts,
+            n_observations=float(w.sum()),
+            penalizer=float(self.penalizer),
+            names=self._param_names,
+        )
         return [float(v) for v in result.params]
 
     def _theta(self) -> FloatArray:

@@ -216,6 +216,8 @@ class BetaGeoBetaBinomModel(BaseModel):
         self.log_likelihood_ = result.log_likelihood
         self.n_customers_ = round(result.n_observations)
         self.converged_ = result.converged
+        for issue in result.warnings:
+            issue.warn(stacklevel=2)
         return self
 
     def _params(self) -> tuple[float, float, float, float]:

@@ -16,7 +16,6 @@ records how far the data bear that out.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -25,6 +24,7 @@ from scipy.special import digamma, gammaln
 
 from corecustomers.models._base import BaseModel, FloatArray, columns
 from corecustomers.models._optimize import BoundaryWarning, compress_rows, fit_positive
+from corecustomers.models._warnings import FitWarning
 
 __all__ = ["GammaGammaModel", "SpendFrequencyCorrelationWarning"]
 
@@ -180,36 +180,31 @@ class GammaGammaModel(BaseModel):
             return -float(np.dot(w, ll)), -(grad @ w)
 
         mean_m = float(np.dot(w, m) / w.sum())
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = fit_positive(
-                objective,
-                ((1.0, 2.0, mean_m), (5.0, 4.0, 0.6 * mean_m), (0.5, 1.5, 0.25 * mean_m)),
-                n_observations=float(w.sum()),
-                penalizer=self.penalizer,
-                lower=(0.0, 1.0, 0.0),
-                # the optimiser works on log(q - 1); name it so a boundary warning reads right
-                names=("p", "q - 1", "gamma"),
-            )
-        q_at_bound = float(result.params[1]) - 1.0 < Q_BOUND
-        for record in caught:
-            message = str(record.message)
-            if issubclass(record.category, BoundaryWarning) and "q - 1 -> 0" in message:
-                q_at_bound = True
-                if "(q - 1 -> 0)" in message:
-                    continue  # q was the only parameter on the boundary: said below
-            warnings.warn(message, record.category, stacklevel=2)
+        result = fit_positive(
+            objective,
+            ((1.0, 2.0, mean_m), (5.0, 4.0, 0.6 * mean_m), (0.5, 1.5, 0.25 * mean_m)),
+            n_observations=float(w.sum()),
+            penalizer=self.penalizer,
+            lower=(0.0, 1.0, 0.0),
+            # the optimiser works on log(q - 1); name it so a boundary warning reads right
+            names=("p", "q - 1", "gamma"),
+        )
+        q_at_bound = float(result.params[1]) - 1.0 < Q_BOUND or "q - 1" in result.at_lower_bound
+        # q alone on the boundary is said below, in the model's own words
+        q_alone = result.at_lower_bound == ("q - 1",) and not result.at_upper_bound
+        for issue in result.warnings:
+            if not (q_alone and issue.kind == "boundary"):
+                issue.warn(stacklevel=2)
         if q_at_bound:
-            warnings.warn(
+            FitWarning(
+                BoundaryWarning,
                 f"the gamma-gamma fit pressed q against its lower bound 1 (q = "
                 f"{float(result.params[1]):.9g}): spend per transaction is so heavy-tailed "
                 "across customers that the population mean spend p*gamma/(q-1) is not "
                 "finite under this model, so the expected spend (and CLV) of customers with "
                 "few purchases is not reliable. Check monetary_value for outliers or "
                 "currency mix-ups, or model spend per segment.",
-                BoundaryWarning,
-                stacklevel=2,
-            )
+            ).warn(stacklevel=2)
         names = self._param_names
         self.params_ = dict(zip(names, map(float, result.params), strict=True))
         self.standard_errors_ = dict(zip(names, map(float, result.standard_errors), strict=True))
@@ -219,14 +214,13 @@ class GammaGammaModel(BaseModel):
         self.converged_ = result.converged and not q_at_bound
         self.spend_frequency_correlation_ = corr
         if np.isfinite(corr) and abs(corr) > CORRELATION_WARNING_THRESHOLD:
-            warnings.warn(
+            FitWarning(
+                SpendFrequencyCorrelationWarning,
                 f"spend per transaction and frequency are correlated (Pearson r = {corr:.2f} "
                 f"among {self.n_customers_} repeat customers); the gamma-gamma model assumes "
                 "they are independent, so expected spend and CLV will be biased. Consider "
                 "modelling segments separately.",
-                SpendFrequencyCorrelationWarning,
-                stacklevel=2,
-            )
+            ).warn(stacklevel=2)
         return self
 
     def to_dict(self) -> dict[str, Any]:

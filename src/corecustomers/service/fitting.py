@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.models import BaseModel
+from corecustomers.models import BaseModel, record_fit_warnings
 from corecustomers.models.selection import MODEL_REGISTRY, model_class
 from corecustomers.models.shifted_beta_geo import survival_table
 
@@ -112,8 +111,7 @@ def fit_summary_file(path: Path, name: str, *, penalizer: float = 0.0) -> FitRep
     used = len(next(iter(X.values())))
     model_type: Any = model_class(key)  # every registered model takes ``penalizer``
     model = model_type(penalizer=penalizer)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with record_fit_warnings() as caught:
         try:
             model.fit(X)
         except ValueError as exc:
@@ -123,5 +121,5 @@ def fit_summary_file(path: Path, name: str, *, penalizer: float = 0.0) -> FitRep
         model=model,
         rows=table.num_rows,
         used=used,
-        warnings=[f"{w.category.__name__}: {w.message}" for w in caught],
+        warnings=[str(w) for w in caught],
     )

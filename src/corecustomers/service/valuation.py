@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ import pyarrow as pa
 
 from corecustomers.config import Settings
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.models import GammaGammaModel, customer_lifetime_value
+from corecustomers.models import GammaGammaModel, customer_lifetime_value, record_fit_warnings
 from corecustomers.models.clv import units_per_month
 from corecustomers.models.evaluation import holdout_evaluation
 from corecustomers.models.selection import model_class, select_model
@@ -114,8 +113,7 @@ def value_customers(
     if has_holdout:
         for name in ("frequency_holdout", "duration_holdout", "monetary_value_holdout"):
             X[name] = _array(customers, name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with record_fit_warnings() as caught:
         if settings.model == "auto":
             selection = select_model(X, candidates=_CANDIDATES, penalizer=settings.penalizer)
             model: Any = selection.model
@@ -125,12 +123,11 @@ def value_customers(
             model = model_type(penalizer=settings.penalizer)
             given = None if start is None else start.transaction_model
             if given is not None and type(given) is model_type:
-                with warnings.catch_warnings(record=True) as warm:
-                    warnings.simplefilter("always")
+                with record_fit_warnings() as warm:
                     model.fit(X, start=given.params_)
                 if model.converged_:
                     for w in warm:
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                        w.warn()
                 else:  # stopped at the edge of the range around the start: fit afresh
                     model = model_type(penalizer=settings.penalizer)
                     model.fit(X)
@@ -146,7 +143,7 @@ def value_customers(
         spend_model = GammaGammaModel(penalizer=settings.penalizer).fit(
             {k: v[positive] for k, v in spend_X.items()}
         )
-    notes = [_warning("model_fit", f"{w.category.__name__}: {w.message}") for w in caught]
+    notes = [_warning("model_fit", str(w)) for w in caught]
     t_horizon = settings.horizon_months * units_per_month(settings.time_unit)
     rate = monthly_rate(settings.annual_discount_rate)
     clv = customer_lifetime_value(
