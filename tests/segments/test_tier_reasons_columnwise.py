@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from corecustomers.segments import _tier_reasons
 from corecustomers.segments.conditions import (
     OP_EN,
     OP_ZH,
@@ -34,7 +35,7 @@ from corecustomers.segments.conditions import (
 )
 from corecustomers.segments.overrides import Override, parse_overrides
 from corecustomers.segments.policy import DEFAULT_POLICY, TierPolicy, policy_from_config
-from corecustomers.segments.tiers import assign_tiers
+from corecustomers.segments.tiers import TIER_COLUMNS, assign_tiers, decide_tiers
 
 DAY = dt.date(2024, 12, 31)
 N = 4000
@@ -412,8 +413,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("currency", ["¥", ""])
-def test_reasons_equal_the_customer_by_customer_reference(case: str, currency: str) -> None:
+@pytest.mark.parametrize(("currency", "block"), [("¥", None), ("", None), ("¥", 700)])
+def test_reasons_equal_the_customer_by_customer_reference(
+    case: str, currency: str, block: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if block is not None:  # the texts written a few customers at a time: the same texts
+        monkeypatch.setattr(_tier_reasons, "BLOCK_CUSTOMERS", block)
     spec = CASES[case]
     customers = _customers(seed=len(case)).drop_columns(list(spec["drop"]))
     policy = (
@@ -447,3 +452,25 @@ def test_reasons_equal_the_customer_by_customer_reference(case: str, currency: s
         assert not wrong, (name, len(wrong), got[wrong[0]], want[wrong[0]])
     for text in out.column("tier_reasons").to_pylist()[:50]:
         assert isinstance(json.loads(text), list)
+    if block is not None:
+        assert out.column("tier_reasons").num_chunks == -(-N // block)
+
+
+def test_a_decision_written_later_gives_the_table_of_assign_tiers() -> None:
+    customers = _customers(seed=5)
+    policy = policy_from_config(CUSTOM, columns=customers.column_names)
+    codes = policy.codes
+    kwargs: dict[str, Any] = dict(
+        previous=_previous(policy, seed=3),
+        overrides=parse_overrides(_overrides(codes[0], codes[1], codes[-1])),
+        as_of=DAY,
+        currency="¥",
+        lang="zh",
+        horizon_months=6,
+    )
+    decision = decide_tiers(customers, policy, **kwargs)
+    assert "tier_reasons" not in decision.customers.column_names
+    later, now = decision.table(), assign_tiers(customers, policy, **kwargs)
+    assert later.schema == now.schema
+    for name in TIER_COLUMNS:
+        assert later.column(name).equals(now.column(name)), name

@@ -56,6 +56,9 @@ _TARGET: Final = {
     "missed": ("needs {}", "需{}"),
     "below": ("needs {} to stay", "保留需{}"),
 }
+#: Customers whose reason texts are written at once (see :func:`reason_columns`).
+BLOCK_CUSTOMERS: Final = 1 << 17
+
 _ALERT_PHRASES: Final = {
     True: ("early warning raised", "已触发流失预警"),
     False: ("no early warning", "未触发流失预警"),
@@ -279,12 +282,15 @@ def reason_columns(
     active: Mapping[int, Override],
     expired: Mapping[int, Override],
     ctx: ReasonContext,
-) -> tuple[pa.Array, pa.Array, pa.Array]:
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
     """``tier_reasons``, ``tier_reason_en`` and ``tier_reason_zh`` of every customer.
 
     ``rules[t]`` are the evaluated rules of tier ``t``; ``tier``, ``basis``,
     ``below_since`` and ``below_runs`` the assignment; ``active`` and ``expired`` the
-    overrides by customer position.
+    overrides by customer position. The texts are written :data:`BLOCK_CUSTOMERS`
+    customers at a time (one chunk each), so that the NumPy, Python and Arrow strings a
+    block goes through are freed before the next: the working set is a block's, not a
+    copy of every customer's texts per step (1M customers: 0.9 GB above the start).
     """
     n = len(tier)
     texts: dict[tuple[int, int, int], ConditionText] = {}
@@ -297,40 +303,45 @@ def reason_columns(
 
     is_expired = np.zeros(n, dtype=bool)
     is_expired[np.fromiter(expired, dtype=np.int64, count=len(expired))] = True
-    parts: list[tuple[IntArray, pa.Array, pa.Array, pa.Array]] = []
-    for i, o in active.items():
-        current = policy.tiers[int(tier[i])]
-        entry, en, zh = _override_reason(o, current.label_en, current.label_zh)
-        if i in expired:
-            e_entry, e_en, e_zh = _expired_reason(expired[i])
-            entry, en, zh = entry + ", " + e_entry, en + ", " + e_en, zh + "，" + e_zh
-        row = np.array([i], dtype=np.int64)
-        parts.append((row, _text(["[" + entry + "]"]), _text([en]), _text([zh])))
-    for why in ("rule", "band", "grace", "default"):
-        for t in np.unique(tier[basis == why]).tolist():
-            rows = np.flatnonzero((tier == t) & (basis == why))
-            parts.extend(
-                _group(
-                    policy,
-                    rules,
-                    text_of,
-                    t,
-                    why,
-                    rows,
-                    below_since,
-                    below_runs,
-                    is_expired,
-                    expired,
+    chunks: tuple[list[pa.Array], list[pa.Array], list[pa.Array]] = ([], [], [])
+    for start in range(0, n, BLOCK_CUSTOMERS):
+        block = np.arange(start, min(n, start + BLOCK_CUSTOMERS), dtype=np.int64)
+        parts: list[tuple[IntArray, pa.Array, pa.Array, pa.Array]] = []
+        for i, o in active.items():
+            if not start <= i < start + len(block):
+                continue
+            current = policy.tiers[int(tier[i])]
+            entry, en, zh = _override_reason(o, current.label_en, current.label_zh)
+            if i in expired:
+                e_entry, e_en, e_zh = _expired_reason(expired[i])
+                entry, en, zh = entry + ", " + e_entry, en + ", " + e_en, zh + "，" + e_zh
+            row = np.array([i], dtype=np.int64)
+            parts.append((row, _text(["[" + entry + "]"]), _text([en]), _text([zh])))
+        tiers, bases = tier[block], basis[block]
+        for why in ("rule", "band", "grace", "default"):
+            for t in np.unique(tiers[bases == why]).tolist():
+                rows = block[(tiers == t) & (bases == why)]
+                parts.extend(
+                    _group(
+                        policy,
+                        rules,
+                        text_of,
+                        t,
+                        why,
+                        rows,
+                        below_since,
+                        below_runs,
+                        is_expired,
+                        expired,
+                    )
                 )
-            )
-    if not parts:
-        empty = pa.array([], pa.string())
-        return empty, empty, empty
-    where = np.concatenate([p[0] for p in parts])
-    order = pa.array(np.argsort(where, kind="stable"))
-    if len(where) != n:
-        raise RuntimeError("every customer gets one reason")
-    reasons, en, zh = (pa.concat_arrays([p[k] for p in parts]).take(order) for k in (1, 2, 3))
+        where = np.concatenate([p[0] for p in parts])
+        if len(where) != len(block):
+            raise RuntimeError("every customer gets one reason")
+        order = pa.array(np.argsort(where, kind="stable"))
+        for k, out in enumerate(chunks, start=1):
+            out.append(pa.concat_arrays([p[k] for p in parts]).take(order))
+    reasons, en, zh = (pa.chunked_array(c, pa.string()) for c in chunks)
     return reasons, en, zh
 
 

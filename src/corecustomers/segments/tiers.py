@@ -111,7 +111,9 @@ __all__ = [
     "TIER_COLUMNS",
     "Basis",
     "Override",
+    "TierDecision",
     "assign_tiers",
+    "decide_tiers",
     "load_overrides",
     "parse_overrides",
     "save_overrides",
@@ -360,6 +362,36 @@ def assign_tiers(
         A customers or previous table without ``customer_id`` or with repeated ids, or a
         previous snapshot dated on or after ``as_of``.
     """
+    return decide_tiers(
+        customers,
+        policy,
+        previous=previous,
+        overrides=overrides,
+        as_of=as_of,
+        currency=currency,
+        lang=lang,
+        horizon_months=horizon_months,
+    ).table()
+
+
+def decide_tiers(
+    customers: pa.Table,
+    policy: TierPolicy | None = None,
+    *,
+    previous: pa.Table | None = None,
+    overrides: Sequence[Override | Mapping[str, Any]] | None = None,
+    as_of: dt.date,
+    currency: str = "",
+    lang: Lang = "en",
+    horizon_months: int = 12,
+) -> TierDecision:
+    """Decide every customer's tier as :func:`assign_tiers` does, without writing the
+    reason texts yet: :meth:`TierDecision.table` writes them and gives the same table.
+
+    For a caller that holds the decision while other work runs and wants the texts (the
+    largest of the tier columns: about 350 bytes a customer) only afterwards. The
+    parameters and the errors are those of :func:`assign_tiers`.
+    """
     policy = policy or DEFAULT_POLICY
     day = _as_date(as_of)
     today = np.datetime64(day, "D")
@@ -441,32 +473,80 @@ def assign_tiers(
     same = (prev.tier == codes) & ~np.isnat(prev.since)
     tier_since = np.where(same, prev.since, today)
 
-    ctx = ReasonContext(currency, horizon_months)
-    reasons, en, zh = reason_columns(
-        policy, rules, tier, basis, below_since, below_runs, active, expired, ctx
+    return TierDecision(
+        customers=customers,
+        policy=policy,
+        rules=rules,
+        tier=tier,
+        basis=basis,
+        below_since=below_since,
+        below_runs=below_runs,
+        tier_since=tier_since,
+        previous_tier=prev.tier,
+        active=active,
+        expired=expired,
+        context=ReasonContext(currency, horizon_months),
+        lang=lang_key,
     )
-    at = pa.array(tier)
 
-    def per_tier(values: list[str]) -> pa.Array:
-        return pa.array(values, pa.string()).take(at)
 
-    labels = {lang: [t.label(lang) for t in policy.tiers] for lang in ("en", "zh")}
-    new = {
-        "tier": per_tier(list(policy.codes)),
-        "tier_label": per_tier(labels[lang_key]),
-        "tier_label_en": per_tier(labels["en"]),
-        "tier_label_zh": per_tier(labels["zh"]),
-        "tier_basis": pa.array(basis, pa.string()),
-        "tier_reasons": pa.array(reasons, pa.string()),
-        "tier_reason_en": pa.array(en, pa.string()),
-        "tier_reason_zh": pa.array(zh, pa.string()),
-        "previous_tier": pa.array(prev.tier.tolist(), pa.string()),
-        "tier_since": pa.array(tier_since, pa.date32(), mask=np.isnat(tier_since)),
-        "below_since": pa.array(below_since, pa.date32(), mask=np.isnat(below_since)),
-        "below_runs": pa.array(below_runs, pa.int64()),
-        "policy_version": pa.repeat(policy.policy_version, n).cast(pa.string()),
-    }
-    table = customers.drop_columns([c for c in TIER_COLUMNS if c in customers.column_names])
-    for name, column in new.items():
-        table = table.append_column(name, column)
-    return table
+@dataclass(frozen=True, slots=True, eq=False)
+class TierDecision:
+    """Every customer's tier and why (:func:`decide_tiers`), before the reason texts."""
+
+    customers: pa.Table
+    policy: TierPolicy
+    rules: list[list[_RuleResult]]
+    tier: NDArray[np.int64]  # position in the policy
+    basis: NDArray[np.object_]
+    below_since: DateArray
+    below_runs: NDArray[np.int64]
+    tier_since: DateArray
+    previous_tier: NDArray[np.object_]
+    active: dict[int, Override]
+    expired: dict[int, Override]
+    context: ReasonContext
+    lang: str
+
+    def table(self) -> pa.Table:
+        """``customers`` with the columns of :data:`TIER_COLUMNS` (the reasons written
+        now): :func:`assign_tiers`' result."""
+        policy, tier, n = self.policy, self.tier, len(self.tier)
+        reasons, en, zh = reason_columns(
+            policy,
+            self.rules,
+            tier,
+            self.basis,
+            self.below_since,
+            self.below_runs,
+            self.active,
+            self.expired,
+            self.context,
+        )
+        at = pa.array(tier)
+
+        def per_tier(values: list[str]) -> pa.Array:
+            return pa.array(values, pa.string()).take(at)
+
+        labels = {lang: [t.label(lang) for t in policy.tiers] for lang in ("en", "zh")}
+        tier_since, below_since = self.tier_since, self.below_since
+        new = {
+            "tier": per_tier(list(policy.codes)),
+            "tier_label": per_tier(labels[self.lang]),
+            "tier_label_en": per_tier(labels["en"]),
+            "tier_label_zh": per_tier(labels["zh"]),
+            "tier_basis": pa.array(self.basis, pa.string()),
+            "tier_reasons": reasons,
+            "tier_reason_en": en,
+            "tier_reason_zh": zh,
+            "previous_tier": pa.array(self.previous_tier.tolist(), pa.string()),
+            "tier_since": pa.array(tier_since, pa.date32(), mask=np.isnat(tier_since)),
+            "below_since": pa.array(below_since, pa.date32(), mask=np.isnat(below_since)),
+            "below_runs": pa.array(self.below_runs, pa.int64()),
+            "policy_version": pa.repeat(policy.policy_version, n).cast(pa.string()),
+        }
+        customers = self.customers
+        table = customers.drop_columns([c for c in TIER_COLUMNS if c in customers.column_names])
+        for name, column in new.items():
+            table = table.append_column(name, column)
+        return table
