@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 
 import ibis
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corecustomers.errors import ColumnMappingError
-from corecustomers.insights.behaviour import customer_mix
+from corecustomers.insights.behaviour import customer_mix, mix_table
 
 AS_OF = dt.date(2024, 3, 31)
 
@@ -96,3 +98,26 @@ def test_missing_column_names_it() -> None:
     tx = _tx([("a", 1.0, 0, "app")]).drop("channel")
     with pytest.raises(ColumnMappingError, match="channel"):
         customer_mix(tx, as_of=AS_OF, column="channel")
+
+
+def test_mix_table_holds_each_distinct_text_once() -> None:
+    rows = [
+        ("a", 30.0, 0, "app"),
+        ("a", 10.0, 1, "store"),
+        ("b", 5.0, 2, "app"),
+        ("c", 7.0, 3, "app"),  # the same text as b's: one dictionary entry
+        ("d", -3.0, 4, "app"),  # only a return: no mix
+    ]
+    table = mix_table(_tx(rows), as_of=AS_OF)
+    column = table.column("top_channels").combine_chunks()
+    assert pa.types.is_dictionary(column.type)
+    assert len(column.dictionary) == 2
+    texts = dict(zip(table.column("customer_id").to_pylist(), column.to_pylist(), strict=True))
+    assert texts == {
+        "a": json.dumps([{"value": "app", "share": 0.75}, {"value": "store", "share": 0.25}]),
+        "b": json.dumps([{"value": "app", "share": 1.0}]),
+        "c": json.dumps([{"value": "app", "share": 1.0}]),
+    }
+    # aligning the column with another table copies indices only: the texts are shared
+    taken = column.take(pa.array([2, 1, 0]))
+    assert taken.dictionary.buffers()[-1].address == column.dictionary.buffers()[-1].address

@@ -144,6 +144,10 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     ``top_categories``, ``top_channels``), each a JSON list of ``{"value", "share"}`` in rank
     order; customers with no purchase of a known value have null. Executes the expressions.
 
+    The texts are dictionary-encoded (``dictionary<int32, string>``): each distinct text
+    is held once, and a ``take`` of the column (aligning it with another table) copies
+    only the indices and shares the texts; cast to ``string`` for the plain column.
+
     Examples
     --------
     >>> import datetime, ibis
@@ -161,8 +165,9 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     ids = ids.take(pc.sort_indices(ids)) if len(ids) else pa.array([], pa.string())
     data: dict[str, pa.Array] = {"customer_id": ids}
     for out, (owners, texts) in columns.items():
-        data[out] = texts.take(pc.index_in(ids, value_set=owners))
-    schema = pa.schema([("customer_id", pa.string()), *((out, pa.string()) for out in columns)])
+        data[out] = pc.dictionary_encode(texts).take(pc.index_in(ids, value_set=owners))
+    text = pa.dictionary(pa.int32(), pa.string())
+    schema = pa.schema([("customer_id", pa.string()), *((out, text) for out in columns)])
     return pa.table(data, schema=schema)
 
 

@@ -496,7 +496,19 @@ def analyse_prepared(
         options=options,
         progress=progress,
     )
+    customers = _plain_texts(customers)
     return customers, AnalysisSummary(run_id, generated_at, overview, valuation, core)
+
+
+def _plain_texts(customers: pa.Table) -> pa.Table:
+    """``customers`` with its dictionary-encoded text columns (the purchase mix, held so
+    through the analysis: :func:`~corecustomers.insights.behaviour.mix_table`) as plain
+    ``string`` columns, the type the outputs have always had."""
+    for i, field_ in enumerate(customers.schema):
+        if pa.types.is_dictionary(field_.type) and pa.types.is_string(field_.type.value_type):
+            plain = customers.column(i).cast(pa.string())
+            customers = customers.set_column(i, pa.field(field_.name, pa.string()), plain)
+    return customers
 
 
 def _value_customers(
