@@ -23,6 +23,7 @@ import corecustomers.service.core as core
 from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.service import analyze
+from corecustomers.service.analysis import analyse_prepared, prepare, staging_dir
 from corecustomers.service.concurrency import Background, Timings, shared_engine
 
 TODAY = dt.date(2026, 11, 23)
@@ -187,3 +188,61 @@ def _same(got: Any, want: Any, path: str) -> None:
         assert got == pytest.approx(want, rel=tolerance, nan_ok=True), path
     else:
         assert got == want, path
+
+
+def test_ranking_beside_the_risk_gives_the_sequential_columns_bit_for_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The core ranking and the churn risk on two threads (and the query-only steps on a
+    third) give the same columns and figures, to the last bit, as one after another:
+    the fits' warnings stay on their thread and nothing reads another's state. DuckDB
+    runs on one thread here so that its sums add up in one order in both runs."""
+    demo = tmp_path / "demo.csv"
+    write_demo_csv(demo, n_customers=1500, seed=11)
+    settings = Settings(calibration_end=dt.date(2024, 9, 30))
+    threads: dict[str, set[str]] = {"ranking": set(), "risk": set()}
+
+    def spy(step: str, function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads[step].add(threading.current_thread().name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(core, "rank_customers", spy("ranking", core.rank_customers))
+    monkeypatch.setattr(core, "churn_risk", spy("risk", core.churn_risk))
+    runs = {}
+    with staging_dir() as staging:
+        prepared = prepare(
+            str(demo),
+            settings,
+            staging_dir=staging,
+            quarantine_path=tmp_path / "q.csv",
+            today=TODAY,
+        )
+        prepared.transactions._find_backend().con.execute("SET threads TO 1")
+        for name in ("side_by_side", "sequential"):
+            if name == "sequential":
+                monkeypatch.setattr(core, "shared_engine", _one_thread)
+            customers, steps = analyse_prepared(prepared, settings, workspace=None)
+            summary = steps.to_json()
+            for key in ("run_id", "generated_at"):
+                summary.pop(key, None)
+            runs[name] = (customers, summary, {k: set(v) for k, v in threads.items()})
+            for seen in threads.values():
+                seen.clear()
+    (a, a_summary, a_threads), (b, b_summary, b_threads) = runs["side_by_side"], runs["sequential"]
+    assert a_threads["ranking"] != a_threads["risk"]  # side by side: two threads
+    assert b_threads["ranking"] == b_threads["risk"]  # in sequence: one
+    assert a.column_names == b.column_names
+    for column in a.column_names:
+        assert a.column(column).equals(b.column(column)), column
+    # both fitted their shifted models: the ranking validated the boosted one, the risk
+    # scores with its classifier
+    assert a_summary["core_score"]["validation"]["method"] == "time-shifted"
+    assert a_summary["alerts"]["risk"]["method"] == "model"
+    assert a_summary["core_score"] == b_summary["core_score"]
+    assert a_summary["alerts"] == b_summary["alerts"]
+    assert json.dumps(a_summary, sort_keys=True, default=str) == json.dumps(
+        b_summary, sort_keys=True, default=str
+    )

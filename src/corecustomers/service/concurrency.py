@@ -1,22 +1,25 @@
 """Independent analysis steps side by side on the engine connection they share.
 
-:func:`identify_core` runs the steps that fit models (the core ranking, the churn risk)
-on the calling thread and the query-only steps (purchase mix, referrals, earliest
-adopters, recommendations) on a second one: DuckDB, NumPy, Arrow and scikit-learn's
-boosting release the GIL, so on two cores one step's Python work overlaps the other's.
+:func:`identify_core` runs the core ranking on the calling thread, the churn risk on a
+second one and the query-only steps (purchase mix, referrals, earliest adopters,
+recommendations, then the tiers) on a third: DuckDB, NumPy, Arrow and scikit-learn's
+boosting release the GIL, so on two cores one step's Python work overlaps the others'.
 
-The two threads share one connection. A DuckDB connection must not run two queries at
+The threads share one connection. A DuckDB connection must not run two queries at
 once, and a cursor (``con.cursor()``, a connection of its own) does not see the accepted
 rows, which :func:`~corecustomers.service.analysis.prepare` keeps in a temporary table
 (temporary tables belong to the connection that made them). So, for as long as the
 steps run side by side, :func:`shared_engine` puts the Ibis backend's DuckDB connection
-behind a lock: one query runs at a time, from its start to its last row, and the two
+behind a lock: one query runs at a time, from its start to its last row, and the
 threads overlap everywhere else. Spark and the databases reached by URL (PostgreSQL …)
 run the steps one after another.
 
-Model fits stay on one thread: the fits record their warnings with
-:class:`warnings.catch_warnings`, which is process-wide, so two fits side by side could
-take each other's warnings (and a boundary warning changes the Gamma-Gamma fit).
+The ranking and the risk both fit BTYD models. Those fits keep their warnings to their
+own thread (:func:`corecustomers.models.record_fit_warnings`, a context variable, not the
+process-wide :class:`warnings.catch_warnings`), and what a fit's result depends on (a
+parameter on its bound) is read from the optimiser's result, never from a warning. What
+stays process-wide is OpenBLAS's thread count, so the block runs with one BLAS thread
+throughout; OpenMP's (scikit-learn's boosting) is per thread, and each step sets its own.
 """
 
 from __future__ import annotations

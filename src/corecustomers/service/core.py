@@ -6,11 +6,11 @@ Every step is optional in the sense that a missing input (no product column, no
 ``referred_by``, no fitted model) leaves its columns out or falls back, and says so in the
 summary; a customer always gets a tier, a reason and an action.
 
-After the behaviour, the steps that fit models (the core ranking, the churn risk) run on
-the calling thread while the others (purchase mix, referrals, earliest adopters, the
-tiers once the ranking is done, recommendations) run beside them on a second thread
+After the behaviour, the core ranking runs on the calling thread, the churn risk beside it
+on a second thread and the query-only steps (purchase mix, referrals, earliest adopters,
+the tiers once the ranking is done, recommendations) on a third
 (:mod:`corecustomers.service.concurrency`); their results are assembled in the order the
-steps had when they ran one after another.
+steps had when they ran one after another, and are the same.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from threadpoolctl import threadpool_limits
 
 from corecustomers.config import Settings
 from corecustomers.data.features import materialize
@@ -200,7 +201,7 @@ class _SideSteps:
         """The block's line in the progress (its steps' own times follow as notes)."""
         others = len(self.steps()) + 1  # and the tiers
         if parallel:
-            return f"Core ranking and churn risk, {others} steps beside them"
+            return f"Core ranking, churn risk and {others} more steps, side by side"
         return f"Core ranking, churn risk and {others} more steps"
 
     def run(self, timings: Timings) -> _SideResults:
@@ -325,11 +326,32 @@ def identify_core(
             )
         return done, tiered, policy
 
-    # the model fits on this thread, the other steps beside them (see
-    # corecustomers.service.concurrency): results as in sequence, steps listed below
+    def at_risk() -> tuple[ChurnRisk, AlertChoice]:
+        """The churn risk and the alert threshold chosen on it."""
+        with timings.step(RISK_STEP):
+            risk = churn_risk(
+                tx,
+                features=features,
+                fitted=fitted,
+                behaviour=behaviour,
+                cut=end,
+                window_days=alerting.risk_window_days,
+                time_unit=settings.time_unit,
+                score=alerting.risk_score,
+                alertable=alertable(alerting),
+            )
+            return risk, choose_alerting(risk, alerting)
+
+    # the core ranking on this thread, the churn risk and the other steps beside it, each
+    # on a thread of its own (see corecustomers.service.concurrency): results as in
+    # sequence, steps listed below. One BLAS thread for the block, whichever way it runs:
+    # OpenBLAS's thread count is process-wide (each fit's own limit would otherwise end
+    # while the other's still runs) and a threaded dot product adds in another order.
     with (
         shared_engine(tx) as parallel,
+        threadpool_limits(limits=1, user_api="blas"),
         progress.step(side.description(parallel)),
+        Background(at_risk, parallel=parallel) as risky,
         Background(beside, parallel=parallel) as background,
     ):
         with timings.step(RANKING_STEP):
@@ -347,19 +369,7 @@ def identify_core(
                 ranked.set_exception(exc)  # the tiers beside wait for it
                 raise
             ranked.set_result(scores)
-        with timings.step(RISK_STEP):
-            risk = churn_risk(
-                tx,
-                features=features,
-                fitted=fitted,
-                behaviour=behaviour,
-                cut=end,
-                window_days=alerting.risk_window_days,
-                time_unit=settings.time_unit,
-                score=alerting.risk_score,
-                alertable=alertable(alerting),
-            )
-            choice = choose_alerting(risk, alerting)
+        risk, choice = risky.result()
         done, customers, policy = background.result()
     for description in side.order():
         if description in timings.seconds:
