@@ -549,4 +549,6 @@ class TierDecision:
         table = customers.drop_columns([c for c in TIER_COLUMNS if c in customers.column_names])
         for name, column in new.items():
             table = table.append_column(name, column)
+        # the texts' intermediate strings are freed: give the allocator's cache back
+        pa.default_memory_pool().release_unused()
         return table

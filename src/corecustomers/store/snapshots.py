@@ -343,8 +343,11 @@ class Workspace:
         )
         rows = rows.append_column(
             SNAPSHOT_TABLE_SCHEMA.field(SOURCE_COLUMN),
-            pa.array([name_of_source] * rows.num_rows, pa.string()),
+            pa.repeat(pa.scalar(name_of_source, pa.string()), rows.num_rows),
         )
+        # Arrow's allocator keeps freed memory for reuse; the database write allocates
+        # outside it, so hand back what the rows' building (and earlier steps) freed
+        pa.default_memory_pool().release_unused()
         run = pa.Table.from_pylist(
             [
                 {
