@@ -1,9 +1,10 @@
 """Independent analysis steps side by side on the engine connection they share.
 
-:func:`identify_core` runs the core ranking on the calling thread, the churn risk on a
-second one and the query-only steps (purchase mix, referrals, earliest adopters,
-recommendations, then the tiers) on a third: DuckDB, NumPy, Arrow and scikit-learn's
-boosting release the GIL, so on two cores one step's Python work overlaps the others'.
+:func:`identify_core` runs the core ranking on the calling thread and the query-only steps
+(purchase mix, referrals, earliest adopters, recommendations, then the tiers) on a
+second one; the churn risk follows the ranking or, with more than two CPUs, runs on a
+third: DuckDB, NumPy, Arrow and scikit-learn's boosting release the GIL, so one step's
+Python work overlaps the others'.
 
 The threads share one connection. A DuckDB connection must not run two queries at
 once, and a cursor (``con.cursor()``, a connection of its own) does not see the accepted

@@ -6,10 +6,11 @@ Every step is optional in the sense that a missing input (no product column, no
 ``referred_by``, no fitted model) leaves its columns out or falls back, and says so in the
 summary; a customer always gets a tier, a reason and an action.
 
-After the behaviour, the core ranking runs on the calling thread, the churn risk beside it
-on a second thread and the query-only steps (purchase mix, referrals, earliest adopters,
-the tiers once the ranking is done, recommendations) on a third
-(:mod:`corecustomers.service.concurrency`); their results are assembled in the order the
+After the behaviour, the core ranking runs on the calling thread and the query-only steps
+(purchase mix, referrals, earliest adopters, the tiers once the ranking is done,
+recommendations) beside it on a second thread; the churn risk follows the ranking, or
+with more than two CPUs runs on a third thread (:data:`RISK_BESIDE_FROM_CPUS`,
+:mod:`corecustomers.service.concurrency`). Their results are assembled in the order the
 steps had when they ran one after another, and are the same.
 """
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import ibis.expr.types as ir
 import numpy as np
@@ -144,6 +146,22 @@ def _align(
         else:
             out = out.append_column(name, column)
     return out
+
+
+#: The churn risk runs on a thread of its own, beside the core ranking, from this many
+#: CPUs on; with fewer, after the ranking on the calling thread. On 2 cores the block is
+#: CPU-bound already and a third thread only adds contention: analyze on 10M rows, in
+#: one round under the heavy lock, took 199.1 s with the risk beside the ranking against
+#: 179.3 s after it (block 139.6 s against 123.3 s, peak RSS 5.22 GB against 4.66 GB;
+#: 23:38-23:44 UTC, load 1.6-2.7); more cores are not measured yet.
+RISK_BESIDE_FROM_CPUS: Final = 3
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 RANKING_STEP = "Core ranking (BTYD and gradient boosting)"
@@ -342,16 +360,17 @@ def identify_core(
             )
             return risk, choose_alerting(risk, alerting)
 
-    # the core ranking on this thread, the churn risk and the other steps beside it, each
-    # on a thread of its own (see corecustomers.service.concurrency): results as in
-    # sequence, steps listed below. One BLAS thread for the block, whichever way it runs:
+    # the core ranking on this thread, the other steps beside it on a second (see
+    # corecustomers.service.concurrency), the churn risk after the ranking or, with
+    # enough CPUs, on a third: results as in sequence (the same bits in every
+    # arrangement), steps listed below. One BLAS thread for the block, whichever way it runs:
     # OpenBLAS's thread count is process-wide (each fit's own limit would otherwise end
     # while the other's still runs) and a threaded dot product adds in another order.
     with (
         shared_engine(tx) as parallel,
         threadpool_limits(limits=1, user_api="blas"),
         progress.step(side.description(parallel)),
-        Background(at_risk, parallel=parallel) as risky,
+        Background(at_risk, parallel=parallel and _cpus() >= RISK_BESIDE_FROM_CPUS) as risky,
         Background(beside, parallel=parallel) as background,
     ):
         with timings.step(RANKING_STEP):
