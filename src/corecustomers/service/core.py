@@ -52,7 +52,7 @@ from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
-from corecustomers.segments.tiers import assign_tiers
+from corecustomers.segments.tiers import TierDecision, decide_tiers
 from corecustomers.service.concurrency import Background, Timings, shared_engine
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
@@ -319,7 +319,7 @@ def identify_core(
     timings = Timings()
     behaved = customers
 
-    def beside() -> tuple[_SideResults, pa.Table, TierPolicy]:
+    def beside() -> tuple[_SideResults, TierDecision, TierPolicy]:
         """The query-only steps, then the tiers once the ranking is done."""
         done = side.run(timings)
         ranking = ranked.result()  # the ranking runs on the calling thread
@@ -332,7 +332,7 @@ def identify_core(
                 tiered = _align(tiered, done.adopters, fill=True)
             tiered = _align(tiered, ranking.table.select(["customer_id", "core_score"]))
             policy = _policy(settings, tiered.column_names)
-            tiered = assign_tiers(
+            decided = decide_tiers(
                 tiered,
                 policy,
                 previous=previous,
@@ -342,7 +342,7 @@ def identify_core(
                 lang=settings.lang,
                 horizon_months=settings.horizon_months,
             )
-        return done, tiered, policy
+        return done, decided, policy
 
     def at_risk() -> tuple[ChurnRisk, AlertChoice]:
         """The churn risk and the alert threshold chosen on it."""
@@ -389,7 +389,9 @@ def identify_core(
                 raise
             ranked.set_result(scores)
         risk, choice = risky.result()
-        done, customers, policy = background.result()
+        done, decided, policy = background.result()
+    # the reason texts (the widest tier columns) once the churn risk has freed its frames
+    customers = decided.table()
     for description in side.order():
         if description in timings.seconds:
             progress.note(f"{description}: {timings.seconds[description]:.1f} s")
