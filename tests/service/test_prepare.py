@@ -59,3 +59,24 @@ def test_kept_rows_are_read_from_a_parquet_file_and_equal_the_lazy_ones(tmp_path
     assert kept.transactions.columns == lazy.transactions.columns
     assert _rows(kept.transactions) == _rows(lazy.transactions)
     assert kept.counts == lazy.counts
+
+
+def test_the_rows_after_a_set_as_of_are_counted_up_to_its_last_instant(tmp_path: Path) -> None:
+    source = tmp_path / "tx.csv"
+    source.write_text(
+        "customer_id,date,amount\n"
+        "a,2024-01-31 23:59:59,1\n"  # on the as-of day: in
+        "a,2024-02-01 00:00:00,2\n"  # the next midnight: after
+        "b,2024-03-05 10:00:00,3\n"  # after
+        "b,2024-01-02 08:00:00,4\n",
+        encoding="utf-8",
+    )
+    settings = Settings(workspace=str(tmp_path), as_of=dt.date(2024, 1, 31))
+    prepared = prepare(
+        str(source),
+        settings,
+        staging_dir=tmp_path,
+        quarantine_path=tmp_path / "q.csv",
+        today=dt.date(2024, 12, 31),
+    )
+    assert prepared.rows_after_as_of == 2

@@ -30,6 +30,8 @@ Examples
 [1.0, 3.0]
 >>> sorted(d.isoformat() for d in kept.select(day=day_of(kept)).day.to_pyarrow().to_pylist())
 ['2024-01-02', '2024-01-31']
+>>> rows_after(tx, datetime.date(2024, 1, 31)).amount.to_pyarrow().to_pylist()
+[2.0]
 """
 
 from __future__ import annotations
@@ -39,17 +41,26 @@ import datetime
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["day_of", "rows_up_to"]
+__all__ = ["day_of", "rows_after", "rows_up_to"]
 
 
 def rows_up_to(tx: ir.Table, as_of: datetime.date, *, column: str = "timestamp") -> ir.Table:
     """The rows of ``tx`` whose ``column`` (a timestamp or a date; by default the
     transactions' ``timestamp``) falls on or before the day ``as_of``."""
-    ts = tx[column]
+    return tx.filter(_on_or_before(tx[column], as_of))
+
+
+def rows_after(tx: ir.Table, as_of: datetime.date, *, column: str = "timestamp") -> ir.Table:
+    """The rows of ``tx`` whose ``column`` falls after the day ``as_of``: the complement
+    of :func:`rows_up_to` (a row without a value is in neither)."""
+    return tx.filter(~_on_or_before(tx[column], as_of))
+
+
+def _on_or_before(ts: ir.Value, as_of: datetime.date) -> ir.BooleanValue:
     if ts.type().is_date():
-        return tx.filter(ts <= ibis.literal(as_of, type="date"))
+        return ts <= ibis.literal(as_of, type="date")
     next_midnight = datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time())
-    return tx.filter(ts < ibis.literal(next_midnight, type=ts.type()))
+    return ts < ibis.literal(next_midnight, type=ts.type())
 
 
 def day_of(tx: ir.Table) -> ir.Value:

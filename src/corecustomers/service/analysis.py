@@ -44,6 +44,7 @@ from corecustomers.data.validation import (
     validate,
     write_quarantine,
 )
+from corecustomers.data.window import rows_after
 from corecustomers.errors import (
     ColumnMappingError,
     InputError,
@@ -228,9 +229,7 @@ def prepare(
     with progress.step("Checking dates and duplicates"):
         # without a set as-of date it is the last valid date: no row is after it
         after = (
-            tx.filter(tx.timestamp.date() > as_of).count().to_pyarrow().as_py()
-            if settings.as_of is not None
-            else 0
+            rows_after(tx, as_of).count().to_pyarrow().as_py() if settings.as_of is not None else 0
         )
         dupes = exact_duplicate_rows(tx) if mapping.get("order_id") is None else 0
         only_returns = returns_only(tx, as_of=as_of).to_pyarrow().to_pylist()[0]
