@@ -32,7 +32,7 @@ from corecustomers.config import Settings
 from corecustomers.data.compiled import reusing_sql
 from corecustomers.data.features import sharing_purchase_days
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.insights.behaviour import BREADTH_COLUMNS, MIX_COLUMNS
+from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
@@ -51,10 +51,6 @@ from corecustomers.store import Workspace
 __all__ = ["Every", "add_override", "compare", "history", "period_ends"]
 
 Every = Literal["week", "month", "quarter"]
-
-#: The columns whose distinct values per customer the behaviour and the ranking count:
-#: their first purchase days are kept for the history's cuts (``sharing_purchase_days``).
-_BREADTH = tuple(source for source, _ in BREADTH_COLUMNS)
 
 
 def period_ends(start: _dt.date, end: _dt.date, every: Every) -> list[_dt.date]:
@@ -149,7 +145,7 @@ def history(
         with (
             open_workspace(settings) as workspace,
             reusing_sql(),
-            sharing_purchase_days(prepared.transactions, up_to=dates[-1], distinct=_BREADTH),
+            sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
             threadpool_limits(limits=1, user_api="blas"),
         ):
             for day in dates:
