@@ -198,3 +198,33 @@ def test_sample_has_valid_summaries_and_is_reproducible() -> None:
     assert a["frequency"].mean() == pytest.approx(
         float(model.expected_purchases_new(39.0)), abs=0.2
     )
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_expected_purchases_of_many_customers_are_the_bits_of_one_at_a_time(
+    modified: bool,
+) -> None:
+    """The distinct (x, T) rows of a large table are computed once
+    (``beta_geo._distinct_rows``): every customer gets exactly what it gets alone, with
+    repeated, heavy, zero and signed-zero rows among them."""
+    from corecustomers.models.beta_geo import _DISTINCT_FROM, conditional_expectation
+
+    rng = np.random.default_rng(7)
+    n = 2 * _DISTINCT_FROM
+    x = rng.integers(0, 40, n).astype(np.float64)
+    x[:5] = [0.0, -0.0, 150.0, 0.0, 1.0]
+    T = np.round(rng.uniform(0.0, 80.0, n) * 7) / 7  # ages in whole days, in weeks
+    T[:5] = [0.0, -0.0, 79.0, 1e-9, 52.0]
+    tx = np.minimum(T, np.round(rng.uniform(0.0, 80.0, n) * 7) / 7) * (x > 0)
+    params = np.array([0.24, 4.41, 0.79, 2.43])
+    together = conditional_expectation(params, x, tx, T, np.float64(39.0), modified=modified)
+    alone = np.concatenate(
+        [
+            conditional_expectation(
+                params, x[i : i + 1], tx[i : i + 1], T[i : i + 1], 39.0, modified=modified
+            )
+            for i in range(n)
+        ]
+    )
+    assert np.array_equal(together, alone)
+    assert len(np.unique(x + 1j * T)) < n  # the grouping had rows to share

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import betainc, betaln, digamma, expit, gammaln
 
 from corecustomers.models._base import FloatArray
@@ -137,11 +138,49 @@ def conditional_expectation(
     r, alpha, a, b = (float(v) for v in params)
     shift = 1.0 if modified else 0.0
     x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
-    b_post = b + x + shift  # posterior Beta(a, b') of the dropout probability
-    log1mz = -np.log1p(t / (alpha + T))
-    alive = bg_alive_expectation(r, a, b_post, r + x, a + b_post - 1.0, log1mz)
+    # the expectation given alive depends on (x, T, t) only, not on t_x: many customers
+    # share those (whole purchase counts, ages in whole days), so each distinct triple is
+    # computed once -- the series are evaluated element by element, so the values are
+    # the very same bits
+    (x_u, T_u, t_u), back = _distinct_rows(x, T, t)
+    b_post = b + x_u + shift  # posterior Beta(a, b') of the dropout probability
+    log1mz = -np.log1p(t_u / (alpha + T_u))
+    alive = bg_alive_expectation(r, a, b_post, r + x_u, a + b_post - 1.0, log1mz)
+    if back is not None:
+        alive = alive[back].reshape(x.shape)
     p_alive = expit(-log_odds_dead(params, x, tx, T, modified=modified))
     return np.asarray(alive * p_alive)
+
+
+_DISTINCT_FROM: Final = 4096
+"""From this many rows :func:`conditional_expectation` finds the distinct (x, T, t) first."""
+
+
+def _distinct_rows(
+    x: FloatArray, T: FloatArray, t: FloatArray
+) -> tuple[tuple[FloatArray, FloatArray, FloatArray], NDArray[np.intp] | None]:
+    """The distinct rows of ``(x, T, t)`` and, per row, its position among them; the
+    arrays themselves and None when they are small, ``t`` varies, or a value is not
+    finite (then no grouping is attempted).
+
+    >>> rows, back = _distinct_rows(np.array([1.0, 2.0, 1.0]), np.array([5.0, 5.0, 5.0]),
+    ...                             np.array([2.0, 2.0, 2.0]))
+    >>> rows[0].tolist(), rows[1].tolist(), back
+    ([1.0, 2.0, 1.0], [5.0, 5.0, 5.0], None)
+    """
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    Ts = np.asarray(T, dtype=np.float64).ravel()
+    ts = np.asarray(t, dtype=np.float64).ravel()
+    if (
+        xs.size < _DISTINCT_FROM
+        or np.any(ts != ts[0])
+        or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Ts)) and np.isfinite(ts[0]))
+    ):
+        return (x, T, t), None
+    # one sort of complex numbers orders by (x, T); + 0.0 makes -0.0 and 0.0 one value
+    key = (xs + 0.0) + 1j * (Ts + 0.0)
+    unique, back = np.unique(key, return_inverse=True)
+    return (unique.real.copy(), unique.imag.copy(), np.full(unique.size, ts[0])), back.ravel()
 
 
 def probability_of_purchases(
