@@ -22,6 +22,7 @@ from corecustomers.data.features import (
     FEATURE_COLUMNS,
     customer_features,
     materialize,
+    orders_are_rows,
     shared_distinct_count,
     sharing_purchase_days,
 )
@@ -199,6 +200,36 @@ def test_works_without_an_order_id_column(duckdb_con: Any) -> None:
     tx = _table(duckdb_con, ROWS, "no_orders_tx").drop("order_id")
     got = _rows(customer_features(tx, as_of=AS_OF))
     assert got["a"]["n_orders"] == 4  # one per purchase row
+
+
+def test_rows_with_their_own_order_ids_give_the_features_without_the_column(
+    duckdb_con: Any,
+) -> None:
+    """What ``prepare`` relies on to drop the order column of kept rows: with no order id
+    on two rows, every feature is the same without it; one shared id and it is kept."""
+    with_ids = _table(duckdb_con, ROWS, "own_orders_tx")
+    numbered = with_ids.mutate(
+        order_id=ibis.ifelse(
+            with_ids.order_id.isnull(),
+            ibis.null("string"),
+            "o" + ibis.row_number().cast("string"),
+        )
+    )
+    assert orders_are_rows(numbered)
+    assert _rows(customer_features(numbered, as_of=AS_OF)) == _rows(
+        customer_features(numbered.drop("order_id"), as_of=AS_OF)
+    )
+    # ROWS repeat an order id (a purchase and its return): the column is needed then
+    assert not orders_are_rows(with_ids)
+    # two lines of one order: one order with the column, two rows without it
+    lines = _table(
+        duckdb_con,
+        [("c", TS(2024, 1, 2, 9, 0), 4.0, "o9"), ("c", TS(2024, 1, 2, 9, 0), 6.0, "o9")],
+        "order_lines_tx",
+    )
+    assert not orders_are_rows(lines)
+    assert _rows(customer_features(lines, as_of=AS_OF))["c"]["n_orders"] == 1
+    assert _rows(customer_features(lines.drop("order_id"), as_of=AS_OF))["c"]["n_orders"] == 2
 
 
 def test_accepts_date_timestamps_and_integer_customer_ids(duckdb_con: Any) -> None:

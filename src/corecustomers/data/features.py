@@ -52,6 +52,7 @@ __all__ = [
     "HOLDOUT_COLUMNS",
     "customer_features",
     "materialize",
+    "orders_are_rows",
     "returns_only",
     "shared_distinct_count",
     "shared_purchase_days",
@@ -386,6 +387,32 @@ def _same_rows(node: ops.Node, of: ops.Node, also: tuple[str, ...] = ()) -> bool
         isinstance(values.get(c), ops.Field) and values[c].rel == of and values[c].name == c
         for c in needed
     )
+
+
+def orders_are_rows(tx: ir.Table) -> bool:
+    """Whether no two rows of ``tx`` share a non-null ``order_id`` (True without the column).
+
+    Then each purchase row is one order, and :func:`customer_features` gives the same
+    ``n_orders`` from the rows without their ``order_id`` column: every distinct order id
+    of a customer's purchase day is one row of it, as is every row without one. Reading
+    the rows so spares each feature query its grouping by order (on 10M rows that
+    grouping is most of a query), for the price of one distinct count.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> day = datetime.datetime(2024, 1, 1)
+    >>> tx = ibis.memtable({"customer_id": ["a", "a", "b"], "timestamp": [day] * 3,
+    ...                     "amount": [1.0, 2.0, 3.0], "order_id": ["o1", "o2", None]})
+    >>> orders_are_rows(tx), orders_are_rows(tx.mutate(order_id=ibis.literal("o1")))
+    (True, False)
+    """
+    if "order_id" not in tx.columns:
+        return True
+    order = tx["order_id"]
+    counts = materialize(tx.aggregate(ids=order.count(), distinct=order.nunique()))
+    return bool(counts.column("ids")[0].as_py() == counts.column("distinct")[0].as_py())
 
 
 def returns_only(tx: ir.Table, *, as_of: datetime.date) -> ir.Table:
