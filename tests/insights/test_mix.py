@@ -67,7 +67,8 @@ def test_shares_of_purchase_spend_returns_and_later_rows_left_out() -> None:
         ("b", 0.0, 5, "store"),  # zero-value orders count, but have no share
     ]
     mix = _mix(rows, k=2)
-    assert mix["a"] == [("app", pytest.approx(0.6)), ("store", pytest.approx(0.2))]
+    assert [value for value, _ in mix["a"]] == ["app", "store"]
+    assert [share for _, share in mix["a"]] == pytest.approx([0.6, 0.2])
     assert mix["b"] == [("store", None)]
 
 
@@ -121,3 +122,67 @@ def test_mix_table_holds_each_distinct_text_once() -> None:
     # aligning the column with another table copies indices only: the texts are shared
     taken = column.take(pa.array([2, 1, 0]))
     assert taken.dictionary.buffers()[-1].address == column.dictionary.buffers()[-1].address
+
+
+def _mix_texts(rows: list[tuple[str, float, int, str]]) -> dict[str, str | None]:
+    table = mix_table(_tx(rows), as_of=AS_OF)
+    texts = table.column("top_channels").cast(pa.string()).to_pylist()
+    return dict(zip(table.column("customer_id").to_pylist(), texts, strict=True))
+
+
+def _json_reference(rows: list[tuple[str, float, int, str]]) -> dict[str, str]:
+    """What the column-wise texts must equal: ``json.dumps`` of the rows, one customer
+    at a time, with the shares rounded to 4 decimals by ``round``."""
+    return {
+        customer: json.dumps(
+            [
+                {"value": value, "share": None if share is None else round(share, 4)}
+                for value, share in items
+            ],
+            ensure_ascii=False,
+        )
+        for customer, items in _reference(rows, k=3).items()
+    }
+
+
+AWKWARD = ['say "hi"', "back\\slash", "热拿铁", "tab\there", "new\nline", "é", "\x01", "a", "b"]
+
+
+def test_mix_json_equals_json_dumps_on_awkward_values_shares_and_ties() -> None:
+    rows = [
+        *((c, 1.0, 0, v) for c, v in zip("abcdefghi", AWKWARD, strict=True)),  # share 1.0
+        ("j", 5.0, 0, "b"),  # a tie: broken by the value, "a" first
+        ("j", 5.0, 1, "a"),
+        ("j", 5.0, 2, "热拿铁"),
+        ("k", 1.0, 0, "a"),  # 1 / 20000 = 5e-05: half a unit of the 4th decimal
+        ("k", 19999.0, 0, "b"),
+        ("l", 1.0, 0, "a"),  # 1/8 = 0.125 and 3/8 = 0.375: exact, kept as is
+        ("l", 3.0, 0, "b"),
+        ("l", 4.0, 0, "c"),
+        ("m", 3.0, 0, "a"),  # 3 / 20000 = 0.00015: another half
+        ("m", 19997.0, 0, "b"),
+        ("n", 0.0, 0, 'say "hi"'),  # no purchase spend: a null share
+        ("n", 0.0, 1, "热拿铁"),
+        ("o", 1.0, 0, "a"),  # 1/3 and 2/3: rounded
+        ("o", 2.0, 0, "b"),
+    ]
+    assert _mix_texts(rows) == _json_reference(rows)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["c1", "c2", "c3", "客户"]),
+            st.integers(min_value=-5, max_value=40).map(float),  # exact sums
+            st.integers(min_value=0, max_value=150),
+            st.sampled_from(AWKWARD),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_mix_json_equals_json_dumps_of_a_plain_python_reference(
+    rows: list[tuple[str, float, int, str]],
+) -> None:
+    assert _mix_texts(rows) == _json_reference(rows)

@@ -27,6 +27,7 @@ days, joined back on ``customer_id``.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from typing import Final
 
@@ -39,7 +40,6 @@ from numpy.typing import NDArray
 
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
-from corecustomers.segments.phrases import fixed
 from corecustomers.units import check_dates
 
 __all__ = [
@@ -208,24 +208,38 @@ def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.Array]:
 def _rounded_json(values: NDArray[np.float64], digits: int) -> pa.Array:
     """``json.dumps(round(v, digits))`` of every value, column-wise.
 
-    ``f"{v:.{digits}f}"`` is the correctly rounded decimal that ``round`` returns the
-    nearest float of, so its text without trailing zeros (one kept after the point) is
-    that float's ``repr``, for values whose ``repr`` has no exponent (from 0.001 to 1e15,
-    and 0); other values (and non-finite ones) go through ``json.dumps`` itself.
+    The shares lie in [0, 1], so their rounded texts are among ``10**digits + 1``: each is
+    written once by :func:`json.dumps` (:func:`_unit_texts`) and taken by the value's
+    number of units, ``v * 10**digits`` rounded half to even in NumPy. That is
+    ``round``'s correctly rounded decimal except where the product is within rounding
+    error of a half; those values, and the ones outside [0, 1] (with ``-0.0`` and the
+    non-finite ones), go through ``json.dumps(round(v, digits))`` itself.
     """
-    text = pa.array(fixed(values, digits), pa.string())
-    trimmed = pc.utf8_rtrim(text, characters="0")
-    whole = pc.ends_with(trimmed, ".")
-    out = pc.if_else(whole, pc.binary_join_element_wise(trimmed, "0", ""), trimmed)
+    scale = 10**digits
     with np.errstate(invalid="ignore"):
-        rounded = np.round(np.abs(values), digits)
-        plain = np.isfinite(values) & ((rounded == 0) | ((rounded >= 1e-3) & (rounded < 1e15)))
-    if plain.all():
+        scaled = values * scale
+        units = np.rint(scaled)
+        half = np.abs(scaled - np.floor(scaled) - 0.5)
+        easy = (
+            (units >= 0) & (units <= scale) & ~np.signbit(values) & (half > 1e-6 + scaled * 1e-12)
+        )
+    out = _unit_texts(digits).take(pa.array(np.where(easy, units, 0).astype(np.int32)))
+    hard = np.flatnonzero(~easy)
+    if len(hard) == 0:
         return out
-    texts = np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
-    for i in np.flatnonzero(~plain).tolist():
-        texts[i] = json.dumps(round(float(values[i]), digits))
-    return pa.array(texts, pa.string())
+    texts = [json.dumps(round(float(values[i]), digits)) for i in hard.tolist()]
+    mask = np.zeros(len(values), dtype=bool)
+    mask[hard] = True
+    return pc.replace_with_mask(out, pa.array(mask), pa.array(texts, pa.string()))
+
+
+@functools.cache
+def _unit_texts(digits: int) -> pa.Array:
+    """``json.dumps(u / 10**digits)`` for ``u`` from 0 to ``10**digits``: the texts of
+    ``round(v, digits)`` for every ``v`` in [0, 1] (``round`` gives the float nearest
+    the decimal, and so does the correctly rounded division)."""
+    scale = 10**digits
+    return pa.array([json.dumps(u / scale) for u in range(scale + 1)], pa.string())
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:
