@@ -368,8 +368,9 @@ def churn_risk(
         judged, on = core, "core customers"
     else:
         on = "core customers who could be alerted (idle and past their usual gap)"
-    calibrations = {name: _platt(before, inactive) for name, (before, _) in candidates.items()}
-    validated = {name: calibrations[name](before) for name, (before, _) in candidates.items()}
+    platt = {name: _platt(before, inactive) for name, (before, _) in candidates.items()}
+    calibrations = {name: apply for name, (apply, _) in platt.items()}
+    validated = {name: calibrated for name, (_, calibrated) in platt.items()}
     figures = {
         name: {
             "auc": _auc(score, inactive),
@@ -585,13 +586,14 @@ def _log_value(frame: RiskFrame) -> FloatArray:
     return np.log1p(np.maximum(np.nan_to_num(frame.btyd.value(365.0)), 0.0))
 
 
-def _linear_inputs(frame: RiskFrame) -> FloatArray:
-    """Transformed inputs of the logistic regression: logs and logits, gaps filled.
+def _linear_inputs(frame: RiskFrame, rows: NDArray[np.intp] | None = None) -> FloatArray:
+    """Transformed inputs of the logistic regression: logs and logits, gaps filled; of
+    the customers at ``rows`` only, when given (each row is transformed on its own).
 
     Unlike trees, a linear model extrapolates: a customer idle longer than anyone at the
     training cut still gets a higher risk.
     """
-    x = frame.inputs
+    x = frame.inputs if rows is None else {name: frame.inputs[name][rows] for name in _LINEAR}
 
     def log1p(name: str) -> FloatArray:
         return np.log1p(np.maximum(np.nan_to_num(x[name], nan=0.0), 0.0))
@@ -616,13 +618,30 @@ def _linear_inputs(frame: RiskFrame) -> FloatArray:
     return significant(np.column_stack(columns))
 
 
+_LINEAR: Final = (
+    "days_since_last_purchase",
+    "p_alive",
+    "p_alive_change",
+    "expected_purchases",
+    "overdue",
+    "gap_cv",
+    "spend_change",
+    "frequency",
+    "T",
+    "monetary_value",
+    "tenure_days",
+    "returns_share",
+)
+"""The inputs :func:`_linear_inputs` transforms."""
+
+
 def _linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFrame], FloatArray]:
     """A standardised, L2-penalised logistic regression fitted on ``train``'s ``sample``:
     a function scoring a frame."""
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    X = _linear_inputs(train)[sample]
+    X = _linear_inputs(train, None if len(sample) == train.n else sample)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1000)
@@ -637,24 +656,30 @@ def _linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFrame],
     return predict
 
 
-def _platt(score: FloatArray, inactive: BoolArray) -> Callable[[FloatArray], FloatArray]:
+def _platt(
+    score: FloatArray, inactive: BoolArray
+) -> tuple[Callable[[FloatArray], FloatArray], FloatArray]:
     """Platt scaling: a logistic regression of the label on the score (one or more columns).
 
     Smooth and strictly monotone in each column, so that the calibrated risk keeps the
     score's order (no plateaus, unlike isotonic regression) and a threshold separates
-    customers.
+    customers. Returns the calibration and ``score`` calibrated (from the inputs the
+    fit rounded, not rounded again).
     """
     x = _columns(score)
     fill = np.nanmedian(x, axis=0)
     y = inactive.astype(np.float64)
-    w = _logistic_fit(significant(np.where(np.isnan(x), fill, x)), y)
+    filled = significant(np.where(np.isnan(x), fill, x))
+    w = _logistic_fit(filled, y)
+
+    def calibrated(z: FloatArray) -> FloatArray:
+        return np.asarray(1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1]))), dtype=np.float64)
 
     def apply(values: FloatArray) -> FloatArray:
         z = _columns(values)
-        z = significant(np.where(np.isnan(z), fill, z))
-        return np.asarray(1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1]))), dtype=np.float64)
+        return calibrated(significant(np.where(np.isnan(z), fill, z)))
 
-    return apply
+    return apply, calibrated(filled)
 
 
 def _columns(values: FloatArray) -> FloatArray:
