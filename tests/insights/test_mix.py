@@ -125,7 +125,11 @@ def test_mix_table_holds_each_distinct_text_once() -> None:
 
 
 def _mix_texts(rows: list[tuple[str, float, int, str]]) -> dict[str, str | None]:
+    """The texts of ``top_channels`` by customer, after checking that the column's
+    dictionary holds each distinct text once."""
     table = mix_table(_tx(rows), as_of=AS_OF)
+    dictionary = table.column("top_channels").combine_chunks().dictionary.to_pylist()
+    assert len(set(dictionary)) == len(dictionary)
     texts = table.column("top_channels").cast(pa.string()).to_pylist()
     return dict(zip(table.column("customer_id").to_pylist(), texts, strict=True))
 
@@ -156,6 +160,8 @@ def test_mix_json_equals_json_dumps_on_awkward_values_shares_and_ties() -> None:
         ("j", 5.0, 2, "热拿铁"),
         ("k", 1.0, 0, "a"),  # 1 / 20000 = 5e-05: half a unit of the 4th decimal
         ("k", 19999.0, 0, "b"),
+        ("kk", 1.0, 0, "a"),  # k's shares again: the same text, held once
+        ("kk", 19999.0, 0, "b"),
         ("l", 1.0, 0, "a"),  # 1/8 = 0.125 and 3/8 = 0.375: exact, kept as is
         ("l", 3.0, 0, "b"),
         ("l", 4.0, 0, "c"),

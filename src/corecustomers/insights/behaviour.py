@@ -157,7 +157,7 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     '[{"value": "app", "share": 0.75}, {"value": "store", "share": 0.25}]'
     """
     present = [(source, out) for source, out in MIX_COLUMNS if source in tx.columns]
-    columns: dict[str, tuple[pa.Array, pa.Array]] = {}
+    columns: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
     for source, out in present:
         long = customer_mix(tx, as_of=as_of, column=source, k=k).order_by(["customer_id", "rank"])
         columns[out] = _mix_json(long.select("customer_id", "value", "share").to_pyarrow())
@@ -165,57 +165,96 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     ids = ids.take(pc.sort_indices(ids)) if len(ids) else pa.array([], pa.string())
     data: dict[str, pa.Array] = {"customer_id": ids}
     for out, (owners, texts) in columns.items():
-        data[out] = pc.dictionary_encode(texts).take(pc.index_in(ids, value_set=owners))
+        data[out] = texts.take(pc.index_in(ids, value_set=owners))
     text = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([("customer_id", pa.string()), *((out, text) for out in columns)])
     return pa.table(data, schema=schema)
 
 
-def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.Array]:
+_OPEN_FIRST, _OPEN_NEXT, _MIDDLE, _CLOSE, _CLOSE_LAST = range(5)
+_PUNCTUATION: Final = ('[{"value": ', ', {"value": ', ', "share": ', "}", "}]")
+"""The text around the values and shares of a mix, indexed by the constants above."""
+
+
+def _mix_json(long: pa.Table) -> tuple[pa.Array, pa.DictionaryArray]:
     """Per customer of ``long`` (ordered by customer and rank): the JSON list of its rows.
 
-    Column-wise: each distinct value and each distinct share is written once by
-    :func:`json.dumps` (the texts are exactly ``json.dumps([{"value": v, "share": s}, ...],
-    ensure_ascii=False)`` with the share rounded to 4 decimals), then the items are
-    concatenated per customer with Arrow string kernels.
+    The texts are exactly ``json.dumps([{"value": v, "share": s}, ...], ensure_ascii=False)``
+    with the share rounded to 4 decimals, dictionary-encoded; they are built column-wise.
+    Each distinct value and each distinct rounded share is written once by
+    :func:`json.dumps`, and a customer's list is identified by the codes of its items
+    (value and share), so the distinct lists are found by hashing fixed-width integer
+    keys rather than texts; only the text of each distinct list is then assembled, by
+    one ``take`` of the pieces (values, shares, punctuation) and one ``binary_join``.
     """
     n = long.num_rows
     if n == 0:
-        return pa.array([], pa.string()), pa.array([], pa.string())
+        empty = pa.array([], pa.string())
+        return empty, pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), empty)
     owners = long.column("customer_id").combine_chunks().cast(pa.string())
-    values = long.column("value").combine_chunks().cast(pa.string()).dictionary_encode()
-    value_json = pa.array(
-        [json.dumps(v, ensure_ascii=False) for v in values.dictionary.to_pylist()], pa.string()
-    ).take(values.indices)
-    shares = long.column("share").combine_chunks().cast(pa.float64())
-    raw = np.asarray(shares.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-    share_json = pc.if_else(shares.is_null(), pa.scalar("null"), _rounded_json(raw, 4))
-    head, middle, tail = pa.scalar('{"value": '), pa.scalar(', "share": '), pa.scalar("}")
-    items = pc.binary_join_element_wise(head, value_json, middle, share_json, tail, "")
     changed = np.ones(n, dtype=bool)
     # compared in Arrow: no Python string per row (3 per customer)
     differs = pc.not_equal(owners.slice(1), owners.slice(0, n - 1))
     changed[1:] = np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool)
     starts = np.flatnonzero(changed)
-    offsets = pa.array(np.append(starts, n).astype(np.int32), pa.int32())
-    per_customer = pa.ListArray.from_arrays(offsets, items)
-    texts = pc.binary_join_element_wise(
-        pa.scalar("["), pc.binary_join(per_customer, ", "), pa.scalar("]"), ""
-    )
-    return owners.take(pa.array(starts)), texts
+    customer = np.cumsum(changed) - 1
+    slot = np.arange(n) - starts[customer]
+    values = long.column("value").combine_chunks().cast(pa.string()).dictionary_encode()
+    value_texts = [json.dumps(v, ensure_ascii=False) for v in values.dictionary.to_pylist()]
+    shares = long.column("share").combine_chunks().cast(pa.float64())
+    share_codes, share_texts = _share_codes(shares, 4)
+    value_codes = np.asarray(values.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    keys = np.full((len(starts), int(slot.max()) + 1), -1, dtype=np.int64)
+    keys[customer, slot] = value_codes * len(share_texts) + share_codes
+    lists = pc.dictionary_encode(_fixed_width(keys))
+    distinct = np.frombuffer(lists.dictionary.buffers()[1], dtype=np.int64)
+    distinct = distinct[: len(lists.dictionary) * keys.shape[1]].reshape(-1, keys.shape[1])
+    texts = _joined(distinct, len(share_texts), [*_PUNCTUATION, *value_texts, *share_texts])
+    return owners.take(pa.array(starts)), pa.DictionaryArray.from_arrays(lists.indices, texts)
 
 
-def _rounded_json(values: NDArray[np.float64], digits: int) -> pa.Array:
-    """``json.dumps(round(v, digits))`` of every value, column-wise.
+def _fixed_width(keys: NDArray[np.int64]) -> pa.Array:
+    """The rows of ``keys`` as fixed-width binary values (hashable by Arrow's kernels)."""
+    rows, width = keys.shape
+    data = pa.py_buffer(np.ascontiguousarray(keys))
+    return pa.Array.from_buffers(pa.binary(8 * width), rows, [None, data])
+
+
+def _joined(keys: NDArray[np.int64], n_shares: int, pieces: list[str]) -> pa.Array:
+    """The JSON list of each row of item ``keys`` (``value * n_shares + share``; ``-1``
+    after the last item): the texts of ``pieces`` (punctuation, values, then shares)
+    taken five per item and joined per row."""
+    present = keys >= 0
+    counts = present.sum(axis=1)
+    items = keys[present]
+    slot = np.nonzero(present)[1]
+    last = slot == np.repeat(counts, counts) - 1
+    at = np.empty((len(items), 5), dtype=np.int64)
+    at[:, 0] = np.where(slot == 0, _OPEN_FIRST, _OPEN_NEXT)
+    at[:, 1] = len(_PUNCTUATION) + items // n_shares
+    at[:, 2] = _MIDDLE
+    at[:, 3] = len(pieces) - n_shares + items % n_shares
+    at[:, 4] = np.where(last, _CLOSE_LAST, _CLOSE)
+    offsets = np.zeros(len(keys) + 1, dtype=np.int32)
+    np.cumsum(counts * 5, out=offsets[1:])
+    atoms = pa.array(pieces, pa.string()).take(pa.array(at.ravel()))
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), atoms), "")
+
+
+def _share_codes(shares: pa.Array, digits: int) -> tuple[NDArray[np.int64], list[str]]:
+    """``json.dumps(round(v, digits))`` of every share (``null`` for a null one), as a
+    code into a list of distinct texts.
 
     The shares lie in [0, 1], so their rounded texts are among ``10**digits + 1``: each is
-    written once by :func:`json.dumps` (:func:`_unit_texts`) and taken by the value's
+    written once by :func:`json.dumps` (:func:`_unit_texts`) and its code is the share's
     number of units, ``v * 10**digits`` rounded half to even in NumPy. That is
     ``round``'s correctly rounded decimal except where the product is within rounding
     error of a half; those values, and the ones outside [0, 1] (with ``-0.0`` and the
     non-finite ones), go through ``json.dumps(round(v, digits))`` itself.
     """
     scale = 10**digits
+    texts = [*_unit_texts(digits), "null"]
+    values = np.asarray(shares.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
     with np.errstate(invalid="ignore"):
         scaled = values * scale
         units = np.rint(scaled)
@@ -223,23 +262,26 @@ def _rounded_json(values: NDArray[np.float64], digits: int) -> pa.Array:
         easy = (
             (units >= 0) & (units <= scale) & ~np.signbit(values) & (half > 1e-6 + scaled * 1e-12)
         )
-    out = _unit_texts(digits).take(pa.array(np.where(easy, units, 0).astype(np.int32)))
-    hard = np.flatnonzero(~easy)
-    if len(hard) == 0:
-        return out
-    texts = [json.dumps(round(float(values[i]), digits)) for i in hard.tolist()]
-    mask = np.zeros(len(values), dtype=bool)
-    mask[hard] = True
-    return pc.replace_with_mask(out, pa.array(mask), pa.array(texts, pa.string()))
+    missing = np.asarray(shares.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    codes = np.where(missing, scale + 1, np.where(easy, units, 0).astype(np.int64))
+    hard = np.flatnonzero(~easy & ~missing)
+    if len(hard):
+        code_of = {text: code for code, text in enumerate(texts)}
+        for i in hard.tolist():
+            text = json.dumps(round(float(values[i]), digits))
+            codes[i] = code_of.setdefault(text, len(texts))
+            if codes[i] == len(texts):
+                texts.append(text)
+    return codes, texts
 
 
 @functools.cache
-def _unit_texts(digits: int) -> pa.Array:
+def _unit_texts(digits: int) -> tuple[str, ...]:
     """``json.dumps(u / 10**digits)`` for ``u`` from 0 to ``10**digits``: the texts of
     ``round(v, digits)`` for every ``v`` in [0, 1] (``round`` gives the float nearest
     the decimal, and so does the correctly rounded division)."""
     scale = 10**digits
-    return pa.array([json.dumps(u / scale) for u in range(scale + 1)], pa.string())
+    return tuple(json.dumps(u / scale) for u in range(scale + 1))
 
 
 def trend_weights(n_windows: int) -> tuple[float, ...]:
