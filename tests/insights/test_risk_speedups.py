@@ -1,16 +1,35 @@
-"""The churn risk's shortcuts give the figures of the longer way: the blocked rounding."""
+"""The churn risk's shortcuts give the figures of the longer way: the blocked rounding,
+the labels read from the next frame, the narrow behaviour of the training frame, the
+logistic regression's inputs of a sample and Platt scaling's calibrated scores."""
 
 from __future__ import annotations
 
+import datetime
+import warnings
 from typing import Any
 
+import ibis
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from corecustomers.insights._risk_frames import significant
+from corecustomers.insights import risk
+from corecustomers.insights._risk_frames import (
+    RISK_BEHAVIOUR,
+    RiskFrame,
+    active_in,
+    bought_by,
+    labelled,
+    risk_frame,
+    significant,
+)
+from corecustomers.models import BetaGeoModel, GammaGammaModel
+
+START = datetime.date(2023, 1, 1)
+CUT = datetime.date(2024, 3, 31)
+WINDOW = 90
 
 
 def elementwise(values: np.ndarray[Any, Any], digits: int = 6) -> np.ndarray[Any, Any]:
@@ -56,3 +75,106 @@ def test_significant_across_blocks_and_at_the_edges_of_float64() -> None:
     assert same(significant(strided), elementwise(strided))
     with pytest.raises(ValueError, match="between 1 and 17"):
         significant(x, 18)
+
+
+def book() -> Any:
+    """300 customers over 15 months; returns, midnight and last-second rows, returns-only
+    customers and purchases on the cuts themselves."""
+    rng = np.random.default_rng(7)
+    rows: dict[str, list[Any]] = {"customer_id": [], "timestamp": [], "amount": []}
+    span = (CUT - START).days + 1
+    cuts = [CUT - datetime.timedelta(days=k * WINDOW) for k in (1, 2)]
+    for c in range(300):
+        first = int(rng.integers(0, span - 30))
+        days = rng.choice(np.arange(first, span), size=int(rng.integers(1, 14)), replace=False)
+        for d in sorted(days):
+            when = datetime.datetime.combine(START, datetime.time()) + datetime.timedelta(
+                days=int(d), seconds=int(rng.choice([0, 43_200, 86_399]))
+            )
+            rows["customer_id"].append(f"c{c:03d}")
+            rows["timestamp"].append(when)
+            rows["amount"].append(float(rng.integers(5, 80)))
+            if rng.random() < 0.1:  # a return a few days later
+                rows["customer_id"].append(f"c{c:03d}")
+                rows["timestamp"].append(when + datetime.timedelta(days=int(rng.integers(0, 9))))
+                rows["amount"].append(-float(rng.integers(1, 5)))
+        if c % 25 == 0:  # a purchase on a cut, the last second of that day
+            at = cuts[c % 2]
+            rows["customer_id"].append(f"c{c:03d}")
+            rows["timestamp"].append(datetime.datetime.combine(at, datetime.time(23, 59, 59)))
+            rows["amount"].append(0.0)  # a zero-value order is a purchase
+    rows["customer_id"] += ["only-returns"] * 2
+    rows["timestamp"] += [datetime.datetime(2023, 6, 1), datetime.datetime(2024, 1, 5)]
+    rows["amount"] += [-3.0, -4.0]
+    return ibis.memtable(rows)
+
+
+def frame(tx: Any, cut: datetime.date, **kw: Any) -> RiskFrame:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # a small random book: the fit may sit on a boundary
+        return risk_frame(
+            tx,
+            cut=cut,
+            window_days=WINDOW,
+            time_unit="week",
+            has_product=False,
+            new_models=lambda: (BetaGeoModel(), GammaGammaModel()),
+            **kw,
+        )
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[Any, RiskFrame, RiskFrame, RiskFrame]:
+    tx = book()
+    b = CUT - datetime.timedelta(days=WINDOW)
+    a = b - datetime.timedelta(days=WINDOW)
+    train = frame(tx, a, behaviour_columns=RISK_BEHAVIOUR)
+    check = frame(tx, b, before=train.summary())
+    now = frame(tx, CUT, before=check.summary())
+    return tx, train, check, now
+
+
+def test_the_labels_read_from_the_next_frame_are_those_counted(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame],
+) -> None:
+    tx, train, check, now = frames
+    labels = active_in(tx, [(train.cut, check.cut), (check.cut, now.cut)])
+    for earlier, later, column in ((train, check, "w0"), (check, now, "w1")):
+        bought = bought_by(earlier, later)
+        assert bought is not None
+        counted = labelled(earlier, labels, column).inactive
+        assert counted is not None and 0 < counted.sum() < earlier.n
+        np.testing.assert_array_equal(labelled(earlier, bought).inactive, counted)
+    # a later frame without some of the customers: no labels from it
+    fewer = RiskFrame(
+        now.cut,
+        now.customer_id.slice(1),
+        {k: v[1:] for k, v in now.inputs.items()},
+        now.btyd,
+        now.behaviour,
+    )
+    assert bought_by(check, fewer) is None
+
+
+def test_the_training_frames_narrow_behaviour_gives_the_same_inputs(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame],
+) -> None:
+    tx, train, _, _ = frames
+    wide = frame(tx, train.cut)
+    assert train.behaviour.column_names == list(RISK_BEHAVIOUR)
+    assert "overdue_ratio" in wide.behaviour.column_names
+    assert train.inputs.keys() == wide.inputs.keys()
+    for name, values in wide.inputs.items():
+        np.testing.assert_allclose(train.inputs[name], values, rtol=1e-12, err_msg=name)
+
+
+def test_the_linear_inputs_of_a_sample_and_the_platt_scores_of_the_fit(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame],
+) -> None:
+    _, train, check, _ = frames
+    rows = np.sort(np.random.default_rng(1).choice(train.n, train.n // 3, replace=False))
+    assert same(risk._linear_inputs(train, rows), risk._linear_inputs(train)[rows])
+    score = np.column_stack([check.inputs["p_alive"], check.inputs["gap_cv"]])
+    inactive = np.random.default_rng(2).random(check.n) < 0.4
+    apply, calibrated = risk._platt(score, inactive)
+    assert same(calibrated, apply(score))

@@ -73,10 +73,12 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.insights._risk_frames import (
+    RISK_BEHAVIOUR,
     RiskFrame,
     UnfitError,
     active_in,
     align_to,
+    bought_by,
     labelled,
     risk_frame,
     significant,
@@ -286,6 +288,9 @@ def churn_risk(
             new_models=fitted.new_models,
             before=None if before is None else before.summary(),
             start=fitted,
+            # the training frame's behaviour is read only for the risk's inputs; the
+            # validation frame's also by the alert rules
+            behaviour_columns=RISK_BEHAVIOUR if before is None else None,
         )
 
     def at_cut(earlier: RiskFrame | None) -> RiskFrame:
@@ -329,9 +334,17 @@ def churn_risk(
     now = at_cut(check)
     back = align_to(ids, now.customer_id)
     change = now.inputs["p_alive_change"][back]
-    labels = active_in(tx, [(a, b), (b, cut)])
-    train = labelled(train, labels, "w0")
-    check = labelled(check, labels, "w1")
+    # the labels from the next frame's days since the last purchase; from the
+    # transactions only when that frame lacks some of the customers (features that are
+    # not all the customers at the cut)
+    later = bought_by(train, check), bought_by(check, now)
+    if later[0] is None or later[1] is None:
+        labels = active_in(tx, [(a, b), (b, cut)])
+        train = labelled(train, labels, "w0")
+        check = labelled(check, labels, "w1")
+    else:
+        train = labelled(train, later[0])
+        check = labelled(check, later[1])
     for name, frame in (("training", train), ("calibration", check)):
         problem = _unusable(frame, name)
         if problem:
