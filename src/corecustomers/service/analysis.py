@@ -475,41 +475,53 @@ def analyse_prepared(
     here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
     ``start`` is a fit to start the valuation's from (``history``: the previous date's).
     """
-    from corecustomers.service.core import identify_core
+    from corecustomers.service.core import identify_core, side_steps_started
     from corecustomers.service.scoring import score_customers
     from corecustomers.service.summary import AnalysisSummary
 
     progress = progress or NullProgress()
-    features = _features(prepared, settings, progress)
-    if features.num_rows == 0:
-        raise InputError(
-            "no customer has a purchase up to the calibration end / as-of date; "
-            "check --as-of and --calibration-end",
-            file=prepared.raw.name,
-        )
-    with progress.step("Scoring customers (RFM, ABC)"):
-        scored = score_customers(features, settings)
-    generated_at = _dt.datetime.now(_dt.UTC)
-    overview = build_summary(prepared, settings, scored)
-    run_id = uuid.uuid4().hex[:12]
-    valuation = _value_customers(scored, settings, prepared, progress, start)
     end = prepared.calibration_end or prepared.as_of
-    customers, core = identify_core(
-        valuation.customers,
-        settings,
-        fitted=valuation.fitted,
-        run_id=run_id,
-        transactions=prepared.transactions,
+    mapped = frozenset(prepared.mapping.describe())
+    # the steps that only query the transactions (purchase mix, recommendations …) start
+    # now, beside the features, scores and fits the core identification needs
+    with side_steps_started(
+        prepared.transactions,
         end=end,
         as_of=prepared.as_of,
         calibration_end=prepared.calibration_end,
-        workspace=workspace,
-        mapped=frozenset(prepared.mapping.describe()),
-        source=prepared.raw.name,
-        source_name=overview.source_name,
+        mapped=mapped,
         options=options,
-        progress=progress,
-    )
+    ) as started:
+        features = _features(prepared, settings, progress)
+        if features.num_rows == 0:
+            raise InputError(
+                "no customer has a purchase up to the calibration end / as-of date; "
+                "check --as-of and --calibration-end",
+                file=prepared.raw.name,
+            )
+        with progress.step("Scoring customers (RFM, ABC)"):
+            scored = score_customers(features, settings)
+        generated_at = _dt.datetime.now(_dt.UTC)
+        overview = build_summary(prepared, settings, scored)
+        run_id = uuid.uuid4().hex[:12]
+        valuation = _value_customers(scored, settings, prepared, progress, start)
+        customers, core = identify_core(
+            valuation.customers,
+            settings,
+            fitted=valuation.fitted,
+            run_id=run_id,
+            transactions=prepared.transactions,
+            end=end,
+            as_of=prepared.as_of,
+            calibration_end=prepared.calibration_end,
+            workspace=workspace,
+            mapped=mapped,
+            source=prepared.raw.name,
+            source_name=overview.source_name,
+            options=options,
+            progress=progress,
+            started=started,
+        )
     customers = _plain_texts(customers)
     return customers, AnalysisSummary(run_id, generated_at, overview, valuation, core)
 

@@ -6,9 +6,11 @@ Every step is optional in the sense that a missing input (no product column, no
 ``referred_by``, no fitted model) leaves its columns out or falls back, and says so in the
 summary; a customer always gets a tier, a reason and an action.
 
-After the behaviour, the core ranking runs on the calling thread and the query-only steps
-(purchase mix, referrals, earliest adopters, the tiers once the ranking is done,
-recommendations) beside it on a second thread; the churn risk follows the ranking, or
+The query-only steps (purchase mix, referrals, earliest adopters, recommendations) run on
+a second thread, started before the analysis' features (:func:`side_steps_started`), so
+that they run beside the features, scores and model fits too; after the behaviour the core
+ranking runs on the calling thread, the tiers follow it on the second one once its steps
+are done, and the churn risk follows the ranking, or
 with more than two CPUs runs on a third thread (:data:`RISK_BESIDE_FROM_CPUS`,
 :mod:`corecustomers.service.concurrency`). Their results are assembled in the order the
 steps had when they ran one after another, and are the same.
@@ -20,7 +22,9 @@ import datetime as _dt
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -57,7 +61,7 @@ from corecustomers.service.concurrency import Background, Timings, shared_engine
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
 
-__all__ = ["CoreOptions", "CoreSummary", "identify_core"]
+__all__ = ["CoreOptions", "CoreSummary", "StartedSteps", "identify_core", "side_steps_started"]
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +250,65 @@ class _SideSteps:
         return out
 
 
+@dataclass(frozen=True)
+class StartedSteps:
+    """The query-only steps of :func:`identify_core`, started early by
+    :func:`side_steps_started`: which run, their timings, and their results to come."""
+
+    side: _SideSteps
+    timings: Timings
+    parallel: bool
+    work: Background[_SideResults]
+
+    def result(self) -> _SideResults:
+        """The steps' results (run here, on the calling thread, when not ``parallel``)."""
+        return self.work.result()
+
+
+@contextmanager
+def side_steps_started(
+    transactions: ir.Table,
+    *,
+    end: _dt.date,
+    as_of: _dt.date,
+    calibration_end: _dt.date | None,
+    mapped: frozenset[str] = frozenset(),
+    options: CoreOptions | None = None,
+) -> Iterator[StartedSteps]:
+    """Start the query-only steps of :func:`identify_core` (purchase mix, referrals,
+    earliest adopters, recommendations) on a second thread now; give what this yields to
+    :func:`identify_core` (``started=``) within the block.
+
+    They need only the transactions, so they can run while the caller computes what
+    the rest needs: the features, the scores and the lifetime-value fits, whose
+    single-threaded optimiser would otherwise leave the second core idle. For the
+    whole block the engine's connection runs one query at a time
+    (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
+    thread (its thread count is process-wide: a fit's own limit would otherwise change
+    it under a step beside it). On engines other than DuckDB nothing runs early: the
+    steps run when :func:`identify_core` asks for their results.
+    """
+    options = options or CoreOptions()
+    side = _SideSteps(
+        transactions,
+        end=end,
+        as_of=as_of,
+        calibration_end=calibration_end,
+        mix=options.mix and any(source in mapped for source, _ in MIX_COLUMNS),
+        referrals="referred_by" in mapped,
+        adopters="product" in mapped,
+        recommendations="product" in mapped and options.recommendations,
+        evaluate=options.evaluate,
+    )
+    timings = Timings()
+    with (
+        shared_engine(transactions) as parallel,
+        threadpool_limits(limits=1, user_api="blas"),
+        Background(lambda: side.run(timings), parallel=parallel) as work,
+    ):
+        yield StartedSteps(side, timings, parallel, work)
+
+
 def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
     return policy_from_config(dict(settings.tiers) or None, columns=columns)
 
@@ -270,6 +333,7 @@ def identify_core(
     source_name: str | None = None,
     options: CoreOptions | None = None,
     progress: Progress | None = None,
+    started: StartedSteps | None = None,
 ) -> tuple[pa.Table, CoreSummary]:
     """Add the issue-4 columns to ``customers``; return them with their figures.
 
@@ -281,7 +345,72 @@ def identify_core(
     is one, else the as-of date); the snapshot is stored under it, in the history of
     ``source_name`` (default ``"default"``), and the previous snapshot is read only from
     that history. The result's ``history`` says which one was compared with.
+
+    ``started`` are the query-only steps started earlier by :func:`side_steps_started`
+    over the same transactions and dates (within its block); without them they are
+    started here.
     """
+    if started is None:
+        with side_steps_started(
+            transactions,
+            end=end,
+            as_of=as_of,
+            calibration_end=calibration_end,
+            mapped=mapped,
+            options=options,
+        ) as started:
+            return _identify_core(
+                customers,
+                settings,
+                fitted=fitted,
+                run_id=run_id,
+                transactions=transactions,
+                end=end,
+                as_of=as_of,
+                calibration_end=calibration_end,
+                workspace=workspace,
+                source=source,
+                source_name=source_name,
+                options=options,
+                progress=progress,
+                started=started,
+            )
+    return _identify_core(
+        customers,
+        settings,
+        fitted=fitted,
+        run_id=run_id,
+        transactions=transactions,
+        end=end,
+        as_of=as_of,
+        calibration_end=calibration_end,
+        workspace=workspace,
+        source=source,
+        source_name=source_name,
+        options=options,
+        progress=progress,
+        started=started,
+    )
+
+
+def _identify_core(
+    customers: pa.Table,
+    settings: Settings,
+    *,
+    fitted: FittedValue | None,
+    run_id: str,
+    transactions: ir.Table,
+    end: _dt.date,
+    as_of: _dt.date,
+    calibration_end: _dt.date | None,
+    workspace: Workspace | None,
+    source: str,
+    source_name: str | None,
+    options: CoreOptions | None,
+    progress: Progress | None,
+    started: StartedSteps,
+) -> tuple[pa.Table, CoreSummary]:
+    """:func:`identify_core` with its query-only steps ``started``."""
     options = options or CoreOptions()
     progress = progress or NullProgress()
     summary = CoreSummary()
@@ -290,17 +419,7 @@ def identify_core(
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = materialize(customer_behaviour(tx, as_of=end))
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
-    side = _SideSteps(
-        tx,
-        end=end,
-        as_of=as_of,
-        calibration_end=calibration_end,
-        mix=options.mix and any(source in mapped for source, _ in MIX_COLUMNS),
-        referrals="referred_by" in mapped,
-        adopters="product" in mapped,
-        recommendations="product" in mapped and options.recommendations,
-        evaluate=options.evaluate,
-    )
+    side, parallel = started.side, started.parallel
     alerting = _alert_settings(settings)
     # the workspace is read here, on the calling thread, before the steps side by side
     previous: pa.Table | None = None
@@ -316,12 +435,12 @@ def identify_core(
         ]
         summary.history = _history_note(workspace, name, before)
     ranked: Future[CoreScores] = Future()
-    timings = Timings()
+    timings = started.timings
     behaved = customers
 
     def beside() -> tuple[_SideResults, TierDecision, TierPolicy]:
         """The query-only steps, then the tiers once the ranking is done."""
-        done = side.run(timings)
+        done = started.result()
         ranking = ranked.result()  # the ranking runs on the calling thread
         with timings.step(TIERS_STEP):
             tiered = _align(behaved, done.mix) if done.mix is not None else behaved
@@ -360,15 +479,13 @@ def identify_core(
             )
             return risk, choose_alerting(risk, alerting)
 
-    # the core ranking on this thread, the other steps beside it on a second (see
-    # corecustomers.service.concurrency), the churn risk after the ranking or, with
-    # enough CPUs, on a third: results as in sequence (the same bits in every
-    # arrangement), steps listed below. One BLAS thread for the block, whichever way it runs:
-    # OpenBLAS's thread count is process-wide (each fit's own limit would otherwise end
-    # while the other's still runs) and a threaded dot product adds in another order.
+    # the core ranking on this thread, the query-only steps beside it on a second
+    # (started earlier: side_steps_started; see corecustomers.service.concurrency), then
+    # the tiers there; the churn risk after the ranking or, with enough CPUs, on a
+    # third: results as in sequence (the same bits in every arrangement), steps listed
+    # below. One BLAS thread throughout (side_steps_started): OpenBLAS's thread count is
+    # process-wide and a threaded dot product adds in another order.
     with (
-        shared_engine(tx) as parallel,
-        threadpool_limits(limits=1, user_api="blas"),
         progress.step(side.description(parallel)),
         Background(at_risk, parallel=parallel and _cpus() >= RISK_BESIDE_FROM_CPUS) as risky,
         Background(beside, parallel=parallel) as background,
