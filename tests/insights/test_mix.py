@@ -192,3 +192,30 @@ def test_mix_json_equals_json_dumps_of_a_plain_python_reference(
     rows: list[tuple[str, float, int, str]],
 ) -> None:
     assert _mix_texts(rows) == _json_reference(rows)
+
+
+def test_mix_columns_aligned_on_the_customers_of_any_column() -> None:
+    """A customer without a product has a null ``top_products`` and keeps its channels;
+    the customers come sorted whichever column they appear in."""
+    tx = ibis.memtable(
+        {
+            "customer_id": ["b", "c", "a", "a"],
+            "amount": [5.0, 2.0, 3.0, 1.0],
+            "timestamp": [dt.datetime(2024, 1, 1)] * 4,
+            "product": ["tea", None, "cake", "tea"],
+            "channel": ["app", "web", "store", "store"],
+        }
+    )
+    table = mix_table(tx, as_of=AS_OF)
+    assert table.column_names == ["customer_id", "top_products", "top_channels"]
+    assert table.column("customer_id").to_pylist() == ["a", "b", "c"]
+    assert table.column("top_products").to_pylist() == [
+        json.dumps([{"value": "cake", "share": 0.75}, {"value": "tea", "share": 0.25}]),
+        json.dumps([{"value": "tea", "share": 1.0}]),
+        None,
+    ]
+    assert table.column("top_channels").to_pylist() == [
+        json.dumps([{"value": "store", "share": 1.0}]),
+        json.dumps([{"value": "app", "share": 1.0}]),
+        json.dumps([{"value": "web", "share": 1.0}]),
+    ]

@@ -161,14 +161,32 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     for source, out in present:
         long = customer_mix(tx, as_of=as_of, column=source, k=k).order_by(["customer_id", "rank"])
         columns[out] = _mix_json(long.select("customer_id", "value", "share").to_pyarrow())
-    ids = pa.chunked_array([ids for ids, _ in columns.values()], pa.string()).unique()
-    ids = ids.take(pc.sort_indices(ids)) if len(ids) else pa.array([], pa.string())
-    data: dict[str, pa.Array] = {"customer_id": ids}
+    data: dict[str, pa.Array] = {"customer_id": _aligned_ids(columns)}
     for out, (owners, texts) in columns.items():
-        data[out] = texts.take(pc.index_in(ids, value_set=owners))
+        same = owners.equals(data["customer_id"])
+        data[out] = (
+            texts if same else texts.take(pc.index_in(data["customer_id"], value_set=owners))
+        )
     text = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([("customer_id", pa.string()), *((out, text) for out in columns)])
     return pa.table(data, schema=schema)
+
+
+def _aligned_ids(columns: dict[str, tuple[pa.Array, pa.DictionaryArray]]) -> pa.Array:
+    """The customers of any mix column, sorted: the union of the columns' owners.
+
+    Usually every customer with a purchase has all the columns, so the owners are the
+    same array (already sorted by the query); it is taken as it is when it is so and
+    strictly increasing, without hashing and sorting the ids of every column.
+    """
+    owners = [ids for ids, _ in columns.values()]
+    first = owners[0] if owners else pa.array([], pa.string())
+    if all(first.equals(other) for other in owners[1:]) and first.null_count == 0:
+        n = len(first)
+        if n < 2 or pc.all(pc.less(first.slice(0, n - 1), first.slice(1))).as_py():
+            return first
+    ids = pa.chunked_array(owners, pa.string()).unique()
+    return ids.take(pc.sort_indices(ids)) if len(ids) else pa.array([], pa.string())
 
 
 _OPEN_FIRST, _OPEN_NEXT, _MIDDLE, _CLOSE, _CLOSE_LAST = range(5)
