@@ -21,7 +21,11 @@ import pytest
 import corecustomers.insights.recommend as recommend_module
 from corecustomers.data.demo import generate_demo
 from corecustomers.errors import ColumnMappingError, ConfigError
-from corecustomers.insights.recommend import evaluate_recommendations, recommend
+from corecustomers.insights.recommend import (
+    evaluate_recommendations,
+    recommend,
+    recommend_and_evaluate,
+)
 
 AS_OF = datetime.date(2024, 5, 31)
 DAY = datetime.datetime(2024, 5, 1, 12)
@@ -403,6 +407,59 @@ def test_bad_windows_and_columns_are_refused(duckdb_con: Any) -> None:
         recommend(tx.drop("product"), as_of=AS_OF)
     category = _as_dict(recommend(tx.rename(category="product"), as_of=AS_OF, item="category"))
     assert category["fay"].startswith("tea")
+
+
+def _mixed_rows() -> list[Row]:
+    """Planted co-purchases with returns, purchases without a product, a customer who
+    only comes after the split and a product that only exists after it."""
+    holdout = datetime.datetime(2024, 8, 1)
+    return [
+        *_planted_rows(n_customers=400, seed=21),
+        ("C0001", "P00", DAY, 5.0),
+        ("C0001", "P00", DAY + datetime.timedelta(days=1), -5.0),  # fully returned
+        ("C0002", "P01", holdout, 5.0),
+        ("C0002", "P01", holdout + datetime.timedelta(days=1), -2.0),  # partly returned
+        ("C0003", None, DAY, 7.0),
+        ("N0001", None, DAY, 7.0),  # never a product
+        ("N0002", "P10", holdout, 4.0),  # first purchase after the split
+        ("C0004", "NEW", holdout, 4.0),  # a product no one had before the split
+    ]
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        pytest.param(datetime.date(2024, 9, 30), id="as_of-is-end"),
+        pytest.param(datetime.date(2024, 6, 30), id="as_of-is-split"),
+        pytest.param(datetime.date(2024, 5, 15), id="as_of-before-split"),
+        pytest.param(datetime.date(2024, 12, 31), id="as_of-after-end"),
+    ],
+)
+def test_the_joint_entry_point_equals_the_two_calls(duckdb_con: Any, as_of: datetime.date) -> None:
+    tx = _table(duckdb_con, _mixed_rows(), "rec_joint")
+    split, end = datetime.date(2024, 6, 30), datetime.date(2024, 9, 30)
+    settings: dict[str, Any] = {"similarity": "lift", "shrinkage": 2.0, "neighbours": 7}
+    recs, result = recommend_and_evaluate(
+        tx, as_of=as_of, split_date=split, end=end, k=4, evaluation_k=(1, 3, 20), **settings
+    )
+    assert recs.equals(recommend(tx, as_of=as_of, k=4, **settings))
+    separate = evaluate_recommendations(tx, split_date=split, end=end, k=(1, 3, 20), **settings)
+    assert result == separate
+    assert list(result) == list(separate)  # the same order of keys in summary.json
+    assert result["customers_evaluated"] > 100
+
+
+def test_the_joint_entry_point_checks_both_sets_of_settings(duckdb_con: Any) -> None:
+    tx = _table(duckdb_con, _baskets(), "rec_joint_bad")
+    later = datetime.date(2024, 6, 30)
+    with pytest.raises(ConfigError, match="k must be"):
+        recommend_and_evaluate(tx, as_of=AS_OF, split_date=AS_OF, end=later, k=0)
+    with pytest.raises(ConfigError, match="distinct"):
+        recommend_and_evaluate(tx, as_of=AS_OF, split_date=AS_OF, end=later, evaluation_k=())
+    with pytest.raises(ConfigError, match="end"):
+        recommend_and_evaluate(tx, as_of=AS_OF, split_date=later, end=AS_OF)
+    with pytest.raises(ColumnMappingError, match="product"):
+        recommend_and_evaluate(tx.drop("product"), as_of=AS_OF, split_date=AS_OF, end=later)
 
 
 def test_docstring_examples_run() -> None:

@@ -13,7 +13,9 @@ How it works
    when, in addition, the returns of it are less than what was paid for it (a product
    bought and fully returned is not evidence of taste, but it is not recommended again
    either). The liked pairs form a sparse customers x products 0/1 matrix ``R``
-   (:mod:`scipy.sparse`).
+   (:mod:`scipy.sparse`). The aggregation gives each pair's purchases and taste on or
+   before each of the days asked for (``as_of``; the split and the end of a holdout), so
+   :func:`recommend_and_evaluate` reads the transactions once for both results.
 2. **Similarity.** The co-occurrence counts ``C = R^T R`` (customers who liked both
    products) give, for products ``i != j`` liked by ``n_i`` and ``n_j`` of the ``N``
    customers,
@@ -75,6 +77,7 @@ __all__ = [
     "Similarity",
     "evaluate_recommendations",
     "recommend",
+    "recommend_and_evaluate",
 ]
 
 log = logging.getLogger(__name__)
@@ -174,18 +177,13 @@ def recommend(
     _check_k(k)
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
-    history = _History.from_pairs(_pairs(_checked(tx, item), item=item, start=None, end=as_of))
+    pairs = _Pairs.read(_checked(tx, item), item=item, days=(as_of,))
+    history = pairs.history(as_of)
+    del pairs
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
     )
-    rows = np.arange(history.n_customers, dtype=np.int64)
-    chosen = _recommend_rows(model, history, rows, k)
-    return pa.table(
-        {
-            "customer_id": history.customers,
-            "recommended_products": _joined(chosen, history.products),
-        }
-    )
+    return _recommendations(model, history, k)
 
 
 def evaluate_recommendations(
@@ -262,44 +260,199 @@ def evaluate_recommendations(
     >>> result["hit_rate_at_1"], result["baseline"], result["customers_evaluated"]
     (1.0, {'hit_rate_at_1': 0.0}, 1)
     """
-    ks = tuple(k)
-    if not ks or len(set(ks)) != len(ks):
-        raise ConfigError(f"k must be one or more distinct list lengths, got {k!r}.")
-    for length in ks:
-        _check_k(length)
+    ks = _checked_lengths(k)
     _check_params(similarity, shrinkage, neighbours)
-    check_dates(end, split_date)
-    if split_date >= end:
-        raise ConfigError(
-            f"end ({end}) must be after split_date ({split_date}): the holdout runs from "
-            "split_date to end."
-        )
-    # one scan: the pairs up to the split and those of the holdout, told apart by a flag
-    both = _pairs(_checked(tx, item), item=item, start=None, end=end, split=split_date)
-    later = both.column("after_split")
-    holdout = both.filter(later).drop_columns(["after_split"])
-    history = _History.from_pairs(both.filter(pc.invert(later)).drop_columns(["after_split"]))
-    del both, later  # the pairs before the split live on only as codes in ``history``
-    rows, new = _new_purchases(history, holdout)
+    _check_holdout(split_date, end)
+    pairs = _Pairs.read(_checked(tx, item), item=item, days=(split_date, end))
+    history = pairs.history(split_date)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
     )
+    hits = _evaluation(model, history, pairs, split_date=split_date, end=end, ks=ks)
+    return hits.result(
+        split_date=split_date,
+        end=end,
+        item=item,
+        similarity=similarity,
+        shrinkage=shrinkage,
+        neighbours=neighbours,
+    )
+
+
+def recommend_and_evaluate(
+    tx: ir.Table,
+    *,
+    as_of: datetime.date,
+    split_date: datetime.date,
+    end: datetime.date,
+    k: int = 10,
+    evaluation_k: Sequence[int] = (5, 10),
+    similarity: Similarity = "cosine",
+    shrinkage: float = DEFAULT_SHRINKAGE,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+    item: str = "product",
+) -> tuple[pa.Table, dict[str, Any]]:
+    """:func:`recommend` and :func:`evaluate_recommendations` from one read of ``tx``.
+
+    The same two results as ``recommend(tx, as_of=as_of, k=k, ...)`` and
+    ``evaluate_recommendations(tx, split_date=split_date, end=end, k=evaluation_k, ...)``,
+    for about the work of one: the transactions are aggregated once into (customer,
+    item) pairs with their purchases on or before each of the three days, and coded
+    once; each history is then taken from those pairs. When ``as_of`` is
+    ``split_date`` the recommender is also learnt only once.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions with an ``item`` column.
+    as_of, k
+        As in :func:`recommend`.
+    split_date, end
+        As in :func:`evaluate_recommendations`.
+    evaluation_k
+        The list lengths evaluated: :func:`evaluate_recommendations`' ``k``.
+    similarity, shrinkage, neighbours, item
+        As in :func:`recommend`; both results use them.
+
+    Returns
+    -------
+    tuple
+        :func:`recommend`'s table and :func:`evaluate_recommendations`' dict.
+
+    Raises
+    ------
+    ColumnMappingError
+        If ``tx`` lacks a needed column.
+    ConfigError
+        As :func:`recommend` and :func:`evaluate_recommendations` raise it.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> day = datetime.datetime(2024, 5, 1)
+    >>> later = datetime.datetime(2024, 6, 1)
+    >>> rows = [("ann", "tea", day), ("ann", "cake", day), ("bob", "tea", day),
+    ...         ("bob", "cake", day), ("cat", "soup", day), ("dan", "soup", day),
+    ...         ("fay", "cake", day), ("fay", "tea", later)]
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": [c for c, _, _ in rows],
+    ...         "timestamp": [t for _, _, t in rows],
+    ...         "amount": [3.0] * len(rows),
+    ...         "product": [p for _, p, _ in rows],
+    ...     }
+    ... )
+    >>> recs, result = recommend_and_evaluate(
+    ...     tx,
+    ...     as_of=datetime.date(2024, 6, 30),
+    ...     split_date=datetime.date(2024, 5, 31),
+    ...     end=datetime.date(2024, 6, 30),
+    ...     k=1,
+    ...     evaluation_k=(1,),
+    ... )
+    >>> recs.num_rows, result["hit_rate_at_1"], result["customers_evaluated"]
+    (5, 1.0, 1)
+    """
+    _check_k(k)
+    ks = _checked_lengths(evaluation_k)
+    _check_params(similarity, shrinkage, neighbours)
+    check_dates(as_of, None)
+    _check_holdout(split_date, end)
+    pairs = _Pairs.read(_checked(tx, item), item=item, days=(as_of, split_date, end))
+    history = pairs.history(as_of)
+    model = _ItemSimilarity.fit(
+        history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
+    )
+    recommendations = _recommendations(model, history, k)
+    if split_date != as_of:  # the as-of history and model are dropped before the next
+        del history, model
+        history = pairs.history(split_date)
+        model = _ItemSimilarity.fit(
+            history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
+        )
+    hits = _evaluation(model, history, pairs, split_date=split_date, end=end, ks=ks)
+    evaluation = hits.result(
+        split_date=split_date,
+        end=end,
+        item=item,
+        similarity=similarity,
+        shrinkage=shrinkage,
+        neighbours=neighbours,
+    )
+    return recommendations, evaluation
+
+
+def _recommendations(model: _ItemSimilarity, history: _History, k: int) -> pa.Table:
+    """:func:`recommend`'s table: every customer of ``history``'s ``k`` best products."""
+    rows = np.arange(history.n_customers, dtype=np.int64)
+    chosen = _recommend_rows(model, history, rows, k)
+    return pa.table(
+        {
+            "customer_id": history.customers,
+            "recommended_products": _joined(chosen, history.products),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """Customers evaluated and, per list length, those hit by each recommender."""
+
+    ks: tuple[int, ...]
+    evaluated: int
+    model: dict[int, int]
+    baseline: dict[int, int]
+    products: int
+
+    def result(
+        self,
+        *,
+        split_date: datetime.date,
+        end: datetime.date,
+        item: str,
+        similarity: Similarity,
+        shrinkage: float,
+        neighbours: int,
+    ) -> dict[str, Any]:
+        """:func:`evaluate_recommendations`' dict (its keys in their documented order)."""
+        n = self.evaluated
+        return {
+            **{f"hit_rate_at_{length}": _rate(self.model[length], n) for length in self.ks},
+            "baseline": {
+                f"hit_rate_at_{length}": _rate(self.baseline[length], n) for length in self.ks
+            },
+            "customers_evaluated": n,
+            "split_date": split_date.isoformat(),
+            "end": end.isoformat(),
+            "item": item,
+            "similarity": similarity,
+            "shrinkage": float(shrinkage),
+            "neighbours": neighbours,
+            "products": self.products,
+        }
+
+
+def _evaluation(
+    model: _ItemSimilarity,
+    history: _History,
+    pairs: _Pairs,
+    *,
+    split_date: datetime.date,
+    end: datetime.date,
+    ks: tuple[int, ...],
+) -> _Hits:
+    """Hits of ``model`` (learnt on ``history``, the pairs at ``split_date``) and of the
+    popularity baseline among the customers with new products in ``(split_date, end]``."""
+    rows, new = pairs.new_purchases(history, split_date=split_date, end=end)
     longest = max(ks)
-    hits = _hits(_recommend_rows(model, history, rows, longest), new, ks)
-    baseline = _hits(_recommend_rows(None, history, rows, longest), new, ks)
-    n = len(rows)
-    return {
-        **{f"hit_rate_at_{length}": _rate(hits[length], n) for length in ks},
-        "baseline": {f"hit_rate_at_{length}": _rate(baseline[length], n) for length in ks},
-        "customers_evaluated": n,
-        "split_date": split_date.isoformat(),
-        "end": end.isoformat(),
-        "item": item,
-        "similarity": similarity,
-        "shrinkage": float(shrinkage),
-        "neighbours": neighbours,
-        "products": history.n_products,
-    }
+    return _Hits(
+        ks=ks,
+        evaluated=len(rows),
+        model=_hits(_recommend_rows(model, history, rows, longest), new, ks),
+        baseline=_hits(_recommend_rows(None, history, rows, longest), new, ks),
+        products=history.n_products,
+    )
 
 
 # -- incidence --------------------------------------------------------------------------
@@ -317,37 +470,29 @@ def _checked(tx: ir.Table, item: str) -> ir.Table:
     return tx
 
 
-def _pairs(
-    tx: ir.Table,
-    *,
-    item: str,
-    start: datetime.date | None,
-    end: datetime.date,
-    split: datetime.date | None = None,
-) -> pa.Table:
-    """(customer, item, liked) for the purchases in ``(start, end]``, materialised.
+def _pair_table(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> pa.Table:
+    """(customer, item) and, for each of ``days`` (sorted), ``purchases_<i>`` and
+    ``liked_<i>`` on or before day ``i``, for the pairs bought up to the last day,
+    materialised.
 
     ``item`` is null for customers whose purchases carry no item: they are customers
-    all the same. With ``split``, the pairs of ``(start, split]`` and of ``(split, end]``
-    are kept apart (a pair can be in both), told by the column ``after_split``.
+    all the same.
     """
-    tx = rows_up_to(tx, end)
-    if start is not None:
-        tx = tx.filter(day_of(tx) > ibis.literal(start, type="date"))
+    tx = rows_up_to(tx, days[-1])
     if not is_duckdb(tx.get_backend()):
-        return materialize(_aggregated_pairs(tx, item=item, split=split))
+        return materialize(_aggregated_pairs(tx, item=item, days=days))
     # one part of the customers at a time (by a hash of the id): each part's hash table
     # holds a quarter of the pairs, so DuckDB's peak and what it keeps afterwards shrink
     parts = _PAIR_PARTS
     remainder = tx["customer_id"].cast("string").hash() % parts  # negative for some
     part_of = (remainder + parts) % parts
     return pa.concat_tables(
-        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, split=split))
+        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, days=days))
         for i in range(parts)
     )
 
 
-def _aggregated_pairs(tx: ir.Table, *, item: str, split: datetime.date | None) -> ir.Table:
+def _aggregated_pairs(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> ir.Table:
     customer = tx["customer_id"]
     if not customer.type().is_string():
         customer = customer.cast("string")
@@ -356,18 +501,112 @@ def _aggregated_pairs(tx: ir.Table, *, item: str, split: datetime.date | None) -
         product = product.cast("string")
     amount = tx["amount"].cast("float64")
     bought = amount >= 0
-    keys = {"customer_id": customer, "item": product}
-    if split is not None:
-        keys["after_split"] = day_of(tx) > ibis.literal(split, type="date")
-    agg = tx.group_by(**keys).aggregate(
-        purchases=amount.count(where=bought),
-        paid=amount.sum(where=bought),
-        returned=(-amount).sum(where=~bought),
-    )
-    agg = agg.filter(agg.purchases > 0)
-    liked = agg.returned.isnull() | (agg.returned < agg.paid) | (agg.paid.fill_null(0.0) == 0)
-    extra = ["after_split"] if split is not None else []
-    return agg.select("customer_id", "item", *extra, liked=liked)
+    returned = ~bought
+    sums: dict[str, ir.Value] = {}
+    for i, day in enumerate(days):
+        if i == len(days) - 1:  # every row is on or before the last day
+            on_day, back_on_day = bought, returned
+        else:
+            within = day_of(tx) <= ibis.literal(day, type="date")
+            on_day, back_on_day = bought & within, returned & within
+        sums[f"purchases_{i}"] = amount.count(where=on_day)
+        sums[f"paid_{i}"] = amount.sum(where=on_day)
+        sums[f"returned_{i}"] = (-amount).sum(where=back_on_day)
+    agg = tx.group_by(customer_id=customer, item=product).aggregate(**sums)
+    last = len(days) - 1
+    agg = agg.filter(agg[f"purchases_{last}"] > 0)
+    columns: dict[str, ir.Value] = {}
+    for i in range(len(days)):
+        paid, back = agg[f"paid_{i}"], agg[f"returned_{i}"]
+        columns[f"purchases_{i}"] = agg[f"purchases_{i}"].cast("int32")
+        columns[f"liked_{i}"] = back.isnull() | (back < paid) | (paid.fill_null(0.0) == 0)
+    return agg.select("customer_id", "item", **columns)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The (customer, item) pairs bought up to the last of a few days, read in one
+    aggregation and coded once: each day's :class:`_History` and the new purchases of a
+    holdout between two of the days come from them without reading ``tx`` again.
+
+    Customers are coded in ``customer_id`` order, items in name order; a pair's item
+    code is -1 when the customer's purchases carry no item.
+    """
+
+    days: tuple[datetime.date, ...]  # sorted, distinct
+    customers: pa.Array
+    items: pa.Array
+    owner: CodeArray
+    item: CodeArray
+    purchases: NDArray[np.int32]  # (days, pairs): purchase rows on or before each day
+    liked: NDArray[np.bool_]  # (days, pairs)
+
+    @classmethod
+    def read(cls, tx: ir.Table, *, item: str, days: Sequence[datetime.date]) -> _Pairs:
+        sorted_days = tuple(sorted(set(days)))
+        table = _pair_table(tx, item=item, days=sorted_days)
+        customers, owner = _sorted_codes(table.column("customer_id"))
+        items, item_code = _sorted_codes(table.column("item"))
+        count = range(len(sorted_days))
+        purchases = np.stack([_numbers(table.column(f"purchases_{i}"), np.int32) for i in count])
+        liked = np.stack([_numbers(table.column(f"liked_{i}"), np.bool_) for i in count])
+        return cls(sorted_days, customers, items, owner, item_code, purchases, liked)
+
+    def history(self, day: datetime.date) -> _History:
+        """The customers, products and matrices of the pairs bought on or before ``day``."""
+        bought = self.purchases[self.days.index(day)] > 0
+        present = np.zeros(len(self.customers), dtype=bool)
+        present[self.owner[bought]] = True
+        customer_code = np.cumsum(present, dtype=np.int64) - 1
+        customer_code[~present] = -1
+        with_item = bought & (self.item >= 0)
+        names = self.item[with_item]
+        # products by popularity (distinct buyers), then by name (their code)
+        buyers = np.bincount(names, minlength=len(self.items))
+        order = np.lexsort((np.arange(len(buyers)), -buyers))[: np.count_nonzero(buyers)]
+        product_code = np.full(len(buyers), -1, dtype=np.int64)
+        product_code[order] = np.arange(len(order))
+        rows = customer_code[self.owner[with_item]].astype(np.int32)
+        cols = product_code[names].astype(np.int32)
+        liked = self.liked[self.days.index(day)][with_item]
+        shape = (int(np.count_nonzero(present)), len(order))
+        return _History(
+            customers=self.customers.filter(pa.array(present)),
+            products=self.items.take(pa.array(order, type=pa.int64())),
+            bought=_incidence(rows, cols, shape),
+            liked=_incidence(rows[liked], cols[liked], shape),
+            customer_code=customer_code,
+            product_code=product_code,
+        )
+
+    def new_purchases(
+        self, history: _History, *, split_date: datetime.date, end: datetime.date
+    ) -> tuple[IntArray, sp.csr_array]:
+        """Rows of the evaluated customers and, per row, their new holdout products.
+
+        ``history`` is :meth:`history` at ``split_date``. Returns the customer codes
+        (sorted) of those who bought before the split and bought a product they had not
+        bought before in ``(split_date, end]``, and a sparse 0/1 matrix (one row per
+        evaluated customer) of their new products that existed before the split.
+        """
+        before = self.purchases[self.days.index(split_date)]
+        # new to the customer: bought in the holdout, never before; a product unknown
+        # before the split is new to every customer
+        new = (self.purchases[self.days.index(end)] > before) & (before == 0) & (self.item >= 0)
+        customer = history.customer_code[self.owner[new]]
+        product = history.product_code[self.item[new]]
+        known = customer >= 0
+        customer, product = customer[known], product[known]
+        rows = np.unique(customer)
+        recommendable = product >= 0
+        matrix = sp.csr_array(
+            (
+                np.ones(int(recommendable.sum())),
+                (np.searchsorted(rows, customer[recommendable]), product[recommendable]),
+            ),
+            shape=(len(rows), history.n_products),
+        )
+        return rows, matrix
 
 
 @dataclass(frozen=True)
@@ -376,13 +615,16 @@ class _History:
 
     Customers are coded in ``customer_id`` order; products by popularity (distinct
     customers who bought them), most popular first, then by name, so that code order
-    breaks ties between equal scores.
+    breaks ties between equal scores. ``customer_code`` and ``product_code`` map the
+    codes of the :class:`_Pairs` it comes from to these (-1: not in this history).
     """
 
     customers: pa.Array
     products: pa.Array
     bought: sp.csr_array
     liked: sp.csr_array
+    customer_code: IntArray
+    product_code: IntArray
 
     @property
     def n_customers(self) -> int:
@@ -392,92 +634,41 @@ class _History:
     def n_products(self) -> int:
         return len(self.products)
 
-    @classmethod
-    def from_pairs(cls, pairs: pa.Table) -> _History:
-        # Memory (1M customers, 7.8M pairs): no copy of the string columns (codes come from
-        # ``index_in`` against the distinct values), int32 codes, and each intermediate
-        # dropped as soon as it is used.
-        customers, owner = _sorted_codes(pairs.column("customer_id"), None)
-        item = pairs.column("item")
-        liked_column = pairs.column("liked")
-        if item.null_count:  # customers without an item are customers all the same
-            valid = pc.is_valid(item)
-            owner = owner[np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)]
-            item = item.filter(valid)
-            liked_column = liked_column.filter(valid)
-        products, product_code = _sorted_codes(item, "popularity")
-        del item
-        liked = np.asarray(liked_column.to_numpy(zero_copy_only=False), dtype=bool)
-        shape = (len(customers), len(products))
-        bought = _incidence(owner, product_code, shape)
-        liked_matrix = _incidence(owner[liked], product_code[liked], shape)
-        return cls(customers, products, bought, liked_matrix)
-
 
 def _incidence(rows: CodeArray, cols: CodeArray, shape: tuple[int, int]) -> sp.csr_array:
     """0/1 (float64) customers x products matrix with ones at the (distinct) pairs."""
     return sp.csr_array((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=shape)
 
 
-def _sorted_codes(
-    values: pa.ChunkedArray, key: Literal["popularity"] | None
-) -> tuple[pa.Array, CodeArray]:
-    """Distinct non-null ``values`` sorted (by falling count with ``"popularity"``, then by
-    value) and each value's int32 code in that order."""
-    dictionary = pc.unique(values)
-    dictionary = dictionary.filter(pc.is_valid(dictionary))
-    indices = np.asarray(
-        pc.index_in(values, value_set=dictionary).combine_chunks().to_numpy(), dtype=np.int32
-    )
-    by_name = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
-    name_rank = np.empty(len(dictionary), dtype=np.int64)
-    name_rank[by_name] = np.arange(len(dictionary))
-    if key is None:
-        order = by_name
-    else:
-        buyers = np.bincount(indices, minlength=len(dictionary))
-        order = np.lexsort((name_rank, -buyers))
-    code = np.empty(len(order), dtype=np.int32)
-    code[order] = np.arange(len(order), dtype=np.int32)
-    return dictionary.take(pa.array(order)), code[indices]
+def _sorted_codes(values: pa.ChunkedArray) -> tuple[pa.Array, CodeArray]:
+    """Distinct non-null ``values`` sorted, and each value's int32 code in that order
+    (-1 for null).
 
-
-def _new_purchases(history: _History, holdout: pa.Table) -> tuple[IntArray, sp.csr_array]:
-    """Rows of the evaluated customers and, per row, their new holdout products.
-
-    Returns the customer codes (sorted) of those who bought before the split and bought
-    a product they had not bought before in the holdout, and a sparse 0/1 matrix (one
-    row per evaluated customer) of their new products that existed before the split.
+    One hashing pass (the chunks of a dictionary-encoded ``ChunkedArray`` share one
+    dictionary) and a sort of the distinct values only: at 7.8M pairs of 1M customers
+    about half the time of ``unique`` and ``index_in``, two hashing passes.
     """
-    holdout = holdout.filter(pc.is_valid(holdout.column("item")))
-    customer_index = pc.index_in(holdout.column("customer_id"), value_set=history.customers)
-    product_index = pc.index_in(holdout.column("item"), value_set=history.products)
-    known_customer = pc.is_valid(customer_index)
-    holdout_customer = np.asarray(
-        pc.filter(customer_index, known_customer).to_numpy(zero_copy_only=False), dtype=np.int64
+    encoded = values.dictionary_encode()
+    chunks = encoded.chunks
+    if not chunks:
+        return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
+    dictionary = chunks[0].dictionary
+    if any(len(chunk.dictionary) != len(dictionary) for chunk in chunks):
+        chunks = [values.combine_chunks().dictionary_encode()]  # not shared: one chunk
+        dictionary = chunks[0].dictionary
+    by_name = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
+    code = np.empty(len(dictionary) + 1, dtype=np.int32)  # the last one: null
+    code[by_name] = np.arange(len(dictionary), dtype=np.int32)
+    code[-1] = -1
+    indices = np.concatenate(
+        [_numbers(pc.fill_null(chunk.indices, -1), np.int64) for chunk in chunks]
     )
-    product = pc.filter(product_index, known_customer)
-    known_product = np.asarray(pc.is_valid(product).to_numpy(zero_copy_only=False))
-    product_code = np.asarray(pc.fill_null(product, -1).to_numpy(), dtype=np.int64)
-    # A product unknown before the split is new to every customer; a known one is new
-    # to a customer who had not bought it.
-    seen = np.zeros(len(product_code), dtype=bool)
-    if known_product.any():
-        seen[known_product] = (
-            history.bought[holdout_customer[known_product], product_code[known_product]] > 0
-        )
-    new = ~seen
-    rows = np.unique(holdout_customer[new])
-    position = np.searchsorted(rows, holdout_customer)
-    recommendable = new & known_product
-    matrix = sp.csr_array(
-        (
-            np.ones(int(recommendable.sum())),
-            (position[recommendable], product_code[recommendable]),
-        ),
-        shape=(len(rows), history.n_products),
-    )
-    return rows, matrix
+    return dictionary.take(pa.array(by_name)), code[indices]
+
+
+def _numbers(column: pa.Array | pa.ChunkedArray, dtype: type[np.generic]) -> Any:
+    """``column`` (without nulls) as a NumPy array of ``dtype``."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 # -- similarity and scoring -------------------------------------------------------------
@@ -648,6 +839,24 @@ def _joined(chosen: _Lists, products: pa.Array) -> pa.Array:
 
 def _rate(hits: int, n: int) -> float | None:
     return hits / n if n else None
+
+
+def _checked_lengths(k: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(k)
+    if not ks or len(set(ks)) != len(ks):
+        raise ConfigError(f"k must be one or more distinct list lengths, got {k!r}.")
+    for length in ks:
+        _check_k(length)
+    return ks
+
+
+def _check_holdout(split_date: datetime.date, end: datetime.date) -> None:
+    check_dates(end, split_date)
+    if split_date >= end:
+        raise ConfigError(
+            f"end ({end}) must be after split_date ({split_date}): the holdout runs from "
+            "split_date to end."
+        )
 
 
 def _check_k(k: int) -> None:
