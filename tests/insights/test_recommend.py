@@ -462,6 +462,26 @@ def test_the_joint_entry_point_checks_both_sets_of_settings(duckdb_con: Any) -> 
         recommend_and_evaluate(tx.drop("product"), as_of=AS_OF, split_date=AS_OF, end=later)
 
 
+def test_the_fast_paths_give_the_general_paths_results(
+    duckdb_con: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argmax top-k against one partition per row: the same lists and hit rates."""
+    tx = _table(duckdb_con, _mixed_rows(), "rec_paths")
+    split, end = datetime.date(2024, 6, 30), datetime.date(2024, 9, 30)
+
+    def run() -> tuple[pa.Table, dict[str, Any]]:
+        return recommend_and_evaluate(tx, as_of=end, split_date=split, end=end, k=5)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recommend_module, "_ARGMAX_LISTS", 0)
+        general = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(recommend_module, "_ARGMAX_LISTS", 1_000)
+        fast = run()
+    assert fast[0].equals(general[0])
+    assert fast[1] == general[1]
+
+
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(recommend_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

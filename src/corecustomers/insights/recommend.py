@@ -102,6 +102,12 @@ _PAIR_PARTS: Final = 4
 BLOCK_ENTRIES: Final = 4_000_000
 """Dense cells (float64) computed at once: about 32 MB per block."""
 
+#: Lists up to this long are chosen one product at a time (``argmax`` over every row,
+#: whose first maximum is exactly the tie-break); longer ones with one partition per row.
+#: At 1M customers x 163 products, 5 argmax passes took 0.5 s against 1.4 s for one
+#: ``argpartition``.
+_ARGMAX_LISTS: Final = 16
+
 IntArray = NDArray[np.int64]
 CodeArray = NDArray[np.int32]
 FloatArray = NDArray[np.float64]
@@ -787,9 +793,8 @@ def _top_k(scores: FloatArray, seen: sp.csr_array, k: int) -> tuple[IntArray, In
 
     ``scores`` is a dense block (rows x its first products, non-negative), overwritten; it
     may be narrower than ``seen`` when the columns beyond cannot be chosen. Ties go to the
-    lower column, exactly: the ``k``-th best value of each row is found with a partition,
-    the columns above it are taken and those equal to it fill the rest in column order.
-    Returns the number of columns chosen per row and the columns, row after row.
+    lower column, exactly. Returns the number of columns chosen per row and the columns,
+    row after row.
     """
     m, p = scores.shape
     key = scores  # a block of its own, changed in place
@@ -797,6 +802,26 @@ def _top_k(scores: FloatArray, seen: sp.csr_array, k: int) -> tuple[IntArray, In
     inside = seen.indices < p
     key[seen_row[inside], seen.indices[inside]] = -1.0  # never chosen; unseen ones are >= 0
     take = min(k, p)
+    if take > _ARGMAX_LISTS:
+        return _top_k_partitioned(key, take)
+    # the best column of every row at a time: argmax returns the first of equal maxima
+    rows = np.arange(m, dtype=np.int64)
+    columns = np.empty((m, take), dtype=np.int64)
+    values = np.empty((m, take), dtype=np.float64)
+    for rank in range(take):
+        best = key.argmax(axis=1)
+        columns[:, rank] = best
+        values[:, rank] = key[rows, best]
+        key[rows, best] = -np.inf
+    chosen = values >= 0  # a prefix of each row: the values fall along it
+    return np.count_nonzero(chosen, axis=1).astype(np.int64), columns[chosen]
+
+
+def _top_k_partitioned(key: FloatArray, take: int) -> tuple[IntArray, IntArray]:
+    """:func:`_top_k` for long lists: the ``take``-th best value of each row is found with
+    a partition, the columns above it are taken and those equal to it fill the rest in
+    column order."""
+    m, p = key.shape
     kth = np.partition(key, p - take, axis=1)[:, p - take][:, None]
     above = key > kth
     tied = key == kth
