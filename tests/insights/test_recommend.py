@@ -465,7 +465,8 @@ def test_the_joint_entry_point_checks_both_sets_of_settings(duckdb_con: Any) -> 
 def test_the_fast_paths_give_the_general_paths_results(
     duckdb_con: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Argmax top-k against one partition per row: the same lists and hit rates."""
+    """Argmax top-k and dense scores against one partition per row and the sparse
+    product: the same lists and hit rates to the last bit."""
     tx = _table(duckdb_con, _mixed_rows(), "rec_paths")
     split, end = datetime.date(2024, 6, 30), datetime.date(2024, 9, 30)
 
@@ -474,9 +475,11 @@ def test_the_fast_paths_give_the_general_paths_results(
 
     with monkeypatch.context() as patch:
         patch.setattr(recommend_module, "_ARGMAX_LISTS", 0)
+        patch.setattr(recommend_module, "_DENSE_SHARE", float("inf"))
         general = run()
     with monkeypatch.context() as patch:
         patch.setattr(recommend_module, "_ARGMAX_LISTS", 1_000)
+        patch.setattr(recommend_module, "_DENSE_SHARE", 0.0)
         fast = run()
     assert fast[0].equals(general[0])
     assert fast[1] == general[1]

@@ -108,6 +108,13 @@ BLOCK_ENTRIES: Final = 4_000_000
 #: ``argpartition``.
 _ARGMAX_LISTS: Final = 16
 
+#: The similarity matrix is used dense when at least this share of it is filled: the
+#: scores of a block of customers are then one sparse x dense product, without the
+#: sparse x sparse product's two passes and its conversion to dense. Measured (50
+#: neighbours, 8 products per customer): dense 7x faster at 163 products, 2x at 800 (a
+#: sixteenth filled), slower beyond.
+_DENSE_SHARE: Final = 1 / 16
+
 IntArray = NDArray[np.int64]
 CodeArray = NDArray[np.int32]
 FloatArray = NDArray[np.float64]
@@ -686,6 +693,18 @@ class _ItemSimilarity:
 
     matrix: sp.csr_array
 
+    def scores(self, liked: sp.csr_array) -> FloatArray:
+        """Dense scores of the customers ``liked`` (rows): ``liked @ matrix``.
+
+        Both ways add each score's similarities in the order of the row's products, so
+        the dense product, taken when the matrix is filled enough to be the faster
+        (:data:`_DENSE_SHARE`), gives the sparse product's values to the last bit.
+        """
+        n_products = self.matrix.shape[0]
+        if self.matrix.nnz >= _DENSE_SHARE * n_products * n_products:
+            return np.asarray(liked @ self.matrix.toarray(), dtype=np.float64)
+        return np.asarray(sp.csr_array(liked @ self.matrix).toarray(), dtype=np.float64)
+
     @classmethod
     def fit(
         cls, liked: sp.csr_array, *, method: Similarity, shrinkage: float, neighbours: int
@@ -779,7 +798,7 @@ def _recommend_rows(
             most = int(np.diff(seen.indptr).max()) if seen.shape[0] else 0
             scores = np.zeros((seen.shape[0], min(n_products, k + most)), dtype=np.float64)
         else:
-            scores = sp.csr_array(history.liked[part] @ model.matrix).toarray()
+            scores = model.scores(history.liked[part])
         length, code = _top_k(scores, seen, k)
         lengths.append(length)
         codes.append(code)
