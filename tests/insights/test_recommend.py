@@ -465,8 +465,9 @@ def test_the_joint_entry_point_checks_both_sets_of_settings(duckdb_con: Any) -> 
 def test_the_fast_paths_give_the_general_paths_results(
     duckdb_con: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Argmax top-k and dense scores against one partition per row and the sparse
-    product: the same lists and hit rates to the last bit."""
+    """Argmax top-k, dense scores and the dense co-occurrence count (by blocks of
+    customers) against one partition per row and the sparse products: the same lists
+    and hit rates to the last bit."""
     tx = _table(duckdb_con, _mixed_rows(), "rec_paths")
     split, end = datetime.date(2024, 6, 30), datetime.date(2024, 9, 30)
 
@@ -476,10 +477,13 @@ def test_the_fast_paths_give_the_general_paths_results(
     with monkeypatch.context() as patch:
         patch.setattr(recommend_module, "_ARGMAX_LISTS", 0)
         patch.setattr(recommend_module, "_DENSE_SHARE", float("inf"))
+        patch.setattr(recommend_module, "_DENSE_GRAM", 0)
         general = run()
     with monkeypatch.context() as patch:
         patch.setattr(recommend_module, "_ARGMAX_LISTS", 1_000)
         patch.setattr(recommend_module, "_DENSE_SHARE", 0.0)
+        patch.setattr(recommend_module, "_DENSE_GRAM", 10**9)
+        patch.setattr(recommend_module, "BLOCK_ENTRIES", 49 * 49)  # 49 customers a block
         fast = run()
     assert fast[0].equals(general[0])
     assert fast[1] == general[1]

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
@@ -114,6 +114,10 @@ _ARGMAX_LISTS: Final = 16
 #: neighbours, 8 products per customer): dense 7x faster at 163 products, 2x at 800 (a
 #: sixteenth filled), slower beyond.
 _DENSE_SHARE: Final = 1 / 16
+
+#: How many times more an operation of the sparse co-occurrence product costs than one
+#: of its dense form (:func:`_co_occurrences`); measured 15.7 at 1M customers.
+_DENSE_GRAM: Final = 16
 
 IntArray = NDArray[np.int64]
 CodeArray = NDArray[np.int32]
@@ -712,16 +716,12 @@ class _ItemSimilarity:
         n_products = liked.shape[1]
         counts = np.asarray(liked.sum(axis=0), dtype=np.float64).ravel()
         n_customers = float(np.count_nonzero(np.asarray(liked.sum(axis=1)).ravel()))
-        columns = liked.tocsc()
-        by_product = columns.T  # products x customers, CSR, sharing ``columns``' arrays
         block = max(1, BLOCK_ENTRIES // max(n_products, 1))
         keep = min(neighbours, max(n_products - 1, 0))
         rows: list[IntArray] = []
         cols: list[IntArray] = []
         vals: list[FloatArray] = []
-        for lo in range(0, n_products, block):
-            hi = min(lo + block, n_products)
-            co = np.asarray((by_product @ columns[:, lo:hi]).toarray(), dtype=np.float64)
+        for lo, hi, co in _co_occurrences(liked, block):
             sim = _similarity(co, counts, lo, hi, method=method, n_customers=n_customers)
             if shrinkage > 0:
                 sim *= co / (co + shrinkage)
@@ -746,6 +746,40 @@ class _ItemSimilarity:
             shape=(n_products, n_products),
         )
         return cls(matrix)
+
+
+def _co_occurrences(liked: sp.csr_array, block: int) -> Iterator[tuple[int, int, FloatArray]]:
+    """``C = R^T R`` (customers who liked both products), ``block`` products at a time:
+    ``(lo, hi, C[:, lo:hi])``.
+
+    The counts are whole numbers, exact in any order of summation. When every product
+    fits in one block and the customers' baskets are large for the catalogue, ``C`` is
+    summed over blocks of customers as ``R_b^T`` (sparse) times ``R_b`` (dense): that
+    costs ``products`` operations per liked pair against one per pair of liked products
+    of a customer in the sparse product, whose each operation costs about
+    :data:`_DENSE_GRAM` times more (measured at 1M customers, 163 products, 7.7M liked
+    pairs: 0.68 s against 1.28 s).
+    """
+    n_customers, n_products = liked.shape
+    if n_products == 0:
+        return
+    per_customer = np.diff(liked.indptr).astype(np.int64)
+    work = int(per_customer @ per_customer)  # the sparse product's operations
+    if block >= n_products and n_products * liked.nnz <= _DENSE_GRAM * work:
+        co = np.zeros((n_products, n_products), dtype=np.float64)
+        step = max(1, BLOCK_ENTRIES // n_products)
+        for lo in range(0, n_customers, step):
+            part = liked[lo : lo + step]
+            co += part.T @ part.toarray()
+        yield 0, n_products, co
+        return
+    columns = liked.tocsc()
+    by_product = columns.T  # products x customers, CSR, sharing ``columns``' arrays
+    for lo in range(0, n_products, block):
+        hi = min(lo + block, n_products)
+        # one block of every product: ``liked`` itself, not ``columns`` back to CSR
+        right = liked if hi - lo == n_products else columns[:, lo:hi]
+        yield lo, hi, np.asarray((by_product @ right).toarray(), dtype=np.float64)
 
 
 def _similarity(
