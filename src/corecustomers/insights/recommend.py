@@ -895,17 +895,27 @@ def _top_k_partitioned(key: FloatArray, take: int) -> tuple[IntArray, IntArray]:
 
 
 def _hits(chosen: _Lists, new: sp.csr_array, ks: tuple[int, ...]) -> dict[int, int]:
-    """Customers with at least one new product among their first ``k``, for each ``k``."""
-    lengths = chosen.lengths
+    """Customers with at least one new product among their first ``k``, for each ``k``.
+
+    Each chosen (row, product) is looked up in the sorted keys of ``new``'s entries (a
+    binary search: no sort of the chosen ones, unlike ``np.isin``).
+    """
     m, p = new.shape
-    row = np.repeat(np.arange(m, dtype=np.int64), lengths)
+    row = np.repeat(np.arange(m, dtype=np.int64), chosen.lengths)
     position = np.arange(len(chosen.codes), dtype=np.int64) - chosen.offsets[row]
+    if not new.has_sorted_indices:
+        new = new.sorted_indices()
     new_row = np.repeat(np.arange(m, dtype=np.int64), np.diff(new.indptr))
-    wanted = np.unique(new_row * p + new.indices.astype(np.int64))
-    hit = np.isin(row * p + chosen.codes, wanted, assume_unique=False)
-    first = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, row[hit], position[hit])
-    return {length: int(np.count_nonzero(first < length)) for length in ks}
+    wanted = new_row * p + new.indices.astype(np.int64)  # ascending
+    asked = row * p + chosen.codes
+    found = np.minimum(np.searchsorted(wanted, asked), max(len(wanted) - 1, 0))
+    hit = wanted[found] == asked if len(wanted) else np.zeros(len(asked), dtype=bool)
+    # rows ascend, and positions within a row: a row's first hit is its best
+    hit_row, hit_position = row[hit], position[hit]
+    first = np.ones(len(hit_row), dtype=bool)
+    first[1:] = hit_row[1:] != hit_row[:-1]
+    best = hit_position[first]
+    return {length: int(np.count_nonzero(best < length)) for length in ks}
 
 
 def _joined(chosen: _Lists, products: pa.Array) -> pa.Array:
