@@ -259,10 +259,23 @@ class StartedSteps:
     timings: Timings
     parallel: bool
     work: Background[_SideResults]
+    behaviour_: Future[pa.Table]
+
+    def behaviour(self) -> pa.Table:
+        """The customers' behaviour at the steps' ``end``
+        (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised): the
+        second thread's first step, or computed here when not ``parallel``."""
+        if not self.parallel and not self.behaviour_.done():
+            self.behaviour_.set_result(_behaviour(self.side.transactions, self.side.end))
+        return self.behaviour_.result()
 
     def result(self) -> _SideResults:
         """The steps' results (run here, on the calling thread, when not ``parallel``)."""
         return self.work.result()
+
+
+def _behaviour(transactions: ir.Table, end: _dt.date) -> pa.Table:
+    return materialize(customer_behaviour(transactions, as_of=end))
 
 
 @contextmanager
@@ -281,7 +294,9 @@ def side_steps_started(
 
     They need only the transactions, so they can run while the caller computes what
     the rest needs: the features, the scores and the lifetime-value fits, whose
-    single-threaded optimiser would otherwise leave the second core idle. For the
+    single-threaded optimiser would otherwise leave the second core idle. The customers'
+    behaviour, which the core ranking and the churn risk need, is computed there first
+    (:meth:`StartedSteps.behaviour`). For the
     whole block the engine's connection runs one query at a time
     (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
     thread (its thread count is process-wide: a fit's own limit would otherwise change
@@ -301,12 +316,21 @@ def side_steps_started(
         evaluate=options.evaluate,
     )
     timings = Timings()
-    with (
-        shared_engine(transactions) as parallel,
-        threadpool_limits(limits=1, user_api="blas"),
-        Background(lambda: side.run(timings), parallel=parallel) as work,
-    ):
-        yield StartedSteps(side, timings, parallel, work)
+    behaviour: Future[pa.Table] = Future()
+
+    def work() -> _SideResults:
+        # the behaviour first: the core ranking and the churn risk need it
+        try:
+            behaviour.set_result(_behaviour(transactions, end))
+        except BaseException as exc:
+            behaviour.set_exception(exc)  # raised where it is awaited
+            raise
+        return side.run(timings)
+
+    with shared_engine(transactions) as parallel, threadpool_limits(limits=1, user_api="blas"):
+        steps = work if parallel else lambda: side.run(timings)
+        with Background(steps, parallel=parallel) as running:
+            yield StartedSteps(side, timings, parallel, running, behaviour)
 
 
 def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
@@ -417,7 +441,7 @@ def _identify_core(
     features = customers
     tx = transactions
     with progress.step("Behaviour: rhythm, trend, breadth"):
-        behaviour = materialize(customer_behaviour(tx, as_of=end))
+        behaviour = started.behaviour()
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
     side, parallel = started.side, started.parallel
     alerting = _alert_settings(settings)
