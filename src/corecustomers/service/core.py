@@ -51,7 +51,7 @@ from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence, referrals
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import CoreScores, rank_customers
-from corecustomers.insights.recommend import evaluate_recommendations, recommend
+from corecustomers.insights.recommend import recommend, recommend_and_evaluate
 from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
@@ -241,12 +241,15 @@ class _SideSteps:
                 out.adopters = materialize(early_adopters(tx, as_of=end))
         if self.recommendations:
             with timings.step(RECOMMENDATIONS_STEP):
-                out.recommendations = recommend(tx, as_of=end, k=5)
-                if self.evaluate:
+                if self.evaluate:  # both from one read of the transactions
                     split = self.calibration_end or (
                         self.as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS)
                     )
-                    out.evaluation = evaluate_recommendations(tx, split_date=split, end=self.as_of)
+                    out.recommendations, out.evaluation = recommend_and_evaluate(
+                        tx, as_of=end, k=5, split_date=split, end=self.as_of
+                    )
+                else:
+                    out.recommendations = recommend(tx, as_of=end, k=5)
         return out
 
 
