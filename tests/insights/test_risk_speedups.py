@@ -77,6 +77,27 @@ def test_significant_across_blocks_and_at_the_edges_of_float64() -> None:
         significant(x, 18)
 
 
+def ranking_elementwise(values: np.ndarray[Any, Any], digits: int = 6) -> np.ndarray[Any, Any]:
+    """The core ranking's rounding as it was written (infinities kept)."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale = np.where(
+            np.isfinite(x) & (x != 0.0), 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0
+        )
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(x), out, x)
+
+
+def test_significant_keeping_infinities_is_the_ranking_rounding_bit_for_bit() -> None:
+    """The core ranking's inputs (an overdue ratio over a zero gap is infinite) go through
+    the same blocked rounding with ``keep_infinities``."""
+    rng = np.random.default_rng(1)
+    x = rng.lognormal(0.0, 6.0, 200_003) * rng.choice([-1.0, 1.0], 200_003)
+    x[:8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 999999.5, 1.7976931348623157e308]
+    assert same(significant(x, keep_infinities=True), ranking_elementwise(x))
+    assert np.isinf(significant(x, keep_infinities=True)[2:4]).all()
+
+
 def book() -> Any:
     """300 customers over 15 months; returns, midnight and last-second rows, returns-only
     customers and purchases on the cuts themselves."""

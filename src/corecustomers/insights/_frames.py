@@ -38,6 +38,7 @@ __all__ = [
     "first_day",
     "first_purchase_day",
     "fit_and_predict",
+    "significant",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,15 +79,53 @@ _THREADED_FROM: Final = 100_000
 TRAINING_SAMPLE: Final = 200_000
 
 
-def _significant(values: FloatArray, digits: int = 6) -> FloatArray:
-    """``values`` rounded to ``digits`` significant digits (NaN and 0 kept)."""
-    x = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(
-            np.isfinite(x) & (x != 0.0), 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x)))), 1.0
-        )
-        out = np.round(x * scale) / scale
-    return np.where(np.isfinite(x), out, x)
+def significant(
+    values: FloatArray, digits: int = 6, *, keep_infinities: bool = False
+) -> FloatArray:
+    """``values`` rounded to ``digits`` significant digits (infinities become NaN, or
+    stay with ``keep_infinities``; NaN and 0 are kept).
+
+    Each value ``x`` (finite, non-zero) becomes ``round(x * s) / s`` with
+    ``s = 10 ** (digits - 1 - floor(log10(|x|)))``. The powers of ten are read from a
+    table of ``10.0 ** e`` (the same ``numpy.power``, so the same floats; a power per
+    value cost more than the rest), and the values are rounded in blocks of
+    :data:`_BLOCK`, whose temporaries stay in the cache instead of a dozen arrays the
+    size of a million-customer matrix: bit for bit the figures of the element-wise
+    formula, in a fifth of its time.
+
+    >>> significant(np.array([1234567.0, -0.000123456789, 0.0, np.inf, np.nan])).tolist()
+    [1234570.0, -0.000123457, 0.0, nan, nan]
+    """
+    if not 1 <= digits <= 17:
+        raise ValueError(f"digits must be between 1 and 17 (a float64's), got {digits}")
+    x = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty_like(x)
+    flat, rounded = x.reshape(-1), out.reshape(-1)
+    # a value rounded past the largest float64 becomes inf, and its NaN (as before)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for start in range(0, flat.size, _BLOCK):
+            block = flat[start : start + _BLOCK]
+            finite = np.isfinite(block)
+            scaled = finite & (block != 0.0)
+            mag = np.floor(np.log10(np.abs(np.where(scaled, block, 1.0))))
+            power = _POWERS_OF_TEN[(digits - 1 - mag).astype(np.intp) - _LOWEST_POWER]
+            scale = np.where(scaled, power, 1.0)
+            near = np.round(block * scale) / scale
+            rounded[start : start + _BLOCK] = np.where(
+                finite, near, block if keep_infinities else np.where(np.isinf(block), np.nan, block)
+            )
+    return out
+
+
+_BLOCK: Final = 1 << 16
+"""Values rounded at a time by :func:`significant`."""
+
+_LOWEST_POWER: Final = -400
+"""The smallest exponent of :data:`_POWERS_OF_TEN`: ``digits - 1 - floor(log10|x|)``
+lies in ``[digits - 309, digits + 323]`` for the finite non-zero float64 ``x``."""
+
+with np.errstate(over="ignore"):  # 10 ** 309 and up are inf, as the power gave them
+    _POWERS_OF_TEN: Final = 10.0 ** np.arange(_LOWEST_POWER, -_LOWEST_POWER + 1, dtype=np.float64)
 
 
 def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: int) -> FloatArray:
@@ -104,8 +143,8 @@ def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: 
     if train.n > TRAINING_SAMPLE:
         rows = np.sort(np.random.default_rng(0).choice(train.n, TRAINING_SAMPLE, replace=False))
         X_train, y = X_train[rows], y[rows]
-    X_train = _significant(X_train)  # element by element: the same after the sample
-    X_apply = _significant(apply.inputs(names, window))
+    X_train = significant(X_train, keep_infinities=True)  # element-wise: the same after the sample
+    X_apply = significant(apply.inputs(names, window), keep_infinities=True)
     # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
     # their start-up and spinning cost far more than the work.
     threads = 1 if len(y) < _THREADED_FROM else None
