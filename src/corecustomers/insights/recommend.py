@@ -15,7 +15,8 @@ How it works
    either). The liked pairs form a sparse customers x products 0/1 matrix ``R``
    (:mod:`scipy.sparse`). The aggregation gives each pair's purchases and taste on or
    before each of the days asked for (``as_of``; the split and the end of a holdout), so
-   :func:`recommend_and_evaluate` reads the transactions once for both results.
+   :func:`recommend_and_evaluate` reads the transactions once for both results (the
+   reading and the coding of the pairs: :mod:`corecustomers.insights._recommend_pairs`).
 2. **Similarity.** The co-occurrence counts ``C = R^T R`` (customers who liked both
    products) give, for products ``i != j`` liked by ``n_i`` and ``n_j`` of the ``N``
    customers,
@@ -55,7 +56,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
@@ -63,10 +63,8 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from corecustomers.data.connect import is_duckdb
-from corecustomers.data.features import materialize
-from corecustomers.data.window import day_of, rows_up_to
-from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.errors import ConfigError
+from corecustomers.insights._recommend_pairs import History, Pairs, checked_transactions
 from corecustomers.units import check_dates
 
 __all__ = [
@@ -94,11 +92,6 @@ DEFAULT_SHRINKAGE: Final = 10.0
 DEFAULT_NEIGHBOURS: Final = 50
 """Most similar products each product keeps."""
 
-#: The customer x product pairs are aggregated on DuckDB in this many parts, customers
-#: split by a hash of their id: at 1M customers (7.8M pairs) one aggregation's hash table
-#: took about 1 GB at once.
-_PAIR_PARTS: Final = 4
-
 BLOCK_ENTRIES: Final = 4_000_000
 """Dense cells (float64) computed at once: about 32 MB per block."""
 
@@ -120,7 +113,6 @@ _DENSE_SHARE: Final = 1 / 16
 _DENSE_GRAM: Final = 16
 
 IntArray = NDArray[np.int64]
-CodeArray = NDArray[np.int32]
 FloatArray = NDArray[np.float64]
 
 
@@ -194,7 +186,7 @@ def recommend(
     _check_k(k)
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
-    pairs = _Pairs.read(_checked(tx, item), item=item, days=(as_of,))
+    pairs = Pairs.read(checked_transactions(tx, item), item=item, days=(as_of,))
     history = pairs.history(as_of)
     del pairs
     model = _ItemSimilarity.fit(
@@ -280,7 +272,7 @@ def evaluate_recommendations(
     ks = _checked_lengths(k)
     _check_params(similarity, shrinkage, neighbours)
     _check_holdout(split_date, end)
-    pairs = _Pairs.read(_checked(tx, item), item=item, days=(split_date, end))
+    pairs = Pairs.read(checked_transactions(tx, item), item=item, days=(split_date, end))
     history = pairs.history(split_date)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
@@ -376,7 +368,7 @@ def recommend_and_evaluate(
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
     _check_holdout(split_date, end)
-    pairs = _Pairs.read(_checked(tx, item), item=item, days=(as_of, split_date, end))
+    pairs = Pairs.read(checked_transactions(tx, item), item=item, days=(as_of, split_date, end))
     history = pairs.history(as_of)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
@@ -400,7 +392,7 @@ def recommend_and_evaluate(
     return recommendations, evaluation
 
 
-def _recommendations(model: _ItemSimilarity, history: _History, k: int) -> pa.Table:
+def _recommendations(model: _ItemSimilarity, history: History, k: int) -> pa.Table:
     """:func:`recommend`'s table: every customer of ``history``'s ``k`` best products."""
     rows = np.arange(history.n_customers, dtype=np.int64)
     chosen = _recommend_rows(model, history, rows, k)
@@ -452,8 +444,8 @@ class _Hits:
 
 def _evaluation(
     model: _ItemSimilarity,
-    history: _History,
-    pairs: _Pairs,
+    history: History,
+    pairs: Pairs,
     *,
     split_date: datetime.date,
     end: datetime.date,
@@ -470,222 +462,6 @@ def _evaluation(
         baseline=_hits(_recommend_rows(None, history, rows, longest), new, ks),
         products=history.n_products,
     )
-
-
-# -- incidence --------------------------------------------------------------------------
-
-
-def _checked(tx: ir.Table, item: str) -> ir.Table:
-    missing = [c for c in ("customer_id", "timestamp", "amount", item) if c not in tx.columns]
-    if missing:
-        raise ColumnMappingError(
-            f"the transactions lack {', '.join(missing)}; recommendations need the "
-            f"customer, time, amount and a {item!r} column (map one with the column "
-            "mapping, see docs/CONTRACTS.md).",
-            column=missing[0],
-        )
-    return tx
-
-
-def _pair_table(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> pa.Table:
-    """(customer, item) and, for each of ``days`` (sorted), ``purchases_<i>`` and
-    ``liked_<i>`` on or before day ``i``, for the pairs bought up to the last day,
-    materialised.
-
-    ``item`` is null for customers whose purchases carry no item: they are customers
-    all the same.
-    """
-    tx = rows_up_to(tx, days[-1])
-    if not is_duckdb(tx.get_backend()):
-        return materialize(_aggregated_pairs(tx, item=item, days=days))
-    # one part of the customers at a time (by a hash of the id): each part's hash table
-    # holds a quarter of the pairs, so DuckDB's peak and what it keeps afterwards shrink
-    parts = _PAIR_PARTS
-    remainder = tx["customer_id"].cast("string").hash() % parts  # negative for some
-    part_of = (remainder + parts) % parts
-    return pa.concat_tables(
-        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, days=days))
-        for i in range(parts)
-    )
-
-
-def _aggregated_pairs(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> ir.Table:
-    customer = tx["customer_id"]
-    if not customer.type().is_string():
-        customer = customer.cast("string")
-    product = tx[item]
-    if not product.type().is_string():
-        product = product.cast("string")
-    amount = tx["amount"].cast("float64")
-    bought = amount >= 0
-    returned = ~bought
-    sums: dict[str, ir.Value] = {}
-    for i, day in enumerate(days):
-        if i == len(days) - 1:  # every row is on or before the last day
-            on_day, back_on_day = bought, returned
-        else:
-            within = day_of(tx) <= ibis.literal(day, type="date")
-            on_day, back_on_day = bought & within, returned & within
-        sums[f"purchases_{i}"] = amount.count(where=on_day)
-        sums[f"paid_{i}"] = amount.sum(where=on_day)
-        sums[f"returned_{i}"] = (-amount).sum(where=back_on_day)
-    agg = tx.group_by(customer_id=customer, item=product).aggregate(**sums)
-    last = len(days) - 1
-    agg = agg.filter(agg[f"purchases_{last}"] > 0)
-    columns: dict[str, ir.Value] = {}
-    for i in range(len(days)):
-        paid, back = agg[f"paid_{i}"], agg[f"returned_{i}"]
-        columns[f"purchases_{i}"] = agg[f"purchases_{i}"].cast("int32")
-        columns[f"liked_{i}"] = back.isnull() | (back < paid) | (paid.fill_null(0.0) == 0)
-    return agg.select("customer_id", "item", **columns)
-
-
-@dataclass(frozen=True)
-class _Pairs:
-    """The (customer, item) pairs bought up to the last of a few days, read in one
-    aggregation and coded once: each day's :class:`_History` and the new purchases of a
-    holdout between two of the days come from them without reading ``tx`` again.
-
-    Customers are coded in ``customer_id`` order, items in name order; a pair's item
-    code is -1 when the customer's purchases carry no item.
-    """
-
-    days: tuple[datetime.date, ...]  # sorted, distinct
-    customers: pa.Array
-    items: pa.Array
-    owner: CodeArray
-    item: CodeArray
-    purchases: NDArray[np.int32]  # (days, pairs): purchase rows on or before each day
-    liked: NDArray[np.bool_]  # (days, pairs)
-
-    @classmethod
-    def read(cls, tx: ir.Table, *, item: str, days: Sequence[datetime.date]) -> _Pairs:
-        sorted_days = tuple(sorted(set(days)))
-        table = _pair_table(tx, item=item, days=sorted_days)
-        customers, owner = _sorted_codes(table.column("customer_id"))
-        items, item_code = _sorted_codes(table.column("item"))
-        count = range(len(sorted_days))
-        purchases = np.stack([_numbers(table.column(f"purchases_{i}"), np.int32) for i in count])
-        liked = np.stack([_numbers(table.column(f"liked_{i}"), np.bool_) for i in count])
-        return cls(sorted_days, customers, items, owner, item_code, purchases, liked)
-
-    def history(self, day: datetime.date) -> _History:
-        """The customers, products and matrices of the pairs bought on or before ``day``."""
-        bought = self.purchases[self.days.index(day)] > 0
-        present = np.zeros(len(self.customers), dtype=bool)
-        present[self.owner[bought]] = True
-        customer_code = np.cumsum(present, dtype=np.int64) - 1
-        customer_code[~present] = -1
-        with_item = bought & (self.item >= 0)
-        names = self.item[with_item]
-        # products by popularity (distinct buyers), then by name (their code)
-        buyers = np.bincount(names, minlength=len(self.items))
-        order = np.lexsort((np.arange(len(buyers)), -buyers))[: np.count_nonzero(buyers)]
-        product_code = np.full(len(buyers), -1, dtype=np.int64)
-        product_code[order] = np.arange(len(order))
-        rows = customer_code[self.owner[with_item]].astype(np.int32)
-        cols = product_code[names].astype(np.int32)
-        liked = self.liked[self.days.index(day)][with_item]
-        shape = (int(np.count_nonzero(present)), len(order))
-        return _History(
-            customers=self.customers.filter(pa.array(present)),
-            products=self.items.take(pa.array(order, type=pa.int64())),
-            bought=_incidence(rows, cols, shape),
-            liked=_incidence(rows[liked], cols[liked], shape),
-            customer_code=customer_code,
-            product_code=product_code,
-        )
-
-    def new_purchases(
-        self, history: _History, *, split_date: datetime.date, end: datetime.date
-    ) -> tuple[IntArray, sp.csr_array]:
-        """Rows of the evaluated customers and, per row, their new holdout products.
-
-        ``history`` is :meth:`history` at ``split_date``. Returns the customer codes
-        (sorted) of those who bought before the split and bought a product they had not
-        bought before in ``(split_date, end]``, and a sparse 0/1 matrix (one row per
-        evaluated customer) of their new products that existed before the split.
-        """
-        before = self.purchases[self.days.index(split_date)]
-        # new to the customer: bought in the holdout, never before; a product unknown
-        # before the split is new to every customer
-        new = (self.purchases[self.days.index(end)] > before) & (before == 0) & (self.item >= 0)
-        customer = history.customer_code[self.owner[new]]
-        product = history.product_code[self.item[new]]
-        known = customer >= 0
-        customer, product = customer[known], product[known]
-        rows = np.unique(customer)
-        recommendable = product >= 0
-        matrix = sp.csr_array(
-            (
-                np.ones(int(recommendable.sum())),
-                (np.searchsorted(rows, customer[recommendable]), product[recommendable]),
-            ),
-            shape=(len(rows), history.n_products),
-        )
-        return rows, matrix
-
-
-@dataclass(frozen=True)
-class _History:
-    """Customers, products and the customer x product matrices, coded consistently.
-
-    Customers are coded in ``customer_id`` order; products by popularity (distinct
-    customers who bought them), most popular first, then by name, so that code order
-    breaks ties between equal scores. ``customer_code`` and ``product_code`` map the
-    codes of the :class:`_Pairs` it comes from to these (-1: not in this history).
-    """
-
-    customers: pa.Array
-    products: pa.Array
-    bought: sp.csr_array
-    liked: sp.csr_array
-    customer_code: IntArray
-    product_code: IntArray
-
-    @property
-    def n_customers(self) -> int:
-        return len(self.customers)
-
-    @property
-    def n_products(self) -> int:
-        return len(self.products)
-
-
-def _incidence(rows: CodeArray, cols: CodeArray, shape: tuple[int, int]) -> sp.csr_array:
-    """0/1 (float64) customers x products matrix with ones at the (distinct) pairs."""
-    return sp.csr_array((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=shape)
-
-
-def _sorted_codes(values: pa.ChunkedArray) -> tuple[pa.Array, CodeArray]:
-    """Distinct non-null ``values`` sorted, and each value's int32 code in that order
-    (-1 for null).
-
-    One hashing pass (the chunks of a dictionary-encoded ``ChunkedArray`` share one
-    dictionary) and a sort of the distinct values only: at 7.8M pairs of 1M customers
-    about half the time of ``unique`` and ``index_in``, two hashing passes.
-    """
-    encoded = values.dictionary_encode()
-    chunks = encoded.chunks
-    if not chunks:
-        return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
-    dictionary = chunks[0].dictionary
-    if any(len(chunk.dictionary) != len(dictionary) for chunk in chunks):
-        chunks = [values.combine_chunks().dictionary_encode()]  # not shared: one chunk
-        dictionary = chunks[0].dictionary
-    by_name = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
-    code = np.empty(len(dictionary) + 1, dtype=np.int32)  # the last one: null
-    code[by_name] = np.arange(len(dictionary), dtype=np.int32)
-    code[-1] = -1
-    indices = np.concatenate(
-        [_numbers(pc.fill_null(chunk.indices, -1), np.int64) for chunk in chunks]
-    )
-    return dictionary.take(pa.array(by_name)), code[indices]
-
-
-def _numbers(column: pa.Array | pa.ChunkedArray, dtype: type[np.generic]) -> Any:
-    """``column`` (without nulls) as a NumPy array of ``dtype``."""
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 # -- similarity and scoring -------------------------------------------------------------
@@ -815,7 +591,7 @@ class _Lists:
 
 
 def _recommend_rows(
-    model: _ItemSimilarity | None, history: _History, rows: IntArray, k: int
+    model: _ItemSimilarity | None, history: History, rows: IntArray, k: int
 ) -> _Lists:
     """Top-``k`` product codes for the customers ``rows`` (popularity when no model)."""
     n_products = history.n_products
