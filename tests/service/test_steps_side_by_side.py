@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import corecustomers.service.core as core
+import corecustomers.service.side_steps as side_steps
 from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.service import analyze
@@ -146,7 +147,7 @@ def test_analysis_side_by_side_equals_one_step_after_another(
     runs = {}
     for name in ("side_by_side", "sequential"):
         if name == "sequential":
-            monkeypatch.setattr(core, "shared_engine", _one_thread)
+            monkeypatch.setattr(side_steps, "shared_engine", _one_thread)
         settings = Settings(
             workspace=str(tmp_path / name / "ws"), calibration_end=dt.date(2024, 9, 30)
         )
@@ -224,7 +225,7 @@ def test_ranking_beside_the_risk_gives_the_sequential_columns_bit_for_bit(
         prepared.transactions._find_backend().con.execute("SET threads TO 1")
         for name in ("side_by_side", "sequential"):
             if name == "sequential":
-                monkeypatch.setattr(core, "shared_engine", _one_thread)
+                monkeypatch.setattr(side_steps, "shared_engine", _one_thread)
             customers, steps = analyse_prepared(prepared, settings, workspace=None)
             summary = steps.to_json()
             for key in ("run_id", "generated_at"):

@@ -475,8 +475,9 @@ def analyse_prepared(
     here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
     ``start`` is a fit to start the valuation's from (``history``: the previous date's).
     """
-    from corecustomers.service.core import identify_core, side_steps_started
+    from corecustomers.service.core import identify_core
     from corecustomers.service.scoring import score_customers
+    from corecustomers.service.side_steps import side_steps_started
     from corecustomers.service.summary import AnalysisSummary
 
     progress = progress or NullProgress()

@@ -22,9 +22,7 @@ import datetime as _dt
 import logging
 import os
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -32,11 +30,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from threadpoolctl import threadpool_limits
 
 from corecustomers.config import Settings
-from corecustomers.data.features import materialize
-from corecustomers.insights.adopters import early_adopters
 from corecustomers.insights.alert_evaluation import (
     AlertChoice,
     alertable,
@@ -46,19 +41,26 @@ from corecustomers.insights.alert_evaluation import (
     value_calibration,
 )
 from corecustomers.insights.alerts import AlertSettings, early_warnings, evaluate_alerts
-from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.insights.influence import influence, referrals
+from corecustomers.insights.influence import influence
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import CoreScores, rank_customers
-from corecustomers.insights.recommend import recommend, recommend_and_evaluate
 from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import TierDecision, decide_tiers
-from corecustomers.service.concurrency import Background, Timings, shared_engine
+from corecustomers.service.concurrency import Background
 from corecustomers.service.progress import NullProgress, Progress
+from corecustomers.service.side_steps import (
+    RANKING_STEP,
+    RISK_STEP,
+    TIERS_STEP,
+    CoreOptions,
+    SideResults,
+    StartedSteps,
+    side_steps_started,
+)
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
 
 __all__ = ["CoreOptions", "CoreSummary", "StartedSteps", "identify_core", "side_steps_started"]
@@ -70,21 +72,6 @@ SNAPSHOT_STATE = ("below_since", "below_runs", "tier_basis")
 
 #: The report's migration series covers at most this many latest snapshots.
 SERIES_SNAPSHOTS = 12
-
-#: Recommendations evaluated on the last this many days when no calibration end is given.
-RECOMMENDATION_HOLDOUT_DAYS = 90
-
-
-@dataclass(frozen=True)
-class CoreOptions:
-    """What to compute beyond tiers (``history`` turns the evaluations off)."""
-
-    evaluate: bool = True
-    recommendations: bool = True
-    write_snapshot: bool = True
-    #: the purchase mix columns (top products, categories, channels); ``history`` leaves
-    #: them out when the tier policy does not read them (a snapshot does not hold them)
-    mix: bool = True
 
 
 @dataclass
@@ -166,174 +153,6 @@ def _cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-RANKING_STEP = "Core ranking (BTYD and gradient boosting)"
-RISK_STEP = "Churn risk (time-shifted, calibrated)"
-TIERS_STEP = "Tiers with reasons"
-MIX_STEP = "Purchase mix: top products, categories and channels"
-REFERRALS_STEP = "Influence: referrals"
-ADOPTERS_STEP = "Earliest adopters"
-RECOMMENDATIONS_STEP = "Recommendations"
-
-
-@dataclass
-class _SideResults:
-    """What the query-only steps computed (None: the step did not run)."""
-
-    mix: pa.Table | None = None
-    referrals: pa.Table | None = None
-    adopters: pa.Table | None = None
-    recommendations: pa.Table | None = None
-    evaluation: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class _SideSteps:
-    """The steps that only query the transactions (no model fit), run beside the core
-    ranking and the churn risk; which of them run depends on the mapped columns."""
-
-    transactions: ir.Table
-    end: _dt.date
-    as_of: _dt.date
-    calibration_end: _dt.date | None
-    mix: bool
-    referrals: bool
-    adopters: bool
-    recommendations: bool
-    evaluate: bool
-
-    def steps(self) -> list[str]:
-        """The side steps that run, in the order of the analysis."""
-        chosen = (
-            (self.mix, MIX_STEP),
-            (self.referrals, REFERRALS_STEP),
-            (self.adopters, ADOPTERS_STEP),
-            (self.recommendations, RECOMMENDATIONS_STEP),
-        )
-        return [name for run, name in chosen if run]
-
-    def order(self) -> list[str]:
-        """Every step of the block, in the order they are listed (the analysis' order)."""
-        side = self.steps()
-        before = [s for s in side if s != RECOMMENDATIONS_STEP]
-        return [*before, RANKING_STEP, TIERS_STEP, RISK_STEP, *[s for s in side if s not in before]]
-
-    def description(self, parallel: bool) -> str:
-        """The block's line in the progress (its steps' own times follow as notes)."""
-        others = len(self.steps()) + 1  # and the tiers
-        if parallel:
-            return f"Core ranking, churn risk and {others} more steps, side by side"
-        return f"Core ranking, churn risk and {others} more steps"
-
-    def run(self, timings: Timings) -> _SideResults:
-        """Run the side steps, each timed in ``timings``."""
-        tx, end = self.transactions, self.end
-        out = _SideResults()
-        if self.mix:
-            with timings.step(MIX_STEP):
-                out.mix = mix_table(tx, as_of=end)
-        if self.referrals:
-            with timings.step(REFERRALS_STEP):
-                out.referrals = materialize(referrals(tx, as_of=end))
-        if self.adopters:
-            with timings.step(ADOPTERS_STEP):
-                out.adopters = materialize(early_adopters(tx, as_of=end))
-        if self.recommendations:
-            with timings.step(RECOMMENDATIONS_STEP):
-                if self.evaluate:  # both from one read of the transactions
-                    split = self.calibration_end or (
-                        self.as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS)
-                    )
-                    out.recommendations, out.evaluation = recommend_and_evaluate(
-                        tx, as_of=end, k=5, split_date=split, end=self.as_of
-                    )
-                else:
-                    out.recommendations = recommend(tx, as_of=end, k=5)
-        return out
-
-
-@dataclass(frozen=True)
-class StartedSteps:
-    """The query-only steps of :func:`identify_core`, started early by
-    :func:`side_steps_started`: which run, their timings, and their results to come."""
-
-    side: _SideSteps
-    timings: Timings
-    parallel: bool
-    work: Background[_SideResults]
-    behaviour_: Future[pa.Table]
-
-    def behaviour(self) -> pa.Table:
-        """The customers' behaviour at the steps' ``end``
-        (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised): the
-        second thread's first step, or computed here when not ``parallel``."""
-        if not self.parallel and not self.behaviour_.done():
-            self.behaviour_.set_result(_behaviour(self.side.transactions, self.side.end))
-        return self.behaviour_.result()
-
-    def result(self) -> _SideResults:
-        """The steps' results (run here, on the calling thread, when not ``parallel``)."""
-        return self.work.result()
-
-
-def _behaviour(transactions: ir.Table, end: _dt.date) -> pa.Table:
-    return materialize(customer_behaviour(transactions, as_of=end))
-
-
-@contextmanager
-def side_steps_started(
-    transactions: ir.Table,
-    *,
-    end: _dt.date,
-    as_of: _dt.date,
-    calibration_end: _dt.date | None,
-    mapped: frozenset[str] = frozenset(),
-    options: CoreOptions | None = None,
-) -> Iterator[StartedSteps]:
-    """Start the query-only steps of :func:`identify_core` (purchase mix, referrals,
-    earliest adopters, recommendations) on a second thread now; give what this yields to
-    :func:`identify_core` (``started=``) within the block.
-
-    They need only the transactions, so they can run while the caller computes what
-    the rest needs: the features, the scores and the lifetime-value fits, whose
-    single-threaded optimiser would otherwise leave the second core idle. The customers'
-    behaviour, which the core ranking and the churn risk need, is computed there first
-    (:meth:`StartedSteps.behaviour`). For the
-    whole block the engine's connection runs one query at a time
-    (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
-    thread (its thread count is process-wide: a fit's own limit would otherwise change
-    it under a step beside it). On engines other than DuckDB nothing runs early: the
-    steps run when :func:`identify_core` asks for their results.
-    """
-    options = options or CoreOptions()
-    side = _SideSteps(
-        transactions,
-        end=end,
-        as_of=as_of,
-        calibration_end=calibration_end,
-        mix=options.mix and any(source in mapped for source, _ in MIX_COLUMNS),
-        referrals="referred_by" in mapped,
-        adopters="product" in mapped,
-        recommendations="product" in mapped and options.recommendations,
-        evaluate=options.evaluate,
-    )
-    timings = Timings()
-    behaviour: Future[pa.Table] = Future()
-
-    def work() -> _SideResults:
-        # the behaviour first: the core ranking and the churn risk need it
-        try:
-            behaviour.set_result(_behaviour(transactions, end))
-        except BaseException as exc:
-            behaviour.set_exception(exc)  # raised where it is awaited
-            raise
-        return side.run(timings)
-
-    with shared_engine(transactions) as parallel, threadpool_limits(limits=1, user_api="blas"):
-        steps = work if parallel else lambda: side.run(timings)
-        with Background(steps, parallel=parallel) as running:
-            yield StartedSteps(side, timings, parallel, running, behaviour)
 
 
 def _policy(settings: Settings, columns: list[str]) -> TierPolicy:
@@ -465,7 +284,7 @@ def _identify_core(
     timings = started.timings
     behaved = customers
 
-    def beside() -> tuple[_SideResults, TierDecision, TierPolicy]:
+    def beside() -> tuple[SideResults, TierDecision, TierPolicy]:
         """The query-only steps, then the tiers once the ranking is done."""
         done = started.result()
         ranking = ranked.result()  # the ranking runs on the calling thread
