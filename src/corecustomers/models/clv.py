@@ -124,9 +124,18 @@ def _distinct_histories(
     stacked = np.stack(cols, axis=1)
     if not np.all(np.isfinite(stacked)):
         return None  # the model names the offending row
-    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    # the rows sorted by (frequency, recency, T) and cut where one differs from the next:
+    # np.unique(axis=0)'s groups, several times faster than its sort of whole rows
+    order = np.lexsort(cols[::-1])
+    ordered = stacked[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=starts[1:])
+    distinct = ordered[starts]
     if len(distinct) > 0.8 * n:
         return None
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
     rows = {
         name: np.ascontiguousarray(distinct[:, j]) for j, name in enumerate(TRANSACTION_COLUMNS)
     }
