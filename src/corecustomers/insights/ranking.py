@@ -647,17 +647,7 @@ def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int)
     revenue = later.target
     combined = fit_and_predict(earlier, later, names, window)
     btyd = later.btyd.value(window)
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    better = 0
-    top = _top_count(later.n, TOP_SHARE)
-    for _ in range(BOOTSTRAP_REPLICATES):
-        pick = rng.integers(0, later.n, later.n)
-        picked = revenue[pick]
-        if not float(np.sum(picked)) > 0.0:
-            continue  # no revenue in this resample: neither ranking captures more
-        gain = _top_revenue(combined[pick], picked, top)
-        base = _top_revenue(btyd[pick], picked, top)
-        better += gain > base
+    better = _bootstrap_better(combined, btyd, revenue, _top_count(later.n, TOP_SHARE))
     return {
         "method": "time-shifted",
         "customers": later.n,
@@ -666,6 +656,47 @@ def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int)
         "historic_spend": _capture(later.historic_spend, revenue, TOP_SHARE),
         "bootstrap_share_better": better / BOOTSTRAP_REPLICATES,
     }
+
+
+def _bootstrap_better(combined: FloatArray, btyd: FloatArray, revenue: FloatArray, top: int) -> int:
+    """Paired bootstrap resamples in which ``combined``'s top ``top`` customers capture
+    strictly more ``revenue`` than ``btyd``'s (:data:`BOOTSTRAP_REPLICATES` of them).
+
+    Each resample draws its customers with :data:`BOOTSTRAP_SEED`'s generator and picks
+    the customers :func:`_top_revenue` picks, summed in the same order, so the count is
+    the one of calling it twice per resample. It is cheaper per resample (the bootstrap
+    of a million customers cost seconds): the scores' NaN check is made once on the
+    whole arrays (a resample has no NaN its source has not), the partition runs in a
+    buffer kept across resamples, and the chosen revenues are gathered by
+    ``np.compress``, a third of the time of a boolean index for the same array.
+    """
+    n = revenue.size
+    exact = 0 < top < n and not (np.isnan(combined).any() or np.isnan(btyd).any())
+    scratch = np.empty(n)
+    chosen = np.empty(n, dtype=bool)
+
+    def top_revenue(score: FloatArray, picked: FloatArray) -> float:
+        if not exact:
+            return _top_revenue(score, picked, top)
+        np.copyto(scratch, score)
+        scratch.partition(n - top)
+        kth = scratch[n - top]
+        np.greater(score, kth, out=chosen)
+        tied = np.flatnonzero(score == kth)[: top - int(np.count_nonzero(chosen))]
+        chosen[tied] = True
+        return float(np.sum(np.compress(chosen, picked)))
+
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    better = 0
+    for _ in range(BOOTSTRAP_REPLICATES):
+        pick = rng.integers(0, n, n)
+        picked = revenue[pick]
+        if not float(np.sum(picked)) > 0.0:
+            continue  # no revenue in this resample: neither ranking captures more
+        gain = top_revenue(combined[pick], picked)
+        base = top_revenue(btyd[pick], picked)
+        better += gain > base
+    return better
 
 
 def _unusable(frame: Frame, name: str) -> str:

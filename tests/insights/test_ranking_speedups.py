@@ -1,0 +1,152 @@
+"""The core ranking's shortcuts give the figures of the longer way: the validation's
+bootstrap with its buffers, and the frame that reorders the analysis' fit by the sort of
+its ids instead of looking them up."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from corecustomers.data.features import customer_features
+from corecustomers.insights._frames import Frame, bgnbd, build_frame
+from corecustomers.insights.fitted import FittedValue
+from corecustomers.insights.ranking import (
+    BOOTSTRAP_REPLICATES,
+    BOOTSTRAP_SEED,
+    _bootstrap_better,
+    _top_count,
+    _top_revenue,
+)
+from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def plain_bootstrap(combined: FloatArray, btyd: FloatArray, revenue: FloatArray, top: int) -> int:
+    """The validation's bootstrap as it was written: two ``_top_revenue`` per resample."""
+    n = revenue.size
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    better = 0
+    for _ in range(BOOTSTRAP_REPLICATES):
+        pick = rng.integers(0, n, n)
+        picked = revenue[pick]
+        if not float(np.sum(picked)) > 0.0:
+            continue
+        better += _top_revenue(combined[pick], picked, top) > _top_revenue(btyd[pick], picked, top)
+    return better
+
+
+def _scores(n: int, seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    rng = np.random.default_rng(seed)
+    revenue = np.where(rng.random(n) < 0.4, rng.gamma(1.0, 100.0, n), 0.0)
+    revenue[rng.random(n) < 0.05] *= -0.3  # some net returns
+    btyd = rng.gamma(1.0, 50.0, n)
+    combined = btyd * np.exp(rng.normal(0.0, 0.3, n)) + 0.05 * revenue
+    return combined, btyd, revenue
+
+
+@pytest.mark.parametrize("n", [1, 5, 37, 2_000])
+@pytest.mark.parametrize(
+    "case", ["continuous", "ties", "nan", "same ranking", "close rankings", "no revenue"]
+)
+def test_the_bootstrap_counts_what_the_plain_loop_counts(n: int, case: str) -> None:
+    """The same count, where a tie or the summation order decides: rankings rounded to
+    a few values (ties at the k-th score), NaN scores (the sorting fallback), the same
+    ranking twice (equal sums: never better), one differing in a single customer."""
+    combined, btyd, revenue = _scores(n, seed=n)
+    if case == "ties":
+        combined, btyd = np.round(combined / 40.0), np.round(btyd / 40.0)
+    elif case == "nan":
+        combined[:: max(n // 7, 2)] = np.nan
+    elif case == "same ranking":
+        combined = btyd * 3.0
+    elif case == "close rankings":
+        combined = btyd.copy()
+        combined[np.argmax(btyd)] = -1.0
+    elif case == "no revenue":
+        revenue[:] = 0.0
+    top = _top_count(n, 0.2)
+    assert _bootstrap_better(combined, btyd, revenue, top) == plain_bootstrap(
+        combined, btyd, revenue, top
+    )
+
+
+def _transactions(n_customers: int = 300, seed: int = 5) -> Any:
+    rng = np.random.default_rng(seed)
+    start = datetime.datetime(2023, 1, 1)
+    ids, stamps, amounts = [], [], []
+    for i in rng.permutation(n_customers):
+        first = rng.integers(0, 300)
+        for day in np.sort(first + rng.integers(0, 420, rng.integers(1, 9))):
+            ids.append(f"c{i:04d}")
+            stamps.append(start + datetime.timedelta(days=int(day)))
+            amounts.append(float(rng.gamma(2.0, 20.0)) * (1 if rng.random() > 0.1 else -0.5))
+    return ibis.memtable({"customer_id": ids, "timestamp": stamps, "amount": amounts})
+
+
+def _fit(features: pa.Table) -> FittedValue:
+    X = {
+        name: np.asarray(features.column(name).to_numpy(), dtype=np.float64)
+        for name in ("frequency", "recency", "T", "monetary_value")
+    }
+    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    with record_fit_warnings():
+        return FittedValue.predict(
+            customer_id=features.column("customer_id").combine_chunks(),
+            X=X,
+            transaction_model=BetaGeoModel().fit(X),
+            spend_model=GammaGammaModel().fit({k: v[repeat] for k, v in X.items()}),
+            clv=np.zeros(features.num_rows),
+            time_unit="week",
+            horizon=52.0,
+            penalizer=0.0,
+        )
+
+
+def _same_frames(a: Frame, b: Frame) -> None:
+    assert a.customer_id.equals(b.customer_id)
+    assert a.behaviour.keys() == b.behaviour.keys()
+    for name in a.behaviour:
+        np.testing.assert_array_equal(a.behaviour[name], b.behaviour[name], err_msg=name)
+    np.testing.assert_array_equal(a.target, b.target)
+    assert a.btyd is not None and b.btyd is not None
+    assert a.btyd.customer_id.equals(b.btyd.customer_id)
+    assert a.btyd.customer_id.equals(a.customer_id)
+    for name in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        np.testing.assert_array_equal(getattr(a.btyd, name), getattr(b.btyd, name))
+    for name in a.btyd.X:
+        np.testing.assert_array_equal(a.btyd.X[name], b.btyd.X[name])
+
+
+def test_a_fit_in_the_features_order_is_reordered_as_one_looked_up_by_id() -> None:
+    """The analysis fits its own features, so its fit is reordered by the sort of the
+    features' ids; a fit of the same customers in another order is looked up by id:
+    the same frame either way."""
+    tx = _transactions()
+    cut = datetime.date(2024, 1, 31)
+    features = customer_features(tx, as_of=cut, time_unit="week").to_pyarrow()
+    fitted = _fit(features)
+    shuffled = fitted.take(np.random.default_rng(1).permutation(fitted.n).astype(np.intp))
+    frames = [
+        build_frame(
+            tx,
+            cut=cut,
+            target_end=datetime.date(2024, 3, 31),
+            window_days=60,
+            time_unit="week",
+            has_product=False,
+            notes=[],
+            new_models=bgnbd,
+            features=features,
+            fitted=given,
+        )
+        for given in (fitted, shuffled)
+    ]
+    _same_frames(*frames)
+    ids = frames[0].customer_id.to_pylist()
+    assert ids == sorted(ids) and len(ids) == features.num_rows
