@@ -222,11 +222,19 @@ def build_frame(
         # two queries, joined and sorted here: the engine's join and sort of a million
         # customers by id cost more than the aggregations themselves
         features = materialize(customer_features(tx, as_of=cut, time_unit=time_unit))
-    table = _with_activity(features, materialize(activity))
+    ids = features.column("customer_id").cast(pa.string())
+    order = pc.sort_indices(ids)
+    table = _with_activity(features, ids, order, materialize(activity))
+    columns: dict[str, FloatArray] = {}
 
     def col(name: str) -> FloatArray:
-        values = table.column(name).to_numpy(zero_copy_only=False)
-        return np.nan_to_num(np.asarray(values, dtype=np.float64))  # null sums are 0
+        """The column as floats, converted once (several inputs read the same one)."""
+        found = columns.get(name)
+        if found is None:
+            values = table.column(name).to_numpy(zero_copy_only=False)
+            found = np.nan_to_num(np.asarray(values, dtype=np.float64))  # null sums are 0
+            columns[name] = found
+        return found
 
     frequency = col("frequency")
     gross = col("total_spend") + col("returns_amount")
@@ -259,7 +267,7 @@ def build_frame(
         behaviour=behaviour,
         historic_spend=behaviour["total_spend"],
         target=None if target_end is None else col("target"),
-        btyd=_fitted_at(fitted, table, notes)
+        btyd=_fitted_at(fitted, table, notes, ids=ids, order=order)
         if given
         else _fit_btyd(
             behaviour,
@@ -273,11 +281,34 @@ def build_frame(
     )
 
 
-def _with_activity(features: pa.Table, activity: pa.Table) -> pa.Table:
-    """``features`` in ``customer_id`` order, with ``activity``'s columns matched by id."""
-    ids = features.column("customer_id").cast(pa.string())
-    features = features.set_column(features.column_names.index("customer_id"), "customer_id", ids)
-    table = features.take(pc.sort_indices(features, [("customer_id", "ascending")]))
+#: The features' columns a frame reads (the analysis' own features carry many more).
+_FEATURE_COLUMNS: Final = (
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_spend",
+    "returns_amount",
+    "n_orders",
+    "n_periods",
+    "days_since_last_purchase",
+    "tenure_days",
+)
+
+
+def _with_activity(
+    features: pa.Table, ids: pa.ChunkedArray, order: pa.Array, activity: pa.Table
+) -> pa.Table:
+    """The customers ``ids`` (``features``' own, as strings) and the features a frame
+    reads, in the ``order`` of their ids, with ``activity``'s columns matched by id.
+
+    Only those columns are reordered: the analysis' features have several times as many
+    (scores, segments, text), and taking them all cost more than the sort.
+    """
+    table = pa.table(
+        [ids, *(features.column(name) for name in _FEATURE_COLUMNS)],
+        names=["customer_id", *_FEATURE_COLUMNS],
+    ).take(order)
     index = pc.index_in(table.column("customer_id"), value_set=activity.column("customer_id"))
     for name in activity.column_names:
         if name != "customer_id":
@@ -295,11 +326,25 @@ def _products(table: pa.Table, breadth: pa.Table) -> FloatArray:
     return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
 
 
-def _fitted_at(fitted: FittedValue | None, table: pa.Table, notes: list[str]) -> FittedValue | None:
-    """The analysis' fit reordered to ``table``'s customers (None without one)."""
+def _fitted_at(
+    fitted: FittedValue | None,
+    table: pa.Table,
+    notes: list[str],
+    *,
+    ids: pa.ChunkedArray,
+    order: pa.Array,
+) -> FittedValue | None:
+    """The analysis' fit reordered to ``table``'s customers (None without one).
+
+    ``table`` holds the customers ``ids`` in the ``order`` of their ids. A fit made on
+    those very customers in that sequence (the analysis fits its own features) is
+    reordered by ``order`` itself, instead of looking up a million ids again.
+    """
     if fitted is None:
         notes.append("no lifetime-value model was fitted in this analysis")
         return None
+    if fitted.customer_id.equals(ids.combine_chunks()):
+        return fitted.take(np.asarray(order.to_numpy(zero_copy_only=False), dtype=np.intp))
     position = pc.index_in(table.column("customer_id"), value_set=fitted.customer_id)
     if position.null_count:
         raise ValueError("the fitted models do not cover every customer of the features")
