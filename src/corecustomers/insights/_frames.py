@@ -128,23 +128,38 @@ with np.errstate(over="ignore"):  # 10 ** 309 and up are inf, as the power gave 
     _POWERS_OF_TEN: Final = 10.0 ** np.arange(_LOWEST_POWER, -_LOWEST_POWER + 1, dtype=np.float64)
 
 
-def fit_and_predict(train: Frame, apply: Frame, names: tuple[str, ...], window: int) -> FloatArray:
-    """Fit the gradient-boosted model on ``train`` and predict ``apply``'s revenue."""
+def fit_and_predict(
+    train: Frame,
+    apply: Frame,
+    names: tuple[str, ...],
+    window: int,
+    *,
+    train_inputs: FloatArray | None = None,
+    apply_inputs: FloatArray | None = None,
+) -> FloatArray:
+    """Fit the gradient-boosted model on ``train`` and predict ``apply``'s revenue.
+
+    ``train_inputs`` and ``apply_inputs``, when given, are the frames'
+    :meth:`Frame.rounded_inputs` already built: the ranking applies one model to the
+    frame it then trains the next on, and builds that frame's matrix once.
+    """
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     if train.target is None or train.btyd is None or apply.btyd is None:
         raise ValueError("fit_and_predict needs BTYD values on both frames and train's target")
     y = np.clip(train.target, 0.0, None)
-    # Parallel aggregation sums floats in no fixed order, so a feature can differ in its
-    # last bits between two runs on the same data; six significant digits keep such
-    # noise from moving a value across a histogram bin edge and flipping a split.
-    X_train = train.inputs(names, window)
+    sample = None
     if train.n > TRAINING_SAMPLE:
-        rows = np.sort(np.random.default_rng(0).choice(train.n, TRAINING_SAMPLE, replace=False))
-        X_train, y = X_train[rows], y[rows]
-    X_train = significant(X_train, keep_infinities=True)  # element-wise: the same after the sample
-    X_apply = significant(apply.inputs(names, window), keep_infinities=True)
+        sample = np.sort(np.random.default_rng(0).choice(train.n, TRAINING_SAMPLE, replace=False))
+        y = y[sample]
+    if train_inputs is not None:
+        X_train = train_inputs if sample is None else train_inputs[sample]
+    else:
+        X_train = train.inputs(names, window)
+        # rounded after the sample: element-wise, so the same values as the other way
+        X_train = significant(X_train if sample is None else X_train[sample], keep_infinities=True)
+    X_apply = apply.rounded_inputs(names, window) if apply_inputs is None else apply_inputs
     # OpenMP threads only pay off on large tables; on small ones (and on busy machines)
     # their start-up and spinning cost far more than the work.
     threads = 1 if len(y) < _THREADED_FROM else None
@@ -180,6 +195,15 @@ class Frame:
         columns["btyd_value"] = columns["expected_purchases"] * columns["expected_spend"]
         columns["p_alive"] = self.btyd.p_alive
         return np.column_stack([columns[name] for name in names])
+
+    def rounded_inputs(self, names: tuple[str, ...], window: int) -> FloatArray:
+        """:meth:`inputs` rounded to six significant digits, as the model reads them.
+
+        Parallel aggregation sums floats in no fixed order, so a feature can differ in
+        its last bits between two runs on the same data; six significant digits keep
+        such noise from moving a value across a histogram bin edge and flipping a split.
+        """
+        return significant(self.inputs(names, window), keep_infinities=True)
 
 
 def build_frame(

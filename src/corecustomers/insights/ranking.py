@@ -602,7 +602,10 @@ def _score(
         problem = _unusable(earlier, "validation") or _unusable(later, "training")
         if not problem:
             names = MODEL_FEATURES + (("n_products",) if has_product else ())
-            validation = _validate(earlier, later, names, window)
+            # the later split is scored in the validation and trained on for the cut:
+            # its inputs are built once
+            inputs = later.rounded_inputs(names, window)
+            validation = _validate(earlier, later, names, window, inputs)
             validation.update(
                 features_end=(cut - 2 * step).isoformat(),
                 scored_at=(cut - step).isoformat(),
@@ -611,7 +614,7 @@ def _score(
             # the combined ranking at the cut is needed when it won the validation, or
             # to report its capture on a holdout; otherwise nothing reads it
             if target_end is not None or _won(validation):
-                combined = fit_and_predict(later, frame, names, window)
+                combined = fit_and_predict(later, frame, names, window, train_inputs=inputs)
     details["validation"] = validation
     details["warnings"] = notes
     if validation is None:
@@ -640,12 +643,19 @@ def _won(validation: dict[str, Any]) -> bool:
     return bool(validation["bootstrap_share_better"] >= REQUIRED_CONFIDENCE)
 
 
-def _validate(earlier: Frame, later: Frame, names: tuple[str, ...], window: int) -> dict[str, Any]:
-    """Train on the earlier split, score the later one, compare with its BTYD ranking."""
+def _validate(
+    earlier: Frame,
+    later: Frame,
+    names: tuple[str, ...],
+    window: int,
+    later_inputs: FloatArray | None = None,
+) -> dict[str, Any]:
+    """Train on the earlier split, score the later one, compare with its BTYD ranking
+    (``later_inputs``: the later split's :meth:`~Frame.rounded_inputs`, when built)."""
     if later.target is None or later.btyd is None:
         raise ValueError("the later split needs a target and BTYD values to be validated on")
     revenue = later.target
-    combined = fit_and_predict(earlier, later, names, window)
+    combined = fit_and_predict(earlier, later, names, window, apply_inputs=later_inputs)
     btyd = later.btyd.value(window)
     better = _bootstrap_better(combined, btyd, revenue, _top_count(later.n, TOP_SHARE))
     return {
