@@ -675,38 +675,63 @@ def _bootstrap_better(combined: FloatArray, btyd: FloatArray, revenue: FloatArra
     Each resample draws its customers with :data:`BOOTSTRAP_SEED`'s generator and picks
     the customers :func:`_top_revenue` picks, summed in the same order, so the count is
     the one of calling it twice per resample. It is cheaper per resample (the bootstrap
-    of a million customers cost seconds): the scores' NaN check is made once on the
-    whole arrays (a resample has no NaN its source has not), the partition runs in a
-    buffer kept across resamples, and the chosen revenues are gathered by
-    ``np.compress``, a third of the time of a boolean index for the same array.
+    of a million customers cost seconds): see :class:`_Ranked`. Scores with NaN (which
+    a resample has only if its source has) take :func:`_top_revenue` itself.
     """
     n = revenue.size
-    exact = 0 < top < n and not (np.isnan(combined).any() or np.isnan(btyd).any())
-    scratch = np.empty(n)
-    chosen = np.empty(n, dtype=bool)
-
-    def top_revenue(score: FloatArray, picked: FloatArray) -> float:
-        if not exact:
-            return _top_revenue(score, picked, top)
-        np.copyto(scratch, score)
-        scratch.partition(n - top)
-        kth = scratch[n - top]
-        np.greater(score, kth, out=chosen)
-        tied = np.flatnonzero(score == kth)[: top - int(np.count_nonzero(chosen))]
-        chosen[tied] = True
-        return float(np.sum(np.compress(chosen, picked)))
-
     rng = np.random.default_rng(BOOTSTRAP_SEED)
+    exact = 0 < top < n and not (np.isnan(combined).any() or np.isnan(btyd).any())
+    first, second = (_Ranked(combined, top), _Ranked(btyd, top)) if exact else (None, None)
     better = 0
     for _ in range(BOOTSTRAP_REPLICATES):
         pick = rng.integers(0, n, n)
         picked = revenue[pick]
         if not float(np.sum(picked)) > 0.0:
             continue  # no revenue in this resample: neither ranking captures more
-        gain = top_revenue(combined[pick], picked)
-        base = top_revenue(btyd[pick], picked)
+        if first is None or second is None:
+            gain = _top_revenue(combined[pick], picked, top)
+            base = _top_revenue(btyd[pick], picked, top)
+        else:
+            gain, base = first.top_revenue(pick, picked), second.top_revenue(pick, picked)
         better += gain > base
     return better
+
+
+class _Ranked:
+    """One ranking's customers by rank, to find a resample's top ``top`` quickly.
+
+    ``rank`` is each customer's place in ``argsort(-score, kind="stable")``, so that a
+    lower rank never has a lower score and equal scores hold consecutive ranks. In a
+    resample the ``top``-th smallest rank is the customer of the ``top``-th largest
+    score; every rank before its block of equal scores scores above it, and of the ranks
+    in that block the first by position are taken, as :func:`_top_revenue` takes them.
+    The ranks are gathered and partitioned instead of the scores: half the bytes drawn
+    at random from memory, and an integer partition three times as fast as a float one.
+    """
+
+    def __init__(self, score: FloatArray, top: int) -> None:
+        n = score.size
+        order = np.argsort(-score, kind="stable")
+        dtype = np.int32 if n < 2**31 else np.int64
+        self.rank: NDArray[np.signedinteger[Any]] = np.empty(n, dtype=dtype)
+        self.rank[order] = np.arange(n, dtype=dtype)
+        self.ascending = -score[order]  # negation is exact: the same ties
+        self.top = top
+        self.scratch: NDArray[np.signedinteger[Any]] = np.empty(n, dtype=dtype)
+        self.chosen = np.empty(n, dtype=bool)
+
+    def top_revenue(self, pick: NDArray[np.int64], picked: FloatArray) -> float:
+        """``_top_revenue(score[pick], picked, top)``, bit for bit."""
+        ranks = self.rank[pick]
+        np.copyto(self.scratch, ranks)
+        self.scratch.partition(self.top - 1)
+        value = self.ascending[self.scratch[self.top - 1]]
+        lo = int(np.searchsorted(self.ascending, value, side="left"))
+        hi = int(np.searchsorted(self.ascending, value, side="right"))
+        chosen = np.less(ranks, lo, out=self.chosen)
+        tied = ranks == lo if hi - lo == 1 else (ranks >= lo) & (ranks < hi)
+        chosen[np.flatnonzero(tied)[: self.top - int(np.count_nonzero(chosen))]] = True
+        return float(np.sum(np.compress(chosen, picked)))
 
 
 def _unusable(frame: Frame, name: str) -> str:
