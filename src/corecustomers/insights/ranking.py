@@ -132,6 +132,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 Method = Literal["combined", "btyd", "historic_spend"]
 """Which ranking the ``core_score`` is: the gradient-boosted combination, the pure BTYD x
@@ -657,20 +658,29 @@ def _validate(
     revenue = later.target
     combined = fit_and_predict(earlier, later, names, window, apply_inputs=later_inputs)
     btyd = later.btyd.value(window)
-    better = _bootstrap_better(combined, btyd, revenue, _top_count(later.n, TOP_SHARE))
+    # each ranking sorted once, for its capture and its bootstrap ranks
+    orders = (_descending(combined), _descending(btyd))
+    better = _bootstrap_better(combined, btyd, revenue, _top_count(later.n, TOP_SHARE), orders)
     return {
         "method": "time-shifted",
         "customers": later.n,
-        "combined": _capture(combined, revenue, TOP_SHARE),
-        "btyd": _capture(btyd, revenue, TOP_SHARE),
+        "combined": _capture(combined, revenue, TOP_SHARE, orders[0]),
+        "btyd": _capture(btyd, revenue, TOP_SHARE, orders[1]),
         "historic_spend": _capture(later.historic_spend, revenue, TOP_SHARE),
         "bootstrap_share_better": better / BOOTSTRAP_REPLICATES,
     }
 
 
-def _bootstrap_better(combined: FloatArray, btyd: FloatArray, revenue: FloatArray, top: int) -> int:
+def _bootstrap_better(
+    combined: FloatArray,
+    btyd: FloatArray,
+    revenue: FloatArray,
+    top: int,
+    orders: tuple[IntArray, IntArray] | None = None,
+) -> int:
     """Paired bootstrap resamples in which ``combined``'s top ``top`` customers capture
-    strictly more ``revenue`` than ``btyd``'s (:data:`BOOTSTRAP_REPLICATES` of them).
+    strictly more ``revenue`` than ``btyd``'s (:data:`BOOTSTRAP_REPLICATES` of them;
+    ``orders``: the two rankings' :func:`_descending`, when sorted already).
 
     Each resample draws its customers with :data:`BOOTSTRAP_SEED`'s generator and picks
     the customers :func:`_top_revenue` picks, summed in the same order, so the count is
@@ -681,7 +691,13 @@ def _bootstrap_better(combined: FloatArray, btyd: FloatArray, revenue: FloatArra
     n = revenue.size
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     exact = 0 < top < n and not (np.isnan(combined).any() or np.isnan(btyd).any())
-    first, second = (_Ranked(combined, top), _Ranked(btyd, top)) if exact else (None, None)
+    if orders is None:
+        orders = (_descending(combined), _descending(btyd))
+    first, second = (
+        (_Ranked(combined, top, orders[0]), _Ranked(btyd, top, orders[1]))
+        if exact
+        else (None, None)
+    )
     better = 0
     for _ in range(BOOTSTRAP_REPLICATES):
         pick = rng.integers(0, n, n)
@@ -709,9 +725,8 @@ class _Ranked:
     at random from memory, and an integer partition three times as fast as a float one.
     """
 
-    def __init__(self, score: FloatArray, top: int) -> None:
+    def __init__(self, score: FloatArray, top: int, order: IntArray) -> None:
         n = score.size
-        order = np.argsort(-score, kind="stable")
         dtype = np.int32 if n < 2**31 else np.int64
         self.rank: NDArray[np.signedinteger[Any]] = np.empty(n, dtype=dtype)
         self.rank[order] = np.arange(n, dtype=dtype)
@@ -753,16 +768,25 @@ def _top_count(n: int, share: float) -> int:
     return min(n, math.ceil(share * n - 1e-9))
 
 
-def _capture(score: FloatArray, revenue: FloatArray, share: float) -> float | None:
+def _descending(score: FloatArray) -> IntArray:
+    """The customers from the highest ``score`` down, ties by position (a stable sort)."""
+    return np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+
+
+def _capture(
+    score: FloatArray, revenue: FloatArray, share: float, order: IntArray | None = None
+) -> float | None:
     """Share of the total ``revenue`` brought by the top ``share`` of customers by ``score``.
 
     Ties are broken by position (the customers are in ``customer_id`` order), so the
     result is deterministic. ``None`` when the total revenue is not positive.
+    ``order`` is ``_descending(score)`` when the caller has it.
     """
     total = float(np.sum(revenue))
     if not total > 0.0:
         return None
-    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    if order is None:
+        order = _descending(score)
     return float(np.sum(revenue[order[: _top_count(len(revenue), share)]]) / total)
 
 
