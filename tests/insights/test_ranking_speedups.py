@@ -13,22 +13,22 @@ import pyarrow as pa
 import pytest
 
 from corecustomers.data.features import customer_features
-from corecustomers.insights._frames import Frame, bgnbd, build_frame
-from corecustomers.insights.fitted import FittedValue
-from corecustomers.insights.ranking import (
+from corecustomers.insights._capture import (
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
-    _bootstrap_better,
-    _top_count,
-    _top_revenue,
+    bootstrap_better,
+    top_count,
+    top_revenue,
 )
+from corecustomers.insights._frames import Frame, bgnbd, build_frame
+from corecustomers.insights.fitted import FittedValue
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def plain_bootstrap(combined: FloatArray, btyd: FloatArray, revenue: FloatArray, top: int) -> int:
-    """The validation's bootstrap as it was written: two ``_top_revenue`` per resample."""
+    """The validation's bootstrap as it was written: two ``top_revenue`` per resample."""
     n = revenue.size
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     better = 0
@@ -37,7 +37,7 @@ def plain_bootstrap(combined: FloatArray, btyd: FloatArray, revenue: FloatArray,
         picked = revenue[pick]
         if not float(np.sum(picked)) > 0.0:
             continue
-        better += _top_revenue(combined[pick], picked, top) > _top_revenue(btyd[pick], picked, top)
+        better += top_revenue(combined[pick], picked, top) > top_revenue(btyd[pick], picked, top)
     return better
 
 
@@ -70,8 +70,8 @@ def test_the_bootstrap_counts_what_the_plain_loop_counts(n: int, case: str) -> N
         combined[np.argmax(btyd)] = -1.0
     elif case == "no revenue":
         revenue[:] = 0.0
-    top = _top_count(n, 0.2)
-    assert _bootstrap_better(combined, btyd, revenue, top) == plain_bootstrap(
+    top = top_count(n, 0.2)
+    assert bootstrap_better(combined, btyd, revenue, top) == plain_bootstrap(
         combined, btyd, revenue, top
     )
 

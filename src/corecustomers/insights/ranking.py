@@ -94,7 +94,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -104,6 +103,13 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from corecustomers.errors import ColumnMappingError, ConfigError
+from corecustomers.insights._capture import (
+    BOOTSTRAP_REPLICATES,
+    bootstrap_better,
+    captured_share,
+    descending,
+    top_count,
+)
 from corecustomers.insights._frames import (
     MIN_CUSTOMERS,
     Frame,
@@ -146,12 +152,6 @@ MIN_WINDOW_DAYS: Final = 14
 
 DEFAULT_HORIZON_DAYS: Final = 365
 """Horizon of :func:`core_scores` when none is given."""
-
-BOOTSTRAP_REPLICATES: Final = 200
-"""Paired bootstrap resamples of the validation customers."""
-
-BOOTSTRAP_SEED: Final = 0
-"""Seed of the bootstrap, so that the choice is reproducible."""
 
 REQUIRED_CONFIDENCE: Final = 0.9
 """Share of bootstrap resamples in which the combined ranking must capture more."""
@@ -334,15 +334,15 @@ def _capture_report(
         raise ValueError("the frame was built without a holdout revenue")
     revenue = frame.target
     capture = {
-        "historic_spend": _capture(frame.historic_spend, revenue, top_share),
+        "historic_spend": captured_share(frame.historic_spend, revenue, top_share),
         "btyd": None
         if scored.btyd_value is None
-        else _capture(scored.btyd_value, revenue, top_share),
+        else captured_share(scored.btyd_value, revenue, top_share),
         "combined": None
         if scored.combined is None
-        else _capture(scored.combined, revenue, top_share),
-        "core_score": _capture(scored.core_score, revenue, top_share),
-        "best_possible": _capture(revenue, revenue, top_share),
+        else captured_share(scored.combined, revenue, top_share),
+        "core_score": captured_share(scored.core_score, revenue, top_share),
+        "best_possible": captured_share(revenue, revenue, top_share),
     }
     return {
         "calibration_end": calibration_end.isoformat(),
@@ -351,7 +351,7 @@ def _capture_report(
         "time_unit": time_unit,
         "top_share": top_share,
         "customers": frame.n,
-        "top_customers": _top_count(frame.n, top_share),
+        "top_customers": top_count(frame.n, top_share),
         "holdout_revenue": float(np.sum(revenue)),
         "capture": capture,
         "core_score": scored.method,
@@ -659,94 +659,16 @@ def _validate(
     combined = fit_and_predict(earlier, later, names, window, apply_inputs=later_inputs)
     btyd = later.btyd.value(window)
     # each ranking sorted once, for its capture and its bootstrap ranks
-    orders = (_descending(combined), _descending(btyd))
-    better = _bootstrap_better(combined, btyd, revenue, _top_count(later.n, TOP_SHARE), orders)
+    orders = (descending(combined), descending(btyd))
+    better = bootstrap_better(combined, btyd, revenue, top_count(later.n, TOP_SHARE), orders)
     return {
         "method": "time-shifted",
         "customers": later.n,
-        "combined": _capture(combined, revenue, TOP_SHARE, orders[0]),
-        "btyd": _capture(btyd, revenue, TOP_SHARE, orders[1]),
-        "historic_spend": _capture(later.historic_spend, revenue, TOP_SHARE),
+        "combined": captured_share(combined, revenue, TOP_SHARE, orders[0]),
+        "btyd": captured_share(btyd, revenue, TOP_SHARE, orders[1]),
+        "historic_spend": captured_share(later.historic_spend, revenue, TOP_SHARE),
         "bootstrap_share_better": better / BOOTSTRAP_REPLICATES,
     }
-
-
-def _bootstrap_better(
-    combined: FloatArray,
-    btyd: FloatArray,
-    revenue: FloatArray,
-    top: int,
-    orders: tuple[IntArray, IntArray] | None = None,
-) -> int:
-    """Paired bootstrap resamples in which ``combined``'s top ``top`` customers capture
-    strictly more ``revenue`` than ``btyd``'s (:data:`BOOTSTRAP_REPLICATES` of them;
-    ``orders``: the two rankings' :func:`_descending`, when sorted already).
-
-    Each resample draws its customers with :data:`BOOTSTRAP_SEED`'s generator and picks
-    the customers :func:`_top_revenue` picks, summed in the same order, so the count is
-    the one of calling it twice per resample. It is cheaper per resample (the bootstrap
-    of a million customers cost seconds): see :class:`_Ranked`. Scores with NaN (which
-    a resample has only if its source has) take :func:`_top_revenue` itself.
-    """
-    n = revenue.size
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    exact = 0 < top < n and not (np.isnan(combined).any() or np.isnan(btyd).any())
-    if orders is None:
-        orders = (_descending(combined), _descending(btyd))
-    first, second = (
-        (_Ranked(combined, top, orders[0]), _Ranked(btyd, top, orders[1]))
-        if exact
-        else (None, None)
-    )
-    better = 0
-    for _ in range(BOOTSTRAP_REPLICATES):
-        pick = rng.integers(0, n, n)
-        picked = revenue[pick]
-        if not float(np.sum(picked)) > 0.0:
-            continue  # no revenue in this resample: neither ranking captures more
-        if first is None or second is None:
-            gain = _top_revenue(combined[pick], picked, top)
-            base = _top_revenue(btyd[pick], picked, top)
-        else:
-            gain, base = first.top_revenue(pick, picked), second.top_revenue(pick, picked)
-        better += gain > base
-    return better
-
-
-class _Ranked:
-    """One ranking's customers by rank, to find a resample's top ``top`` quickly.
-
-    ``rank`` is each customer's place in ``argsort(-score, kind="stable")``, so that a
-    lower rank never has a lower score and equal scores hold consecutive ranks. In a
-    resample the ``top``-th smallest rank is the customer of the ``top``-th largest
-    score; every rank before its block of equal scores scores above it, and of the ranks
-    in that block the first by position are taken, as :func:`_top_revenue` takes them.
-    The ranks are gathered and partitioned instead of the scores: half the bytes drawn
-    at random from memory, and an integer partition three times as fast as a float one.
-    """
-
-    def __init__(self, score: FloatArray, top: int, order: IntArray) -> None:
-        n = score.size
-        dtype = np.int32 if n < 2**31 else np.int64
-        self.rank: NDArray[np.signedinteger[Any]] = np.empty(n, dtype=dtype)
-        self.rank[order] = np.arange(n, dtype=dtype)
-        self.ascending = -score[order]  # negation is exact: the same ties
-        self.top = top
-        self.scratch: NDArray[np.signedinteger[Any]] = np.empty(n, dtype=dtype)
-        self.chosen = np.empty(n, dtype=bool)
-
-    def top_revenue(self, pick: NDArray[np.int64], picked: FloatArray) -> float:
-        """``_top_revenue(score[pick], picked, top)``, bit for bit."""
-        ranks = self.rank[pick]
-        np.copyto(self.scratch, ranks)
-        self.scratch.partition(self.top - 1)
-        value = self.ascending[self.scratch[self.top - 1]]
-        lo = int(np.searchsorted(self.ascending, value, side="left"))
-        hi = int(np.searchsorted(self.ascending, value, side="right"))
-        chosen = np.less(ranks, lo, out=self.chosen)
-        tied = ranks == lo if hi - lo == 1 else (ranks >= lo) & (ranks < hi)
-        chosen[np.flatnonzero(tied)[: self.top - int(np.count_nonzero(chosen))]] = True
-        return float(np.sum(np.compress(chosen, picked)))
 
 
 def _unusable(frame: Frame, name: str) -> str:
@@ -758,58 +680,6 @@ def _unusable(frame: Frame, name: str) -> str:
     if frame.target is None or not float(np.sum(frame.target)) > 0.0:
         return f"the {name} split has no revenue in its target window"
     return ""
-
-
-# -- measures ---------------------------------------------------------------------------
-
-
-def _top_count(n: int, share: float) -> int:
-    """Customers in the top ``share`` of ``n``, rounded up."""
-    return min(n, math.ceil(share * n - 1e-9))
-
-
-def _descending(score: FloatArray) -> IntArray:
-    """The customers from the highest ``score`` down, ties by position (a stable sort)."""
-    return np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
-
-
-def _capture(
-    score: FloatArray, revenue: FloatArray, share: float, order: IntArray | None = None
-) -> float | None:
-    """Share of the total ``revenue`` brought by the top ``share`` of customers by ``score``.
-
-    Ties are broken by position (the customers are in ``customer_id`` order), so the
-    result is deterministic. ``None`` when the total revenue is not positive.
-    ``order`` is ``_descending(score)`` when the caller has it.
-    """
-    total = float(np.sum(revenue))
-    if not total > 0.0:
-        return None
-    if order is None:
-        order = _descending(score)
-    return float(np.sum(revenue[order[: _top_count(len(revenue), share)]]) / total)
-
-
-def _top_revenue(score: FloatArray, revenue: FloatArray, m: int) -> float:
-    """Revenue of the ``m`` customers first in ``argsort(-score, kind="stable")``.
-
-    The same customers as :func:`_capture` takes, found without sorting (the bootstrap
-    asks 400 times): the ``m``-th largest score by partition, every score above it, and
-    of those equal to it the first by position. Summed in position order, so two rankings
-    choosing the same customers give exactly the same revenue.
-    """
-    n = score.size
-    if m <= 0:
-        return 0.0
-    if m >= n:
-        return float(np.sum(revenue))
-    if np.isnan(score).any():
-        return float(np.sum(np.sort(revenue[np.argsort(-score, kind="stable")[:m]])))
-    kth = np.partition(score, n - m)[n - m]
-    chosen = score > kth
-    tied = np.flatnonzero(score == kth)[: m - int(np.count_nonzero(chosen))]
-    chosen[tied] = True
-    return float(np.sum(revenue[chosen]))
 
 
 def _check_share(share: float) -> None:
