@@ -11,6 +11,7 @@ from typing import Any
 import ibis
 import pytest
 
+from corecustomers.data.features import orders_are_rows
 from corecustomers.data.mapping import map_columns
 from corecustomers.data.readers import ROW_COLUMN, read_source
 from corecustomers.data.validation import (
@@ -110,6 +111,33 @@ def test_duplicate_orders_keep_the_first_copy_so_appending_never_double_counts(
     assert sorted(
         acc.filter(acc.column("order_id").is_valid()).column("order_id").to_pylist()
     ) == sorted(r[3] for r in with_order)
+
+
+def test_without_a_product_the_accepted_order_ids_are_distinct_by_construction(
+    tmp_path: Path,
+) -> None:
+    v = _validated(tmp_path, ROWS + ROWS)  # repeated order ids, quarantined
+    assert v.orders_distinct
+    assert orders_are_rows(v.accepted)  # what the property spares counting
+
+
+def test_with_a_product_the_order_ids_may_repeat_and_are_not_claimed_distinct(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "customer,date,amount,order_id,product\n"
+        "C1,2024-01-05,10,O1,tea\n"
+        "C1,2024-01-05,3,O1,cake\n"  # a second line of the order: kept
+        "C1,2024-01-05,3,O1,cake\n",  # a repeated line: quarantined
+        encoding="utf-8",
+    )
+    raw = read_source(str(path), con=ibis.duckdb.connect(), staging_dir=tmp_path)
+    v = validate(raw, map_columns(raw.columns), today=TODAY)
+    assert not v.orders_distinct
+    assert v.accepted.count().to_pyarrow().as_py() == 2
+    assert count_rows(v).reasons == {"duplicate_order_id": 1}
+    assert not orders_are_rows(v.accepted)
 
 
 def test_a_bad_first_copy_does_not_hide_a_good_second(tmp_path: Path) -> None:

@@ -87,6 +87,37 @@ def test_kept_rows_keep_the_order_ids_two_rows_share(tmp_path: Path) -> None:
     assert kept.counts.rows_accepted == 3  # lines of one order are not duplicates
 
 
+def test_kept_rows_leave_out_order_ids_that_validation_made_distinct(tmp_path: Path) -> None:
+    source = tmp_path / "orders.csv"
+    source.write_text(
+        "customer_id,date,amount,order\n"
+        "a,2024-01-02,10.5,o1\n"
+        "a,2024-01-02,10.5,o1\n"  # the order exported again: quarantined
+        "b,2024-01-03,7,o2\n"
+        "b,2024-01-04,2,\n",
+        encoding="utf-8",
+    )
+    settings = Settings(workspace=str(tmp_path), columns={"order_id": "order"}, max_bad_share=0.5)
+    kept_dir, lazy_dir = tmp_path / "kept", tmp_path / "lazy"
+    kept_dir.mkdir()
+    lazy_dir.mkdir()
+    kept, lazy = (
+        prepare(
+            str(source),
+            settings,
+            staging_dir=folder,
+            quarantine_path=folder / "q.csv",
+            today=dt.date(2024, 12, 31),
+            keep_rows=keep,
+        )
+        for folder, keep in ((kept_dir, True), (lazy_dir, False))
+    )
+    assert kept.counts.reasons == {"duplicate_order_id": 1}
+    assert (kept_dir / "q.csv").read_bytes() == (lazy_dir / "q.csv").read_bytes()
+    assert "order_id" not in kept.transactions.columns
+    assert _rows(kept.transactions) == _rows(lazy.transactions.drop("order_id"))
+
+
 def test_the_rows_after_a_set_as_of_are_counted_up_to_its_last_instant(tmp_path: Path) -> None:
     source = tmp_path / "tx.csv"
     source.write_text(

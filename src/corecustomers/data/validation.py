@@ -271,6 +271,18 @@ class Validated:
         return self._kept[0] if self._kept else self.reasons
 
     @property
+    def orders_distinct(self) -> bool:
+        """Whether no two accepted rows share an order id, by construction (no query).
+
+        True when no product column is mapped: a later valid row with an earlier valid
+        row's order id is quarantined as ``duplicate_order_id``, so the accepted order
+        ids are distinct (and without an order column there are none). With a product
+        column the lines of one order share its id; only a count can tell (see
+        :func:`corecustomers.data.features.orders_are_rows`).
+        """
+        return "product" not in self.extra
+
+    @property
     def accepted(self) -> ir.Table:
         """The accepted rows in the canonical schema, plus ``_source_row``."""
         parsed, bad = self.parsed, self.bad_rows
