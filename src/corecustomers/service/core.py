@@ -23,6 +23,7 @@ import logging
 import os
 import uuid
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -196,47 +197,34 @@ def identify_core(
     over the same transactions and dates (within its block); without them they are
     started here.
     """
-    if started is None:
-        with side_steps_started(
-            transactions,
+    with ExitStack() as stack:
+        if started is None:
+            started = stack.enter_context(
+                side_steps_started(
+                    transactions,
+                    end=end,
+                    as_of=as_of,
+                    calibration_end=calibration_end,
+                    mapped=mapped,
+                    options=options,
+                )
+            )
+        return _identify_core(
+            customers,
+            settings,
+            fitted=fitted,
+            run_id=run_id,
+            transactions=transactions,
             end=end,
             as_of=as_of,
             calibration_end=calibration_end,
-            mapped=mapped,
+            workspace=workspace,
+            source=source,
+            source_name=source_name,
             options=options,
-        ) as started:
-            return _identify_core(
-                customers,
-                settings,
-                fitted=fitted,
-                run_id=run_id,
-                transactions=transactions,
-                end=end,
-                as_of=as_of,
-                calibration_end=calibration_end,
-                workspace=workspace,
-                source=source,
-                source_name=source_name,
-                options=options,
-                progress=progress,
-                started=started,
-            )
-    return _identify_core(
-        customers,
-        settings,
-        fitted=fitted,
-        run_id=run_id,
-        transactions=transactions,
-        end=end,
-        as_of=as_of,
-        calibration_end=calibration_end,
-        workspace=workspace,
-        source=source,
-        source_name=source_name,
-        options=options,
-        progress=progress,
-        started=started,
-    )
+            progress=progress,
+            started=started,
+        )
 
 
 def _identify_core(
