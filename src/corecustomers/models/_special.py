@@ -44,6 +44,9 @@ _MAX_TERMS = 20_000
 _BLOCK = 6
 _CHUNK = 8192  # rows per pass: a dozen work arrays of this length fit in L2
 _CF_MAX_DEPTH = 8_000
+_FIRST_SERIES_BLOCK = 16  # terms: most rows of bg_alive_expectation need 10-30
+_DOUBLING_FROM = 64  # terms per block from which _cumulative_product doubles its step
+_SERIES_CHUNK = 4096  # rows per pass of _series: a (terms, rows) block stays in L2
 
 
 def log1mexp(x: FloatArray) -> FloatArray:
@@ -361,35 +364,148 @@ def _series(
     max_terms: int = 500,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
     """``sum_{n>=1} (p)_n (q)_n / ((C)_n n!) z^n`` -- or with ``(q)_(n-1)`` when
-    ``shift_second`` -- and where it converged to a finite value."""
+    ``shift_second`` -- and where it converged to a finite value.
+
+    A row has converged once the ratio of its next term to the last one is below 1 and
+    the last term is below ``1e-17`` of the sum; rows that need more than ``max_terms``
+    terms, or whose terms stop being finite, are reported as not converged.
+
+    The terms are summed in blocks of rows x several terms (:func:`_series_block`)
+    rather than one term per pass: the median row needs ~20 terms but a few need
+    hundreds, and a pass per term for those few costs far more in interpreter overhead
+    than their arithmetic. Convergence is checked at the end of each block, so a row
+    may add terms past the point where one-term-at-a-time summing would stop; they
+    are smaller still than the ``1e-17`` of the sum that stops it.
+    """
     q_arr = np.broadcast_to(np.asarray(q, dtype=np.float64), C.shape)
     total = np.zeros(C.size)
     converged = np.zeros(C.size, dtype=bool)
-    term = p / C * z * (1.0 if shift_second else q_arr)  # n = 1
-    total += term
+    for start in range(0, C.size, _SERIES_CHUNK):
+        sl = slice(start, start + _SERIES_CHUNK)
+        total[sl], converged[sl] = _series_chunk(
+            p[sl], q_arr[sl], C[sl], z[sl], shift_second=shift_second, max_terms=max_terms
+        )
+    return total, converged
+
+
+def _series_chunk(
+    p: FloatArray,
+    q: FloatArray,
+    C: FloatArray,
+    z: FloatArray,
+    *,
+    shift_second: bool,
+    max_terms: int,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """:func:`_series` on rows few enough for a block of terms to stay in the CPU cache."""
+    total = np.zeros(C.size)
+    converged = np.zeros(C.size, dtype=bool)
+    term = p / C * z * (1.0 if shift_second else q)  # n = 1
+    # compact state of the rows still summing; q is shifted so that both forms
+    # have the term ratio (p+n)(q+n) z / ((C+n)(n+1))
     active = np.arange(C.size)
-    pp, qq, cc, zz, t = p, q_arr, C, z, term
-    q_off = -1.0 if shift_second else 0.0
-    for n in range(1, max_terms):
-        t = t * (pp + n) * (qq + n + q_off) / ((cc + n) * (n + 1.0)) * zz
-        total[active] += t
-        nxt = np.abs((pp + n + 1) * (qq + n + 1 + q_off) / ((cc + n + 1) * (n + 2.0)) * zz)
-        done = (nxt < 1.0) & (np.abs(t) <= 1e-17 * np.abs(total[active]) + _TINY)
-        broken = ~np.isfinite(t)
-        if np.any(done | broken):
+    pp, qq, cc, zz = p, q - 1.0 if shift_second else q, C, z
+    last, partial = term, term.copy()
+    # two (terms, rows) tables, reused from block to block: a fresh table of a few
+    # hundred kB per block is mapped and zeroed by the OS and costs more than its sums
+    work = np.empty((2, _FIRST_SERIES_BLOCK * C.size))
+    n = 1  # terms summed so far
+    while active.size and n < max_terms:
+        k = min(max(_FIRST_SERIES_BLOCK, n - 1), max_terms - n)
+        if k * active.size > work.shape[1]:
+            work = np.empty((2, k * active.size))
+        last, partial = _series_block(pp, qq, cc, zz, last, partial, n, k, work)
+        n += k
+        with np.errstate(over="ignore", invalid="ignore"):
+            nxt = (pp + n) * (qq + n) / ((cc + n) * (n + 1.0)) * zz
+            done = (np.abs(nxt) < 1.0) & (np.abs(last) <= 1e-17 * np.abs(partial) + _TINY)
+        broken = ~(np.isfinite(last) & np.isfinite(partial))
+        stop = done | broken
+        if n >= max_terms:
+            stop[:] = True
+        if np.any(stop):
+            total[active[stop]] = partial[stop]
             converged[active[done & ~broken]] = True
-            keep = ~(done | broken)
-            active, pp, qq, cc, zz, t = (
-                active[keep],
-                pp[keep],
-                qq[keep],
-                cc[keep],
-                zz[keep],
-                t[keep],
-            )
-            if active.size == 0:
-                break
+            keep = ~stop
+            active = active[keep]
+            pp, qq, cc, zz = pp[keep], qq[keep], cc[keep], zz[keep]
+            last, partial = last[keep], partial[keep]
     return total, converged & np.isfinite(total)
+
+
+def _series_block(
+    p: FloatArray,
+    q: FloatArray,
+    C: FloatArray,
+    z: FloatArray,
+    last: FloatArray,
+    partial: FloatArray,
+    n: int,
+    k: int,
+    work: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Terms ``n+1 .. n+k`` of each row added to ``partial``, from term ``n``, ``last``.
+
+    The ``(k, rows)`` table of term ratios ``(p+j)(q+j) z / ((C+j)(j+1))`` for
+    ``j = n .. n+k-1`` is turned into the terms by a cumulative product down the
+    columns; returns the last term and the new sum. ``work`` holds at least
+    ``(2, k * rows)`` numbers to build the tables in.
+
+    Every step is element by element in a column, in an order that depends on ``n``
+    and ``k`` only, so a row gets the same bits whichever rows it is evaluated with
+    (:func:`~corecustomers.models.beta_geo.conditional_expectation` relies on it).
+    """
+    rows = p.size
+    j = np.arange(n, n + k, dtype=np.float64)[:, None]
+    ratio = np.add(p, j, out=work[0, : k * rows].reshape(k, rows))
+    other = np.add(q, j, out=work[1, : k * rows].reshape(k, rows))
+    ratio *= other
+    np.add(C, j, out=other)
+    other *= j + 1.0
+    ratio /= other
+    ratio *= z
+    ratio[0] *= last
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = _cumulative_product(ratio, other)
+        last = terms[-1].copy()
+        return last, partial + _column_sums(terms)
+
+
+def _cumulative_product(table: FloatArray, scratch: FloatArray) -> FloatArray:
+    """``np.cumprod(table, axis=0)``, several times faster, in ``table`` or ``scratch``.
+
+    NumPy's accumulation down the first axis takes ~25 times as long as multiplying
+    row by row on a ``(16, 4096)`` table. Short tables go row by row; long ones (the
+    few rows of a slowly converging series) in ``log2`` steps that each multiply every
+    row by the one ``step`` rows above (Hillis & Steele 1986), since a Python-level step
+    costs more than the arithmetic of a few hundred columns.
+    """
+    k = table.shape[0]
+    if k < _DOUBLING_FROM:
+        for i in range(1, k):
+            np.multiply(table[i], table[i - 1], out=table[i])
+        return table
+    step = 1
+    while step < k:
+        scratch[:step] = table[:step]
+        np.multiply(table[step:], table[:-step], out=scratch[step:])
+        table, scratch = scratch, table
+        step *= 2
+    return table
+
+
+def _column_sums(table: FloatArray) -> FloatArray:
+    """The sum down each column of ``table`` (overwritten), in ``log2`` halvings.
+
+    ``table.sum(axis=0)`` would add a single column pairwise but many columns in
+    sequence; these halvings add every column the same way.
+    """
+    m = table.shape[0]
+    while m > 1:
+        half = m // 2
+        np.add(table[:half], table[m - half : m], out=table[:half])
+        m -= half
+    return table[0]
 
 
 def _alive_expectation_quad(a: float, b_post: float, m: float, log1mz: float) -> float:
