@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import ibis
@@ -30,11 +31,11 @@ TODAY = dt.date(2025, 1, 1)
 CON = ibis.duckdb.connect()
 
 
-def memtable(columns: dict[str, list[object]]) -> ibis.Table:
+def memtable(columns: Mapping[str, Sequence[object]]) -> ibis.Table:
     return CON.create_table(ibis.util.gen_name("t"), pa.table(columns), temp=True)
 
 
-def raw(columns: dict[str, list[object]]) -> RawSource:
+def raw(columns: Mapping[str, Sequence[object]]) -> RawSource:
     n = len(next(iter(columns.values())))
     table = memtable({**columns, ROW_COLUMN: list(range(2, n + 2))})
     return RawSource(table=table, name="t.csv", kind="csv", columns=tuple(columns))
@@ -58,6 +59,67 @@ def test_every_placeholder_and_total_label_is_quarantined_in_any_case() -> None:
         + ["summary_row"] * (len(SUMMARY_LABELS) + 1)
         + [None, None, None]  # a real id, a padded one, and a label with more after it
     )
+
+
+def test_ids_are_trimmed_of_every_space_and_looked_up_in_any_case_and_spacing() -> None:
+    """The trim and the placeholder and label look-ups run only where a cheap test of the
+    first and last characters says they can matter: every kind of edge must still reach
+    them, and ids that only look close must still pass."""
+    fate = {
+        "\tNuLl\r": "missing_customer_id",
+        "\x0bn/A\x0c": "missing_customer_id",
+        "\nWALK-IN\n": "missing_customer_id",
+        " \t\r\n\x0b\x0c": "missing_customer_id",  # only spaces: empty
+        "\x0c—\x0b": "missing_customer_id",  # a non-ASCII placeholder
+        " 散客\t": "missing_customer_id",
+        "gRaNd ToTaL ：": "summary_row",
+        "\r\nSUBTOTAL:\t": "summary_row",
+        "合计 :": "summary_row",
+        "\u212aelvin": "missing_customer_id",  # the Kelvin sign lower-cases to ASCII k
+        "\u00a0NULL": None,  # a no-break space is not trimmed
+        "NULL\x01": None,  # nor a control character
+        "Nancy": None,  # starts like a placeholder, is not one
+        "Summit": None,
+        "-1": None,
+        "#7": None,
+        " C1\t": None,
+        "\x0cC2\x0b": None,
+        "C\t3": None,
+    }
+    ids = list(fate)
+    n = len(ids)
+    source = raw({"customer_id": ids, "date": ["2024-01-01"] * n, "amount": ["1"] * n})
+    placeholders = (*PLACEHOLDER_IDS, "KELVIN")
+    got = fates(source, placeholder_ids=placeholders)
+    assert {ids[row - 2]: reason for row, reason in got.items()} == fate
+    v = validate(source, map_columns(source.columns), today=TODAY, placeholder_ids=placeholders)
+    kept = v.accepted.order_by(ROW_COLUMN).customer_id.to_pyarrow().to_pylist()
+    assert kept == ["\u00a0NULL", "NULL\x01", "Nancy", "Summit", "-1", "#7", "C1", "C2", "C\t3"]
+
+
+def test_order_ids_and_other_text_are_trimmed_the_same_way() -> None:
+    orders = ["O1", " O1", "O1\t", "\x0bO1\x0c", "O 1", "  ", "\r\n"]
+    n = len(orders)
+    source = raw(
+        {
+            "customer_id": ["C1"] * n,
+            "date": ["2024-01-01"] * n,
+            "amount": ["1"] * n,
+            "order_id": orders,
+            "channel": [" web", "web\n", "\tweb\t", "web", " ", "", "app"],
+        }
+    )
+    got = fates(source)
+    dupe = "duplicate_order_id"
+    assert got == {2: None, 3: dupe, 4: dupe, 5: dupe, 6: None, 7: None, 8: None}
+    v = validate(source, map_columns(source.columns), today=TODAY)
+    kept = v.accepted.order_by(ROW_COLUMN).to_pyarrow().to_pylist()
+    assert [(r["order_id"], r["channel"]) for r in kept] == [
+        ("O1", "web"),
+        ("O 1", None),
+        (None, None),
+        (None, "app"),
+    ]
 
 
 def test_the_placeholder_list_can_be_replaced_or_emptied() -> None:
