@@ -65,10 +65,13 @@ class _Result:
     methods of a DuckDB connection (``execute`` returns the connection itself, whose
     result another thread's statement would replace before it is fetched)."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, execute: Callable[..., _Result]) -> None:
         self._table = table
         self._rows: list[tuple[Any, ...]] | None = None
         self._at = 0
+        # DuckDB's ``execute`` returns the connection, so callers may execute the next
+        # statement on what it returned (Ibis' create_table: ``cur.execute(insert)``)
+        self.execute = execute
 
     @property
     def description(self) -> list[tuple[Any, ...]]:
@@ -128,10 +131,10 @@ class _Serial:
         return call
 
     def _execute(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> _Result:
             with self._lock:
                 cursor = method(*args, **kwargs)
-                return _Result(cursor.fetch_arrow_table())
+                return _Result(cursor.fetch_arrow_table(), call)
 
         return call
 
