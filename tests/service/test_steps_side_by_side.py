@@ -77,6 +77,16 @@ def test_shared_engine_execute_fetches_its_whole_result(cached: ir.Table) -> Non
         assert [d[0] for d in second.description] == ["b"]
 
 
+def test_shared_engine_caches_a_table_while_steps_run_side_by_side(cached: ir.Table) -> None:
+    # Ibis' cache() creates the table and then inserts through what execute() returned
+    # (DuckDB returns the connection itself): the serialised connection's results must
+    # take that second statement too
+    with shared_engine(cached):
+        kept = cached.filter(cached.k == 3).cache()
+        assert kept.count().to_pyarrow().as_py() == sum(1 for i in range(20_000) if i % 7 == 3)
+        kept.release()
+
+
 def test_shared_engine_keeps_other_engines_to_one_thread(tmp_path: Path) -> None:
     con = ibis.sqlite.connect(tmp_path / "x.db")
     table = con.create_table("t", pa.table({"a": [1]}))

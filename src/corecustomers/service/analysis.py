@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,6 @@ from corecustomers.data.features import (
     materialize,
     orders_are_rows,
     returns_only,
-    sharing_purchase_days,
 )
 from corecustomers.data.mapping import ColumnMapping, map_columns
 from corecustomers.data.parsing import parse_utc_offset
@@ -495,17 +494,14 @@ def analyse_prepared(
     mapped = frozenset(prepared.mapping.describe())
     # the steps that only query the transactions (purchase mix, recommendations …) start
     # now, beside the features, scores and fits the core identification needs
-    with (
-        side_steps_started(
-            prepared.transactions,
-            end=end,
-            as_of=prepared.as_of,
-            calibration_end=prepared.calibration_end,
-            mapped=mapped,
-            options=options,
-        ) as started,
-        _sharing_days(prepared),
-    ):
+    with side_steps_started(
+        prepared.transactions,
+        end=end,
+        as_of=prepared.as_of,
+        calibration_end=prepared.calibration_end,
+        mapped=mapped,
+        options=options,
+    ) as started:
         features = _features(prepared, settings, progress)
         if features.num_rows == 0:
             raise InputError(
@@ -538,17 +534,6 @@ def analyse_prepared(
         )
     customers = _plain_texts(customers)
     return customers, AnalysisSummary(run_id, generated_at, overview, valuation, core)
-
-
-def _sharing_days(prepared: Prepared) -> AbstractContextManager[None]:
-    """On DuckDB, the accepted rows aggregated to (customer, day) once for every cut the
-    analysis reads: its own and the core ranking's and churn risk's five shifted cuts
-    (:func:`~corecustomers.data.features.sharing_purchase_days`; 10M rows: their features
-    in 3.2 + 6.8 s instead of 18.0 s). The days are held in DuckDB's memory until the
-    analysis ends. Other engines read the rows at each cut, as before."""
-    if not is_duckdb(prepared.transactions.get_backend()):
-        return nullcontext()
-    return sharing_purchase_days(prepared.transactions, up_to=prepared.as_of)
 
 
 def _plain_texts(customers: pa.Table) -> pa.Table:
