@@ -199,3 +199,75 @@ def test_the_linear_inputs_of_a_sample_and_the_platt_scores_of_the_fit(
     inactive = np.random.default_rng(2).random(check.n) < 0.4
     apply, calibrated = risk._platt(score, inactive)
     assert same(calibrated, apply(score))
+
+
+def midranks_by_unique(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The mid-ranks as they were written, with ``np.unique``."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    ranks = np.empty(len(values))
+    _, first, counts = np.unique(sorted_values, return_index=True, return_counts=True)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return ranks
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.integers(min_value=1, max_value=300),
+        elements=st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, 1e-300, np.inf, -np.inf])
+        | st.floats(allow_nan=False, allow_infinity=True),
+    )
+)
+def test_midranks_from_the_sorted_values_are_those_of_unique(values: np.ndarray[Any, Any]) -> None:
+    """Ties (0.0 and -0.0 among them) share one mean rank, as with ``np.unique``."""
+    assert same(risk._midranks(values), midranks_by_unique(values))
+
+
+def test_choose_alerting_reads_the_flags_of_the_gates_the_risk_judged_with(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame],
+) -> None:
+    """Equal settings give equal gates, whose flags the threshold's choice reads instead of
+    working them out again (the same choice); with other settings it works them out."""
+    from dataclasses import replace
+
+    from corecustomers.insights.alert_evaluation import alertable, choose_alerting
+    from corecustomers.insights.alerts import AlertSettings
+
+    _, _, check, now = frames
+    bought = bought_by(check, now)
+    assert bought is not None
+    check = labelled(check, bought)
+    settings = AlertSettings(min_idle_days=30, min_overdue_ratio=0.5)
+    gate = alertable(settings)
+    assert gate == alertable(AlertSettings(min_idle_days=30, min_overdue_ratio=0.5))
+    flags = gate(check)
+    assert 0 < flags.sum() < check.n
+    scores = np.random.default_rng(3).random(check.n)
+    given = risk.ChurnRisk(
+        check.customer_id,
+        scores,
+        "model",
+        "test",
+        WINDOW,
+        np.zeros(check.n),
+        check,
+        scores,
+        alertable=gate,
+        validation_alertable=flags,
+    )
+    worked_out = replace(given, validation_alertable=None)
+    assert choose_alerting(given, settings) == choose_alerting(worked_out, settings)
+    # the flags given are read (none alertable: no list) ...
+    nobody = replace(given, validation_alertable=np.zeros(check.n, dtype=bool))
+    assert all(
+        row["alerts"] == 0
+        for row in choose_alerting(nobody, settings).details["validation"]["grid"]
+    )
+    # ... but not under other settings
+    other = AlertSettings(min_idle_days=31, min_overdue_ratio=0.5)
+    assert alertable(other) != gate
+    assert choose_alerting(nobody, other) == choose_alerting(
+        replace(worked_out, alertable=alertable(other)), other
+    )

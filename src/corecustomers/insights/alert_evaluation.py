@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -131,7 +131,7 @@ def _baseline_lists(
     p_alive: FloatArray,
     idle: FloatArray,
     stake: FloatArray,
-    ids: Sequence[str],
+    ids: Sequence[str] | NDArray[np.object_],
     rules: BoolArray,
 ) -> dict[str, BoolArray]:
     return {
@@ -162,7 +162,7 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
             t,
             f"no time-shifted validation ({risk.reason}); alerts need a risk of at least {t:.2f}",
         )
-    ids = [str(i) for i in frame.customer_id.to_pylist()]
+    ids = _ids(frame)
     worth = frame.btyd.value(365.0)
     core = pick(np.ones(frame.n, dtype=bool), [worth], ids, math.ceil(CORE_SHARE * frame.n))
     # the value at stake, as in the analysis: the value if the customer stays
@@ -170,7 +170,14 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
     k = alert_budget(int(core.sum()), settings.max_share_of_core)
     inactive = frame.inactive
     idle = frame.inputs["days_since_last_purchase"]
-    eligible = alertable(settings)(frame)
+    gate = alertable(settings)
+    # the churn risk judged its scores on the same customers: their flags, not worked out
+    # again, when it was given these gates (1.4 s at a million customers)
+    eligible = (
+        risk.validation_alertable
+        if risk.validation_alertable is not None and risk.alertable == gate
+        else gate(frame)
+    )
     p_alive = frame.btyd.p_alive
     rules = _rule_hits(frame.behaviour, ids, core, p_alive, risk_change(frame), value, settings)
     base_at: dict[int, dict[str, BoolArray]] = {}
@@ -241,6 +248,26 @@ def choose_alerting(risk: ChurnRisk, settings: AlertSettings) -> AlertChoice:
     return AlertChoice("risk", float(row["min_risk"]), why, details)
 
 
+@dataclass(frozen=True)
+class Alertable:
+    """Which of a risk frame's customers an alert may go to under ``settings`` (see
+    :func:`alertable`). Gates of equal settings compare equal, so that
+    :func:`choose_alerting` can take the flags the churn risk worked out with them."""
+
+    settings: AlertSettings
+
+    def __call__(self, frame: RiskFrame) -> BoolArray:
+        ids = _ids(frame)
+        return alert_eligible(
+            _with_ids(frame.behaviour, ids),
+            # an array of str reads as the sequence of ids it takes, without a list
+            cast("Sequence[str]", ids),
+            thresholds=self.settings.thresholds,
+            min_idle_days=self.settings.min_idle_days,
+            min_overdue_ratio=self.settings.min_overdue_ratio,
+        )
+
+
 def alertable(settings: AlertSettings) -> Callable[[RiskFrame], BoolArray]:
     """Which of a risk frame's customers an alert may go to under ``settings``: idle at
     least ``min_idle_days`` and past ``min_overdue_ratio`` times their usual gap
@@ -249,18 +276,7 @@ def alertable(settings: AlertSettings) -> Callable[[RiskFrame], BoolArray]:
     :func:`~corecustomers.insights.risk.churn_risk` judges its candidate scores on these
     customers of its validation split.
     """
-
-    def eligible(frame: RiskFrame) -> BoolArray:
-        ids = [str(i) for i in frame.customer_id.to_pylist()]
-        return alert_eligible(
-            _with_ids(frame.behaviour, ids),
-            ids,
-            thresholds=settings.thresholds,
-            min_idle_days=settings.min_idle_days,
-            min_overdue_ratio=settings.min_overdue_ratio,
-        )
-
-    return eligible
+    return Alertable(settings)
 
 
 def risk_change(frame: Any) -> FloatArray:
@@ -268,7 +284,16 @@ def risk_change(frame: Any) -> FloatArray:
     return np.asarray(frame.inputs["p_alive_change"], dtype=np.float64)
 
 
-def _with_ids(behaviour: pa.Table, ids: list[str]) -> pa.Table:
+def _ids(frame: RiskFrame) -> NDArray[np.object_]:
+    """A risk frame's customer ids as ``str`` objects, in an array: the lists and rules
+    index them by position many times (a list of a million ids would be converted to an
+    array at every :func:`~corecustomers.insights.alerts.pick`)."""
+    return np.asarray(
+        frame.customer_id.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object
+    )
+
+
+def _with_ids(behaviour: pa.Table, ids: NDArray[np.object_]) -> pa.Table:
     """A risk frame's behaviour (row-aligned with its customers) with their ids."""
     return behaviour.set_column(
         behaviour.column_names.index("customer_id"), "customer_id", pa.array(ids, pa.string())
@@ -277,7 +302,7 @@ def _with_ids(behaviour: pa.Table, ids: list[str]) -> pa.Table:
 
 def _rule_hits(
     behaviour: pa.Table,
-    ids: list[str],
+    ids: NDArray[np.object_],
     core: BoolArray,
     p_alive: FloatArray,
     change: FloatArray,
