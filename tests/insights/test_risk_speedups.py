@@ -271,3 +271,31 @@ def test_choose_alerting_reads_the_flags_of_the_gates_the_risk_judged_with(
     assert choose_alerting(nobody, other) == choose_alerting(
         replace(worked_out, alertable=alertable(other)), other
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaves picked a column at a time give predict_proba's figures: missing values
+    on either side, values equal to a threshold, in blocks on several threads or one."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(5)
+    n = 3_000
+    X = significant(rng.lognormal(0.0, 1.0, (n, 5)))
+    X[rng.random((n, 5)) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(0.0, 0.5, n) > 1.0).astype(np.int64)
+    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
+    trees = [tree.nodes for (tree,) in model._predictors]
+    assert any(t["missing_go_to_left"][~t["is_leaf"].astype(bool)].any() for t in trees)
+    assert any(not t["missing_go_to_left"][~t["is_leaf"].astype(bool)].all() for t in trees)
+    new = significant(rng.lognormal(0.0, 1.5, (2_000, 5)))
+    new[rng.random((2_000, 5)) < 0.2] = np.nan
+    for k, t in enumerate(trees[:40]):  # rows sitting on thresholds
+        split = np.flatnonzero(~t["is_leaf"].astype(bool))[0]
+        new[k, t["feature_idx"][split]] = t["num_threshold"][split]
+    monkeypatch.setattr(risk, "_TREE_BLOCK", 300)
+    expected = model.predict_proba(new)[:, 1]
+    assert same(risk._tree_scores(model, new, threads), expected)
+    assert same(risk._tree_scores(model, new[:0], threads), expected[:0])
