@@ -299,3 +299,18 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     expected = model.predict_proba(new)[:, 1]
     assert same(risk._tree_scores(model, new, threads), expected)
     assert same(risk._tree_scores(model, new[:0], threads), expected[:0])
+
+
+def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays() -> None:
+    """A scikit-learn whose model lacks the private tree arrays read here gets its own
+    predict_proba (a renamed attribute must not fail the analysis or change a figure)."""
+    from types import SimpleNamespace
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(6)
+    X = significant(rng.lognormal(0.0, 1.0, (1_000, 3)))
+    y = (X[:, 0] > 1.0).astype(np.int64)
+    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
+    stripped = SimpleNamespace(predict_proba=model.predict_proba, n_trees_per_iteration_=1)
+    assert same(risk._tree_scores(stripped, X, 1), model.predict_proba(X)[:, 1])

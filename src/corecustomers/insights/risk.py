@@ -628,13 +628,20 @@ def _tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
     rows go to ``threads`` threads (NumPy releases the GIL). A model with categorical
     splits or more than one tree per iteration is left to scikit-learn.
     """
-    predictors = model._predictors
-    if model.n_trees_per_iteration_ != 1 or any(
-        tree.nodes["is_categorical"].any() for (tree,) in predictors
-    ):
+    try:
+        # scikit-learn's own (private) tree arrays, as its predict reads them; a release
+        # that names them otherwise gets its own predict_proba, never a wrong figure
+        predictors = model._predictors
+        simple = model.n_trees_per_iteration_ == 1 and not any(
+            tree.nodes["is_categorical"].any() for (tree,) in predictors
+        )
+        trees = [_tree_arrays(tree.nodes) for (tree,) in predictors] if simple else []
+        baseline = model._baseline_prediction
+        to_probability = model._loss.predict_proba
+    except (AttributeError, KeyError, TypeError, ValueError):
+        simple = False
+    if not simple:
         return np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
-    trees = [_tree_arrays(tree.nodes) for (tree,) in predictors]
-    baseline = model._baseline_prediction
 
     def block(rows: FloatArray) -> FloatArray:
         columns = [np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])]
@@ -669,7 +676,7 @@ def _tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
     else:
         raws = [block(b) for b in blocks]
     raw = np.concatenate(raws) if len(raws) > 1 else raws[0]
-    return np.asarray(model._loss.predict_proba(raw)[:, 1], dtype=np.float64)
+    return np.asarray(to_probability(raw)[:, 1], dtype=np.float64)
 
 
 _Tree = tuple[
