@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from corecustomers.insights import risk
+from corecustomers.insights import _tree_scores, risk
 from corecustomers.insights._risk_frames import (
     RISK_BEHAVIOUR,
     RiskFrame,
@@ -295,10 +295,10 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     for k, t in enumerate(trees[:40]):  # rows sitting on thresholds
         split = np.flatnonzero(~t["is_leaf"].astype(bool))[0]
         new[k, t["feature_idx"][split]] = t["num_threshold"][split]
-    monkeypatch.setattr(risk, "_TREE_BLOCK", 300)
+    monkeypatch.setattr(_tree_scores, "TREE_BLOCK", 300)
     expected = model.predict_proba(new)[:, 1]
-    assert same(risk._tree_scores(model, new, threads), expected)
-    assert same(risk._tree_scores(model, new[:0], threads), expected[:0])
+    assert same(_tree_scores.tree_scores(model, new, threads), expected)
+    assert same(_tree_scores.tree_scores(model, new[:0], threads), expected[:0])
 
 
 def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays() -> None:
@@ -313,4 +313,4 @@ def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays()
     y = (X[:, 0] > 1.0).astype(np.int64)
     model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
     stripped = SimpleNamespace(predict_proba=model.predict_proba, n_trees_per_iteration_=1)
-    assert same(risk._tree_scores(stripped, X, 1), model.predict_proba(X)[:, 1])
+    assert same(_tree_scores.tree_scores(stripped, X, 1), model.predict_proba(X)[:, 1])

@@ -1,0 +1,105 @@
+"""Scores of a fitted binary ``HistGradientBoostingClassifier``, column-wise.
+
+scikit-learn's ``predict_proba`` walks each row down each tree in turn; the churn risk
+(:mod:`corecustomers.insights.risk`) scores a million customers three times with a
+150-tree model, so :func:`tree_scores` takes each split as one comparison over a column of
+a block of rows instead: the same leaves and the same sums in the same order, hence
+``predict_proba``'s bits (``tests/insights/test_risk_speedups.py`` checks them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["TREE_BLOCK", "Tree", "tree_arrays", "tree_scores"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+TREE_BLOCK: Final = 131_072
+"""Rows whose leaves :func:`tree_scores` finds together (their columns stay in cache)."""
+
+
+def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
+    """``model.predict_proba(X)[:, 1]`` of a fitted binary
+    ``HistGradientBoostingClassifier``, bit for bit, in half its time.
+
+    scikit-learn walks each row down each tree in turn (40 ns a row and tree, 6 s on one
+    thread for a million customers and 150 trees); here each split is a comparison of a
+    whole column of a block of rows and each tree's leaves are picked with
+    ``np.where``. The leaves are those scikit-learn finds (``x <= threshold`` goes left,
+    NaN where ``missing_go_to_left`` says) and each row's raw score adds the baseline
+    and the trees' leaf values in the same order, so the sums are the same; blocks of
+    rows go to ``threads`` threads (NumPy releases the GIL). A model with categorical
+    splits or more than one tree per iteration is left to scikit-learn.
+    """
+    try:
+        # scikit-learn's own (private) tree arrays, as its predict reads them; a release
+        # that names them otherwise gets its own predict_proba, never a wrong figure
+        predictors = model._predictors
+        simple = model.n_trees_per_iteration_ == 1 and not any(
+            tree.nodes["is_categorical"].any() for (tree,) in predictors
+        )
+        trees = [tree_arrays(tree.nodes) for (tree,) in predictors] if simple else []
+        baseline = model._baseline_prediction
+        to_probability = model._loss.predict_proba
+    except (AttributeError, KeyError, TypeError, ValueError):
+        simple = False
+    if not simple:
+        return np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
+
+    def block(rows: FloatArray) -> FloatArray:
+        columns = [np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])]
+        missing = [np.isnan(c) if np.isnan(c).any() else None for c in columns]
+        raw = np.zeros((len(rows), 1), order="F")
+        raw += baseline
+        total = raw[:, 0]
+
+        def leaf(tree: Tree, i: int, kind: type[np.integer[Any]]) -> Any:
+            feature, threshold, left_missing, left, right, leaf_node = tree
+            if leaf_node[i]:
+                return kind(i)
+            f = int(feature[i])
+            goes_left = columns[f] <= threshold[i]
+            if left_missing[i] and missing[f] is not None:
+                goes_left |= missing[f]
+            return np.where(
+                goes_left, leaf(tree, int(left[i]), kind), leaf(tree, int(right[i]), kind)
+            )
+
+        for tree, values in trees:
+            # node numbers in one byte where they fit: the picks move less memory
+            total += values[leaf(tree, 0, np.uint8 if len(values) <= 256 else np.intp)]
+        return raw
+
+    blocks = [X[i : i + TREE_BLOCK] for i in range(0, len(X), TREE_BLOCK)] or [X]
+    if threads > 1 and len(blocks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(threads, len(blocks))) as pool:
+            raws = list(pool.map(block, blocks))
+    else:
+        raws = [block(b) for b in blocks]
+    raw = np.concatenate(raws) if len(raws) > 1 else raws[0]
+    return np.asarray(to_probability(raw)[:, 1], dtype=np.float64)
+
+
+Tree = tuple[NDArray[np.intp], FloatArray, BoolArray, NDArray[np.intp], NDArray[np.intp], BoolArray]
+
+
+def tree_arrays(nodes: Any) -> tuple[Tree, FloatArray]:
+    """A scikit-learn predictor's nodes as plain arrays (feature, threshold, whether NaN
+    goes left, left and right child, is a leaf) and the nodes' values."""
+    tree = (
+        nodes["feature_idx"].astype(np.intp),
+        nodes["num_threshold"].astype(np.float64),
+        nodes["missing_go_to_left"].astype(bool),
+        nodes["left"].astype(np.intp),
+        nodes["right"].astype(np.intp),
+        nodes["is_leaf"].astype(bool),
+    )
+    return tree, np.asarray(nodes["value"], dtype=np.float64)
