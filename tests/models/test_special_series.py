@@ -22,7 +22,7 @@ import pytest
 from numpy.typing import NDArray
 
 from corecustomers.models import _special
-from corecustomers.models._special import _series, bg_alive_expectation
+from corecustomers.models._special import _alive_expectation_quad, _series, bg_alive_expectation
 
 FloatArray = NDArray[np.float64]
 
@@ -168,3 +168,23 @@ def test_the_expectation_matches_mpmath_from_z_0_to_0_99(r: float, a: float, b: 
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0.0)
     euler = np.abs((C - m) * (a - 1.0)) <= m * b_post
     assert euler.any() and (~euler).any()  # both of its series are exercised
+
+
+@pytest.mark.parametrize("a", [1.0, 2.0, 0.5])
+@pytest.mark.parametrize("x", [0.0, 1.0])
+def test_a_series_that_cancels_is_not_trusted(a: float, x: float) -> None:
+    """Euler's form with m = r + x far above C (r = 316, b = 1) alternates in sign with
+    terms near 1e50: such a sum lost its digits (it gave 3.6e37 expected purchases in a
+    day, found by tests/models/test_properties_transaction.py) and is left to the other
+    evaluations; the results stay below the never-dropping-out bound m t/(alpha+T) and
+    equal the posterior expectation integrated by quadrature."""
+    r, alpha, b, T = 316.22776601683796, 1.0, 1.0, 0.0
+    t = np.array([0.5, 1.0, 2.0, 10.0])
+    m = np.full(t.size, r + x)
+    b_post = np.full(t.size, b + x)
+    log1mz = np.log1p(-t / (alpha + T + t))
+    got = bg_alive_expectation(r, a, b_post, m, a + b_post - 1.0, log1mz)
+    assert np.all(np.diff(got) > 0)
+    assert np.all(got <= m * t / (alpha + T))
+    want = [_alive_expectation_quad(a, b + x, r + x, float(v)) for v in log1mz]
+    np.testing.assert_allclose(got, want, rtol=1e-7)

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _TINY = 1e-300
+_CANCELLED = 1e6  # a series' largest term over its sum beyond which digits are lost
 _SERIES_MAX_Z = 0.5
 _MAX_TERMS = 20_000
 _BLOCK = 6
@@ -348,7 +349,11 @@ def bg_alive_expectation(
                     f = hyp2f1(mm[slow], bb[slow], cc[slow], zz[slow])
                     val[slow] = cc[slow] / am1 * (1.0 - np.exp(mm[slow] * lz[slow]) * f)
             out[rows] = val
-    bad = np.flatnonzero(~np.isfinite(out) | (out < 0))
+    # given alive, at most the purchases of a customer who never drops out: m k with
+    # k = t/(alpha+T) = z/(1-z); a value above it (or below 0) lost its digits
+    most = m * np.expm1(-log1mz)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~np.isfinite(out) | (out < 0) | (out > most * (1.0 + 1e-9)))
     for i in bad:
         out[i] = _alive_expectation_quad(a, float(b_post[i]), float(m[i]), float(log1mz[i]))
     return out.reshape(shape)
@@ -406,6 +411,9 @@ def _series_chunk(
     active = np.arange(C.size)
     pp, qq, cc, zz = p, q - 1.0 if shift_second else q, C, z
     last, partial = term, term.copy()
+    # a negative p (Euler's form when m > C) makes the terms alternate in sign and grow
+    # before they shrink: their largest is kept, and a sum far below it lost its digits
+    peak = np.abs(term) if np.any(p < 0) else None
     # two (terms, rows) tables, reused from block to block: a fresh table of a few
     # hundred kB per block is mapped and zeroed by the OS and costs more than its sums
     work = np.empty((2, _FIRST_SERIES_BLOCK * C.size))
@@ -414,12 +422,18 @@ def _series_chunk(
         k = min(max(_FIRST_SERIES_BLOCK, n - 1), max_terms - n)
         if k * active.size > work.shape[1]:
             work = np.empty((2, k * active.size))
-        last, partial = _series_block(pp, qq, cc, zz, last, partial, n, k, work)
+        last, partial, block_peak = _series_block(
+            pp, qq, cc, zz, last, partial, n, k, work, peak is not None
+        )
+        if peak is not None and block_peak is not None:
+            np.maximum(peak, block_peak, out=peak)
         n += k
         with np.errstate(over="ignore", invalid="ignore"):
             nxt = (pp + n) * (qq + n) / ((cc + n) * (n + 1.0)) * zz
             done = (np.abs(nxt) < 1.0) & (np.abs(last) <= 1e-17 * np.abs(partial) + _TINY)
         broken = ~(np.isfinite(last) & np.isfinite(partial))
+        if peak is not None:  # more than 6 of the 16 digits cancelled: not trusted
+            broken |= peak > _CANCELLED * np.abs(partial)
         stop = done | broken
         if n >= max_terms:
             stop[:] = True
@@ -430,6 +444,8 @@ def _series_chunk(
             active = active[keep]
             pp, qq, cc, zz = pp[keep], qq[keep], cc[keep], zz[keep]
             last, partial = last[keep], partial[keep]
+            if peak is not None:
+                peak = peak[keep]
     return total, converged & np.isfinite(total)
 
 
@@ -443,13 +459,15 @@ def _series_block(
     n: int,
     k: int,
     work: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
+    peaks: bool = False,
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
     """Terms ``n+1 .. n+k`` of each row added to ``partial``, from term ``n``, ``last``.
 
     The ``(k, rows)`` table of term ratios ``(p+j)(q+j) z / ((C+j)(j+1))`` for
     ``j = n .. n+k-1`` is turned into the terms by a cumulative product down the
     columns; returns the last term and the new sum. ``work`` holds at least
-    ``(2, k * rows)`` numbers to build the tables in.
+    ``(2, k * rows)`` numbers to build the tables in. With ``peaks``, also each row's
+    largest term of the block in magnitude (else None).
 
     Every step is element by element in a column, in an order that depends on ``n``
     and ``k`` only, so a row gets the same bits whichever rows it is evaluated with
@@ -468,7 +486,8 @@ def _series_block(
     with np.errstate(over="ignore", invalid="ignore"):
         terms = _cumulative_product(ratio, other)
         last = terms[-1].copy()
-        return last, partial + _column_sums(terms)
+        peak = np.abs(terms).max(axis=0) if peaks else None
+        return last, partial + _column_sums(terms), peak
 
 
 def _cumulative_product(table: FloatArray, scratch: FloatArray) -> FloatArray:
