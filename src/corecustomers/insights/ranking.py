@@ -46,6 +46,11 @@ optima, and a short history whose likelihood only rises along a ridge (Pareto/NB
 ``s`` and ``beta`` growing together on a few months of data) stops within a factor of 10
 of that start, with a warning, instead of following the ridge for a minute.
 
+Above :data:`~corecustomers.insights.shifted.SHIFTED_CUSTOMERS` (300,000) customers at
+``c``, the two earlier cuts are built from the rows of a uniform sample of that many
+(:mod:`corecustomers.insights.shifted`): the training, the validation and its bootstrap
+read the sample; the frame at ``c`` and the scores are every customer's.
+
 When the BTYD models cannot be fitted at ``c`` (fewer than :data:`MIN_CUSTOMERS`
 customers or repeat buyers, or a failed fit) the ``core_score`` is the historic spend.
 Model-fit warnings are caught and reported in the result's ``warnings``, never raised.
@@ -121,6 +126,7 @@ from corecustomers.insights._frames import (
     fit_and_predict,
 )
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.insights.shifted import ShiftedRows
 from corecustomers.units import TimeUnit, check_dates, days_per
 
 __all__ = [
@@ -436,6 +442,7 @@ def rank_customers(
     holdout_end: datetime.date | None = None,
     top_share: float = TOP_SHARE,
     behaviour: pa.Table | None = None,
+    shifted: ShiftedRows | None = None,
 ) -> CoreScores:
     """The core ranking of an analysis, from the features and models it already has.
 
@@ -454,7 +461,9 @@ def rank_customers(
 
     ``behaviour`` (the analysis' :func:`~corecustomers.insights.behaviour.customer_behaviour`
     at ``cut``, materialised) gives the customers' distinct products there instead of
-    counting them again.
+    counting them again. ``shifted`` (:func:`~corecustomers.insights.shifted.shifted_rows`)
+    are the rows the two earlier cuts read: above
+    :data:`~corecustomers.insights.shifted.SHIFTED_CUSTOMERS` customers, a sample's.
 
     Raises
     ------
@@ -481,6 +490,7 @@ def rank_customers(
         features=features,
         fitted=fitted,
         breadth=behaviour,
+        shifted=shifted,
     )
     details = {
         "as_of": cut.isoformat(),
@@ -539,12 +549,14 @@ def _score(
     features: pa.Table | None = None,
     fitted: FittedValue | None = None,
     breadth: pa.Table | None = None,
+    shifted: ShiftedRows | None = None,
 ) -> _Scored:
     """Frame at ``cut``, the BTYD and combined rankings, and the choice between them.
 
     With ``features`` and ``fitted`` (the analysis' features and models at ``cut``) the
     frame at ``cut`` reuses them; only the two earlier cuts of the time-shifted training
-    compute features and fit models (made by ``new_models``).
+    compute features and fit models (made by ``new_models``), from ``shifted``'s rows
+    when given (a sample of the customers: :mod:`corecustomers.insights.shifted`).
     """
     _check_columns(tx)
     has_product = "product" in tx.columns
@@ -553,9 +565,11 @@ def _score(
     window = int(min(horizon_days, history // 3))
     notes: list[str] = []
 
-    def frame_at(at: datetime.date, end: datetime.date | None, **given: Any) -> Frame:
+    def frame_at(
+        at: datetime.date, end: datetime.date | None, rows: ir.Table = tx, **given: Any
+    ) -> Frame:
         return build_frame(
-            tx,
+            rows,
             cut=at,
             target_end=end,
             window_days=max(window, 1),
@@ -567,7 +581,12 @@ def _score(
         )
 
     frame = frame_at(cut, target_end, features=features, fitted=fitted, breadth=breadth)
-    details: dict[str, Any] = {"training_window_days": window, "validation": None}
+    details: dict[str, Any] = {
+        "training_window_days": window,
+        "validation": None,
+        "shifted_sample": None if shifted is None else shifted.customers,
+    }
+    earlier_rows = tx if shifted is None else shifted.transactions
     if frame.btyd is None:
         details["warnings"] = notes
         return _Scored(
@@ -596,9 +615,12 @@ def _score(
         # each earlier cut's fit starts from the next later one's: the same customers a
         # window apart, so the optimum is near, and a short history whose likelihood
         # rises along a ridge is not followed towards the boundary
-        later = frame_at(cut - step, cut, start=frame.btyd)
+        later = frame_at(cut - step, cut, earlier_rows, start=frame.btyd)
         earlier = frame_at(
-            cut - 2 * step, cut - step, start=later.btyd if later.btyd is not None else frame.btyd
+            cut - 2 * step,
+            cut - step,
+            earlier_rows,
+            start=later.btyd if later.btyd is not None else frame.btyd,
         )
         problem = _unusable(earlier, "validation") or _unusable(later, "training")
         if not problem:

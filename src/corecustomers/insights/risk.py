@@ -35,6 +35,9 @@ With the cut ``c`` (the calibration end, else the as-of day) and ``N = window_da
    ``c``; the BTYD models at ``a`` and ``b`` are fitted once each, of the analysis' kind
    and penalty). Only the chosen score is computed at ``c``.
 
+Above 300,000 customers the splits at ``a`` and ``b`` hold a sample of that many
+(:mod:`corecustomers.insights.shifted`); the customers scored at ``c`` are all of them.
+
 The classifier is not refitted on the split at ``b``: its calibration would then rest on
 the data it learnt from.
 
@@ -86,6 +89,7 @@ from corecustomers.insights._risk_frames import (
 )
 from corecustomers.insights._tree_scores import tree_scores
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.insights.shifted import ShiftedRows
 from corecustomers.units import TimeUnit
 
 __all__ = [
@@ -227,6 +231,7 @@ def churn_risk(
     time_unit: TimeUnit = "week",
     score: str = "auto",
     alertable: Callable[[RiskFrame], BoolArray] | None = None,
+    shifted: ShiftedRows | None = None,
 ) -> ChurnRisk:
     """The calibrated churn risk of the customers of ``features`` at ``cut``.
 
@@ -262,6 +267,9 @@ def churn_risk(
         them: among all core customers a score also earns its AUC by ranking those who
         bought last week below those idle for months, which no alert needs. None, or
         fewer than :data:`MIN_JUDGED` of either outcome among them: all core customers.
+    shifted
+        The rows the splits at ``a`` and ``b`` read (a sample's:
+        :func:`~corecustomers.insights.shifted.shifted_rows`); None: ``tx``.
 
     Returns
     -------
@@ -284,12 +292,15 @@ def churn_risk(
     b = cut - step
     a = b - step
 
-    def shifted(at: datetime.date, before: RiskFrame | None) -> RiskFrame:
+    rows = tx if shifted is None else shifted.transactions
+    sampled = shifted is not None and shifted.customers is not None
+
+    def split(at: datetime.date, before: RiskFrame | None) -> RiskFrame:
         # the shifted fits start from the analysis' own (as the core ranking's do): a
         # short history whose likelihood rises along a ridge is not followed towards
         # the boundary
         return risk_frame(
-            tx,
+            rows,
             cut=at,
             window_days=window_days,
             time_unit=time_unit,
@@ -313,7 +324,9 @@ def churn_risk(
             features=features,
             fitted=fitted,
             behaviour=behaviour,
-            before=None if earlier is None else earlier.summary(),
+            # a sample's validation split lacks most customers: their summary a window
+            # earlier is then read from all the rows
+            before=None if earlier is None or sampled else earlier.summary(),
         )
 
     def fallback(problem: str) -> ChurnRisk:
@@ -336,8 +349,8 @@ def churn_risk(
             "days and two weeks, too short for a time-shifted training and calibration"
         )
     try:
-        train = shifted(a, None)
-        check = shifted(b, train)
+        train = split(a, None)
+        check = split(b, train)
     except UnfitError as exc:
         return fallback(str(exc))
     now = at_cut(check)
@@ -442,6 +455,7 @@ def churn_risk(
             "trained_on": [a.isoformat(), b.isoformat()],
             "calibrated_at": b.isoformat(),
             "calibrated_on": [b.isoformat(), cut.isoformat()],
+            "shifted_sample": None if shifted is None else shifted.customers,
             "training_customers": train.n,
             "training_sample": len(sample),
             "customers": check.n,

@@ -21,10 +21,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import tempfile
 import uuid
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import ibis.expr.types as ir
@@ -47,6 +49,7 @@ from corecustomers.insights.influence import influence
 from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import CoreScores, rank_customers
 from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
+from corecustomers.insights.shifted import shifted_rows
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
@@ -209,6 +212,8 @@ def identify_core(
                     options=options,
                 )
             )
+        # for the rows the shifted cuts read, removed once everything is computed
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="corecustomers-")))
         return _identify_core(
             customers,
             settings,
@@ -224,6 +229,7 @@ def identify_core(
             options=options,
             progress=progress,
             started=started,
+            folder=folder,
         )
 
 
@@ -243,8 +249,10 @@ def _identify_core(
     options: CoreOptions | None,
     progress: Progress | None,
     started: StartedSteps,
+    folder: Path,
 ) -> tuple[pa.Table, CoreSummary]:
-    """:func:`identify_core` with its query-only steps ``started``."""
+    """:func:`identify_core` with its query-only steps ``started`` (``folder``: for files
+    that must outlive the queries reading them)."""
     options = options or CoreOptions()
     progress = progress or NullProgress()
     summary = CoreSummary()
@@ -271,6 +279,9 @@ def _identify_core(
     ranked: Future[CoreScores] = Future()
     timings = started.timings
     behaved = customers
+    # the rows the ranking's and the risk's shifted cuts read (a sample's above
+    # SHIFTED_CUSTOMERS customers), kept in a folder that outlives their queries
+    shifted = shifted_rows(tx, features.column("customer_id"), folder=folder)
 
     def beside() -> tuple[SideResults, TierDecision, TierPolicy]:
         """The query-only steps, then the tiers once the ranking is done."""
@@ -310,6 +321,7 @@ def _identify_core(
                 time_unit=settings.time_unit,
                 score=alerting.risk_score,
                 alertable=alertable(alerting),
+                shifted=shifted,
             )
             return risk, choose_alerting(risk, alerting)
 
@@ -334,6 +346,7 @@ def _identify_core(
                     time_unit=settings.time_unit,
                     holdout_end=as_of if calibration_end is not None and options.evaluate else None,
                     behaviour=behaviour,
+                    shifted=shifted,
                 )
             except BaseException as exc:
                 ranked.set_exception(exc)  # the tiers beside wait for it
