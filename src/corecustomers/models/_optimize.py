@@ -102,6 +102,11 @@ class FitResult:
     at_lower_bound, at_upper_bound : tuple of str
         The parameters (by ``names``) whose estimate ran to their lower bound (``-> 0`` in
         the boundary warning) or to infinity.
+    hessian : ndarray
+        The Hessian of the (penalised) mean objective in ``u`` from the final Newton steps,
+        evaluated at or near ``log_params``; empty (0 by 0) when they did not compute
+        one there. A fit on more data from the same population may start from it
+        (``fit_positive(..., hessian=...)``).
     """
 
     params: FloatArray
@@ -115,6 +120,7 @@ class FitResult:
     warnings: tuple[FitWarning, ...] = ()
     at_lower_bound: tuple[str, ...] = ()
     at_upper_bound: tuple[str, ...] = ()
+    hessian: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
 
 
 def compress_rows(
@@ -252,6 +258,7 @@ def fit_positive(
     gtol: float = 1e-9,
     newton_first: bool = False,
     radius: float | None = None,
+    hessian: FloatArray | None = None,
 ) -> FitResult:
     """Minimise a weighted negative log-likelihood over positive parameters.
 
@@ -289,6 +296,13 @@ def fit_positive(
         is found as without it, and a likelihood that rises along a ridge towards the
         boundary (each step there costing more) is followed only to the edge of the
         range, where the estimate is kept with a :class:`BoundaryWarning`.
+    hessian : ndarray of shape (k, k), optional
+        An approximation of the Hessian of the mean objective in ``u`` near the first
+        start -- say the :attr:`FitResult.hessian` of the fit on a subsample that gave the
+        start. Newton's method from the first start takes its first steps with it instead
+        of a finite-difference Hessian of the full objective (``k`` gradient
+        evaluations), and computes that one only once the steps are short, where it also
+        serves the standard errors. The optimum reached is the same.
 
     Returns
     -------
@@ -307,6 +321,8 @@ def fit_positive(
     if penalizer < 0:
         raise ValueError("penalizer must be non-negative")
     scale = 1.0 / float(n_observations)
+    if hessian is not None and np.shape(hessian) != (k, k):
+        raise ValueError(f"hessian must be a {k} by {k} matrix")
 
     def to_theta(u: FloatArray) -> FloatArray:
         return lo + np.exp(u)
@@ -365,7 +381,13 @@ def fit_positive(
                 searched_first = True
             if method == "Newton":
                 u, f, g, hess = _newton_polish(
-                    mean_objective, grad_u, u0, (f0, g0), steps=15, box=(low_u, high_u)
+                    mean_objective,
+                    grad_u,
+                    u0,
+                    (f0, g0),
+                    steps=15,
+                    box=(low_u, high_u),
+                    hess0=hessian if i == 0 else None,
                 )
                 msg = "Newton's method from a warm start"
             else:
@@ -485,6 +507,7 @@ def fit_positive(
         warnings=tuple(issues),
         at_lower_bound=tuple(labels[i] for i in np.flatnonzero(edge & (u < 0))),
         at_upper_bound=tuple(labels[i] for i in np.flatnonzero(edge & (u > 0))),
+        hessian=polish_hess if polish_hess is not None else np.empty((0, 0)),
     )
 
 
@@ -526,12 +549,19 @@ def _newton_polish(
     *,
     steps: int = 5,
     box: tuple[FloatArray, FloatArray] | None = None,
+    hess0: FloatArray | None = None,
 ) -> tuple[FloatArray, float, FloatArray, FloatArray | None]:
     """Damped Newton steps from the L-BFGS-B answer (no-op when they would not help).
 
     L-BFGS-B stops on a relative change of the objective; for these smooth, low-dimensional
     likelihoods Newton's method with a finite-difference Hessian of the analytic gradient
     reaches the optimum to machine precision in one or two steps.
+
+    With ``hess0`` (an approximate Hessian, e.g. of the same likelihood on a subsample)
+    the first steps are taken with it; the finite-difference Hessian is computed once a
+    step is shorter than ``_APPROXIMATE_UNTIL`` (or when ``hess0`` gives no descent), so
+    it is evaluated closer to the optimum than after a first full Newton step, and the
+    steps after it converge as without ``hess0``.
 
     Returns
     -------
@@ -540,6 +570,9 @@ def _newton_polish(
     """
     f, g = fun(u) if value is None else value
     hess: FloatArray | None = None
+    approximate = False  # hess is hess0, not a finite-difference Hessian near u
+    if hess0 is not None and np.all(np.isfinite(hess0)):
+        hess, approximate = np.array(hess0, dtype=np.float64), True
     fresh = False  # hess was computed at (or within a negligible step of) u
     for _ in range(steps):
         if not math.isfinite(f):
@@ -554,16 +587,22 @@ def _newton_polish(
         step = np.zeros_like(u)
         try:
             if np.linalg.eigvalsh(sub)[0] <= 0:
-                break
+                raise np.linalg.LinAlgError
             step[free] = np.linalg.solve(sub, g[free])
         except np.linalg.LinAlgError:
+            if approximate:  # no use: take the finite-difference Hessian instead
+                hess, approximate = None, False
+                continue
             break
         size = float(np.max(np.abs(step)))
         if size < 1e-10:
+            if approximate:  # at the optimum already: the Hessian is still to compute
+                hess, approximate = None, False
+                continue
             break
         t = 1.0
         accepted = False
-        for _ in range(30):
+        for _ in range(2 if approximate else 30):
             cand = np.clip(u - t * step, -LOG_BOUND, LOG_BOUND)
             if box is not None:
                 cand = np.clip(cand, box[0], box[1])
@@ -572,6 +611,10 @@ def _newton_polish(
                 u, f, g, accepted = cand, fc, gc, True
                 break
             t *= 0.5
+        if approximate:
+            if not accepted or t < 1.0 or t * size < _APPROXIMATE_UNTIL:
+                hess, approximate = None, False
+            continue
         if not accepted:
             break
         if t * size > 1e-2:  # moved far: the next step needs a new Hessian
@@ -581,3 +624,7 @@ def _newton_polish(
     if not fresh:
         hess = None
     return u, f, g, hess
+
+
+#: :func:`_newton_polish` steps with an approximate Hessian until a step is this short.
+_APPROXIMATE_UNTIL = 1e-3
