@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.insights._tree_scores import cpus, tree_predictions
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 from corecustomers.units import TimeUnit, days_per
@@ -165,7 +166,8 @@ def fit_and_predict(
     threads = 1 if len(y) < _THREADED_FROM else None
     with threadpool_limits(limits=threads, user_api="openmp"):
         model = HistGradientBoostingRegressor(**_GBM_PARAMS).fit(X_train, y)
-        return np.asarray(model.predict(X_apply), dtype=np.float64)
+    # predict()'s figures, split by split over column blocks (half its time)
+    return tree_predictions(model, X_apply, 1 if len(X_apply) < _THREADED_FROM else cpus())
 
 
 # -- frames -----------------------------------------------------------------------------

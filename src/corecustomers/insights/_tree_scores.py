@@ -1,20 +1,24 @@
-"""Scores of a fitted binary ``HistGradientBoostingClassifier``, column-wise.
+"""Scores of fitted histogram gradient-boosting models, column-wise.
 
-scikit-learn's ``predict_proba`` walks each row down each tree in turn; the churn risk
-(:mod:`corecustomers.insights.risk`) scores a million customers three times with a
-150-tree model, so :func:`tree_scores` takes each split as one comparison over a column of
-a block of rows instead: the same leaves and the same sums in the same order, hence
-``predict_proba``'s bits (``tests/insights/test_risk_speedups.py`` checks them).
+scikit-learn's ``predict_proba`` and ``predict`` walk each row down each tree in turn;
+the churn risk (:mod:`corecustomers.insights.risk`) scores a million customers three times
+with a 150-tree model and the core ranking predicts a million customers' revenue, so
+:func:`tree_scores` (a binary classifier's probability) and :func:`tree_predictions` (a
+regressor's prediction) take each split as one comparison over a column of a block of
+rows instead: the same leaves and the same sums in the same order, hence scikit-learn's
+bits (``tests/insights/test_risk_speedups.py`` and ``test_ranking_speedups.py`` check
+them).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TREE_BLOCK", "Tree", "tree_arrays", "tree_scores"]
+__all__ = ["TREE_BLOCK", "Tree", "cpus", "tree_arrays", "tree_predictions", "tree_scores"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -22,6 +26,13 @@ BoolArray = NDArray[np.bool_]
 
 TREE_BLOCK: Final = 131_072
 """Rows whose leaves :func:`tree_scores` finds together (their columns stay in cache)."""
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
@@ -38,19 +49,45 @@ def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
     splits or more than one tree per iteration is left to scikit-learn.
     """
     try:
+        to_probability = model._loss.predict_proba
+    except AttributeError:
+        to_probability = None
+    raw = None if to_probability is None else _raw_scores(model, X, threads)
+    if raw is None:
+        return np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
+    return np.asarray(to_probability(raw)[:, 1], dtype=np.float64)
+
+
+def tree_predictions(model: Any, X: FloatArray, threads: int) -> FloatArray:
+    """``model.predict(X)`` of a fitted ``HistGradientBoostingRegressor``, bit for bit:
+    the raw scores as :func:`tree_scores` sums them, through the loss' inverse link (as
+    scikit-learn's ``predict``); a model it cannot read is left to scikit-learn."""
+    try:
+        inverse = model._loss.link.inverse
+    except AttributeError:
+        inverse = None
+    raw = None if inverse is None else _raw_scores(model, X, threads)
+    if raw is None:
+        return np.asarray(model.predict(X), dtype=np.float64)
+    return np.asarray(inverse(raw.ravel()), dtype=np.float64)
+
+
+def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
+    """The raw scores (baseline plus the trees' leaf values, shape ``(n, 1)``) of a
+    fitted histogram gradient-boosting model, or None when its trees cannot be read."""
+    try:
         # scikit-learn's own (private) tree arrays, as its predict reads them; a release
-        # that names them otherwise gets its own predict_proba, never a wrong figure
+        # that names them otherwise gets its own predict, never a wrong figure
         predictors = model._predictors
         simple = model.n_trees_per_iteration_ == 1 and not any(
             tree.nodes["is_categorical"].any() for (tree,) in predictors
         )
         trees = [tree_arrays(tree.nodes) for (tree,) in predictors] if simple else []
         baseline = model._baseline_prediction
-        to_probability = model._loss.predict_proba
     except (AttributeError, KeyError, TypeError, ValueError):
         simple = False
     if not simple:
-        return np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
+        return None
 
     def block(rows: FloatArray) -> FloatArray:
         columns = [np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])]
@@ -84,8 +121,7 @@ def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
             raws = list(pool.map(block, blocks))
     else:
         raws = [block(b) for b in blocks]
-    raw = np.concatenate(raws) if len(raws) > 1 else raws[0]
-    return np.asarray(to_probability(raw)[:, 1], dtype=np.float64)
+    return np.concatenate(raws) if len(raws) > 1 else raws[0]
 
 
 Tree = tuple[NDArray[np.intp], FloatArray, BoolArray, NDArray[np.intp], NDArray[np.intp], BoolArray]

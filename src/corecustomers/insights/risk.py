@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -87,7 +86,7 @@ from corecustomers.insights._risk_frames import (
     risk_frame,
     significant,
 )
-from corecustomers.insights._tree_scores import tree_scores
+from corecustomers.insights._tree_scores import cpus, tree_scores
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.shifted import ShiftedRows
 from corecustomers.units import TimeUnit
@@ -617,7 +616,7 @@ def _classify(
         X = frame.matrix(names) if X is None else X
         # each row is scored on its own, so threads give the same figures; they pay off
         # only on large frames
-        threads = 1 if len(X) < _THREADED_FROM else (os.cpu_count() or 1)
+        threads = 1 if len(X) < _THREADED_FROM else cpus()
         return tree_scores(model, X[:, keep], threads)
 
     return predict, predict(train, X)
