@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corecustomers.models import _optimize
-from corecustomers.models._optimize import compress_rows
+from corecustomers.models._optimize import compress_rows, group_rows
 
 
 def _by_lexsort(cols: list[np.ndarray], w: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -57,14 +57,14 @@ def test_the_packed_path_is_taken_for_days_and_not_for_fractions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[bool] = []
-    packed = _optimize._compress_whole_numbers
+    packed = _optimize._packed_keys
 
-    def spy(cols: list[np.ndarray], w: np.ndarray) -> object:
-        result = packed(cols, w)
+    def spy(cols: list[np.ndarray]) -> object:
+        result = packed(cols)
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(_optimize, "_compress_whole_numbers", spy)
+    monkeypatch.setattr(_optimize, "_packed_keys", spy)
     days = np.array([3.0, 1.0, 3.0])
     compress_rows([days, days])
     (weeks,), w = compress_rows([days / 7.0])
@@ -78,3 +78,33 @@ def test_a_key_too_wide_for_int64_falls_back_to_the_lexsort() -> None:
     (a, _), w = compress_rows([big, big])
     np.testing.assert_array_equal(a, [0.0, 2.0**40])
     np.testing.assert_array_equal(w, [2.0, 1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 40), st.integers(-3, 400), st.integers(0, 10**6)),
+        min_size=1,
+        max_size=300,
+    ),
+    scale=st.sampled_from([1.0, 7.0]),
+)
+def test_group_rows_gives_compress_rows_and_the_way_back(
+    rows: list[tuple[int, int, int]], scale: float
+) -> None:
+    """Whole numbers (packed keys) and fractions (lexsort) alike: the distinct rows and
+    counts of ``compress_rows``, and an index that rebuilds every row."""
+    arr = np.array(rows, dtype=np.float64) / scale
+    cols = [arr[:, 0], arr[:, 1], arr[:, 2]]
+    got_cols, counts, index = group_rows(cols)
+    want_cols, want_w = compress_rows(cols)
+    for got, want, col in zip(got_cols, want_cols, cols, strict=True):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got[index], col)
+    np.testing.assert_array_equal(counts, want_w)
+    np.testing.assert_array_equal(np.bincount(index, minlength=counts.size), counts)
+
+
+def test_group_rows_of_no_rows() -> None:
+    (a,), counts, index = group_rows([np.zeros(0)])
+    assert a.size == counts.size == index.size == 0

@@ -20,7 +20,8 @@ fitted state ends in ``_`` (``params_``, ``log_likelihood_``, ...), predictions 
 fitted model. :data:`ALL_MODELS` lists every model class.
 
 Value and assessment: :func:`customer_lifetime_value`, :func:`holdout_evaluation`,
-:func:`select_model`.
+:func:`select_model`; :func:`distinct_histories` finds the customers' distinct histories
+once for the fits of several models and the CLV.
 
 A fit that ends on the boundary of the parameter space, does not converge or finds spend
 correlated with frequency says so with a warning (:class:`BoundaryWarning`,
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from corecustomers.models._base import BaseModel
 from corecustomers.models._optimize import BoundaryWarning, ConvergenceWarning
-from corecustomers.models._transactions import START_RANGE
+from corecustomers.models._transactions import START_RANGE, distinct_histories
 from corecustomers.models._warnings import FitWarning, record_fit_warnings
 from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
@@ -69,6 +70,7 @@ __all__ = [
     "SpendFrequencyCorrelationWarning",
     "customer_lifetime_value",
     "discounted_expected_transactions",
+    "distinct_histories",
     "holdout_evaluation",
     "model_class",
     "record_fit_warnings",

@@ -46,6 +46,7 @@ __all__ = [
     "Objective",
     "compress_rows",
     "fit_positive",
+    "group_rows",
 ]
 
 #: ``params -> (negative log-likelihood, gradient)``: the weighted total over customers
@@ -123,6 +124,16 @@ class FitResult:
     hessian: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
 
 
+def _checked_columns(columns: Sequence[FloatArray]) -> list[FloatArray]:
+    cols = [np.asarray(c, dtype=np.float64) for c in columns]
+    if not cols:
+        raise ValueError("compress_rows needs at least one column")
+    n = cols[0].shape[0]
+    if any(c.shape != (n,) for c in cols):
+        raise ValueError("all columns must be one-dimensional and of the same length")
+    return cols
+
+
 def compress_rows(
     columns: Sequence[FloatArray], weights: FloatArray | None = None
 ) -> tuple[list[FloatArray], FloatArray]:
@@ -149,12 +160,8 @@ def compress_rows(
     >>> x.tolist(), t.tolist(), w.tolist()
     ([0.0, 1.0], [0.0, 2.0], [2.0, 1.0])
     """
-    cols = [np.asarray(c, dtype=np.float64) for c in columns]
-    if not cols:
-        raise ValueError("compress_rows needs at least one column")
+    cols = _checked_columns(columns)
     n = cols[0].shape[0]
-    if any(c.shape != (n,) for c in cols):
-        raise ValueError("all columns must be one-dimensional and of the same length")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError("weights must have one entry per row")
@@ -166,35 +173,92 @@ def compress_rows(
         w = w[keep]
     if w.size == 0:
         return [c.copy() for c in cols], w
-    packed = _compress_whole_numbers(cols, w)
+    packed = _packed_keys(cols)
     if packed is not None:
-        return packed
+        key, spans = packed
+        if np.all(w == 1.0):
+            unique, counts = np.unique(key, return_counts=True)
+            summed: FloatArray = counts.astype(np.float64)
+        else:
+            unique, inverse = np.unique(key, return_inverse=True)
+            summed = np.bincount(inverse, weights=w, minlength=unique.size).astype(np.float64)
+        return _unpacked(unique, spans), summed
     # lexsort + run boundaries: faster than np.unique(axis=0) on millions of rows
-    order = np.lexsort(cols[::-1])
-    sorted_cols = [c[order] for c in cols]
-    new_run = np.zeros(w.size, dtype=bool)
-    new_run[0] = True
-    for c in sorted_cols:
-        new_run[1:] |= c[1:] != c[:-1]
+    order, sorted_cols, new_run = _sorted_runs(cols)
     starts = np.flatnonzero(new_run)
     summed = np.add.reduceat(w[order], starts)
     return [c[starts] for c in sorted_cols], summed
+
+
+def group_rows(
+    columns: Sequence[FloatArray],
+) -> tuple[list[FloatArray], FloatArray, NDArray[np.intp]]:
+    """:func:`compress_rows` of rows of weight 1, and each row's index among the result.
+
+    Returns
+    -------
+    unique_columns, counts
+        What ``compress_rows(columns)`` returns: the distinct rows (sorted) and how many
+        rows each stands for.
+    index : ndarray of int
+        For each input row, its position among the distinct rows:
+        ``unique_columns[j][index]`` gives back ``columns[j]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (x, t), n, index = group_rows([np.array([0.0, 1, 0]), np.array([0.5, 2, 0.5])])
+    >>> x.tolist(), t.tolist(), n.tolist(), index.tolist()
+    ([0.0, 1.0], [0.5, 2.0], [2.0, 1.0], [0, 1, 0])
+    """
+    cols = _checked_columns(columns)
+    n = cols[0].shape[0]
+    if n == 0:
+        return [c.copy() for c in cols], np.zeros(0), np.zeros(0, dtype=np.intp)
+    packed = _packed_keys(cols)
+    if packed is not None:
+        key, spans = packed
+        unique, inverse = np.unique(key, return_inverse=True)
+        index = np.asarray(inverse, dtype=np.intp).reshape(-1)
+        counts = np.bincount(index, minlength=unique.size).astype(np.float64)
+        return _unpacked(unique, spans), counts, index
+    order, sorted_cols, new_run = _sorted_runs(cols)
+    starts = np.flatnonzero(new_run)
+    counts = np.diff(np.append(starts, n)).astype(np.float64)
+    index = np.empty(n, dtype=np.intp)
+    index[order] = np.cumsum(new_run) - 1
+    return [c[starts] for c in sorted_cols], counts, index
+
+
+def _sorted_runs(
+    cols: list[FloatArray],
+) -> tuple[NDArray[np.intp], list[FloatArray], NDArray[np.bool_]]:
+    """The rows' lexicographic order, the columns in it, and where each run of equal
+    rows starts."""
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    new_run = np.zeros(order.size, dtype=bool)
+    new_run[0] = True
+    for c in sorted_cols:
+        new_run[1:] |= c[1:] != c[:-1]
+    return order, sorted_cols, new_run
 
 
 #: Whole-number rows are packed into one int64 key while the key stays below this.
 _MAX_PACKED_KEY = 2**62
 
 
-def _compress_whole_numbers(
-    cols: list[FloatArray], w: FloatArray
-) -> tuple[list[FloatArray], FloatArray] | None:
-    """:func:`compress_rows` for columns of whole numbers (counts and days), or None.
+def _packed_keys(
+    cols: list[FloatArray],
+) -> tuple[NDArray[np.int64], list[tuple[float, int, int]]] | None:
+    """One int64 key per row for columns of whole numbers (counts and days), or None.
 
-    Each row's values are packed into one int64 key (mixed radix, the first column most
+    Each row's values are packed into one key (mixed radix, the first column most
     significant), so one ``np.unique`` over a single integer array replaces the lexsort of
     several float columns: about three times faster on a million customers at daily
     resolution, where almost every row is distinct. The keys sort in the same order as
-    the rows, so the result equals the lexsort's.
+    the rows, so the result equals the lexsort's. Also returns, per column from the
+    last, its lowest value, place value and span, for :func:`_unpacked`.
     """
     spans: list[tuple[float, int, int]] = []  # (lowest value, place value, span)
     place = 1
@@ -207,17 +271,16 @@ def _compress_whole_numbers(
             return None
         spans.append((lowest, place, span))
         place *= span
-    key = np.zeros(w.size, dtype=np.int64)
+    key = np.zeros(cols[0].size, dtype=np.int64)
     for c, (lowest, place_value, _) in zip(reversed(cols), spans, strict=True):
         key += (c - lowest).astype(np.int64) * place_value
-    if np.all(w == 1.0):
-        unique, counts = np.unique(key, return_counts=True)
-        summed: FloatArray = counts.astype(np.float64)
-    else:
-        unique, inverse = np.unique(key, return_inverse=True)
-        summed = np.bincount(inverse, weights=w, minlength=unique.size).astype(np.float64)
+    return key, spans
+
+
+def _unpacked(unique: NDArray[np.int64], spans: list[tuple[float, int, int]]) -> list[FloatArray]:
+    """The columns of the rows whose keys :func:`_packed_keys` made ``unique``."""
     out = [((unique // pv) % span + lowest).astype(np.float64) for lowest, pv, span in spans]
-    return out[::-1], summed
+    return out[::-1]
 
 
 def _numerical_hessian(

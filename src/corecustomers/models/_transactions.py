@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, Self
 
@@ -21,13 +21,14 @@ from numpy.typing import NDArray
 
 from corecustomers.errors import InputError
 from corecustomers.models._base import BaseModel, FloatArray, columns
-from corecustomers.models._optimize import compress_rows, fit_positive
+from corecustomers.models._optimize import compress_rows, fit_positive, group_rows
 
 __all__ = [
     "START_RANGE",
     "TRANSACTION_COLUMNS",
     "RFMData",
     "TransactionModel",
+    "distinct_histories",
     "transaction_columns",
 ]
 
@@ -98,6 +99,7 @@ class RFMData:
 
     def __init__(self, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> None:
         self.x, self.tx, self.T, self.w = x, tx, T, w
+        self._chunks: dict[int, list[RFMData]] = {}
 
     @classmethod
     def from_table(cls, X: Any, *, compress: bool) -> Self:
@@ -112,18 +114,22 @@ class RFMData:
 
         Evaluating a likelihood piece by piece keeps its dozens of temporary arrays in
         the CPU cache, which is several times faster than one pass over millions of rows.
+        The pieces are kept, so fits of several models on the same rows share their
+        per-value indices.
         """
         if self.n_rows <= size:
             return [self]
-        return [
-            type(self)(
-                self.x[i : i + size],
-                self.tx[i : i + size],
-                self.T[i : i + size],
-                self.w[i : i + size],
-            )
-            for i in range(0, self.n_rows, size)
-        ]
+        if size not in self._chunks:
+            self._chunks[size] = [
+                type(self)(
+                    self.x[i : i + size],
+                    self.tx[i : i + size],
+                    self.T[i : i + size],
+                    self.w[i : i + size],
+                )
+                for i in range(0, self.n_rows, size)
+            ]
+        return self._chunks[size]
 
     @property
     def n_rows(self) -> int:
@@ -151,6 +157,22 @@ class RFMData:
     @cached_property
     def _pairs_age(self) -> tuple[FloatArray, FloatArray, IntArray]:
         return _distinct_pairs(self.x, self.T)
+
+
+def distinct_histories(X: Any) -> tuple[RFMData, NDArray[np.intp]]:
+    """The distinct histories of the customers of ``X`` and each customer's among them.
+
+    ``X`` holds one customer a row (``frequency, recency, T``, validated as
+    :func:`transaction_columns` does; no ``weights``). Returns the distinct rows, sorted,
+    with the number of customers of each as weights -- what a model's ``fit`` makes of
+    ``X`` (and can be given instead of it) -- and, for each row of ``X``, the index of its
+    history: computed once, they serve the fits of several models and their predictions.
+    """
+    x, tx, T, w = transaction_columns(X)
+    if not np.all(w == 1.0):
+        raise ValueError("distinct_histories takes one customer a row, without weights")
+    (x, tx, T), counts, index = group_rows([x, tx, T])
+    return RFMData(x, tx, T, counts), index
 
 
 def _distinct_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, IntArray]:
@@ -241,10 +263,11 @@ class TransactionModel(BaseModel):
 
         Parameters
         ----------
-        X : table
+        X : table or RFMData
             A pyarrow Table, pandas/polars DataFrame, mapping of arrays or structured
             array with the columns ``frequency``, ``recency``, ``T`` and optionally
-            ``weights``.
+            ``weights``; or those rows validated and compressed already (the first
+            result of :func:`distinct_histories`, shared by the fits of several models).
         start : mapping, optional
             Parameters to start from (every name of the model, each positive), e.g. the
             ``params_`` of the same model fitted on related data -- the same customers
@@ -270,7 +293,7 @@ class TransactionModel(BaseModel):
         """
         if not np.isfinite(self.penalizer) or self.penalizer < 0:
             raise ValueError("penalizer must be a non-negative number")
-        data = RFMData.from_table(X, compress=True)
+        data = X if isinstance(X, RFMData) else RFMData.from_table(X, compress=True)
         if data.n_rows == 0:
             raise InputError("the model needs at least one customer with a positive weight")
         terms = type(self)._terms
@@ -365,6 +388,23 @@ class TransactionModel(BaseModel):
         )
         hessian = result.hessian if result.hessian.size else None
         return [float(v) for v in result.params], hessian
+
+    # -- predictions -------------------------------------------------------------------
+    def expected_purchases(self, X: Any, t: float | Sequence[float] | FloatArray) -> FloatArray:
+        """Expected purchases in ``(T, T + t]`` given the history; each model's own."""
+        raise NotImplementedError
+
+    def expected_purchases_over(
+        self, X: Any, horizons: Sequence[float] | FloatArray
+    ) -> Iterator[FloatArray]:
+        """:meth:`expected_purchases` of ``X`` for each horizon of ``horizons`` in turn.
+
+        The models override it to validate ``X`` and to compute what does not depend on
+        the horizon (``P(alive)``, the distinct histories) once; the numbers are those of
+        :meth:`expected_purchases`.
+        """
+        for t in horizons:
+            yield self.expected_purchases(X, t)
 
     def _theta(self) -> FloatArray:
         self._check_fitted()

@@ -29,7 +29,7 @@ scale reported by the paper, lifetimes and the BTYD R package (-9582.4 on CDNOW)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar, Final
 
 import numpy as np
@@ -135,21 +135,54 @@ def conditional_expectation(
     ``(C/(a-1)) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+s; C; t/(alpha+T+t))]
     * P(alive)`` with ``C = a+b+x-1+s`` and ``s = 1`` for the MBG/NBD model.
     """
-    r, alpha, a, b = (float(v) for v in params)
-    shift = 1.0 if modified else 0.0
     x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
     # the expectation given alive depends on (x, T, t) only, not on t_x: many customers
     # share those (whole purchase counts, ages in whole days), so each distinct triple is
     # computed once -- the series are evaluated element by element, so the values are
     # the very same bits
     (x_u, T_u, t_u), back = _distinct_rows(x, T, t)
-    b_post = b + x_u + shift  # posterior Beta(a, b') of the dropout probability
-    log1mz = -np.log1p(t_u / (alpha + T_u))
-    alive = bg_alive_expectation(r, a, b_post, r + x_u, a + b_post - 1.0, log1mz)
+    alive = _expectation_if_alive(params, x_u, T_u, t_u, modified=modified)
     if back is not None:
         alive = alive[back].reshape(x.shape)
     p_alive = expit(-log_odds_dead(params, x, tx, T, modified=modified))
     return np.asarray(alive * p_alive)
+
+
+def conditional_expectations(
+    params: FloatArray,
+    x: FloatArray,
+    tx: FloatArray,
+    T: FloatArray,
+    horizons: Sequence[float],
+    *,
+    modified: bool,
+) -> Iterator[FloatArray]:
+    """:func:`conditional_expectation` of the rows ``x, tx, T`` (1-d) for each horizon.
+
+    The same numbers, bit for bit, with ``P(alive)`` and the distinct ``(x, T)`` computed
+    once instead of once per horizon.
+    """
+    p_alive = expit(-log_odds_dead(params, x, tx, T, modified=modified))
+    grouped = _distinct_pairs(x, T)
+    for t in horizons:
+        if grouped is None:
+            alive = _expectation_if_alive(params, x, T, np.full(x.shape, t), modified=modified)
+        else:
+            x_u, T_u, back = grouped
+            alive = _expectation_if_alive(
+                params, x_u, T_u, np.full(x_u.shape, t), modified=modified
+            )[back]
+        yield np.asarray(alive * p_alive)
+
+
+def _expectation_if_alive(
+    params: FloatArray, x: FloatArray, T: FloatArray, t: FloatArray, *, modified: bool
+) -> FloatArray:
+    """``E[Y(t) | x, t_x, T]`` of a customer still alive (it does not depend on ``t_x``)."""
+    r, alpha, a, b = (float(v) for v in params)
+    b_post = b + x + (1.0 if modified else 0.0)  # posterior Beta(a, b') of the dropout
+    log1mz = -np.log1p(t / (alpha + T))
+    return np.asarray(bg_alive_expectation(r, a, b_post, r + x, a + b_post - 1.0, log1mz))
 
 
 _DISTINCT_FROM: Final = 4096
@@ -168,19 +201,29 @@ def _distinct_rows(
     >>> rows[0].tolist(), rows[1].tolist(), back
     ([1.0, 2.0, 1.0], [5.0, 5.0, 5.0], None)
     """
+    ts = np.asarray(t, dtype=np.float64).ravel()
+    if ts.size == 0 or np.any(ts != ts[0]) or not np.isfinite(ts[0]):
+        return (x, T, t), None
+    grouped = _distinct_pairs(x, T)
+    if grouped is None:
+        return (x, T, t), None
+    x_u, T_u, back = grouped
+    return (x_u, T_u, np.full(x_u.size, ts[0])), back
+
+
+def _distinct_pairs(
+    x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp]] | None:
+    """The distinct pairs ``(x, T)`` and, per row, the position of its pair; None when
+    there are fewer than ``_DISTINCT_FROM`` rows or a value is not finite."""
     xs = np.asarray(x, dtype=np.float64).ravel()
     Ts = np.asarray(T, dtype=np.float64).ravel()
-    ts = np.asarray(t, dtype=np.float64).ravel()
-    if (
-        xs.size < _DISTINCT_FROM
-        or np.any(ts != ts[0])
-        or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Ts)) and np.isfinite(ts[0]))
-    ):
-        return (x, T, t), None
+    if xs.size < _DISTINCT_FROM or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Ts))):
+        return None
     # one sort of complex numbers orders by (x, T); + 0.0 makes -0.0 and 0.0 one value
     key = (xs + 0.0) + 1j * (Ts + 0.0)
     unique, back = np.unique(key, return_inverse=True)
-    return (unique.real.copy(), unique.imag.copy(), np.full(unique.size, ts[0])), back.ravel()
+    return unique.real.copy(), unique.imag.copy(), back.ravel()
 
 
 def probability_of_purchases(
@@ -288,6 +331,16 @@ class BetaGeoFamily(TransactionModel):
         return conditional_expectation(
             self._theta(), x, tx, T, as_horizon(t), modified=self._modified
         )
+
+    def expected_purchases_over(
+        self, X: object, horizons: Sequence[float] | FloatArray
+    ) -> Iterator[FloatArray]:
+        """:meth:`expected_purchases` of ``X`` for each horizon in turn: the same numbers,
+        with ``X`` validated, the distinct ``(frequency, T)`` found and ``P(alive)``
+        computed once."""
+        x, tx, T, _ = transaction_columns(X)
+        steps = [float(as_horizon(t)) for t in horizons]
+        return conditional_expectations(self._theta(), x, tx, T, steps, modified=self._modified)
 
     def expected_purchases_new(self, t: float | Sequence[float] | FloatArray) -> FloatArray:
         """``E[X(t)]``: expected repeat purchases of a customer just acquired, FHL eq. (9).

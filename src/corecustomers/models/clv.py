@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from scipy.special import hyperu
 
 from corecustomers.models._base import FloatArray, columns
-from corecustomers.models._transactions import TRANSACTION_COLUMNS
+from corecustomers.models._transactions import TRANSACTION_COLUMNS, RFMData
 from corecustomers.models._transactions import TransactionModel as _FittedTransactionModel
 from corecustomers.units import DAYS_IN_MEAN_MONTH, DAYS_IN_MEAN_YEAR, DAYS_PER_UNIT, TimeUnit
 
@@ -249,6 +249,7 @@ def customer_lifetime_value(
     time_unit: ModelTimeUnit,
     margin: float = 1.0,
     discounting: Literal["discrete", "continuous"] = "discrete",
+    histories: tuple[RFMData, NDArray[np.intp]] | None = None,
 ) -> FloatArray:
     """Expected discounted value of each customer's future transactions.
 
@@ -273,6 +274,12 @@ def customer_lifetime_value(
         Share of spend that is profit.
     discounting : {"discrete", "continuous"}, default "discrete"
         See the module docstring.
+    histories : tuple, optional
+        ``X``'s distinct histories and each customer's index among them, as
+        :func:`~corecustomers.models.distinct_histories` gives them, when they are at
+        hand: a BG/NBD-family or Pareto/NBD model's discrete-discounting predictions are
+        then made once per history from them (as they are anyway when many customers
+        share a history), instead of finding them again.
 
     Returns
     -------
@@ -308,14 +315,23 @@ def customer_lifetime_value(
     if discounting == "discrete":
         if not math.isfinite(horizon) or horizon < 0 or horizon != round(horizon):
             raise ValueError("discrete discounting needs a whole, finite horizon in months")
-        distinct = _distinct_histories(transaction_model, X)
+        distinct: tuple[Any, NDArray[np.intp]] | None
+        if histories is not None and isinstance(transaction_model, _FittedTransactionModel):
+            given, index = histories
+            distinct = ({"frequency": given.x, "recency": given.tx, "T": given.T}, index)
+        else:
+            distinct = _distinct_histories(transaction_model, X)
         rows = X if distinct is None else distinct[0]
-        previous = np.asarray(transaction_model.expected_purchases(rows, 0.0), dtype=np.float64)
+        steps = [i * f for i in range(int(horizon) + 1)]  # the month ends, from 0
+        if isinstance(transaction_model, _FittedTransactionModel):
+            # validated, and what does not depend on the horizon computed, once
+            expected = transaction_model.expected_purchases_over(rows, steps)
+        else:
+            expected = (transaction_model.expected_purchases(rows, t) for t in steps)
+        previous = np.asarray(next(expected), dtype=np.float64)
         value = np.zeros(previous.shape[0])
-        for i in range(1, int(horizon) + 1):
-            current = np.asarray(
-                transaction_model.expected_purchases(rows, i * f), dtype=np.float64
-            )
+        for i, current in enumerate(expected, start=1):
+            current = np.asarray(current, dtype=np.float64)
             value += (current - previous) / (1.0 + discount_rate) ** i
             previous = current
         if distinct is not None:

@@ -35,7 +35,7 @@ do (-9594.98 on CDNOW).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -241,12 +241,26 @@ class ParetoNBDModel(TransactionModel):
         -------
         ndarray
         """
-        r, alpha, s, beta = (float(v) for v in self._theta())
         x, _, T, _ = transaction_columns(X)
-        t_arr = as_horizon(t)
+        return self._expected_if(x, T, as_horizon(t), self.probability_alive(X))
+
+    def expected_purchases_over(
+        self, X: object, horizons: Sequence[float] | FloatArray
+    ) -> Iterator[FloatArray]:
+        """:meth:`expected_purchases` of ``X`` for each horizon in turn: the same numbers,
+        with ``X`` validated and ``P(alive)`` computed once."""
+        x, _, T, _ = transaction_columns(X)
         p_alive = self.probability_alive(X)
-        x, T, t_arr, p_alive = np.broadcast_arrays(x, T, t_arr, p_alive)
-        bracket = -expm1_ratio(s - 1.0, -np.log1p(t_arr / (beta + T)))
+        for t in horizons:
+            yield self._expected_if(x, T, as_horizon(t), p_alive)
+
+    def _expected_if(
+        self, x: FloatArray, T: FloatArray, t: FloatArray, p_alive: FloatArray
+    ) -> FloatArray:
+        """Eq. (41) from the customers' ``P(alive)``."""
+        r, alpha, s, beta = (float(v) for v in self._theta())
+        x, T, t, p_alive = np.broadcast_arrays(x, T, t, p_alive)
+        bracket = -expm1_ratio(s - 1.0, -np.log1p(t / (beta + T)))
         return np.asarray((r + x) * (beta + T) / (alpha + T) * bracket * p_alive)
 
     def expected_purchases_new(self, t: float | Sequence[float] | FloatArray) -> FloatArray:

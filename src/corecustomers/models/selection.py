@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from corecustomers.models._base import BaseModel, columns
+from corecustomers.models._transactions import RFMData, TransactionModel
 from corecustomers.models.beta_geo import BetaGeoModel
 from corecustomers.models.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from corecustomers.models.gamma_gamma import GammaGammaModel
@@ -133,6 +134,7 @@ def select_model(
     candidates: Sequence[str] = ("bgnbd", "pnbd", "mbgnbd"),
     criterion: Criterion = "auto",
     penalizer: float = 0.0,
+    histories: RFMData | None = None,
 ) -> ModelSelection:
     """Fit each candidate transaction model on ``X`` and keep the best.
 
@@ -147,6 +149,11 @@ def select_model(
         ``"auto"`` uses the holdout when its columns exist and BIC otherwise.
     penalizer : float, default 0.0
         Passed to every candidate.
+    histories : RFMData, optional
+        ``X``'s distinct histories (the first result of
+        :func:`~corecustomers.models.distinct_histories`), when they are at hand. The
+        continuous-time candidates are fitted on them -- or, without them, on ``X``
+        validated and compressed once for all of them.
 
     Returns
     -------
@@ -177,12 +184,15 @@ def select_model(
         cols, _ = columns(X, ("frequency_holdout", "duration_holdout"))
         actual, duration = cols["frequency_holdout"], cols["duration_holdout"]
 
+    shared = histories
+    if shared is None and any(issubclass(model_class(n), TransactionModel) for n in names):
+        shared = RFMData.from_table(X, compress=True)  # validated and compressed once
     fitted: list[BaseModel] = []
     scores: list[CandidateScore] = []
     for name in names:
         cls: Any = model_class(name)  # every registered model takes ``penalizer``
         model: Any = cls(penalizer=penalizer)
-        model.fit(X)
+        model.fit(shared if issubclass(cls, TransactionModel) else X)
         k = len(model._param_names)
         n = model.n_customers_
         bic = k * math.log(n) - 2.0 * model.log_likelihood_ if n > 0 else math.nan

@@ -20,7 +20,12 @@ import pyarrow as pa
 
 from corecustomers.config import Settings
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.models import GammaGammaModel, customer_lifetime_value, record_fit_warnings
+from corecustomers.models import (
+    GammaGammaModel,
+    customer_lifetime_value,
+    distinct_histories,
+    record_fit_warnings,
+)
 from corecustomers.models.clv import units_per_month
 from corecustomers.models.evaluation import holdout_evaluation
 from corecustomers.models.selection import model_class, select_model
@@ -113,9 +118,14 @@ def value_customers(
     if has_holdout:
         for name in ("frequency_holdout", "duration_holdout", "monetary_value_holdout"):
             X[name] = _array(customers, name)
+    # the customers' distinct histories, found once: every transaction model is fitted on
+    # them and the CLV predicts from them
+    rows, index = distinct_histories(X)
     with record_fit_warnings() as caught:
         if settings.model == "auto":
-            selection = select_model(X, candidates=_CANDIDATES, penalizer=settings.penalizer)
+            selection = select_model(
+                X, candidates=_CANDIDATES, penalizer=settings.penalizer, histories=rows
+            )
             model: Any = selection.model
             choice = selection.to_dict()
         else:
@@ -124,15 +134,15 @@ def value_customers(
             given = None if start is None else start.transaction_model
             if given is not None and type(given) is model_type:
                 with record_fit_warnings() as warm:
-                    model.fit(X, start=given.params_)
+                    model.fit(rows, start=given.params_)
                 if model.converged_:
                     for w in warm:
                         w.warn()
                 else:  # stopped at the edge of the range around the start: fit afresh
                     model = model_type(penalizer=settings.penalizer)
-                    model.fit(X)
+                    model.fit(rows)
             else:
-                model.fit(X)
+                model.fit(rows)
             choice = {"name": settings.model, "criterion": "given", "model": model.to_dict()}
         repeat = freq > 0
         spend_X = {
@@ -154,6 +164,7 @@ def value_customers(
         discount_rate=rate,
         time_unit=settings.time_unit,
         margin=settings.margin,
+        histories=(rows, index),
     )
     fitted = FittedValue.predict(
         customer_id=customers.column("customer_id").combine_chunks().cast(pa.string()),
