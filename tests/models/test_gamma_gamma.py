@@ -176,3 +176,26 @@ def test_expected_spend_lies_between_population_and_own_mean(
     own = m if x > 0 else population
     lo, hi = min(population, own), max(population, own)
     assert lo * (1 - 1e-12) <= value <= hi * (1 + 1e-12)
+
+
+def test_a_large_fit_from_a_subsample_reaches_the_cold_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From 40,000 distinct rows on, the fit starts from a subsample's estimate and its
+    Hessian (Newton's method, the likelihood evaluated in pieces): the optimum, its
+    likelihood and standard errors are those of the fit from the usual starts."""
+    from corecustomers.models import gamma_gamma
+
+    truth = _model(6.25, 3.74, 15.44)
+    frequency = np.tile(np.arange(1.0, 11.0), 6000)
+    X = truth.sample(frequency, seed=7)
+    warm = GammaGammaModel().fit(X)
+    monkeypatch.setattr(gamma_gamma, "_WARM_START_FROM", 10**9)  # no subsample
+    monkeypatch.setattr(gamma_gamma, "_CHUNK_ROWS", 10**9)  # one pass
+    cold = GammaGammaModel().fit(X)
+    assert warm.converged_ and cold.converged_
+    for name in ("p", "q", "gamma"):
+        assert warm.params_[name] == pytest.approx(cold.params_[name], rel=1e-9), name
+        se = warm.standard_errors_[name]
+        assert se == pytest.approx(cold.standard_errors_[name], rel=1e-4), name
+    assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, rel=1e-13)

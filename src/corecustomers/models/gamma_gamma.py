@@ -16,7 +16,7 @@ records how far the data bear that out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import numpy as np
@@ -87,6 +87,51 @@ def _log_likelihood(
         ]
     )
     return ll, grad
+
+
+#: Lower bounds of ``(p, q, gamma)``: the optimiser works on ``log(q - 1)``.
+_LOWER = (0.0, 1.0, 0.0)
+#: The parameters as the optimiser sees them, so that a boundary warning reads right.
+_OPTIMISER_NAMES = ("p", "q - 1", "gamma")
+
+#: Rows per likelihood evaluation pass: a dozen work arrays of this length stay in the
+#: CPU cache (about twice as fast as one pass over 800,000 customers).
+_CHUNK_ROWS = 8192
+
+#: From this many distinct rows on, the fit starts from the estimate on a subsample of a
+#: quarter of them (at most ``_WARM_START_ROWS``), with Newton's method.
+_WARM_START_FROM = 40_000
+_WARM_START_ROWS = 50_000
+
+
+def _objective(
+    x: FloatArray, m: FloatArray, w: FloatArray
+) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+    """The weighted negative log-likelihood of eq. (1a) and its gradient, in pieces of
+    ``_CHUNK_ROWS`` rows (one piece: summed as it always was)."""
+    if x.size <= _CHUNK_ROWS:
+
+        def whole(params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = _log_likelihood(params, x, m, gradient=True)
+            return -float(np.dot(w, ll)), -(grad @ w)
+
+        return whole
+    pieces = [
+        (x[i : i + _CHUNK_ROWS], m[i : i + _CHUNK_ROWS], w[i : i + _CHUNK_ROWS])
+        for i in range(0, x.size, _CHUNK_ROWS)
+    ]
+
+    def chunked(params: FloatArray) -> tuple[float, FloatArray]:
+        total = 0.0
+        total_grad = np.zeros(3)
+        for xc, mc, wc in pieces:
+            ll, grad = _log_likelihood(params, xc, mc, gradient=True)
+            # plain ufunc reductions: a BLAS call per piece costs thread start-ups
+            total -= float(np.sum(wc * ll))
+            total_grad -= np.sum(grad * wc, axis=1)
+        return total, total_grad
+
+    return chunked
 
 
 def _weighted_correlation(a: FloatArray, b: FloatArray, w: FloatArray) -> float:
@@ -174,20 +219,21 @@ class GammaGammaModel(BaseModel):
             logger.debug("gamma-gamma: %d rows without repeat spend left out of the fit", dropped)
         corr = _weighted_correlation(x[keep], m[keep], w[keep])
         (x, m), w = compress_rows([x[keep], m[keep]], w[keep])
-
-        def objective(params: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = _log_likelihood(params, x, m, gradient=True)
-            return -float(np.dot(w, ll)), -(grad @ w)
-
         mean_m = float(np.dot(w, m) / w.sum())
+        starts = [[1.0, 2.0, mean_m], [5.0, 4.0, 0.6 * mean_m], [0.5, 1.5, 0.25 * mean_m]]
+        hessian = None
+        if x.size >= _WARM_START_FROM:
+            estimate, hessian = self._subsample_estimate(x, m, w, starts)
+            starts = [estimate, *starts]
         result = fit_positive(
-            objective,
-            ((1.0, 2.0, mean_m), (5.0, 4.0, 0.6 * mean_m), (0.5, 1.5, 0.25 * mean_m)),
+            _objective(x, m, w),
+            starts,
             n_observations=float(w.sum()),
             penalizer=self.penalizer,
-            lower=(0.0, 1.0, 0.0),
-            # the optimiser works on log(q - 1); name it so a boundary warning reads right
-            names=("p", "q - 1", "gamma"),
+            lower=_LOWER,
+            names=_OPTIMISER_NAMES,
+            newton_first=x.size >= _WARM_START_FROM,
+            hessian=hessian,
         )
         q_at_bound = float(result.params[1]) - 1.0 < Q_BOUND or "q - 1" in result.at_lower_bound
         # q alone on the boundary is said below, in the model's own words
@@ -222,6 +268,29 @@ class GammaGammaModel(BaseModel):
                 "modelling segments separately.",
             ).warn(stacklevel=2)
         return self
+
+    def _subsample_estimate(
+        self, x: FloatArray, m: FloatArray, w: FloatArray, starts: list[list[float]]
+    ) -> tuple[list[float], FloatArray | None]:
+        """The estimate on a quarter of the rows (at most ``_WARM_START_ROWS`` customers)
+        drawn by weight, with the Hessian of its mean objective (None when the fit gave
+        none): where Newton's method on all rows starts.
+
+        The draw uses a fixed seed, so fitting the same data twice gives the same answer.
+        """
+        rng = np.random.default_rng(0)
+        pick = rng.choice(x.size, size=min(_WARM_START_ROWS, x.size // 4), p=w / w.sum())
+        (xs, ms), ws = compress_rows([x[pick], m[pick]])
+        result = fit_positive(  # only a starting point: its warnings are not issued
+            _objective(xs, ms, ws),
+            starts,
+            n_observations=float(ws.sum()),
+            penalizer=self.penalizer,
+            lower=_LOWER,
+            names=_OPTIMISER_NAMES,
+        )
+        hessian = result.hessian if result.hessian.size else None
+        return [float(v) for v in result.params], hessian
 
     def to_dict(self) -> dict[str, Any]:
         """As :meth:`BaseModel.to_dict`, plus ``spend_frequency_correlation`` (or None)."""
