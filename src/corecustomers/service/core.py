@@ -55,6 +55,7 @@ from corecustomers.segments.playbook import action_counts, next_best_actions, pl
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import TierDecision, decide_tiers
 from corecustomers.service.concurrency import Background
+from corecustomers.service.memory import give_back_memory
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.service.side_steps import (
     RANKING_STEP,
@@ -354,16 +355,25 @@ def _identify_core(
             ranked.set_result(scores)
         risk, choice = risky.result()
         done, decided, policy = background.result()
-    # the reason texts (the widest tier columns) once the churn risk has freed its frames
+    summary.core_score = scores.to_dict()
+    summary.capture = scores.capture
+    # what the block built and nothing after it reads goes (the threads' futures and
+    # closures hold the ranking and the tier inputs), and the freed memory back to the
+    # system, before the reason texts (the widest tier columns) are written
+    del risky, background, beside, at_risk, scores
+    give_back_memory()
     customers = decided.table()
+    del decided
     for description in side.order():
         if description in timings.seconds:
             progress.note(f"{description}: {timings.seconds[description]:.1f} s")
-    summary.core_score = scores.to_dict()
-    summary.capture = scores.capture
     core_tiers = list(policy.codes[:-1])
     with progress.step("Early warnings"):
         risk_values = _risk_for(customers, risk)
+        # the churn risk's frames, the biggest of what the block leaves, are not needed
+        # beyond its values and figures
+        risk_figures = risk.to_dict()
+        del risk
         warned = early_warnings(
             customers,
             behaviour,
@@ -380,6 +390,7 @@ def _identify_core(
             value_if_kept=True,
         )
         customers = _align(customers, warned)
+        del warned, risk_values
         # the previous rule set's list, a baseline of the holdout evaluation only
         rule_hits = np.zeros(customers.num_rows, dtype=bool)
         if calibration_end is not None and options.evaluate:
@@ -391,6 +402,8 @@ def _identify_core(
                 core_tiers=core_tiers,
             )
             rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
+            del rules
+    give_back_memory()
     if done.recommendations is not None:
         customers = _align(customers, done.recommendations)
         summary.recommendations = done.evaluation
@@ -401,7 +414,7 @@ def _identify_core(
         _alert_figures(
             customers,
             alerting=alerting,
-            risk=risk,
+            risk=risk_figures,
             choice=choice,
             rule_hits=rule_hits,
             fitted=fitted,
@@ -412,6 +425,9 @@ def _identify_core(
         )
     )
     summary.actions = action_counts(customers)
+    # what the next-best actions and the figures freed goes back before the snapshot is
+    # built beside the million-row table
+    give_back_memory()
     if workspace is not None and options.write_snapshot:
         with progress.step(f"Saving the snapshot of {end}"):
             keep = [
@@ -546,7 +562,7 @@ def _alert_figures(
     customers: pa.Table,
     *,
     alerting: AlertSettings,
-    risk: ChurnRisk,
+    risk: dict[str, Any],
     choice: AlertChoice,
     rule_hits: np.ndarray[Any, np.dtype[np.bool_]],
     fitted: FittedValue | None,
@@ -555,7 +571,8 @@ def _alert_figures(
     as_of: _dt.date,
     evaluate: bool,
 ) -> dict[str, Any]:
-    """``alerts``' settings, risk, choice and (with a holdout) ``evaluation``."""
+    """``alerts``' settings, risk (the churn risk's figures, :meth:`ChurnRisk.to_dict`),
+    choice and (with a holdout) ``evaluation``."""
     from corecustomers.insights.alerts import alert_budget
 
     core = np.asarray(customers.column("core").to_pylist(), dtype=bool)
@@ -564,7 +581,7 @@ def _alert_figures(
         "budget": alert_budget(int(core.sum()), alerting.max_share_of_core),
         "min_idle_days": alerting.min_idle_days,
         "min_overdue_ratio": alerting.min_overdue_ratio,
-        "risk": risk.to_dict(),
+        "risk": risk,
         "choice": choice.to_dict(),
     }
     if not evaluate or "frequency_holdout" not in customers.column_names:
