@@ -149,7 +149,9 @@ def _align(
 #: CPU-bound already and a third thread only adds contention: analyze on 10M rows, in
 #: one round under the heavy lock, took 199.1 s with the risk beside the ranking against
 #: 179.3 s after it (block 139.6 s against 123.3 s, peak RSS 5.22 GB against 4.66 GB;
-#: 23:38-23:44 UTC, load 1.6-2.7); more cores are not measured yet.
+#: 23:38-23:44 UTC, load 1.6-2.7); more cores are not measured yet. A history's small
+#: frames gain from it on 2 cores (:attr:`CoreOptions.risk_beside`): the monthly history
+#: of the 20k demo 71.95 s -> 62.12 s (session 11, one round, load 1.7-1.8).
 RISK_BESIDE_FROM_CPUS: Final = 3
 
 
@@ -334,7 +336,10 @@ def _identify_core(
     # process-wide and a threaded dot product adds in another order.
     with (
         progress.step(side.description(parallel)),
-        Background(at_risk, parallel=parallel and _cpus() >= RISK_BESIDE_FROM_CPUS) as risky,
+        Background(
+            at_risk,
+            parallel=parallel and (options.risk_beside or _cpus() >= RISK_BESIDE_FROM_CPUS),
+        ) as risky,
         Background(beside, parallel=parallel) as background,
     ):
         with timings.step(RANKING_STEP):

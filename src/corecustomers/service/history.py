@@ -135,7 +135,10 @@ def history(
             )
         written: list[dict[str, Any]] = []
         options = CoreOptions(
-            evaluate=False, recommendations=False, mix=_policy_reads_mix(settings)
+            evaluate=False,
+            recommendations=False,
+            mix=_policy_reads_mix(settings),
+            risk_beside=True,
         )
         name = source_name_of(prepared, settings)
         warm: FittedValue | None = None  # the previous date's fit

@@ -59,6 +59,10 @@ class CoreOptions:
     #: the purchase mix columns (top products, categories, channels); ``history`` leaves
     #: them out when the tier policy does not read them (a snapshot does not hold them)
     mix: bool = True
+    #: the churn risk on a thread of its own beside the core ranking whatever the CPUs
+    #: (``history``: small frames and few side steps, so the second CPU is mostly idle;
+    #: the same results in every arrangement)
+    risk_beside: bool = False
 
 
 RANKING_STEP = "Core ranking (BTYD and gradient boosting)"
