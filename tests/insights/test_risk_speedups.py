@@ -314,3 +314,24 @@ def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays()
     model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
     stripped = SimpleNamespace(predict_proba=model.predict_proba, n_trees_per_iteration_=1)
     assert same(_tree_scores.tree_scores(stripped, X, 1), model.predict_proba(X)[:, 1])
+
+
+def test_the_tree_scores_leave_no_reference_cycle() -> None:
+    """Each block's column copies are freed when the block is done, not when the cycle
+    collector next runs (a recursive closure kept ~290 MB waiting at 10M rows)."""
+    import gc
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(8)
+    X = significant(rng.lognormal(0.0, 1.0, (2_000, 3)))
+    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, (X[:, 0] > 1.0))
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _tree_scores.tree_scores(model, X, 1)
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()

@@ -96,21 +96,10 @@ def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
         raw += baseline
         total = raw[:, 0]
 
-        def leaf(tree: Tree, i: int, kind: type[np.integer[Any]]) -> Any:
-            feature, threshold, left_missing, left, right, leaf_node = tree
-            if leaf_node[i]:
-                return kind(i)
-            f = int(feature[i])
-            goes_left = columns[f] <= threshold[i]
-            if left_missing[i] and missing[f] is not None:
-                goes_left |= missing[f]
-            return np.where(
-                goes_left, leaf(tree, int(left[i]), kind), leaf(tree, int(right[i]), kind)
-            )
-
         for tree, values in trees:
             # node numbers in one byte where they fit: the picks move less memory
-            total += values[leaf(tree, 0, np.uint8 if len(values) <= 256 else np.intp)]
+            kind = np.uint8 if len(values) <= 256 else np.intp
+            total += values[_leaves(tree, 0, kind, columns, missing)]
         return raw
 
     blocks = [X[i : i + TREE_BLOCK] for i in range(0, len(X), TREE_BLOCK)] or [X]
@@ -122,6 +111,30 @@ def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
     else:
         raws = [block(b) for b in blocks]
     return np.concatenate(raws) if len(raws) > 1 else raws[0]
+
+
+def _leaves(
+    tree: Tree,
+    i: int,
+    kind: type[np.integer[Any]],
+    columns: list[FloatArray],
+    missing: list[BoolArray | None],
+) -> Any:
+    """The leaf each row of ``columns`` reaches from node ``i`` of ``tree`` (a module
+    function, not a closure: a recursive closure is a reference cycle that would keep
+    each block's columns alive until the cycle collector runs)."""
+    feature, threshold, left_missing, left, right, leaf_node = tree
+    if leaf_node[i]:
+        return kind(i)
+    f = int(feature[i])
+    goes_left = columns[f] <= threshold[i]
+    if left_missing[i] and missing[f] is not None:
+        goes_left |= missing[f]
+    return np.where(
+        goes_left,
+        _leaves(tree, int(left[i]), kind, columns, missing),
+        _leaves(tree, int(right[i]), kind, columns, missing),
+    )
 
 
 Tree = tuple[NDArray[np.intp], FloatArray, BoolArray, NDArray[np.intp], NDArray[np.intp], BoolArray]
