@@ -138,18 +138,19 @@ def is_duckdb(con: BaseBackend) -> bool:
     return bool(con.name == "duckdb")
 
 
-def keep_rows(tx: ir.Table, folder: Path) -> ir.Table:
+def keep_rows(tx: ir.Table, folder: Path, *, name: str = "rows") -> ir.Table:
     """``tx`` computed once, for the many queries that read it afterwards.
 
     On DuckDB the rows are written to a Parquet file in ``folder`` (which must outlive
     the queries) and read from it, instead of a temporary table that DuckDB holds in
     memory for the whole run (10M rows: about 1.4 GB resident); each later query
-    decodes the columns it reads. Other engines cache the rows their own way.
+    decodes the columns it reads (the file is ``{name}-<8 hex digits>.parquet``). Other
+    engines cache the rows their own way.
     """
     con = tx.get_backend()
     if not is_duckdb(con):
         return tx.cache()
-    path = folder / f"rows-{uuid.uuid4().hex[:8]}.parquet"
+    path = folder / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
     con.to_parquet(tx, path)
     return con.read_parquet(path)
 

@@ -97,4 +97,4 @@ def shifted_rows(
     if not customer.type().is_string():
         customer = customer.cast("string")
     rows = tx.filter(customer.isin(sample["customer_id"]))
-    return ShiftedRows(rows if folder is None else keep_rows(rows, folder), limit)
+    return ShiftedRows(rows if folder is None else keep_rows(rows, folder, name="shifted"), limit)

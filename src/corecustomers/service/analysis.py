@@ -31,7 +31,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from corecustomers.config import Settings
-from corecustomers.data.connect import connect_engine, is_duckdb
+from corecustomers.data.connect import connect_engine
+from corecustomers.data.connect import keep_rows as keep_rows_in
 from corecustomers.data.features import (
     customer_features,
     materialize,
@@ -134,11 +135,11 @@ def prepare(
     """Read, map and validate ``source``; write the quarantine file; fix the dates.
 
     With ``keep_rows`` the accepted rows are parsed once and kept (on DuckDB in a Parquet
-    file in ``staging_dir``, see :func:`_keep_rows_in`), for callers that read them many
-    times (``analyze``, ``history``); without it they stay a lazy expression over the
-    source, so that one pass (``summarize``'s features) reads the file itself and no
-    copy of every row is made. Kept rows in which no two rows share an order id are
-    given without their ``order_id`` column
+    file in ``staging_dir``: :func:`~corecustomers.data.connect.keep_rows`), for callers
+    that read them many times (``analyze``, ``history``); without it they stay a lazy
+    expression over the source, so that one pass (``summarize``'s features) reads the
+    file itself and no copy of every row is made. Kept rows in which no two rows share
+    an order id are given without their ``order_id`` column
     (:func:`~corecustomers.data.features.orders_are_rows`): the features are the same,
     and cheaper. Without a product column that is known from the validation (repeated
     order ids are quarantined:
@@ -245,7 +246,7 @@ def prepare(
                 # grouping by order; nor is the column written (distinct ids are the
                 # dearest column to encode: 10M rows, 4.5 of 15 s of CPU)
                 tx = tx.drop("order_id")
-            tx = _keep_rows_in(tx, staging_dir)
+            tx = keep_rows_in(tx, staging_dir, name="accepted")
     with progress.step("Checking dates and duplicates"):
         # without a set as-of date it is the last valid date: no row is after it
         after = (
@@ -323,22 +324,6 @@ def prepare(
         quarantine_sample=sample,
         amount_format=validated.amount_format,
     )
-
-
-def _keep_rows_in(tx: ir.Table, folder: Path) -> ir.Table:
-    """``tx`` computed once, for the many queries that read it afterwards.
-
-    On DuckDB the rows are written to a Parquet file in ``folder`` (which must outlive
-    the queries) and read from it, instead of a temporary table that DuckDB holds in
-    memory for the whole run (10M rows: about 1.4 GB resident); each later query
-    decodes the columns it reads. Other engines cache the rows their own way.
-    """
-    con = tx.get_backend()
-    if not is_duckdb(con):
-        return tx.cache()
-    path = folder / f"accepted-{uuid.uuid4().hex[:8]}.parquet"
-    con.to_parquet(tx, path)
-    return con.read_parquet(path)
 
 
 def _features(prepared: Prepared, settings: Settings, progress: Progress) -> pa.Table:
