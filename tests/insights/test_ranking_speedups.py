@@ -9,8 +9,8 @@ from typing import Any
 
 import ibis
 import numpy as np
-import pyarrow as pa
 import pytest
+from tests.insights.model_helpers import btyd_fit, rows_to_score
 
 from corecustomers.data.features import customer_features
 from corecustomers.insights._capture import (
@@ -21,8 +21,6 @@ from corecustomers.insights._capture import (
     top_revenue,
 )
 from corecustomers.insights._frames import Frame, bgnbd, build_frame
-from corecustomers.insights.fitted import FittedValue
-from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -89,25 +87,6 @@ def _transactions(n_customers: int = 300, seed: int = 5) -> Any:
     return ibis.memtable({"customer_id": ids, "timestamp": stamps, "amount": amounts})
 
 
-def _fit(features: pa.Table) -> FittedValue:
-    X = {
-        name: np.asarray(features.column(name).to_numpy(), dtype=np.float64)
-        for name in ("frequency", "recency", "T", "monetary_value")
-    }
-    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
-    with record_fit_warnings():
-        return FittedValue.predict(
-            customer_id=features.column("customer_id").combine_chunks(),
-            X=X,
-            transaction_model=BetaGeoModel().fit(X),
-            spend_model=GammaGammaModel().fit({k: v[repeat] for k, v in X.items()}),
-            clv=np.zeros(features.num_rows),
-            time_unit="week",
-            horizon=52.0,
-            penalizer=0.0,
-        )
-
-
 def _same_frames(a: Frame, b: Frame) -> None:
     assert a.customer_id.equals(b.customer_id)
     assert a.behaviour.keys() == b.behaviour.keys()
@@ -130,7 +109,7 @@ def test_a_fit_in_the_features_order_is_reordered_as_one_looked_up_by_id() -> No
     tx = _transactions()
     cut = datetime.date(2024, 1, 31)
     features = customer_features(tx, as_of=cut, time_unit="week").to_pyarrow()
-    fitted = _fit(features)
+    fitted = btyd_fit(features)
     shuffled = fitted.take(np.random.default_rng(1).permutation(fitted.n).astype(np.intp))
     frames = [
         build_frame(
@@ -174,11 +153,7 @@ def test_the_tree_predictions_are_the_regressors_bit_for_bit(
     model = HistGradientBoostingRegressor(**_frames._GBM_PARAMS).fit(X, y)
     trees = [tree.nodes for (tree,) in model._predictors]
     assert any(t["missing_go_to_left"][~t["is_leaf"].astype(bool)].any() for t in trees)
-    new = significant(rng.lognormal(0.0, 1.5, (2_000, 5)))
-    new[rng.random((2_000, 5)) < 0.2] = np.nan
-    for k, t in enumerate(trees[:40]):  # rows sitting on thresholds
-        split = np.flatnonzero(~t["is_leaf"].astype(bool))[0]
-        new[k, t["feature_idx"][split]] = t["num_threshold"][split]
+    new = rows_to_score(trees, rng)
     monkeypatch.setattr(_tree_scores, "TREE_BLOCK", 300)
     expected = model.predict(new)
     got = _tree_scores.tree_predictions(model, new, threads)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.insights.model_helpers import rows_to_score
 
 from corecustomers.insights import _tree_scores, risk
 from corecustomers.insights._risk_frames import (
@@ -290,11 +291,7 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     trees = [tree.nodes for (tree,) in model._predictors]
     assert any(t["missing_go_to_left"][~t["is_leaf"].astype(bool)].any() for t in trees)
     assert any(not t["missing_go_to_left"][~t["is_leaf"].astype(bool)].all() for t in trees)
-    new = significant(rng.lognormal(0.0, 1.5, (2_000, 5)))
-    new[rng.random((2_000, 5)) < 0.2] = np.nan
-    for k, t in enumerate(trees[:40]):  # rows sitting on thresholds
-        split = np.flatnonzero(~t["is_leaf"].astype(bool))[0]
-        new[k, t["feature_idx"][split]] = t["num_threshold"][split]
+    new = rows_to_score(trees, rng)
     monkeypatch.setattr(_tree_scores, "TREE_BLOCK", 300)
     expected = model.predict_proba(new)[:, 1]
     assert same(_tree_scores.tree_scores(model, new, threads), expected)

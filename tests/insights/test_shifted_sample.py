@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from tests.insights.model_helpers import btyd_fit
 
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.simulator import generate_transactions
@@ -22,7 +23,6 @@ from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.ranking import rank_customers
 from corecustomers.insights.risk import churn_risk
 from corecustomers.insights.shifted import ShiftedRows, shifted_rows
-from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 
 CUT = datetime.date(2024, 12, 31)
 LIMIT = 600
@@ -33,22 +33,7 @@ def book() -> tuple[ibis.Table, pa.Table, FittedValue, pa.Table]:
     """2,000 simulated customers over three years, their features, fit and behaviour."""
     tx = ibis.memtable(generate_transactions(2000, seed=5))
     features = materialize(customer_features(tx, as_of=CUT, time_unit="week"))
-    X = {
-        k: np.asarray(features.column(k).to_numpy(), dtype=np.float64)
-        for k in ("frequency", "recency", "T", "monetary_value")
-    }
-    repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
-    with record_fit_warnings():
-        fitted = FittedValue.predict(
-            customer_id=features.column("customer_id").combine_chunks(),
-            X=X,
-            transaction_model=BetaGeoModel().fit(X),
-            spend_model=GammaGammaModel().fit({k: v[repeat] for k, v in X.items()}),
-            clv=np.zeros(features.num_rows),
-            time_unit="week",
-            horizon=52.0,
-            penalizer=0.0,
-        )
+    fitted = btyd_fit(features)
     behaviour = materialize(customer_behaviour(tx, as_of=CUT))
     return tx, features, fitted, behaviour
 
