@@ -160,3 +160,50 @@ def test_the_tree_predictions_are_the_regressors_bit_for_bit(
     assert got.tobytes() == np.asarray(expected, dtype=np.float64).tobytes()
     stripped = SimpleNamespace(predict=model.predict, n_trees_per_iteration_=1)
     assert _tree_scores.tree_predictions(stripped, new, 1).tobytes() == expected.tobytes()
+
+
+def test_the_regressor_is_fitted_on_one_openmp_thread_at_any_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The combined ranking's regressor learns on one OpenMP thread however many
+    customers it has (its threaded sums of gradients would change with the machine's
+    CPUs, and beside the analysis' other steps a second thread waits for a busy core),
+    while its predictions may be threaded: the fit sees one thread even where the
+    frame counts as large."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from corecustomers.insights import _frames
+    from corecustomers.insights._frames import fit_and_predict
+
+    tx = _transactions()
+    cut = datetime.date(2024, 1, 31)
+    features = customer_features(tx, as_of=cut, time_unit="week").to_pyarrow()
+    frame = build_frame(
+        tx,
+        cut=cut,
+        target_end=datetime.date(2024, 3, 31),
+        window_days=60,
+        time_unit="week",
+        has_product=False,
+        notes=[],
+        new_models=bgnbd,
+        features=features,
+        fitted=btyd_fit(features),
+    )
+    seen: list[int] = []
+    fit = HistGradientBoostingRegressor.fit
+
+    def counting_fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp")
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "fit", counting_fit)
+    monkeypatch.setattr(_frames, "_THREADED_FROM", 0)  # every frame counts as large
+    names = ("frequency", "recency", "T", "monetary_value", "p_alive")
+    with threadpool_limits(limits=2, user_api="openmp"):
+        two = fit_and_predict(frame, frame, names, 60)
+    assert seen and set(seen) == {1}
+    with threadpool_limits(limits=1, user_api="openmp"):
+        one = fit_and_predict(frame, frame, names, 60)
+    assert two.tobytes() == one.tobytes()
