@@ -10,13 +10,16 @@ from typing import Any
 
 import ibis
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from tests.insights.model_helpers import rows_to_score
 
+from corecustomers.data.features import customer_features
 from corecustomers.insights import _tree_scores, risk
+from corecustomers.insights._frames import build_frame
 from corecustomers.insights._risk_frames import (
     RISK_BEHAVIOUR,
     RiskFrame,
@@ -25,6 +28,7 @@ from corecustomers.insights._risk_frames import (
     labelled,
     risk_frame,
     significant,
+    summary_before,
 )
 from corecustomers.models import BetaGeoModel, GammaGammaModel
 
@@ -332,3 +336,46 @@ def test_the_tree_scores_leave_no_reference_cycle() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+@pytest.mark.parametrize("time_unit", ["day", "week", "month"])
+def test_the_summary_a_window_earlier_is_the_features_then_bit_for_bit(time_unit: Any) -> None:
+    """The BTYD summary a window before the cut, derived from the frame at the cut
+    (its purchase days less the window's, the last purchase day before the window), is
+    :func:`customer_features` at that day: the same customers, the same bits (purchases
+    on the window's edge and at the cut's last second, returns, zero-value orders)."""
+    tx = book()
+    earlier = CUT - datetime.timedelta(days=WINDOW)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        base = build_frame(
+            tx,
+            cut=CUT,
+            target_end=None,
+            window_days=WINDOW,
+            time_unit=time_unit,
+            has_product=False,
+            notes=[],
+            new_models=lambda: (BetaGeoModel(), GammaGammaModel()),
+            idle_before=True,
+        )
+    ids, summary = summary_before(base, WINDOW, time_unit)
+    then = customer_features(tx, as_of=earlier, time_unit=time_unit).to_pyarrow()
+    then = then.take(pc.sort_indices(then.column("customer_id")))
+    assert ids.to_pylist() == then.column("customer_id").to_pylist()
+    assert 0 < len(ids) < base.n  # some customers began within the window
+    for name in ("frequency", "recency", "T"):
+        expected = np.asarray(then.column(name).to_numpy(), dtype=np.float64)
+        assert same(summary[name], expected), name
+
+
+def test_the_change_of_p_alive_is_the_same_without_the_earlier_frame(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame],
+) -> None:
+    """The frame at the cut given the validation frame's summary, and the frame that
+    derives that summary from its own activity: the same P(alive) change."""
+    tx, _, _, now = frames
+    alone = frame(tx, CUT)
+    assert alone.customer_id.equals(now.customer_id)
+    assert same(alone.inputs["p_alive_change"], now.inputs["p_alive_change"])
+    assert alone.inputs.keys() == now.inputs.keys()

@@ -224,6 +224,7 @@ def build_frame(
     fitted: FittedValue | None = None,
     start: FittedValue | None = None,
     breadth: pa.Table | None = None,
+    idle_before: bool = False,
 ) -> Frame:
     """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``.
 
@@ -234,6 +235,9 @@ def build_frame(
     of the same kind (the fit at a neighbouring cut: see ``TransactionModel.fit``).
     ``breadth`` (a table with ``customer_id`` and ``n_products`` at ``cut``: the analysis'
     behaviour there) gives the distinct products instead of counting them again.
+    With ``idle_before`` the behaviour also holds ``idle_days_before``: the days from the
+    last purchase day on or before ``cut - window_days`` to ``cut`` (0 for a customer
+    without one), from which :func:`summary_before` gives the BTYD summary then.
     """
     unit = days_per(time_unit)
     if breadth is not None and "n_products" not in breadth.column_names:
@@ -244,6 +248,7 @@ def build_frame(
         target_end=target_end,
         window_days=window_days,
         has_product=has_product and breadth is None,
+        idle_before=idle_before,
     )
     given = features is not None
     if features is None:
@@ -290,6 +295,8 @@ def build_frame(
         behaviour["n_products"] = (
             col("n_products") if breadth is None else _products(table, breadth)
         )
+    if idle_before:
+        behaviour["idle_days_before"] = col("idle_days_before")
     return Frame(
         customer_id=table.column("customer_id").combine_chunks(),
         behaviour=behaviour,
@@ -386,9 +393,12 @@ def _activity(
     target_end: datetime.date | None,
     window_days: int,
     has_product: bool,
+    idle_before: bool = False,
 ) -> ir.Table:
     """Per customer: spend in the last two windows before ``cut``, purchase days in the
-    last, distinct products, and (with ``target_end``) the net amount in ``(cut, target_end]``."""
+    last, distinct products, (with ``target_end``) the net amount in ``(cut, target_end]``
+    and (with ``idle_before``) the days from the last purchase day before the last
+    window to ``cut``."""
     tx = rows_up_to(tx, cut if target_end is None else target_end)
     tx = tx.mutate(_day=day_of(tx))
     cut_day = ibis.literal(cut, type="date")
@@ -407,6 +417,9 @@ def _activity(
         metrics["n_products"] = tx["product"].nunique(where=before & (amount >= 0))
     if target_end is not None:
         metrics["target"] = amount.sum(where=~before)
+    if idle_before:
+        last = tx["_day"].max(where=(tx["_day"] <= recent_start) & (amount >= 0))
+        metrics["idle_days_before"] = cut_day.delta(last, unit="day")
     customer = tx["customer_id"]
     if not customer.type().is_string():
         customer = customer.cast("string")
