@@ -34,7 +34,7 @@ from corecustomers.data.features import materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError
 
-__all__ = ["History", "Pairs", "checked_transactions"]
+__all__ = ["Bought", "History", "Pairs", "checked_transactions"]
 
 #: The customer x product pairs are aggregated on DuckDB in this many parts, customers
 #: split by a hash of their id: at 1M customers (7.8M pairs) one aggregation's hash table
@@ -61,29 +61,34 @@ def checked_transactions(tx: ir.Table, item: str) -> ir.Table:
     return tx
 
 
-def _pair_table(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> pa.Table:
+def _pair_table(
+    tx: ir.Table, *, item: str, days: tuple[datetime.date, ...], detail: int | None
+) -> pa.Table:
     """(customer, item) and, for each of ``days`` (sorted), ``purchases_<i>`` and
     ``liked_<i>`` on or before day ``i``, for the pairs bought up to the last day,
-    materialised.
+    materialised; with ``detail`` (an index into ``days``) also the pair's
+    ``first_day``, its first purchase day on or before that day.
 
     ``item`` is null for customers whose purchases carry no item: they are customers
     all the same.
     """
     tx = rows_up_to(tx, days[-1])
     if not is_duckdb(tx.get_backend()):
-        return materialize(_aggregated_pairs(tx, item=item, days=days))
+        return materialize(_aggregated_pairs(tx, item=item, days=days, detail=detail))
     # one part of the customers at a time (by a hash of the id): each part's hash table
     # holds a quarter of the pairs, so DuckDB's peak and what it keeps afterwards shrink
     parts = _PAIR_PARTS
     remainder = tx["customer_id"].cast("string").hash() % parts  # negative for some
     part_of = (remainder + parts) % parts
     return pa.concat_tables(
-        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, days=days))
+        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, days=days, detail=detail))
         for i in range(parts)
     )
 
 
-def _aggregated_pairs(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]) -> ir.Table:
+def _aggregated_pairs(
+    tx: ir.Table, *, item: str, days: tuple[datetime.date, ...], detail: int | None
+) -> ir.Table:
     customer = tx["customer_id"]
     if not customer.type().is_string():
         customer = customer.cast("string")
@@ -103,6 +108,8 @@ def _aggregated_pairs(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...
         sums[f"purchases_{i}"] = amount.count(where=on_day)
         sums[f"paid_{i}"] = amount.sum(where=on_day)
         sums[f"returned_{i}"] = (-amount).sum(where=back_on_day)
+        if i == detail:
+            sums["first_day"] = day_of(tx).min(where=on_day)
     agg = tx.group_by(customer_id=customer, item=product).aggregate(**sums)
     last = len(days) - 1
     agg = agg.filter(agg[f"purchases_{last}"] > 0)
@@ -111,6 +118,8 @@ def _aggregated_pairs(tx: ir.Table, *, item: str, days: tuple[datetime.date, ...
         paid, back = agg[f"paid_{i}"], agg[f"returned_{i}"]
         columns[f"purchases_{i}"] = agg[f"purchases_{i}"].cast("int32")
         columns[f"liked_{i}"] = back.isnull() | (back < paid) | (paid.fill_null(0.0) == 0)
+    if detail is not None:
+        columns["first_day"] = agg["first_day"]
     return agg.select("customer_id", "item", **columns)
 
 
@@ -122,6 +131,11 @@ class Pairs:
 
     Customers are coded in ``customer_id`` order, items in name order; a pair's item
     code is -1 when the customer's purchases carry no item.
+
+    Read with a ``detail`` day (one of ``days``), the pairs also hold each pair's first
+    purchase day on or before it (:meth:`bought_on`): what the earliest adopters of the
+    item are found from, without aggregating the transactions by customer and item
+    again.
     """
 
     days: tuple[datetime.date, ...]  # sorted, distinct
@@ -131,17 +145,55 @@ class Pairs:
     item: CodeArray
     purchases: NDArray[np.int32]  # (days, pairs): purchase rows on or before each day
     liked: NDArray[np.bool_]  # (days, pairs)
+    detail: datetime.date | None = None
+    first_day: NDArray[np.int32] | None = None  # (pairs,): days since 1970-01-01
 
     @classmethod
-    def read(cls, tx: ir.Table, *, item: str, days: Sequence[datetime.date]) -> Pairs:
+    def read(
+        cls,
+        tx: ir.Table,
+        *,
+        item: str,
+        days: Sequence[datetime.date],
+        detail: datetime.date | None = None,
+    ) -> Pairs:
         sorted_days = tuple(sorted(set(days)))
-        table = _pair_table(tx, item=item, days=sorted_days)
+        at = None if detail is None else sorted_days.index(detail)
+        table = _pair_table(tx, item=item, days=sorted_days, detail=at)
         customers, owner = _sorted_codes(table.column("customer_id"))
         items, item_code = _sorted_codes(table.column("item"))
         count = range(len(sorted_days))
         purchases = np.stack([_numbers(table.column(f"purchases_{i}"), np.int32) for i in count])
         liked = np.stack([_numbers(table.column(f"liked_{i}"), np.bool_) for i in count])
-        return cls(sorted_days, customers, items, owner, item_code, purchases, liked)
+        if at is None:
+            return cls(sorted_days, customers, items, owner, item_code, purchases, liked)
+        first = table.column("first_day").cast(pa.date32()).cast(pa.int32())
+        first_day = _numbers(pc.fill_null(first, 0), np.int32)
+        return cls(
+            sorted_days,
+            customers,
+            items,
+            owner,
+            item_code,
+            purchases,
+            liked,
+            detail,
+            first_day,
+        )
+
+    def bought_on(self) -> Bought:
+        """The pairs with a purchase of an item on or before the ``detail`` day, with
+        their first purchase day."""
+        if self.detail is None or self.first_day is None:
+            raise ValueError("the pairs were read without a detail day")
+        kept = (self.purchases[self.days.index(self.detail)] > 0) & (self.item >= 0)
+        return Bought(
+            customers=self.customers,
+            items=self.items,
+            owner=self.owner[kept],
+            item=self.item[kept],
+            first_day=self.first_day[kept],
+        )
 
     def history(self, day: datetime.date) -> History:
         """The customers, products and matrices of the pairs bought on or before ``day``."""
@@ -198,6 +250,19 @@ class Pairs:
             shape=(len(rows), history.n_products),
         )
         return rows, matrix
+
+
+@dataclass(frozen=True)
+class Bought:
+    """The (customer, item) pairs bought on or before a day: codes into ``customers``
+    and ``items`` (both sorted) and each pair's first purchase day (days since
+    1970-01-01)."""
+
+    customers: pa.Array
+    items: pa.Array
+    owner: CodeArray
+    item: CodeArray
+    first_day: NDArray[np.int32]
 
 
 @dataclass(frozen=True)

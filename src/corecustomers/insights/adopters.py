@@ -39,12 +39,22 @@ from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
 
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
 from corecustomers.units import check_dates
 
-__all__ = ["ADOPTER_COLUMNS", "LAUNCH_COLUMNS", "early_adopters", "product_launches"]
+__all__ = [
+    "ADOPTER_COLUMNS",
+    "LAUNCH_COLUMNS",
+    "adopters_from_first_purchases",
+    "early_adopters",
+    "first_day_of_data",
+    "product_launches",
+]
 
 LAUNCH_COLUMNS: Final = ("product", "first_sale", "n_buyers", "new_product")
 """Columns of :func:`product_launches`, in order."""
@@ -207,19 +217,9 @@ def early_adopters(
     {'customer_id': 'old', 'new_products': 0, 'early_adopter_count': 0, \
 'early_adopter_score': 0.0, 'early_adopter': False}
     """
-    if (
-        isinstance(first_share, bool)
-        or not isinstance(first_share, int | float)
-        or not math.isfinite(first_share)
-        or not 0.0 < first_share <= 1.0
-    ):
-        raise ConfigError(f"first_share must be a share in (0, 1], got {first_share!r}.")
-    within = _check_days(within_days, "within_days")
-    buffer = _check_days(launch_buffer_days, "launch_buffer_days")
-    if isinstance(min_products, bool) or not isinstance(min_products, int) or min_products < 1:
-        raise ConfigError(f"min_products must be an integer of at least 1, got {min_products!r}.")
-    share = Fraction(first_share).limit_denominator(1_000_000)
-
+    share, within, buffer = _checked_rules(
+        first_share, within_days, launch_buffer_days, min_products
+    )
     rows, start = _purchases(tx, as_of=as_of)
     bought = rows.group_by("customer_id", "product").aggregate(first_day=rows.day.min())
     per_product = ibis.window(group_by=bought["product"])
@@ -253,6 +253,160 @@ def early_adopters(
         ),
         early_adopter=count >= min_products,
     )
+
+
+def adopters_from_first_purchases(
+    customers: pa.Array,
+    customer: NDArray[np.int32],
+    product: NDArray[np.int32],
+    first_day: NDArray[np.int32],
+    *,
+    data_start: datetime.date | None,
+    first_share: float = 0.10,
+    within_days: int = 30,
+    launch_buffer_days: int = 30,
+    min_products: int = 2,
+) -> pa.Table:
+    """:func:`early_adopters`' table, from each customer's first purchase of each product.
+
+    The same rules on pairs already aggregated: ``customer`` and ``product`` code one
+    (customer, product) pair per entry (``customer`` into ``customers``, sorted and
+    distinct; ``product`` any code of the product), ``first_day`` is the pair's first
+    purchase day up to the as-of day (days since 1970-01-01), and ``data_start`` is the
+    first day of the data up to it (the first transaction of any kind:
+    :func:`first_day_of_data`; None only without pairs). Computed in NumPy
+    (a sort of the pairs by product and day), with the same integer share rule.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`ADOPTER_COLUMNS`, one row per customer with a pair, ordered by
+        ``customer_id``: what ``early_adopters(tx, ...)`` gives for the transactions
+        the pairs come from, in that order.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import numpy as np
+    >>> import pyarrow as pa
+    >>> day = lambda m, d: (datetime.date(2024, m, d) - datetime.date(1970, 1, 1)).days
+    >>> table = adopters_from_first_purchases(
+    ...     pa.array(["bob", "ivy"]),
+    ...     np.array([0, 0, 1, 1], dtype=np.int32),
+    ...     np.array([0, 1, 0, 1], dtype=np.int32),  # pen, ink
+    ...     np.array([day(5, 20), day(4, 2), day(3, 1), day(4, 1)], dtype=np.int32),
+    ...     data_start=datetime.date(2024, 1, 1),
+    ... )
+    >>> table.column("early_adopter_count").to_pylist(), table.column("early_adopter").to_pylist()
+    ([1, 2], [False, True])
+    """
+    share, within, buffer = _checked_rules(
+        first_share, within_days, launch_buffer_days, min_products
+    )
+    n_customers = len(customers)
+    owner = np.asarray(customer, dtype=np.int64)
+    day = np.asarray(first_day, dtype=np.int64)
+    item = np.asarray(product, dtype=np.int64)
+    launch, n_buyers, earlier = _launches_and_ranks(item, day)
+    start = 0 if data_start is None else (data_start - _EPOCH).days
+    if data_start is None and len(day):
+        raise ConfigError("data_start is needed to tell the new products from the others")
+    new = launch - start > buffer
+    first_buyers = earlier * share.denominator < n_buyers * share.numerator
+    soon = day - launch <= within
+    early = new & (first_buyers | soon)
+    new_products = np.bincount(owner[new], minlength=n_customers)
+    count = np.bincount(owner[early], minlength=n_customers)
+    present = np.flatnonzero(np.bincount(owner, minlength=n_customers))
+    new_products, count = new_products[present].astype(np.int64), count[present].astype(np.int64)
+    return pa.table(
+        {
+            "customer_id": customers.take(pa.array(present)).cast(pa.string()),
+            "new_products": new_products,
+            "early_adopter_count": count,
+            "early_adopter_score": count.astype(np.float64) / (new_products + 1).astype(np.float64),
+            "early_adopter": count >= min_products,
+        }
+    )
+
+
+_EPOCH: Final = datetime.date(1970, 1, 1)
+
+#: :func:`_launches_and_ranks` counts the buyers of each (product, day) in a dense
+#: products x days histogram when it has at most this many cells (or as many as there
+#: are pairs), else it sorts the pairs by product and day.
+_HISTOGRAM_CELLS: Final = 1 << 24
+
+
+def _launches_and_ranks(
+    item: NDArray[np.int64], day: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """For each (customer, product) pair with its product ``item`` and first purchase
+    ``day``: the product's launch (its first day), its number of buyers (pairs), and
+    the buyers who first bought it on a strictly earlier day (``RANK() - 1`` by day).
+
+    In a histogram of the pairs by product and day (no sort) when it is small: the
+    earlier buyers are the pairs before the pair's cell in the product's row.
+    """
+    n = len(item)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    n_items = int(item.max()) + 1
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    launch_of = np.full(n_items, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(launch_of, item, day)
+    n_buyers = np.bincount(item, minlength=n_items)[item]
+    if n_items * span <= max(_HISTOGRAM_CELLS, n):
+        cell = item * span + (day - first)
+        hist = np.bincount(cell, minlength=n_items * span)
+        before = np.cumsum(hist) - hist  # pairs in the cells before each, row-major
+        earlier = before[cell] - before[item * span]
+        return launch_of[item], n_buyers, earlier
+    # by product, then by day: a buyer's earlier buyers are those before the first
+    # pair of their (product, day) run
+    order = np.lexsort((day, item))
+    item_s, day_s = item[order], day[order]
+    index = np.arange(n, dtype=np.int64)
+    new_item = np.ones(n, dtype=bool)
+    new_item[1:] = item_s[1:] != item_s[:-1]
+    new_run = new_item.copy()
+    new_run[1:] |= day_s[1:] != day_s[:-1]
+    item_start = np.maximum.accumulate(np.where(new_item, index, 0))
+    run_start = np.maximum.accumulate(np.where(new_run, index, 0))
+    earlier = np.empty(n, dtype=np.int64)
+    earlier[order] = run_start - item_start
+    return launch_of[item], n_buyers, earlier
+
+
+def first_day_of_data(tx: ir.Table, *, as_of: datetime.date) -> ir.DateScalar:
+    """The first day of the data up to ``as_of`` (any transaction), lazily: the day
+    :func:`product_launches` measures the launch buffer from."""
+    check_dates(as_of, None)
+    if "timestamp" not in tx.columns:
+        raise ColumnMappingError("the transactions lack timestamp", column="timestamp")
+    tx = rows_up_to(tx, as_of)
+    return day_of(tx).min()
+
+
+def _checked_rules(
+    first_share: object, within_days: object, launch_buffer_days: object, min_products: object
+) -> tuple[Fraction, int, int]:
+    """The share rule as a fraction, ``within_days`` and ``launch_buffer_days``, once
+    every setting is known to be in range."""
+    if (
+        isinstance(first_share, bool)
+        or not isinstance(first_share, int | float)
+        or not math.isfinite(first_share)
+        or not 0.0 < first_share <= 1.0
+    ):
+        raise ConfigError(f"first_share must be a share in (0, 1], got {first_share!r}.")
+    within = _check_days(within_days, "within_days")
+    buffer = _check_days(launch_buffer_days, "launch_buffer_days")
+    if isinstance(min_products, bool) or not isinstance(min_products, int) or min_products < 1:
+        raise ConfigError(f"min_products must be an integer of at least 1, got {min_products!r}.")
+    return Fraction(first_share).limit_denominator(1_000_000), within, buffer
 
 
 def _check_days(value: object, name: str) -> int:

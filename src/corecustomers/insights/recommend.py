@@ -64,7 +64,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError
-from corecustomers.insights._recommend_pairs import History, Pairs, checked_transactions
+from corecustomers.insights._recommend_pairs import Bought, History, Pairs, checked_transactions
 from corecustomers.units import check_dates
 
 __all__ = [
@@ -72,11 +72,21 @@ __all__ = [
     "DEFAULT_NEIGHBOURS",
     "DEFAULT_SHRINKAGE",
     "SEPARATOR",
+    "BoughtPairs",
+    "PurchasePairs",
     "Similarity",
     "evaluate_recommendations",
+    "purchase_pairs",
     "recommend",
     "recommend_and_evaluate",
 ]
+
+PurchasePairs = Pairs
+"""The (customer, item) pairs the recommendations are learnt from (:func:`purchase_pairs`)."""
+
+BoughtPairs = Bought
+"""The pairs bought on or before the detail day, with their first purchase day
+(:meth:`PurchasePairs.bought_on`)."""
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +138,7 @@ def recommend(
     shrinkage: float = DEFAULT_SHRINKAGE,
     neighbours: int = DEFAULT_NEIGHBOURS,
     item: str = "product",
+    pairs: PurchasePairs | None = None,
 ) -> pa.Table:
     """The ``k`` next-best products of every customer, from the purchases up to ``as_of``.
 
@@ -148,6 +159,9 @@ def recommend(
         Most similar products each product keeps (positive).
     item
         The column recommended: ``"product"``, or e.g. ``"category"``.
+    pairs
+        ``tx``'s pairs of ``item`` already read with :func:`purchase_pairs` at (at
+        least) ``as_of``: used instead of reading ``tx`` again.
 
     Returns
     -------
@@ -186,7 +200,7 @@ def recommend(
     _check_k(k)
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
-    pairs = Pairs.read(checked_transactions(tx, item), item=item, days=(as_of,))
+    pairs = _pairs_at(pairs, tx, item=item, days=(as_of,))
     history = pairs.history(as_of)
     del pairs
     model = _ItemSimilarity.fit(
@@ -300,6 +314,7 @@ def recommend_and_evaluate(
     shrinkage: float = DEFAULT_SHRINKAGE,
     neighbours: int = DEFAULT_NEIGHBOURS,
     item: str = "product",
+    pairs: PurchasePairs | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """:func:`recommend` and :func:`evaluate_recommendations` from one read of ``tx``.
 
@@ -322,6 +337,9 @@ def recommend_and_evaluate(
         The list lengths evaluated: :func:`evaluate_recommendations`' ``k``.
     similarity, shrinkage, neighbours, item
         As in :func:`recommend`; both results use them.
+    pairs
+        ``tx``'s pairs of ``item`` already read with :func:`purchase_pairs` at (at
+        least) ``as_of``, ``split_date`` and ``end``: used instead of reading ``tx``.
 
     Returns
     -------
@@ -368,7 +386,7 @@ def recommend_and_evaluate(
     _check_params(similarity, shrinkage, neighbours)
     check_dates(as_of, None)
     _check_holdout(split_date, end)
-    pairs = Pairs.read(checked_transactions(tx, item), item=item, days=(as_of, split_date, end))
+    pairs = _pairs_at(pairs, tx, item=item, days=(as_of, split_date, end))
     history = pairs.history(as_of)
     model = _ItemSimilarity.fit(
         history.liked, method=similarity, shrinkage=shrinkage, neighbours=neighbours
@@ -390,6 +408,69 @@ def recommend_and_evaluate(
         neighbours=neighbours,
     )
     return recommendations, evaluation
+
+
+def purchase_pairs(
+    tx: ir.Table,
+    *,
+    days: Sequence[datetime.date],
+    item: str = "product",
+    detail: datetime.date | None = None,
+) -> PurchasePairs:
+    """The (customer, ``item``) pairs of ``tx`` bought up to the last of ``days``, with
+    their purchases and taste on or before each day: one aggregation of the
+    transactions, for :func:`recommend` and :func:`recommend_and_evaluate` (``pairs=``)
+    and, with a ``detail`` day (one of ``days``), for what else is drawn from the same
+    pairs (:meth:`PurchasePairs.bought_on`: each pair's first purchase day on or
+    before it).
+
+    Raises
+    ------
+    ColumnMappingError
+        If ``tx`` lacks ``customer_id``, ``timestamp``, ``amount`` or ``item``.
+    ConfigError
+        If a day is not a ``datetime.date``, or ``detail`` is not one of ``days``.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> import ibis
+    >>> tx = ibis.memtable(
+    ...     {
+    ...         "customer_id": ["ann", "ann", "bob"],
+    ...         "timestamp": [datetime.datetime(2024, 5, d) for d in (1, 2, 3)],
+    ...         "amount": [3.0, 4.0, 5.0],
+    ...         "product": ["tea", "tea", "cake"],
+    ...     }
+    ... )
+    >>> day = datetime.date(2024, 5, 31)
+    >>> bought = purchase_pairs(tx, days=(day,), detail=day).bought_on()
+    >>> days = bought.first_day.astype("datetime64[D]").astype(str).tolist()
+    >>> sorted(zip(bought.owner.tolist(), bought.item.tolist(), days))
+    [(0, 1, '2024-05-01'), (1, 0, '2024-05-03')]
+    """
+    for day in days:
+        check_dates(day, None)
+    if not days:
+        raise ConfigError("purchase_pairs needs at least one day")
+    if detail is not None and detail not in days:
+        raise ConfigError(f"detail ({detail}) must be one of the days {list(days)}")
+    return Pairs.read(checked_transactions(tx, item), item=item, days=days, detail=detail)
+
+
+def _pairs_at(
+    pairs: PurchasePairs | None, tx: ir.Table, *, item: str, days: tuple[datetime.date, ...]
+) -> PurchasePairs:
+    """``pairs`` when they hold ``days``, else the pairs read from ``tx``."""
+    if pairs is None:
+        return Pairs.read(checked_transactions(tx, item), item=item, days=days)
+    missing = sorted(set(days) - set(pairs.days))
+    if missing:
+        raise ConfigError(
+            f"the pairs given were read at {list(pairs.days)}, not at {missing}: read them "
+            "with purchase_pairs at every day the recommendations use."
+        )
+    return pairs
 
 
 def _recommendations(model: _ItemSimilarity, history: History, k: int) -> pa.Table:

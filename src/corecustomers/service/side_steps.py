@@ -24,10 +24,19 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from corecustomers.data.features import materialize
-from corecustomers.insights.adopters import early_adopters
+from corecustomers.insights.adopters import (
+    adopters_from_first_purchases,
+    early_adopters,
+    first_day_of_data,
+)
 from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
 from corecustomers.insights.influence import referrals
-from corecustomers.insights.recommend import recommend, recommend_and_evaluate
+from corecustomers.insights.recommend import (
+    PurchasePairs,
+    purchase_pairs,
+    recommend,
+    recommend_and_evaluate,
+)
 from corecustomers.service.concurrency import Background, Timings, shared_engine
 
 __all__ = [
@@ -124,29 +133,52 @@ class SideSteps:
         return f"Core ranking, churn risk and {others} more steps"
 
     def run(self, timings: Timings) -> SideResults:
-        """Run the side steps, each timed in ``timings``."""
+        """Run the side steps, each timed in ``timings``.
+
+        The recommendations run first when they run: their (customer, product) pairs,
+        read with each pair's first purchase day at ``end``, also give the earliest
+        adopters, instead of one more aggregation of the transactions by customer and
+        product (the same results).
+        """
         tx, end = self.transactions, self.end
         out = SideResults()
-        if self.mix:
-            with timings.step(MIX_STEP):
-                out.mix = mix_table(tx, as_of=end)
-        if self.referrals:
-            with timings.step(REFERRALS_STEP):
-                out.referrals = materialize(referrals(tx, as_of=end))
-        if self.adopters:
-            with timings.step(ADOPTERS_STEP):
-                out.adopters = materialize(early_adopters(tx, as_of=end))
+        pairs: PurchasePairs | None = None
         if self.recommendations:
             with timings.step(RECOMMENDATIONS_STEP):
                 if self.evaluate:  # both from one read of the transactions
                     split = self.calibration_end or (
                         self.as_of - _dt.timedelta(days=RECOMMENDATION_HOLDOUT_DAYS)
                     )
+                    days = (end, split, self.as_of)
+                    pairs = purchase_pairs(tx, days=days, item="product", detail=end)
                     out.recommendations, out.evaluation = recommend_and_evaluate(
-                        tx, as_of=end, k=5, split_date=split, end=self.as_of
+                        tx, as_of=end, k=5, split_date=split, end=self.as_of, pairs=pairs
                     )
                 else:
-                    out.recommendations = recommend(tx, as_of=end, k=5)
+                    pairs = purchase_pairs(tx, days=(end,), item="product", detail=end)
+                    out.recommendations = recommend(tx, as_of=end, k=5, pairs=pairs)
+        if self.adopters:
+            with timings.step(ADOPTERS_STEP):
+                if pairs is None:
+                    out.adopters = materialize(early_adopters(tx, as_of=end))
+                else:
+                    bought = pairs.bought_on()
+                    start = first_day_of_data(tx, as_of=end).to_pyarrow().as_py()
+                    out.adopters = adopters_from_first_purchases(
+                        bought.customers,
+                        bought.owner,
+                        bought.item,
+                        bought.first_day,
+                        data_start=start,
+                    )
+                    del bought
+        del pairs
+        if self.mix:
+            with timings.step(MIX_STEP):
+                out.mix = mix_table(tx, as_of=end)
+        if self.referrals:
+            with timings.step(REFERRALS_STEP):
+                out.referrals = materialize(referrals(tx, as_of=end))
         return out
 
 
