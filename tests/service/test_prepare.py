@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import ibis.expr.types as ir
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corecustomers.config import Settings
@@ -137,3 +138,41 @@ def test_the_rows_after_a_set_as_of_are_counted_up_to_its_last_instant(tmp_path:
         today=dt.date(2024, 12, 31),
     )
     assert prepared.rows_after_as_of == 2
+
+
+def test_a_typed_parquet_source_with_nothing_to_parse_is_read_without_a_copy(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "tx.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["a", "b", "a", "c"],
+                "timestamp": pa.array(
+                    [dt.datetime(2024, 1, d) for d in (2, 3, 9, 5)], type=pa.timestamp("us")
+                ),
+                "amount": [10.5, 7.0, -2.5, 12.0],
+                "order_id": ["o1", "o2", "o3", "o4"],
+            }
+        ),
+        source,
+    )
+    settings = Settings(workspace=str(tmp_path))
+    read_dir, lazy_dir = tmp_path / "read", tmp_path / "lazy"
+    read_dir.mkdir()
+    lazy_dir.mkdir()
+    read, lazy = (
+        prepare(
+            str(source),
+            settings,
+            staging_dir=folder,
+            quarantine_path=folder / "q.csv",
+            today=dt.date(2024, 12, 31),
+            keep_rows=keep,
+        )
+        for folder, keep in ((read_dir, True), (lazy_dir, False))
+    )
+    assert not list(read_dir.glob("accepted-*.parquet"))  # no copy
+    assert "order_id" not in read.transactions.columns  # the distinct ids are left out
+    assert _rows(read.transactions) == _rows(lazy.transactions.drop("order_id"))
+    assert read.counts == lazy.counts

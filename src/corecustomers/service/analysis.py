@@ -46,6 +46,7 @@ from corecustomers.data.suppression import load_suppression
 from corecustomers.data.validation import (
     AmountFormat,
     ValidationCounts,
+    accepted_as_read,
     count_rows,
     exact_duplicate_rows,
     validate,
@@ -136,7 +137,9 @@ def prepare(
 
     With ``keep_rows`` the accepted rows are parsed once and kept (on DuckDB in a Parquet
     file in ``staging_dir``: :func:`~corecustomers.data.connect.keep_rows`), for callers
-    that read them many times (``analyze``, ``history``); without it they stay a lazy
+    that read them many times (``analyze``, ``history``), or, when a typed Parquet source
+    holds them as they are, read from it
+    (:func:`~corecustomers.data.validation.accepted_as_read`); without it they stay a lazy
     expression over the source, so that one pass (``summarize``'s features) reads the
     file itself and no copy of every row is made. Kept rows in which no two rows share
     an order id are given without their ``order_id`` column
@@ -236,7 +239,11 @@ def prepare(
     tx = validated.accepted
     if keep_rows:
         with progress.step("Keeping the accepted rows for the analysis"):
-            # every later step reads these rows: parse and de-duplicate them once
+            # every later step reads these rows: parse and de-duplicate them once, unless
+            # the source's own columns are those rows already (a typed Parquet file with
+            # nothing to quarantine or trim): then they are read from it, no copy made
+            as_read = accepted_as_read(validated, counts)
+            tx = validated.accepted if as_read is None else as_read
             if mapping.get("order_id") is not None and (
                 validated.orders_distinct or orders_are_rows(tx)
             ):
@@ -246,7 +253,8 @@ def prepare(
                 # grouping by order; nor is the column written (distinct ids are the
                 # dearest column to encode: 10M rows, 4.5 of 15 s of CPU)
                 tx = tx.drop("order_id")
-            tx = keep_rows_in(tx, staging_dir, name="accepted")
+            if as_read is None:
+                tx = keep_rows_in(tx, staging_dir, name="accepted")
     with progress.step("Checking dates and duplicates"):
         # without a set as-of date it is the last valid date: no row is after it
         after = (
