@@ -1,21 +1,32 @@
 """The side steps share the recommendations' (customer, product) pairs with the earliest
-adopters: the same tables as each step computing its own."""
+adopters and the purchase mix: the same tables as each step computing its own."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from corecustomers.data.demo import generate_demo
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
+from corecustomers.insights.behaviour import mix_table
 from corecustomers.insights.recommend import recommend, recommend_and_evaluate
 from corecustomers.service.concurrency import Timings
-from corecustomers.service.side_steps import ADOPTERS_STEP, RECOMMENDATIONS_STEP, SideSteps
+from corecustomers.service.side_steps import (
+    ADOPTERS_STEP,
+    MIX_STEP,
+    RECOMMENDATIONS_STEP,
+    SideSteps,
+)
 
 AS_OF = dt.date(2024, 12, 31)
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    return pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +51,7 @@ def test_adopters_from_the_shared_pairs_are_the_query(
         end=end,
         as_of=AS_OF,
         calibration_end=calibration_end,
-        mix=False,
+        mix=True,
         referrals=False,
         adopters=True,
         recommendations=True,
@@ -48,7 +59,9 @@ def test_adopters_from_the_shared_pairs_are_the_query(
     )
     timings = Timings()
     out = side.run(timings)
-    assert set(timings.seconds) == {ADOPTERS_STEP, RECOMMENDATIONS_STEP}
+    assert set(timings.seconds) == {ADOPTERS_STEP, MIX_STEP, RECOMMENDATIONS_STEP}
+    assert out.mix is not None
+    assert _plain(out.mix).equals(_plain(mix_table(tx, as_of=end)))
     assert out.adopters is not None and out.recommendations is not None
     queried = materialize(early_adopters(tx, as_of=end)).sort_by("customer_id")
     assert out.adopters.num_rows > 1000

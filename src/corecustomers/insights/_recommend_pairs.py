@@ -66,8 +66,9 @@ def _pair_table(
 ) -> pa.Table:
     """(customer, item) and, for each of ``days`` (sorted), ``purchases_<i>`` and
     ``liked_<i>`` on or before day ``i``, for the pairs bought up to the last day,
-    materialised; with ``detail`` (an index into ``days``) also the pair's
-    ``first_day``, its first purchase day on or before that day.
+    materialised; with ``detail`` (an index into ``days``) also the pair's ``spend``
+    (the sum of its purchase rows) and ``first_day`` (its first purchase day) on or
+    before that day.
 
     ``item`` is null for customers whose purchases carry no item: they are customers
     all the same.
@@ -119,6 +120,7 @@ def _aggregated_pairs(
         columns[f"purchases_{i}"] = agg[f"purchases_{i}"].cast("int32")
         columns[f"liked_{i}"] = back.isnull() | (back < paid) | (paid.fill_null(0.0) == 0)
     if detail is not None:
+        columns["spend"] = agg[f"paid_{detail}"]
         columns["first_day"] = agg["first_day"]
     return agg.select("customer_id", "item", **columns)
 
@@ -132,10 +134,10 @@ class Pairs:
     Customers are coded in ``customer_id`` order, items in name order; a pair's item
     code is -1 when the customer's purchases carry no item.
 
-    Read with a ``detail`` day (one of ``days``), the pairs also hold each pair's first
-    purchase day on or before it (:meth:`bought_on`): what the earliest adopters of the
-    item are found from, without aggregating the transactions by customer and item
-    again.
+    Read with a ``detail`` day (one of ``days``), the pairs also hold each pair's
+    purchase spend and first purchase day on or before it (:meth:`bought_on`): what the
+    purchase mix of the item and its earliest adopters are drawn from, without
+    aggregating the transactions by customer and item again.
     """
 
     days: tuple[datetime.date, ...]  # sorted, distinct
@@ -146,6 +148,7 @@ class Pairs:
     purchases: NDArray[np.int32]  # (days, pairs): purchase rows on or before each day
     liked: NDArray[np.bool_]  # (days, pairs)
     detail: datetime.date | None = None
+    spend: NDArray[np.float64] | None = None  # (pairs,): purchase spend up to ``detail``
     first_day: NDArray[np.int32] | None = None  # (pairs,): days since 1970-01-01
 
     @classmethod
@@ -167,6 +170,7 @@ class Pairs:
         liked = np.stack([_numbers(table.column(f"liked_{i}"), np.bool_) for i in count])
         if at is None:
             return cls(sorted_days, customers, items, owner, item_code, purchases, liked)
+        spend = _numbers(pc.fill_null(table.column("spend"), 0.0), np.float64)
         first = table.column("first_day").cast(pa.date32()).cast(pa.int32())
         first_day = _numbers(pc.fill_null(first, 0), np.int32)
         return cls(
@@ -178,13 +182,14 @@ class Pairs:
             purchases,
             liked,
             detail,
+            spend,
             first_day,
         )
 
     def bought_on(self) -> Bought:
         """The pairs with a purchase of an item on or before the ``detail`` day, with
-        their first purchase day."""
-        if self.detail is None or self.first_day is None:
+        their purchase spend and first purchase day then."""
+        if self.detail is None or self.spend is None or self.first_day is None:
             raise ValueError("the pairs were read without a detail day")
         kept = (self.purchases[self.days.index(self.detail)] > 0) & (self.item >= 0)
         return Bought(
@@ -192,6 +197,7 @@ class Pairs:
             items=self.items,
             owner=self.owner[kept],
             item=self.item[kept],
+            spend=self.spend[kept],
             first_day=self.first_day[kept],
         )
 
@@ -255,14 +261,27 @@ class Pairs:
 @dataclass(frozen=True)
 class Bought:
     """The (customer, item) pairs bought on or before a day: codes into ``customers``
-    and ``items`` (both sorted) and each pair's first purchase day (days since
-    1970-01-01)."""
+    and ``items`` (both sorted), each pair's purchase spend and first purchase day
+    (days since 1970-01-01)."""
 
     customers: pa.Array
     items: pa.Array
     owner: CodeArray
     item: CodeArray
+    spend: NDArray[np.float64]
     first_day: NDArray[np.int32]
+
+    def value_spends(self) -> pa.Table:
+        """``customer_id``, ``value`` (the item; both dictionary-encoded) and ``spend``
+        of each pair: the spends :func:`~corecustomers.insights.behaviour.mix_table`
+        takes for the item's column."""
+        return pa.table(
+            {
+                "customer_id": pa.DictionaryArray.from_arrays(self.owner, self.customers),
+                "value": pa.DictionaryArray.from_arrays(self.item, self.items),
+                "spend": self.spend,
+            }
+        )
 
 
 @dataclass(frozen=True)

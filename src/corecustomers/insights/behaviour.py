@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+from collections.abc import Mapping
 from typing import Final
 
 import ibis
@@ -124,6 +125,11 @@ def customer_mix(tx: ir.Table, *, as_of: datetime.date, column: str, k: int = 3)
     rows = _rows(_checked(tx), as_of=as_of, extra=(column,))
     bought = rows.mutate(value=rows[column]).filter(lambda t: (t.amount >= 0) & t.value.notnull())
     per_value = bought.group_by(["customer_id", "value"]).aggregate(spend=bought.amount.sum())
+    return _ranked(per_value, k)
+
+
+def _ranked(per_value: ir.Table, k: int) -> ir.Table:
+    """:func:`customer_mix` from the spend per ``customer_id`` and ``value``."""
     total = per_value.spend.sum().over(group_by=per_value.customer_id)
     rank = ibis.row_number().over(
         group_by=per_value.customer_id, order_by=[ibis.desc(per_value.spend), per_value.value]
@@ -137,12 +143,25 @@ def customer_mix(tx: ir.Table, *, as_of: datetime.date, column: str, k: int = 3)
     )
 
 
-def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
+def mix_table(
+    tx: ir.Table,
+    *,
+    as_of: datetime.date,
+    k: int = 3,
+    spends: Mapping[str, pa.Table] | None = None,
+) -> pa.Table:
     """The purchase mix of every customer as JSON columns, for the columns ``tx`` has.
 
     One column per :data:`MIX_COLUMNS` entry whose source column exists (``top_products``,
     ``top_categories``, ``top_channels``), each a JSON list of ``{"value", "share"}`` in rank
     order; customers with no purchase of a known value have null. Executes the expressions.
+
+    ``spends`` may give, for a source column, what :func:`customer_mix` aggregates first:
+    each customer's purchase spend on each value up to ``as_of`` (an Arrow table of
+    ``customer_id``, ``value``, ``spend``, one row per pair with a purchase, in any
+    order; the ids and values strings or dictionary-encoded strings), already read with
+    other figures. The ranking and the shares are then computed from it, by ``tx``'s
+    engine, without aggregating the transactions again.
 
     The texts are dictionary-encoded (``dictionary<int32, string>``): each distinct text
     is held once, and a ``take`` of the column (aligning it with another table) copies
@@ -159,8 +178,15 @@ def mix_table(tx: ir.Table, *, as_of: datetime.date, k: int = 3) -> pa.Table:
     present = [(source, out) for source, out in MIX_COLUMNS if source in tx.columns]
     columns: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
     for source, out in present:
-        long = customer_mix(tx, as_of=as_of, column=source, k=k).order_by(["customer_id", "rank"])
-        columns[out] = _mix_json(long.select("customer_id", "value", "share").to_pyarrow())
+        given = (spends or {}).get(source)
+        if given is None:
+            mix = customer_mix(tx, as_of=as_of, column=source, k=k)
+        elif k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        else:
+            mix = _ranked(ibis.memtable(given.select(["customer_id", "value", "spend"])), k)
+        long = mix.order_by(["customer_id", "rank"]).select("customer_id", "value", "share")
+        columns[out] = _mix_json(tx.get_backend().to_pyarrow(long))
     data: dict[str, pa.Array] = {"customer_id": _aligned_ids(columns)}
     for out, (owners, texts) in columns.items():
         same = owners.equals(data["customer_id"])

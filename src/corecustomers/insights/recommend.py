@@ -85,8 +85,8 @@ PurchasePairs = Pairs
 """The (customer, item) pairs the recommendations are learnt from (:func:`purchase_pairs`)."""
 
 BoughtPairs = Bought
-"""The pairs bought on or before the detail day, with their first purchase day
-(:meth:`PurchasePairs.bought_on`)."""
+"""The pairs bought on or before the detail day, with their purchase spend and first
+purchase day (:meth:`PurchasePairs.bought_on`)."""
 
 log = logging.getLogger(__name__)
 
@@ -421,8 +421,8 @@ def purchase_pairs(
     their purchases and taste on or before each day: one aggregation of the
     transactions, for :func:`recommend` and :func:`recommend_and_evaluate` (``pairs=``)
     and, with a ``detail`` day (one of ``days``), for what else is drawn from the same
-    pairs (:meth:`PurchasePairs.bought_on`: each pair's first purchase day on or
-    before it).
+    pairs (:meth:`PurchasePairs.bought_on`: each pair's purchase spend and first
+    purchase day on or before it).
 
     Raises
     ------

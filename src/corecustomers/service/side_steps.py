@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from corecustomers.data.connect import is_duckdb
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import (
     adopters_from_first_purchases,
@@ -136,8 +137,9 @@ class SideSteps:
         """Run the side steps, each timed in ``timings``.
 
         The recommendations run first when they run: their (customer, product) pairs,
-        read with each pair's first purchase day at ``end``, also give the earliest
-        adopters, instead of one more aggregation of the transactions by customer and
+        read with each pair's purchase spend and first purchase day at ``end``, also
+        give the earliest adopters and the spends the purchase mix ranks the products
+        by, instead of two more aggregations of the transactions by customer and
         product (the same results).
         """
         tx, end = self.transactions, self.end
@@ -157,12 +159,13 @@ class SideSteps:
                 else:
                     pairs = purchase_pairs(tx, days=(end,), item="product", detail=end)
                     out.recommendations = recommend(tx, as_of=end, k=5, pairs=pairs)
+        bought = pairs.bought_on() if pairs is not None else None
+        del pairs
         if self.adopters:
             with timings.step(ADOPTERS_STEP):
-                if pairs is None:
+                if bought is None:
                     out.adopters = materialize(early_adopters(tx, as_of=end))
                 else:
-                    bought = pairs.bought_on()
                     start = first_day_of_data(tx, as_of=end).to_pyarrow().as_py()
                     out.adopters = adopters_from_first_purchases(
                         bought.customers,
@@ -171,11 +174,13 @@ class SideSteps:
                         bought.first_day,
                         data_start=start,
                     )
-                    del bought
-        del pairs
         if self.mix:
             with timings.step(MIX_STEP):
-                out.mix = mix_table(tx, as_of=end)
+                # on DuckDB, which ranks them where they are (an Arrow table)
+                shared = bought is not None and is_duckdb(tx.get_backend())
+                spends = {"product": bought.value_spends()} if shared and bought else {}
+                out.mix = mix_table(tx, as_of=end, spends=spends)
+        del bought
         if self.referrals:
             with timings.step(REFERRALS_STEP):
                 out.referrals = materialize(referrals(tx, as_of=end))
