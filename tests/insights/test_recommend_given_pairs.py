@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import ibis
 import pytest
 
 from corecustomers.data.demo import generate_demo
@@ -66,3 +67,21 @@ def test_pairs_read_at_other_days_are_refused(tx: Any) -> None:
         recommend(tx, as_of=SPLIT, pairs=pairs)
     with pytest.raises(ConfigError, match="read at"):
         recommend_and_evaluate(tx, as_of=AS_OF, split_date=SPLIT, end=AS_OF, pairs=pairs)
+
+
+def test_bought_on_leaves_out_a_customer_without_an_id(duckdb_con: Any) -> None:
+    rows = ibis.memtable(
+        {
+            "customer_id": ["a", None, "b"],
+            "timestamp": [datetime.datetime(2024, 5, 1)] * 3,
+            "amount": [1.0, 2.0, 3.0],
+            "product": ["tea", "tea", "cake"],
+        }
+    )
+    tx = duckdb_con.create_table("rec_pairs_null_id", rows.to_pyarrow(), temp=True)
+    try:
+        bought = purchase_pairs(tx, days=(AS_OF,), detail=AS_OF).bought_on()
+    finally:
+        duckdb_con.drop_table("rec_pairs_null_id")
+    assert sorted(bought.customers.take(bought.owner).to_pylist()) == ["a", "b"]
+    assert sorted(bought.spend.tolist()) == [1.0, 3.0]

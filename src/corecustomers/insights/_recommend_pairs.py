@@ -188,10 +188,12 @@ class Pairs:
 
     def bought_on(self) -> Bought:
         """The pairs with a purchase of an item on or before the ``detail`` day, with
-        their purchase spend and first purchase day then."""
+        their purchase spend and first purchase day then (a customer without an id,
+        which accepted transactions never have, is left out)."""
         if self.detail is None or self.spend is None or self.first_day is None:
             raise ValueError("the pairs were read without a detail day")
         kept = (self.purchases[self.days.index(self.detail)] > 0) & (self.item >= 0)
+        kept &= self.owner >= 0
         return Bought(
             customers=self.customers,
             items=self.items,
