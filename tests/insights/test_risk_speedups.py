@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 from tests.insights.model_helpers import rows_to_score
 
 from corecustomers.data.features import customer_features
-from corecustomers.insights import _tree_scores, risk
+from corecustomers.insights import _risk_scores, _tree_scores, risk
 from corecustomers.insights._frames import build_frame
 from corecustomers.insights._risk_frames import (
     RISK_BEHAVIOUR,
@@ -199,10 +199,10 @@ def test_the_linear_inputs_of_a_sample_and_the_platt_scores_of_the_fit(
 ) -> None:
     _, train, check, _ = frames
     rows = np.sort(np.random.default_rng(1).choice(train.n, train.n // 3, replace=False))
-    assert same(risk._linear_inputs(train, rows), risk._linear_inputs(train)[rows])
+    assert same(_risk_scores.linear_inputs(train, rows), _risk_scores.linear_inputs(train)[rows])
     score = np.column_stack([check.inputs["p_alive"], check.inputs["gap_cv"]])
     inactive = np.random.default_rng(2).random(check.n) < 0.4
-    apply, calibrated = risk._platt(score, inactive)
+    apply, calibrated = _risk_scores.platt(score, inactive)
     assert same(calibrated, apply(score))
 
 
@@ -291,7 +291,7 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     X = significant(rng.lognormal(0.0, 1.0, (n, 5)))
     X[rng.random((n, 5)) < 0.1] = np.nan
     y = (np.nan_to_num(X[:, 0]) + rng.normal(0.0, 0.5, n) > 1.0).astype(np.int64)
-    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
+    model = HistGradientBoostingClassifier(**_risk_scores.GBM_PARAMS).fit(X, y)
     trees = [tree.nodes for (tree,) in model._predictors]
     assert any(t["missing_go_to_left"][~t["is_leaf"].astype(bool)].any() for t in trees)
     assert any(not t["missing_go_to_left"][~t["is_leaf"].astype(bool)].all() for t in trees)
@@ -312,7 +312,7 @@ def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays()
     rng = np.random.default_rng(6)
     X = significant(rng.lognormal(0.0, 1.0, (1_000, 3)))
     y = (X[:, 0] > 1.0).astype(np.int64)
-    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, y)
+    model = HistGradientBoostingClassifier(**_risk_scores.GBM_PARAMS).fit(X, y)
     stripped = SimpleNamespace(predict_proba=model.predict_proba, n_trees_per_iteration_=1)
     assert same(_tree_scores.tree_scores(stripped, X, 1), model.predict_proba(X)[:, 1])
 
@@ -326,7 +326,7 @@ def test_the_tree_scores_leave_no_reference_cycle() -> None:
 
     rng = np.random.default_rng(8)
     X = significant(rng.lognormal(0.0, 1.0, (2_000, 3)))
-    model = HistGradientBoostingClassifier(**risk._GBM_PARAMS).fit(X, (X[:, 0] > 1.0))
+    model = HistGradientBoostingClassifier(**_risk_scores.GBM_PARAMS).fit(X, (X[:, 0] > 1.0))
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()

@@ -84,9 +84,15 @@ from corecustomers.insights._risk_frames import (
     bought_by,
     labelled,
     risk_frame,
-    significant,
 )
-from corecustomers.insights._tree_scores import cpus, tree_scores
+from corecustomers.insights._risk_scores import (
+    fit_classifier,
+    fit_linear,
+    labels,
+    log_value,
+    logit,
+    platt,
+)
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.shifted import ShiftedRows
 from corecustomers.units import TimeUnit
@@ -149,16 +155,6 @@ RISK_FEATURES: Final = (
     "returns_share",
 )
 """Inputs of the classifier, in order (plus ``n_products`` with a product column)."""
-
-_GBM_PARAMS: Final[dict[str, Any]] = {
-    "learning_rate": 0.05,
-    "max_iter": 150,
-    "max_leaf_nodes": 7,
-    "min_samples_leaf": 40,
-    "l2_regularization": 1.0,
-    "early_stopping": False,
-    "random_state": 0,
-}
 
 Method = Literal["model", "p_alive", "none"]
 
@@ -372,9 +368,9 @@ def churn_risk(
             return fallback(problem)
     names = RISK_FEATURES + (("n_products",) if has_product else ())
     sample = _training_sample(train.n)
-    classifier, raw_train = _classify(train, names, sample)
-    linear = _linear(train, sample)
-    inactive = _bool(check.inactive)
+    classifier, raw_train = fit_classifier(train, names, sample)
+    linear = fit_linear(train, sample)
+    inactive = labels(check.inactive)
     idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
     idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
     # each candidate's score at the validation cut, and a function giving it at the cut
@@ -385,13 +381,13 @@ def churn_risk(
         # and the predicted value (so that the risk is right for valuable customers too,
         # not only on average over the many small ones)
         "model": (
-            np.column_stack([_logit(classifier(check)), idle_check, _log_value(check)]),
-            lambda: np.column_stack([_logit(classifier(now)), idle_now, _log_value(now)]),
+            np.column_stack([logit(classifier(check)), idle_check, log_value(check)]),
+            lambda: np.column_stack([logit(classifier(now)), idle_now, log_value(now)]),
         ),
-        "linear": (_logit(linear(check)), lambda: _logit(linear(now))),
+        "linear": (logit(linear(check)), lambda: logit(linear(now))),
         "p_alive": (
-            _logit(1.0 - check.btyd.p_alive),
-            lambda: _logit(1.0 - now.btyd.p_alive),
+            logit(1.0 - check.btyd.p_alive),
+            lambda: logit(1.0 - now.btyd.p_alive),
         ),
         "recency": (idle_check, lambda: idle_now),
     }
@@ -403,7 +399,7 @@ def churn_risk(
         judged, on = core, "core customers"
     else:
         on = "core customers who could be alerted (idle and past their usual gap)"
-    platt = {name: _platt(before, inactive) for name, (before, _) in candidates.items()}
+    platt = {name: platt(before, inactive) for name, (before, _) in candidates.items()}
     calibrations = {name: apply for name, (apply, _) in platt.items()}
     validated = {name: calibrated for name, (_, calibrated) in platt.items()}
     figures = {
@@ -462,7 +458,7 @@ def churn_risk(
             "judged_on": on,
             "judged_customers": int(judged.sum()),
             "inactive_share": float(np.mean(inactive)),
-            "training_auc": _auc(raw_train, _bool(train.inactive)[sample]),
+            "training_auc": _auc(raw_train, labels(train.inactive)[sample]),
             "scores": figures,
             "features": list(names),
         },
@@ -570,7 +566,7 @@ def _top(value: FloatArray, share: float) -> BoolArray:
 
 
 def _unusable(frame: RiskFrame, name: str) -> str:
-    inactive = _bool(frame.inactive)
+    inactive = labels(frame.inactive)
     if frame.n < MIN_CUSTOMERS:
         return (
             f"the {name} split at {frame.cut} has {frame.n} customers (fewer than {MIN_CUSTOMERS})"
@@ -594,176 +590,7 @@ def _training_sample(n: int) -> NDArray[np.intp]:
     return np.sort(picked).astype(np.intp)
 
 
-def _classify(
-    train: RiskFrame, names: tuple[str, ...], sample: NDArray[np.intp]
-) -> tuple[Callable[[RiskFrame], FloatArray], FloatArray]:
-    """The classifier fitted on ``train``'s ``sample``: a function scoring a frame, and
-    its scores on the sample (for the training AUC)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from threadpoolctl import threadpool_limits
-
-    X = significant(np.column_stack([train.inputs[name][sample] for name in names]))
-    # an input missing for every training customer (a change over a window that begins
-    # before the data: the first months of a history) carries nothing, and
-    # scikit-learn 1.9 cannot bin a column without a value: it is left out
-    keep = ~np.all(np.isnan(X), axis=0)
-    model = HistGradientBoostingClassifier(**_GBM_PARAMS)
-    # the fit on one thread: the threaded sums of gradients depend on the thread count
-    with threadpool_limits(limits=1, user_api="openmp"):
-        model.fit(X[:, keep], _bool(train.inactive)[sample].astype(np.int64))
-
-    def predict(frame: RiskFrame, X: FloatArray | None = None) -> FloatArray:
-        X = frame.matrix(names) if X is None else X
-        # each row is scored on its own, so threads give the same figures; they pay off
-        # only on large frames
-        threads = 1 if len(X) < _THREADED_FROM else cpus()
-        return tree_scores(model, X[:, keep], threads)
-
-    return predict, predict(train, X)
-
-
-_THREADED_FROM: Final = 100_000
-"""Below this many customers the classifier predicts on one thread."""
-
-
-def _log_value(frame: RiskFrame) -> FloatArray:
-    """``log(1 + predicted revenue of the next year)`` at the frame's cut."""
-    return np.log1p(np.maximum(np.nan_to_num(frame.btyd.value(365.0)), 0.0))
-
-
-def _linear_inputs(frame: RiskFrame, rows: NDArray[np.intp] | None = None) -> FloatArray:
-    """Transformed inputs of the logistic regression: logs and logits, gaps filled; of
-    the customers at ``rows`` only, when given (each row is transformed on its own).
-
-    Unlike trees, a linear model extrapolates: a customer idle longer than anyone at the
-    training cut still gets a higher risk.
-    """
-    x = frame.inputs if rows is None else {name: frame.inputs[name][rows] for name in _LINEAR}
-
-    def log1p(name: str) -> FloatArray:
-        return np.log1p(np.maximum(np.nan_to_num(x[name], nan=0.0), 0.0))
-
-    overdue = x["overdue"]
-    change = x["spend_change"]
-    columns = [
-        log1p("days_since_last_purchase"),
-        _logit(x["p_alive"]),
-        np.nan_to_num(x["p_alive_change"], nan=0.0),
-        log1p("expected_purchases"),
-        np.where(np.isfinite(overdue), np.log1p(np.maximum(np.nan_to_num(overdue), 0.0)), 0.0),
-        np.isfinite(overdue).astype(np.float64),
-        np.clip(np.nan_to_num(x["gap_cv"], nan=0.0), 0.0, 5.0),
-        np.where(np.isfinite(change), np.log1p(np.clip(np.nan_to_num(change), 0.0, 100.0)), 0.0),
-        log1p("frequency"),
-        log1p("T"),
-        log1p("monetary_value"),
-        log1p("tenure_days"),
-        np.clip(np.nan_to_num(x["returns_share"], nan=0.0), 0.0, 1.0),
-    ]
-    return significant(np.column_stack(columns))
-
-
-_LINEAR: Final = (
-    "days_since_last_purchase",
-    "p_alive",
-    "p_alive_change",
-    "expected_purchases",
-    "overdue",
-    "gap_cv",
-    "spend_change",
-    "frequency",
-    "T",
-    "monetary_value",
-    "tenure_days",
-    "returns_share",
-)
-"""The inputs :func:`_linear_inputs` transforms."""
-
-
-def _linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFrame], FloatArray]:
-    """A standardised, L2-penalised logistic regression fitted on ``train``'s ``sample``:
-    a function scoring a frame."""
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    X = _linear_inputs(train, None if len(sample) == train.n else sample)
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    model = LogisticRegression(C=1.0, max_iter=1000)
-    # one BLAS thread: L-BFGS-B's steps over 14 weights cost several times more threaded
-    with threadpool_limits(limits=1, user_api="blas"):
-        model.fit((X - mean) / scale, _bool(train.inactive)[sample].astype(np.int64))
-
-    def predict(frame: RiskFrame) -> FloatArray:
-        inputs = (_linear_inputs(frame) - mean) / scale
-        return np.asarray(model.predict_proba(inputs)[:, 1], np.float64)
-
-    return predict
-
-
-def _platt(
-    score: FloatArray, inactive: BoolArray
-) -> tuple[Callable[[FloatArray], FloatArray], FloatArray]:
-    """Platt scaling: a logistic regression of the label on the score (one or more columns).
-
-    Smooth and strictly monotone in each column, so that the calibrated risk keeps the
-    score's order (no plateaus, unlike isotonic regression) and a threshold separates
-    customers. Returns the calibration and ``score`` calibrated (from the inputs the
-    fit rounded, not rounded again).
-    """
-    x = _columns(score)
-    fill = np.nanmedian(x, axis=0)
-    y = inactive.astype(np.float64)
-    filled = significant(np.where(np.isnan(x), fill, x))
-    w = _logistic_fit(filled, y)
-
-    def calibrated(z: FloatArray) -> FloatArray:
-        return np.asarray(1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1]))), dtype=np.float64)
-
-    def apply(values: FloatArray) -> FloatArray:
-        z = _columns(values)
-        return calibrated(significant(np.where(np.isnan(z), fill, z)))
-
-    return apply, calibrated(filled)
-
-
-def _columns(values: FloatArray) -> FloatArray:
-    x = np.asarray(values, dtype=np.float64)
-    return x.reshape(-1, 1) if x.ndim == 1 else x
-
-
-def _logistic_fit(x: FloatArray, y: FloatArray) -> FloatArray:
-    """Weights and intercept (last) of ``P(y) = 1 / (1 + exp(-(x w + b)))``, by Newton's
-    method on standardised columns (a tiny ridge keeps it defined on separable data)."""
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    design = np.column_stack([(x - mean) / scale, np.ones(len(x))])
-    w = np.zeros(design.shape[1])
-    ridge = 1e-6 * np.eye(design.shape[1])
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(design @ w)))
-        gradient = design.T @ (y - p) - ridge @ w
-        hessian = (design * (p * (1.0 - p))[:, None]).T @ design + ridge
-        step = np.linalg.solve(hessian, gradient)
-        w = w + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    slopes = w[:-1] / scale
-    return np.append(slopes, w[-1] - float(slopes @ mean))
-
-
-def _logit(p: FloatArray) -> FloatArray:
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1.0 - 1e-6)
-    return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
-
-
 # -- small helpers ----------------------------------------------------------------------
-
-
-def _bool(values: BoolArray | None) -> BoolArray:
-    if values is None:
-        raise ValueError("the frame has no labels")
-    return values
 
 
 def _auc(score: FloatArray, positive: BoolArray) -> float | None:
