@@ -22,7 +22,7 @@ __all__ = [
     "LINEAR",
     "fit_classifier",
     "fit_linear",
-    "labels",
+    "labels_of",
     "linear_inputs",
     "log_value",
     "logit",
@@ -60,7 +60,7 @@ def fit_classifier(
     model = HistGradientBoostingClassifier(**GBM_PARAMS)
     # the fit on one thread: the threaded sums of gradients depend on the thread count
     with threadpool_limits(limits=1, user_api="openmp"):
-        model.fit(X[:, keep], labels(train.inactive)[sample].astype(np.int64))
+        model.fit(X[:, keep], labels_of(train.inactive)[sample].astype(np.int64))
 
     def predict(frame: RiskFrame, X: FloatArray | None = None) -> FloatArray:
         X = frame.matrix(names) if X is None else X
@@ -142,7 +142,7 @@ def fit_linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFram
     model = LogisticRegression(C=1.0, max_iter=1000)
     # one BLAS thread: L-BFGS-B's steps over 14 weights cost several times more threaded
     with threadpool_limits(limits=1, user_api="blas"):
-        model.fit((X - mean) / scale, labels(train.inactive)[sample].astype(np.int64))
+        model.fit((X - mean) / scale, labels_of(train.inactive)[sample].astype(np.int64))
 
     def predict(frame: RiskFrame) -> FloatArray:
         inputs = (linear_inputs(frame) - mean) / scale
@@ -207,7 +207,7 @@ def logit(p: FloatArray) -> FloatArray:
     return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
 
 
-def labels(values: BoolArray | None) -> BoolArray:
+def labels_of(values: BoolArray | None) -> BoolArray:
     """A frame's labels (``inactive``), which it must have."""
     if values is None:
         raise ValueError("the frame has no labels")

@@ -88,7 +88,7 @@ from corecustomers.insights._risk_frames import (
 from corecustomers.insights._risk_scores import (
     fit_classifier,
     fit_linear,
-    labels,
+    labels_of,
     log_value,
     logit,
     platt,
@@ -370,7 +370,7 @@ def churn_risk(
     sample = _training_sample(train.n)
     classifier, raw_train = fit_classifier(train, names, sample)
     linear = fit_linear(train, sample)
-    inactive = labels(check.inactive)
+    inactive = labels_of(check.inactive)
     idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
     idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
     # each candidate's score at the validation cut, and a function giving it at the cut
@@ -399,9 +399,9 @@ def churn_risk(
         judged, on = core, "core customers"
     else:
         on = "core customers who could be alerted (idle and past their usual gap)"
-    platt = {name: platt(before, inactive) for name, (before, _) in candidates.items()}
-    calibrations = {name: apply for name, (apply, _) in platt.items()}
-    validated = {name: calibrated for name, (_, calibrated) in platt.items()}
+    scaled = {name: platt(before, inactive) for name, (before, _) in candidates.items()}
+    calibrations = {name: apply for name, (apply, _) in scaled.items()}
+    validated = {name: calibrated for name, (_, calibrated) in scaled.items()}
     figures = {
         name: {
             "auc": _auc(score, inactive),
@@ -458,7 +458,7 @@ def churn_risk(
             "judged_on": on,
             "judged_customers": int(judged.sum()),
             "inactive_share": float(np.mean(inactive)),
-            "training_auc": _auc(raw_train, labels(train.inactive)[sample]),
+            "training_auc": _auc(raw_train, labels_of(train.inactive)[sample]),
             "scores": figures,
             "features": list(names),
         },
@@ -566,7 +566,7 @@ def _top(value: FloatArray, share: float) -> BoolArray:
 
 
 def _unusable(frame: RiskFrame, name: str) -> str:
-    inactive = labels(frame.inactive)
+    inactive = labels_of(frame.inactive)
     if frame.n < MIN_CUSTOMERS:
         return (
             f"the {name} split at {frame.cut} has {frame.n} customers (fewer than {MIN_CUSTOMERS})"
