@@ -64,7 +64,13 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from corecustomers.errors import ConfigError
-from corecustomers.insights._recommend_pairs import Bought, History, Pairs, checked_transactions
+from corecustomers.insights._recommend_pairs import (
+    Bought,
+    History,
+    Pairs,
+    checked_transactions,
+    purchase_pairs,
+)
 from corecustomers.units import check_dates
 
 __all__ = [
@@ -408,54 +414,6 @@ def recommend_and_evaluate(
         neighbours=neighbours,
     )
     return recommendations, evaluation
-
-
-def purchase_pairs(
-    tx: ir.Table,
-    *,
-    days: Sequence[datetime.date],
-    item: str = "product",
-    detail: datetime.date | None = None,
-) -> PurchasePairs:
-    """The (customer, ``item``) pairs of ``tx`` bought up to the last of ``days``, with
-    their purchases and taste on or before each day: one aggregation of the
-    transactions, for :func:`recommend` and :func:`recommend_and_evaluate` (``pairs=``)
-    and, with a ``detail`` day (one of ``days``), for what else is drawn from the same
-    pairs (:meth:`PurchasePairs.bought_on`: each pair's purchase spend and first
-    purchase day on or before it).
-
-    Raises
-    ------
-    ColumnMappingError
-        If ``tx`` lacks ``customer_id``, ``timestamp``, ``amount`` or ``item``.
-    ConfigError
-        If a day is not a ``datetime.date``, or ``detail`` is not one of ``days``.
-
-    Examples
-    --------
-    >>> import datetime
-    >>> import ibis
-    >>> tx = ibis.memtable(
-    ...     {
-    ...         "customer_id": ["ann", "ann", "bob"],
-    ...         "timestamp": [datetime.datetime(2024, 5, d) for d in (1, 2, 3)],
-    ...         "amount": [3.0, 4.0, 5.0],
-    ...         "product": ["tea", "tea", "cake"],
-    ...     }
-    ... )
-    >>> day = datetime.date(2024, 5, 31)
-    >>> bought = purchase_pairs(tx, days=(day,), detail=day).bought_on()
-    >>> days = bought.first_day.astype("datetime64[D]").astype(str).tolist()
-    >>> sorted(zip(bought.owner.tolist(), bought.item.tolist(), days))
-    [(0, 1, '2024-05-01'), (1, 0, '2024-05-03')]
-    """
-    for day in days:
-        check_dates(day, None)
-    if not days:
-        raise ConfigError("purchase_pairs needs at least one day")
-    if detail is not None and detail not in days:
-        raise ConfigError(f"detail ({detail}) must be one of the days {list(days)}")
-    return Pairs.read(checked_transactions(tx, item), item=item, days=days, detail=detail)
 
 
 def _pairs_at(
