@@ -102,6 +102,23 @@ def _same_frames(a: Frame, b: Frame) -> None:
         np.testing.assert_array_equal(a.btyd.X[name], b.btyd.X[name])
 
 
+def _frame_at_cut(tx: Any, features: Any, fitted: Any) -> Frame:
+    """The frame at the tests' cut (2024-01-31, target to 2024-03-31) from ``features``
+    and their ``fitted`` models."""
+    return build_frame(
+        tx,
+        cut=datetime.date(2024, 1, 31),
+        target_end=datetime.date(2024, 3, 31),
+        window_days=60,
+        time_unit="week",
+        has_product=False,
+        notes=[],
+        new_models=bgnbd,
+        features=features,
+        fitted=fitted,
+    )
+
+
 def test_a_fit_in_the_features_order_is_reordered_as_one_looked_up_by_id() -> None:
     """The analysis fits its own features, so its fit is reordered by the sort of the
     features' ids; a fit of the same customers in another order is looked up by id:
@@ -111,21 +128,7 @@ def test_a_fit_in_the_features_order_is_reordered_as_one_looked_up_by_id() -> No
     features = customer_features(tx, as_of=cut, time_unit="week").to_pyarrow()
     fitted = btyd_fit(features)
     shuffled = fitted.take(np.random.default_rng(1).permutation(fitted.n).astype(np.intp))
-    frames = [
-        build_frame(
-            tx,
-            cut=cut,
-            target_end=datetime.date(2024, 3, 31),
-            window_days=60,
-            time_unit="week",
-            has_product=False,
-            notes=[],
-            new_models=bgnbd,
-            features=features,
-            fitted=given,
-        )
-        for given in (fitted, shuffled)
-    ]
+    frames = [_frame_at_cut(tx, features, given) for given in (fitted, shuffled)]
     _same_frames(*frames)
     ids = frames[0].customer_id.to_pylist()
     assert ids == sorted(ids) and len(ids) == features.num_rows
@@ -179,18 +182,7 @@ def test_the_regressor_is_fitted_on_one_openmp_thread_at_any_size(
     tx = _transactions()
     cut = datetime.date(2024, 1, 31)
     features = customer_features(tx, as_of=cut, time_unit="week").to_pyarrow()
-    frame = build_frame(
-        tx,
-        cut=cut,
-        target_end=datetime.date(2024, 3, 31),
-        window_days=60,
-        time_unit="week",
-        has_product=False,
-        notes=[],
-        new_models=bgnbd,
-        features=features,
-        fitted=btyd_fit(features),
-    )
+    frame = _frame_at_cut(tx, features, btyd_fit(features))
     seen: list[int] = []
     fit = HistGradientBoostingRegressor.fit
 
