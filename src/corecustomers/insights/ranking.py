@@ -139,6 +139,7 @@ __all__ = [
     "capture_comparison",
     "core_scores",
     "rank_customers",
+    "training_window",
 ]
 
 log = logging.getLogger(__name__)
@@ -443,6 +444,7 @@ def rank_customers(
     top_share: float = TOP_SHARE,
     behaviour: pa.Table | None = None,
     shifted: ShiftedRows | None = None,
+    frame: Frame | None = None,
 ) -> CoreScores:
     """The core ranking of an analysis, from the features and models it already has.
 
@@ -464,6 +466,10 @@ def rank_customers(
     counting them again. ``shifted`` (:func:`~corecustomers.insights.shifted.shifted_rows`)
     are the rows the two earlier cuts read: above
     :data:`~corecustomers.insights.shifted.SHIFTED_CUSTOMERS` customers, a sample's.
+    ``frame`` is the frame at ``cut`` when it is built beside another step's
+    (:func:`~corecustomers.insights._frames.frames_at_cut` with :func:`training_window`'s
+    length, ``holdout_end`` as the target's end, ``features``, ``fitted`` and
+    ``behaviour``): the same frame the ranking would build itself.
 
     Raises
     ------
@@ -491,6 +497,7 @@ def rank_customers(
         fitted=fitted,
         breadth=behaviour,
         shifted=shifted,
+        frame=frame,
     )
     details = {
         "as_of": cut.isoformat(),
@@ -550,6 +557,7 @@ def _score(
     fitted: FittedValue | None = None,
     breadth: pa.Table | None = None,
     shifted: ShiftedRows | None = None,
+    frame: Frame | None = None,
 ) -> _Scored:
     """Frame at ``cut``, the BTYD and combined rankings, and the choice between them.
 
@@ -557,12 +565,12 @@ def _score(
     frame at ``cut`` reuses them; only the two earlier cuts of the time-shifted training
     compute features and fit models (made by ``new_models``), from ``shifted``'s rows
     when given (a sample of the customers: :mod:`corecustomers.insights.shifted`).
+    ``frame``, when given, is the frame at ``cut`` already built (see
+    :func:`rank_customers`).
     """
     _check_columns(tx)
     has_product = "product" in tx.columns
-    first = first_purchase_day(tx, cut) if features is None else first_day(features)
-    history = 0 if first is None else (cut - first).days
-    window = int(min(horizon_days, history // 3))
+    history, window = _window(tx, cut=cut, horizon_days=horizon_days, features=features)
     notes: list[str] = []
 
     def frame_at(
@@ -580,7 +588,8 @@ def _score(
             **given,
         )
 
-    frame = frame_at(cut, target_end, features=features, fitted=fitted, breadth=breadth)
+    if frame is None:
+        frame = frame_at(cut, target_end, features=features, fitted=fitted, breadth=breadth)
     details: dict[str, Any] = {
         "training_window_days": window,
         "validation": None,
@@ -659,6 +668,31 @@ def _score(
     if won and combined is not None:
         return _Scored(frame, btyd_value, combined, combined, "combined", reason, details)
     return _Scored(frame, btyd_value, btyd_value, combined, "btyd", reason, details)
+
+
+def training_window(features: pa.Table, *, cut: datetime.date, horizon_days: float) -> int:
+    """The frames' window length (days) of the ranking of ``features`` at ``cut``: the
+    horizon, or a third of the history when that is shorter (at least 1)."""
+    return max(_window(None, cut=cut, horizon_days=horizon_days, features=features)[1], 1)
+
+
+def _window(
+    tx: ir.Table | None,
+    *,
+    cut: datetime.date,
+    horizon_days: float,
+    features: pa.Table | None,
+) -> tuple[int, int]:
+    """The days of history before ``cut`` and the training window ``L`` (days): the
+    horizon, or a third of the history when that is shorter."""
+    if features is not None:
+        first = first_day(features)
+    elif tx is not None:
+        first = first_purchase_day(tx, cut)
+    else:
+        raise ValueError("the history is read from the features or the transactions")
+    history = 0 if first is None else (cut - first).days
+    return history, int(min(horizon_days, history // 3))
 
 
 def _won(validation: dict[str, Any]) -> bool:

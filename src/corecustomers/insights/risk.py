@@ -75,6 +75,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from corecustomers.insights._frames import Frame
 from corecustomers.insights._risk_frames import (
     RISK_BEHAVIOUR,
     RiskFrame,
@@ -227,6 +228,7 @@ def churn_risk(
     score: str = "auto",
     alertable: Callable[[RiskFrame], BoolArray] | None = None,
     shifted: ShiftedRows | None = None,
+    frame: Frame | None = None,
 ) -> ChurnRisk:
     """The calibrated churn risk of the customers of ``features`` at ``cut``.
 
@@ -265,6 +267,11 @@ def churn_risk(
     shifted
         The rows the splits at ``a`` and ``b`` read (a sample's:
         :func:`~corecustomers.insights.shifted.shifted_rows`); None: ``tx``.
+    frame
+        The frame at ``cut`` when it is built beside the core ranking's
+        (:func:`~corecustomers.insights.at_cut.frames_at`: ``window_days`` long, with the
+        idle days before it, from ``features``, ``fitted`` and ``behaviour``); None: built
+        here.
 
     Returns
     -------
@@ -319,6 +326,7 @@ def churn_risk(
             features=features,
             fitted=fitted,
             behaviour=behaviour,
+            base=frame,
             # a sample's validation split lacks most customers: their summary a window
             # earlier is then read from all the rows
             before=None if earlier is None or sampled else earlier.summary(),
@@ -362,8 +370,8 @@ def churn_risk(
     else:
         train = labelled(train, later[0])
         check = labelled(check, later[1])
-    for name, frame in (("training", train), ("calibration", check)):
-        problem = _unusable(frame, name)
+    for name, split_frame in (("training", train), ("calibration", check)):
+        problem = _unusable(split_frame, name)
         if problem:
             return fallback(problem)
     names = RISK_FEATURES + (("n_products",) if has_product else ())

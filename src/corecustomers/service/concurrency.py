@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 import ibis.expr.types as ir
 import pyarrow as pa
 
-__all__ = ["Background", "Timings", "shared_engine"]
+__all__ = ["Background", "Once", "Timings", "shared_engine"]
 
 T = TypeVar("T")
 
@@ -200,3 +200,20 @@ class Background(Generic[T]):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+class Once(Generic[T]):
+    """``make()``'s value, computed by the first thread that asks for it; a thread that
+    asks meanwhile waits for it (a failure is raised to the one that made it, and the next
+    to ask tries again)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._value: list[T] = []
+
+    def __call__(self) -> T:
+        with self._lock:
+            if not self._value:
+                self._value.append(self._make())
+            return self._value[0]

@@ -44,6 +44,7 @@ from corecustomers.insights.alert_evaluation import (
     value_calibration,
 )
 from corecustomers.insights.alerts import AlertSettings, early_warnings, evaluate_alerts
+from corecustomers.insights.at_cut import frames_at
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence
 from corecustomers.insights.potential import potential_value
@@ -54,7 +55,7 @@ from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
 from corecustomers.segments.tiers import TierDecision, decide_tiers
-from corecustomers.service.concurrency import Background
+from corecustomers.service.concurrency import Background, Once
 from corecustomers.service.memory import give_back_memory
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.service.side_steps import (
@@ -298,6 +299,25 @@ def _identify_core(
     # the rows the ranking's and the risk's shifted cuts read (a sample's above
     # SHIFTED_CUSTOMERS customers), kept in a folder that outlives their queries
     shifted = shifted_rows(tx, features.column("customer_id"), folder=folder)
+    holdout_end = as_of if calibration_end is not None and options.evaluate else None
+    # the customers at the cut as the ranking and the risk read them, built once by the
+    # first of them to ask (the ranking, unless the risk runs beside it on a third thread)
+    at_cut = Once(
+        lambda: (
+            frames_at(
+                tx,
+                features=features,
+                fitted=fitted,
+                breadth=behaviour,
+                cut=end,
+                holdout_end=holdout_end,
+                time_unit=settings.time_unit,
+                risk_window_days=alerting.risk_window_days,
+            )
+            if fitted is not None
+            else None
+        )
+    )
 
     def beside() -> tuple[SideResults, TierDecision, TierPolicy]:
         """The query-only steps, then the tiers once the ranking is done."""
@@ -338,6 +358,7 @@ def _identify_core(
                 score=alerting.risk_score,
                 alertable=alertable(alerting),
                 shifted=shifted,
+                frame=None if (frames := at_cut()) is None else frames.risk,
             )
             return risk, choose_alerting(risk, alerting)
 
@@ -363,9 +384,10 @@ def _identify_core(
                     fitted=fitted,
                     cut=end,
                     time_unit=settings.time_unit,
-                    holdout_end=as_of if calibration_end is not None and options.evaluate else None,
+                    holdout_end=holdout_end,
                     behaviour=behaviour,
                     shifted=shifted,
+                    frame=None if (frames := at_cut()) is None else frames.ranking,
                 )
             except BaseException as exc:
                 ranked.set_exception(exc)  # the tiers beside wait for it

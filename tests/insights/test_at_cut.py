@@ -1,0 +1,227 @@
+"""The frames at the analysis' cut built once for the core ranking and the churn risk
+(:mod:`corecustomers.insights.at_cut`) are those each step builds on its own, bit for bit,
+and the steps given them return what they return without."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pytest
+from tests.insights.model_helpers import btyd_fit
+
+from corecustomers.data.features import customer_features, materialize
+from corecustomers.insights._frames import Frame, bgnbd, build_frame, frames_at_cut
+from corecustomers.insights._risk_frames import risk_frame
+from corecustomers.insights.at_cut import frames_at
+from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.ranking import rank_customers, training_window
+
+CUT = datetime.date(2024, 3, 31)
+HOLDOUT_END = datetime.date(2024, 6, 30)
+RISK_WINDOW = 60
+
+
+def book() -> Any:
+    """400 customers over 18 months with products, returns, a zero-value order and
+    purchases on the cut's last second and after it (the holdout)."""
+    rng = np.random.default_rng(11)
+    start = datetime.datetime(2023, 1, 1)
+    rows: dict[str, list[Any]] = {"customer_id": [], "timestamp": [], "amount": [], "product": []}
+    for c in rng.permutation(400):
+        first = int(rng.integers(0, 420))
+        for day in np.sort(first + rng.integers(0, 180, int(rng.integers(1, 12)))):
+            when = start + datetime.timedelta(days=int(day), seconds=int(rng.integers(0, 86_400)))
+            amount = float(rng.gamma(2.0, 20.0)) * (1.0 if rng.random() > 0.08 else -0.5)
+            rows["customer_id"].append(f"c{c:03d}")
+            rows["timestamp"].append(when)
+            rows["amount"].append(0.0 if c == 7 else amount)
+            rows["product"].append(f"p{int(rng.integers(0, 9))}")
+        if c % 40 == 0:
+            rows["customer_id"].append(f"c{c:03d}")
+            rows["timestamp"].append(datetime.datetime.combine(CUT, datetime.time(23, 59, 59)))
+            rows["amount"].append(12.0)
+            rows["product"].append("p1")
+    return ibis.memtable(rows)
+
+
+@pytest.fixture(scope="module")
+def analysis() -> tuple[Any, pa.Table, Any, pa.Table]:
+    """The transactions, the analysis' features and fit at the cut, its behaviour."""
+    tx = book()
+    features = materialize(customer_features(tx, as_of=CUT, time_unit="week"))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # a small random book: the fit may sit on a bound
+        fitted = btyd_fit(features)
+    behaviour = materialize(customer_behaviour(tx, as_of=CUT))
+    return tx, features, fitted, behaviour
+
+
+def same(a: Any, b: Any) -> bool:
+    """Bit for bit, NaN included."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def assert_same_frames(a: Frame, b: Frame, *, target: bool = True) -> None:
+    assert a.customer_id.equals(b.customer_id)
+    assert list(a.behaviour) == list(b.behaviour)
+    for name in a.behaviour:
+        assert same(a.behaviour[name], b.behaviour[name]), name
+    assert same(a.historic_spend, b.historic_spend)
+    if target:
+        assert same(a.target, b.target)
+    assert a.btyd is not None and b.btyd is not None
+    assert a.btyd.customer_id.equals(b.btyd.customer_id)
+    for name in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        assert same(getattr(a.btyd, name), getattr(b.btyd, name)), name
+
+
+def alone(
+    tx: Any, features: pa.Table, fitted: Any, behaviour: pa.Table, window: int, **kw: Any
+) -> Frame:
+    """The frame a step builds on its own."""
+    return build_frame(
+        tx,
+        cut=CUT,
+        window_days=window,
+        time_unit="week",
+        has_product=True,
+        notes=[],
+        new_models=bgnbd,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("holdout_end", [None, HOLDOUT_END])
+def test_both_frames_are_those_each_step_builds(
+    analysis: tuple[Any, pa.Table, Any, pa.Table], holdout_end: datetime.date | None
+) -> None:
+    """The ranking's frame (its training window, the holdout as target) and the risk's
+    (its window, the idle days before it, no target read) from one query and one sort."""
+    tx, features, fitted, behaviour = analysis
+    at = frames_at(
+        tx,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        cut=CUT,
+        holdout_end=holdout_end,
+        time_unit="week",
+        risk_window_days=RISK_WINDOW,
+    )
+    window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
+    assert window != RISK_WINDOW and window > 60  # two different windows are shared
+    ranking = alone(tx, features, fitted, behaviour, window, target_end=holdout_end)
+    assert_same_frames(at.ranking, ranking)
+    risk = alone(tx, features, fitted, behaviour, RISK_WINDOW, target_end=None, idle_before=True)
+    assert_same_frames(at.risk, risk, target=False)
+    assert "idle_days_before" in at.risk.behaviour
+    assert "idle_days_before" not in at.ranking.behaviour
+    # the columns that do not depend on the window are one array, not copies
+    assert at.ranking.behaviour["recency"] is at.risk.behaviour["recency"]
+    assert not same(at.ranking.behaviour["spend_recent"], at.risk.behaviour["spend_recent"])
+
+
+def test_one_window_for_both_is_one_frame(analysis: tuple[Any, pa.Table, Any, pa.Table]) -> None:
+    tx, features, fitted, behaviour = analysis
+    frames = frames_at_cut(
+        tx,
+        cut=CUT,
+        target_end=None,
+        windows=(RISK_WINDOW, RISK_WINDOW),
+        time_unit="week",
+        has_product=True,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        idle_before=(RISK_WINDOW,),
+    )
+    assert list(frames) == [RISK_WINDOW]
+    risk = alone(tx, features, fitted, behaviour, RISK_WINDOW, target_end=None, idle_before=True)
+    assert_same_frames(frames[RISK_WINDOW], risk)
+    with pytest.raises(ValueError, match="at least one window"):
+        frames_at_cut(
+            tx,
+            cut=CUT,
+            target_end=None,
+            windows=(),
+            time_unit="week",
+            has_product=True,
+            features=features,
+            fitted=fitted,
+        )
+
+
+def test_the_risk_frame_given_the_shared_frame_is_the_one_it_builds(
+    analysis: tuple[Any, pa.Table, Any, pa.Table],
+) -> None:
+    tx, features, fitted, behaviour = analysis
+    shared = frames_at(
+        tx,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        cut=CUT,
+        holdout_end=HOLDOUT_END,
+        time_unit="week",
+        risk_window_days=RISK_WINDOW,
+    )
+    common: dict[str, Any] = {
+        "cut": CUT,
+        "window_days": RISK_WINDOW,
+        "time_unit": "week",
+        "has_product": True,
+        "new_models": fitted.new_models,
+        "features": features,
+        "fitted": fitted,
+        "behaviour": behaviour,
+    }
+    given = risk_frame(tx, base=shared.risk, **common)
+    built = risk_frame(tx, **common)
+    assert given.customer_id.equals(built.customer_id)
+    assert list(given.inputs) == list(built.inputs)
+    for name in built.inputs:
+        assert same(given.inputs[name], built.inputs[name]), name
+    assert given.behaviour.equals(built.behaviour)
+    # a frame without the idle days before its window cannot give P(alive) then
+    with pytest.raises(ValueError, match="idle days before"):
+        risk_frame(tx, base=shared.ranking, **common)
+
+
+def test_the_ranking_given_the_shared_frame_ranks_as_without(
+    analysis: tuple[Any, pa.Table, Any, pa.Table],
+) -> None:
+    tx, features, fitted, behaviour = analysis
+    shared = frames_at(
+        tx,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        cut=CUT,
+        holdout_end=HOLDOUT_END,
+        time_unit="week",
+        risk_window_days=RISK_WINDOW,
+    )
+    kw: dict[str, Any] = {
+        "features": features,
+        "fitted": fitted,
+        "cut": CUT,
+        "time_unit": "week",
+        "holdout_end": HOLDOUT_END,
+        "behaviour": behaviour,
+    }
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        given = rank_customers(tx, frame=shared.ranking, **kw)
+        built = rank_customers(tx, **kw)
+    assert given.table.equals(built.table)
+    assert (given.method, given.reason) == (built.method, built.reason)
+    assert given.capture == built.capture
