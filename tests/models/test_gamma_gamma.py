@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -199,3 +200,62 @@ def test_a_large_fit_from_a_subsample_reaches_the_cold_optimum(
         se = warm.standard_errors_[name]
         assert se == pytest.approx(cold.standard_errors_[name], rel=1e-4), name
     assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, rel=1e-13)
+
+
+def _simulated_spend(n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` repeat customers drawn from the model itself (p 6, q 4, gamma 15): above the
+    size from which the fit starts from an estimate on a subsample."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 15, n).astype(np.float64)
+    nu = rng.gamma(4.0, 1.0 / 15.0, n)
+    return {"frequency": x, "monetary_value": rng.gamma(6.0 * x, 1.0 / (nu * x))}
+
+
+@pytest.mark.parametrize("factor", [0.7, 1.0, 1.6])
+@pytest.mark.parametrize("size", ["CDNOW", "60k simulated"])
+def test_a_start_reaches_the_optimum_of_the_fit_without(
+    cdnow: dict[str, np.ndarray], size: str, factor: float
+) -> None:
+    """A start (the analysis' fit, for the time-shifted cuts' fits) replaces the estimate
+    on a subsample: the same optimum to the optimiser's tolerance."""
+    X = cdnow if size == "CDNOW" else _simulated_spend(60_000, seed=3)
+    cold = GammaGammaModel().fit(X)
+    start = {
+        k: (v - 1.0) * factor + 1.0 if k == "q" else v * factor for k, v in cold.params_.items()
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no boundary, no convergence warning
+        warm = GammaGammaModel().fit(X, start=start)
+    assert warm.converged_
+    assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, rel=1e-12, abs=1e-9)
+    for name, value in cold.params_.items():
+        assert warm.params_[name] == pytest.approx(value, rel=1e-5), name
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {"p": 1.0, "q": 2.0},
+        {"p": 1.0, "q": 2.0, "gamma": 1.0, "r": 1.0},
+        {"p": 1.0, "q": 1.0, "gamma": 1.0},  # q must be above its bound 1
+        {"p": -1.0, "q": 2.0, "gamma": 1.0},
+        {"p": 1.0, "q": 2.0, "gamma": float("nan")},
+    ],
+)
+def test_a_bad_start_is_refused(cdnow: dict[str, np.ndarray], start: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="start"):
+        GammaGammaModel().fit(cdnow, start=start)
+
+
+def test_a_start_replaces_the_estimate_on_a_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
+    X = _simulated_spend(60_000, seed=4)
+    cold = GammaGammaModel().fit(X)
+
+    def refused(*args: object) -> None:
+        raise AssertionError("the subsample was fitted although a start was given")
+
+    monkeypatch.setattr(GammaGammaModel, "_subsample_estimate", refused)
+    warm = GammaGammaModel().fit(X, start=cold.params_)
+    assert warm.params_ == pytest.approx(cold.params_, rel=1e-6)
+    with pytest.raises(AssertionError, match="subsample"):
+        GammaGammaModel().fit(X)

@@ -550,7 +550,8 @@ def _fit_btyd(
 ) -> FittedValue | None:
     """The transaction and spend models of ``new_models`` fitted at ``cut``, or None.
 
-    The transaction model starts from ``start``'s when that is of the same kind.
+    The transaction model starts from ``start``'s when that is of the same kind, the
+    spend model from ``start``'s spend model.
     """
     X = {name: behaviour[name] for name in ("frequency", "recency", "T", "monetary_value")}
     repeat = (X["frequency"] > 0) & (X["monetary_value"] > 0)
@@ -573,11 +574,15 @@ def _fit_btyd(
                 transactions.fit(X, start=given.params_)
             else:
                 transactions.fit(X)
+            # the spend model starts from the neighbouring fit's too (the same optimum,
+            # to the optimiser's tolerance, without the estimate on a subsample first)
+            spend_start = None if start is None else getattr(start.spend_model, "params_", None)
+            repeaters = {k: v[repeat] for k, v in X.items()}
             btyd = FittedValue.predict(
                 customer_id=pa.nulls(X["frequency"].size, pa.string()),
                 X=X,
                 transaction_model=transactions,
-                spend_model=spend.fit({k: v[repeat] for k, v in X.items()}),
+                spend_model=spend.fit(repeaters, start=spend_start),
                 clv=np.zeros(X["frequency"].size),
                 time_unit=time_unit,
                 # the frame's window: its expected purchases are computed once, here
