@@ -279,6 +279,13 @@ def test_bad_tables_say_what_is_wrong() -> None:
     twice = pa.table({"customer_id": ["a", "a"], "abc_class": ["A", "A"]})
     with pytest.raises(InputError, match="repeats"):
         early_warnings(twice, table([behaviour_row("a")]))
+    with pytest.raises(InputError, match="behaviour table repeats"):
+        early_warnings(scored, table([behaviour_row("a"), behaviour_row("a")]))
+    with pytest.raises(InputError, match="missing customer ids"):
+        early_warnings(
+            scored,
+            table([behaviour_row("a")]).set_column(0, "customer_id", pa.array([None], pa.string())),
+        )
     with pytest.raises(InputError, match="p_alive"):
         early_warnings(
             scored.append_column("p_alive", pa.array([0.5])),

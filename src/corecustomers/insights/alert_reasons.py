@@ -45,6 +45,7 @@ __all__ = [
     "overdue_reason",
     "p_alive_drop_reason",
     "positions",
+    "positions_in",
     "reason_columns",
     "require",
     "rhythm",
@@ -113,24 +114,44 @@ def require(table: pa.Table, columns: Sequence[str], what: str) -> None:
         )
 
 
-def customer_ids(table: pa.Table, what: str) -> NDArray[np.object_]:
-    """The customer ids of ``table`` as an object array; reject nulls and duplicates."""
+def customer_ids(table: pa.Table, what: str) -> pa.StringArray:
+    """The customer ids of ``table`` as one string array; reject nulls and duplicates."""
     require(table, ("customer_id",), what)
     column = table["customer_id"].cast(pa.string())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     if column.null_count:
         raise InputError(f"the {what} has missing customer ids", column="customer_id")
-    ids = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
-    if pc.count_distinct(column).as_py() != len(ids):
+    if pc.count_distinct(column).as_py() != len(column):
         raise InputError(
             f"the {what} repeats customer ids; it must have one row per customer.",
             column="customer_id",
         )
-    return ids
+    return column
 
 
-def positions(ids: NDArray[np.object_], other: NDArray[np.object_]) -> NDArray[np.int64]:
+def positions_in(ids: pa.StringArray, table: pa.Table, what: str) -> NDArray[np.int64]:
+    """Index of each of ``ids`` (distinct, from :func:`customer_ids`) in ``table``'s
+    customers; -1 when absent.
+
+    A table whose ids are ``ids`` themselves, in the same order (the analysis' tables are
+    aligned so), is read as it is: its ids are then distinct too, and neither the check
+    nor the lookup of a million strings is needed.
+    """
+    require(table, ("customer_id",), what)
+    column = table["customer_id"]
+    if column.type == pa.string() and len(column) == len(ids):
+        same = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if same.equals(ids):
+            return np.arange(len(ids), dtype=np.int64)
+    return positions(ids, customer_ids(table, what))
+
+
+def positions(ids: pa.StringArray, other: pa.StringArray) -> NDArray[np.int64]:
     """Index of each of ``ids`` in ``other``; -1 when absent."""
-    found = pc.index_in(pa.array(ids, pa.string()), value_set=pa.array(other, pa.string()))
+    if ids.equals(other):
+        return np.arange(len(ids), dtype=np.int64)
+    found = pc.index_in(ids, value_set=other)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
@@ -152,13 +173,13 @@ def known(values: FloatArray, fill: float = np.nan) -> FloatArray:
 
 
 def behaviour_arrays(
-    behaviour: pa.Table, ids: NDArray[np.object_], min_purchase_days: int
+    behaviour: pa.Table, ids: pa.StringArray, min_purchase_days: int
 ) -> dict[str, FloatArray]:
     """The behaviour columns the rules read, at ``ids`` (NaN for absent customers), and
     ``all_mean_gaps``: the mean gaps of every customer of ``behaviour`` with at least
     ``min_purchase_days`` purchase days (for the typical gap)."""
     require(behaviour, BEHAVIOUR_NEEDED, "behaviour table")
-    where = positions(ids, customer_ids(behaviour, "behaviour table"))
+    where = positions_in(ids, behaviour, "behaviour table")
     beh = {name: floats(behaviour[name], where) for name in BEHAVIOUR_NEEDED[1:]}
     beh["all_mean_gaps"] = _regular_gaps(behaviour, min_purchase_days)
     return beh
@@ -172,9 +193,9 @@ def _regular_gaps(behaviour: pa.Table, min_days: int) -> FloatArray:
     return gaps[(days >= min_days) & ~np.isnan(gaps)]
 
 
-def _survey(table: pa.Table, ids: NDArray[np.object_], what: str) -> FloatArray:
+def _survey(table: pa.Table, ids: pa.StringArray, what: str) -> FloatArray:
     require(table, ("customer_id", "satisfaction"), what)
-    return floats(table["satisfaction"], positions(ids, customer_ids(table, what)))
+    return floats(table["satisfaction"], positions_in(ids, table, what))
 
 
 # --- the rules -------------------------------------------------------------------------
@@ -198,14 +219,12 @@ def rhythm(beh: dict[str, FloatArray], limits: AlertThresholds) -> Rhythm:
 
 
 def p_alive_drop_reason(
-    scored: pa.Table, ids: NDArray[np.object_], previous: pa.Table, limits: AlertThresholds
+    scored: pa.Table, ids: pa.StringArray, previous: pa.Table, limits: AlertThresholds
 ) -> Phrases:
     """(a) P(alive) fell since the previous snapshot (``customer_id, p_alive``)."""
     n = len(ids)
     require(previous, ("customer_id", "p_alive"), "previous snapshot")
-    before = floats(
-        previous["p_alive"], positions(ids, customer_ids(previous, "previous snapshot"))
-    )
+    before = floats(previous["p_alive"], positions_in(ids, previous, "previous snapshot"))
     now = floats(scored["p_alive"], np.arange(n))
     hit = known(before - now) > limits.p_alive_drop
 
@@ -289,7 +308,7 @@ def spend_decline_reason(beh: dict[str, FloatArray], limits: AlertThresholds) ->
 
 
 def satisfaction_drop_reason(
-    ids: NDArray[np.object_],
+    ids: pa.StringArray,
     satisfaction: pa.Table,
     previous_satisfaction: pa.Table,
     limits: AlertThresholds,

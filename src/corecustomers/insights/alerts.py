@@ -142,7 +142,7 @@ def alert_eligible(
     """Which of ``customer_id`` may be alerted: idle at least ``min_idle_days`` and at
     least ``min_overdue_ratio`` times their usual gap (as :func:`early_warnings` decides).
     """
-    ids = np.asarray([str(i) for i in customer_id], dtype=object)
+    ids = pa.array([str(i) for i in customer_id], pa.string())
     beh = behaviour_arrays(behaviour, ids, thresholds.min_purchase_days)
     r = rhythm(beh, thresholds)
     return ~(known(r.idle, np.inf) < min_idle_days) & ~(known(r.ratio) < min_overdue_ratio)
@@ -160,7 +160,7 @@ def alert_budget(n_core: int, max_share_of_core: float) -> int:
 def pick(
     candidates: BoolArray,
     keys: Sequence[FloatArray],
-    ids: Sequence[str] | NDArray[np.object_],
+    ids: Sequence[str] | NDArray[np.object_] | pa.Array,
     limit: int | None,
 ) -> BoolArray:
     """The first ``limit`` candidates by ``keys`` (each descending, NaN last), then id.
@@ -175,10 +175,12 @@ def pick(
     at = np.flatnonzero(flags)
     if limit is None or len(at) <= limit:
         return flags.copy()
-    id_rank = np.asarray(
-        pc.rank(pa.array([str(i) for i in np.asarray(ids, dtype=object)[at]]), "ascending"),
-        dtype=np.int64,
+    chosen = (
+        ids.take(pa.array(at)).cast(pa.string())
+        if isinstance(ids, pa.Array)
+        else pa.array([str(i) for i in np.asarray(ids, dtype=object)[at]], pa.string())
     )
+    id_rank = np.asarray(pc.rank(chosen, "ascending"), dtype=np.int64)
     columns: list[NDArray[Any]] = [id_rank]
     for key in reversed(keys):
         values = np.asarray(key, dtype=np.float64)[at]
@@ -413,7 +415,7 @@ the previous 90 days (200.00), and falling.
     codes, en, zh = reason_columns(alert, reasons, order)
     return pa.table(
         {
-            "customer_id": pa.array(ids, pa.string()),
+            "customer_id": ids,
             "core": pa.array(core, pa.bool_()),
             "alert": pa.array(alert, pa.bool_()),
             "alert_reason": pa.array(codes, pa.string()),
@@ -541,13 +543,13 @@ def _value_at_stake(scored: pa.Table, trailing_year: FloatArray, if_kept: bool) 
     return np.maximum(stake, 0.0)
 
 
-def _ranks(alert: BoolArray, stake: FloatArray, ids: NDArray[np.object_]) -> pa.Array:
+def _ranks(alert: BoolArray, stake: FloatArray, ids: pa.StringArray) -> pa.Array:
     """1, 2, ... over the alerted customers by value at stake (desc), then id; else null."""
     flagged = np.flatnonzero(alert)
     keys = pa.table(
         {
             "stake": pa.array(-stake[flagged], pa.float64()),
-            "id": pa.array([str(i) for i in ids[flagged]], pa.string()),
+            "id": ids.take(pa.array(flagged)),
         }
     )
     order = flagged[pc.sort_indices(keys, [("stake", "ascending"), ("id", "ascending")])]

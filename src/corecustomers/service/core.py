@@ -126,15 +126,12 @@ def _align(
         if right.num_rows != left.num_rows:
             raise ValueError("a table without customer_id must have one row per customer")
         right = right.append_column("customer_id", left.column("customer_id"))
-    index = pc.index_in(
-        left.column("customer_id").cast(pa.string()),
-        value_set=right.column("customer_id").cast(pa.string()),
-    )
+    index = _index(left.column("customer_id"), right.column("customer_id"))
     out = left
     for name in right.column_names:
         if name == "customer_id" or name in skip:
             continue
-        column = right.column(name).take(index)
+        column = right.column(name) if index is None else right.column(name).take(index)
         if fill and column.null_count:
             zero = False if pa.types.is_boolean(column.type) else 0
             column = pc.fill_null(column, pa.scalar(zero, column.type))
@@ -143,6 +140,23 @@ def _align(
         else:
             out = out.append_column(name, column)
     return out
+
+
+def _index(
+    ids: pa.Array | pa.ChunkedArray, other: pa.Array | pa.ChunkedArray
+) -> pa.Array | pa.ChunkedArray | None:
+    """Each of ``ids``' position in ``other`` (null when absent), or None when ``other``
+    is ``ids`` itself in the same order: the analysis' tables are mostly aligned already,
+    and a lookup of a million ids costs half a second (the customer tables hold each id
+    once, so the positions would be 0, 1, 2, ... anyway)."""
+    ids, other = ids.cast(pa.string()), other.cast(pa.string())
+    if len(ids) == len(other) and _chunked(ids).equals(_chunked(other)):
+        return None
+    return pc.index_in(ids, value_set=other)
+
+
+def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
 
 
 #: The churn risk runs on a thread of its own, beside the core ranking, from this many
@@ -582,7 +596,9 @@ def _summarise(
 
 def _risk_for(customers: pa.Table, risk: ChurnRisk) -> np.ndarray[Any, np.dtype[np.float64]]:
     """``risk.risk`` in the order of ``customers``."""
-    at = pc.index_in(customers.column("customer_id").cast(pa.string()), value_set=risk.customer_id)
+    at = _index(customers.column("customer_id"), risk.customer_id)
+    if at is None:
+        return np.asarray(risk.risk, dtype=np.float64).copy()
     where = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     out = np.full(len(where), np.nan)
     out[where >= 0] = risk.risk[where[where >= 0]]
