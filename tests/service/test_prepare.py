@@ -8,8 +8,10 @@ from pathlib import Path
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from corecustomers.config import Settings
+from corecustomers.data import validation
 from corecustomers.service.analysis import prepare
 
 
@@ -176,3 +178,67 @@ def test_a_typed_parquet_source_with_nothing_to_parse_is_read_without_a_copy(
     assert "order_id" not in read.transactions.columns  # the distinct ids are left out
     assert _rows(read.transactions) == _rows(lazy.transactions.drop("order_id"))
     assert read.counts == lazy.counts
+
+
+def _typed_lines(path: Path, **changes: tuple[int, object]) -> Path:
+    columns: dict[str, list[object]] = {
+        "customer_id": ["a", "b", "a", "c", "b"],
+        "timestamp": [dt.datetime(2024, 1, d) for d in (2, 3, 9, 5, 7)],
+        "amount": [10.5, 7.0, -2.5, 12.0, 3.0],
+        "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "product": ["tea", "cake", "tea", "soup", "tea"],
+    }
+    for column, (i, value) in changes.items():
+        columns[column][i] = value
+    types = {"timestamp": pa.timestamp("us")}
+    pq.write_table(pa.table({k: pa.array(v, types.get(k)) for k, v in columns.items()}), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "order_ids_kept", "copied"),
+    [
+        ({}, False, False),  # every row its own order: read as it is, no order ids
+        ({"product": (4, " tea")}, False, True),  # a value to trim: a parsed copy
+        ({"order_id": (4, "o1"), "product": (4, "cake")}, True, False),  # a line of o1
+        ({"customer_id": (1, "N/A")}, False, True),  # a quarantined row: a parsed copy
+        ({"order_id": (4, "o1")}, False, True),  # o1's line of tea exported twice
+    ],
+)
+def test_a_typed_parquet_source_gives_the_rows_of_the_checks_run_one_by_one(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changes: dict[str, tuple[int, object]],
+    order_ids_kept: bool,
+    copied: bool,
+) -> None:
+    """The validation's first aggregate (data.validation.Validated.keep_bad_rows, here
+    past a one-row probe) decides as the window, the trim query and the count would."""
+    source = _typed_lines(tmp_path / "tx.parquet", **changes)
+    settings = Settings(workspace=str(tmp_path), max_bad_share=0.5)
+    fast_dir, slow_dir = tmp_path / "fast", tmp_path / "slow"
+    fast_dir.mkdir()
+    slow_dir.mkdir()
+    monkeypatch.setattr(validation, "_PROBE_ROWS", 1)
+    fast = prepare(
+        str(source),
+        settings,
+        staging_dir=fast_dir,
+        quarantine_path=fast_dir / "q.csv",
+        today=dt.date(2024, 12, 31),
+    )
+    monkeypatch.setattr(validation.Validated, "_run_scan", lambda self: None)
+    slow = prepare(
+        str(source),
+        settings,
+        staging_dir=slow_dir,
+        quarantine_path=slow_dir / "q.csv",
+        today=dt.date(2024, 12, 31),
+    )
+    assert fast.counts == slow.counts
+    assert (fast_dir / "q.csv").read_bytes() == (slow_dir / "q.csv").read_bytes()
+    assert ("order_id" in fast.transactions.columns) == order_ids_kept
+    assert fast.transactions.columns == slow.transactions.columns
+    assert _rows(fast.transactions) == _rows(slow.transactions)
+    assert bool(list(fast_dir.glob("accepted-*.parquet"))) == copied
+    assert bool(list(slow_dir.glob("accepted-*.parquet"))) == copied

@@ -64,6 +64,7 @@ __all__ = [
     "Validated",
     "ValidationCounts",
     "accepted_as_read",
+    "accepted_orders_distinct",
     "decide_amount_format",
     "validate",
     "write_quarantine",
@@ -239,6 +240,38 @@ def decide_amount_format(table: ir.Table, column: str, decimal: str | None) -> A
     return AmountFormat(".", "default", point_only=point, comma_only=comma)
 
 
+#: How many rows :meth:`Validated.keep_bad_rows` looks at first for a repeated order id.
+_PROBE_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What one aggregate over every parsed row found (see :meth:`Validated.keep_bad_rows`).
+
+    ``good`` rows have no basic reason; ``first`` and ``last`` are their earliest and latest
+    timestamps. ``candidates`` of them have an order id, ``orders`` distinct ones (None
+    without an order column). ``trims`` is whether some value of the columns an as-read
+    source would give needs a trim (None when the source cannot be read as it is).
+    """
+
+    rows: int
+    good: int
+    first: Any
+    last: Any
+    candidates: int
+    orders: int | None
+    trims: bool | None
+
+    @property
+    def no_duplicates(self) -> bool:
+        """Whether the duplicate check can find nothing: no good row's order id repeats.
+
+        The check quarantines a good row whose order id (and product, when mapped) an
+        earlier good row has; with every good row's order id distinct there is none.
+        """
+        return self.orders is None or self.orders == self.candidates
+
+
 @dataclass(frozen=True)
 class Validated:
     """Lazy tables: the canonical accepted rows and the quarantined rows.
@@ -248,6 +281,11 @@ class Validated:
     rows); from then on the accepted rows are every row but those (a join on the row
     number, no re-check) and the quarantine reads the source's values of just those
     rows. Before, every query on :attr:`accepted` or :attr:`quarantine` repeats the checks.
+
+    On DuckDB the bad rows are found by one aggregate over every row first (see
+    :meth:`keep_bad_rows`), which also answers :func:`count_rows`, the trim check of
+    :func:`accepted_as_read` and :func:`accepted_orders_distinct`: a file in which every
+    row is its own order is read once, not four times.
     """
 
     raw: RawSource
@@ -260,12 +298,79 @@ class Validated:
     #: The optional canonical fields that are mapped, besides ``order_id``.
     extra: tuple[str, ...] = ()
     _kept: list[ir.Table] = dataclasses.field(default_factory=list, repr=False, compare=False)
+    _scanned: list[_Scan | None] = dataclasses.field(
+        default_factory=list, repr=False, compare=False
+    )
 
     def keep_bad_rows(self) -> ir.Table:
-        """The bad rows' ``_source_row, __reason``, found once and kept on the engine."""
+        """The bad rows' ``_source_row, __reason``, found once and kept on the engine.
+
+        With an order column the duplicate check is a window over every good row (on
+        10M rows most of the validation's cost), which finds nothing when no good row's
+        order id repeats. So on DuckDB, unless the first rows already repeat one (lines
+        of one order with a product column, or an export appended early), one aggregate
+        over every row counts the distinct order ids first (and what :func:`count_rows`,
+        :func:`accepted_as_read` and :func:`accepted_orders_distinct` need); when none
+        repeats, the bad rows are those with a basic reason, kept without the window (and
+        with no second scan when there are none). Otherwise the window runs as before.
+        The bad rows are the same either way.
+        """
         if not self._kept:
-            self._kept.append(self.reasons.cache())
+            scan = self._scan()
+            if scan is None or not scan.no_duplicates:
+                bad = self.reasons
+            else:
+                bad = _reasons(self.parsed, product=False, orders=False)
+                if scan.good == scan.rows:  # nothing to find: an empty table, no scan
+                    bad = bad.filter(ibis.literal(False))
+            self._kept.append(bad.cache())
         return self._kept[0]
+
+    def _scan(self) -> _Scan | None:
+        """The first aggregate (see :meth:`keep_bad_rows`), run once; None when skipped."""
+        if not self._scanned:
+            self._scanned.append(self._run_scan())
+        return self._scanned[0]
+
+    def _run_scan(self) -> _Scan | None:
+        parsed = self.parsed
+        if parsed._find_backend().name != "duckdb":
+            return None  # measured on DuckDB only; other engines keep one query per answer
+        good = parsed["__basic"].isnull()
+        orders = self.mapping.get("order_id") is not None
+        candidate = good & parsed["__order"].notnull()
+        if orders:
+            # lines of one order (a product column) repeat its id from the first rows on:
+            # the aggregate would not spare the window, so it is not run
+            head = parsed.limit(_PROBE_ROWS)
+            in_head = head["__basic"].isnull() & head["__order"].notnull()
+            probe = head.aggregate(n=in_head.sum(), ids=head["__order"].nunique(where=in_head))
+            row = probe.to_pyarrow().to_pylist()[0]
+            if int(row["n"] or 0) != int(row["ids"] or 0):
+                return None
+        texts = _as_read_texts(self)
+        stamp = parsed["__timestamp"]
+        aggs: dict[str, ir.Value] = {
+            "rows": parsed.count(),
+            "good": good.sum(),
+            "first": stamp.min(where=good),
+            "last": stamp.max(where=good),
+        }
+        if orders:
+            aggs["candidates"] = candidate.sum()
+            aggs["orders"] = parsed["__order"].nunique(where=candidate)
+        for i, column in enumerate(texts or ()):
+            aggs[f"trim{i}"] = _needs_trim(parsed[column]).sum()
+        row = parsed.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+        return _Scan(
+            rows=int(row["rows"] or 0),
+            good=int(row["good"] or 0),
+            first=row["first"],
+            last=row["last"],
+            candidates=int(row.get("candidates") or 0),
+            orders=int(row["orders"] or 0) if orders else None,
+            trims=None if texts is None else any(row[f"trim{i}"] for i in range(len(texts))),
+        )
 
     @property
     def bad_rows(self) -> ir.Table:
@@ -515,12 +620,17 @@ def count_rows(validated: Validated) -> ValidationCounts:
     r = validated.keep_bad_rows()
     by_reason = r.group_by(reason=r["__reason"]).aggregate(n=r.count()).to_pyarrow().to_pylist()
     reasons = {str(row["reason"]): int(row["n"]) for row in by_reason}
-    acc = validated.accepted
-    good = (
-        acc.aggregate(n=acc.count(), first=acc.timestamp.min(), last=acc.timestamp.max())
-        .to_pyarrow()
-        .to_pylist()[0]
-    )
+    scan = validated._scan()
+    if scan is not None and scan.no_duplicates:
+        # the accepted rows are the good ones: the first aggregate counted them
+        good = {"n": scan.good, "first": scan.first, "last": scan.last}
+    else:
+        acc = validated.accepted
+        good = (
+            acc.aggregate(n=acc.count(), first=acc.timestamp.min(), last=acc.timestamp.max())
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
     accepted = int(good["n"] or 0)
     bad = sum(reasons.values())
 
@@ -554,7 +664,34 @@ def accepted_as_read(validated: Validated, counts: ValidationCounts) -> ir.Table
     """
     raw, mapping = validated.raw, validated.mapping
     t = raw.table
-    if counts.rows_quarantined or raw.kind != "parquet" or t._find_backend().name != "duckdb":
+    columns = _as_read_texts(validated)
+    if counts.rows_quarantined or columns is None:
+        return None
+    scan = validated._scan() if validated._scanned else None
+    if scan is not None and scan.trims is not None:
+        if scan.trims:  # counted by the first aggregate (see Validated.keep_bad_rows)
+            return None
+    else:
+        trims = t.aggregate(**{f"c{i}": _needs_trim(t[c]).sum() for i, c in enumerate(columns)})
+        if any(trims.to_pyarrow().to_pylist()[0].values()):
+            return None
+    order = mapping.get("order_id")
+    return t.select(
+        customer_id=t[mapping["customer_id"]],
+        timestamp=t[mapping["timestamp"]],
+        amount=t[mapping["amount"]],
+        order_id=t[order] if order else ibis.null("string"),
+        **{k: t[mapping[k]] for k in validated.extra},
+        **{ROW_COLUMN: t[ROW_COLUMN]},
+    )
+
+
+def _as_read_texts(validated: Validated) -> list[str] | None:
+    """The text columns :func:`accepted_as_read` checks for a trim, when the source's
+    kind, engine and types let it read the accepted rows as they are; else None."""
+    raw, mapping = validated.raw, validated.mapping
+    t = raw.table
+    if raw.kind != "parquet" or t._find_backend().name != "duckdb":
         return None
     order = mapping.get("order_id")
     texts = [mapping["customer_id"], *([order] if order else [])]
@@ -566,18 +703,25 @@ def accepted_as_read(validated: Validated, counts: ValidationCounts) -> ir.Table
         and t[mapping["timestamp"]].type() == dt.Timestamp(scale=6)
     ):
         return None
-    columns = list(dict.fromkeys(texts))
-    trims = t.aggregate(**{f"c{i}": _needs_trim(t[c]).sum() for i, c in enumerate(columns)})
-    if any(trims.to_pyarrow().to_pylist()[0].values()):
+    return list(dict.fromkeys(texts))
+
+
+def accepted_orders_distinct(validated: Validated, counts: ValidationCounts) -> bool | None:
+    """Whether no two accepted rows share an order id, when known without a query; else
+    None (then :func:`corecustomers.data.features.orders_are_rows` counts them).
+
+    True without a product column (:attr:`Validated.orders_distinct`). With one, the
+    first aggregate of :meth:`Validated.keep_bad_rows`, when it ran, counted the distinct
+    order ids of the good rows: the accepted rows with an order id are those rows when
+    none was quarantined as ``duplicate_order_id``, so their ids are distinct exactly
+    when that count is their number.
+    """
+    if validated.orders_distinct:
+        return True
+    scan = validated._scan() if validated._scanned else None
+    if scan is None or scan.orders is None or counts.reasons.get("duplicate_order_id"):
         return None
-    return t.select(
-        customer_id=t[mapping["customer_id"]],
-        timestamp=t[mapping["timestamp"]],
-        amount=t[mapping["amount"]],
-        order_id=t[order] if order else ibis.null("string"),
-        **{k: t[mapping[k]] for k in validated.extra},
-        **{ROW_COLUMN: t[ROW_COLUMN]},
-    )
+    return scan.orders == scan.candidates
 
 
 def exact_duplicate_rows(accepted: ir.Table) -> int:

@@ -47,6 +47,7 @@ from corecustomers.data.validation import (
     AmountFormat,
     ValidationCounts,
     accepted_as_read,
+    accepted_orders_distinct,
     count_rows,
     exact_duplicate_rows,
     validate,
@@ -146,7 +147,9 @@ def prepare(
     (:func:`~corecustomers.data.features.orders_are_rows`): the features are the same,
     and cheaper. Without a product column that is known from the validation (repeated
     order ids are quarantined:
-    :attr:`~corecustomers.data.validation.Validated.orders_distinct`), with no count.
+    :attr:`~corecustomers.data.validation.Validated.orders_distinct`), with no count;
+    with one, often from the validation's first aggregate
+    (:func:`~corecustomers.data.validation.accepted_orders_distinct`).
 
     Raises
     ------
@@ -244,8 +247,9 @@ def prepare(
             # nothing to quarantine or trim): then they are read from it, no copy made
             as_read = accepted_as_read(validated, counts)
             tx = validated.accepted if as_read is None else as_read
+            distinct = accepted_orders_distinct(validated, counts)  # None: count them
             if mapping.get("order_id") is not None and (
-                validated.orders_distinct or orders_are_rows(tx)
+                distinct if distinct is not None else orders_are_rows(tx)
             ):
                 # each row its own order: the features count the same orders without
                 # the column, and every feature query (the analysis', the ranking's and
