@@ -442,11 +442,15 @@ def _top_customers(
         str(row.get("segment")): _segment_label(row)
         for row in inputs.rows(inputs.mapping(summary.get("segments")).get("table"))
     }
-    order = pc.sort_indices(
-        customers,
+    # the first TOP_CUSTOMERS in the full sort's order (ids are unique: no ties left),
+    # without sorting a million rows; nulls last, as the sort puts them
+    keys = customers.select(["total_spend", "customer_id"])
+    order = pc.select_k_unstable(
+        keys,
+        k=min(TOP_CUSTOMERS, customers.num_rows),
         sort_keys=[("total_spend", "descending"), ("customer_id", "ascending")],
-    )  # nulls sort last by default
-    top = customers.take(order[:TOP_CUSTOMERS]).to_pylist()
+    )
+    top = customers.take(order).to_pylist()
     optional = [
         name for name in ("p_alive", "expected_purchases", "clv") if name in customers.column_names
     ]
