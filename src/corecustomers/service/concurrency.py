@@ -217,3 +217,8 @@ class Once(Generic[T]):
             if not self._value:
                 self._value.append(self._make())
             return self._value[0]
+
+    def release(self) -> None:
+        """Drop the value (its memory), once nobody will ask for it again."""
+        with self._lock:
+            self._value.clear()

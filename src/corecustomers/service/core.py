@@ -54,7 +54,7 @@ from corecustomers.insights.shifted import shifted_rows
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
-from corecustomers.segments.tiers import TierDecision, decide_tiers
+from corecustomers.segments.tiers import decide_tiers
 from corecustomers.service.concurrency import Background, Once
 from corecustomers.service.memory import give_back_memory
 from corecustomers.service.progress import NullProgress, Progress
@@ -333,8 +333,10 @@ def _identify_core(
         )
     )
 
-    def beside() -> tuple[SideResults, TierDecision, TierPolicy]:
-        """The query-only steps, then the tiers once the ranking is done."""
+    def beside() -> tuple[SideResults, pa.Table, TierPolicy]:
+        """The query-only steps, then the tiers and their reason texts once the ranking
+        is done (the texts while the churn risk still runs on the calling thread: a
+        million customers' texts are seconds of one core, which the risk leaves idle)."""
         done = started.result()
         ranking = ranked.result()  # the ranking runs on the calling thread
         with timings.step(TIERS_STEP):
@@ -356,7 +358,9 @@ def _identify_core(
                 lang=settings.lang,
                 horizon_months=settings.horizon_months,
             )
-        return done, decided, policy
+            del tiered
+            table = decided.table()
+        return done, table, policy
 
     def at_risk() -> tuple[ChurnRisk, AlertChoice]:
         """The churn risk and the alert threshold chosen on it."""
@@ -408,16 +412,15 @@ def _identify_core(
                 raise
             ranked.set_result(scores)
         risk, choice = risky.result()
-        done, decided, policy = background.result()
+        done, customers, policy = background.result()
     summary.core_score = scores.to_dict()
     summary.capture = scores.capture
     # what the block built and nothing after it reads goes (the threads' futures and
     # closures hold the ranking and the tier inputs), and the freed memory back to the
-    # system, before the reason texts (the widest tier columns) are written
+    # system
     del risky, background, beside, at_risk, scores
+    at_cut.release()
     _give_back(features.num_rows)
-    customers = decided.table()
-    del decided
     for description in side.order():
         if description in timings.seconds:
             progress.note(f"{description}: {timings.seconds[description]:.1f} s")
