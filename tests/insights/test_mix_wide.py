@@ -167,3 +167,26 @@ def test_many_values_keep_the_window(con: Any) -> None:
     tx = con.create_table("mix_wide_many", pa.table(data), temp=True)
     got = _texts(mix_table(tx, as_of=AS_OF), "top_channels")
     assert got == _window_texts(con, tx, "channel")
+
+
+@pytest.mark.parametrize(("dictionary", "shuffle"), [(True, None), (False, 5)])
+def test_given_spends_give_the_window_texts(
+    con: Any, tx: Any, dictionary: bool, shuffle: int | None
+) -> None:
+    """Spends handed over (as the recommendations' pairs are) and ranked in NumPy: the
+    texts of customer_mix's window, the half-way shares included."""
+    spent = customer_mix(tx, as_of=AS_OF, column="category", k=1000).to_pyarrow()
+    spends = spent.select(["customer_id", "value", "spend"])
+    if dictionary:
+        spends = pa.table(
+            {
+                "customer_id": spends.column("customer_id").dictionary_encode(),
+                "value": spends.column("value").dictionary_encode(),
+                "spend": spends.column("spend"),
+            }
+        )
+    if shuffle is not None:
+        order = np.random.default_rng(shuffle).permutation(spends.num_rows)
+        spends = spends.take(pa.array(order))
+    got = mix_table(tx.drop("channel"), as_of=AS_OF, spends={"category": spends})
+    assert _texts(got, "top_categories") == _window_texts(con, tx, "category")
