@@ -149,6 +149,12 @@ def keep_rows(tx: ir.Table, folder: Path, *, name: str = "rows") -> ir.Table:
     """
     con = tx.get_backend()
     if not is_duckdb(con):
+        if con.name == "pyspark":
+            # Ibis's PySpark backend caches by running the compiled SQL without first
+            # registering the in-memory tables the expression reads (the customers of a
+            # sample: corecustomers.insights.shifted), which then fails as "table or view
+            # not found"; any execution registers them, and one of no rows costs nothing
+            tx.limit(0).to_pyarrow()
         return tx.cache()
     path = folder / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
     con.to_parquet(tx, path)
