@@ -615,7 +615,9 @@ def count_rows(validated: Validated) -> ValidationCounts:
     """Rows read, accepted and quarantined by reason; the first and last valid dates.
 
     The first call finds the bad rows and keeps them on the engine (see
-    :class:`Validated`); then one aggregate over the accepted rows.
+    :class:`Validated`); then one aggregate over the accepted rows, unless the first
+    aggregate of :meth:`Validated.keep_bad_rows` counted them already (when no duplicate
+    can be quarantined the accepted rows are the rows without a basic reason).
     """
     r = validated.keep_bad_rows()
     by_reason = r.group_by(reason=r["__reason"]).aggregate(n=r.count()).to_pyarrow().to_pylist()
