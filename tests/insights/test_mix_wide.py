@@ -13,6 +13,7 @@ from typing import Any
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from corecustomers.insights.behaviour import WIDE_MIX_VALUES, customer_mix, mix_table
@@ -169,19 +170,30 @@ def test_many_values_keep_the_window(con: Any) -> None:
     assert got == _window_texts(con, tx, "channel")
 
 
-@pytest.mark.parametrize(("dictionary", "shuffle"), [(True, None), (False, 5)])
+def _encoded(column: pa.ChunkedArray, *, sorted_names: bool) -> pa.DictionaryArray:
+    if not sorted_names:
+        return column.combine_chunks().dictionary_encode()
+    names = pc.unique(column).sort()
+    return pa.DictionaryArray.from_arrays(pc.index_in(column, value_set=names), names)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "shuffle"), [("sorted", None), ("sorted", 4), ("unsorted", None), ("plain", 5)]
+)
 def test_given_spends_give_the_window_texts(
-    con: Any, tx: Any, dictionary: bool, shuffle: int | None
+    con: Any, tx: Any, encoding: str, shuffle: int | None
 ) -> None:
-    """Spends handed over (as the recommendations' pairs are) and ranked in NumPy: the
-    texts of customer_mix's window, the half-way shares included."""
+    """Spends handed over (as the recommendations' pairs are: dictionary-encoded with
+    sorted names, ranked by their codes; else by the names): the texts of
+    customer_mix's window, the half-way shares included."""
     spent = customer_mix(tx, as_of=AS_OF, column="category", k=1000).to_pyarrow()
     spends = spent.select(["customer_id", "value", "spend"])
-    if dictionary:
+    if encoding != "plain":
+        sorted_names = encoding == "sorted"
         spends = pa.table(
             {
-                "customer_id": spends.column("customer_id").dictionary_encode(),
-                "value": spends.column("value").dictionary_encode(),
+                "customer_id": _encoded(spends.column("customer_id"), sorted_names=sorted_names),
+                "value": _encoded(spends.column("value"), sorted_names=sorted_names),
                 "spend": spends.column("spend"),
             }
         )

@@ -167,7 +167,10 @@ def mix_table(
     ``customer_id``, ``value``, ``spend``, one row per pair with a purchase, in any
     order; the ids and values strings or dictionary-encoded strings), already read with
     other figures. The ranking and the shares are then computed from it, by ``tx``'s
-    engine, without aggregating the transactions again.
+    engine, without aggregating the transactions again; when both columns are
+    dictionary-encoded with sorted names (the recommendations' pairs), by their integer
+    codes, which rank as the names do (7.8M pairs of 1M customers: 5.5-5.6 -> 3.0-3.3
+    CPU-s, the same texts).
 
     On DuckDB, the columns read from ``tx`` with at most :data:`WIDE_MIX_VALUES`
     distinct purchased values (categories and channels, typically) are ranked from one
@@ -201,13 +204,15 @@ def mix_table(
         if source in wide:
             columns[out] = wide[source]
             continue
+        names: tuple[pa.Array, pa.Array] | None = None
         if source in given:
-            spent = given[source].select(["customer_id", "value", "spend"])
+            spent, names = _coded(given[source].select(["customer_id", "value", "spend"]))
             mix = _ranked(ibis.memtable(spent), k)
         else:
             mix = customer_mix(tx, as_of=as_of, column=source, k=k)
         long = mix.order_by(["customer_id", "rank"]).select("customer_id", "value", "share")
-        columns[out] = _mix_json(tx.get_backend().to_pyarrow(long))
+        result = tx.get_backend().to_pyarrow(long)
+        columns[out] = _mix_json(result if names is None else _named(result, *names))
     data: dict[str, pa.Array] = {"customer_id": _aligned_ids(columns)}
     for out, (owners, texts) in columns.items():
         same = owners.equals(data["customer_id"])
@@ -217,6 +222,48 @@ def mix_table(
     text = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([("customer_id", pa.string()), *((out, text) for out in columns)])
     return pa.table(data, schema=schema)
+
+
+def _coded(spends: pa.Table) -> tuple[pa.Table, tuple[pa.Array, pa.Array] | None]:
+    """``spends`` with the customers and values as their int32 codes, and the names
+    (customers, values), when both columns are dictionary-encoded with one sorted
+    dictionary of distinct names each (as the recommendations' pairs hand them over);
+    else ``spends`` as it is and None.
+
+    Codes in name order rank and partition as the names do (DuckDB compares strings by
+    their bytes, the order of the sorted dictionaries), so the window gives the same
+    ranks and sums the same spends in the same order; it only hashes and sorts integers
+    instead of strings (7.8M pairs of 1M customers: see :func:`mix_table`).
+    """
+    codes: dict[str, pa.Array] = {}
+    names: list[pa.Array] = []
+    for name in ("customer_id", "value"):
+        column = spends.column(name)
+        if not pa.types.is_dictionary(column.type) or column.num_chunks != 1:
+            return spends, None
+        chunk = column.chunk(0)
+        dictionary = chunk.dictionary.cast(pa.string())
+        n = len(dictionary)
+        ordered = n < 2 or pc.all(pc.less(dictionary.slice(0, n - 1), dictionary.slice(1))).as_py()
+        if not ordered or dictionary.null_count:
+            return spends, None
+        codes[name] = chunk.indices.cast(pa.int32())
+        names.append(dictionary)
+    table = pa.table({**codes, "spend": spends.column("spend")})
+    return table, (names[0], names[1])
+
+
+def _named(long: pa.Table, customers: pa.Array, values: pa.Array) -> pa.Table:
+    """``long`` (``customer_id``, ``value``: codes; ``share``) with the names again."""
+    customer = long.column("customer_id").combine_chunks()
+    value = long.column("value").combine_chunks()
+    return pa.table(
+        {
+            "customer_id": customers.take(customer),
+            "value": pa.DictionaryArray.from_arrays(value, values),
+            "share": long.column("share"),
+        }
+    )
 
 
 def _aligned_ids(columns: dict[str, tuple[pa.Array, pa.DictionaryArray]]) -> pa.Array:
