@@ -39,8 +39,11 @@ __all__ = ["Bought", "History", "Pairs", "checked_transactions", "purchase_pairs
 
 #: The customer x product pairs are aggregated on DuckDB in this many parts, customers
 #: split by a hash of their id: at 1M customers (7.8M pairs) one aggregation's hash table
-#: took about 1 GB at once.
-_PAIR_PARTS: Final = 4
+#: took about 1 GB at once. Two parts rather than four: each part scans every row, and
+#: the read of 9.9M rows took 8.6 CPU-s in two against 10.3-10.7 in four for 0.3 GB more
+#: in that step (its process' peak 1.63-1.70 GB against 1.35-1.40 GB), which is not the
+#: analysis' peak (3.27-3.29 GB in whole runs, 3.11-3.31 GB with four).
+_PAIR_PARTS: Final = 2
 
 IntArray = NDArray[np.int64]
 CodeArray = NDArray[np.int32]
@@ -78,7 +81,7 @@ def _pair_table(
     if not is_duckdb(tx.get_backend()):
         return materialize(_aggregated_pairs(tx, item=item, days=days, detail=detail))
     # one part of the customers at a time (by a hash of the id): each part's hash table
-    # holds a quarter of the pairs, so DuckDB's peak and what it keeps afterwards shrink
+    # holds a share of the pairs, so DuckDB's peak and what it keeps afterwards shrink
     parts = _PAIR_PARTS
     remainder = tx["customer_id"].cast("string").hash() % parts  # negative for some
     part_of = (remainder + parts) % parts
