@@ -289,12 +289,12 @@ def _identify_core(
     summary = CoreSummary()
     features = customers
     tx = transactions
-    with progress.step("Behaviour: rhythm, trend, breadth"):
-        behaviour = started.behaviour()
-        customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
     side, parallel = started.side, started.parallel
     alerting = _alert_settings(settings)
-    # the workspace is read here, on the calling thread, before the steps side by side
+    # the workspace is read here, on the calling thread, before the steps side by side,
+    # and before waiting for the behaviour: it is a database of its own, read while the
+    # behaviour's query runs on the analysis' connection (a nightly run reads a million
+    # rows of the previous snapshot)
     previous: pa.Table | None = None
     overrides: list[dict[str, Any]] = []
     if workspace is not None:
@@ -307,6 +307,9 @@ def _identify_core(
             for o in workspace.overrides(active_on=end, source_name=name)
         ]
         summary.history = _history_note(workspace, name, before)
+    with progress.step("Behaviour: rhythm, trend, breadth"):
+        behaviour = started.behaviour()
+        customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
     ranked: Future[CoreScores] = Future()
     timings = started.timings
     behaved = customers
