@@ -11,6 +11,7 @@ import ibis
 import pytest
 
 from corecustomers.data.mapping import map_columns
+from corecustomers.data.quarantine import write_quarantine
 from corecustomers.data.readers import read_source
 from corecustomers.data.suppression import (
     KEY_FILE_VARIABLE,
@@ -24,7 +25,7 @@ from corecustomers.data.suppression import (
     suppression_path,
     write_suppression,
 )
-from corecustomers.data.validation import count_rows, validate, write_quarantine
+from corecustomers.data.validation import count_rows, validate
 from corecustomers.errors import ConfigError
 
 KEY = "test-key-0123456789"

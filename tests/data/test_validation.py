@@ -13,13 +13,13 @@ import pytest
 
 from corecustomers.data.features import orders_are_rows
 from corecustomers.data.mapping import map_columns
+from corecustomers.data.quarantine import write_quarantine
 from corecustomers.data.readers import ROW_COLUMN, read_source
 from corecustomers.data.validation import (
     REASONS,
     count_rows,
     exact_duplicate_rows,
     validate,
-    write_quarantine,
 )
 
 TODAY = dt.date(2024, 6, 30)
@@ -178,7 +178,7 @@ def test_the_quarantine_file_is_replaced_whole_and_a_killed_writers_copy_removed
 ) -> None:
     """The bad rows are customer data: a writer killed mid-way leaves a temporary copy
     that the next writer removes; a writer that fails keeps the file saved before."""
-    import corecustomers.data.validation as validation
+    import corecustomers.data.quarantine as quarantine
 
     out = tmp_path / "out"
     out.mkdir()
@@ -190,13 +190,13 @@ def test_the_quarantine_file_is_replaced_whole_and_a_killed_writers_copy_removed
     assert sorted(p.name for p in out.iterdir()) == [target.name]
     before = target.read_bytes()
 
-    rows = validation.iter_quarantine
+    rows = quarantine.iter_quarantine
 
     def broken(validated: Any) -> Iterator[Any]:
         yield from rows(validated)
         raise OSError("disk full")
 
-    monkeypatch.setattr(validation, "iter_quarantine", broken)
+    monkeypatch.setattr(quarantine, "iter_quarantine", broken)
     with pytest.raises(OSError, match="disk full"):
         write_quarantine(v, target)
     assert target.read_bytes() == before

@@ -9,8 +9,9 @@ from __future__ import annotations
 from corecustomers.data.connect import connect, connect_engine
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.mapping import ColumnMapping, map_columns
+from corecustomers.data.quarantine import write_quarantine
 from corecustomers.data.readers import RawSource, read_source
-from corecustomers.data.validation import count_rows, validate, write_quarantine
+from corecustomers.data.validation import count_rows, validate
 
 __all__ = [
     "ColumnMapping",

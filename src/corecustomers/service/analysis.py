@@ -41,6 +41,7 @@ from corecustomers.data.features import (
 )
 from corecustomers.data.mapping import ColumnMapping, map_columns
 from corecustomers.data.parsing import parse_utc_offset
+from corecustomers.data.quarantine import write_quarantine
 from corecustomers.data.readers import RawSource, read_error, read_source
 from corecustomers.data.suppression import load_suppression
 from corecustomers.data.validation import (
@@ -51,7 +52,6 @@ from corecustomers.data.validation import (
     count_rows,
     exact_duplicate_rows,
     validate,
-    write_quarantine,
 )
 from corecustomers.data.window import rows_after
 from corecustomers.errors import (
