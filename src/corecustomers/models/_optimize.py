@@ -28,7 +28,7 @@ keep their warnings apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +47,7 @@ __all__ = [
     "compress_rows",
     "fit_positive",
     "group_rows",
+    "start_vector",
 ]
 
 #: ``params -> (negative log-likelihood, gradient)``: the weighted total over customers
@@ -281,6 +282,31 @@ def _unpacked(unique: NDArray[np.int64], spans: list[tuple[float, int, int]]) ->
     """The columns of the rows whose keys :func:`_packed_keys` made ``unique``."""
     out = [((unique // pv) % span + lowest).astype(np.float64) for lowest, pv, span in spans]
     return out[::-1]
+
+
+def start_vector(
+    start: Mapping[str, float],
+    names: Sequence[str],
+    *,
+    model: str,
+    lower: Sequence[float] | None = None,
+) -> list[float]:
+    """``start`` (a fitted model's ``params_``) as the optimiser's vector in the order of
+    ``names``, checked: exactly those parameters, each finite and above its ``lower``
+    bound (0 by default)."""
+    if set(start) != set(names):
+        raise ValueError(
+            f"start must give exactly the parameters {', '.join(names)} of {model}, got "
+            f"{', '.join(map(str, start)) or 'none'}"
+        )
+    values = [float(start[name]) for name in names]
+    bounds = [0.0] * len(values) if lower is None else [float(b) for b in lower]
+    if not all(math.isfinite(v) and v > b for v, b in zip(values, bounds, strict=True)):
+        raise ValueError(
+            f"every start value must be finite and above its lower bound {tuple(bounds)}, "
+            f"got {dict(start)}"
+        )
+    return values
 
 
 def _numerical_hessian(

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from corecustomers.errors import InputError
 from corecustomers.models._base import BaseModel, FloatArray, columns
-from corecustomers.models._optimize import compress_rows, fit_positive, group_rows
+from corecustomers.models._optimize import compress_rows, fit_positive, group_rows, start_vector
 
 __all__ = [
     "START_RANGE",
@@ -346,16 +346,7 @@ class TransactionModel(BaseModel):
 
     def _start_vector(self, start: Mapping[str, float]) -> list[float]:
         """``start`` as the optimiser's vector, checked."""
-        names = self._param_names
-        if set(start) != set(names):
-            raise ValueError(
-                f"start must give exactly the parameters {', '.join(names)} of "
-                f"{type(self).__name__}, got {', '.join(map(str, start)) or 'none'}"
-            )
-        values = [float(start[name]) for name in names]
-        if not all(math.isfinite(v) and v > 0 for v in values):
-            raise ValueError(f"every start value must be positive and finite, got {dict(start)}")
-        return values
+        return start_vector(start, self._param_names, model=type(self).__name__)
 
     def _subsample_estimate(
         self, data: RFMData, starts: list[list[float]]

@@ -16,7 +16,6 @@ records how far the data bear that out.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
@@ -24,7 +23,12 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from corecustomers.models._base import BaseModel, FloatArray, columns
-from corecustomers.models._optimize import BoundaryWarning, compress_rows, fit_positive
+from corecustomers.models._optimize import (
+    BoundaryWarning,
+    compress_rows,
+    fit_positive,
+    start_vector,
+)
 from corecustomers.models._warnings import FitWarning
 
 __all__ = ["GammaGammaModel", "SpendFrequencyCorrelationWarning"]
@@ -281,18 +285,7 @@ class GammaGammaModel(BaseModel):
 
     def _start_vector(self, start: Mapping[str, float]) -> list[float]:
         """``start`` as the optimiser's vector, checked (``q`` above its bound 1)."""
-        names = self._param_names
-        if set(start) != set(names):
-            raise ValueError(
-                f"start must give exactly the parameters {', '.join(names)} of the "
-                f"gamma-gamma model, got {', '.join(map(str, start)) or 'none'}"
-            )
-        values = [float(start[name]) for name in names]
-        if not all(math.isfinite(v) and v > low for v, low in zip(values, _LOWER, strict=True)):
-            raise ValueError(
-                f"every start value must be finite and above its bound {_LOWER}, got {dict(start)}"
-            )
-        return values
+        return start_vector(start, self._param_names, model="the gamma-gamma model", lower=_LOWER)
 
     def _subsample_estimate(
         self, x: FloatArray, m: FloatArray, w: FloatArray, starts: list[list[float]]
