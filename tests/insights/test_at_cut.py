@@ -17,7 +17,7 @@ from tests.insights.model_helpers import btyd_fit
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.insights._frames import Frame, bgnbd, build_frame, frames_at_cut
 from corecustomers.insights._risk_frames import risk_frame
-from corecustomers.insights.at_cut import frames_at
+from corecustomers.insights.at_cut import AtCut, frames_at
 from corecustomers.insights.behaviour import customer_behaviour
 from corecustomers.insights.ranking import rank_customers, training_window
 
@@ -100,14 +100,12 @@ def alone(
     )
 
 
-@pytest.mark.parametrize("holdout_end", [None, HOLDOUT_END])
-def test_both_frames_are_those_each_step_builds(
+def shared_frames(
     analysis: tuple[Any, pa.Table, Any, pa.Table], holdout_end: datetime.date | None
-) -> None:
-    """The ranking's frame (its training window, the holdout as target) and the risk's
-    (its window, the idle days before it, no target read) from one query and one sort."""
+) -> AtCut:
+    """Both frames at the cut of the tests' analysis, as the analysis builds them."""
     tx, features, fitted, behaviour = analysis
-    at = frames_at(
+    return frames_at(
         tx,
         features=features,
         fitted=fitted,
@@ -117,6 +115,16 @@ def test_both_frames_are_those_each_step_builds(
         time_unit="week",
         risk_window_days=RISK_WINDOW,
     )
+
+
+@pytest.mark.parametrize("holdout_end", [None, HOLDOUT_END])
+def test_both_frames_are_those_each_step_builds(
+    analysis: tuple[Any, pa.Table, Any, pa.Table], holdout_end: datetime.date | None
+) -> None:
+    """The ranking's frame (its training window, the holdout as target) and the risk's
+    (its window, the idle days before it, no target read) from one query and one sort."""
+    tx, features, fitted, behaviour = analysis
+    at = shared_frames(analysis, holdout_end)
     window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
     assert window != RISK_WINDOW and window > 60  # two different windows are shared
     ranking = alone(tx, features, fitted, behaviour, window, target_end=holdout_end)
@@ -164,16 +172,7 @@ def test_the_risk_frame_given_the_shared_frame_is_the_one_it_builds(
     analysis: tuple[Any, pa.Table, Any, pa.Table],
 ) -> None:
     tx, features, fitted, behaviour = analysis
-    shared = frames_at(
-        tx,
-        features=features,
-        fitted=fitted,
-        breadth=behaviour,
-        cut=CUT,
-        holdout_end=HOLDOUT_END,
-        time_unit="week",
-        risk_window_days=RISK_WINDOW,
-    )
+    shared = shared_frames(analysis, HOLDOUT_END)
     common: dict[str, Any] = {
         "cut": CUT,
         "window_days": RISK_WINDOW,
@@ -200,16 +199,7 @@ def test_the_ranking_given_the_shared_frame_ranks_as_without(
     analysis: tuple[Any, pa.Table, Any, pa.Table],
 ) -> None:
     tx, features, fitted, behaviour = analysis
-    shared = frames_at(
-        tx,
-        features=features,
-        fitted=fitted,
-        breadth=behaviour,
-        cut=CUT,
-        holdout_end=HOLDOUT_END,
-        time_unit="week",
-        risk_window_days=RISK_WINDOW,
-    )
+    shared = shared_frames(analysis, HOLDOUT_END)
     kw: dict[str, Any] = {
         "features": features,
         "fitted": fitted,
