@@ -1,14 +1,16 @@
-"""The output files: a failed write leaves the earlier file and no temporary one."""
+"""The output files: a failed write, or a failed analysis after the customers' files
+started, leaves the earlier files and no temporary one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 # the writer of customers.parquet/.csv and summarize's output
-from corecustomers.service.analysis import _write_table
+from corecustomers.service.output_files import CUSTOMER_FILES, write_table
 
 
 def _table(n: int) -> pa.Table:
@@ -26,9 +28,71 @@ def test_a_failed_write_leaves_the_earlier_file_and_nothing_else(tmp_path: Path,
     else:  # a struct column: CSV has no such type (the BOM is written first)
         bad = good.append_column("nested", pa.array([{"a": i} for i in range(10)]))
     with pytest.raises((pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError)):
-        _write_table(bad, path)
+        write_table(bad, path)
     assert path.read_bytes() == b"the earlier run's"
     assert [p.name for p in tmp_path.iterdir()] == [name]
-    _write_table(good, path)  # and the next write replaces it
+    write_table(good, path)  # and the next write replaces it
     assert path.read_bytes() != b"the earlier run's"
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_customer_files_move_into_place_only_when_published(tmp_path: Path) -> None:
+    from corecustomers.service.output_files import CustomerFiles
+
+    for name in CUSTOMER_FILES:
+        (tmp_path / name).write_bytes(b"the earlier run's")
+    with CustomerFiles(tmp_path) as files:
+        files.start(_table(1000))
+        # written under temporary names: the earlier files are untouched until publish()
+        assert all((tmp_path / n).read_bytes() == b"the earlier run's" for n in CUSTOMER_FILES)
+        paths = files.publish()
+    assert sorted(paths) == sorted(CUSTOMER_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(CUSTOMER_FILES)
+    assert pq.read_table(tmp_path / "customers.parquet").equals(_table(1000))
+    text = (tmp_path / "customers.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[:2] == ['"customer_id","value"', '"C00000",0']
+
+
+def test_an_analysis_that_fails_after_the_files_started_leaves_the_earlier_ones(
+    tmp_path: Path,
+) -> None:
+    from corecustomers.service.output_files import CustomerFiles
+
+    for name in CUSTOMER_FILES:
+        (tmp_path / name).write_bytes(b"the earlier run's")
+    with (
+        pytest.raises(RuntimeError, match="the snapshot's database"),
+        CustomerFiles(tmp_path) as files,
+    ):
+        files.start(_table(200_000))
+        raise RuntimeError("the snapshot's database refused the rows")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(CUSTOMER_FILES)
+    assert all((tmp_path / n).read_bytes() == b"the earlier run's" for n in CUSTOMER_FILES)
+
+
+def test_analyze_whose_snapshot_fails_leaves_the_earlier_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customers' files are written beside the snapshot (CustomerFiles); a snapshot
+    that fails leaves the earlier run's files as they were, and no temporary file."""
+    from corecustomers.config import Settings
+    from corecustomers.service import analyze
+    from corecustomers.store import Workspace, WorkspaceError
+
+    source = str(Path(__file__).resolve().parents[1] / "fixtures" / "CDNOW_sample.txt")
+    settings = Settings(
+        columns={"customer_id": "1", "timestamp": "3", "amount": "5"},
+        workspace=str(tmp_path / "workspace"),
+    )
+    out = tmp_path / "out"
+    analyze(source, out, settings)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(CUSTOMER_FILES) <= set(before)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise WorkspaceError("the snapshot's database refused the rows")
+
+    monkeypatch.setattr(Workspace, "write_snapshot", refused)
+    with pytest.raises(WorkspaceError, match="refused"):
+        analyze(source, out, settings)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -16,8 +16,7 @@ import math
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine
@@ -60,6 +57,7 @@ from corecustomers.errors import (
     OutputError,
     TooManyBadRowsError,
 )
+from corecustomers.service.output_files import CustomerFiles, write_table
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace, default_source_name
 from corecustomers.store.outputs import record_output
@@ -378,7 +376,7 @@ def summarize(
         )
         table = _features(prepared, settings, progress)
         with progress.step(f"Writing {out}"):
-            _write_table(table, out)
+            write_table(table, out)
     return table, prepared
 
 
@@ -393,7 +391,7 @@ def analyze(
     """Run the whole analysis of ``source`` and write its files into ``out_dir``."""
     progress = progress or NullProgress()
     ensure_output_dir(out_dir)
-    with staging_dir() as staging:
+    with staging_dir() as staging, CustomerFiles(out_dir) as customer_files:
         prepared = prepare(
             source,
             settings,
@@ -403,11 +401,19 @@ def analyze(
             today=today,
         )
         with open_workspace(settings) as workspace:
+            # the customers' files are written from the moment their table is final,
+            # beside the snapshot, and moved into place by _write_outputs
             customers, steps = analyse_prepared(
-                prepared, settings, workspace=workspace, progress=progress
+                prepared,
+                settings,
+                workspace=workspace,
+                progress=progress,
+                on_final=customer_files.start,
             )
         summary = steps.to_json()
-        files = _write_outputs(out_dir, customers, summary, prepared, settings, progress)
+        files = _write_outputs(
+            out_dir, customers, summary, prepared, settings, progress, customer_files
+        )
     # last: tells a service on this workspace where the finished run's files are
     record_output(
         settings.workspace,
@@ -473,6 +479,7 @@ def analyse_prepared(
     options: CoreOptions | None = None,
     progress: Progress | None = None,
     start: FittedValue | None = None,
+    on_final: Callable[[pa.Table], None] | None = None,
 ) -> tuple[pa.Table, AnalysisSummary]:
     """Features, scores, lifetime value and core identification for one as-of date.
 
@@ -480,6 +487,8 @@ def analyse_prepared(
     identification reuses both. Each step's result is typed, and they are assembled
     here into the run's :class:`~corecustomers.service.summary.AnalysisSummary`.
     ``start`` is a fit to start the valuation's from (``history``: the previous date's).
+    ``on_final`` is called with the customers table this returns as soon as it is final,
+    before the snapshot is saved (``analyze``: :class:`CustomerFiles`).
     """
     from corecustomers.service.core import identify_core
     from corecustomers.service.scoring import score_customers
@@ -489,6 +498,13 @@ def analyse_prepared(
     progress = progress or NullProgress()
     end = prepared.calibration_end or prepared.as_of
     mapped = frozenset(prepared.mapping.describe())
+    final: list[pa.Table] = []
+
+    def finished(customers: pa.Table) -> None:
+        final.append(_plain_texts(customers))  # converted once, for the caller and here
+        if on_final is not None:
+            on_final(final[-1])
+
     # the steps that only query the transactions (purchase mix, recommendations …) start
     # now, beside the features, scores and fits the core identification needs
     with side_steps_started(
@@ -528,8 +544,9 @@ def analyse_prepared(
             options=options,
             progress=progress,
             started=started,
+            on_final=finished,
         )
-    customers = _plain_texts(customers)
+    customers = final[-1] if final else _plain_texts(customers)
     return customers, AnalysisSummary(run_id, generated_at, overview, valuation, core)
 
 
@@ -671,24 +688,6 @@ def _check_suffix(path: Path, allowed: tuple[str, ...]) -> None:
         )
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` (Parquet, or CSV in UTF-8 with a BOM) under a temporary
-    name, renamed into place once whole; on an error the temporary file is removed and
-    an earlier ``path`` stays as it was."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        if path.suffix.lower() == ".parquet":
-            pq.write_table(table, tmp)
-        else:
-            with tmp.open("wb") as fh:
-                fh.write(b"\xef\xbb\xbf")
-                pacsv.write_csv(table, fh)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_outputs(
     out_dir: Path,
     customers: pa.Table,
@@ -696,33 +695,30 @@ def _write_outputs(
     prepared: Prepared,
     settings: Settings,
     progress: Progress,
+    customer_files: CustomerFiles,
 ) -> dict[str, Path]:
+    """summary.json and report.html, written while ``customer_files`` finish the
+    customers' files (started when the table was final: :class:`CustomerFiles`), which
+    are then moved into place; their paths by name, with quarantine.csv's."""
     from corecustomers.report import write_report
 
     files = {
-        "customers.parquet": out_dir / "customers.parquet",
-        "customers.csv": out_dir / "customers.csv",
         "summary.json": out_dir / "summary.json",
         "quarantine.csv": out_dir / "quarantine.csv",
         "report.html": out_dir / "report.html",
     }
-    # The CSV is the longest write (1M customers: 1.5 GB, most of it the numbers' text,
-    # ~5 s of CPU in Arrow, which releases the GIL): it starts first, on its own thread,
-    # and goes on beside the Parquet file, summary.json and the report (Python on this
-    # thread), instead of before the report; the report's step waits for it.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="corecustomers") as pool:
-        with progress.step("Writing customers and summary"):
-            csv = pool.submit(_write_table, customers, files["customers.csv"])
-            parquet = pool.submit(_write_table, customers, files["customers.parquet"])
-            write_json(files["summary.json"], summary)
-            parquet.result()
-        with progress.step("Rendering report.html"):
-            write_report(
-                files["report.html"],
-                summary,
-                customers,
-                lang=settings.lang,
-                quarantine=prepared.quarantine_sample,
-            )
-            csv.result()
-    return files
+    with progress.step("Writing customers and summary"):
+        if not customer_files.started:
+            customer_files.start(customers)
+        write_json(files["summary.json"], summary)
+    with progress.step("Rendering report.html"):
+        write_report(
+            files["report.html"],
+            summary,
+            customers,
+            lang=settings.lang,
+            quarantine=prepared.quarantine_sample,
+        )
+        files.update(customer_files.publish())
+    order = ("customers.parquet", "customers.csv", *files)  # as analyze lists them
+    return {name: files[name] for name in dict.fromkeys(order)}

@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -215,6 +216,7 @@ def identify_core(
     options: CoreOptions | None = None,
     progress: Progress | None = None,
     started: StartedSteps | None = None,
+    on_final: Callable[[pa.Table], None] | None = None,
 ) -> tuple[pa.Table, CoreSummary]:
     """Add the issue-4 columns to ``customers``; return them with their figures.
 
@@ -261,6 +263,7 @@ def identify_core(
             progress=progress,
             started=started,
             folder=folder,
+            on_final=on_final,
         )
 
 
@@ -281,6 +284,7 @@ def _identify_core(
     progress: Progress | None,
     started: StartedSteps,
     folder: Path,
+    on_final: Callable[[pa.Table], None] | None = None,
 ) -> tuple[pa.Table, CoreSummary]:
     """:func:`identify_core` with its query-only steps ``started`` (``folder``: for files
     that must outlive the queries reading them)."""
@@ -488,6 +492,8 @@ def _identify_core(
     # what the next-best actions and the figures freed goes back before the snapshot is
     # built beside the million-row table
     _give_back(features.num_rows)
+    if on_final is not None:
+        on_final(customers)
     if workspace is not None and options.write_snapshot:
         with progress.step(f"Saving the snapshot of {end}"):
             keep = [

@@ -1,0 +1,124 @@
+"""The customers' output files, written beside the rest of an analysis' end.
+
+``customers.parquet`` and ``customers.csv`` need only the final customers table. On a
+million customers they are the longest writes of the run (the CSV is ~1.5 GB of text,
+~5 s of one core in Arrow, which releases the GIL), so :class:`CustomerFiles` starts
+them on two threads as soon as that table is final: beside the snapshot's database write,
+``summary.json`` and the report, instead of after them. Each file is written under a
+temporary name and moved into place only by :meth:`CustomerFiles.publish`, once the
+steps before it have succeeded: a run that fails after the writes started (say the
+snapshot's database refuses its rows) leaves the earlier run's files as they were, and no
+temporary file.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = ["CUSTOMER_FILES", "CustomerFiles", "write_table"]
+
+#: The files :class:`CustomerFiles` writes, in the output folder.
+CUSTOMER_FILES = ("customers.parquet", "customers.csv")
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` (Parquet, or CSV in UTF-8 with a BOM) under a temporary
+    name, renamed into place once whole; on an error the temporary file is removed and
+    an earlier ``path`` stays as it was."""
+    _temporary(table, path).replace(path)
+
+
+def _temporary(table: pa.Table, path: Path) -> Path:
+    """``table`` written whole beside ``path`` under a temporary name, which is returned;
+    removed again on an error."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        if path.suffix.lower() == ".parquet":
+            pq.write_table(table, tmp)
+        else:
+            with tmp.open("wb") as fh:
+                fh.write(b"\xef\xbb\xbf")
+                pacsv.write_csv(table, fh)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+class CustomerFiles:
+    """``customers.parquet`` and ``customers.csv`` of ``folder``, written on two threads
+    from :meth:`start` on and moved into place by :meth:`publish`.
+
+    Used as a context manager: leaving it without :meth:`publish` (an error in the
+    analysis, or in the writes themselves) waits for the writes and removes their
+    temporary files.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with CustomerFiles(folder) as files:
+    ...     files.start(pa.table({"customer_id": ["a", "b"], "value": [1.0, 2.0]}))
+    ...     sorted(p.name for p in files.publish().values())
+    ['customers.csv', 'customers.parquet']
+    >>> sorted(p.name for p in folder.iterdir())
+    ['customers.csv', 'customers.parquet']
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="corecustomers-files")
+        self._writes: dict[str, Future[Path]] = {}
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` was called."""
+        return bool(self._writes)
+
+    def start(self, customers: pa.Table) -> None:
+        """Start writing ``customers`` (the final table, plain text columns) to both files.
+
+        The CSV starts first: it takes longest.
+        """
+        if self._writes:
+            raise RuntimeError("the customers' files are already being written")
+        for name in reversed(CUSTOMER_FILES):
+            self._writes[name] = self._pool.submit(_temporary, customers, self.folder / name)
+
+    def publish(self) -> dict[str, Path]:
+        """Wait for both writes and move the files into place (an error in a write is
+        raised here); returns their paths by name."""
+        if not self._writes:
+            raise RuntimeError("the customers' files were not started")
+        written = {name: future.result() for name, future in self._writes.items()}
+        paths = {}
+        for name in CUSTOMER_FILES:
+            paths[name] = written[name].replace(self.folder / name)
+        self._writes.clear()
+        return paths
+
+    def discard(self) -> None:
+        """Wait for the writes still running and remove their temporary files."""
+        wait(self._writes.values())
+        for future in self._writes.values():
+            if future.exception() is None:
+                future.result().unlink(missing_ok=True)
+        self._writes.clear()
+
+    def __enter__(self) -> CustomerFiles:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            self.discard()  # nothing left after publish()
+        finally:
+            self._pool.shutdown(wait=True)
