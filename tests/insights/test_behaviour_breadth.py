@@ -31,12 +31,14 @@ def _transactions(seed: int, n_customers: int = 300, n_products: int = 180) -> p
     """Random rows with what the codes must get right.
 
     Null products and categories; returns (``amount < 0``) of products nobody bought;
+    quotes, non-ASCII text, the empty string and near-duplicates (case, a trailing space);
     customers whose purchases have no product or category at all; customers with only
     returns (no behaviour row); rows after the as-of day with values never seen before;
     and more distinct products than fit in a machine word.
     """
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
+    specials = ("O'Brien's 热拿铁", "", " ", "p0001 ", "P0001", "a,b]")
 
     def add(customer: str, amount: float, product: str | None, category: str | None) -> None:
         when = START + datetime.timedelta(days=rng.randrange(730), seconds=rng.randrange(86400))
@@ -68,6 +70,15 @@ def _transactions(seed: int, n_customers: int = 300, n_products: int = 180) -> p
             add(customer, amount, product, category)
         if kind == 2:  # a returned product and category of its own, never bought
             add(customer, -5.0, f"returned-{c}", f"returned-{c}")
+        if kind == 3:  # texts a literal list must quote and compare as they are
+            for text in specials:
+                add(customer, 2.5, text, text)
+    # one customer buys every value bought at all: two values sharing a code would
+    # change this customer's counts, whichever two they are
+    for i in range(n_products):
+        add("c_all", 1.0, f"p{i:04d}", f"k{i % 9}")
+    for text in specials:
+        add("c_all", 1.0, text, text)
     # values only after the as-of day (in the dictionary, bought by nobody before it)
     rows.append(
         {
@@ -182,7 +193,7 @@ def test_non_string_values_are_coded_as_their_text(
 ) -> None:
     data = _transactions(seed=6, n_customers=60, n_products=30)
     texts = data.column("product").to_pylist()
-    numbers = {text: 1000 - i for i, text in enumerate(sorted({t for t in texts if t}))}
+    numbers = {text: 1000 - i for i, text in enumerate(sorted({t for t in texts if t is not None}))}
     as_int = pa.array([None if t is None else numbers[t] for t in texts], pa.int64())
     data = data.set_column(data.column_names.index("product"), "product", as_int)
     tx = duckdb_con.create_table("cc_breadth_ints", data, temp=True, overwrite=True)
