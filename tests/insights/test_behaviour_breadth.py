@@ -234,3 +234,34 @@ def test_the_bound_is_inclusive(tx: ir.Table, monkeypatch: pytest.MonkeyPatch) -
         expr = customer_behaviour(tx, as_of=AS_OF)
         assert ("_PRODUCT_CODE" in ibis.to_sql(expr, dialect="duckdb").upper()) is coded
         _assert_identical(_sorted(expr), want)
+
+
+def _gaps_over_distinct_days(rows: ir.Table) -> ir.Table:
+    """The gaps as they were counted before: a lag over the distinct purchase days."""
+    days = rows.filter(rows.amount >= 0).select("customer_id", "day").distinct()
+    order = ibis.window(group_by=days.customer_id, order_by=days.day)
+    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(order), unit="day"))
+    gap = gaps.gap.cast("float64")
+    return gaps.group_by(gap_customer_id=gaps.customer_id).aggregate(
+        n_gaps=gap.count(), gap_std=gap.std(how="sample")
+    )
+
+
+def test_gaps_over_all_rows_are_those_of_the_distinct_days(duckdb_con: Any) -> None:
+    # many rows a day (and returns on purchase days): the rows after a day's first
+    # have a gap of 0, which the gaps between days must leave out, bit for bit
+    rng = random.Random(11)
+    data = _transactions(seed=11, n_customers=200)
+    extra = []
+    for row in data.to_pylist():
+        for _ in range(rng.randrange(3)):
+            later = row["timestamp"].replace(hour=rng.randrange(24))
+            extra.append({**row, "timestamp": later, "amount": rng.choice([0.0, 3.0, -1.0])})
+    both = pa.concat_tables([data, pa.Table.from_pylist(extra, schema=data.schema)])
+    tx = duckdb_con.create_table("cc_breadth_days", both, temp=True, overwrite=True)
+    for as_of in (datetime.date(2023, 6, 30), AS_OF):
+        rows = behaviour._rows(tx, as_of=as_of)
+        got = behaviour._gap_spread(rows).to_pyarrow().sort_by("gap_customer_id")
+        want = _gaps_over_distinct_days(rows).to_pyarrow().sort_by("gap_customer_id")
+        _assert_identical(got, want)
+        assert pa.compute.max(got.column("n_gaps")).as_py() >= 5
