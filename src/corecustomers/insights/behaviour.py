@@ -18,17 +18,19 @@ The conventions are those of :func:`corecustomers.data.features.customer_feature
 into the spend of its day, and never a purchase by itself; customers with only returns up
 to the as-of day have no row.
 
-Nothing runs until the expression is executed, so the same code compiles to DuckDB, Spark
-and PostgreSQL. The plan is one aggregation of the transactions per customer and, for the
+Nothing runs until the expression is executed (on DuckDB, but for a small query of the
+values of the breadth columns while it is built), so the same code compiles to DuckDB,
+Spark and PostgreSQL. The plan is one aggregation of the transactions per customer and, for the
 spread of the gaps (which needs consecutive purchase days), a lag over the purchase rows
 in day order (:func:`_gap_spread`), joined back on ``customer_id``. On DuckDB the breadth
 is counted within that aggregation from integer codes of the values instead of by
-distinct counts (:func:`_with_codes`). On the 10M-row benchmark (1M customers, 2 cores,
-under a load of 2.5-3.3 from other work) the query took 7.1-7.4 s with distinct counts
-and distinct days, 5.4-6.0 s with the codes and 4.4-4.5 s with the lag over the rows; on
-one thread, 12.9 -> 8.7 s, every column of every customer the same bits. On two
-threads a few dozen ``gap_std_days`` of a million differ in the last bit between any
-two runs, before as after: DuckDB combines a customer's partial sums in no fixed order.
+distinct counts (:func:`_with_codes`). On the 10M-row benchmark (1M customers, 2
+cores, load 1.2-1.5) the query took 7.2-7.3 s with distinct counts and distinct days and
+takes 4.4-4.6 s (5.4-6.0 s, under more load, with the codes alone); on one thread 12.9 ->
+8.7 s, every column of every customer the same bits. On two threads DuckDB combines a
+customer's partial sums in no fixed order, so some ``gap_std_days`` differ in the last
+bit between runs: 0-30 of the million between two runs of the distinct days, about 65
+(relative difference at most 3.5e-16) between those and the lag over the rows.
 """
 
 from __future__ import annotations
