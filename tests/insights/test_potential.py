@@ -159,3 +159,24 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_ranks_are_those_of_a_python_sort_by_score_then_id() -> None:
+    """The Arrow sort of the ranks (``potential._ranks``) against the Python sort it
+    replaced: ties by id in ``str`` order (non-ASCII, prefixes, digits), NaN unranked."""
+    from corecustomers.insights.potential import _ranks
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    ids = [f"{rng.choice(['C', 'c', '客户', 'Ä', ''])}{rng.integers(0, 10**6)}" for _ in range(n)]
+    ids = list(dict.fromkeys(ids))
+    n = len(ids)
+    score = rng.choice([0.0, -0.0, 0.25, -1.5, np.nan, 2.0], size=n)
+    score[: n // 2] = np.round(rng.normal(size=n // 2), 1)  # many ties
+    order = sorted(np.flatnonzero(~np.isnan(score)).tolist(), key=lambda i: (-score[i], ids[i]))
+    expected: list[int | None] = [None] * n
+    for rank, i in enumerate(order, start=1):
+        expected[i] = rank
+    assert _ranks(score, pa.array(ids)).to_pylist() == expected
+    chunked = pa.chunked_array([ids[: n // 3], ids[n // 3 :]])
+    assert _ranks(score, chunked).to_pylist() == expected

@@ -227,11 +227,7 @@ def potential_value(
         higher = n - at_most
         high[has] = (valid > 0) & (higher < top_share * n)
 
-    id_list = ids.to_pylist()
-    order = sorted(np.flatnonzero(has).tolist(), key=lambda i: (-score[i], str(id_list[i])))
-    ranks: list[int | None] = [None] * len(score)
-    for rank, i in enumerate(order, start=1):
-        ranks[i] = rank
+    ranks = _ranks(score, ids)
 
     table = pa.table(
         {
@@ -240,13 +236,38 @@ def potential_value(
             "historic_value": pa.array(historic, pa.float64()),
             "potential_score": pa.array(score, pa.float64(), from_pandas=True),
             "potential_percentile": pa.array(percentile, pa.float64(), from_pandas=True),
-            "potential_rank": pa.array(ranks, pa.int64()),
+            "potential_rank": ranks,
             "high_potential": pa.array(high, pa.bool_()),
         }
     )
     return table.replace_schema_metadata(
         {BASIS_KEY: basis.encode(), b"potential_shrinkage": repr(s).encode()}
     )
+
+
+def _ranks(score: FloatArray, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """1 for the highest ``score``, then 2, ... (ties by ``ids``, text, in Python's order
+    of ``str``: the code points, which UTF-8's bytes keep); null where ``score`` is NaN.
+
+    One Arrow sort of the scored customers by both keys (the sort is stable, as Python's):
+    a Python sort with a key tuple per customer took ~2 s of one core at 1M customers.
+
+    >>> _ranks(np.array([0.5, np.nan, 0.5, 0.9]), pa.array(["b", "c", "a", "d"])).to_pylist()
+    [3, None, 2, 1]
+    """
+    scored_at = np.flatnonzero(~np.isnan(score))
+    keys = pa.table(
+        {
+            "score": pa.array(score[scored_at], pa.float64()),
+            "customer_id": ids.take(pa.array(scored_at)),
+        }
+    )
+    order = pc.sort_indices(
+        keys, sort_keys=[("score", "descending"), ("customer_id", "ascending")]
+    ).to_numpy()
+    ranks = np.zeros(len(score), dtype=np.int64)
+    ranks[scored_at[order]] = np.arange(1, len(scored_at) + 1, dtype=np.int64)
+    return pa.array(ranks, pa.int64(), mask=np.isnan(score))
 
 
 def _floats(scored: pa.Table, name: str) -> FloatArray:
