@@ -147,6 +147,8 @@ def history(
         # (a BG/NBD and Gamma-Gamma fit on the 20k demo: 0.51 s threaded, 0.07 s not)
         with (
             open_workspace(settings) as workspace,
+            # a snapshot per date, each committed, checkpointed into the file once
+            workspace.checkpoint_once(),
             reusing_sql(),
             sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
             threadpool_limits(limits=1, user_api="blas"),

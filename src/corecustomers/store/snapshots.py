@@ -44,6 +44,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -255,6 +256,11 @@ class Workspace:
     def database(self) -> str | None:
         """The schema (database) that holds the workspace tables; ``None`` for the default."""
         return self._store.database
+
+    def checkpoint_once(self) -> AbstractContextManager[None]:
+        """For many writes in a row (a history's snapshots): each still commits on its
+        own, and a DuckDB workspace folds them into its file once, at the end."""
+        return self._store.checkpoint_once()
 
     def close(self) -> None:
         """Close the connection if :meth:`open` made it (a DuckDB file is then unlocked)."""
