@@ -260,7 +260,7 @@ def test_gaps_over_all_rows_are_those_of_the_distinct_days(duckdb_con: Any) -> N
     both = pa.concat_tables([data, pa.Table.from_pylist(extra, schema=data.schema)])
     tx = duckdb_con.create_table("cc_breadth_days", both, temp=True, overwrite=True)
     for as_of in (datetime.date(2023, 6, 30), AS_OF):
-        rows = behaviour._rows(tx, as_of=as_of)
+        rows = behaviour.purchase_rows(tx, as_of=as_of)
         got = behaviour._gap_spread(rows).to_pyarrow().sort_by("gap_customer_id")
         want = _gaps_over_distinct_days(rows).to_pyarrow().sort_by("gap_customer_id")
         _assert_identical(got, want)

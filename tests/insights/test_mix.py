@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corecustomers.errors import ColumnMappingError
-from corecustomers.insights.behaviour import customer_mix, mix_table
+from corecustomers.insights.mix import customer_mix, mix_table
 
 AS_OF = dt.date(2024, 3, 31)
 

@@ -13,7 +13,7 @@ import pytest
 
 from corecustomers.data.demo import generate_demo
 from corecustomers.errors import ConfigError
-from corecustomers.insights.behaviour import mix_table
+from corecustomers.insights.mix import mix_table
 from corecustomers.insights.recommend import purchase_pairs
 
 AS_OF = dt.date(2024, 12, 31)

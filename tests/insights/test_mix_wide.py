@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from corecustomers.insights.behaviour import WIDE_MIX_VALUES, customer_mix, mix_table
+from corecustomers.insights.mix import WIDE_MIX_VALUES, customer_mix, mix_table
 
 AS_OF = dt.date(2024, 3, 31)
 

@@ -12,7 +12,7 @@ import pytest
 from corecustomers.data.demo import generate_demo
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
-from corecustomers.insights.behaviour import mix_table
+from corecustomers.insights.mix import mix_table
 from corecustomers.insights.recommend import recommend, recommend_and_evaluate
 from corecustomers.service.concurrency import Timings
 from corecustomers.service.side_steps import (

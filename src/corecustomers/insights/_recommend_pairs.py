@@ -279,7 +279,7 @@ class Bought:
 
     def value_spends(self) -> pa.Table:
         """``customer_id``, ``value`` (the item; both dictionary-encoded) and ``spend``
-        of each pair: the spends :func:`~corecustomers.insights.behaviour.mix_table`
+        of each pair: the spends :func:`~corecustomers.insights.mix.mix_table`
         takes for the item's column."""
         return pa.table(
             {

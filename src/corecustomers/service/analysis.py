@@ -552,7 +552,7 @@ def analyse_prepared(
 
 def _plain_texts(customers: pa.Table) -> pa.Table:
     """``customers`` with its dictionary-encoded text columns (the purchase mix, held so
-    through the analysis: :func:`~corecustomers.insights.behaviour.mix_table`) as plain
+    through the analysis: :func:`~corecustomers.insights.mix.mix_table`) as plain
     ``string`` columns, the type the outputs have always had."""
     for i, field_ in enumerate(customers.schema):
         if pa.types.is_dictionary(field_.type) and pa.types.is_string(field_.type.value_type):

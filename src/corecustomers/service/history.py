@@ -32,8 +32,8 @@ from corecustomers.config import Settings
 from corecustomers.data.compiled import reusing_sql
 from corecustomers.data.features import sharing_purchase_days
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.insights.behaviour import MIX_COLUMNS
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.insights.mix import MIX_COLUMNS
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (

@@ -30,8 +30,9 @@ from corecustomers.insights.adopters import (
     early_adopters,
     first_day_of_data,
 )
-from corecustomers.insights.behaviour import MIX_COLUMNS, customer_behaviour, mix_table
+from corecustomers.insights.behaviour import customer_behaviour
 from corecustomers.insights.influence import referrals
+from corecustomers.insights.mix import MIX_COLUMNS, mix_table
 from corecustomers.insights.recommend import (
     PurchasePairs,
     purchase_pairs,
