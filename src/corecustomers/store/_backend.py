@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -125,6 +126,11 @@ class TableStore:
 class _DuckDBStore(TableStore):
     dialect = "duckdb"
 
+    #: ``preserve_insertion_order`` as it was before an :meth:`append` turned it off, while
+    #: it is still to be restored (a failed insert aborts the transaction, in which no
+    #: ``SET`` runs: the rollback restores it)
+    _insertion_order: bool | None = None
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         raw = self.con.con
@@ -133,6 +139,7 @@ class _DuckDBStore(TableStore):
             yield
         except BaseException:
             raw.rollback()
+            self._restore_insertion_order()
             raise
         raw.commit()
 
@@ -165,14 +172,18 @@ class _DuckDBStore(TableStore):
         The workspace's readers order what they read (a snapshot by customer id), so the
         rows need not be stored in their order; DuckDB then inserts them in parallel and
         writes them to the file as it goes, instead of at the commit: a million-row
-        snapshot took 7.8 s of one core (insert and commit) and takes 3.1 s.
+        snapshot took 7.8 s of one core (insert and commit) and takes 3.1 s. The
+        connection's setting is restored afterwards, and an insert that fails raises its
+        own error (in a transaction, the setting comes back with the rollback).
         """
         raw = self.con.con
         view = f"__corecustomers_rows_{uuid.uuid4().hex}"
         cols = ", ".join(
             sge.to_identifier(c, quoted=True).sql(self.dialect) for c in rows.column_names
         )
-        (keep_order,) = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        if self._insertion_order is None:
+            (keep,) = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+            self._insertion_order = bool(keep)
         raw.register(view, rows)
         try:
             raw.execute("SET preserve_insertion_order = false")
@@ -180,9 +191,23 @@ class _DuckDBStore(TableStore):
                 f"INSERT INTO {self.qualified(name).sql(self.dialect)} ({cols}) "
                 f"SELECT {cols} FROM {view}"
             )
+        except BaseException:
+            # outside a transaction the connection takes the SET now; inside one, which
+            # the failure aborted, it fails and the rollback restores the setting
+            with suppress(duckdb.Error):
+                self._restore_insertion_order()
+            raise
+        else:
+            self._restore_insertion_order()
         finally:
-            raw.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
-            raw.unregister(view)
+            with suppress(duckdb.Error):
+                raw.unregister(view)
+
+    def _restore_insertion_order(self) -> None:
+        if self._insertion_order is not None:
+            value = "true" if self._insertion_order else "false"
+            self.con.con.execute(f"SET preserve_insertion_order = {value}")
+            self._insertion_order = None
 
 
 class _PostgresStore(TableStore):
