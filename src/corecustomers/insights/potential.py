@@ -255,7 +255,8 @@ def _ranks(score: FloatArray, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     >>> _ranks(np.array([0.5, np.nan, 0.5, 0.9]), pa.array(["b", "c", "a", "d"])).to_pylist()
     [3, None, 2, 1]
     """
-    scored_at = np.flatnonzero(~np.isnan(score))
+    missing = np.isnan(score)
+    scored_at = np.flatnonzero(~missing)
     keys = pa.table(
         {
             "score": pa.array(score[scored_at], pa.float64()),
@@ -267,7 +268,7 @@ def _ranks(score: FloatArray, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     ).to_numpy()
     ranks = np.zeros(len(score), dtype=np.int64)
     ranks[scored_at[order]] = np.arange(1, len(scored_at) + 1, dtype=np.int64)
-    return pa.array(ranks, pa.int64(), mask=np.isnan(score))
+    return pa.array(ranks, pa.int64(), mask=missing)
 
 
 def _floats(scored: pa.Table, name: str) -> FloatArray:

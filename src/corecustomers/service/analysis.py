@@ -57,7 +57,7 @@ from corecustomers.errors import (
     OutputError,
     TooManyBadRowsError,
 )
-from corecustomers.service.output_files import CustomerFiles, write_table
+from corecustomers.service.output_files import CUSTOMER_FILES, CustomerFiles, write_table
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace, default_source_name
 from corecustomers.store.outputs import record_output
@@ -720,5 +720,4 @@ def _write_outputs(
             quarantine=prepared.quarantine_sample,
         )
         files.update(customer_files.publish())
-    order = ("customers.parquet", "customers.csv", *files)  # as analyze lists them
-    return {name: files[name] for name in dict.fromkeys(order)}
+    return {name: files[name] for name in dict.fromkeys((*CUSTOMER_FILES, *files))}

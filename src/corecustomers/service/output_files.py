@@ -95,9 +95,7 @@ class CustomerFiles:
         if not self._writes:
             raise RuntimeError("the customers' files were not started")
         written = {name: future.result() for name, future in self._writes.items()}
-        paths = {}
-        for name in CUSTOMER_FILES:
-            paths[name] = written[name].replace(self.folder / name)
+        paths = {name: written[name].replace(self.folder / name) for name in CUSTOMER_FILES}
         self._writes.clear()
         return paths
 
