@@ -62,6 +62,8 @@ class Settings:
     #: Where DuckDB spills when it reaches ``memory_limit``; None: its default, a
     #: ``.tmp`` folder in the working directory.
     temp_directory: str | None = None
+    #: Processes ``history`` analyses its dates on; 0: one per CPU, at most 4.
+    jobs: int = 0
     # [rfm]
     rfm_bins: int = 5
     rfm_scheme: str = "named"
@@ -95,6 +97,10 @@ class Settings:
             )
         if self.temp_directory is not None and not self.temp_directory.strip():
             raise ConfigError("analysis.temp_directory is empty; give a folder, or leave it out")
+        if self.jobs < 0:
+            raise ConfigError(
+                f"analysis.jobs must be 0 (one per CPU) or a number of processes; got {self.jobs}"
+            )
         if self.source_name is not None and not self.source_name.strip():
             raise ConfigError("source name is empty; give a name such as sales, or leave it out")
         if not 0.0 <= self.max_bad_share <= 1.0:

@@ -15,6 +15,8 @@ message says what went wrong and what to do::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ColumnMappingError",
     "ConfigError",
@@ -58,6 +60,7 @@ class InputError(CoreCustomersError):
         self.file = file
         self.row = row
         self.column = column
+        self.message = message
         where = ", ".join(
             part
             for part in (
@@ -68,6 +71,16 @@ class InputError(CoreCustomersError):
             if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its keywords (a ``history`` worker sends its errors to the
+        process that started it)."""
+        keywords = {"file": self.file, "row": self.row, "column": self.column}
+        return (_rebuilt, (type(self), self.message, keywords))
+
+
+def _rebuilt(kind: type[InputError], message: str, keywords: dict[str, Any]) -> InputError:
+    return kind(message, **keywords)
 
 
 class ColumnMappingError(InputError):

@@ -447,6 +447,18 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         RUN,
         shown=".tmp in the working directory",
     ),
+    Setting(
+        "analysis",
+        "jobs",
+        "int",
+        0,
+        "Processes a history analyses its dates on (1: one date after another)",
+        2,
+        "--jobs",
+        frozenset({"history"}),
+        shown="one per CPU, at most 4",
+        minimum=0,
+    ),
     # [rfm]
     Setting("rfm", "bins", "int", 5, "Scores 1..bins per dimension (3 to 10)", 4, attr="rfm_bins"),
     Setting(

@@ -89,9 +89,12 @@ def _same(got: Any, want: Any, day: dt.date) -> None:
         assert got == want, day
 
 
-def test_history_snapshots_equal_analyze_as_of(demo_csv: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_history_snapshots_equal_analyze_as_of(demo_csv: str, tmp_path: Path, jobs: int) -> None:
+    """On one process and on two (each worker analyses every other date and its fits
+    start from two dates back; the snapshots are saved in date order)."""
     base = Settings(currency="¥", model="bgnbd")
-    in_history = dataclasses.replace(base, workspace=str(tmp_path / "ws-history"))
+    in_history = dataclasses.replace(base, workspace=str(tmp_path / "ws-history"), jobs=jobs)
     result = history(
         demo_csv,
         in_history,

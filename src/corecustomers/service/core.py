@@ -298,19 +298,10 @@ def _identify_core(
     # the workspace is read here, on the calling thread, before the steps side by side,
     # and before waiting for the behaviour: it is a database of its own, read while the
     # behaviour's query runs on the analysis' connection (a nightly run reads a million
-    # rows of the previous snapshot)
-    previous: pa.Table | None = None
-    overrides: list[dict[str, Any]] = []
-    if workspace is not None:
-        name = workspace.resolve_source(source_name or DEFAULT_SOURCE)
-        before = workspace.latest_before(end, name)
-        if before is not None:
-            previous = workspace.read_snapshot(before, source_name=name)
-        overrides = [
-            {k: o[k] for k in ("customer_id", "tier", "by", "reason", "until")}
-            for o in workspace.overrides(active_on=end, source_name=name)
-        ]
-        summary.history = _history_note(workspace, name, before)
+    # rows of the previous snapshot); with ``late_state``, just before the tiers
+    state = Once(lambda: _workspace_state(workspace, source_name, end, summary))
+    if not options.late_state:
+        state()
     with progress.step("Behaviour: rhythm, trend, breadth"):
         behaviour = started.behaviour()
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
@@ -346,6 +337,7 @@ def _identify_core(
         million customers' texts are seconds of one core, which the risk leaves idle)."""
         done = started.result()
         ranking = ranked.result()  # the ranking runs on the calling thread
+        previous, overrides = state().previous, state().overrides
         with timings.step(TIERS_STEP):
             tiered = _align(behaved, done.mix) if done.mix is not None else behaved
             tiered = _align(tiered, potential_value(tiered))
@@ -432,6 +424,7 @@ def _identify_core(
         if description in timings.seconds:
             progress.note(f"{description}: {timings.seconds[description]:.1f} s")
     core_tiers = list(policy.codes[:-1])
+    previous, name = state().previous, state().name
     with progress.step("Early warnings"):
         risk_values = _risk_for(customers, risk)
         # the churn risk's frames, the biggest of what the block leaves, are not needed
@@ -519,6 +512,33 @@ def _identify_core(
                     core_tiers=core_tiers,
                 )
     return customers, summary
+
+
+@dataclass(frozen=True)
+class _State:
+    """What an analysis reads of its workspace: its source's name there, the snapshot
+    before its date (None: none) and the overrides in force on it."""
+
+    name: str = DEFAULT_SOURCE
+    previous: pa.Table | None = None
+    overrides: tuple[dict[str, Any], ...] = ()
+
+
+def _workspace_state(
+    workspace: Workspace | None, source_name: str | None, end: _dt.date, summary: CoreSummary
+) -> _State:
+    """The workspace's state before ``end`` (and the history note in ``summary``)."""
+    if workspace is None:
+        return _State()
+    name = workspace.resolve_source(source_name or DEFAULT_SOURCE)
+    before = workspace.latest_before(end, name)
+    previous = None if before is None else workspace.read_snapshot(before, source_name=name)
+    overrides = tuple(
+        {k: o[k] for k in ("customer_id", "tier", "by", "reason", "until")}
+        for o in workspace.overrides(active_on=end, source_name=name)
+    )
+    summary.history = _history_note(workspace, name, before)
+    return _State(name, previous, overrides)
 
 
 def _history_note(workspace: Workspace, name: str, before: _dt.date | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from corecustomers.config import Settings
@@ -37,6 +38,7 @@ from corecustomers.insights.mix import MIX_COLUMNS
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
+    Prepared,
     analyse_prepared,
     open_workspace,
     prepare,
@@ -45,7 +47,9 @@ from corecustomers.service.analysis import (
     write_json,
 )
 from corecustomers.service.core import CoreOptions
+from corecustomers.service.history_jobs import jobs_for, parallel_ok, run_dates
 from corecustomers.service.progress import NullProgress, Progress
+from corecustomers.service.summary import AnalysisSummary
 from corecustomers.store import Workspace
 
 __all__ = ["Every", "add_override", "compare", "history", "period_ends"]
@@ -133,7 +137,6 @@ def history(
                 f"within the data ({first} to {last}); widen --from/--to",
                 file=prepared.raw.name,
             )
-        written: list[dict[str, Any]] = []
         options = CoreOptions(
             evaluate=False,
             recommendations=False,
@@ -141,35 +144,25 @@ def history(
             risk_beside=True,
         )
         name = source_name_of(prepared, settings)
-        warm: FittedValue | None = None  # the previous date's fit
-        # one BLAS thread: the fits' L-BFGS-B steps and the risk's logistic regression
-        # work on a few parameters, where OpenBLAS's threads cost ~8x the work itself
-        # (a BG/NBD and Gamma-Gamma fit on the 20k demo: 0.51 s threaded, 0.07 s not)
+        jobs = jobs_for(settings, len(dates)) if parallel_ok(prepared.transactions) else 1
         with (
             open_workspace(settings) as workspace,
             # a snapshot per date, each committed, checkpointed into the file once
             workspace.checkpoint_once(),
-            reusing_sql(),
-            sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
-            threadpool_limits(limits=1, user_api="blas"),
         ):
-            for day in dates:
-                at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
-                with progress.step(f"Snapshot {day}"):
-                    customers, steps = analyse_prepared(
-                        at, settings, workspace=workspace, options=options, start=warm
-                    )
-                warm = steps.valuation.fitted or warm
-                core = steps.core
-                written.append(
-                    {
-                        "as_of": day.isoformat(),
-                        "previous_as_of": (core.history or {}).get("previous_as_of"),
-                        "customers": customers.num_rows,
-                        "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
-                        "alerted": core.alerts["alerted"],
-                    }
+            if jobs > 1:
+                written = run_dates(
+                    prepared,
+                    settings,
+                    dates,
+                    options=dataclasses.replace(options, late_state=True),
+                    workspace=workspace,
+                    jobs=jobs,
+                    folder=staging,
+                    progress=progress,
                 )
+            else:
+                written = _one_by_one(prepared, settings, dates, options, workspace, progress)
             series = _series(workspace, dates, settings, name)
     result = {
         "every": every,
@@ -180,6 +173,49 @@ def history(
     path = out_dir / "history.json"
     write_json(path, result)
     return result
+
+
+def _one_by_one(
+    prepared: Prepared,
+    settings: Settings,
+    dates: list[_dt.date],
+    options: CoreOptions,
+    workspace: Workspace,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """The dates analysed one after another on this process, each fit starting from the
+    previous date's; each date's line of ``history.json``."""
+    written: list[dict[str, Any]] = []
+    warm: FittedValue | None = None  # the previous date's fit
+    # one BLAS thread: the fits' L-BFGS-B steps and the risk's logistic regression
+    # work on a few parameters, where OpenBLAS's threads cost ~8x the work itself
+    # (a BG/NBD and Gamma-Gamma fit on the 20k demo: 0.51 s threaded, 0.07 s not)
+    with (
+        reusing_sql(),
+        sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
+        threadpool_limits(limits=1, user_api="blas"),
+    ):
+        for day in dates:
+            at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
+            with progress.step(f"Snapshot {day}"):
+                customers, steps = analyse_prepared(
+                    at, settings, workspace=workspace, options=options, start=warm
+                )
+            warm = steps.valuation.fitted or warm
+            written.append(written_line(day, customers, steps))
+    return written
+
+
+def written_line(day: _dt.date, customers: pa.Table, steps: AnalysisSummary) -> dict[str, Any]:
+    """A date's line of ``history.json``: its customers, tiers and alerts."""
+    core = steps.core
+    return {
+        "as_of": day.isoformat(),
+        "previous_as_of": (core.history or {}).get("previous_as_of"),
+        "customers": customers.num_rows,
+        "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
+        "alerted": core.alerts["alerted"],
+    }
 
 
 def _policy_reads_mix(settings: Settings) -> bool:

@@ -74,6 +74,10 @@ class CoreOptions:
     #: (``history``: small frames and few side steps, so the second CPU is mostly idle;
     #: the same results in every arrangement)
     risk_beside: bool = False
+    #: read the previous snapshot and the overrides just before the tiers, not first
+    #: (``history`` on several processes: a date's workspace state exists only once the
+    #: date before it is saved, and everything before the tiers does not need it)
+    late_state: bool = False
 
 
 RANKING_STEP = "Core ranking (BTYD and gradient boosting)"

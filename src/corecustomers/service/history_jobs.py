@@ -1,0 +1,282 @@
+"""A history's dates analysed on several processes, their snapshots saved in date order.
+
+Most of a date's analysis -- features, scores, model fits, the core ranking, the churn
+risk -- does not read the workspace; only the tiers and what follows them need the
+previous date's snapshot and the overrides. On small frames that work is mostly Python
+under one interpreter lock, so threads cannot share it out; processes can. So
+:func:`run_dates` hands the dates out in turn to ``jobs`` worker processes, each of which
+runs the same :func:`~corecustomers.service.analysis.analyse_prepared` as one process
+does, on the accepted rows written once to a Parquet file, with a workspace that is a
+stand-in (:class:`_Remote`): its reads and writes are served by the calling process from
+the real workspace, and a date's are served only once every earlier date's snapshot is
+saved (the analysis reads the workspace just before its tiers: ``late_state``). So each
+snapshot is decided from the same state as one after another; only the model fits start
+from another earlier date's estimates (``jobs`` dates back instead of one), which moves
+their optimum within the fit's tolerance.
+
+A worker that fails sends its error, which is raised here; the other workers are stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import multiprocessing
+import os
+import pickle
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Final
+
+from corecustomers.config import Settings
+from corecustomers.data.connect import connect_engine, is_duckdb
+from corecustomers.service.progress import Progress
+from corecustomers.service.side_steps import CoreOptions
+from corecustomers.store import Workspace
+
+__all__ = ["MAX_JOBS", "jobs_for", "parallel_ok", "run_dates"]
+
+MAX_JOBS: Final = 4
+"""The most processes ``jobs = 0`` starts (each holds its own copy of the frames)."""
+
+
+def jobs_for(settings: Settings, dates: int) -> int:
+    """The processes a history of ``dates`` dates runs on: ``settings.jobs``, or one per
+    CPU up to :data:`MAX_JOBS`; never more than the dates.
+
+    >>> jobs_for(Settings(jobs=3), 2), jobs_for(Settings(jobs=1), 36)
+    (2, 1)
+    """
+    wanted = settings.jobs or min(_cpus(), MAX_JOBS)
+    return max(1, min(wanted, dates))
+
+
+def parallel_ok(transactions: Any) -> bool:
+    """Whether the accepted rows can be handed to other processes (on DuckDB, as a
+    Parquet file; another engine's rows stay with the one process)."""
+    return is_duckdb(transactions.get_backend())
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs: the rows' file, the prepared source without its tables, the
+    settings, the dates it analyses and the last date of the history."""
+
+    rows: str
+    prepared: dict[str, Any]
+    raw: dict[str, Any]
+    settings: Settings
+    options: CoreOptions
+    dates: tuple[_dt.date, ...]
+    last: _dt.date
+    threads: int
+
+
+def run_dates(
+    prepared: Any,
+    settings: Settings,
+    dates: list[_dt.date],
+    *,
+    options: CoreOptions,
+    workspace: Workspace,
+    jobs: int,
+    folder: Path,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Analyse ``dates`` on ``jobs`` processes and save their snapshots in ``workspace``
+    in date order; return each date's line of ``history.json``, in date order.
+
+    ``prepared`` is :class:`~corecustomers.service.analysis.Prepared` on DuckDB; its rows
+    are written once to a Parquet file in ``folder``, which each worker reads.
+    """
+    rows = folder / "history-rows.parquet"
+    tx = prepared.transactions
+    tx.get_backend().to_parquet(tx, rows)
+    fields = {
+        f.name: getattr(prepared, f.name)
+        for f in dataclasses.fields(prepared)
+        if f.name not in ("transactions", "raw")
+    }
+    raw = {f.name: getattr(prepared.raw, f.name) for f in dataclasses.fields(prepared.raw)}
+    raw.pop("table")
+    threads = max(1, _cpus() // jobs)
+    context = multiprocessing.get_context("spawn")
+    workers: list[tuple[Any, Connection]] = []
+    order = {day: i for i, day in enumerate(dates)}
+    try:
+        for k in range(jobs):
+            mine, theirs = context.Pipe()
+            job = _Job(
+                str(rows), fields, raw, settings, options, tuple(dates[k::jobs]), dates[-1], threads
+            )
+            process = context.Process(target=_work, args=(theirs, job), daemon=True)
+            process.start()
+            theirs.close()
+            workers.append((process, mine))
+        return _serve(workers, dates, order, workspace, progress)
+    finally:
+        for process, conn in workers:
+            conn.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _serve(
+    workers: list[tuple[Any, Connection]],
+    dates: list[_dt.date],
+    order: dict[_dt.date, int],
+    workspace: Workspace,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Answer the workers' workspace calls, each date's once the dates before it are
+    saved, until every date is done."""
+    saved = 0  # the dates whose snapshots are saved: dates[:saved]
+    waiting: dict[Connection, tuple[Any, ...]] = {}
+    lines: dict[_dt.date, dict[str, Any]] = {}
+    conns = {conn: process for process, conn in workers}
+    left = {conn: len(dates[k :: len(workers)]) for k, (_, conn) in enumerate(workers)}
+
+    def answer(conn: Connection, message: tuple[Any, ...]) -> None:
+        nonlocal saved
+        _, day, method, args, kwargs = message
+        try:
+            value = getattr(workspace, method)(*args, **kwargs)
+        except Exception as exc:  # the worker raises it where the call was made
+            conn.send(("raise", _portable(exc)))
+            return
+        if method == "write_snapshot":
+            saved = order[day] + 1
+            value = None
+        conn.send(("value", value))
+
+    def pump() -> None:
+        for conn in wait([*conns, *(p.sentinel for p in conns.values())]):
+            if not isinstance(conn, Connection):
+                continue  # a process ended: its connection reports it (EOF) or has
+            try:
+                message = conn.recv()
+            except EOFError:
+                if not left[conn]:  # done with its dates
+                    del conns[conn]
+                    continue
+                raise RuntimeError(
+                    "a history worker process ended without a result"
+                    f" (exit code {conns[conn].exitcode})"
+                ) from None
+            if message[0] == "call":
+                waiting[conn] = message
+            elif message[0] == "done":
+                lines[message[1]] = message[2]
+                left[conn] -= 1
+            elif message[0] == "error":
+                exc, trace = message[1], message[2]
+                if isinstance(exc, BaseException):
+                    raise exc from RuntimeError(f"in a history worker:\n{trace}")
+                raise RuntimeError(f"a history worker failed:\n{trace}")
+        for conn, message in list(waiting.items()):
+            if order[message[1]] <= saved:
+                del waiting[conn]
+                answer(conn, message)
+
+    for day in dates:
+        with progress.step(f"Snapshot {day}"):
+            while day not in lines:
+                pump()
+    return [lines[day] for day in dates]
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError with its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class _Remote:
+    """The workspace as a worker sees it: each call is made by the calling process on the
+    real workspace (for the date the worker is at, once the dates before it are saved)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.day: _dt.date | None = None
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self._conn.send(("call", self.day, method, args, kwargs))
+                kind, value = self._conn.recv()
+            if kind == "raise":
+                raise value
+            return value
+
+        return call
+
+
+def _work(conn: Connection, job: _Job) -> None:
+    """A worker: analyse ``job.dates`` one after another, each starting its fit from the
+    previous one's; report each date's line, or the error that stopped it."""
+    try:
+        _analyse(conn, job)
+    except BaseException as exc:  # reported to the calling process, which raises it
+        with contextlib.suppress(OSError, ValueError):  # unless the caller has gone
+            conn.send(("error", _portable(exc), traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _analyse(conn: Connection, job: _Job) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from corecustomers.data.compiled import reusing_sql
+    from corecustomers.data.features import sharing_purchase_days
+    from corecustomers.data.readers import RawSource
+    from corecustomers.service.analysis import Prepared, analyse_prepared
+    from corecustomers.service.history import written_line
+
+    settings = job.settings
+    con = connect_engine(
+        "duckdb", memory_limit=settings.memory_limit, temp_directory=settings.temp_directory
+    )
+    con.raw_sql(f"SET threads = {job.threads}")
+    tx = con.read_parquet(job.rows)
+    prepared = Prepared(raw=RawSource(table=tx, **job.raw), transactions=tx, **job.prepared)
+    workspace = _Remote(conn)
+    warm = None
+    with (
+        reusing_sql(),
+        sharing_purchase_days(tx, up_to=job.last),
+        threadpool_limits(limits=1, user_api="blas"),
+        # the gradient-boosting fits' OpenMP threads: this process' share of the CPUs
+        # (more, in each of several processes, spin waiting for each other)
+        threadpool_limits(limits=job.threads, user_api="openmp"),
+    ):
+        for day in job.dates:
+            workspace.day = day
+            at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
+            customers, steps = analyse_prepared(
+                at,
+                settings,
+                workspace=workspace,  # type: ignore[arg-type]  # the calls it makes
+                options=job.options,
+                start=warm,
+            )
+            warm = steps.valuation.fitted or warm
+            conn.send(("done", day, written_line(day, customers, steps)))

@@ -1,0 +1,92 @@
+"""``history`` on several processes: the settings that choose how many, and a failure.
+
+That the snapshots of a history on two processes equal ``analyze --as-of``'s is
+``tests/service/test_history.py``; here, what a worker's failure does: it is raised by
+the command with its own type and message, the workers are stopped, and nothing after
+the failed date is saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corecustomers.config import Settings
+from corecustomers.data.demo import write_demo_csv
+from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
+from corecustomers.service.analysis import prepare
+from corecustomers.service.history_jobs import MAX_JOBS, jobs_for, run_dates
+from corecustomers.service.progress import NullProgress
+from corecustomers.service.side_steps import CoreOptions
+from corecustomers.store import Workspace
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def test_jobs_follow_the_setting_the_cpus_and_the_dates() -> None:
+    assert jobs_for(Settings(jobs=1), 36) == 1
+    assert jobs_for(Settings(jobs=3), 36) == 3
+    assert jobs_for(Settings(jobs=3), 2) == 2  # never more processes than dates
+    assert 1 <= jobs_for(Settings(), 36) <= MAX_JOBS
+    with pytest.raises(ConfigError, match=r"analysis\.jobs"):
+        Settings(jobs=-1)
+
+
+class _FullDisk:
+    """A workspace whose second snapshot cannot be written."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.written: list[dt.date] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.workspace, name)
+
+    def write_snapshot(self, day: dt.date, *args: Any, **kwargs: Any) -> None:
+        if self.written:
+            raise OutputError("the disk is full")
+        self.workspace.write_snapshot(day, *args, **kwargs)
+        self.written.append(day)
+
+
+def test_a_failure_in_a_worker_is_raised_and_the_workers_stop(tmp_path: Path) -> None:
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, n_customers=600, seed=5)
+    settings = Settings(currency="¥", model="bgnbd", workspace=str(tmp_path / "ws"))
+    prepared = prepare(
+        str(path),
+        settings,
+        staging_dir=tmp_path,
+        quarantine_path=tmp_path / "quarantine.csv",
+        today=TODAY,
+    )
+    dates = [dt.date(2024, 8, 31), dt.date(2024, 9, 30), dt.date(2024, 10, 31)]
+    with Workspace.open(settings.workspace) as workspace:
+        full = _FullDisk(workspace)
+        with pytest.raises(OutputError, match="the disk is full"):
+            run_dates(
+                prepared,
+                settings,
+                dates,
+                options=CoreOptions(evaluate=False, recommendations=False, late_state=True),
+                workspace=full,  # type: ignore[arg-type]  # the calls the workers make
+                jobs=2,
+                folder=tmp_path,
+                progress=NullProgress(),
+            )
+        assert full.written == dates[:1]
+        assert workspace.snapshot_dates(workspace.resolve_source(None)) == dates[:1]
+    assert multiprocessing.active_children() == []
+
+
+def test_an_input_error_crosses_processes_whole() -> None:
+    """A worker's input error reaches the command with its type, file, row and column."""
+    error = TooManyBadRowsError("too many bad rows", file="sales.csv", row=7, column="amount")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is TooManyBadRowsError
+    assert (copy.file, copy.row, copy.column, str(copy)) == ("sales.csv", 7, "amount", str(error))
