@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import pickle
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
 from corecustomers.service.analysis import prepare
+from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.history_jobs import MAX_JOBS, jobs_for, run_dates
 from corecustomers.service.progress import NullProgress
 from corecustomers.service.side_steps import CoreOptions
@@ -90,3 +93,19 @@ def test_an_input_error_crosses_processes_whole() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is TooManyBadRowsError
     assert (copy.file, copy.row, copy.column, str(copy)) == ("sales.csv", 7, "amount", str(error))
+
+
+def test_only_ibis_cache_races_are_kept_off_the_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    quiet_ibis_cache_races()
+    quiet_ibis_cache_races()  # once only: the hook is not wrapped twice
+
+    def unraisable(exc_type: type[BaseException], qualname: str) -> SimpleNamespace:
+        return SimpleNamespace(exc_type=exc_type, object=SimpleNamespace(__qualname__=qualname))
+
+    sys.unraisablehook(unraisable(KeyError, "Comparable.__del__"))
+    other = unraisable(KeyError, "Other.__del__")
+    sys.unraisablehook(other)
+    sys.unraisablehook(unraisable(ValueError, "Comparable.__del__"))
+    assert [u.object.__qualname__ for u in seen] == ["Other.__del__", "Comparable.__del__"]

@@ -335,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     :class:`~corecustomers.errors.CoreCustomersError` that a command lets through is
     printed as a message with exit code 2.
     """
+    from corecustomers.service.concurrency import quiet_ibis_cache_races  # Ibis: not for --help
+
+    quiet_ibis_cache_races()
     try:
         app(args=argv, prog_name="corecustomers", standalone_mode=True)
     except SystemExit as exc:

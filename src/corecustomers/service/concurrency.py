@@ -26,6 +26,7 @@ throughout; OpenMP's (scikit-learn's boosting) is per thread, and each step sets
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ from typing import Any, Generic, TypeVar
 import ibis.expr.types as ir
 import pyarrow as pa
 
-__all__ = ["Background", "Once", "Timings", "shared_engine"]
+__all__ = ["Background", "Once", "Timings", "quiet_ibis_cache_races", "shared_engine"]
 
 T = TypeVar("T")
 
@@ -222,3 +223,24 @@ class Once(Generic[T]):
         """Drop the value (its memory), once nobody will ask for it again."""
         with self._lock:
             self._value.clear()
+
+
+def quiet_ibis_cache_races() -> None:
+    """Keep one harmless message of Ibis off the console: its expressions share a cache
+    of equality results that ``__del__`` cleans, and with expressions dropped on two
+    threads at once one deletion can find the other's entry gone (``KeyError`` in
+    ``Comparable.__del__``, printed as "Exception ignored in", never raised). Every other
+    unraisable error still reaches the previous hook.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "_ibis_cache_races_quiet", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        where = getattr(unraisable.object, "__qualname__", "")
+        if unraisable.exc_type is KeyError and where == "Comparable.__del__":
+            return
+        previous(unraisable)
+
+    hook._ibis_cache_races_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine, is_duckdb
+from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.progress import Progress
 from corecustomers.service.side_steps import CoreOptions
 from corecustomers.store import Workspace
@@ -251,6 +252,7 @@ def _analyse(conn: Connection, job: _Job) -> None:
     from corecustomers.service.analysis import Prepared, analyse_prepared
     from corecustomers.service.history import written_line
 
+    quiet_ibis_cache_races()
     settings = job.settings
     con = connect_engine(
         "duckdb", memory_limit=settings.memory_limit, temp_directory=settings.temp_directory
