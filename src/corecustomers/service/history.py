@@ -26,7 +26,6 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from corecustomers.config import Settings
@@ -47,9 +46,8 @@ from corecustomers.service.analysis import (
     write_json,
 )
 from corecustomers.service.core import CoreOptions
-from corecustomers.service.history_jobs import jobs_for, parallel_ok, run_dates
+from corecustomers.service.history_jobs import jobs_for, parallel_ok, run_dates, written_line
 from corecustomers.service.progress import NullProgress, Progress
-from corecustomers.service.summary import AnalysisSummary
 from corecustomers.store import Workspace
 
 __all__ = ["Every", "add_override", "compare", "history", "period_ends"]
@@ -204,18 +202,6 @@ def _one_by_one(
             warm = steps.valuation.fitted or warm
             written.append(written_line(day, customers, steps))
     return written
-
-
-def written_line(day: _dt.date, customers: pa.Table, steps: AnalysisSummary) -> dict[str, Any]:
-    """A date's line of ``history.json``: its customers, tiers and alerts."""
-    core = steps.core
-    return {
-        "as_of": day.isoformat(),
-        "previous_as_of": (core.history or {}).get("previous_as_of"),
-        "customers": customers.num_rows,
-        "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
-        "alerted": core.alerts["alerted"],
-    }
 
 
 def _policy_reads_mix(settings: Settings) -> bool:

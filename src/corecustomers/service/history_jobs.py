@@ -33,14 +33,19 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Final
 
+import pyarrow as pa
+
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine, is_duckdb
+from corecustomers.data.readers import RawSource
+from corecustomers.service.analysis import Prepared, analyse_prepared
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.progress import Progress
 from corecustomers.service.side_steps import CoreOptions
+from corecustomers.service.summary import AnalysisSummary
 from corecustomers.store import Workspace
 
-__all__ = ["MAX_JOBS", "jobs_for", "parallel_ok", "run_dates"]
+__all__ = ["MAX_JOBS", "jobs_for", "parallel_ok", "run_dates", "written_line"]
 
 MAX_JOBS: Final = 4
 """The most processes ``jobs = 0`` starts (each holds its own copy of the frames)."""
@@ -61,6 +66,18 @@ def parallel_ok(transactions: Any) -> bool:
     """Whether the accepted rows can be handed to other processes (on DuckDB, as a
     Parquet file; another engine's rows stay with the one process)."""
     return is_duckdb(transactions.get_backend())
+
+
+def written_line(day: _dt.date, customers: pa.Table, steps: AnalysisSummary) -> dict[str, Any]:
+    """A date's line of ``history.json``: its customers, tiers and alerts."""
+    core = steps.core
+    return {
+        "as_of": day.isoformat(),
+        "previous_as_of": (core.history or {}).get("previous_as_of"),
+        "customers": customers.num_rows,
+        "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
+        "alerted": core.alerts["alerted"],
+    }
 
 
 def _cpus() -> int:
@@ -85,7 +102,7 @@ class _Job:
 
 
 def run_dates(
-    prepared: Any,
+    prepared: Prepared,
     settings: Settings,
     dates: list[_dt.date],
     *,
@@ -98,8 +115,8 @@ def run_dates(
     """Analyse ``dates`` on ``jobs`` processes and save their snapshots in ``workspace``
     in date order; return each date's line of ``history.json``, in date order.
 
-    ``prepared`` is :class:`~corecustomers.service.analysis.Prepared` on DuckDB; its rows
-    are written once to a Parquet file in ``folder``, which each worker reads.
+    ``prepared``'s rows (on DuckDB) are written once to a Parquet file in ``folder``,
+    which each worker reads.
     """
     rows = folder / "history-rows.parquet"
     tx = prepared.transactions
@@ -248,9 +265,6 @@ def _analyse(conn: Connection, job: _Job) -> None:
 
     from corecustomers.data.compiled import reusing_sql
     from corecustomers.data.features import sharing_purchase_days
-    from corecustomers.data.readers import RawSource
-    from corecustomers.service.analysis import Prepared, analyse_prepared
-    from corecustomers.service.history import written_line
 
     quiet_ibis_cache_races()
     settings = job.settings
