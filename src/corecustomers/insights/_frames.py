@@ -24,8 +24,9 @@ from numpy.typing import NDArray
 
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
-from corecustomers.insights._tree_scores import cpus, tree_predictions
+from corecustomers.insights._tree_scores import tree_predictions
 from corecustomers.insights.fitted import FittedValue
+from corecustomers.machine import cpus
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 from corecustomers.units import TimeUnit, days_per
 

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from corecustomers.insights._risk_frames import RiskFrame, significant
-from corecustomers.insights._tree_scores import cpus, tree_scores
+from corecustomers.insights._tree_scores import tree_scores
+from corecustomers.machine import cpus
 
 __all__ = [
     "GBM_PARAMS",

@@ -12,13 +12,12 @@ them).
 
 from __future__ import annotations
 
-import os
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TREE_BLOCK", "Tree", "cpus", "tree_arrays", "tree_predictions", "tree_scores"]
+__all__ = ["TREE_BLOCK", "Tree", "tree_arrays", "tree_predictions", "tree_scores"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -26,13 +25,6 @@ BoolArray = NDArray[np.bool_]
 
 TREE_BLOCK: Final = 131_072
 """Rows whose leaves :func:`tree_scores` finds together (their columns stay in cache)."""
-
-
-def cpus() -> int:
-    """The CPUs this process may run on (its affinity, where the system has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from corecustomers.insights.potential import potential_value
 from corecustomers.insights.ranking import CoreScores, rank_customers
 from corecustomers.insights.risk import ChurnRisk, active_in, churn_risk
 from corecustomers.insights.shifted import shifted_rows
+from corecustomers.machine import cpus
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.playbook import action_counts, next_best_actions, playbook_from_config
 from corecustomers.segments.policy import TierPolicy, policy_from_config
@@ -169,13 +169,6 @@ def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 #: frames gain from it on 2 cores (:attr:`CoreOptions.risk_beside`): the monthly history
 #: of the 20k demo 71.95 s -> 62.12 s (session 11, one round, load 1.7-1.8).
 RISK_BESIDE_FROM_CPUS: Final = 3
-
-
-def _cpus() -> int:
-    """The CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 #: From this many customers on the analysis gives freed memory back to the system between
@@ -389,7 +382,7 @@ def _identify_core(
         progress.step(side.description(parallel)),
         Background(
             at_risk,
-            parallel=parallel and (options.risk_beside or _cpus() >= RISK_BESIDE_FROM_CPUS),
+            parallel=parallel and (options.risk_beside or cpus() >= RISK_BESIDE_FROM_CPUS),
         ) as risky,
         Background(beside, parallel=parallel) as background,
     ):

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import multiprocessing
-import os
 import pickle
 import threading
 import traceback
@@ -38,6 +37,7 @@ import pyarrow as pa
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine, is_duckdb
 from corecustomers.data.readers import RawSource
+from corecustomers.machine import cpus
 from corecustomers.service.analysis import Prepared, analyse_prepared
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.progress import Progress
@@ -58,7 +58,7 @@ def jobs_for(settings: Settings, dates: int) -> int:
     >>> jobs_for(Settings(jobs=3), 2), jobs_for(Settings(jobs=1), 36)
     (2, 1)
     """
-    wanted = settings.jobs or min(_cpus(), MAX_JOBS)
+    wanted = settings.jobs or min(cpus(), MAX_JOBS)
     return max(1, min(wanted, dates))
 
 
@@ -78,12 +78,6 @@ def written_line(day: _dt.date, customers: pa.Table, steps: AnalysisSummary) -> 
         "tiers": {r["tier"]: r["customers"] for r in core.tiers["table"]},
         "alerted": core.alerts["alerted"],
     }
-
-
-def _cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -128,7 +122,7 @@ def run_dates(
     }
     raw = {f.name: getattr(prepared.raw, f.name) for f in dataclasses.fields(prepared.raw)}
     raw.pop("table")
-    threads = max(1, _cpus() // jobs)
+    threads = max(1, cpus() // jobs)
     context = multiprocessing.get_context("spawn")
     workers: list[tuple[Any, Connection]] = []
     order = {day: i for i, day in enumerate(dates)}
