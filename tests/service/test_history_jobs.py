@@ -8,6 +8,7 @@ the failed date is saved.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import multiprocessing
 import pickle
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from corecustomers.config import Settings
@@ -23,6 +25,7 @@ from corecustomers.data.demo import write_demo_csv
 from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
 from corecustomers.service.analysis import prepare
 from corecustomers.service.concurrency import quiet_ibis_cache_races
+from corecustomers.service.history import history
 from corecustomers.service.history_jobs import MAX_JOBS, jobs_for, run_dates
 from corecustomers.service.progress import NullProgress
 from corecustomers.service.side_steps import CoreOptions
@@ -109,3 +112,56 @@ def test_only_ibis_cache_races_are_kept_off_the_console(monkeypatch: pytest.Monk
     sys.unraisablehook(other)
     sys.unraisablehook(unraisable(ValueError, "Comparable.__del__"))
     assert [u.object.__qualname__ for u in seen] == ["Other.__del__", "Comparable.__del__"]
+
+
+def test_two_processes_store_the_snapshots_of_one_overrides_included(tmp_path: Path) -> None:
+    """The state a worker reads through the command -- the previous snapshot and the
+    overrides in force -- is the one process' state: an override set before the history
+    holds in every snapshot of both, and the snapshots agree (tiers and their dates,
+    alerts exactly; the model columns to the fits' tolerance)."""
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, n_customers=600, seed=5)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        held = next(csv.DictReader(fh))["会员号"]  # the first row's customer
+    snapshots = {}
+    for jobs in (1, 2):
+        settings = Settings(
+            currency="¥", model="bgnbd", workspace=str(tmp_path / f"ws{jobs}"), jobs=jobs
+        )
+        with Workspace.open(settings.workspace) as workspace:
+            workspace.add_override(held, "strategic", by="test", reason="flagship", until=None)
+        history(
+            str(path),
+            settings,
+            every="month",
+            start=dt.date(2024, 9, 1),
+            end=dt.date(2024, 11, 30),
+            out_dir=tmp_path / f"out{jobs}",
+            today=TODAY,
+        )
+        with Workspace.open(settings.workspace) as workspace:
+            name = workspace.resolve_source(None)
+            snapshots[jobs] = {
+                d: workspace.read_snapshot(d, source_name=name).sort_by("customer_id")
+                for d in workspace.snapshot_dates(name)
+            }
+    assert (
+        list(snapshots[2])
+        == list(snapshots[1])
+        == [
+            dt.date(2024, 9, 30),
+            dt.date(2024, 10, 31),
+            dt.date(2024, 11, 30),
+        ]
+    )
+    for day, one in snapshots[1].items():
+        two = snapshots[2][day]
+        for column in ("customer_id", "tier", "previous_tier", "tier_since", "alert"):
+            assert two.column(column).to_pylist() == one.column(column).to_pylist(), (day, column)
+        for column in ("core_score", "clv", "p_alive"):
+            a = np.asarray(two.column(column).to_pylist(), dtype=float)
+            b = np.asarray(one.column(column).to_pylist(), dtype=float)
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9, err_msg=f"{day} {column}")
+        ids = one.column("customer_id").to_pylist()
+        assert two.column("tier")[ids.index(held)].as_py() == "strategic", day
+        assert "flagship" in two.column("tier_reasons")[ids.index(held)].as_py(), day
