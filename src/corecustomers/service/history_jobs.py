@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import logging
 import multiprocessing
 import pickle
 import threading
@@ -93,6 +94,8 @@ class _Job:
     dates: tuple[_dt.date, ...]
     last: _dt.date
     threads: int
+    #: the calling process' log level (``--verbose``: INFO), for the worker's own log
+    log_level: int = logging.WARNING
 
 
 def run_dates(
@@ -130,7 +133,15 @@ def run_dates(
         for k in range(jobs):
             mine, theirs = context.Pipe()
             job = _Job(
-                str(rows), fields, raw, settings, options, tuple(dates[k::jobs]), dates[-1], threads
+                str(rows),
+                fields,
+                raw,
+                settings,
+                options,
+                tuple(dates[k::jobs]),
+                dates[-1],
+                threads,
+                logging.getLogger().getEffectiveLevel(),
             )
             process = context.Process(target=_work, args=(theirs, job), daemon=True)
             process.start()
@@ -261,6 +272,10 @@ def _analyse(conn: Connection, job: _Job) -> None:
     from corecustomers.data.features import sharing_purchase_days
 
     quiet_ibis_cache_races()
+    if job.log_level < logging.WARNING:  # as the command logs (``--verbose``)
+        logging.basicConfig(
+            level=job.log_level, format="%(levelname)s [worker %(process)d] %(name)s: %(message)s"
+        )
     settings = job.settings
     con = connect_engine(
         "duckdb", memory_limit=settings.memory_limit, temp_directory=settings.temp_directory
