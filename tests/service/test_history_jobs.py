@@ -13,6 +13,7 @@ import datetime as dt
 import multiprocessing
 import pickle
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
+from corecustomers.service import history as history_module
 from corecustomers.service.analysis import prepare
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.history import history
@@ -114,7 +116,9 @@ def test_only_ibis_cache_races_are_kept_off_the_console(monkeypatch: pytest.Monk
     assert [u.object.__qualname__ for u in seen] == ["Other.__del__", "Comparable.__del__"]
 
 
-def test_two_processes_store_the_snapshots_of_one_overrides_included(tmp_path: Path) -> None:
+def test_two_processes_store_the_snapshots_of_one_overrides_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The state a worker reads through the command -- the previous snapshot and the
     overrides in force -- is the one process' state: an override set before the history
     holds in every snapshot of both, and the snapshots agree (tiers and their dates,
@@ -124,6 +128,13 @@ def test_two_processes_store_the_snapshots_of_one_overrides_included(tmp_path: P
     with path.open(encoding="utf-8-sig", newline="") as fh:
         held = next(csv.DictReader(fh))["会员号"]  # the first row's customer
     snapshots = {}
+    started: list[int] = []
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["jobs"])
+        return run_dates(*args, **kwargs)
+
+    monkeypatch.setattr(history_module, "run_dates", spied)
     for jobs in (1, 2):
         settings = Settings(
             currency="¥", model="bgnbd", workspace=str(tmp_path / f"ws{jobs}"), jobs=jobs
@@ -165,3 +176,61 @@ def test_two_processes_store_the_snapshots_of_one_overrides_included(tmp_path: P
         ids = one.column("customer_id").to_pylist()
         assert two.column("tier")[ids.index(held)].as_py() == "strategic", day
         assert "flagship" in two.column("tier_reasons")[ids.index(held)].as_py(), day
+
+
+class _Watched:
+    """A workspace that records the calls it answers and holds the first date's first
+    read for a while (so that the second date's worker asks for its state meanwhile)."""
+
+    def __init__(self, workspace: Workspace, first: dt.date) -> None:
+        self.workspace = workspace
+        self.first = first
+        self.calls: list[tuple[str, dt.date]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.workspace, name)
+
+    def latest_before(self, day: dt.date, name: str) -> dt.date | None:
+        if day == self.first:
+            time.sleep(3.0)
+        self.calls.append(("latest_before", day))
+        return self.workspace.latest_before(day, name)
+
+    def write_snapshot(self, day: dt.date, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("write_snapshot", day))
+        self.workspace.write_snapshot(day, *args, **kwargs)
+
+
+def test_a_date_reads_the_workspace_only_after_the_date_before_is_saved(tmp_path: Path) -> None:
+    """The second date's worker asks for its state while the first date is still held;
+    the command answers it only after the first date's snapshot is written."""
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, n_customers=600, seed=5)
+    settings = Settings(currency="¥", model="bgnbd", workspace=str(tmp_path / "ws"))
+    prepared = prepare(
+        str(path),
+        settings,
+        staging_dir=tmp_path,
+        quarantine_path=tmp_path / "quarantine.csv",
+        today=TODAY,
+    )
+    dates = [dt.date(2024, 9, 30), dt.date(2024, 10, 31)]
+    with Workspace.open(settings.workspace) as workspace:
+        watched = _Watched(workspace, dates[0])
+        lines = run_dates(
+            prepared,
+            settings,
+            dates,
+            options=CoreOptions(evaluate=False, recommendations=False, late_state=True),
+            workspace=watched,  # type: ignore[arg-type]  # the calls the workers make
+            jobs=2,
+            folder=tmp_path,
+            progress=NullProgress(),
+        )
+    assert watched.calls == [
+        ("latest_before", dates[0]),
+        ("write_snapshot", dates[0]),
+        ("latest_before", dates[1]),
+        ("write_snapshot", dates[1]),
+    ]
+    assert [line["previous_as_of"] for line in lines] == [None, dates[0].isoformat()]

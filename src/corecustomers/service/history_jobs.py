@@ -38,7 +38,7 @@ import pyarrow as pa
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine, is_duckdb
 from corecustomers.data.readers import RawSource
-from corecustomers.machine import cpus
+from corecustomers.machine import cpus, memory_bytes
 from corecustomers.service.analysis import Prepared, analyse_prepared
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.progress import Progress
@@ -94,6 +94,10 @@ class _Job:
     dates: tuple[_dt.date, ...]
     last: _dt.date
     threads: int
+    #: DuckDB's spill folder, the worker's own (processes spilling to one folder
+    #: overwrite each other's files), and its memory cap
+    spill: str
+    memory_limit: str
     #: the calling process' log level (``--verbose``: INFO), for the worker's own log
     log_level: int = logging.WARNING
 
@@ -126,6 +130,7 @@ def run_dates(
     raw = {f.name: getattr(prepared.raw, f.name) for f in dataclasses.fields(prepared.raw)}
     raw.pop("table")
     threads = max(1, cpus() // jobs)
+    spills = Path(settings.temp_directory) if settings.temp_directory else folder
     context = multiprocessing.get_context("spawn")
     workers: list[tuple[Any, Connection]] = []
     order = {day: i for i, day in enumerate(dates)}
@@ -141,19 +146,35 @@ def run_dates(
                 tuple(dates[k::jobs]),
                 dates[-1],
                 threads,
+                str(spills / f"history-worker-{k}"),
+                settings.memory_limit or _share_of_memory(jobs),
                 logging.getLogger().getEffectiveLevel(),
             )
             process = context.Process(target=_work, args=(theirs, job), daemon=True)
             process.start()
             theirs.close()
             workers.append((process, mine))
-        return _serve(workers, dates, order, workspace, progress)
+        lines = _serve(workers, dates, order, workspace, progress)
+        for process, _ in workers:  # done: let them end by themselves (DuckDB cleans up)
+            process.join(timeout=_ENDING_SECONDS)
+        return lines
     finally:
         for process, conn in workers:
             conn.close()
             if process.is_alive():
                 process.terminate()
             process.join()
+
+
+_ENDING_SECONDS: Final = 30.0
+"""How long a worker that sent its last date may take to end before it is stopped."""
+
+
+def _share_of_memory(jobs: int) -> str:
+    """Each worker's DuckDB memory cap when none is set: DuckDB's default, 80 % of the
+    machine's memory, shared by the workers and the calling process (each process'
+    DuckDB would otherwise take the whole 80 % as its own)."""
+    return f"{max(256, int(0.8 * memory_bytes() / (jobs + 1)) >> 20)}MB"
 
 
 def _serve(
@@ -182,7 +203,8 @@ def _serve(
         if method == "write_snapshot":
             saved = order[day] + 1
             value = None
-        conn.send(("value", value))
+        with contextlib.suppress(BrokenPipeError):  # a worker gone: its EOF tells
+            conn.send(("value", value))
 
     def pump() -> None:
         for conn in wait([*conns, *(p.sentinel for p in conns.values())]):
@@ -194,6 +216,7 @@ def _serve(
                 if not left[conn]:  # done with its dates
                     del conns[conn]
                     continue
+                conns[conn].join(timeout=5)  # for its exit code
                 raise RuntimeError(
                     "a history worker process ended without a result"
                     f" (exit code {conns[conn].exitcode})"
@@ -208,7 +231,8 @@ def _serve(
                 if isinstance(exc, BaseException):
                     raise exc from RuntimeError(f"in a history worker:\n{trace}")
                 raise RuntimeError(f"a history worker failed:\n{trace}")
-        for conn, message in list(waiting.items()):
+        # in date order, each answer possibly a write that lets the next date's calls in
+        for conn, message in sorted(waiting.items(), key=lambda item: order[item[1][1]]):
             if order[message[1]] <= saved:
                 del waiting[conn]
                 answer(conn, message)
@@ -277,9 +301,7 @@ def _analyse(conn: Connection, job: _Job) -> None:
             level=job.log_level, format="%(levelname)s [worker %(process)d] %(name)s: %(message)s"
         )
     settings = job.settings
-    con = connect_engine(
-        "duckdb", memory_limit=settings.memory_limit, temp_directory=settings.temp_directory
-    )
+    con = connect_engine("duckdb", memory_limit=job.memory_limit, temp_directory=job.spill)
     con.raw_sql(f"SET threads = {job.threads}")
     tx = con.read_parquet(job.rows)
     prepared = Prepared(raw=RawSource(table=tx, **job.raw), transactions=tx, **job.prepared)
