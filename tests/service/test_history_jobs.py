@@ -25,7 +25,7 @@ from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
 from corecustomers.service import history as history_module
-from corecustomers.service.analysis import prepare
+from corecustomers.service.analysis import Prepared, prepare
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.history import history
 from corecustomers.service.history_jobs import MAX_JOBS, jobs_for, run_dates
@@ -34,6 +34,24 @@ from corecustomers.service.side_steps import CoreOptions
 from corecustomers.store import Workspace
 
 TODAY = dt.date(2026, 11, 23)
+
+#: history's options on several processes (the state read just before the tiers)
+OPTIONS = CoreOptions(evaluate=False, recommendations=False, late_state=True)
+
+
+def _prepared(tmp_path: Path) -> tuple[Settings, Prepared]:
+    """Settings with a workspace in ``tmp_path`` and a 600-customer demo prepared."""
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, n_customers=600, seed=5)
+    settings = Settings(currency="¥", model="bgnbd", workspace=str(tmp_path / "ws"))
+    prepared = prepare(
+        str(path),
+        settings,
+        staging_dir=tmp_path,
+        quarantine_path=tmp_path / "quarantine.csv",
+        today=TODAY,
+    )
+    return settings, prepared
 
 
 def test_jobs_follow_the_setting_the_cpus_and_the_dates() -> None:
@@ -63,16 +81,7 @@ class _FullDisk:
 
 
 def test_a_failure_in_a_worker_is_raised_and_the_workers_stop(tmp_path: Path) -> None:
-    path = tmp_path / "demo.csv"
-    write_demo_csv(path, n_customers=600, seed=5)
-    settings = Settings(currency="¥", model="bgnbd", workspace=str(tmp_path / "ws"))
-    prepared = prepare(
-        str(path),
-        settings,
-        staging_dir=tmp_path,
-        quarantine_path=tmp_path / "quarantine.csv",
-        today=TODAY,
-    )
+    settings, prepared = _prepared(tmp_path)
     dates = [dt.date(2024, 8, 31), dt.date(2024, 9, 30), dt.date(2024, 10, 31)]
     with Workspace.open(settings.workspace) as workspace:
         full = _FullDisk(workspace)
@@ -81,7 +90,7 @@ def test_a_failure_in_a_worker_is_raised_and_the_workers_stop(tmp_path: Path) ->
                 prepared,
                 settings,
                 dates,
-                options=CoreOptions(evaluate=False, recommendations=False, late_state=True),
+                options=OPTIONS,
                 workspace=full,  # type: ignore[arg-type]  # the calls the workers make
                 jobs=2,
                 folder=tmp_path,
@@ -204,16 +213,7 @@ class _Watched:
 def test_a_date_reads_the_workspace_only_after_the_date_before_is_saved(tmp_path: Path) -> None:
     """The second date's worker asks for its state while the first date is still held;
     the command answers it only after the first date's snapshot is written."""
-    path = tmp_path / "demo.csv"
-    write_demo_csv(path, n_customers=600, seed=5)
-    settings = Settings(currency="¥", model="bgnbd", workspace=str(tmp_path / "ws"))
-    prepared = prepare(
-        str(path),
-        settings,
-        staging_dir=tmp_path,
-        quarantine_path=tmp_path / "quarantine.csv",
-        today=TODAY,
-    )
+    settings, prepared = _prepared(tmp_path)
     dates = [dt.date(2024, 9, 30), dt.date(2024, 10, 31)]
     with Workspace.open(settings.workspace) as workspace:
         watched = _Watched(workspace, dates[0])
@@ -221,7 +221,7 @@ def test_a_date_reads_the_workspace_only_after_the_date_before_is_saved(tmp_path
             prepared,
             settings,
             dates,
-            options=CoreOptions(evaluate=False, recommendations=False, late_state=True),
+            options=OPTIONS,
             workspace=watched,  # type: ignore[arg-type]  # the calls the workers make
             jobs=2,
             folder=tmp_path,
