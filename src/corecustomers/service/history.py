@@ -26,19 +26,12 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Literal
 
-from threadpoolctl import threadpool_limits
-
 from corecustomers.config import Settings
-from corecustomers.data.compiled import reusing_sql
-from corecustomers.data.features import sharing_purchase_days
 from corecustomers.errors import ConfigError, InputError
-from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.mix import MIX_COLUMNS
 from corecustomers.segments.migration import compare_snapshots, migration_series
 from corecustomers.segments.policy import policy_from_config
 from corecustomers.service.analysis import (
-    Prepared,
-    analyse_prepared,
     open_workspace,
     prepare,
     source_name_of,
@@ -46,7 +39,7 @@ from corecustomers.service.analysis import (
     write_json,
 )
 from corecustomers.service.core import CoreOptions
-from corecustomers.service.history_jobs import jobs_for, parallel_ok, run_dates, written_line
+from corecustomers.service.history_jobs import analyse_dates, jobs_for, parallel_ok, run_dates
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace
 
@@ -160,7 +153,17 @@ def history(
                     progress=progress,
                 )
             else:
-                written = _one_by_one(prepared, settings, dates, options, workspace, progress)
+                written = list(
+                    analyse_dates(
+                        prepared,
+                        settings,
+                        dates,
+                        options=options,
+                        workspace=workspace,
+                        last=dates[-1],
+                        each=lambda day: progress.step(f"Snapshot {day}"),
+                    )
+                )
             series = _series(workspace, dates, settings, name)
     result = {
         "every": every,
@@ -171,37 +174,6 @@ def history(
     path = out_dir / "history.json"
     write_json(path, result)
     return result
-
-
-def _one_by_one(
-    prepared: Prepared,
-    settings: Settings,
-    dates: list[_dt.date],
-    options: CoreOptions,
-    workspace: Workspace,
-    progress: Progress,
-) -> list[dict[str, Any]]:
-    """The dates analysed one after another on this process, each fit starting from the
-    previous date's; each date's line of ``history.json``."""
-    written: list[dict[str, Any]] = []
-    warm: FittedValue | None = None  # the previous date's fit
-    # one BLAS thread: the fits' L-BFGS-B steps and the risk's logistic regression
-    # work on a few parameters, where OpenBLAS's threads cost ~8x the work itself
-    # (a BG/NBD and Gamma-Gamma fit on the 20k demo: 0.51 s threaded, 0.07 s not)
-    with (
-        reusing_sql(),
-        sharing_purchase_days(prepared.transactions, up_to=dates[-1]),
-        threadpool_limits(limits=1, user_api="blas"),
-    ):
-        for day in dates:
-            at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
-            with progress.step(f"Snapshot {day}"):
-                customers, steps = analyse_prepared(
-                    at, settings, workspace=workspace, options=options, start=warm
-                )
-            warm = steps.valuation.fitted or warm
-            written.append(written_line(day, customers, steps))
-    return written
 
 
 def _policy_reads_mix(settings: Settings) -> bool:
