@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from tests.web.browser_steps import follow, log_in
 
 from corecustomers.web.customers.models import AccountMember, Analysis, Customer, CustomerState
 from corecustomers.web.work.models import Alert
 from corecustomers.web.work.routing import route_alerts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
@@ -35,17 +34,6 @@ def book(imported: Path, people: Any) -> list[Customer]:
     return [s.customer for s in states]
 
 
-def log_in(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.goto(base + "/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
-    return page
-
-
 def test_a_visit_answers_the_top_alert_and_the_manager_sees_it_resolved(
     browser: Any, live_server: Any, book: list[Customer]
 ) -> None:
@@ -55,13 +43,11 @@ def test_a_visit_answers_the_top_alert_and_the_manager_sees_it_resolved(
     page = log_in(browser, base, "am1")
     nav = page.get_by_role("navigation", name="Main")
     assert nav.locator('[data-count="unread"]').inner_text() == "3"
-    nav.get_by_role("link", name="My work", exact=True).click()
-    page.wait_for_selector('[data-list="work"]')
+    follow(page, nav.get_by_role("link", name="My work", exact=True))
     first = page.locator('[data-list="work"] > li').first
     assert first.get_attribute("data-item") == f"alert:{top.pk}"
     assert first.locator('[data-field="why"]').inner_text().strip()
-    first.locator('[data-link="customer"]').click()
-    page.wait_for_selector('[data-field="tier"]')
+    follow(page, first.locator('[data-link="customer"]'))
     assert top.customer.external_id in page.locator('[data-field="key"]').inner_text()
 
     page.get_by_text("Log an interaction", exact=True).click()
@@ -69,15 +55,13 @@ def test_a_visit_answers_the_top_alert_and_the_manager_sees_it_resolved(
     form.get_by_label("Kind").select_option(label="Visit")
     form.get_by_label("Outcome").select_option(label="Retained")
     form.get_by_label("Notes").fill("Met the buyer; renewed for a year.")
-    form.get_by_role("button", name="Log it").click()
-    page.wait_for_selector(".messages")
+    follow(page, form.get_by_role("button", name="Log it"))
     assert "Visit logged. Alert resolved." in page.locator(".messages").inner_text()
     timeline = page.locator('[data-list="interactions"] li').first
     assert "Visit" in timeline.inner_text() and "Retained" in timeline.inner_text()
     assert "renewed for a year" in timeline.inner_text()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="My work").click()
-    page.wait_for_selector("main h1")
+    follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="My work"))
     items = page.locator("[data-item]")
     keys = [items.nth(i).get_attribute("data-item") for i in range(items.count())]
     assert f"alert:{top.pk}" not in keys
@@ -86,10 +70,9 @@ def test_a_visit_answers_the_top_alert_and_the_manager_sees_it_resolved(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     manager = log_in(browser, base, "manager")
-    manager.get_by_role("navigation", name="Main").get_by_role("link", name="Team").click()
-    manager.wait_for_selector('[data-list="members"]')
+    follow(manager, manager.get_by_role("navigation", name="Main").get_by_role("link", name="Team"))
     assert "am1" in manager.locator('[data-table="work"]').inner_text()
-    manager.get_by_role("link", name="All alerts and their status").click()
+    follow(manager, manager.get_by_role("link", name="All alerts and their status"))
     row = manager.locator(f'tr[data-alert="{top.pk}"]')
     assert row.get_attribute("data-status") == "resolved"
     assert "Resolved" in row.locator('[data-field="status"]').inner_text()

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from contact_helpers import Inbox, customer, grant, smtp_server
 from django.utils import timezone
+from tests.web.browser_steps import follow, log_in
 
 from corecustomers.web.customers.models import AccountMember
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
@@ -38,17 +37,10 @@ def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why
     grant(glad, "care", "email")  # no SMS consent: care goes by e-mail; Li Lei has none
 
     base = live_server.url
-    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 800})
-    page = context.new_page()
-    page.goto(base + "/login/")
-    page.get_by_label("User name").fill("am1")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
+    page = log_in(browser, base, "am1", width=390, height=800)
 
     nav = page.get_by_role("navigation", name="Main")
-    nav.get_by_role("link", name="My work", exact=True).click()
-    page.wait_for_selector('[data-list="work"]')
+    follow(page, nav.get_by_role("link", name="My work", exact=True))
     item = page.locator(f'[data-item^="birthday:{glad.pk}:"]')
     assert item.get_attribute("data-kind") == "birthday"
     assert "Birthday on" in item.locator('[data-field="why"]').inner_text()
@@ -56,17 +48,17 @@ def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why
     other = page.locator(f'[data-item^="birthday:{shy.pk}:"] [data-field="held"]')
     assert other.inner_text() == "On hold: No consent to care by SMS."
 
-    nav.get_by_role("link", name="Outbox", exact=True).click()
-    page.wait_for_selector('[data-list="care"]')
-    page.locator('[data-care="birthday:B1"]').get_by_role(
-        "button", name="Prepare the care message"
-    ).click()
-    page.wait_for_selector(".messages")
+    follow(page, nav.get_by_role("link", name="Outbox", exact=True))
+    follow(
+        page,
+        page.locator('[data-care="birthday:B1"]').get_by_role(
+            "button", name="Prepare the care message"
+        ),
+    )
     assert "Care message prepared." in page.locator(".messages").inner_text()
     queued = page.locator('[data-list="outbox"] [data-customer="B1"]')
     assert queued.get_attribute("data-status") == "queued"
-    queued.get_by_role("button", name="Send now").click()
-    page.wait_for_selector(".messages")
+    follow(page, queued.get_by_role("button", name="Send now"))
     assert "Sent to b1@example.com." in page.locator(".messages").inner_text()
     assert (
         page.locator('[data-list="outbox"] [data-customer="B1"]').get_attribute("data-status")
@@ -75,10 +67,12 @@ def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why
     ((to, mail),) = smtp.messages
     assert to == ["b1@example.com"] and mail["Subject"] == "Wang Fang，生日快乐"
 
-    page.locator('[data-care="birthday:B2"]').get_by_role(
-        "button", name="Prepare the care message"
-    ).click()
-    page.wait_for_selector(".messages")
+    follow(
+        page,
+        page.locator('[data-care="birthday:B2"]').get_by_role(
+            "button", name="Prepare the care message"
+        ),
+    )
     assert "Care message held: No consent to care by SMS." in page.locator(".messages").inner_text()
     held = page.locator('[data-list="outbox"] [data-customer="B2"]')
     assert held.get_attribute("data-status") == "held"
@@ -86,7 +80,6 @@ def test_a_birthday_care_message_is_sent_from_the_outbox_and_a_held_one_says_why
     assert len(smtp.messages) == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # fits a phone
 
-    nav.get_by_role("link", name="My work", exact=True).click()
-    page.wait_for_selector("main h1")
+    follow(page, nav.get_by_role("link", name="My work", exact=True))
     assert page.locator(f'[data-item^="birthday:{glad.pk}:"]').count() == 0  # answered
     assert page.locator(f'[data-item^="birthday:{shy.pk}:"]').count() == 1
