@@ -42,7 +42,10 @@ def _temporary(table: pa.Table, path: Path) -> Path:
         if path.suffix.lower() == ".parquet":
             pq.write_table(table, tmp)
         else:
-            with tmp.open("wb") as fh:
+            # Arrow's own file, not Python's: each of the writer's batches would take
+            # the interpreter lock for Python's ``write``, and the CSV is written on a
+            # thread beside the snapshot and the report, which then wait for that lock
+            with pa.OSFile(str(tmp), "wb") as fh:
                 fh.write(b"\xef\xbb\xbf")
                 pacsv.write_csv(table, fh)
     except BaseException:
