@@ -522,19 +522,27 @@ def _play(body: object, number: int) -> Play:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _text(table: pa.Table, name: str) -> NDArray[np.object_] | None:
+def _text(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """The column ``name`` as strings (None when ``table`` lacks it)."""
     if name not in table.column_names:
         return None
-    return np.asarray(table.column(name).cast(pa.string()).to_pylist(), dtype=object)
+    return table.column(name).cast(pa.string())
 
 
-def _at_risk(table: pa.Table, book: Playbook, segments: NDArray[np.object_] | None) -> BoolArray:
+def _among(values: pa.ChunkedArray, wanted: Sequence[str]) -> BoolArray:
+    """Whether each of ``values`` is one of ``wanted`` (a missing value is not): Arrow's
+    lookup, not a NumPy one over a million Python strings."""
+    hit = pc.is_in(values, value_set=pa.array(list(wanted), pa.string()), skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _at_risk(table: pa.Table, book: Playbook, segments: pa.ChunkedArray | None) -> BoolArray:
     risk = np.zeros(table.num_rows, dtype=bool)
     if "alert" in table.column_names:
         flags = table.column("alert").cast(pa.bool_()).fill_null(False)
         risk |= np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
     if segments is not None and book.risk_segments:
-        risk |= np.isin(segments, np.asarray(book.risk_segments, dtype=object))
+        risk |= _among(segments, book.risk_segments)
     if book.risk_p_alive is not None and "p_alive" in table.column_names:
         p = np.asarray(table.column("p_alive").cast(pa.float64()).to_numpy(), dtype=np.float64)
         with np.errstate(invalid="ignore"):
@@ -597,11 +605,11 @@ def next_best_actions(
             break
         hit = open_.copy()
         if play.tiers and tiers is not None:
-            hit &= np.isin(tiers, np.asarray(play.tiers, dtype=object))
+            hit &= _among(tiers, play.tiers)
         if play.segments:
             if segments is None:
                 continue
-            hit &= np.isin(segments, np.asarray(play.segments, dtype=object))
+            hit &= _among(segments, play.segments)
         if play.at_risk is not None:
             hit &= risk == play.at_risk
         for cond in play.when:
