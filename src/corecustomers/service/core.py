@@ -335,7 +335,7 @@ def _identify_core(
         )
     )
 
-    def beside() -> tuple[SideResults, pa.Table, TierPolicy]:
+    def beside() -> tuple[SideResults, pa.Table, TierPolicy, pa.Table | None]:
         """The query-only steps, then the tiers and their reason texts once the ranking
         is done (the texts while the churn risk still runs on the calling thread: a
         million customers' texts are seconds of one core, which the risk leaves idle)."""
@@ -363,7 +363,14 @@ def _identify_core(
             )
             del tiered
             table = decided.table()
-        return done, table, policy
+        # the recommendations in the tiers' order, here while the churn risk still runs
+        # on the calling thread, which then joins them without a lookup of a million ids
+        recommended = (
+            None
+            if done.recommendations is None
+            else _align(table.select(["customer_id"]), done.recommendations)
+        )
+        return done, table, policy, recommended
 
     def at_risk() -> tuple[ChurnRisk, AlertChoice]:
         """The churn risk and the alert threshold chosen on it."""
@@ -415,7 +422,7 @@ def _identify_core(
                 raise
             ranked.set_result(scores)
         risk, choice = risky.result()
-        done, customers, policy = background.result()
+        done, customers, policy, recommended = background.result()
     summary.core_score = scores.to_dict()
     summary.capture = scores.capture
     # what the block built and nothing after it reads goes (the threads' futures and
@@ -465,8 +472,8 @@ def _identify_core(
             rule_hits = np.asarray(rules.column("alert").to_pylist(), dtype=bool)
             del rules
     _give_back(features.num_rows)
-    if done.recommendations is not None:
-        customers = _align(customers, done.recommendations)
+    if recommended is not None:
+        customers = _align(customers, recommended)
         summary.recommendations = done.evaluation
     playbook = playbook_from_config(dict(settings.playbook) or None, policy=policy)
     customers = next_best_actions(customers, playbook, as_of=end, lang=settings.lang)
