@@ -54,6 +54,23 @@ def _prepared(tmp_path: Path) -> tuple[Settings, Prepared]:
     return settings, prepared
 
 
+def _on_two(
+    prepared: Prepared, settings: Settings, dates: list[dt.date], workspace: Any, folder: Path
+) -> list[dict[str, Any]]:
+    """``run_dates`` of ``dates`` on two worker processes, with ``workspace`` answering
+    the calls the workers make (a wrapper around a real workspace)."""
+    return run_dates(
+        prepared,
+        settings,
+        dates,
+        options=OPTIONS,
+        workspace=workspace,
+        jobs=2,
+        folder=folder,
+        progress=NullProgress(),
+    )
+
+
 def test_jobs_follow_the_setting_the_cpus_and_the_dates() -> None:
     assert jobs_for(Settings(jobs=1), 36) == 1
     assert jobs_for(Settings(jobs=3), 36) == 3
@@ -86,16 +103,7 @@ def test_a_failure_in_a_worker_is_raised_and_the_workers_stop(tmp_path: Path) ->
     with Workspace.open(settings.workspace) as workspace:
         full = _FullDisk(workspace)
         with pytest.raises(OutputError, match="the disk is full"):
-            run_dates(
-                prepared,
-                settings,
-                dates,
-                options=OPTIONS,
-                workspace=full,  # type: ignore[arg-type]  # the calls the workers make
-                jobs=2,
-                folder=tmp_path,
-                progress=NullProgress(),
-            )
+            _on_two(prepared, settings, dates, full, tmp_path)
         assert full.written == dates[:1]
         assert workspace.snapshot_dates(workspace.resolve_source(None)) == dates[:1]
     assert multiprocessing.active_children() == []
@@ -217,16 +225,7 @@ def test_a_date_reads_the_workspace_only_after_the_date_before_is_saved(tmp_path
     dates = [dt.date(2024, 9, 30), dt.date(2024, 10, 31)]
     with Workspace.open(settings.workspace) as workspace:
         watched = _Watched(workspace, dates[0])
-        lines = run_dates(
-            prepared,
-            settings,
-            dates,
-            options=OPTIONS,
-            workspace=watched,  # type: ignore[arg-type]  # the calls the workers make
-            jobs=2,
-            folder=tmp_path,
-            progress=NullProgress(),
-        )
+        lines = _on_two(prepared, settings, dates, watched, tmp_path)
     assert watched.calls == [
         ("latest_before", dates[0]),
         ("write_snapshot", dates[0]),
