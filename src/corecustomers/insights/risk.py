@@ -66,6 +66,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -96,6 +97,7 @@ from corecustomers.insights._risk_scores import (
 )
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.shifted import ShiftedRows
+from corecustomers.machine import cpus
 from corecustomers.units import TimeUnit
 
 __all__ = [
@@ -356,139 +358,198 @@ def churn_risk(
         check = split(b, train)
     except UnfitError as exc:
         return fallback(str(exc))
-    now = at_cut(check)
-    back = align_to(ids, now.customer_id)
-    change = now.inputs["p_alive_change"][back]
-    # the labels from the next frame's days since the last purchase; from the
-    # transactions only when that frame lacks some of the customers (features that are
-    # not all the customers at the cut)
-    later = bought_by(train, check), bought_by(check, now)
-    if later[0] is None or later[1] is None:
-        labels = active_in(tx, [(a, b), (b, cut)])
-        train = labelled(train, labels, "w0")
-        check = labelled(check, labels, "w1")
-    else:
-        train = labelled(train, later[0])
-        check = labelled(check, later[1])
-    for name, split_frame in (("training", train), ("calibration", check)):
-        problem = _unusable(split_frame, name)
-        if problem:
-            return fallback(problem)
     names = RISK_FEATURES + (("n_products",) if has_product else ())
     sample = _training_sample(train.n)
-    classifier, raw_train = fit_classifier(train, names, sample)
-    linear = fit_linear(train, sample)
-    inactive = labels_of(check.inactive)
-    idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
-    idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
-    # each candidate's score at the validation cut, and a function giving it at the cut
-    # scored: only the chosen one is computed there
-    candidates: dict[str, tuple[FloatArray, Callable[[], FloatArray]]] = {
-        # the classifier's score with the idle days beside it (trees cannot rank
-        # customers idle longer than anyone at the training cut, a logistic layer can)
-        # and the predicted value (so that the risk is right for valuable customers too,
-        # not only on average over the many small ones)
-        "model": (
-            np.column_stack([logit(classifier(check)), idle_check, log_value(check)]),
-            lambda: np.column_stack([logit(classifier(now)), idle_now, log_value(now)]),
-        ),
-        "linear": (logit(linear(check)), lambda: logit(linear(now))),
-        "p_alive": (
-            logit(1.0 - check.btyd.p_alive),
-            lambda: logit(1.0 - now.btyd.p_alive),
-        ),
-        "recency": (idle_check, lambda: idle_now),
-    }
-    core = _top(check.btyd.value(365.0), CORE_SHARE)
-    gated = None if alertable is None else alertable(check)
-    judged = core if gated is None else core & gated
-    smaller = min(int((judged & inactive).sum()), int((judged & ~inactive).sum()))
-    if smaller < MIN_JUDGED:
-        judged, on = core, "core customers"
-    else:
-        on = "core customers who could be alerted (idle and past their usual gap)"
-    scaled = {name: platt(before, inactive) for name, (before, _) in candidates.items()}
-    calibrations = {name: apply for name, (apply, _) in scaled.items()}
-    validated = {name: calibrated for name, (_, calibrated) in scaled.items()}
-    figures = {
-        name: {
-            "auc": _auc(score, inactive),
-            "auc_core": _auc(score[core], inactive[core]),
-            "auc_judged": _auc(score[judged], inactive[judged]),
-        }
-        for name, score in validated.items()
-    }
-    if score in candidates:
-        chosen = score
-        why = f"the score is set in [alerts] (risk_score = {score!r})"
-    else:
-        wins = _bootstrap_wins(
-            {name: values[judged] for name, values in validated.items()},
-            inactive[judged],
-            against=DEFAULT_SCORE,
-        )
-        for name, share in wins.items():
-            figures[name]["beats_p_alive"] = share
-        clear = [c for c in candidates if wins.get(c, 0.0) >= WIN_SHARE]
-        base_auc = figures[DEFAULT_SCORE]["auc_judged"] or 0.0
-        if clear:
-            chosen = max(clear, key=lambda c: figures[c]["auc_judged"] or 0.0)
-            why = (
-                f"on the validation split's {on}, {_SCORE_NAMES[chosen]} ranked best (AUC "
-                f"{figures[chosen]['auc_judged'] or 0:.3f}) and beat 1 - P(alive) (AUC "
-                f"{base_auc:.3f}) in {wins[chosen]:.0%} of {BOOTSTRAP_DRAWS} bootstrap "
-                f"resamples ({WIN_SHARE:.0%} needed)"
-            )
+    # the training split's labels need only the calibration split: the classifier is
+    # fitted from them on a thread of its own (one OpenMP thread, as always: the same
+    # model) while the frame at the cut, the linear model and the other candidates are
+    # built here (10M rows: its 5 s of one core, which the steps beside have left idle)
+    bought = bought_by(train, check)
+    fitting = _Fitting(train, bought, names, sample)
+    try:
+        now = at_cut(check)
+        back = align_to(ids, now.customer_id)
+        change = now.inputs["p_alive_change"][back]
+        # the labels from the next frame's days since the last purchase; from the
+        # transactions only when that frame lacks some of the customers (features that are
+        # not all the customers at the cut)
+        later = bought, bought_by(check, now)
+        if later[0] is None or later[1] is None:
+            labels = active_in(tx, [(a, b), (b, cut)])
+            train = labelled(train, labels, "w0")
+            check = labelled(check, labels, "w1")
         else:
-            chosen = DEFAULT_SCORE
-            rival = max(wins, key=lambda c: figures[c]["auc_judged"] or 0.0)
-            why = (
-                f"on the validation split's {on}, no other score clearly beat 1 - P(alive) "
-                f"(AUC {base_auc:.3f}): the best, {_SCORE_NAMES[rival]} (AUC "
-                f"{figures[rival]['auc_judged'] or 0:.3f}), beat it in {wins[rival]:.0%} of "
-                f"{BOOTSTRAP_DRAWS} bootstrap resamples ({WIN_SHARE:.0%} needed)"
+            train = labelled(train, later[0])
+            check = labelled(check, later[1])
+        for name, split_frame in (("training", train), ("calibration", check)):
+            problem = _unusable(split_frame, name)
+            if problem:
+                return fallback(problem)
+        linear = fit_linear(train, sample)
+        inactive = labels_of(check.inactive)
+        idle_check = np.log1p(np.maximum(check.inputs["days_since_last_purchase"], 0.0))
+        idle_now = np.log1p(np.maximum(now.inputs["days_since_last_purchase"], 0.0))
+        linear_check = logit(linear(check))
+        p_alive_check = logit(1.0 - check.btyd.p_alive)
+        core = _top(check.btyd.value(365.0), CORE_SHARE)
+        gated = None if alertable is None else alertable(check)
+        # the classifier's turn comes last: what runs here meanwhile is done
+        classifier, raw_train = fitting.result(train)
+        # each candidate's score at the validation cut, and a function giving it at the cut
+        # scored: only the chosen one is computed there
+        candidates: dict[str, tuple[FloatArray, Callable[[], FloatArray]]] = {
+            # the classifier's score with the idle days beside it (trees cannot rank
+            # customers idle longer than anyone at the training cut, a logistic layer can)
+            # and the predicted value (so that the risk is right for valuable customers too,
+            # not only on average over the many small ones)
+            "model": (
+                np.column_stack([logit(classifier(check)), idle_check, log_value(check)]),
+                lambda: np.column_stack([logit(classifier(now)), idle_now, log_value(now)]),
+            ),
+            "linear": (linear_check, lambda: logit(linear(now))),
+            "p_alive": (p_alive_check, lambda: logit(1.0 - now.btyd.p_alive)),
+            "recency": (idle_check, lambda: idle_now),
+        }
+        judged = core if gated is None else core & gated
+        smaller = min(int((judged & inactive).sum()), int((judged & ~inactive).sum()))
+        if smaller < MIN_JUDGED:
+            judged, on = core, "core customers"
+        else:
+            on = "core customers who could be alerted (idle and past their usual gap)"
+        scaled = {name: platt(before, inactive) for name, (before, _) in candidates.items()}
+        calibrations = {name: apply for name, (apply, _) in scaled.items()}
+        validated = {name: calibrated for name, (_, calibrated) in scaled.items()}
+        figures = {
+            name: {
+                "auc": _auc(score, inactive),
+                "auc_core": _auc(score[core], inactive[core]),
+                "auc_judged": _auc(score[judged], inactive[judged]),
+            }
+            for name, score in validated.items()
+        }
+        if score in candidates:
+            chosen = score
+            why = f"the score is set in [alerts] (risk_score = {score!r})"
+        else:
+            wins = _bootstrap_wins(
+                {name: values[judged] for name, values in validated.items()},
+                inactive[judged],
+                against=DEFAULT_SCORE,
             )
-    risk_check = validated[chosen]
-    risk_now = calibrations[chosen](candidates[chosen][1]())[back]
-    details = {
-        "score": chosen,
-        "validation": {
-            "method": "time-shifted",
-            "trained_at": a.isoformat(),
-            "trained_on": [a.isoformat(), b.isoformat()],
-            "calibrated_at": b.isoformat(),
-            "calibrated_on": [b.isoformat(), cut.isoformat()],
-            "shifted_sample": None if shifted is None else shifted.customers,
-            "training_customers": train.n,
-            "training_sample": len(sample),
-            "customers": check.n,
-            "core_customers": int(core.sum()),
-            "judged_on": on,
-            "judged_customers": int(judged.sum()),
-            "inactive_share": float(np.mean(inactive)),
-            "training_auc": _auc(raw_train, labels_of(train.inactive)[sample]),
-            "scores": figures,
-            "features": list(names),
-        },
-    }
-    reason = (
-        f"{_SCORE_NAMES[chosen]}, calibrated by Platt scaling on the customers at "
-        f"{b} (no purchase in the next {window_days} days; the classifier was trained on "
-        f"those at {a}): {why}"
-    )
-    return ChurnRisk(
-        ids,
-        risk_now,
-        "model",
-        reason,
-        window_days,
-        change,
-        check,
-        risk_check,
-        details,
-        alertable,
-        gated,
-    )
+            for name, share in wins.items():
+                figures[name]["beats_p_alive"] = share
+            clear = [c for c in candidates if wins.get(c, 0.0) >= WIN_SHARE]
+            base_auc = figures[DEFAULT_SCORE]["auc_judged"] or 0.0
+            if clear:
+                chosen = max(clear, key=lambda c: figures[c]["auc_judged"] or 0.0)
+                why = (
+                    f"on the validation split's {on}, {_SCORE_NAMES[chosen]} ranked best (AUC "
+                    f"{figures[chosen]['auc_judged'] or 0:.3f}) and beat 1 - P(alive) (AUC "
+                    f"{base_auc:.3f}) in {wins[chosen]:.0%} of {BOOTSTRAP_DRAWS} bootstrap "
+                    f"resamples ({WIN_SHARE:.0%} needed)"
+                )
+            else:
+                chosen = DEFAULT_SCORE
+                rival = max(wins, key=lambda c: figures[c]["auc_judged"] or 0.0)
+                why = (
+                    f"on the validation split's {on}, no other score clearly beat 1 - P(alive) "
+                    f"(AUC {base_auc:.3f}): the best, {_SCORE_NAMES[rival]} (AUC "
+                    f"{figures[rival]['auc_judged'] or 0:.3f}), beat it in {wins[rival]:.0%} of "
+                    f"{BOOTSTRAP_DRAWS} bootstrap resamples ({WIN_SHARE:.0%} needed)"
+                )
+        risk_check = validated[chosen]
+        risk_now = calibrations[chosen](candidates[chosen][1]())[back]
+        details = {
+            "score": chosen,
+            "validation": {
+                "method": "time-shifted",
+                "trained_at": a.isoformat(),
+                "trained_on": [a.isoformat(), b.isoformat()],
+                "calibrated_at": b.isoformat(),
+                "calibrated_on": [b.isoformat(), cut.isoformat()],
+                "shifted_sample": None if shifted is None else shifted.customers,
+                "training_customers": train.n,
+                "training_sample": len(sample),
+                "customers": check.n,
+                "core_customers": int(core.sum()),
+                "judged_on": on,
+                "judged_customers": int(judged.sum()),
+                "inactive_share": float(np.mean(inactive)),
+                "training_auc": _auc(raw_train, labels_of(train.inactive)[sample]),
+                "scores": figures,
+                "features": list(names),
+            },
+        }
+        reason = (
+            f"{_SCORE_NAMES[chosen]}, calibrated by Platt scaling on the customers at "
+            f"{b} (no purchase in the next {window_days} days; the classifier was trained on "
+            f"those at {a}): {why}"
+        )
+        return ChurnRisk(
+            ids,
+            risk_now,
+            "model",
+            reason,
+            window_days,
+            change,
+            check,
+            risk_check,
+            details,
+            alertable,
+            gated,
+        )
+    finally:
+        fitting.close()
+
+
+_Classifier = tuple[Callable[[RiskFrame], FloatArray], FloatArray]
+"""A fitted classifier's scoring function and its scores on its training sample."""
+
+
+class _Fitting:
+    """The classifier of the training split, fitted on a thread of its own from the start.
+
+    Started when the training split's labels are known from the calibration split
+    (``bought``: :func:`~corecustomers.insights._risk_frames.bought_by`), the split is
+    usable and the process has more than one CPU; otherwise, or when the split the
+    risk is finally trained on is labelled otherwise (from the transactions), it is
+    fitted by :meth:`result` on the calling thread. The fit is the same either way:
+    :func:`~corecustomers.insights._risk_scores.fit_classifier` sets its OpenMP thread
+    count on the thread it runs on. :meth:`close` waits for a fit still running (a
+    fallback that needs no classifier).
+    """
+
+    def __init__(
+        self,
+        train: RiskFrame,
+        bought: BoolArray | None,
+        names: tuple[str, ...],
+        sample: NDArray[np.intp],
+    ) -> None:
+        self._names, self._sample = names, sample
+        self._pool: ThreadPoolExecutor | None = None
+        self._started: tuple[BoolArray, Future[_Classifier]] | None = None
+        if bought is None or cpus() < 2:
+            return
+        early = labelled(train, bought)
+        if _unusable(early, "training"):
+            return
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="corecustomers-risk")
+        future = self._pool.submit(fit_classifier, early, names, sample)
+        self._started = labels_of(early.inactive), future
+
+    def result(self, train: RiskFrame) -> _Classifier:
+        """The classifier fitted on ``train`` (labelled) and its scores on the sample."""
+        if self._started is not None:
+            labels, future = self._started
+            if np.array_equal(labels_of(train.inactive), labels):
+                return future.result()
+        return fit_classifier(train, self._names, self._sample)
+
+    def close(self) -> None:
+        """Wait for the thread, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 _SCORE_NAMES: Final = {
