@@ -379,3 +379,47 @@ def test_the_change_of_p_alive_is_the_same_without_the_earlier_frame(
     assert alone.customer_id.equals(now.customer_id)
     assert same(alone.inputs["p_alive_change"], now.inputs["p_alive_change"])
     assert alone.inputs.keys() == now.inputs.keys()
+
+
+def test_the_classifier_fitted_beside_is_the_one_fitted_on_the_calling_thread(
+    frames: tuple[Any, RiskFrame, RiskFrame, RiskFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The risk's classifier, fitted on a thread of its own from the training labels the
+    calibration split gives, scores as the one fitted on the calling thread, bit for bit;
+    a training split finally labelled otherwise gets its own fit."""
+    _, train, check, now = frames
+    bought = bought_by(train, check)
+    assert bought is not None
+    names = risk.RISK_FEATURES
+    sample = risk._training_sample(train.n)
+    labelled_train = labelled(train, bought)
+    here, raw_here = _risk_scores.fit_classifier(labelled_train, names, sample)
+
+    # the small book's split counts as usable
+    monkeypatch.setattr(risk, "MIN_CUSTOMERS", 10)
+    monkeypatch.setattr(risk, "MIN_CLASS", 5)
+    monkeypatch.setattr(risk, "cpus", lambda: 2)
+    fitting = risk._Fitting(train, bought, names, sample)
+    try:
+        assert fitting._started is not None  # on a thread of its own
+        beside, raw_beside = fitting.result(labelled_train)
+    finally:
+        fitting.close()
+    assert same(raw_beside, raw_here)
+    assert same(beside(now), here(now)) and same(beside(check), here(check))
+
+    flipped = labelled(train, ~bought)
+    fitting = risk._Fitting(train, bought, names, sample)
+    try:
+        _, raw_flipped = fitting.result(flipped)
+    finally:
+        fitting.close()
+    assert same(raw_flipped, _risk_scores.fit_classifier(flipped, names, sample)[1])
+    assert not same(raw_flipped, raw_here)
+
+    # one CPU: nothing started, the fit made when asked
+    monkeypatch.setattr(risk, "cpus", lambda: 1)
+    fitting = risk._Fitting(train, bought, names, sample)
+    assert fitting._started is None
+    assert same(fitting.result(labelled_train)[1], raw_here)
+    fitting.close()
