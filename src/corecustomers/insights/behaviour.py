@@ -191,9 +191,9 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
             when ``tx`` has that column. On DuckDB, a column with at most
             :data:`BREADTH_CODES_MAX` distinct values is counted from integer codes of
             its values, as the set bits of a few machine words per customer, instead
-            of a distinct count; the counts, and every other column, are the same. Its values
-            are read first (one small query a column, while the expression is built) and
-            written into the expression.
+            of a distinct count; the counts, and every other column, are the same. Its
+            values are read first (one small query a column, while the expression is
+            built) and written into the expression.
 
     Raises
     ------
@@ -477,8 +477,8 @@ def _with_codes(rows: ir.Table, dictionaries: Mapping[str, pa.Array]) -> ir.Tabl
     aggregation; a bit per code, OR-ed into machine words per customer whose set bits
     are counted (:func:`_distinct_codes`), gives the same counts (every non-null value
     has exactly one code, the dictionary being read from all the rows) at a fraction of
-    that (10M rows, 163
-    products, 7 categories: the figures are in the module's docstring).
+    that (10M rows, 163 products, 7 categories: the figures are in the module's
+    docstring and in :func:`_distinct_codes`'s).
 
     The code is a scalar of each row (a search of the constant list), not a join with
     the dictionary: a hash join emits its rows in another order than it reads them,
