@@ -272,6 +272,29 @@ def test_auc_average_precision_and_calibration_table() -> None:
     assert rows[0]["observed"] == 0.0 and rows[-1]["observed"] == 1.0
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=1, max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_average_precision_is_scikit_learns_whatever_the_customers_order(
+    rows: list[tuple[int, bool]], rng: Any
+) -> None:
+    # integer scores, as days since the last purchase: many ties, which enter the list
+    # together, so that the figure does not follow the order the engine grouped them in
+    from sklearn.metrics import average_precision_score
+
+    score = np.array([s for s, _ in rows], dtype=np.float64)
+    positive = np.array([p for _, p in rows])
+    got = average_precision(score, positive)
+    if not positive.any():
+        assert got is None
+        return
+    assert got == pytest.approx(average_precision_score(positive, score), abs=1e-12)
+    order = np.array(rng.sample(range(len(rows)), len(rows)))
+    assert average_precision(score[order], positive[order]) == pytest.approx(got, abs=1e-12)
+
+
 def test_module_examples_run() -> None:
     for module in (alert_evaluation, risk):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

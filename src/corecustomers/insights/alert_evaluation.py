@@ -89,10 +89,16 @@ class AlertChoice:
 
 
 def average_precision(score: Any, positive: Any) -> float | None:
-    """Average precision of ``score`` for ``positive`` (ties broken by position).
+    """Average precision of ``score`` for ``positive``: the mean, over the positives, of
+    the precision of the list down to their score. Customers with equal scores enter
+    the list together (as in scikit-learn's ``average_precision_score``), so the figure
+    does not depend on the customers' order: days since the last purchase ties
+    thousands of them.
 
     >>> average_precision([0.9, 0.8, 0.1], [True, False, True])
     0.8333333333333333
+    >>> average_precision([0.5, 0.5, 0.1], [True, False, True])  # the tie: 1/2, then 2/3
+    0.5833333333333333
     """
     s = np.asarray(score, dtype=np.float64)
     y = np.asarray(positive, dtype=bool)
@@ -101,9 +107,12 @@ def average_precision(score: Any, positive: Any) -> float | None:
     if not y.any():
         return None
     order = np.argsort(-s, kind="stable")
-    hits = y[order]
+    s, hits = s[order], y[order]
     precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits].mean())
+    # each customer takes the precision at the last customer of its score
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
+    block_end = last[np.searchsorted(last, np.arange(len(s)))]
+    return float(precision[block_end][hits].mean())
 
 
 def list_figures(

@@ -26,13 +26,14 @@ throughout; OpenMP's (scikit-learn's boosting) is per thread, and each step sets
 from __future__ import annotations
 
 import contextvars
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -149,6 +150,129 @@ class _Serial:
         return value
 
 
+_TEMPORARY_VIEW = re.compile(
+    r"\s*(CREATE\s+(OR\s+REPLACE\s+)?TEMP(ORARY)?\s+VIEW|DROP\s+VIEW)\b", re.IGNORECASE
+)
+"""The statements that make or drop a temporary view: each connection needs its own."""
+
+#: The calls that change what a connection sees by name, repeated on every connection.
+_SHARED_CALLS: Final = frozenset({"register", "unregister"})
+
+
+class _PerThread:
+    """A DuckDB connection that gives each thread a connection of its own to the same
+    database: the thread that made it keeps the connection itself, every other thread
+    gets a cursor (``con.cursor()``), so that their queries run at the same time.
+
+    What a connection sees only by its own name -- the temporary views (the source's
+    ``read_parquet`` view, the kept rows' views) and the Arrow tables registered under a
+    name (Ibis' in-memory tables) -- is repeated on each: those present when it is made,
+    then every ``register``, ``unregister`` and temporary view's ``CREATE`` or ``DROP``
+    made through it, on the other connections before their next call (a log, replayed in
+    order). The database runs one thread of its own (``SET threads = 1``, restored by
+    :meth:`close`): each query runs on the thread that asked for it, and two threads'
+    queries run side by side instead of one after another on both.
+    """
+
+    def __init__(self, con: Any, log: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self._base = con
+        self._lock = threading.Lock()
+        self._log = log
+        # each thread's connection and how much of the log it has replayed; the base has
+        # everything already
+        self._mine: dict[int, list[Any]] = {threading.get_ident(): [con, len(log)]}
+        # cursors made now, on the thread that owns the connection, and handed out later
+        self._spare = [con.cursor() for _ in range(_SPARE_CURSORS)]
+        self._made = list(self._spare)
+        ((self._threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
+        con.execute("SET threads = 1")
+
+    @classmethod
+    def of(cls, backend: Any) -> _PerThread | None:
+        """The backend's connection given per thread, or None when it holds something a
+        cursor cannot be given: a temporary table, or an object registered other than
+        by Ibis' in-memory tables."""
+        con = backend.con
+        tables = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND NOT internal"
+        ).fetchall()
+        if tables[0][0]:
+            return None
+        views = con.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND NOT internal "
+            "ORDER BY view_oid"
+        ).fetchall()
+        memtables = {op.name: op for op in getattr(backend, "_memtables", ())}
+        log: list[tuple[str, tuple[Any, ...]]] = []
+        for name, sql in views:
+            if sql:
+                log.append(("execute", (sql,)))
+            elif name in memtables:
+                op = memtables[name]
+                log.append(("register", (name, op.data.to_pyarrow(op.schema))))
+            else:
+                return None
+        return cls(con, log)
+
+    def _connection(self) -> Any:
+        """This thread's connection, with the log replayed on it; under ``_lock``."""
+        ident = threading.get_ident()
+        entry = self._mine.get(ident)
+        if entry is None:
+            cursor = self._spare.pop() if self._spare else self._base.cursor()
+            if cursor not in self._made:
+                self._made.append(cursor)
+            entry = self._mine[ident] = [cursor, 0]
+        con, seen = entry
+        for method, args in self._log[seen:]:
+            getattr(con, method)(*args)
+        entry[1] = len(self._log)
+        return con
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._base, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            shared = name in _SHARED_CALLS or (
+                name in ("execute", "sql")
+                and bool(args)
+                and isinstance(args[0], str)
+                and _TEMPORARY_VIEW.match(args[0]) is not None
+            )
+            with self._lock:
+                con = self._connection()
+                if not shared:
+                    method = getattr(con, name)
+                else:
+                    result = getattr(con, name)(*args, **kwargs)
+                    self._log.append((name, args))
+                    self._mine[threading.get_ident()][1] = len(self._log)
+                    return self if result is con else result
+            result = method(*args, **kwargs)
+            return self if result is con else result
+
+        return call
+
+    def close(self) -> None:
+        """Bring the base connection up to date (a view another thread made), close the
+        cursors and restore the thread count; on the thread that made this, after the
+        others have finished."""
+        with self._lock:
+            seen = self._mine[threading.get_ident()][1]
+            for method, args in self._log[seen:]:
+                getattr(self._base, method)(*args)
+            for cursor in self._made:
+                cursor.close()
+        self._base.execute(f"SET threads = {int(self._threads)}")
+
+
+#: Cursors made when the connection is given per thread: the block's second thread, a
+#: third for the churn risk beside the ranking (from three CPUs), one more.
+_SPARE_CURSORS: Final = 3
+
+
 @contextmanager
 def shared_engine(transactions: ir.Table) -> Iterator[bool]:
     """Whether steps over ``transactions`` can run side by side; while the block runs,
@@ -166,11 +290,20 @@ def shared_engine(transactions: ir.Table) -> Iterator[bool]:
         yield False
         return
     con = backend.con
-    backend.con = _Serial(con, threading.RLock())
+    shared = _PerThread.of(backend)
+    if shared is None:  # something only this connection sees and no cursor can be given
+        backend.con = _Serial(con, threading.RLock())
+        try:
+            yield True
+        finally:
+            backend.con = con
+        return
+    backend.con = shared
     try:
         yield True
     finally:
         backend.con = con
+        shared.close()
 
 
 class Background(Generic[T]):
