@@ -87,6 +87,87 @@ def test_shared_engine_caches_a_table_while_steps_run_side_by_side(cached: ir.Ta
         kept.release()
 
 
+@pytest.fixture
+def viewed(tmp_path: Path) -> ir.Table:
+    """Rows read from a Parquet file, as the analysis reads its source and kept rows:
+    a temporary view of the connection, no temporary table."""
+    con = ibis.duckdb.connect()
+    rows = pa.table({"k": [i % 7 for i in range(20_000)], "v": [float(i) for i in range(20_000)]})
+    pq.write_table(rows, tmp_path / "rows.parquet")
+    return con.read_parquet(tmp_path / "rows.parquet")
+
+
+def test_shared_engine_gives_each_thread_a_connection_of_its_own(viewed: ir.Table) -> None:
+    backend: Any = viewed._find_backend()
+    raw = backend.con
+    names = ibis.memtable({"k": list(range(7)), "name": [f"k{i}" for i in range(7)]})
+    joined = viewed.join(names, "k").group_by("name").aggregate(s=viewed.v.sum()).order_by("name")
+    expected = joined.to_pyarrow()  # the in-memory table registered before the block
+    results: dict[str, list[pa.Table]] = {}
+    connections: dict[str, Any] = {}
+    errors: list[BaseException] = []
+    both_running = threading.Barrier(2, timeout=30)
+    threads_before = raw.execute("SELECT current_setting('threads')").fetchone()
+
+    def work() -> None:
+        name = threading.current_thread().name
+        try:
+            # each thread's first call makes its connection; both then query at once
+            connections[name] = backend.con.connection()
+            both_running.wait()
+            results[name] = [joined.to_pyarrow() for _ in range(10)]
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    with shared_engine(viewed) as parallel:
+        assert parallel
+        assert backend.con.execute("SELECT current_setting('threads')").fetchone() == (1,)
+        threads = [threading.Thread(target=work, name=f"t{i}") for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert backend.con is raw
+    assert raw.execute("SELECT current_setting('threads')").fetchone() == threads_before
+    assert connections["t0"] is not connections["t1"]
+    assert raw not in connections.values()
+    assert all(r.equals(expected) for rs in results.values() for r in rs) and len(results) == 2
+
+
+def test_shared_engine_shows_what_one_thread_makes_to_the_others(
+    viewed: ir.Table, tmp_path: Path
+) -> None:
+    # a view (kept rows read back from a file) and an in-memory table made on a second
+    # thread are seen by the calling thread, and by the connection after the block
+    backend: Any = viewed._find_backend()
+    made: list[ir.Table] = []
+
+    def work() -> None:
+        kept = viewed.filter(viewed.k == 3)
+        backend.to_parquet(kept, tmp_path / "kept.parquet")
+        view = backend.read_parquet(tmp_path / "kept.parquet")
+        extra = ibis.memtable({"k": [3], "label": ["three"]})
+        made.append(view.join(extra, "k"))
+        assert made[0].count().to_pyarrow().as_py() > 0
+
+    with shared_engine(viewed):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        assert len(made) == 1
+        on_caller = made[0].count().to_pyarrow().as_py()
+    after = made[0].count().to_pyarrow().as_py()
+    assert on_caller == after == sum(1 for i in range(20_000) if i % 7 == 3)
+
+
+def test_shared_engine_keeps_a_temporary_table_behind_one_lock(cached: ir.Table) -> None:
+    # a temporary table belongs to its connection alone: no cursor would see it
+    backend: Any = cached._find_backend()
+    with shared_engine(cached):
+        assert type(backend.con).__name__ == "_Serial"
+
+
 def test_shared_engine_keeps_other_engines_to_one_thread(tmp_path: Path) -> None:
     con = ibis.sqlite.connect(tmp_path / "x.db")
     table = con.create_table("t", pa.table({"a": [1]}))

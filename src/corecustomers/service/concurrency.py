@@ -6,14 +6,20 @@ second one; the churn risk follows the ranking or, with more than two CPUs, runs
 third: DuckDB, NumPy, Arrow and scikit-learn's boosting release the GIL, so one step's
 Python work overlaps the others'.
 
-The threads share one connection. A DuckDB connection must not run two queries at
-once, and a cursor (``con.cursor()``, a connection of its own) does not see the accepted
-rows, which :func:`~corecustomers.service.analysis.prepare` keeps in a temporary table
-(temporary tables belong to the connection that made them). So, for as long as the
-steps run side by side, :func:`shared_engine` puts the Ibis backend's DuckDB connection
-behind a lock: one query runs at a time, from its start to its last row, and the
-threads overlap everywhere else. Spark and the databases reached by URL (PostgreSQL …)
-run the steps one after another.
+A DuckDB connection must not run two queries at once. For as long as the steps run side
+by side, :func:`shared_engine` gives each thread a connection of its own to the same
+database (:class:`_PerThread`: a cursor, ``con.cursor()``), with DuckDB on one thread, so
+that each query runs on the thread that asked for it and two threads' queries run at
+once. A cursor does not see what is local to another connection: the temporary views
+(the source's, the kept rows' Parquet files read back) and the Arrow tables registered
+under a name (Ibis' in-memory tables) are repeated on each connection. This replaced one
+connection behind a lock, which ran one query at a time on both of DuckDB's threads: the
+block then waited for that lock more than for the cores (10M rows: DuckDB on one thread
+behind the lock took the same time with 15-21 s less CPU; each thread on its own,
+56-64 s against 62-68 s; ``benchmarks/README.md``, session 18). A connection that holds
+a temporary table (which no cursor can be given) still runs behind the lock
+(:class:`_Serial`). Spark and the databases reached by URL (PostgreSQL …) run the steps
+one after another.
 
 The ranking and the risk both fit BTYD models. Those fits keep their warnings to their
 own thread (:func:`corecustomers.models.record_fit_warnings`, a context variable, not the
@@ -213,6 +219,11 @@ class _PerThread:
             else:
                 return None
         return cls(con, log)
+
+    def connection(self) -> Any:
+        """The calling thread's own connection (a cursor made on its first call)."""
+        with self._lock:
+            return self._connection()
 
     def _connection(self) -> Any:
         """This thread's connection, with the log replayed on it; under ``_lock``."""

@@ -239,7 +239,7 @@ def side_steps_started(
     single-threaded optimiser would otherwise leave the second core idle. The customers'
     behaviour, which the core ranking and the churn risk need, is computed there first
     (:meth:`StartedSteps.behaviour`). For the
-    whole block the engine's connection runs one query at a time
+    whole block each thread queries the engine on a connection of its own
     (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
     thread (its thread count is process-wide: a fit's own limit would otherwise change
     it under a step beside it). On engines other than DuckDB nothing runs early: the
