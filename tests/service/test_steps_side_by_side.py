@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -159,6 +160,45 @@ def test_shared_engine_shows_what_one_thread_makes_to_the_others(
         on_caller = made[0].count().to_pyarrow().as_py()
     after = made[0].count().to_pyarrow().as_py()
     assert on_caller == after == sum(1 for i in range(20_000) if i % 7 == 3)
+
+
+def test_shared_engine_keeps_each_result_whole_and_the_sessions_settings(
+    viewed: ir.Table,
+) -> None:
+    # a statement's rows are fetched at once: registering a table on another thread
+    # (replayed on this thread's connection before its next call) cannot replace them;
+    # and each connection has Ibis' session settings (the time zone)
+    backend: Any = viewed._find_backend()
+    seen: dict[str, Any] = {}
+
+    def work() -> None:
+        result = backend.con.execute("SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a")
+        seen["zone"] = backend.con.execute("SELECT current_setting('TimeZone')").fetchone()
+        registered.wait(timeout=30)
+        seen["rows"] = result.fetchall()
+
+    registered = threading.Event()
+    with shared_engine(viewed):
+        thread = threading.Thread(target=work)
+        thread.start()
+        backend.con.register("extra", pa.table({"x": [1]}))
+        registered.set()
+        thread.join()
+    assert seen == {"zone": ("UTC",), "rows": [(1,), (2,)]}
+
+
+def test_shared_engine_gives_cursors_despite_collected_in_memory_tables(
+    viewed: ir.Table,
+) -> None:
+    # Ibis unregisters an in-memory table only at exit: one collected before the block
+    # leaves a name nobody can read any more, which must not keep the block to one lock
+    backend: Any = viewed._find_backend()
+    gone = ibis.memtable({"a": [1]})
+    assert backend.to_pyarrow(gone).num_rows == 1
+    del gone
+    gc.collect()
+    with shared_engine(viewed):
+        assert type(backend.con).__name__ == "_PerThread"
 
 
 def test_shared_engine_keeps_a_temporary_table_behind_one_lock(cached: ir.Table) -> None:

@@ -161,35 +161,57 @@ _TEMPORARY_VIEW = re.compile(
 )
 """The statements that make or drop a temporary view: each connection needs its own."""
 
+_DROP = re.compile(r"\s*DROP\b", re.IGNORECASE)
+
+#: Ibis' names of its in-memory tables: one registered under such a name whose table is
+#: gone (collected; Ibis unregisters them only at exit) can no longer be read by anyone.
+_MEMTABLE = re.compile(r"ibis_\w*memtable_\w+")
+
 #: The calls that change what a connection sees by name, repeated on every connection.
 _SHARED_CALLS: Final = frozenset({"register", "unregister"})
+
+_Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 
 class _PerThread:
     """A DuckDB connection that gives each thread a connection of its own to the same
     database: the thread that made it keeps the connection itself, every other thread
-    gets a cursor (``con.cursor()``), so that their queries run at the same time.
+    gets a cursor (``con.cursor()``, made beforehand on the owning thread), so that their
+    queries run at the same time.
 
     What a connection sees only by its own name -- the temporary views (the source's
     ``read_parquet`` view, the kept rows' views) and the Arrow tables registered under a
-    name (Ibis' in-memory tables) -- is repeated on each: those present when it is made,
-    then every ``register``, ``unregister`` and temporary view's ``CREATE`` or ``DROP``
-    made through it, on the other connections before their next call (a log, replayed in
-    order). The database runs one thread of its own (``SET threads = 1``, restored by
-    :meth:`close`): each query runs on the thread that asked for it, and two threads'
-    queries run side by side instead of one after another on both.
+    name (Ibis' in-memory tables) -- and its session settings (Ibis sets the time zone
+    to UTC) are repeated on each: those present when it is made, then every
+    ``register``, ``unregister`` and temporary view's ``CREATE`` or ``DROP`` made
+    through it, on the other connections before their next call (a log, replayed in
+    order). A statement's result is fetched whole at once (:class:`_Result`), so that a
+    later replay on the connection cannot replace it. The database runs one thread of
+    its own (``SET threads = 1``, restored by :meth:`close`): each query runs on the
+    thread that asked for it, and two threads' queries run side by side instead of one
+    after another on both.
     """
 
-    def __init__(self, con: Any, log: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def __init__(self, con: Any, log: list[_Call]) -> None:
         self._base = con
-        self._lock = threading.Lock()
-        self._log = log
-        # each thread's connection and how much of the log it has replayed; the base has
-        # everything already
-        self._mine: dict[int, list[Any]] = {threading.get_ident(): [con, len(log)]}
+        self._owner = threading.get_ident()
+        self._lock = threading.RLock()
+        self._closed = False
         # cursors made now, on the thread that owns the connection, and handed out later
         self._spare = [con.cursor() for _ in range(_SPARE_CURSORS)]
         self._made = list(self._spare)
+        # the base's session settings that a new cursor lacks, first in every cursor's log
+        mine = dict(con.execute(_LOCAL_SETTINGS).fetchall())
+        fresh = dict(self._spare[0].execute(_LOCAL_SETTINGS).fetchall())
+        settings: list[_Call] = [
+            ("execute", (f"SET {name} = '{value}'",), {})
+            for name, value in mine.items()
+            if fresh.get(name) != value and "'" not in str(value)
+        ]
+        self._log = settings + log
+        # each thread's connection and how much of the log it has replayed; the base has
+        # everything already
+        self._mine: dict[int, list[Any]] = {self._owner: [con, len(self._log)]}
         ((self._threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
         con.execute("SET threads = 1")
 
@@ -209,14 +231,14 @@ class _PerThread:
             "ORDER BY view_oid"
         ).fetchall()
         memtables = {op.name: op for op in getattr(backend, "_memtables", ())}
-        log: list[tuple[str, tuple[Any, ...]]] = []
+        log: list[_Call] = []
         for name, sql in views:
             if sql:
-                log.append(("execute", (sql,)))
+                log.append(("execute", (sql,), {}))
             elif name in memtables:
                 op = memtables[name]
-                log.append(("register", (name, op.data.to_pyarrow(op.schema))))
-            else:
+                log.append(("register", (name, op.data.to_pyarrow(op.schema)), {}))
+            elif _MEMTABLE.fullmatch(name) is None:
                 return None
         return cls(con, log)
 
@@ -230,19 +252,19 @@ class _PerThread:
         ident = threading.get_ident()
         entry = self._mine.get(ident)
         if entry is None:
-            cursor = self._spare.pop() if self._spare else self._base.cursor()
-            if cursor not in self._made:
-                self._made.append(cursor)
-            entry = self._mine[ident] = [cursor, 0]
+            if not self._spare:
+                raise RuntimeError(
+                    f"more than {_SPARE_CURSORS} threads query the shared engine at once"
+                )
+            entry = self._mine[ident] = [self._spare.pop(), 0]
         con, seen = entry
-        for method, args in self._log[seen:]:
-            getattr(con, method)(*args)
+        _replay(con, self._log[seen:])
         entry[1] = len(self._log)
         return con
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._base, name)
-        if not callable(attr):
+        if self._closed or not callable(attr):
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -254,34 +276,53 @@ class _PerThread:
             )
             with self._lock:
                 con = self._connection()
-                if not shared:
-                    method = getattr(con, name)
-                else:
-                    result = getattr(con, name)(*args, **kwargs)
-                    self._log.append((name, args))
+                result = getattr(con, name)(*args, **kwargs) if shared else None
+                if shared:
+                    self._log.append((name, args, kwargs))
                     self._mine[threading.get_ident()][1] = len(self._log)
-                    return self if result is con else result
-            result = method(*args, **kwargs)
-            return self if result is con else result
+            if not shared:  # outside the lock: the other threads' calls run meanwhile
+                result = getattr(con, name)(*args, **kwargs)
+            if result is not con:
+                return result
+            if name in ("execute", "executemany"):  # its whole result now, before a replay
+                return _Result(result.fetch_arrow_table(), self.execute)
+            return self
 
         return call
 
     def close(self) -> None:
         """Bring the base connection up to date (a view another thread made), close the
-        cursors and restore the thread count; on the thread that made this, after the
-        others have finished."""
+        cursors and restore the thread count; afterwards every call goes to the base
+        connection. On the thread that made this, once the others have finished."""
         with self._lock:
-            seen = self._mine[threading.get_ident()][1]
-            for method, args in self._log[seen:]:
-                getattr(self._base, method)(*args)
-            for cursor in self._made:
-                cursor.close()
-        self._base.execute(f"SET threads = {int(self._threads)}")
+            try:
+                _replay(self._base, self._log[self._mine[self._owner][1] :])
+                for cursor in self._made:
+                    cursor.close()
+            finally:
+                self._closed = True
+                self._log.clear()
+                self._base.execute(f"SET threads = {int(self._threads)}")
 
+
+def _replay(con: Any, calls: list[_Call]) -> None:
+    """``calls`` made on ``con``; a view already dropped there is not an error."""
+    import duckdb
+
+    for method, args, kwargs in calls:
+        drop = method in ("execute", "sql") and _DROP.match(args[0]) is not None
+        try:
+            getattr(con, method)(*args, **kwargs)
+        except duckdb.CatalogException:
+            if not drop:
+                raise
+
+
+_LOCAL_SETTINGS: Final = "SELECT name, value FROM duckdb_settings() WHERE scope = 'LOCAL'"
 
 #: Cursors made when the connection is given per thread: the block's second thread, a
-#: third for the churn risk beside the ranking (from three CPUs), one more.
-_SPARE_CURSORS: Final = 3
+#: third for the churn risk beside the ranking (from three CPUs), and the tiers' thread.
+_SPARE_CURSORS: Final = 4
 
 
 @contextmanager
