@@ -16,7 +16,7 @@ under a name (Ibis' in-memory tables) are repeated on each connection. This repl
 connection behind a lock, which ran one query at a time on both of DuckDB's threads: the
 block then waited for that lock more than for the cores (10M rows: DuckDB on one thread
 behind the lock took the same time with 15-21 s less CPU; each thread on its own,
-56-64 s against 62-68 s; ``benchmarks/README.md``, session 18). A connection that holds
+54-67 s against 58-71 s; ``benchmarks/README.md``, session 18). A connection that holds
 a temporary table (which no cursor can be given) still runs behind the lock
 (:class:`_Serial`). Spark and the databases reached by URL (PostgreSQL …) run the steps
 one after another.
@@ -343,19 +343,14 @@ def shared_engine(transactions: ir.Table) -> Iterator[bool]:
         return
     con = backend.con
     shared = _PerThread.of(backend)
-    if shared is None:  # something only this connection sees and no cursor can be given
-        backend.con = _Serial(con, threading.RLock())
-        try:
-            yield True
-        finally:
-            backend.con = con
-        return
-    backend.con = shared
+    # None: something only this connection sees, which no cursor can be given
+    backend.con = _Serial(con, threading.RLock()) if shared is None else shared
     try:
         yield True
     finally:
         backend.con = con
-        shared.close()
+        if shared is not None:
+            shared.close()
 
 
 class Background(Generic[T]):
