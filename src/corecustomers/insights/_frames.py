@@ -26,7 +26,7 @@ from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._tree_scores import tree_predictions
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.machine import cpus
+from corecustomers.machine import cpus, thread_limit
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
 from corecustomers.units import TimeUnit, days_per
 
@@ -147,7 +147,6 @@ def fit_and_predict(
     frame it then trains the next on, and builds that frame's matrix once.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     if train.target is None or train.btyd is None or apply.btyd is None:
         raise ValueError("fit_and_predict needs BTYD values on both frames and train's target")
@@ -168,7 +167,7 @@ def fit_and_predict(
     # fit runs beside the analysis' other steps, where a second OpenMP thread waits at
     # every barrier for a core that is busy: 200,000 customers beside a DuckDB query,
     # 2.9 s on one thread against 6.8 s on two (1.9 against 1.1 s on an idle machine)
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with thread_limit(1, "openmp"):
         model = HistGradientBoostingRegressor(**_GBM_PARAMS).fit(X_train, y)
     # predict()'s figures, split by split over column blocks (half its time)
     return tree_predictions(model, X_apply, 1 if len(X_apply) < _THREADED_FROM else cpus())
@@ -562,13 +561,12 @@ def _fit_btyd(
             f"{np.count_nonzero(repeat)} repeat buyers (at least {MIN_CUSTOMERS} of each needed)"
         )
         return None
-    from threadpoolctl import threadpool_limits
 
     try:
         # one BLAS thread: L-BFGS-B over a few parameters is ~8x slower with OpenBLAS's;
         # the fits' warnings recorded for this thread's fits only (the ranking's and the
         # churn risk's frames are built side by side)
-        with record_fit_warnings() as caught, threadpool_limits(1, "blas"):
+        with record_fit_warnings() as caught, thread_limit(1, "blas"):
             transactions, spend = new_models()
             given = None if start is None else start.transaction_model
             if given is not None and type(given) is type(transactions):

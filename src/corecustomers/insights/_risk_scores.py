@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from corecustomers.insights._risk_frames import RiskFrame, significant
 from corecustomers.insights._tree_scores import tree_scores
-from corecustomers.machine import cpus
+from corecustomers.machine import cpus, thread_limit
 
 __all__ = [
     "GBM_PARAMS",
@@ -51,7 +51,6 @@ def fit_classifier(
     """The classifier fitted on ``train``'s ``sample``: a function scoring a frame, and
     its scores on the sample (for the training AUC)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from threadpoolctl import threadpool_limits
 
     X = significant(np.column_stack([train.inputs[name][sample] for name in names]))
     # an input missing for every training customer (a change over a window that begins
@@ -60,7 +59,7 @@ def fit_classifier(
     keep = ~np.all(np.isnan(X), axis=0)
     model = HistGradientBoostingClassifier(**GBM_PARAMS)
     # the fit on one thread: the threaded sums of gradients depend on the thread count
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with thread_limit(1, "openmp"):
         model.fit(X[:, keep], labels_of(train.inactive)[sample].astype(np.int64))
 
     def predict(frame: RiskFrame, X: FloatArray | None = None) -> FloatArray:
@@ -135,14 +134,13 @@ def fit_linear(train: RiskFrame, sample: NDArray[np.intp]) -> Callable[[RiskFram
     """A standardised, L2-penalised logistic regression fitted on ``train``'s ``sample``:
     a function scoring a frame."""
     from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
 
     X = linear_inputs(train, None if len(sample) == train.n else sample)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=1.0, max_iter=1000)
     # one BLAS thread: L-BFGS-B's steps over 14 weights cost several times more threaded
-    with threadpool_limits(limits=1, user_api="blas"):
+    with thread_limit(1, "blas"):
         model.fit((X - mean) / scale, labels_of(train.inactive)[sample].astype(np.int64))
 
     def predict(frame: RiskFrame) -> FloatArray:

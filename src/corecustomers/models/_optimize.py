@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
 
+from corecustomers.machine import thread_limit
 from corecustomers.models._base import FloatArray
 from corecustomers.models._warnings import FitWarning
 
@@ -455,7 +455,7 @@ def fit_positive(
     # one BLAS thread: L-BFGS-B's steps over a few parameters cost several times more
     # with OpenBLAS's threads than the work itself (BG/NBD + Gamma-Gamma, measured
     # interleaved: 1M simulated customers 5.0 s -> 3.1-4.1 s, 20,000: 0.28 -> 0.15 s)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with thread_limit(1, "blas"):
         for i, (start, method) in enumerate(attempts):
             if radius is not None and searched_first and i > 1:
                 break  # the first start was searched: the others only when it could not be

@@ -40,7 +40,7 @@ from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine, is_duckdb
 from corecustomers.data.readers import RawSource
 from corecustomers.insights.fitted import FittedValue
-from corecustomers.machine import cpus, memory_bytes
+from corecustomers.machine import cpus, memory_bytes, thread_limit
 from corecustomers.service.analysis import Prepared, analyse_prepared
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.progress import Progress
@@ -296,8 +296,6 @@ def analyse_dates(
     are aggregated up to it once); ``openmp``: the boosting fits' OpenMP threads (a
     worker's share of the CPUs; more, in each of several processes, spin waiting for
     each other)."""
-    from threadpoolctl import threadpool_limits
-
     from corecustomers.data.compiled import reusing_sql
     from corecustomers.data.features import sharing_purchase_days
 
@@ -308,9 +306,9 @@ def analyse_dates(
     with contextlib.ExitStack() as stack:
         stack.enter_context(reusing_sql())
         stack.enter_context(sharing_purchase_days(prepared.transactions, up_to=last))
-        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        stack.enter_context(thread_limit(1, "blas"))
         if openmp is not None:
-            stack.enter_context(threadpool_limits(limits=openmp, user_api="openmp"))
+            stack.enter_context(thread_limit(openmp, "openmp"))
         for day in dates:
             at = dataclasses.replace(prepared, as_of=day, calibration_end=None)
             with each(day):

@@ -21,7 +21,6 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from corecustomers.data.connect import is_duckdb
 from corecustomers.data.features import materialize
@@ -39,6 +38,7 @@ from corecustomers.insights.recommend import (
     recommend,
     recommend_and_evaluate,
 )
+from corecustomers.machine import thread_limit
 from corecustomers.service.concurrency import Background, Timings, shared_engine
 
 __all__ = [
@@ -269,7 +269,7 @@ def side_steps_started(
             raise
         return side.run(timings)
 
-    with shared_engine(transactions) as parallel, threadpool_limits(limits=1, user_api="blas"):
+    with shared_engine(transactions) as parallel, thread_limit(1, "blas"):
         steps = work if parallel else lambda: side.run(timings)
         with Background(steps, parallel=parallel) as running:
             yield StartedSteps(side, timings, parallel, running, behaviour)
