@@ -96,3 +96,58 @@ def test_analyze_whose_snapshot_fails_leaves_the_earlier_outputs(
     with pytest.raises(WorkspaceError, match="refused"):
         analyze(source, out, settings)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _varied(n: int) -> pa.Table:
+    """Text that needs quoting, nulls, floats, dates and flags."""
+    import datetime as dt
+
+    texts = ["plain", 'with "quotes"', "comma, and\nnewline", "中文", None]
+    return pa.table(
+        {
+            "customer_id": [f"C{i:07d}" for i in range(n)],
+            "text": [texts[i % len(texts)] for i in range(n)],
+            "value": [None if i % 7 == 0 else i / 3 for i in range(n)],
+            "day": [dt.date(2024, 1, 1) + dt.timedelta(days=i % 400) for i in range(n)],
+            "flag": [i % 3 == 0 for i in range(n)],
+        }
+    )
+
+
+def test_a_large_csv_written_in_halves_is_the_csv_written_whole(tmp_path: Path) -> None:
+    from corecustomers.service.output_files import CSV_HALVES_FROM, CustomerFiles
+
+    table = _varied(CSV_HALVES_FROM + 1)
+    write_table(table, tmp_path / "whole.csv")
+    out = tmp_path / "out"
+    out.mkdir()
+    with CustomerFiles(out) as files:
+        files.start(table)
+        files.publish()
+    assert (out / "customers.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == sorted(CUSTOMER_FILES)
+
+
+def test_a_failed_half_leaves_the_earlier_csv_and_no_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corecustomers.service import output_files
+
+    real = output_files._written
+
+    def second_half_fails(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Path:
+        if csv and not head:  # the first half is written, the second fails
+            raise OSError("disk full")
+        return real(table, tmp, csv=csv, head=head)
+
+    monkeypatch.setattr(output_files, "_written", second_half_fails)
+    for name in CUSTOMER_FILES:
+        (tmp_path / name).write_bytes(b"the earlier run's")
+    with (
+        pytest.raises(OSError, match="disk full"),
+        output_files.CustomerFiles(tmp_path) as files,
+    ):
+        files.start(_varied(output_files.CSV_HALVES_FROM))
+        files.publish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(CUSTOMER_FILES)
+    assert all((tmp_path / n).read_bytes() == b"the earlier run's" for n in CUSTOMER_FILES)
