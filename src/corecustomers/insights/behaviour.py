@@ -36,7 +36,7 @@ bit between runs: 0-30 of the million between two runs of the distinct days, abo
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 import ibis
@@ -58,6 +58,7 @@ __all__ = [
     "customer_behaviour",
     "purchase_rows",
     "trend_weights",
+    "value_code",
 ]
 
 WINDOW_DAYS: Final = 90
@@ -427,6 +428,18 @@ _list_position: Callable[..., ir.IntegerValue] = ibis.udf.scalar.builtin(
 _bit_count: Callable[..., ir.IntegerValue] = ibis.udf.scalar.builtin(
     _bit_count_signature, name="bit_count"
 )
+
+
+def value_code(column: ir.Value, values: Sequence[str]) -> ir.IntegerValue:
+    """On DuckDB: the 1-based position of ``column``'s value in ``values`` (a short
+    list of strings), null when it is not there or null.
+
+    A filter on the code (``code == j``) keeps the rows a filter on the value
+    (``column == values[j - 1]``) keeps, at the cost of one comparison of integers
+    per filter instead of one of strings (the purchase mix's twelve filtered sums of
+    the categories and channels, 10M rows: 5.0 -> 3.8 CPU-s).
+    """
+    return _list_position(ibis.literal(list(values), type="array<string>"), column)
 
 
 def _code_column(source: str) -> str:

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from corecustomers.data.connect import is_duckdb
 from corecustomers.errors import ColumnMappingError, ConfigError
-from corecustomers.insights.behaviour import checked, purchase_rows
+from corecustomers.insights.behaviour import checked, purchase_rows, value_code
 
 __all__ = ["MIX_COLUMNS", "WIDE_MIX_VALUES", "customer_mix", "mix_table"]
 
@@ -318,12 +318,16 @@ def _wide_mix(
     values = {s: v for s, v in values.items() if 0 < len(v) <= WIDE_MIX_VALUES}
     if not values:
         return {}
+    # each row's value as its position among the column's values, found once: the
+    # filters below compare integers, not strings (the same rows, in the same order)
+    coded = bought.mutate(
+        **{f"_c{i}": value_code(bought[s], names) for i, (s, names) in enumerate(values.items())}
+    )
     sums: dict[str, ir.Value] = {}
-    for i, (source, names) in enumerate(values.items()):
-        for j, name in enumerate(names):
-            on = bought[source] == ibis.literal(name, type="string")
-            sums[f"s{i}_{j}"] = bought.amount.sum(where=on)
-    per_customer = bought.group_by("customer_id").aggregate(**sums).order_by("customer_id")
+    for i, (_, names) in enumerate(values.items()):
+        for j in range(len(names)):
+            sums[f"s{i}_{j}"] = coded.amount.sum(where=coded[f"_c{i}"] == j + 1)
+    per_customer = coded.group_by("customer_id").aggregate(**sums).order_by("customer_id")
     table = backend.to_pyarrow(per_customer)
     ids = table.column("customer_id").combine_chunks()
     out: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
