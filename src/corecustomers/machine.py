@@ -1,4 +1,5 @@
-"""What this process may use of the machine: its CPUs and memory.
+"""What this process may use of the machine: its CPUs, its memory, and the thread limits
+of the libraries that bring their own thread pools (OpenBLAS, OpenMP).
 
 Like :mod:`corecustomers.units`, this module sits at the bottom, outside the layers of
 ``[tool.importlinter]``: it imports nothing from the package, so the insights (how many
