@@ -46,9 +46,12 @@ def write_table(table: pa.Table, path: Path) -> None:
 def _temporary(table: pa.Table, path: Path) -> Path:
     """``table`` written whole beside ``path`` under a temporary name, which is returned;
     removed again on an error."""
-    return _written(
-        table, path.with_name(path.name + ".tmp"), csv=path.suffix.lower() != ".parquet"
-    )
+    return _written(table, _tmp(path), csv=path.suffix.lower() != ".parquet")
+
+
+def _tmp(path: Path, part: str = "") -> Path:
+    """The temporary name ``path`` (or a ``part`` of it) is written under."""
+    return path.with_name(f"{path.name}{part}.tmp")
 
 
 def _written(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Path:
@@ -111,7 +114,7 @@ class CustomerFiles:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # the Parquet file and the CSV's two halves; their join starts once one is done
+        # the Parquet file and the CSV's two halves; the halves' join once one is done
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="corecustomers-files")
         self._writes: dict[str, Future[Path]] = {}
 
@@ -128,23 +131,19 @@ class CustomerFiles:
         """
         if self._writes:
             raise RuntimeError("the customers' files are already being written")
-        csv = self.folder / "customers.csv"
-        if customers.num_rows >= CSV_HALVES_FROM:
-            half = customers.num_rows // 2
-            tmp = csv.with_name(csv.name + ".tmp")
-            first = self._pool.submit(_written, customers.slice(0, half), tmp, csv=True)
-            second = self._pool.submit(
-                _written,
-                customers.slice(half),
-                csv.with_name(csv.name + ".2.tmp"),
-                csv=True,
-                head=False,
-            )
-            self._writes["customers.csv"] = self._pool.submit(_joined, first, second)
-        else:
+        csv, parquet = self.folder / "customers.csv", self.folder / "customers.parquet"
+        if customers.num_rows < CSV_HALVES_FROM:
             self._writes["customers.csv"] = self._pool.submit(_temporary, customers, csv)
-        parquet = self.folder / "customers.parquet"
+            self._writes["customers.parquet"] = self._pool.submit(_temporary, customers, parquet)
+            return
+        half = customers.num_rows // 2
+        first = self._pool.submit(_written, customers.slice(0, half), _tmp(csv), csv=True)
+        second = self._pool.submit(
+            _written, customers.slice(half), _tmp(csv, ".2"), csv=True, head=False
+        )
         self._writes["customers.parquet"] = self._pool.submit(_temporary, customers, parquet)
+        # submitted last: the join takes a thread only once one of the writes is done
+        self._writes["customers.csv"] = self._pool.submit(_joined, first, second)
 
     def publish(self) -> dict[str, Path]:
         """Wait for both writes and move the files into place (an error in a write is
