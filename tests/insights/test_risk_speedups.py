@@ -279,11 +279,24 @@ def test_choose_alerting_reads_the_flags_of_the_gates_the_risk_judged_with(
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("leaves", "smallest_leaf", "coded"),
+    [
+        (7, 40, {True}),  # the product's trees: every tree's leaves from a code
+        (10, 200, {True, False}),  # 6-9 splits: some more than a one-byte code holds
+        (31, 5, {False}),  # no tree from a code
+    ],
+)
 def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
-    threads: int, monkeypatch: pytest.MonkeyPatch
+    threads: int,
+    leaves: int,
+    smallest_leaf: int,
+    coded: set[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Leaves picked a column at a time give predict_proba's figures: missing values
-    on either side, values equal to a threshold, in blocks on several threads or one."""
+    on either side, values equal to a threshold, in blocks on several threads or one,
+    trees small enough for a one-byte code of their splits' outcomes and larger ones."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(5)
@@ -291,15 +304,45 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     X = significant(rng.lognormal(0.0, 1.0, (n, 5)))
     X[rng.random((n, 5)) < 0.1] = np.nan
     y = (np.nan_to_num(X[:, 0]) + rng.normal(0.0, 0.5, n) > 1.0).astype(np.int64)
-    model = HistGradientBoostingClassifier(**_risk_scores.GBM_PARAMS).fit(X, y)
+    params = {
+        **_risk_scores.GBM_PARAMS,
+        "max_leaf_nodes": leaves,
+        "min_samples_leaf": smallest_leaf,
+    }
+    model = HistGradientBoostingClassifier(**params).fit(X, y)
     trees = [tree.nodes for (tree,) in model._predictors]
     assert any(t["missing_go_to_left"][~t["is_leaf"].astype(bool)].any() for t in trees)
     assert any(not t["missing_go_to_left"][~t["is_leaf"].astype(bool)].all() for t in trees)
+    splits = {int((~t["is_leaf"].astype(bool)).sum()) for t in trees}
+    assert {s <= _tree_scores.CODE_BITS for s in splits} == coded
     new = rows_to_score(trees, rng)
     monkeypatch.setattr(_tree_scores, "TREE_BLOCK", 300)
     expected = model.predict_proba(new)[:, 1]
     assert same(_tree_scores.tree_scores(model, new, threads), expected)
     assert same(_tree_scores.tree_scores(model, new[:0], threads), expected[:0])
+
+
+def test_the_tree_scores_of_trees_without_a_split_are_scikit_learns() -> None:
+    """A model none of whose trees could split (every leaf would be under
+    ``min_samples_leaf``) scores every row with its baseline and leaf values."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(9)
+    X = significant(rng.lognormal(0.0, 1.0, (200, 3)))
+    y = (X[:, 0] > 1.0).astype(np.int64)
+    params = {**_risk_scores.GBM_PARAMS, "min_samples_leaf": 150, "max_iter": 5}
+    model = HistGradientBoostingClassifier(**params).fit(X, y)
+    assert all(len(tree.nodes) == 1 for (tree,) in model._predictors)
+    assert same(_tree_scores.tree_scores(model, X, 1), model.predict_proba(X)[:, 1])
+    # a block's code array holds the previous tree's codes: a tree without a split
+    # clears them, so its one leaf is picked for every row
+    (tree, values), *_ = [_tree_scores.tree_arrays(t.nodes) for (t,) in model._predictors]
+    table = _tree_scores._leaf_table(tree, values)
+    assert table is not None and len(table[0]) == 0 and len(table[1]) == 1
+    code = np.full(4, 5, dtype=np.uint8)
+    work = (np.empty(4, dtype=bool), np.empty(4, dtype=np.uint8))
+    _tree_scores._leaf_code(tree, table[0], [X[:4, 0]], [None], code, *work)
+    assert code.tolist() == [0, 0, 0, 0]
 
 
 def test_the_tree_scores_fall_back_to_predict_proba_without_the_private_arrays() -> None:

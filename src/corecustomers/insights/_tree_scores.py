@@ -29,15 +29,17 @@ TREE_BLOCK: Final = 131_072
 
 def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
     """``model.predict_proba(X)[:, 1]`` of a fitted binary
-    ``HistGradientBoostingClassifier``, bit for bit, in half its time.
+    ``HistGradientBoostingClassifier``, bit for bit, in a sixth of its time.
 
     scikit-learn walks each row down each tree in turn (40 ns a row and tree, 6 s on one
     thread for a million customers and 150 trees); here each split is a comparison of a
-    whole column of a block of rows and each tree's leaves are picked with
-    ``np.where``. The leaves are those scikit-learn finds (``x <= threshold`` goes left,
-    NaN where ``missing_go_to_left`` says) and each row's raw score adds the baseline
-    and the trees' leaf values in the same order, so the sums are the same; blocks of
-    rows go to ``threads`` threads (NumPy releases the GIL). A model with categorical
+    whole column of a block of rows, the outcomes of a tree's splits make a one-byte code
+    of each row, and the tree's table of leaf values by code gives the rows' values in
+    one pick (:func:`_leaf_table`; 6-7 ns a row and tree). The leaves are those
+    scikit-learn finds (``x <= threshold`` goes left, NaN where ``missing_go_to_left``
+    says) and each row's raw score adds the baseline and the trees' leaf values in the
+    same order, so the sums are the same; blocks of rows go to ``threads`` threads
+    (NumPy releases the GIL). A model with categorical
     splits or more than one tree per iteration is left to scikit-learn.
     """
     try:
@@ -81,17 +83,28 @@ def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
     if not simple:
         return None
 
+    coded = [_leaf_table(tree, values) for tree, values in trees]
+
     def block(rows: FloatArray) -> FloatArray:
         columns = [np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])]
         missing = [np.isnan(c) if np.isnan(c).any() else None for c in columns]
-        raw = np.zeros((len(rows), 1), order="F")
+        n = len(rows)
+        raw = np.zeros((n, 1), order="F")
         raw += baseline
         total = raw[:, 0]
-
-        for tree, values in trees:
-            # node numbers in one byte where they fit: the picks move less memory
-            kind = np.uint8 if len(values) <= 256 else np.intp
-            total += values[_leaves(tree, 0, kind, columns, missing)]
+        code = np.empty(n, dtype=np.uint8)
+        goes_left = np.empty(n, dtype=bool)
+        shifted = np.empty(n, dtype=np.uint8)
+        picked = np.empty(n, dtype=np.float64)
+        for (tree, values), table in zip(trees, coded, strict=True):
+            if table is None:
+                # node numbers in one byte where they fit: the picks move less memory
+                kind = np.uint8 if len(values) <= 256 else np.intp
+                total += values[_leaves(tree, 0, kind, columns, missing)]
+                continue
+            _leaf_code(tree, table[0], columns, missing, code, goes_left, shifted)
+            np.take(table[1], code, out=picked)
+            total += picked
         return raw
 
     blocks = [X[i : i + TREE_BLOCK] for i in range(0, len(X), TREE_BLOCK)] or [X]
@@ -103,6 +116,60 @@ def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
     else:
         raws = [block(b) for b in blocks]
     return np.concatenate(raws) if len(raws) > 1 else raws[0]
+
+
+#: The most splits a tree may have for its leaves to be found from a one-byte code.
+CODE_BITS: Final = 8
+
+
+def _leaf_table(tree: Tree, values: FloatArray) -> tuple[NDArray[np.intp], FloatArray] | None:
+    """A tree's splits and the leaf value of each code of their outcomes, or None for a
+    tree of more than :data:`CODE_BITS` splits.
+
+    Bit ``k`` of a row's code is 1 when the row goes left at the tree's ``k``-th split
+    (whether or not the row reaches it); entry ``c`` of the table is the value of the
+    leaf that the outcomes ``c`` lead to from the root. So a row's leaf value is
+    ``table[code]``, one pick per tree instead of a selection per split.
+    """
+    left, right, leaf_node = tree[3], tree[4], tree[5]
+    splits = np.flatnonzero(~leaf_node)
+    if len(splits) > CODE_BITS:
+        return None
+    bit = np.zeros(len(leaf_node), dtype=np.intp)
+    bit[splits] = np.arange(len(splits))
+    codes = np.arange(1 << len(splits))
+    node = np.zeros(len(codes), dtype=np.intp)
+    for _ in range(len(splits)):  # a path passes each split at most once
+        inner = ~leaf_node[node]
+        left_taken = (codes >> bit[node]) & 1 == 1
+        node = np.where(inner, np.where(left_taken, left[node], right[node]), node)
+    return splits, values[node]
+
+
+def _leaf_code(
+    tree: Tree,
+    splits: NDArray[np.intp],
+    columns: list[FloatArray],
+    missing: list[BoolArray | None],
+    code: NDArray[np.uint8],
+    goes_left: BoolArray,
+    shifted: NDArray[np.uint8],
+) -> None:
+    """Each row's code of the outcomes of ``splits`` (see :func:`_leaf_table`) into
+    ``code``; ``goes_left`` and ``shifted`` are work arrays of the rows' length."""
+    feature, threshold, left_missing = tree[0], tree[1], tree[2]
+    if not len(splits):  # a tree of one leaf: every row's code is 0
+        code.fill(0)
+    for k, i in enumerate(splits):
+        f = int(feature[i])
+        out = code.view(np.bool_) if k == 0 else goes_left
+        np.less_equal(columns[f], threshold[i], out=out)
+        nan = missing[f]
+        if left_missing[i] and nan is not None:
+            np.bitwise_or(out, nan, out=out)
+        if k:
+            np.left_shift(goes_left.view(np.uint8), k, out=shifted)
+            np.bitwise_or(code, shifted, out=code)
 
 
 def _leaves(
