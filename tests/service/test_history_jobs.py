@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import multiprocessing
 import pickle
 import sys
@@ -25,10 +26,11 @@ from corecustomers.config import Settings
 from corecustomers.data.demo import write_demo_csv
 from corecustomers.errors import ConfigError, OutputError, TooManyBadRowsError
 from corecustomers.service import history as history_module
+from corecustomers.service import history_jobs
 from corecustomers.service.analysis import Prepared, prepare
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.history import history
-from corecustomers.service.history_jobs import MAX_JOBS, jobs_for, run_dates
+from corecustomers.service.history_jobs import MAX_JOBS, WORKER_IMPORTS, jobs_for, run_dates
 from corecustomers.service.progress import NullProgress
 from corecustomers.service.side_steps import CoreOptions
 from corecustomers.store import Workspace
@@ -78,6 +80,28 @@ def test_jobs_follow_the_setting_the_cpus_and_the_dates() -> None:
     assert 1 <= jobs_for(Settings(), 36) <= MAX_JOBS
     with pytest.raises(ConfigError, match=r"analysis\.jobs"):
         Settings(jobs=-1)
+
+
+def _loaded(conn: Any) -> None:
+    """A worker's first act: say which of :data:`WORKER_IMPORTS` it has loaded."""
+    conn.send(sorted(name for name in WORKER_IMPORTS if name in sys.modules))
+    conn.close()
+
+
+def test_a_worker_starts_with_its_imports_loaded() -> None:
+    """The workers are forked from a server that has imported what they need (a name
+    that no longer imports would cost every worker its imports again, silently)."""
+    for name in WORKER_IMPORTS:
+        importlib.import_module(name)
+    context = history_jobs.worker_context()
+    assert context.get_start_method() == "forkserver"  # Linux
+    mine, theirs = context.Pipe()
+    process = context.Process(target=_loaded, args=(theirs,), daemon=True)
+    process.start()
+    theirs.close()
+    assert mine.recv() == sorted(WORKER_IMPORTS)
+    process.join(timeout=30)
+    assert process.exitcode == 0
 
 
 class _FullDisk:

@@ -39,7 +39,13 @@ from corecustomers.service.analysis import (
     write_json,
 )
 from corecustomers.service.core import CoreOptions
-from corecustomers.service.history_jobs import analyse_dates, jobs_for, parallel_ok, run_dates
+from corecustomers.service.history_jobs import (
+    analyse_dates,
+    jobs_for,
+    parallel_ok,
+    run_dates,
+    start_workers_early,
+)
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace
 
@@ -107,6 +113,7 @@ def history(
     out_dir.mkdir(parents=True, exist_ok=True)
     model = "bgnbd" if settings.model == "auto" else settings.model
     settings = dataclasses.replace(settings, model=model, calibration_end=None)
+    start_workers_early(settings)
     with staging_dir() as staging:
         prepared = prepare(
             source,

@@ -48,10 +48,56 @@ from corecustomers.service.side_steps import CoreOptions
 from corecustomers.service.summary import AnalysisSummary
 from corecustomers.store import Workspace
 
-__all__ = ["MAX_JOBS", "analyse_dates", "jobs_for", "parallel_ok", "run_dates", "written_line"]
+__all__ = [
+    "MAX_JOBS",
+    "WORKER_IMPORTS",
+    "analyse_dates",
+    "jobs_for",
+    "parallel_ok",
+    "run_dates",
+    "start_workers_early",
+    "worker_context",
+    "written_line",
+]
 
 MAX_JOBS: Final = 4
 """The most processes ``jobs = 0`` starts (each holds its own copy of the frames)."""
+
+
+WORKER_IMPORTS: Final = (
+    "corecustomers.service.history_jobs",
+    "ibis.backends.duckdb",
+    "pandas",
+    "scipy.stats",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+)
+"""What a worker imports before its first date is done (about 3 CPU-s): loaded once, in
+the process the workers are forked from, while the command reads its source."""
+
+
+def start_workers_early(settings: Settings) -> None:
+    """Start the process the workers will be forked from (where the platform forks from
+    a server), so that it imports :data:`WORKER_IMPORTS` while this process reads and
+    checks the source; each worker then starts with them loaded. Nothing is started for
+    one process or for another engine than DuckDB."""
+    if settings.engine != "duckdb" or jobs_for(settings, MAX_JOBS) < 2:
+        return
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def worker_context() -> Any:
+    """The workers' start method: forked from a server process that has loaded
+    :data:`WORKER_IMPORTS` (a single-threaded process with no DuckDB connection, so a
+    fork of it is safe), or spawned where the platform cannot."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_IMPORTS))
+    return context
 
 
 def jobs_for(settings: Settings, dates: int) -> int:
@@ -133,7 +179,7 @@ def run_dates(
     raw.pop("table")
     threads = max(1, cpus() // jobs)
     spills = Path(settings.temp_directory) if settings.temp_directory else folder
-    context = multiprocessing.get_context("spawn")
+    context = worker_context()
     workers: list[tuple[Any, Connection]] = []
     order = {day: i for i, day in enumerate(dates)}
     try:
