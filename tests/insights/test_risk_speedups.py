@@ -316,6 +316,8 @@ def test_the_tree_scores_are_scikit_learns_predictions_bit_for_bit(
     splits = {int((~t["is_leaf"].astype(bool)).sum()) for t in trees}
     assert {s <= _tree_scores.CODE_BITS for s in splits} == coded
     new = rows_to_score(trees, rng)
+    new[-40:-20][rng.random((20, 5)) < 0.5] = np.inf  # infinities either way
+    new[-20:][rng.random((20, 5)) < 0.5] = -np.inf
     monkeypatch.setattr(_tree_scores, "TREE_BLOCK", 300)
     expected = model.predict_proba(new)[:, 1]
     assert same(_tree_scores.tree_scores(model, new, threads), expected)

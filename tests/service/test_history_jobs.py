@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import importlib
 import multiprocessing
+import os
 import pickle
 import sys
 import time
@@ -30,7 +31,13 @@ from corecustomers.service import history_jobs
 from corecustomers.service.analysis import Prepared, prepare
 from corecustomers.service.concurrency import quiet_ibis_cache_races
 from corecustomers.service.history import history
-from corecustomers.service.history_jobs import MAX_JOBS, WORKER_IMPORTS, jobs_for, run_dates
+from corecustomers.service.history_jobs import (
+    MAX_JOBS,
+    WORKER_IMPORTS,
+    jobs_for,
+    run_dates,
+    worker_engine,
+)
 from corecustomers.service.progress import NullProgress
 from corecustomers.service.side_steps import CoreOptions
 from corecustomers.store import Workspace
@@ -102,6 +109,52 @@ def test_a_worker_starts_with_its_imports_loaded() -> None:
     assert mine.recv() == sorted(WORKER_IMPORTS)
     process.join(timeout=30)
     assert process.exitcode == 0
+
+
+def _spill_and_end(spill: str) -> None:
+    """A worker whose DuckDB spills to ``spill`` and whose connection is still held in a
+    reference cycle when it ends (as a worker's frames hold it)."""
+    with worker_engine("64MB", spill, 1) as con:
+        con.raw_sql("SET preserve_insertion_order = false")
+        con.raw_sql(
+            "CREATE TABLE t AS SELECT hash(range) AS a, repeat('x', 40) || hash(range)::VARCHAR"
+            " AS b FROM range(3000000) ORDER BY b"
+        )
+        spilled = [p.name for p in Path(spill).glob("*")]
+        held: list[Any] = [con]
+        held.append(held)
+    if not spilled:
+        raise AssertionError("the query did not spill: the test checks nothing")
+
+
+def test_a_worker_leaves_no_spill_files(tmp_path: Path) -> None:
+    """A worker forked from the server ends without the interpreter's shutdown; its
+    DuckDB is closed all the same, so the spill files of a ``temp_directory`` go."""
+    spill = tmp_path / "history-worker-0"
+    context = history_jobs.worker_context()
+    process = context.Process(target=_spill_and_end, args=(str(spill),), daemon=True)
+    process.start()
+    process.join(timeout=120)
+    assert process.exitcode == 0
+    assert not spill.exists() or list(spill.iterdir()) == []
+
+
+def test_the_workers_are_spawned_where_the_fork_server_cannot_start(tmp_path: Path) -> None:
+    """A temporary folder whose path is too long for the server's socket: the workers are
+    spawned instead of the history failing."""
+    import subprocess
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    code = (
+        "from corecustomers.service.history_jobs import worker_context; "
+        "print(worker_context().get_start_method())"
+    )
+    env = {**os.environ, "TMPDIR": str(deep)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "spawn"
 
 
 class _FullDisk:

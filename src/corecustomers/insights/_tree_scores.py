@@ -103,7 +103,8 @@ def _raw_scores(model: Any, X: FloatArray, threads: int) -> FloatArray | None:
                 total += values[_leaves(tree, 0, kind, columns, missing)]
                 continue
             _leaf_code(tree, table[0], columns, missing, code, goes_left, shifted)
-            np.take(table[1], code, out=picked)
+            # codes are below the table's length: 'wrap' only skips the bounds check's copy
+            np.take(table[1], code, out=picked, mode="wrap")
             total += picked
         return raw
 

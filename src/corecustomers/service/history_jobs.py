@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import gc
 import logging
 import multiprocessing
 import pickle
@@ -57,6 +58,7 @@ __all__ = [
     "run_dates",
     "start_workers_early",
     "worker_context",
+    "worker_engine",
     "written_line",
 ]
 
@@ -81,23 +83,47 @@ def start_workers_early(settings: Settings) -> None:
     a server), so that it imports :data:`WORKER_IMPORTS` while this process reads and
     checks the source; each worker then starts with them loaded. Nothing is started for
     one process or for another engine than DuckDB."""
-    if settings.engine != "duckdb" or jobs_for(settings, MAX_JOBS) < 2:
-        return
-    if worker_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
+    if settings.engine == "duckdb" and jobs_for(settings, MAX_JOBS) > 1:
+        worker_context()
 
 
 def worker_context() -> Any:
-    """The workers' start method: forked from a server process that has loaded
-    :data:`WORKER_IMPORTS` (a single-threaded process with no DuckDB connection, so a
-    fork of it is safe), or spawned where the platform cannot."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_IMPORTS))
-    return context
+    """The workers' start method, with the server they are forked from running.
+
+    Forked from multiprocessing's fork server, which has imported
+    :data:`WORKER_IMPORTS`. A fork of it is safe as long as those imports leave no
+    thread mid-work: the libraries' idle pools (DuckDB's scheduler, OpenBLAS, Arrow's
+    allocator) handle a fork, the workers make connections of their own, and no OpenMP
+    region runs at import. The server keeps the environment of its start (the command's,
+    as the command starts it first). Where the platform has no fork server, or it cannot
+    start (a temporary folder whose socket path is too long), the workers are spawned.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WORKER_IMPORTS))
+        try:
+            forkserver.ensure_running()
+        except OSError as exc:
+            logging.getLogger(__name__).debug("no fork server (%s): spawning workers", exc)
+        else:
+            return context
+    return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def worker_engine(memory_limit: str, temp_directory: str, threads: int) -> Iterator[Any]:
+    """A worker's DuckDB connection (Ibis), closed at the end: a worker forked from the
+    server ends with ``os._exit``, without the interpreter's shutdown that would have
+    closed it, and DuckDB removes its spill files only when its database closes."""
+    con = connect_engine("duckdb", memory_limit=memory_limit, temp_directory=temp_directory)
+    try:
+        con.raw_sql(f"SET threads = {threads}")
+        yield con
+    finally:
+        con.disconnect()
+        gc.collect()  # what held the connection in a reference cycle
 
 
 def jobs_for(settings: Settings, dates: int) -> int:
@@ -203,7 +229,7 @@ def run_dates(
             theirs.close()
             workers.append((process, mine))
         lines = _serve(workers, dates, order, workspace, progress)
-        for process, _ in workers:  # done: let them end by themselves (DuckDB cleans up)
+        for process, _ in workers:  # done: let them end by themselves (each closes its DuckDB)
             process.join(timeout=_ENDING_SECONDS)
         return lines
     finally:
@@ -384,10 +410,6 @@ def _analyse(conn: Connection, job: _Job) -> None:
             level=job.log_level, format="%(levelname)s [worker %(process)d] %(name)s: %(message)s"
         )
     settings = job.settings
-    con = connect_engine("duckdb", memory_limit=job.memory_limit, temp_directory=job.spill)
-    con.raw_sql(f"SET threads = {job.threads}")
-    tx = con.read_parquet(job.rows)
-    prepared = Prepared(raw=RawSource(table=tx, **job.raw), transactions=tx, **job.prepared)
     workspace = _Remote(conn)
 
     @contextlib.contextmanager
@@ -395,15 +417,18 @@ def _analyse(conn: Connection, job: _Job) -> None:
         workspace.day = day  # the date the workspace calls are for
         yield
 
-    lines = analyse_dates(
-        prepared,
-        settings,
-        job.dates,
-        options=job.options,
-        workspace=workspace,  # type: ignore[arg-type]  # the calls it makes
-        last=job.last,
-        each=at,
-        openmp=job.threads,
-    )
-    for day, line in zip(job.dates, lines, strict=True):
-        conn.send(("done", day, line))
+    with worker_engine(job.memory_limit, job.spill, job.threads) as con:
+        tx = con.read_parquet(job.rows)
+        prepared = Prepared(raw=RawSource(table=tx, **job.raw), transactions=tx, **job.prepared)
+        lines = analyse_dates(
+            prepared,
+            settings,
+            job.dates,
+            options=job.options,
+            workspace=workspace,  # type: ignore[arg-type]  # the calls it makes
+            last=job.last,
+            each=at,
+            openmp=job.threads,
+        )
+        for day, line in zip(job.dates, lines, strict=True):
+            conn.send(("done", day, line))
