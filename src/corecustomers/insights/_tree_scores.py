@@ -39,8 +39,8 @@ def tree_scores(model: Any, X: FloatArray, threads: int) -> FloatArray:
     scikit-learn finds (``x <= threshold`` goes left, NaN where ``missing_go_to_left``
     says) and each row's raw score adds the baseline and the trees' leaf values in the
     same order, so the sums are the same; blocks of rows go to ``threads`` threads
-    (NumPy releases the GIL). A model with categorical
-    splits or more than one tree per iteration is left to scikit-learn.
+    (NumPy releases the GIL). A model with categorical splits or more than one tree per
+    iteration is left to scikit-learn.
     """
     try:
         to_probability = model._loss.predict_proba

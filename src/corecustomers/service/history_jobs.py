@@ -123,7 +123,8 @@ def worker_engine(memory_limit: str, temp_directory: str, threads: int) -> Itera
         yield con
     finally:
         con.disconnect()
-        gc.collect()  # what held the connection in a reference cycle
+        # a cursor of the database held in a reference cycle would keep it open
+        gc.collect()
 
 
 def jobs_for(settings: Settings, dates: int) -> int:
