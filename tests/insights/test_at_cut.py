@@ -11,14 +11,16 @@ from typing import Any
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from tests.insights.model_helpers import btyd_fit
 
 from corecustomers.data.features import customer_features, materialize
+from corecustomers.insights import _frames, _risk_frames
 from corecustomers.insights._frames import Frame, bgnbd, build_frame, frames_at_cut
-from corecustomers.insights._risk_frames import risk_frame
-from corecustomers.insights.at_cut import AtCut, frames_at
-from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights._risk_frames import RISK_BEHAVIOUR, risk_frame
+from corecustomers.insights.at_cut import AtCut, activity_windows, frames_at
+from corecustomers.insights.behaviour import BREADTH_COLUMNS, activity_columns, customer_behaviour
 from corecustomers.insights.ranking import rank_customers, training_window
 
 CUT = datetime.date(2024, 3, 31)
@@ -221,3 +223,135 @@ def test_the_ranking_given_the_shared_frame_ranks_as_without(
     assert {k: v for k, v in given.capture.items() if k != "warnings"} == {
         k: v for k, v in built.capture.items() if k != "warnings"
     }
+
+
+def read_with_behaviour(tx: Any, window: int) -> pa.Table:
+    """The frames' activity at the cut as the analysis reads it: with its behaviour."""
+    windows, idle = (window, RISK_WINDOW), (RISK_WINDOW,)
+    table = materialize(customer_behaviour(tx, as_of=CUT, activity=windows, idle_before=idle))
+    return table.select(["customer_id", *activity_columns(windows, idle)])
+
+
+def test_the_activity_read_with_the_behaviour_gives_the_frames_without_their_query(
+    analysis: tuple[Any, pa.Table, Any, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both frames from the activity the behaviour query read (spends, purchase days,
+    idle days before the risk window) are those built from the frames' own aggregation,
+    bit for bit, and that aggregation does not run."""
+    tx, features, fitted, behaviour = analysis
+    window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
+    activity = read_with_behaviour(tx, window)
+    # the book has days with several rows and customers idle in a window: the counts and
+    # the missing idle days are exercised
+    assert pc.min(activity.column(f"periods_recent_{RISK_WINDOW}")).as_py() == 0
+    assert activity.column(f"idle_days_before_{RISK_WINDOW}").null_count > 0
+    ranking = alone(tx, features, fitted, behaviour, window, target_end=None)
+    risk = alone(tx, features, fitted, behaviour, RISK_WINDOW, target_end=None, idle_before=True)
+
+    def no_query(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the frames queried their activity again")
+
+    monkeypatch.setattr(_frames, "_activity", no_query)
+    at = frames_at(
+        tx,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        cut=CUT,
+        holdout_end=None,
+        time_unit="week",
+        risk_window_days=RISK_WINDOW,
+        activity=activity,
+    )
+    assert_same_frames(at.ranking, ranking, target=False)
+    assert_same_frames(at.risk, risk, target=False)
+
+
+@pytest.mark.parametrize("case", ["holdout", "other window"])
+def test_frames_query_their_activity_when_the_one_given_lacks_a_column(
+    analysis: tuple[Any, pa.Table, Any, pa.Table], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """A holdout's target is after the cut (not in the behaviour's rows), and a window
+    the behaviour did not read (a history shorter than three horizons) is not there:
+    the frames then query the rows as before, with the same frames."""
+    tx, features, fitted, behaviour = analysis
+    window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
+    if case == "other window":
+        # the windows the analysis reads with the behaviour, before the features: the
+        # horizon, but this book's history before the cut is shorter than three
+        windows = activity_windows(horizon_days=fitted.horizon_days, risk_window_days=RISK_WINDOW)
+        assert windows == ((int(fitted.horizon_days), RISK_WINDOW), (RISK_WINDOW,))
+        assert window < int(fitted.horizon_days)
+        activity = read_with_behaviour(tx, int(fitted.horizon_days))
+    else:
+        activity = read_with_behaviour(tx, window)
+    holdout_end = HOLDOUT_END if case == "holdout" else None
+    expected = shared_frames(analysis, holdout_end)
+    queries: list[int] = []
+    query = _frames._activity
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        queries.append(1)
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(_frames, "_activity", counted)
+    at = frames_at(
+        tx,
+        features=features,
+        fitted=fitted,
+        breadth=behaviour,
+        cut=CUT,
+        holdout_end=holdout_end,
+        time_unit="week",
+        risk_window_days=RISK_WINDOW,
+        activity=activity,
+    )
+    assert queries == [1]
+    assert_same_frames(at.ranking, expected.ranking)
+    assert_same_frames(at.risk, expected.risk, target=False)
+
+
+@pytest.mark.parametrize("columns", [None, RISK_BEHAVIOUR])
+@pytest.mark.parametrize("has_product", [True, False])
+def test_a_split_frame_reads_its_activity_with_its_behaviour(
+    analysis: tuple[Any, pa.Table, Any, pa.Table],
+    monkeypatch: pytest.MonkeyPatch,
+    columns: tuple[str, ...] | None,
+    has_product: bool,
+) -> None:
+    """The churn risk's frame at an earlier split (no features, fit or behaviour given)
+    reads the behaviour with the frame's activity and distinct products in one query: the
+    same frame, inputs and behaviour as with the frame's own aggregation (as before)."""
+    _, _, fitted, _ = analysis
+    # one engine thread: the frame is built twice from the rows, and the features'
+    # sums of doubles are then added in the same order both times
+    tx = ibis.duckdb.connect(threads=1).create_table("book", book().to_pyarrow())
+    split = CUT - datetime.timedelta(days=RISK_WINDOW)
+    common: dict[str, Any] = {
+        "cut": split,
+        "window_days": RISK_WINDOW,
+        "time_unit": "week",
+        "has_product": has_product,
+        "new_models": fitted.new_models,
+        "start": fitted,
+        "behaviour_columns": columns,
+    }
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        built = _risk_frames.risk_frame(tx, **common)
+
+        def as_before(tx: Any, **kw: Any) -> tuple[pa.Table, None]:
+            # the behaviour without the breadth, and the frame's own aggregation
+            breadth = {source for source, _ in BREADTH_COLUMNS}
+            narrow = tx.select(*[name for name in tx.columns if name not in breadth])
+            expr = customer_behaviour(narrow, as_of=kw["cut"])
+            return materialize(expr if columns is None else expr.select(*columns)), None
+
+        monkeypatch.setattr(_risk_frames, "_behaviour_and_activity", as_before)
+        before = _risk_frames.risk_frame(tx, **common)
+    assert built.customer_id.equals(before.customer_id)
+    assert list(built.inputs) == list(before.inputs)
+    for name in before.inputs:
+        assert same(built.inputs[name], before.inputs[name]), name
+    assert built.behaviour.equals(before.behaviour)
+    assert ("n_products" in built.inputs) == has_product

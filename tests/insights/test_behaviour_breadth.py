@@ -261,7 +261,26 @@ def test_gaps_over_all_rows_are_those_of_the_distinct_days(duckdb_con: Any) -> N
     tx = duckdb_con.create_table("cc_breadth_days", both, temp=True, overwrite=True)
     for as_of in (datetime.date(2023, 6, 30), AS_OF):
         rows = behaviour.purchase_rows(tx, as_of=as_of)
-        got = behaviour._gap_spread(rows).to_pyarrow().sort_by("gap_customer_id")
+        got = behaviour._gap_spread(rows, as_of=as_of).to_pyarrow().sort_by("gap_customer_id")
         want = _gaps_over_distinct_days(rows).to_pyarrow().sort_by("gap_customer_id")
         _assert_identical(got, want)
         assert pa.compute.max(got.column("n_gaps")).as_py() >= 5
+        # the purchase days of the last windows (the frames' ``periods_recent``), from
+        # the rows that open a day, are the distinct purchase days there
+        windows = (30, 90, 400)
+        spread = behaviour._gap_spread(rows, as_of=as_of, periods=windows).to_pyarrow()
+        spread = spread.sort_by("gap_customer_id")
+        _assert_identical(spread.select(got.column_names), got)
+        bought = rows.filter(rows.amount >= 0)
+        counts = {
+            f"periods_recent_{w}": bought.day.nunique(
+                where=bought.day > datetime.date.fromordinal(as_of.toordinal() - w)
+            )
+            for w in windows
+        }
+        distinct = bought.group_by(gap_customer_id=bought.customer_id).aggregate(**counts)
+        expected = distinct.to_pyarrow().sort_by("gap_customer_id")
+        for name in counts:
+            assert spread.column(name).to_pylist() == expected.column(name).to_pylist(), name
+        assert pa.compute.min(spread.column("periods_recent_30")).as_py() == 0
+        assert pa.compute.max(spread.column("periods_recent_400")).as_py() >= 5

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._tree_scores import tree_predictions
+from corecustomers.insights.behaviour import activity_columns
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.machine import cpus, thread_limit
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
@@ -226,6 +227,7 @@ def build_frame(
     start: FittedValue | None = None,
     breadth: pa.Table | None = None,
     idle_before: bool = False,
+    activity: pa.Table | None = None,
 ) -> Frame:
     """Customers who bought by ``cut``: behaviour up to it, revenue up to ``target_end``.
 
@@ -239,6 +241,8 @@ def build_frame(
     With ``idle_before`` the behaviour also holds ``idle_days_before``: the days from the
     last purchase day on or before ``cut - window_days`` to ``cut`` (0 for a customer
     without one), from which :func:`summary_before` gives the BTYD summary then.
+    ``activity``: the frame's aggregation of the rows read already, as in
+    :func:`frames_at_cut`.
     """
     return _frames(
         tx,
@@ -254,6 +258,7 @@ def build_frame(
         fitted=fitted,
         start=start,
         breadth=breadth,
+        activity=activity,
     )[window_days]
 
 
@@ -269,6 +274,7 @@ def frames_at_cut(
     fitted: FittedValue,
     breadth: pa.Table | None = None,
     idle_before: Collection[int] = (),
+    activity: pa.Table | None = None,
 ) -> dict[int, Frame]:
     """The analysis' customers at its own ``cut`` as one :class:`Frame` per window length.
 
@@ -280,6 +286,12 @@ def frames_at_cut(
     customers at the same cut, and each built them apart before (10M rows: one scan and
     one sort of a million ids fewer). A window's frame holds a ``target`` when
     ``target_end`` is given; a reader that needs none ignores it.
+
+    ``activity``, when given, is that query's result already read (``customer_id`` and
+    its columns, as :func:`~corecustomers.insights.behaviour.customer_behaviour` reads
+    them with the analysis' behaviour at ``cut``): used instead of the query when it
+    holds every column these frames read (no ``target_end``, whose rows are after
+    ``cut``).
     """
     windows = tuple(dict.fromkeys(windows))
     if not windows:
@@ -297,6 +309,7 @@ def frames_at_cut(
         features=features,
         fitted=fitted,
         breadth=breadth,
+        activity=activity,
     )
 
 
@@ -315,30 +328,38 @@ def _frames(
     fitted: FittedValue | None,
     start: FittedValue | None = None,
     breadth: pa.Table | None = None,
+    activity: pa.Table | None = None,
 ) -> dict[int, Frame]:
     """:func:`build_frame` for each of ``windows`` at once (several only with ``features``:
-    a fit made here would be made once per window)."""
+    a fit made here would be made once per window); ``activity`` as in
+    :func:`frames_at_cut`."""
     given = features is not None
     if not given and len(windows) > 1:
         raise ValueError("frames for several windows need the analysis' features and fit")
     unit = days_per(time_unit)
     if breadth is not None and "n_products" not in breadth.column_names:
         breadth = None
-    activity = _activity(
-        tx,
-        cut=cut,
-        target_end=target_end,
-        windows=windows,
-        has_product=has_product and breadth is None,
-        idle_before=idle_before,
-    )
+    counts_products = has_product and breadth is None
+    needed = activity_columns(windows, idle_before) + (["n_products"] if counts_products else [])
+    if activity is None or target_end is not None or not set(needed) <= set(activity.column_names):
+        activity = materialize(
+            _activity(
+                tx,
+                cut=cut,
+                target_end=target_end,
+                windows=windows,
+                has_product=counts_products,
+                idle_before=idle_before,
+            )
+        )
     if features is None:
         # two queries, joined and sorted here: the engine's join and sort of a million
         # customers by id cost more than the aggregations themselves
         features = materialize(customer_features(tx, as_of=cut, time_unit=time_unit))
     ids = features.column("customer_id").cast(pa.string())
     order = pc.sort_indices(ids)
-    table = _with_activity(features, ids, order, materialize(activity))
+    read = ["customer_id", *needed, *(["target"] if target_end is not None else [])]
+    table = _with_activity(features, ids, order, activity.select(read))
     columns: dict[str, FloatArray] = {}
 
     def col(name: str) -> FloatArray:

@@ -24,7 +24,11 @@ from numpy.typing import NDArray
 from corecustomers.data.features import materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._frames import Frame, build_frame, significant
-from corecustomers.insights.behaviour import BREADTH_COLUMNS, customer_behaviour
+from corecustomers.insights.behaviour import (
+    BREADTH_COLUMNS,
+    activity_columns,
+    customer_behaviour,
+)
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.units import TimeUnit, days_per
 
@@ -172,6 +176,19 @@ def risk_frame(
     notes: list[str] = []
     # P(alive) one window earlier: from the same frame's activity when not given
     reads_before = before is None
+    activity: pa.Table | None = None
+    if base is None and behaviour is None:
+        # the behaviour first, with the frame's activity and distinct products: the
+        # frame then reads neither again (a time-shifted split: one aggregation of the
+        # rows fewer)
+        behaviour, activity = _behaviour_and_activity(
+            tx,
+            cut=cut,
+            window_days=window_days,
+            has_product=has_product,
+            idle_before=reads_before,
+            columns=behaviour_columns,
+        )
     if base is not None:
         if reads_before and "idle_days_before" not in base.behaviour:
             raise ValueError("the frame given lacks the idle days before its window")
@@ -188,8 +205,9 @@ def risk_frame(
             features=features,
             fitted=fitted,
             start=start,
-            breadth=behaviour,
+            breadth=behaviour if activity is None else activity,
             idle_before=reads_before,
+            activity=activity,
         )
     if base.btyd is None:
         raise UnfitError(f"the BTYD models could not be fitted at {cut} ({'; '.join(notes)})")
@@ -238,6 +256,34 @@ def risk_frame(
             change[had] = inputs["p_alive"][had] - earlier
     inputs["p_alive_change"] = change
     return RiskFrame(cut, ids, inputs, base.btyd, behaviour.take(pa.array(np.maximum(where, 0))))
+
+
+def _behaviour_and_activity(
+    tx: ir.Table,
+    *,
+    cut: datetime.date,
+    window_days: int,
+    has_product: bool,
+    idle_before: bool,
+    columns: tuple[str, ...] | None,
+) -> tuple[pa.Table, pa.Table]:
+    """The behaviour a frame at ``cut`` reads (its ``columns``, all when None; without
+    the breadth), and from the same aggregation the frame's activity of ``window_days``
+    (with the idle days before it when ``idle_before``) and, with ``has_product``, the
+    distinct products (:func:`~corecustomers.insights.behaviour.customer_behaviour`'s
+    ``activity``): both tables keyed by ``customer_id``."""
+    windows = (window_days,)
+    idle = windows if idle_before else ()
+    # the categories are not read; the products only for the frame's breadth input
+    left_out = {source for source, _ in BREADTH_COLUMNS} - ({"product"} if has_product else set())
+    narrow = tx.select(*[name for name in tx.columns if name not in left_out])
+    expr = customer_behaviour(narrow, as_of=cut, activity=windows, idle_before=idle)
+    extra = [*activity_columns(windows, idle), *(["n_products"] if has_product else [])]
+    if columns is not None:
+        expr = expr.select(*dict.fromkeys((*columns, "customer_id", *extra)))
+    table = materialize(expr)
+    kept = [name for name in table.column_names if name not in extra]
+    return table.select(kept), table.select(["customer_id", *extra])
 
 
 def bought_by(frame: RiskFrame, later: RiskFrame) -> BoolArray | None:

@@ -25,7 +25,7 @@ from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.ranking import training_window
 from corecustomers.units import TimeUnit
 
-__all__ = ["AtCut", "frames_at"]
+__all__ = ["AtCut", "activity_windows", "frames_at"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,16 @@ def frames_at(
     holdout_end: datetime.date | None,
     time_unit: TimeUnit,
     risk_window_days: int,
+    activity: pa.Table | None = None,
 ) -> AtCut:
     """Both frames at ``cut`` from one aggregation of ``tx`` and one sort of ``features``.
 
     ``features`` and ``fitted`` are the analysis' features and fitted models at ``cut``,
     ``breadth`` its behaviour there (for the distinct products), ``holdout_end`` the end of
     the ranking's holdout (None without one), ``risk_window_days`` the churn risk's window.
+    ``activity``: that aggregation read already with the behaviour, for the windows of
+    :func:`activity_windows` (used when they are the frames' windows; see
+    :func:`~corecustomers.insights._frames.frames_at_cut`).
     """
     window = training_window(features, cut=cut, horizon_days=fitted.horizon_days)
     frames = frames_at_cut(
@@ -66,5 +70,20 @@ def frames_at(
         fitted=fitted,
         breadth=breadth,
         idle_before=(risk_window_days,),
+        activity=activity,
     )
     return AtCut(ranking=frames[window], risk=frames[risk_window_days])
+
+
+def activity_windows(
+    *, horizon_days: float, risk_window_days: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The windows of :func:`frames_at`'s aggregation (and those with the idle days
+    before them), known before the features: the ranking's training window is the CLV
+    horizon (``horizon_days``, as :attr:`FittedValue.horizon_days` gives it) unless the
+    history is shorter than three horizons, and then the frames read their own.
+
+    >>> activity_windows(horizon_days=365.25, risk_window_days=90)
+    ((365, 90), (90,))
+    """
+    return (int(horizon_days), risk_window_days), (risk_window_days,)

@@ -54,6 +54,7 @@ __all__ = [
     "BEHAVIOUR_COLUMNS",
     "BREADTH_COLUMNS",
     "WINDOW_DAYS",
+    "activity_columns",
     "checked",
     "customer_behaviour",
     "purchase_rows",
@@ -134,7 +135,14 @@ def trend_weights(n_windows: int) -> tuple[float, ...]:
     return tuple((x - mean) / sxx for x in xs)
 
 
-def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4) -> ir.Table:
+def customer_behaviour(
+    tx: ir.Table,
+    *,
+    as_of: datetime.date,
+    n_windows: int = 4,
+    activity: Sequence[int] = (),
+    idle_before: Sequence[int] = (),
+) -> ir.Table:
     """Describe each customer's buying behaviour up to ``as_of``, lazily.
 
     Parameters
@@ -147,6 +155,15 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
     n_windows
         Number of consecutive 90-day windows, ending on ``as_of``, through which
         ``spend_trend`` is fitted; at least 2.
+    activity, idle_before
+        Window lengths (days) of the frames' activity at ``as_of``
+        (:func:`activity_columns`), added after the other columns: for each ``w`` of
+        ``activity`` the spend in the last two windows of ``w`` days
+        (``spend_recent_w``, ``spend_previous_w``) and the purchase days in the last
+        (``periods_recent_w``); for each of ``idle_before`` the days from the last
+        purchase day on or before ``as_of - w`` to ``as_of`` (``idle_days_before_w``,
+        null without one). The same values as the frames' own aggregation of the rows,
+        which then need not run (:func:`~corecustomers.insights.at_cut.frames_at`).
 
     Returns
     -------
@@ -245,13 +262,16 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
     canonical = checked(tx)
     rows = purchase_rows(canonical, as_of=as_of)
     dictionaries = _breadth_dictionaries(canonical)
+    activity, idle_before = _windows(activity), _windows(idle_before)
     main = _aggregate(
         _with_codes(rows, dictionaries),
         as_of=as_of,
         weights=weights,
         n_codes={source: len(values) for source, values in dictionaries.items()},
+        activity=activity,
+        idle_before=idle_before,
     )
-    gaps = _gap_spread(rows)
+    gaps = _gap_spread(rows, as_of=as_of, periods=activity)
     joined = main.left_join(gaps, main.customer_id == gaps.gap_customer_id)
 
     # the distinct purchase days are one more than the gaps between them (every
@@ -294,7 +314,36 @@ def customer_behaviour(tx: ir.Table, *, as_of: datetime.date, n_windows: int = 4
     for source, name in BREADTH_COLUMNS:
         if source in rows.columns:
             columns[name] = joined[name].fill_null(0).cast("int64")
+    for name in activity_columns(activity, idle_before):
+        value = joined[name]
+        # a customer with no purchase day in a window counted none (the frames' count)
+        columns[name] = value.fill_null(0) if name.startswith("periods_recent_") else value
     return joined.select(**columns)
+
+
+def activity_columns(activity: Sequence[int], idle_before: Sequence[int] = ()) -> list[str]:
+    """The names of :func:`customer_behaviour`'s activity columns for those windows, in
+    the order it adds them.
+
+    >>> activity_columns((365, 90), (90,))
+    ['spend_recent_365', 'spend_previous_365', 'periods_recent_365', 'spend_recent_90', \
+'spend_previous_90', 'periods_recent_90', 'idle_days_before_90']
+    """
+    names = [
+        f"{name}_{w}"
+        for w in _windows(activity)
+        for name in ("spend_recent", "spend_previous", "periods_recent")
+    ]
+    return names + [f"idle_days_before_{w}" for w in _windows(idle_before)]
+
+
+def _windows(days: Sequence[int]) -> tuple[int, ...]:
+    """Distinct window lengths in their order, each a whole number of days of at least 1."""
+    out = tuple(dict.fromkeys(days))
+    for w in out:
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ConfigError(f"an activity window must be a whole number of days >= 1, got {w!r}")
+    return out
 
 
 def checked(tx: ir.Table) -> ir.Table:
@@ -333,9 +382,12 @@ def _aggregate(
     as_of: datetime.date,
     weights: tuple[float, ...],
     n_codes: Mapping[str, int] | None = None,
+    activity: tuple[int, ...] = (),
+    idle_before: tuple[int, ...] = (),
 ) -> ir.Table:
     """One pass over the rows: first and last purchase day, window spends, gross,
-    returns, breadth (the number of purchase days comes from :func:`_gap_spread`).
+    returns, breadth (the number of purchase days comes from :func:`_gap_spread`), and
+    the spends and idle days of the ``activity`` and ``idle_before`` windows.
 
     A breadth column named in ``n_codes`` is counted from the codes :func:`_with_codes`
     added to ``rows`` (``n_codes[source]`` of them, 1 to ``n``), the others by a
@@ -358,6 +410,15 @@ def _aggregate(
         if k > 1:
             in_window = in_window & ~since(WINDOW_DAYS * (k - 1))
         metrics[f"spend_w{k}"] = rows.amount.sum(where=in_window)
+    for w in activity:
+        # the frames' activity (insights._frames._activity): the rows are those up to
+        # the as-of day already, so these are its sums over the same rows in the same
+        # order
+        metrics[f"spend_recent_{w}"] = rows.amount.sum(where=since(w))
+        metrics[f"spend_previous_{w}"] = rows.amount.sum(where=since(2 * w) & ~since(w))
+    for w in idle_before:
+        last = day.max(where=~since(w) & bought)
+        metrics[f"idle_days_before_{w}"] = ibis.literal(as_of, type="date").delta(last, unit="day")
     coded = n_codes or {}
     for source, name in BREADTH_COLUMNS:
         if source in coded:
@@ -506,9 +567,12 @@ def _with_codes(rows: ir.Table, dictionaries: Mapping[str, pa.Array]) -> ir.Tabl
     return rows
 
 
-def _gap_spread(rows: ir.Table) -> ir.Table:
+def _gap_spread(rows: ir.Table, *, as_of: datetime.date, periods: tuple[int, ...] = ()) -> ir.Table:
     """Per customer: the number of gaps between purchase days (one fewer than the
-    purchase days) and their sample std.
+    purchase days) and their sample std; and for each ``w`` of ``periods`` the purchase
+    days in the last ``w`` days up to ``as_of`` (``periods_recent_w``): the rows that
+    open a purchase day (the first row, whose lag is null, and those with a gap) in
+    that window.
 
     The lag runs over every purchase row, not over the distinct purchase days: in day
     order, the rows of a day after its first have a gap of 0 and the first row of each
@@ -522,6 +586,12 @@ def _gap_spread(rows: ir.Table) -> ir.Table:
     gaps = bought.mutate(gap=bought.day.delta(bought.day.lag().over(order), unit="day"))
     gap = gaps.gap.cast("float64")
     between_days = gaps.gap > 0
-    return gaps.group_by(gap_customer_id=gaps.customer_id).aggregate(
-        n_gaps=gap.count(where=between_days), gap_std=gap.std(how="sample", where=between_days)
-    )
+    metrics: dict[str, ir.Value] = {
+        "n_gaps": gap.count(where=between_days),
+        "gap_std": gap.std(how="sample", where=between_days),
+    }
+    opens_day = between_days.fill_null(True)
+    for w in periods:
+        start = ibis.literal(as_of - datetime.timedelta(days=w), type="date")
+        metrics[f"periods_recent_{w}"] = gaps.count(where=opens_day & (gaps.day > start))
+    return gaps.group_by(gap_customer_id=gaps.customer_id).aggregate(**metrics)

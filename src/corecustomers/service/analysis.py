@@ -490,7 +490,7 @@ def analyse_prepared(
     ``on_final`` is called with the customers table this returns as soon as it is final,
     before the snapshot is saved (``analyze``: :class:`CustomerFiles`).
     """
-    from corecustomers.service.core import identify_core
+    from corecustomers.service.core import activity_windows_of, identify_core
     from corecustomers.service.scoring import score_customers
     from corecustomers.service.side_steps import side_steps_started
     from corecustomers.service.summary import AnalysisSummary
@@ -514,6 +514,7 @@ def analyse_prepared(
         calibration_end=prepared.calibration_end,
         mapped=mapped,
         options=options,
+        windows=activity_windows_of(settings),
     ) as started:
         features = _features(prepared, settings, progress)
         if features.num_rows == 0:

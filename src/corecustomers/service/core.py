@@ -44,7 +44,7 @@ from corecustomers.insights.alert_evaluation import (
     value_calibration,
 )
 from corecustomers.insights.alerts import AlertSettings, early_warnings, evaluate_alerts
-from corecustomers.insights.at_cut import frames_at
+from corecustomers.insights.at_cut import activity_windows, frames_at
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.insights.influence import influence
 from corecustomers.insights.potential import potential_value
@@ -63,14 +63,24 @@ from corecustomers.service.side_steps import (
     RANKING_STEP,
     RISK_STEP,
     TIERS_STEP,
+    ActivityWindows,
     CoreOptions,
     SideResults,
     StartedSteps,
     side_steps_started,
 )
+from corecustomers.service.valuation import horizon_units
 from corecustomers.store import DEFAULT_SOURCE, SNAPSHOT_COLUMNS, Workspace
+from corecustomers.units import days_per
 
-__all__ = ["CoreOptions", "CoreSummary", "StartedSteps", "identify_core", "side_steps_started"]
+__all__ = [
+    "CoreOptions",
+    "CoreSummary",
+    "StartedSteps",
+    "activity_windows_of",
+    "identify_core",
+    "side_steps_started",
+]
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +211,19 @@ def _alert_settings(settings: Settings) -> AlertSettings:
     return AlertSettings.from_config(dict(settings.alerts))
 
 
+def activity_windows_of(settings: Settings) -> ActivityWindows:
+    """The windows of the frames at the cut (:func:`frames_at`) that the behaviour query
+    reads beside its own columns (:func:`side_steps_started`'s ``windows``): none
+    without a lifetime-value model, whose fit the frames need."""
+    if settings.model == "none":
+        return ActivityWindows()
+    activity, idle_before = activity_windows(
+        horizon_days=horizon_units(settings) * days_per(settings.time_unit),
+        risk_window_days=_alert_settings(settings).risk_window_days,
+    )
+    return ActivityWindows(activity, idle_before)
+
+
 def identify_core(
     customers: pa.Table,
     settings: Settings,
@@ -245,6 +268,7 @@ def identify_core(
                     calibration_end=calibration_end,
                     mapped=mapped,
                     options=options,
+                    windows=activity_windows_of(settings),
                 )
             )
         # for the rows the shifted cuts read, removed once everything is computed
@@ -329,6 +353,7 @@ def _identify_core(
                 holdout_end=holdout_end,
                 time_unit=settings.time_unit,
                 risk_window_days=alerting.risk_window_days,
+                activity=started.activity(),
             )
             if fitted is not None
             else None

@@ -29,7 +29,7 @@ from corecustomers.insights.adopters import (
     early_adopters,
     first_day_of_data,
 )
-from corecustomers.insights.behaviour import customer_behaviour
+from corecustomers.insights.behaviour import activity_columns, customer_behaviour
 from corecustomers.insights.influence import referrals
 from corecustomers.insights.mix import MIX_COLUMNS, mix_table
 from corecustomers.insights.recommend import (
@@ -49,6 +49,7 @@ __all__ = [
     "REFERRALS_STEP",
     "RISK_STEP",
     "TIERS_STEP",
+    "ActivityWindows",
     "CoreOptions",
     "SideResults",
     "SideSteps",
@@ -193,6 +194,20 @@ class SideSteps:
 
 
 @dataclass(frozen=True)
+class ActivityWindows:
+    """The windows (days) of the frames' activity at the cut that the behaviour query
+    also reads (:func:`~corecustomers.insights.behaviour.customer_behaviour`'s
+    ``activity`` and ``idle_before``): see
+    :func:`~corecustomers.insights.at_cut.activity_windows`."""
+
+    activity: tuple[int, ...] = ()
+    idle_before: tuple[int, ...] = ()
+
+    def columns(self) -> list[str]:
+        return activity_columns(self.activity, self.idle_before)
+
+
+@dataclass(frozen=True)
 class StartedSteps:
     """The query-only steps of :func:`identify_core`, started early by
     :func:`side_steps_started`: which run, their timings, and their results to come."""
@@ -202,13 +217,26 @@ class StartedSteps:
     parallel: bool
     work: Background[SideResults]
     behaviour_: Future[pa.Table]
+    windows: ActivityWindows = ActivityWindows()
 
     def behaviour(self) -> pa.Table:
         """The customers' behaviour at the steps' ``end``
         (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised): the
         second thread's first step, or computed here when not ``parallel``."""
+        extra = set(self.windows.columns())
+        table = self._read()
+        return table.select([name for name in table.column_names if name not in extra])
+
+    def activity(self) -> pa.Table | None:
+        """The frames' activity at ``end`` read with the behaviour (``customer_id`` and
+        the :class:`ActivityWindows`' columns), or None when it reads none."""
+        names = self.windows.columns()
+        return self._read().select(["customer_id", *names]) if names else None
+
+    def _read(self) -> pa.Table:
         if not self.parallel and not self.behaviour_.done():
-            self.behaviour_.set_result(_behaviour(self.side.transactions, self.side.end))
+            table = _behaviour(self.side.transactions, self.side.end, self.windows)
+            self.behaviour_.set_result(table)
         return self.behaviour_.result()
 
     def result(self) -> SideResults:
@@ -216,8 +244,11 @@ class StartedSteps:
         return self.work.result()
 
 
-def _behaviour(transactions: ir.Table, end: _dt.date) -> pa.Table:
-    return materialize(customer_behaviour(transactions, as_of=end))
+def _behaviour(transactions: ir.Table, end: _dt.date, windows: ActivityWindows) -> pa.Table:
+    expr = customer_behaviour(
+        transactions, as_of=end, activity=windows.activity, idle_before=windows.idle_before
+    )
+    return materialize(expr)
 
 
 @contextmanager
@@ -229,6 +260,7 @@ def side_steps_started(
     calibration_end: _dt.date | None,
     mapped: frozenset[str] = frozenset(),
     options: CoreOptions | None = None,
+    windows: ActivityWindows | None = None,
 ) -> Iterator[StartedSteps]:
     """Start the query-only steps of :func:`identify_core` (purchase mix, referrals,
     earliest adopters, recommendations) on a second thread now; give what this yields to
@@ -238,7 +270,8 @@ def side_steps_started(
     the rest needs: the features, the scores and the lifetime-value fits, whose
     single-threaded optimiser would otherwise leave the second core idle. The customers'
     behaviour, which the core ranking and the churn risk need, is computed there first
-    (:meth:`StartedSteps.behaviour`). For the
+    (:meth:`StartedSteps.behaviour`), with the frames' activity of ``windows`` at ``end``
+    (:meth:`StartedSteps.activity`). For the
     whole block each thread queries the engine on a connection of its own
     (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
     thread (its thread count is process-wide: a fit's own limit would otherwise change
@@ -259,11 +292,12 @@ def side_steps_started(
     )
     timings = Timings()
     behaviour: Future[pa.Table] = Future()
+    windows = windows or ActivityWindows()
 
     def work() -> SideResults:
         # the behaviour first: the core ranking and the churn risk need it
         try:
-            behaviour.set_result(_behaviour(transactions, end))
+            behaviour.set_result(_behaviour(transactions, end, windows))
         except BaseException as exc:
             behaviour.set_exception(exc)  # raised where it is awaited
             raise
@@ -272,4 +306,4 @@ def side_steps_started(
     with shared_engine(transactions) as parallel, thread_limit(1, "blas"):
         steps = work if parallel else lambda: side.run(timings)
         with Background(steps, parallel=parallel) as running:
-            yield StartedSteps(side, timings, parallel, running, behaviour)
+            yield StartedSteps(side, timings, parallel, running, behaviour, windows)

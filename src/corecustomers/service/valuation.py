@@ -30,7 +30,7 @@ from corecustomers.models.clv import units_per_month
 from corecustomers.models.evaluation import holdout_evaluation
 from corecustomers.models.selection import model_class, select_model
 
-__all__ = ["MIN_CUSTOMERS", "Valuation", "value_customers"]
+__all__ = ["MIN_CUSTOMERS", "Valuation", "horizon_units", "value_customers"]
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def value_customers(
             {k: v[positive] for k, v in spend_X.items()}
         )
     notes = [_warning("model_fit", str(w)) for w in caught]
-    t_horizon = settings.horizon_months * units_per_month(settings.time_unit)
+    t_horizon = horizon_units(settings)
     rate = monthly_rate(settings.annual_discount_rate)
     clv = customer_lifetime_value(
         model,
@@ -239,3 +239,9 @@ def _holdout_summary(d: dict[str, Any]) -> dict[str, Any]:
     out["actual_total"] = d.get("actual_purchases")
     out["predicted_total"] = d.get("predicted_purchases")
     return out
+
+
+def horizon_units(settings: Settings) -> float:
+    """The CLV horizon in the settings' time units (the fitted models'
+    :attr:`~corecustomers.insights.fitted.FittedValue.horizon`)."""
+    return settings.horizon_months * units_per_month(settings.time_unit)
