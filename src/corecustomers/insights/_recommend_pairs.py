@@ -9,7 +9,7 @@ popularity and the sparse customers x products matrices -- and the new purchases
 holdout are taken from those pairs without reading the transactions again.
 
 Kept apart because it is the only part of the recommender that talks to the backend (the
-Ibis aggregation, split into parts on DuckDB) and handles the ids and names; the
+Ibis aggregation) and handles the ids and names; the
 similarity and the scoring in :mod:`~corecustomers.insights.recommend` see only the coded
 sparse matrices.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -29,7 +29,6 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from corecustomers.data.connect import is_duckdb
 from corecustomers.data.features import materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.errors import ColumnMappingError, ConfigError
@@ -37,13 +36,6 @@ from corecustomers.units import check_dates
 
 __all__ = ["Bought", "History", "Pairs", "checked_transactions", "purchase_pairs"]
 
-#: The customer x product pairs are aggregated on DuckDB in this many parts, customers
-#: split by a hash of their id: at 1M customers (7.8M pairs) one aggregation's hash table
-#: took about 1 GB at once. Two parts rather than four: each part scans every row, and
-#: the read of 9.9M rows took 8.6 CPU-s in two against 10.3-10.7 in four for 0.3 GB more
-#: in that step (its process' peak 1.63-1.70 GB against 1.35-1.40 GB), which is not the
-#: analysis' peak (3.27-3.29 GB in whole runs, 3.11-3.31 GB with four).
-_PAIR_PARTS: Final = 2
 
 IntArray = NDArray[np.int64]
 CodeArray = NDArray[np.int32]
@@ -77,17 +69,15 @@ def _pair_table(
     ``item`` is null for customers whose purchases carry no item: they are customers
     all the same.
     """
-    tx = rows_up_to(tx, days[-1])
-    if not is_duckdb(tx.get_backend()):
-        return materialize(_aggregated_pairs(tx, item=item, days=days, detail=detail))
-    # one part of the customers at a time (by a hash of the id): each part's hash table
-    # holds a share of the pairs, so DuckDB's peak and what it keeps afterwards shrink
-    parts = _PAIR_PARTS
-    remainder = tx["customer_id"].cast("string").hash() % parts  # negative for some
-    part_of = (remainder + parts) % parts
-    return pa.concat_tables(
-        materialize(_aggregated_pairs(tx.filter(part_of == i), item=item, days=days, detail=detail))
-        for i in range(parts)
+    # one aggregation of every row. It was split in two by a hash of the customer id
+    # (each half's hash table holding half the pairs: at 1M customers, 7.8M pairs, one
+    # table takes about 1 GB at once), but each half scanned every row and hashed every
+    # id: 10M rows, one engine thread, 6.4-7.2 CPU-s in two parts against 4.7-4.9 in
+    # one. The extra memory comes early in an analysis, beside the features and the
+    # fits: analyze on 10M rows peaked at 3.56 GB either way, at the end of its steps
+    # side by side
+    return materialize(
+        _aggregated_pairs(rows_up_to(tx, days[-1]), item=item, days=days, detail=detail)
     )
 
 
