@@ -355,3 +355,46 @@ def test_a_split_frame_reads_its_activity_with_its_behaviour(
         assert same(built.inputs[name], before.inputs[name]), name
     assert built.behaviour.equals(before.behaviour)
     assert ("n_products" in built.inputs) == has_product
+
+
+def test_features_in_id_order_give_the_frames_without_a_sort(
+    analysis: tuple[Any, pa.Table, Any, pa.Table],
+) -> None:
+    """The analysis hands its features over sorted by customer id: the frames, which
+    read the customers in that order, are then those of the features in any order,
+    without a sort, a reordered fit or a lookup of the products."""
+    tx, features, fitted, behaviour = analysis
+    by_id = features.take(pc.sort_indices(features.column("customer_id")))
+    shuffled = features.take(np.random.default_rng(3).permutation(features.num_rows))
+    assert _frames._sort_order(by_id.column("customer_id")) is None
+    assert _frames._sort_order(shuffled.column("customer_id")) is not None
+    fit_by_id = fitted.take(
+        np.asarray(pc.sort_indices(fitted.customer_id).to_numpy(zero_copy_only=False))
+    )
+    common: dict[str, Any] = {
+        "cut": CUT,
+        "target_end": HOLDOUT_END,
+        "windows": (RISK_WINDOW, 120),
+        "time_unit": "week",
+        "has_product": True,
+        "idle_before": (RISK_WINDOW,),
+    }
+    aligned = behaviour.take(
+        pc.index_in(by_id.column("customer_id"), value_set=behaviour.column("customer_id"))
+    )
+    sorted_frames = frames_at_cut(tx, features=by_id, fitted=fit_by_id, breadth=aligned, **common)
+    other = frames_at_cut(tx, features=shuffled, fitted=fitted, breadth=behaviour, **common)
+    for window in (RISK_WINDOW, 120):
+        assert_same_frames(sorted_frames[window], other[window])
+    # the fit in id order is the frame's as it is, not a copy
+    assert sorted_frames[RISK_WINDOW].btyd is fit_by_id
+
+
+def test_positions_of_the_same_ids_need_no_lookup() -> None:
+    ids = pa.array([f"c{i:03d}" for i in range(50)])
+    assert _risk_frames.positions(ids, ids).tolist() == list(range(50))
+    same = pa.chunked_array([ids.slice(0, 20), ids.slice(20)])
+    assert _risk_frames.positions(ids, same).tolist() == list(range(50))
+    other = ids.take(pa.array(np.arange(49, -1, -1)))
+    assert _risk_frames.positions(ids, other).tolist() == list(range(49, -1, -1))
+    assert _risk_frames.positions(ids, ids.slice(0, 10)).tolist() == [*range(10), *[-1] * 40]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from corecustomers.config import Settings
@@ -157,6 +158,12 @@ def test_tiers_do_not_depend_on_row_order(tmp_path: Path) -> None:
         Settings(columns=CDNOW_COLUMNS, workspace=str(tmp_path / "ws2"), model="bgnbd"),
         today=TODAY,
     ).customers
+    # the customers come in the order of their ids, whatever the order of the rows, in
+    # the table and in the files
+    ids = a.column("customer_id").to_pylist()
+    assert ids == sorted(ids) == b.column("customer_id").to_pylist()
+    written = pq.read_table(tmp_path / "b" / "customers.parquet").column("customer_id")
+    assert written.to_pylist() == ids
     ta = dict(zip(a.column("customer_id").to_pylist(), a.column("tier").to_pylist(), strict=True))
     tb = dict(zip(b.column("customer_id").to_pylist(), b.column("tier").to_pylist(), strict=True))
     assert ta == tb

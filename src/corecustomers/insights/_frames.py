@@ -357,7 +357,7 @@ def _frames(
         # customers by id cost more than the aggregations themselves
         features = materialize(customer_features(tx, as_of=cut, time_unit=time_unit))
     ids = features.column("customer_id").cast(pa.string())
-    order = pc.sort_indices(ids)
+    order = _sort_order(ids)
     read = ["customer_id", *needed, *(["target"] if target_end is not None else [])]
     table = _with_activity(features, ids, order, activity.select(read))
     columns: dict[str, FloatArray] = {}
@@ -444,11 +444,26 @@ _FEATURE_COLUMNS: Final = (
 )
 
 
+def _sort_order(ids: pa.ChunkedArray) -> pa.Array | None:
+    """The order of ``ids`` sorted, or None when they are sorted (strictly increasing)
+    already: the analysis sorts its features by id once
+    (:func:`~corecustomers.service.analysis.analyse_prepared`), and a sort of a million
+    ids costs half a second."""
+    flat = ids.combine_chunks()
+    n = len(flat)
+    if flat.null_count == 0 and (
+        n < 2 or pc.all(pc.less(flat.slice(0, n - 1), flat.slice(1))).as_py()
+    ):
+        return None
+    return pc.sort_indices(ids)
+
+
 def _with_activity(
-    features: pa.Table, ids: pa.ChunkedArray, order: pa.Array, activity: pa.Table
+    features: pa.Table, ids: pa.ChunkedArray, order: pa.Array | None, activity: pa.Table
 ) -> pa.Table:
     """The customers ``ids`` (``features``' own, as strings) and the features a frame
-    reads, in the ``order`` of their ids, with ``activity``'s columns matched by id.
+    reads, in the ``order`` of their ids (None: as they are), with ``activity``'s
+    columns matched by id.
 
     Only those columns are reordered: the analysis' features have several times as many
     (scores, segments, text), and taking them all cost more than the sort.
@@ -456,21 +471,35 @@ def _with_activity(
     table = pa.table(
         [ids, *(features.column(name) for name in _FEATURE_COLUMNS)],
         names=["customer_id", *_FEATURE_COLUMNS],
-    ).take(order)
-    index = pc.index_in(table.column("customer_id"), value_set=activity.column("customer_id"))
+    )
+    if order is not None:
+        table = table.take(order)
+    at = table.column("customer_id")
+    given = activity.column("customer_id").cast(pa.string())
+    index = None if _same_ids(at, given) else pc.index_in(at, value_set=given)
     for name in activity.column_names:
         if name != "customer_id":
-            table = table.append_column(name, activity.column(name).take(index))
+            column = activity.column(name)
+            table = table.append_column(name, column if index is None else column.take(index))
     return table
+
+
+def _same_ids(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether ``a`` and ``b`` (strings) hold the same ids in the same order."""
+    if len(a) != len(b):
+        return False
+    a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+    b = b if isinstance(b, pa.ChunkedArray) else pa.chunked_array([b])
+    return bool(a.equals(b))
 
 
 def _products(table: pa.Table, breadth: pa.Table) -> FloatArray:
     """``breadth``'s ``n_products`` of ``table``'s customers (0 when absent, as counted)."""
-    at = pc.index_in(
-        table.column("customer_id").cast(pa.string()),
-        value_set=breadth.column("customer_id").cast(pa.string()),
-    )
-    values = breadth.column("n_products").cast(pa.float64()).take(at)
+    ids = table.column("customer_id").cast(pa.string())
+    given = breadth.column("customer_id").cast(pa.string())
+    values = breadth.column("n_products").cast(pa.float64())
+    if not _same_ids(ids, given):
+        values = values.take(pc.index_in(ids, value_set=given))
     return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
 
 
@@ -480,7 +509,7 @@ def _fitted_at(
     notes: list[str],
     *,
     ids: pa.ChunkedArray,
-    order: pa.Array,
+    order: pa.Array | None,
 ) -> FittedValue | None:
     """The analysis' fit reordered to ``table``'s customers (None without one).
 
@@ -492,6 +521,8 @@ def _fitted_at(
         notes.append("no lifetime-value model was fitted in this analysis")
         return None
     if fitted.customer_id.equals(ids.combine_chunks()):
+        if order is None:  # in the order of their ids already
+            return fitted
         return fitted.take(np.asarray(order.to_numpy(zero_copy_only=False), dtype=np.intp))
     position = pc.index_in(table.column("customer_id"), value_set=fitted.customer_id)
     if position.null_count:

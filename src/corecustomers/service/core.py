@@ -331,7 +331,10 @@ def _identify_core(
     with progress.step("Behaviour: rhythm, trend, breadth"):
         # in the customers' order: every later reader (the frames, the risk, the early
         # warnings) then finds each customer's row without a lookup of a million ids
-        behaviour = _in_order_of(started.behaviour(), customers.column("customer_id"))
+        # the frames' activity with it: both reordered at once
+        read = _in_order_of(started.read(), customers.column("customer_id"))
+        behaviour, activity = started.split(read)
+        del read
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
     ranked: Future[CoreScores] = Future()
     timings = started.timings
@@ -353,7 +356,7 @@ def _identify_core(
                 holdout_end=holdout_end,
                 time_unit=settings.time_unit,
                 risk_window_days=alerting.risk_window_days,
-                activity=started.activity(),
+                activity=activity,
             )
             if fitted is not None
             else None

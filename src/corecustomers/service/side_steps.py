@@ -223,21 +223,28 @@ class StartedSteps:
         """The customers' behaviour at the steps' ``end``
         (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised): the
         second thread's first step, or computed here when not ``parallel``."""
-        extra = set(self.windows.columns())
-        table = self._read()
-        return table.select([name for name in table.column_names if name not in extra])
+        return self.split(self.read())[0]
 
     def activity(self) -> pa.Table | None:
         """The frames' activity at ``end`` read with the behaviour (``customer_id`` and
         the :class:`ActivityWindows`' columns), or None when it reads none."""
-        names = self.windows.columns()
-        return self._read().select(["customer_id", *names]) if names else None
+        return self.split(self.read())[1]
 
-    def _read(self) -> pa.Table:
+    def read(self) -> pa.Table:
+        """The behaviour query's table: the behaviour and the activity (see
+        :meth:`split`)."""
         if not self.parallel and not self.behaviour_.done():
             table = _behaviour(self.side.transactions, self.side.end, self.windows)
             self.behaviour_.set_result(table)
         return self.behaviour_.result()
+
+    def split(self, table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+        """:meth:`read`'s ``table`` (or its rows reordered) as :meth:`behaviour` and
+        :meth:`activity`."""
+        names = self.windows.columns()
+        extra = set(names)
+        behaviour = table.select([name for name in table.column_names if name not in extra])
+        return behaviour, table.select(["customer_id", *names]) if names else None
 
     def result(self) -> SideResults:
         """The steps' results (run here, on the calling thread, when not ``parallel``)."""
