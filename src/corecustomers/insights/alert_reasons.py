@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from corecustomers.data.ids import all_distinct
 from corecustomers.errors import InputError
 from corecustomers.insights.alert_settings import AlertThresholds
 from corecustomers.segments.phrases import (
@@ -122,7 +123,7 @@ def customer_ids(table: pa.Table, what: str) -> pa.StringArray:
         column = column.combine_chunks()
     if column.null_count:
         raise InputError(f"the {what} has missing customer ids", column="customer_id")
-    if pc.count_distinct(column).as_py() != len(column):
+    if not all_distinct(column):
         raise InputError(
             f"the {what} repeats customer ids; it must have one row per customer.",
             column="customer_id",

@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from corecustomers.data.ids import all_distinct
 from corecustomers.errors import ConfigError, InputError
 
 __all__ = ["TIME_IN_TIER_BUCKETS", "compare_snapshots", "migration_series"]
@@ -413,7 +414,7 @@ def _snapshot(table: pa.Table, tiers: tuple[str, ...], side: str, day: dt.date |
             f"{ids.null_count} row(s) of the {side!r} snapshot have no customer id",
             column="customer_id",
         )
-    if pc.count_distinct(ids).as_py() != len(ids):
+    if not all_distinct(ids):
         repeated = [row["values"] for row in pc.value_counts(ids).to_pylist() if row["counts"] > 1]
         raise InputError(
             f"the {side!r} snapshot repeats customers (e.g. "

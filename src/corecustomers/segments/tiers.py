@@ -93,6 +93,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from corecustomers.data.ids import all_distinct
 from corecustomers.errors import ConfigError, InputError
 from corecustomers.segments._tier_reasons import ReasonContext, reason_columns
 from corecustomers.segments.conditions import ConditionResult, CustomerColumns, evaluate_condition
@@ -178,7 +179,7 @@ def _customer_ids(table: pa.Table, what: str) -> pa.Array:
             f"the {what} table has {ids.null_count} missing customer_id(s)", column="customer_id"
         )
     ids = ids.cast(pa.string()).combine_chunks()
-    if pc.count_distinct(ids).as_py() != len(ids):
+    if not all_distinct(ids):
         counts = pc.value_counts(ids)
         repeated = [v["values"] for v in counts.to_pylist() if v["counts"] > 1][:3]
         raise InputError(

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corecustomers.data.ids import all_distinct
 from corecustomers.errors import InputError
 from corecustomers.segments.phrases import join_present, json_values
 
@@ -220,7 +221,7 @@ def snapshot_rows(
                 column=name,
             )
     ids = columns["customer_id"]
-    if pc.count_distinct(ids).as_py() != n:
+    if not all_distinct(ids):
         counts = pc.value_counts(ids)
         twice = [row["values"] for row in counts.to_pylist() if row["counts"] > 1][:3]
         raise InputError(

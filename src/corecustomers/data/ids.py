@@ -1,0 +1,43 @@
+"""Checks of customer-id columns that are cheap when the ids are sorted.
+
+An analysis keeps its customers in the order of their ids from the features on
+(:func:`~corecustomers.service.analysis.analyse_prepared`), so the million-id columns its
+steps check for repeats are usually sorted: a comparison of each id with the next then
+shows that they are distinct, where a distinct count hashes every id (about 0.3 s for a
+million).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["all_distinct", "increasing"]
+
+
+def increasing(ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether ``ids`` hold no null and each id is greater than the one before (so no
+    id repeats).
+
+    >>> increasing(pa.array(["a", "b", "c"])), increasing(pa.array(["a", "c", "b"]))
+    (True, False)
+    >>> increasing(pa.array(["a", "a"])), increasing(pa.array(["a", None]))
+    (False, False)
+    """
+    if ids.null_count:
+        return False
+    flat = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    n = len(flat)
+    return n < 2 or bool(pc.all(pc.less(flat.slice(0, n - 1), flat.slice(1))).as_py())
+
+
+def all_distinct(ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether no value of ``ids`` repeats (nulls count as a value): at once when they
+    are :func:`increasing`, else by a distinct count.
+
+    >>> all_distinct(pa.array(["b", "a", "c"])), all_distinct(pa.array(["b", "a", "b"]))
+    (True, False)
+    """
+    if increasing(ids):
+        return True
+    return bool(pc.count_distinct(ids, mode="all").as_py() == len(ids))
