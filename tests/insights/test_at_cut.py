@@ -240,6 +240,13 @@ def test_the_activity_read_with_the_behaviour_gives_the_frames_without_their_que
     bit for bit, and that aggregation does not run."""
     tx, features, fitted, behaviour = analysis
     window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
+    # the windows the analysis asks the behaviour for, from the first day of the data:
+    # this book's history is shorter than three horizons, so a third of it
+    history = (CUT - _frames.first_day(features)).days
+    assert activity_windows(
+        horizon_days=fitted.horizon_days, risk_window_days=RISK_WINDOW, history_days=history
+    ) == ((window, RISK_WINDOW), (RISK_WINDOW,))
+    assert window < int(fitted.horizon_days)
     activity = read_with_behaviour(tx, window)
     # the book has days with several rows and customers idle in a window: the counts and
     # the missing idle days are exercised

@@ -76,14 +76,19 @@ def frames_at(
 
 
 def activity_windows(
-    *, horizon_days: float, risk_window_days: int
+    *, horizon_days: float, risk_window_days: int, history_days: int | None = None
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The windows of :func:`frames_at`'s aggregation (and those with the idle days
     before them), known before the features: the ranking's training window is the CLV
-    horizon (``horizon_days``, as :attr:`FittedValue.horizon_days` gives it) unless the
-    history is shorter than three horizons, and then the frames read their own.
+    horizon (``horizon_days``, as :attr:`FittedValue.horizon_days` gives it) or a third
+    of the days of history before the cut (``history_days``: from the first day of the
+    data, which is that of the first purchase unless the data open with returns; then
+    the frames read their own window).
 
     >>> activity_windows(horizon_days=365.25, risk_window_days=90)
     ((365, 90), (90,))
+    >>> activity_windows(horizon_days=365.25, risk_window_days=90, history_days=700)
+    ((233, 90), (90,))
     """
-    return (int(horizon_days), risk_window_days), (risk_window_days,)
+    days = horizon_days if history_days is None else min(horizon_days, history_days // 3)
+    return (max(int(days), 1), risk_window_days), (risk_window_days,)

@@ -515,7 +515,7 @@ def analyse_prepared(
         calibration_end=prepared.calibration_end,
         mapped=mapped,
         options=options,
-        windows=activity_windows_of(settings),
+        windows=activity_windows_of(settings, first_day=prepared.counts.first_date, end=end),
     ) as started:
         features = _by_id(_features(prepared, settings, progress))
         if features.num_rows == 0:

@@ -211,15 +211,22 @@ def _alert_settings(settings: Settings) -> AlertSettings:
     return AlertSettings.from_config(dict(settings.alerts))
 
 
-def activity_windows_of(settings: Settings) -> ActivityWindows:
-    """The windows of the frames at the cut (:func:`frames_at`) that the behaviour query
-    reads beside its own columns (:func:`side_steps_started`'s ``windows``): none
-    without a lifetime-value model, whose fit the frames need."""
+def activity_windows_of(
+    settings: Settings, *, first_day: _dt.date | None = None, end: _dt.date | None = None
+) -> ActivityWindows:
+    """The windows of the frames at the cut ``end`` (:func:`frames_at`) that the
+    behaviour query reads beside its own columns (:func:`side_steps_started`'s
+    ``windows``), the data starting on ``first_day`` (when known): none without a
+    lifetime-value model, whose fit the frames need."""
     if settings.model == "none":
         return ActivityWindows()
+    history = None
+    if first_day is not None and end is not None and first_day <= end:
+        history = (end - first_day).days
     activity, idle_before = activity_windows(
         horizon_days=horizon_units(settings) * days_per(settings.time_unit),
         risk_window_days=_alert_settings(settings).risk_window_days,
+        history_days=history,
     )
     return ActivityWindows(activity, idle_before)
 
@@ -268,7 +275,7 @@ def identify_core(
                     calibration_end=calibration_end,
                     mapped=mapped,
                     options=options,
-                    windows=activity_windows_of(settings),
+                    windows=activity_windows_of(settings, end=end),
                 )
             )
         # for the rows the shifted cuts read, removed once everything is computed
