@@ -340,6 +340,7 @@ def _identify_core(
         # warnings) then finds each customer's row without a lookup of a million ids
         # the frames' activity with it: both reordered at once
         read = _in_order_of(started.read(), customers.column("customer_id"))
+        started.keep(read)
         behaviour, activity = started.split(read)
         del read
         customers = _align(customers, behaviour, skip=("days_since_last_purchase",))
