@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["all_distinct", "increasing"]
+__all__ = ["all_distinct", "increasing", "same_ids"]
 
 
 def increasing(ids: pa.Array | pa.ChunkedArray) -> bool:
@@ -41,3 +41,20 @@ def all_distinct(ids: pa.Array | pa.ChunkedArray) -> bool:
     if increasing(ids):
         return True
     return bool(pc.count_distinct(ids, mode="all").as_py() == len(ids))
+
+
+def same_ids(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether ``a`` and ``b`` hold the same ids in the same order (as strings, chunked
+    or not): then a lookup of one in the other gives 0, 1, 2, ...
+
+    >>> same_ids(pa.array(["a", "b"]), pa.chunked_array([["a"], ["b"]]))
+    True
+    >>> same_ids(pa.array(["a", "b"]), pa.array(["b", "a"]))
+    False
+    """
+    if len(a) != len(b):
+        return False
+    a, b = a.cast(pa.string()), b.cast(pa.string())
+    a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+    b = b if isinstance(b, pa.ChunkedArray) else pa.chunked_array([b])
+    return bool(a.equals(b))

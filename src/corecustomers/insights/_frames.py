@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.data.features import customer_features, materialize
+from corecustomers.data.ids import increasing, same_ids
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._tree_scores import tree_predictions
 from corecustomers.insights.behaviour import activity_columns
@@ -449,13 +450,7 @@ def _sort_order(ids: pa.ChunkedArray) -> pa.Array | None:
     already: the analysis sorts its features by id once
     (:func:`~corecustomers.service.analysis.analyse_prepared`), and a sort of a million
     ids costs half a second."""
-    flat = ids.combine_chunks()
-    n = len(flat)
-    if flat.null_count == 0 and (
-        n < 2 or pc.all(pc.less(flat.slice(0, n - 1), flat.slice(1))).as_py()
-    ):
-        return None
-    return pc.sort_indices(ids)
+    return None if increasing(ids) else pc.sort_indices(ids)
 
 
 def _with_activity(
@@ -476,7 +471,7 @@ def _with_activity(
         table = table.take(order)
     at = table.column("customer_id")
     given = activity.column("customer_id").cast(pa.string())
-    index = None if _same_ids(at, given) else pc.index_in(at, value_set=given)
+    index = None if same_ids(at, given) else pc.index_in(at, value_set=given)
     for name in activity.column_names:
         if name != "customer_id":
             column = activity.column(name)
@@ -484,21 +479,12 @@ def _with_activity(
     return table
 
 
-def _same_ids(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
-    """Whether ``a`` and ``b`` (strings) hold the same ids in the same order."""
-    if len(a) != len(b):
-        return False
-    a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
-    b = b if isinstance(b, pa.ChunkedArray) else pa.chunked_array([b])
-    return bool(a.equals(b))
-
-
 def _products(table: pa.Table, breadth: pa.Table) -> FloatArray:
     """``breadth``'s ``n_products`` of ``table``'s customers (0 when absent, as counted)."""
     ids = table.column("customer_id").cast(pa.string())
     given = breadth.column("customer_id").cast(pa.string())
     values = breadth.column("n_products").cast(pa.float64())
-    if not _same_ids(ids, given):
+    if not same_ids(ids, given):
         values = values.take(pc.index_in(ids, value_set=given))
     return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
 

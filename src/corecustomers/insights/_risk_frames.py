@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.data.features import materialize
+from corecustomers.data.ids import same_ids
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.insights._frames import Frame, build_frame, significant
 from corecustomers.insights.behaviour import (
@@ -323,7 +324,7 @@ def positions(ids: pa.Array, other: pa.Array) -> NDArray[np.int64]:
     id: :func:`~corecustomers.service.analysis.analyse_prepared`), so ``other`` is
     often ``ids`` itself: then the positions are 0, 1, 2, ... without a lookup of a
     million ids (half a second)."""
-    if len(ids) == len(other) and _same(ids, other):
+    if same_ids(ids, other):
         return np.arange(len(ids), dtype=np.int64)
     found = pc.index_in(ids, value_set=other)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -335,12 +336,3 @@ def align_to(ids: pa.Array, frame_ids: pa.Array) -> NDArray[np.int64]:
     if (where < 0).any():
         raise ValueError("the frame at the cut does not cover every customer")
     return where
-
-
-def _same(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
-    """Whether two arrays of ids hold the same ids in the same order."""
-    a, b = a.cast(pa.string()), b.cast(pa.string())
-    if isinstance(a, pa.ChunkedArray) != isinstance(b, pa.ChunkedArray):
-        a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
-        b = b if isinstance(b, pa.ChunkedArray) else pa.chunked_array([b])
-    return bool(a.equals(b))

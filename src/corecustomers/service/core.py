@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corecustomers.config import Settings
+from corecustomers.data.ids import same_ids
 from corecustomers.insights.alert_evaluation import (
     AlertChoice,
     alertable,
@@ -160,10 +161,9 @@ def _index(
     is ``ids`` itself in the same order: the analysis' tables are mostly aligned already,
     and a lookup of a million ids costs half a second (the customer tables hold each id
     once, so the positions would be 0, 1, 2, ... anyway)."""
-    ids, other = ids.cast(pa.string()), other.cast(pa.string())
-    if len(ids) == len(other) and _chunked(ids).equals(_chunked(other)):
+    if same_ids(ids, other):
         return None
-    return pc.index_in(ids, value_set=other)
+    return pc.index_in(ids.cast(pa.string()), value_set=other.cast(pa.string()))
 
 
 def _in_order_of(table: pa.Table, ids: pa.Array | pa.ChunkedArray) -> pa.Table:
@@ -173,10 +173,6 @@ def _in_order_of(table: pa.Table, ids: pa.Array | pa.ChunkedArray) -> pa.Table:
     if index is None or table.num_rows != len(ids) or index.null_count:
         return table
     return table.take(index)
-
-
-def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
 
 
 #: The churn risk runs on a thread of its own, beside the core ranking, from this many
