@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.data.features import customer_features, materialize
-from corecustomers.data.ids import increasing, same_ids
 from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.ids import increasing, same_ids
 from corecustomers.insights._tree_scores import tree_predictions
 from corecustomers.insights.behaviour import activity_columns
 from corecustomers.insights.fitted import FittedValue

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from corecustomers.data.features import materialize
-from corecustomers.data.ids import same_ids
 from corecustomers.data.window import day_of, rows_up_to
+from corecustomers.ids import same_ids
 from corecustomers.insights._frames import Frame, build_frame, significant
 from corecustomers.insights.behaviour import (
     BREADTH_COLUMNS,

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data.ids import all_distinct
 from corecustomers.errors import InputError
+from corecustomers.ids import all_distinct
 from corecustomers.insights.alert_settings import AlertThresholds
 from corecustomers.segments.phrases import (
     StrArray,

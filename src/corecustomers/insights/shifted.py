@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corecustomers.data.connect import keep_rows
-from corecustomers.data.ids import increasing
+from corecustomers.ids import increasing
 
 __all__ = [
     "SAMPLE_SEED",

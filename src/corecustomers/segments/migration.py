@@ -56,8 +56,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data.ids import all_distinct
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.ids import all_distinct
 
 __all__ = ["TIME_IN_TIER_BUCKETS", "compare_snapshots", "migration_series"]
 

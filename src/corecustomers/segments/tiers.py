@@ -93,8 +93,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from corecustomers.data.ids import all_distinct
 from corecustomers.errors import ConfigError, InputError
+from corecustomers.ids import all_distinct
 from corecustomers.segments._tier_reasons import ReasonContext, reason_columns
 from corecustomers.segments.conditions import ConditionResult, CustomerColumns, evaluate_condition
 from corecustomers.segments.overrides import (

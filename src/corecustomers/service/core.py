@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corecustomers.config import Settings
-from corecustomers.data.ids import same_ids
+from corecustomers.ids import same_ids
 from corecustomers.insights.alert_evaluation import (
     AlertChoice,
     alertable,

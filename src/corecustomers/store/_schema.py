@@ -29,8 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corecustomers.data.ids import all_distinct
 from corecustomers.errors import InputError
+from corecustomers.ids import all_distinct
 from corecustomers.segments.phrases import join_present, json_values
 
 __all__ = [

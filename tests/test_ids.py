@@ -1,4 +1,4 @@
-"""The id checks that are cheap on sorted ids (:mod:`corecustomers.data.ids`) answer as a
+"""The id checks that are cheap on sorted ids (:mod:`corecustomers.ids`) answer as a
 distinct count does, sorted or not, chunked or not; the steps that check their customers
 for repeats still refuse a repeated id."""
 
@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from corecustomers.data import ids as ids_module
-from corecustomers.data.ids import all_distinct, increasing
+from corecustomers import ids as ids_module
 from corecustomers.errors import InputError
+from corecustomers.ids import all_distinct, increasing
 from corecustomers.insights.alert_reasons import customer_ids
 from corecustomers.segments.tiers import _customer_ids
 from corecustomers.store._schema import snapshot_rows
