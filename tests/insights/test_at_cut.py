@@ -103,9 +103,12 @@ def alone(
 
 
 def shared_frames(
-    analysis: tuple[Any, pa.Table, Any, pa.Table], holdout_end: datetime.date | None
+    analysis: tuple[Any, pa.Table, Any, pa.Table],
+    holdout_end: datetime.date | None,
+    activity: pa.Table | None = None,
 ) -> AtCut:
-    """Both frames at the cut of the tests' analysis, as the analysis builds them."""
+    """Both frames at the cut of the tests' analysis, as the analysis builds them (with
+    the ``activity`` read with the behaviour, when given)."""
     tx, features, fitted, behaviour = analysis
     return frames_at(
         tx,
@@ -116,6 +119,7 @@ def shared_frames(
         holdout_end=holdout_end,
         time_unit="week",
         risk_window_days=RISK_WINDOW,
+        activity=activity,
     )
 
 
@@ -259,17 +263,7 @@ def test_the_activity_read_with_the_behaviour_gives_the_frames_without_their_que
         raise AssertionError("the frames queried their activity again")
 
     monkeypatch.setattr(_frames, "_activity", no_query)
-    at = frames_at(
-        tx,
-        features=features,
-        fitted=fitted,
-        breadth=behaviour,
-        cut=CUT,
-        holdout_end=None,
-        time_unit="week",
-        risk_window_days=RISK_WINDOW,
-        activity=activity,
-    )
+    at = shared_frames(analysis, None, activity)
     assert_same_frames(at.ranking, ranking, target=False)
     assert_same_frames(at.risk, risk, target=False)
 
@@ -281,7 +275,7 @@ def test_frames_query_their_activity_when_the_one_given_lacks_a_column(
     """A holdout's target is after the cut (not in the behaviour's rows), and a window
     the behaviour did not read (a history shorter than three horizons) is not there:
     the frames then query the rows as before, with the same frames."""
-    tx, features, fitted, behaviour = analysis
+    tx, features, fitted, _ = analysis
     window = training_window(features, cut=CUT, horizon_days=fitted.horizon_days)
     if case == "other window":
         # the windows the analysis reads with the behaviour, before the features: the
@@ -302,17 +296,7 @@ def test_frames_query_their_activity_when_the_one_given_lacks_a_column(
         return query(*args, **kwargs)
 
     monkeypatch.setattr(_frames, "_activity", counted)
-    at = frames_at(
-        tx,
-        features=features,
-        fitted=fitted,
-        breadth=behaviour,
-        cut=CUT,
-        holdout_end=holdout_end,
-        time_unit="week",
-        risk_window_days=RISK_WINDOW,
-        activity=activity,
-    )
+    at = shared_frames(analysis, holdout_end, activity)
     assert queries == [1]
     assert_same_frames(at.ranking, expected.ranking)
     assert_same_frames(at.risk, expected.risk, target=False)
