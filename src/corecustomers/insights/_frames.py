@@ -26,7 +26,7 @@ from corecustomers.data.features import customer_features, materialize
 from corecustomers.data.window import day_of, rows_up_to
 from corecustomers.ids import increasing, same_ids
 from corecustomers.insights._tree_scores import tree_predictions
-from corecustomers.insights.behaviour import activity_columns
+from corecustomers.insights.behaviour import ACTIVITY_WINDOW_COLUMNS, activity_columns
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.machine import cpus, thread_limit
 from corecustomers.models import BetaGeoModel, GammaGammaModel, record_fit_warnings
@@ -400,7 +400,7 @@ def _frames(
     frames: dict[int, Frame] = {}
     for window in windows:
         behaviour = dict(shared)
-        for name in _WINDOW_COLUMNS:
+        for name in ACTIVITY_WINDOW_COLUMNS:
             behaviour[name] = col(f"{name}_{window}")
         if products is not None:
             behaviour["n_products"] = products
@@ -424,10 +424,6 @@ def _frames(
             ),
         )
     return frames
-
-
-#: The activity's columns of one window (``_activity`` suffixes them with its length).
-_WINDOW_COLUMNS: Final = ("spend_recent", "spend_previous", "periods_recent")
 
 
 #: The features' columns a frame reads (the analysis' own features carry many more).

@@ -29,6 +29,7 @@ from corecustomers.insights.behaviour import (
     BREADTH_COLUMNS,
     activity_columns,
     customer_behaviour,
+    split_activity,
 )
 from corecustomers.insights.fitted import FittedValue
 from corecustomers.units import TimeUnit, days_per
@@ -282,9 +283,10 @@ def _behaviour_and_activity(
     extra = [*activity_columns(windows, idle), *(["n_products"] if has_product else [])]
     if columns is not None:
         expr = expr.select(*dict.fromkeys((*columns, "customer_id", *extra)))
-    table = materialize(expr)
-    kept = [name for name in table.column_names if name not in extra]
-    return table.select(kept), table.select(["customer_id", *extra])
+    behaviour, activity = split_activity(materialize(expr), extra)
+    if activity is None:
+        raise ValueError("a frame's activity has at least one window")
+    return behaviour, activity
 
 
 def bought_by(frame: RiskFrame, later: RiskFrame) -> BoolArray | None:

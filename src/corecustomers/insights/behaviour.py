@@ -51,6 +51,7 @@ from corecustomers.errors import ColumnMappingError, ConfigError
 from corecustomers.units import check_dates
 
 __all__ = [
+    "ACTIVITY_WINDOW_COLUMNS",
     "BEHAVIOUR_COLUMNS",
     "BREADTH_COLUMNS",
     "WINDOW_DAYS",
@@ -58,6 +59,7 @@ __all__ = [
     "checked",
     "customer_behaviour",
     "purchase_rows",
+    "split_activity",
     "trend_weights",
     "value_code",
 ]
@@ -84,6 +86,10 @@ BEHAVIOUR_COLUMNS: Final = (
     "return_share",
 )
 """Columns of :func:`customer_behaviour`, in order, before the breadth columns."""
+
+ACTIVITY_WINDOW_COLUMNS: Final = ("spend_recent", "spend_previous", "periods_recent")
+"""The activity columns of one window (:func:`activity_columns` suffixes each with the
+window's length): its spend, the spend of the window before it, its purchase days."""
 
 BREADTH_COLUMNS: Final = (("product", "n_products"), ("category", "n_categories"))
 """Optional transaction column and the breadth column counted from it, in output order."""
@@ -329,12 +335,22 @@ def activity_columns(activity: Sequence[int], idle_before: Sequence[int] = ()) -
     ['spend_recent_365', 'spend_previous_365', 'periods_recent_365', 'spend_recent_90', \
 'spend_previous_90', 'periods_recent_90', 'idle_days_before_90']
     """
-    names = [
-        f"{name}_{w}"
-        for w in _windows(activity)
-        for name in ("spend_recent", "spend_previous", "periods_recent")
-    ]
+    names = [f"{name}_{w}" for w in _windows(activity) for name in ACTIVITY_WINDOW_COLUMNS]
     return names + [f"idle_days_before_{w}" for w in _windows(idle_before)]
+
+
+def split_activity(table: pa.Table, names: Sequence[str]) -> tuple[pa.Table, pa.Table | None]:
+    """A materialised :func:`customer_behaviour` ``table`` as its behaviour (every column
+    but ``names``) and its activity (``customer_id`` and ``names``; None without any).
+
+    >>> t = pa.table({"customer_id": ["a"], "gap_std_days": [1.0], "spend_recent_90": [2.0]})
+    >>> behaviour, activity = split_activity(t, ["spend_recent_90"])
+    >>> behaviour.column_names, activity.column_names
+    (['customer_id', 'gap_std_days'], ['customer_id', 'spend_recent_90'])
+    """
+    extra = set(names)
+    behaviour = table.select([name for name in table.column_names if name not in extra])
+    return behaviour, table.select(["customer_id", *names]) if names else None
 
 
 def _windows(days: Sequence[int]) -> tuple[int, ...]:

@@ -29,7 +29,11 @@ from corecustomers.insights.adopters import (
     early_adopters,
     first_day_of_data,
 )
-from corecustomers.insights.behaviour import activity_columns, customer_behaviour
+from corecustomers.insights.behaviour import (
+    activity_columns,
+    customer_behaviour,
+    split_activity,
+)
 from corecustomers.insights.influence import referrals
 from corecustomers.insights.mix import MIX_COLUMNS, mix_table
 from corecustomers.insights.recommend import (
@@ -220,20 +224,11 @@ class StartedSteps:
     behaviour_: Future[list[pa.Table]]
     windows: ActivityWindows = ActivityWindows()
 
-    def behaviour(self) -> pa.Table:
-        """The customers' behaviour at the steps' ``end``
-        (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised): the
-        second thread's first step, or computed here when not ``parallel``."""
-        return self.split(self.read())[0]
-
-    def activity(self) -> pa.Table | None:
-        """The frames' activity at ``end`` read with the behaviour (``customer_id`` and
-        the :class:`ActivityWindows`' columns), or None when it reads none."""
-        return self.split(self.read())[1]
-
     def read(self) -> pa.Table:
-        """The behaviour query's table: the behaviour and the activity (see
-        :meth:`split`)."""
+        """The customers' behaviour at the steps' ``end``
+        (:func:`~corecustomers.insights.behaviour.customer_behaviour`, materialised) with
+        the frames' activity of the :class:`ActivityWindows` (see :meth:`split`): the
+        second thread's first step, or computed here when not ``parallel``."""
         if not self.parallel and not self.behaviour_.done():
             table = _behaviour(self.side.transactions, self.side.end, self.windows)
             self.behaviour_.set_result([table])
@@ -247,12 +242,9 @@ class StartedSteps:
         self.behaviour_.result()[0] = table
 
     def split(self, table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
-        """:meth:`read`'s ``table`` (or its rows reordered) as :meth:`behaviour` and
-        :meth:`activity`."""
-        names = self.windows.columns()
-        extra = set(names)
-        behaviour = table.select([name for name in table.column_names if name not in extra])
-        return behaviour, table.select(["customer_id", *names]) if names else None
+        """:meth:`read`'s ``table`` (or its rows reordered) as the behaviour and the
+        frames' activity (``customer_id`` and the windows' columns; None without any)."""
+        return split_activity(table, self.windows.columns())
 
     def result(self) -> SideResults:
         """The steps' results (run here, on the calling thread, when not ``parallel``)."""
@@ -285,8 +277,7 @@ def side_steps_started(
     the rest needs: the features, the scores and the lifetime-value fits, whose
     single-threaded optimiser would otherwise leave the second core idle. The customers'
     behaviour, which the core ranking and the churn risk need, is computed there first
-    (:meth:`StartedSteps.behaviour`), with the frames' activity of ``windows`` at ``end``
-    (:meth:`StartedSteps.activity`). For the
+    (:meth:`StartedSteps.read`), with the frames' activity of ``windows`` at ``end``. For the
     whole block each thread queries the engine on a connection of its own
     (:func:`~corecustomers.service.concurrency.shared_engine`) and OpenBLAS runs one
     thread (its thread count is process-wide: a fit's own limit would otherwise change
