@@ -62,6 +62,7 @@ __all__ = [
     "split_activity",
     "trend_weights",
     "value_code",
+    "value_spend_columns",
 ]
 
 WINDOW_DAYS: Final = 90
@@ -148,6 +149,7 @@ def customer_behaviour(
     n_windows: int = 4,
     activity: Sequence[int] = (),
     idle_before: Sequence[int] = (),
+    value_spends: Mapping[str, Sequence[str]] | None = None,
 ) -> ir.Table:
     """Describe each customer's buying behaviour up to ``as_of``, lazily.
 
@@ -170,6 +172,13 @@ def customer_behaviour(
         purchase day on or before ``as_of - w`` to ``as_of`` (``idle_days_before_w``,
         null without one). The same values as the frames' own aggregation of the rows,
         which then need not run (:func:`~corecustomers.insights.at_cut.frames_at`).
+    value_spends
+        On DuckDB, columns of ``tx`` (the purchase mix's categories and channels, say)
+        with a short list of their values each: the customer's purchase spend on each
+        value, added last (:func:`value_spend_columns`; null where the customer bought
+        none), the sums the purchase mix ranks
+        (:func:`~corecustomers.insights.mix.ranked_spends`) without aggregating the rows
+        again.
 
     Returns
     -------
@@ -266,16 +275,19 @@ def customer_behaviour(
     check_dates(as_of, None)
     weights = trend_weights(n_windows)
     canonical = checked(tx)
-    rows = purchase_rows(canonical, as_of=as_of)
+    spends = dict(value_spends or {})
+    rows = purchase_rows(canonical, as_of=as_of, extra=tuple(spends))
     dictionaries = _breadth_dictionaries(canonical)
     activity, idle_before = _windows(activity), _windows(idle_before)
+    coded = _with_codes(rows, dictionaries)
     main = _aggregate(
-        _with_codes(rows, dictionaries),
+        coded,
         as_of=as_of,
         weights=weights,
         n_codes={source: len(values) for source, values in dictionaries.items()},
         activity=activity,
         idle_before=idle_before,
+        value_spends=_spend_filters(coded, spends, dictionaries),
     )
     gaps = _gap_spread(rows, as_of=as_of, periods=activity)
     joined = main.left_join(gaps, main.customer_id == gaps.gap_customer_id)
@@ -324,7 +336,55 @@ def customer_behaviour(
         value = joined[name]
         # a customer with no purchase day in a window counted none (the frames' count)
         columns[name] = value.fill_null(0) if name.startswith("periods_recent_") else value
+    for source, names in spends.items():
+        for name in value_spend_columns(source, len(names)):
+            columns[name] = joined[name]
     return joined.select(**columns)
+
+
+def value_spend_columns(source: str, n: int) -> list[str]:
+    """The names of :func:`customer_behaviour`'s spends on the ``n`` values of
+    ``source`` (``value_spends``), in the values' order.
+
+    >>> value_spend_columns("channel", 2)
+    ['spend_on_channel_0', 'spend_on_channel_1']
+    """
+    return [f"spend_on_{source}_{j}" for j in range(n)]
+
+
+def _spend_filters(
+    rows: ir.Table, spends: Mapping[str, Sequence[str]], dictionaries: Mapping[str, pa.Array]
+) -> dict[str, ir.BooleanValue]:
+    """For each value of each column of ``spends``: the rows of a purchase of it, by
+    column name (:func:`value_spend_columns`), compared as integer codes.
+
+    A column the breadth counts from codes already (:func:`_with_codes`) reuses them:
+    each value is the code of its place in that column's dictionary; another column is
+    coded here, against its own values (:func:`value_code`). Either way a row with a
+    null value, or one not in the list, is in no filter.
+    """
+    if spends and not is_duckdb(rows.get_backend()):
+        raise ConfigError("the spends per value (value_spends) are read on DuckDB only")
+    bought = rows.amount >= 0
+    out: dict[str, ir.BooleanValue] = {}
+    for source, names in spends.items():
+        if source not in rows.columns:
+            raise ColumnMappingError(
+                f"the transactions lack {source!r}, whose spends per value were asked for",
+                column=source,
+            )
+        names = list(names)
+        if source in dictionaries:
+            place = {value: i + 1 for i, value in enumerate(dictionaries[source].to_pylist())}
+            code: ir.IntegerValue = rows[_code_column(source)]
+            codes = [place.get(name) for name in names]
+        else:
+            code = value_code(rows[source], names)
+            codes = list(range(1, len(names) + 1))
+        for name, c in zip(value_spend_columns(source, len(names)), codes, strict=True):
+            # a value the dictionary lacks has no row to sum (a null spend)
+            out[name] = bought & (code == c) if c is not None else ibis.literal(False)
+    return out
 
 
 def activity_columns(activity: Sequence[int], idle_before: Sequence[int] = ()) -> list[str]:
@@ -400,10 +460,12 @@ def _aggregate(
     n_codes: Mapping[str, int] | None = None,
     activity: tuple[int, ...] = (),
     idle_before: tuple[int, ...] = (),
+    value_spends: Mapping[str, ir.BooleanValue] | None = None,
 ) -> ir.Table:
     """One pass over the rows: first and last purchase day, window spends, gross,
-    returns, breadth (the number of purchase days comes from :func:`_gap_spread`), and
-    the spends and idle days of the ``activity`` and ``idle_before`` windows.
+    returns, breadth (the number of purchase days comes from :func:`_gap_spread`), the
+    spends and idle days of the ``activity`` and ``idle_before`` windows, and the
+    spends of the rows of each filter of ``value_spends`` (by column name).
 
     A breadth column named in ``n_codes`` is counted from the codes :func:`_with_codes`
     added to ``rows`` (``n_codes[source]`` of them, 1 to ``n``), the others by a
@@ -443,6 +505,8 @@ def _aggregate(
             metrics[name] = _distinct_codes(rows[_code_column(source)], coded[source], bought)
         elif source in rows.columns:
             metrics[name] = rows[source].nunique(where=bought)
+    for name, where in (value_spends or {}).items():
+        metrics[name] = rows.amount.sum(where=where)
     agg = rows.group_by("customer_id").aggregate(**metrics)
     return agg.filter(agg.first_purchase.notnull())
 

@@ -25,9 +25,23 @@ from numpy.typing import NDArray
 
 from corecustomers.data.connect import is_duckdb
 from corecustomers.errors import ColumnMappingError, ConfigError
-from corecustomers.insights.behaviour import checked, purchase_rows, value_code
+from corecustomers.insights.behaviour import (
+    checked,
+    purchase_rows,
+    value_code,
+    value_spend_columns,
+)
 
-__all__ = ["MIX_COLUMNS", "WIDE_MIX_VALUES", "customer_mix", "mix_table"]
+__all__ = [
+    "MIX_COLUMNS",
+    "MIX_TOP",
+    "WIDE_MIX_VALUES",
+    "Ranked",
+    "customer_mix",
+    "mix_table",
+    "ranked_spends",
+    "wide_mix_values",
+]
 
 
 MIX_COLUMNS: Final = (
@@ -36,6 +50,12 @@ MIX_COLUMNS: Final = (
     ("channel", "top_channels"),
 )
 """Source column → output column of :func:`customer_mix`."""
+
+MIX_TOP: Final = 3
+"""How many values :func:`mix_table` lists per customer by default."""
+
+Ranked = tuple[pa.Array, pa.DictionaryArray]
+"""A mix column ranked: the customers with a list (sorted) and their JSON lists."""
 
 WIDE_MIX_VALUES: Final = 16
 """On DuckDB, :func:`mix_table` ranks a column with at most this many distinct purchased
@@ -99,8 +119,9 @@ def mix_table(
     tx: ir.Table,
     *,
     as_of: datetime.date,
-    k: int = 3,
+    k: int = MIX_TOP,
     spends: Mapping[str, pa.Table] | None = None,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> pa.Table:
     """The purchase mix of every customer as JSON columns, for the columns ``tx`` has.
 
@@ -117,6 +138,11 @@ def mix_table(
     dictionary-encoded with sorted names (the recommendations' pairs), by their integer
     codes, which rank as the names do (7.8M pairs of 1M customers: 5.5-5.6 -> 3.0-3.3
     CPU-s, the same texts).
+
+    ``ranked`` may give, for a source column, its column ranked already with the same
+    ``k`` (:func:`ranked_spends` of the customers' spends on each value, which the
+    analysis reads with their behaviour: :func:`wide_mix_values`); it is taken as it
+    is.
 
     On DuckDB, the columns read from ``tx`` with at most :data:`WIDE_MIX_VALUES`
     distinct purchased values (categories and channels, typically) are ranked from one
@@ -141,10 +167,11 @@ def mix_table(
     given = spends or {}
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    wide: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
+    wide: dict[str, Ranked] = {s: r for s, r in (ranked or {}).items() if s in tx.columns}
     if is_duckdb(tx.get_backend()):
-        aggregated = [source for source, _ in present if source not in given]
-        wide = _wide_mix(tx, as_of=as_of, sources=aggregated, k=k) if aggregated else {}
+        aggregated = [s for s, _ in present if s not in given and s not in wide]
+        if aggregated:
+            wide.update(_wide_mix(tx, as_of=as_of, sources=aggregated, k=k))
     columns: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
     for source, out in present:
         if source in wide:
@@ -168,6 +195,49 @@ def mix_table(
     text = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([("customer_id", pa.string()), *((out, text) for out in columns)])
     return pa.table(data, schema=schema)
+
+
+def wide_mix_values(tx: ir.Table) -> dict[str, list[str]]:
+    """On DuckDB: the mix columns of ``tx`` that :func:`mix_table` would rank from a spend
+    per value, each with its distinct non-null values sorted as DuckDB orders strings
+    (by their UTF-8 bytes), when there are 1 to :data:`WIDE_MIX_VALUES` of them; the
+    products are left out (:func:`mix_table` ranks them from the recommendations'
+    pairs). Executes one small query; elsewhere, none.
+
+    The values of all the rows, not only of the purchases up to an as-of day: a value
+    nobody bought by then has no spend and is listed by nobody, so the spends read for
+    these values (:func:`~corecustomers.insights.behaviour.customer_behaviour`'s
+    ``value_spends``) rank as :func:`mix_table`'s own.
+    """
+    sources = [s for s, _ in MIX_COLUMNS if s in tx.columns and s != "product"]
+    if not sources or not is_duckdb(tx.get_backend()):
+        return {}
+    found = tx.aggregate(
+        **{f"v{i}": tx[s].cast("string").collect(distinct=True) for i, s in enumerate(sources)}
+    )
+    listed = tx.get_backend().to_pyarrow(found).to_pylist()[0]
+    values = {s: sorted(listed[f"v{i}"] or []) for i, s in enumerate(sources)}
+    return {s: v for s, v in values.items() if 0 < len(v) <= WIDE_MIX_VALUES}
+
+
+def ranked_spends(
+    table: pa.Table, values: Mapping[str, list[str]], k: int = MIX_TOP
+) -> dict[str, Ranked]:
+    """Each column of ``values`` ranked (:func:`mix_table`'s ``ranked``) from ``table``:
+    one row per customer, sorted by ``customer_id``, with the spends on each value
+    (:func:`~corecustomers.insights.behaviour.value_spend_columns`, null where the
+    customer bought none), as
+    :func:`~corecustomers.insights.behaviour.customer_behaviour` reads them."""
+    ids = table.column("customer_id").combine_chunks()
+    return {
+        source: _ranked_wide(
+            ids,
+            [table.column(c) for c in value_spend_columns(source, len(names))],
+            names,
+            k,
+        )
+        for source, names in values.items()
+    }
 
 
 def _coded(spends: pa.Table) -> tuple[pa.Table, tuple[pa.Array, pa.Array] | None]:

@@ -13,7 +13,7 @@ their results (:class:`StartedSteps`). How two threads share one engine connecti
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +21,11 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corecustomers.data.connect import is_duckdb
 from corecustomers.data.features import materialize
+from corecustomers.ids import increasing
 from corecustomers.insights.adopters import (
     adopters_from_first_purchases,
     early_adopters,
@@ -33,9 +35,16 @@ from corecustomers.insights.behaviour import (
     activity_columns,
     customer_behaviour,
     split_activity,
+    value_spend_columns,
 )
 from corecustomers.insights.influence import referrals
-from corecustomers.insights.mix import MIX_COLUMNS, mix_table
+from corecustomers.insights.mix import (
+    MIX_COLUMNS,
+    Ranked,
+    mix_table,
+    ranked_spends,
+    wide_mix_values,
+)
 from corecustomers.insights.recommend import (
     PurchasePairs,
     purchase_pairs,
@@ -143,8 +152,9 @@ class SideSteps:
             return f"Core ranking, churn risk and {others} more steps, side by side"
         return f"Core ranking, churn risk and {others} more steps"
 
-    def run(self, timings: Timings) -> SideResults:
-        """Run the side steps, each timed in ``timings``.
+    def run(self, timings: Timings, ranked: Mapping[str, Ranked] | None = None) -> SideResults:
+        """Run the side steps, each timed in ``timings`` (``ranked``: mix columns ranked
+        already, from the spends read with the behaviour: see :func:`_behaviour`).
 
         The recommendations run first when they run: their (customer, product) pairs,
         read with each pair's purchase spend and first purchase day at ``end``, also
@@ -189,7 +199,7 @@ class SideSteps:
                 # on DuckDB, which ranks them where they are (an Arrow table)
                 shared = bought is not None and is_duckdb(tx.get_backend())
                 spends = {"product": bought.value_spends()} if shared and bought else {}
-                out.mix = mix_table(tx, as_of=end, spends=spends)
+                out.mix = mix_table(tx, as_of=end, spends=spends, ranked=ranked)
         del bought
         if self.referrals:
             with timings.step(REFERRALS_STEP):
@@ -230,7 +240,7 @@ class StartedSteps:
         the frames' activity of the :class:`ActivityWindows` (see :meth:`split`): the
         second thread's first step, or computed here when not ``parallel``."""
         if not self.parallel and not self.behaviour_.done():
-            table = _behaviour(self.side.transactions, self.side.end, self.windows)
+            table, _ = _behaviour(self.side.transactions, self.side.end, self.windows)
             self.behaviour_.set_result([table])
         return self.behaviour_.result()[0]
 
@@ -251,11 +261,40 @@ class StartedSteps:
         return self.work.result()
 
 
-def _behaviour(transactions: ir.Table, end: _dt.date, windows: ActivityWindows) -> pa.Table:
+def _behaviour(
+    transactions: ir.Table,
+    end: _dt.date,
+    windows: ActivityWindows,
+    mix_values: Mapping[str, list[str]] | None = None,
+) -> tuple[pa.Table, dict[str, Ranked]]:
+    """The customers' behaviour at ``end`` with the frames' activity of ``windows``, in
+    the order of their ids, and the purchase mix's columns of ``mix_values`` ranked
+    (:func:`~corecustomers.insights.mix.ranked_spends`).
+
+    The spends per category and channel that the mix ranks are read in the behaviour's
+    aggregation of the rows (``value_spends``) instead of one more of its own, and the
+    rows sorted here, on the side steps' thread: the mix ranks customers in id order,
+    and the analysis then finds the behaviour aligned with its customers (an equality
+    check, not a lookup of a million ids). On 10M rows: see ``benchmarks/README.md``,
+    session 22.
+    """
+    values = dict(mix_values or {})
     expr = customer_behaviour(
-        transactions, as_of=end, activity=windows.activity, idle_before=windows.idle_before
+        transactions,
+        as_of=end,
+        activity=windows.activity,
+        idle_before=windows.idle_before,
+        value_spends=values,
     )
-    return materialize(expr)
+    table = materialize(expr)
+    ids = table.column("customer_id")
+    if not increasing(ids):
+        table = table.take(pc.sort_indices(ids))
+    if not values:
+        return table, {}
+    ranked = ranked_spends(table, values)
+    spends = [c for s, names in values.items() for c in value_spend_columns(s, len(names))]
+    return table.drop_columns(spends), ranked
 
 
 @contextmanager
@@ -303,11 +342,14 @@ def side_steps_started(
     def work() -> SideResults:
         # the behaviour first: the core ranking and the churn risk need it
         try:
-            behaviour.set_result([_behaviour(transactions, end, windows)])
+            values = wide_mix_values(transactions) if side.mix else {}
+            table, ranked = _behaviour(transactions, end, windows, values)
+            behaviour.set_result([table])
         except BaseException as exc:
             behaviour.set_exception(exc)  # raised where it is awaited
             raise
-        return side.run(timings)
+        del table
+        return side.run(timings, ranked)
 
     with shared_engine(transactions) as parallel, thread_limit(1, "blas"):
         steps = work if parallel else lambda: side.run(timings)
