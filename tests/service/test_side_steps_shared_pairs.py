@@ -14,7 +14,7 @@ from corecustomers.data.demo import generate_demo
 from corecustomers.data.features import materialize
 from corecustomers.insights.adopters import early_adopters
 from corecustomers.insights.behaviour import customer_behaviour, value_spend_columns
-from corecustomers.insights.mix import mix_table, wide_mix_values
+from corecustomers.insights.mix import mix_table, ranked_spends, wide_mix_values
 from corecustomers.insights.recommend import recommend, recommend_and_evaluate
 from corecustomers.service.concurrency import Timings
 from corecustomers.service.side_steps import (
@@ -116,7 +116,10 @@ def test_mix_ranked_from_the_behaviours_spends_is_the_mix_query(tx_mix: Any, end
     values = wide_mix_values(tx_mix)
     assert set(values) == {"category", "channel"}
     windows = ActivityWindows(activity=(90,), idle_before=(90,))
-    behaviour, ranked = _behaviour(tx_mix, end, windows, values)
+    behaviour, spends = _behaviour(tx_mix, end, windows, values)
+    assert spends is not None
+    assert spends.column("customer_id").equals(behaviour.column("customer_id"))
+    ranked = ranked_spends(spends, values)
     assert set(ranked) == {"category", "channel"}
     assert all(len(ids) > 1000 for ids, _ in ranked.values())
     got = mix_table(tx_mix, as_of=end, ranked=ranked)

@@ -59,13 +59,15 @@ class Timings:
 
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
-        """Time the block as ``description``."""
+        """Time the block as ``description`` (added to what earlier blocks of the same
+        step took: a step may run in parts)."""
         started = time.perf_counter()
         try:
             yield
         finally:
+            took = time.perf_counter() - started
             with self._lock:
-                self.seconds[description] = time.perf_counter() - started
+                self.seconds[description] = self.seconds.get(description, 0.0) + took
 
 
 class _Result:

@@ -331,6 +331,10 @@ def _identify_core(
     state = Once(lambda: _workspace_state(workspace, source_name, end, summary))
     if not options.late_state:
         state()
+    # the rows the ranking's and the risk's shifted cuts read (a sample's above
+    # SHIFTED_CUSTOMERS customers), kept in a folder that outlives their queries; drawn
+    # first, while the behaviour's query may still run on the side steps' thread
+    shifted = shifted_rows(tx, features.column("customer_id"), folder=folder)
     with progress.step("Behaviour: rhythm, trend, breadth"):
         # in the customers' order: every later reader (the frames, the risk, the early
         # warnings) then finds each customer's row without a lookup of a million ids
@@ -343,9 +347,6 @@ def _identify_core(
     ranked: Future[CoreScores] = Future()
     timings = started.timings
     behaved = customers
-    # the rows the ranking's and the risk's shifted cuts read (a sample's above
-    # SHIFTED_CUSTOMERS customers), kept in a folder that outlives their queries
-    shifted = shifted_rows(tx, features.column("customer_id"), folder=folder)
     holdout_end = as_of if calibration_end is not None and options.evaluate else None
     # the customers at the cut as the ranking and the risk read them, built once by the
     # first of them to ask (the ranking, unless the risk runs beside it on a third thread)

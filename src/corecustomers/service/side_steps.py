@@ -266,17 +266,18 @@ def _behaviour(
     end: _dt.date,
     windows: ActivityWindows,
     mix_values: Mapping[str, list[str]] | None = None,
-) -> tuple[pa.Table, dict[str, Ranked]]:
+) -> tuple[pa.Table, pa.Table | None]:
     """The customers' behaviour at ``end`` with the frames' activity of ``windows``, in
-    the order of their ids, and the purchase mix's columns of ``mix_values`` ranked
-    (:func:`~corecustomers.insights.mix.ranked_spends`).
+    the order of their ids, and their spends on each value of ``mix_values`` (the
+    purchase mix's categories and channels: ``customer_id`` and
+    :func:`~corecustomers.insights.behaviour.value_spend_columns`, in the same order;
+    None without any), which :func:`~corecustomers.insights.mix.ranked_spends` ranks.
 
-    The spends per category and channel that the mix ranks are read in the behaviour's
-    aggregation of the rows (``value_spends``) instead of one more of its own, and the
-    rows sorted here, on the side steps' thread: the mix ranks customers in id order,
-    and the analysis then finds the behaviour aligned with its customers (an equality
-    check, not a lookup of a million ids). On 10M rows: see ``benchmarks/README.md``,
-    session 22.
+    The spends are read in the behaviour's aggregation of the rows (``value_spends``)
+    instead of one more of its own, and the rows sorted here, on the side steps'
+    thread: the mix ranks customers in id order, and the analysis then finds the
+    behaviour aligned with its customers (an equality check, not a lookup of a million
+    ids). On 10M rows: ``benchmarks/README.md``, session 22.
     """
     values = dict(mix_values or {})
     expr = customer_behaviour(
@@ -291,10 +292,9 @@ def _behaviour(
     if not increasing(ids):
         table = table.take(pc.sort_indices(ids))
     if not values:
-        return table, {}
-    ranked = ranked_spends(table, values)
+        return table, None
     spends = [c for s, names in values.items() for c in value_spend_columns(s, len(names))]
-    return table.drop_columns(spends), ranked
+    return table.drop_columns(spends), table.select(["customer_id", *spends])
 
 
 @contextmanager
@@ -343,12 +343,19 @@ def side_steps_started(
         # the behaviour first: the core ranking and the churn risk need it
         try:
             values = wide_mix_values(transactions) if side.mix else {}
-            table, ranked = _behaviour(transactions, end, windows, values)
+            table, spends = _behaviour(transactions, end, windows, values)
             behaviour.set_result([table])
         except BaseException as exc:
             behaviour.set_exception(exc)  # raised where it is awaited
             raise
         del table
+        ranked: dict[str, Ranked] = {}
+        if spends is not None:
+            # now, on this thread, while the analysis goes on with the behaviour; the
+            # mix's texts are small, its million spends are freed
+            with timings.step(MIX_STEP):
+                ranked = ranked_spends(spends, values)
+            del spends
         return side.run(timings, ranked)
 
     with shared_engine(transactions) as parallel, thread_limit(1, "blas"):
