@@ -114,10 +114,10 @@ def _varied(n: int) -> pa.Table:
     )
 
 
-def test_a_large_csv_written_in_halves_is_the_csv_written_whole(tmp_path: Path) -> None:
-    from corecustomers.service.output_files import CSV_HALVES_FROM, CustomerFiles
+def test_a_large_csv_written_in_parts_is_the_csv_written_whole(tmp_path: Path) -> None:
+    from corecustomers.service.output_files import CSV_PART_ROWS, CSV_PARTS_FROM, CustomerFiles
 
-    table = _varied(CSV_HALVES_FROM + 1)
+    table = _varied(CSV_PARTS_FROM + CSV_PART_ROWS // 2)  # a last part of half the rows
     write_table(table, tmp_path / "whole.csv")
     out = tmp_path / "out"
     out.mkdir()
@@ -128,26 +128,29 @@ def test_a_large_csv_written_in_halves_is_the_csv_written_whole(tmp_path: Path) 
     assert sorted(p.name for p in out.iterdir()) == sorted(CUSTOMER_FILES)
 
 
-def test_a_failed_half_leaves_the_earlier_csv_and_no_part(
+def test_a_failed_part_leaves_the_earlier_csv_and_no_part(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from corecustomers.service import output_files
 
-    real = output_files._written
+    real = output_files._csv_part
+    calls: list[bool] = []
 
-    def second_half_fails(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Path:
-        if csv and not head:  # the first half is written, the second fails
+    def a_later_part_fails(part: pa.Table, head: bool) -> pa.Buffer:
+        calls.append(head)
+        if len(calls) == 7:  # parts written before it, the rest not yet formatted
             raise OSError("disk full")
-        return real(table, tmp, csv=csv, head=head)
+        return real(part, head)
 
-    monkeypatch.setattr(output_files, "_written", second_half_fails)
+    monkeypatch.setattr(output_files, "_csv_part", a_later_part_fails)
     for name in CUSTOMER_FILES:
         (tmp_path / name).write_bytes(b"the earlier run's")
     with (
         pytest.raises(OSError, match="disk full"),
         output_files.CustomerFiles(tmp_path) as files,
     ):
-        files.start(_varied(output_files.CSV_HALVES_FROM))
+        files.start(_varied(output_files.CSV_PARTS_FROM))
         files.publish()
+    assert len(calls) >= 7
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(CUSTOMER_FILES)
     assert all((tmp_path / n).read_bytes() == b"the earlier run's" for n in CUSTOMER_FILES)

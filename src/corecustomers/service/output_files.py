@@ -2,12 +2,14 @@
 
 ``customers.parquet`` and ``customers.csv`` need only the final customers table. On a
 million customers they are the longest writes of the run (the CSV is ~1.5 GB of text,
-~6 s of one core in Arrow, which releases the GIL), so :class:`CustomerFiles` starts
+~5 s of one core in Arrow, which releases the GIL), so :class:`CustomerFiles` starts
 them as soon as that table is final: beside the snapshot's database write,
-``summary.json`` and the report, instead of after them. A large CSV is written in two
-halves at once (:data:`CSV_HALVES_FROM`), the second appended to the first when both are
-done: the last of the run's work, it then has both cores once the snapshot is saved.
-Each file is written under a temporary name and moved into place only by
+``summary.json`` and the report, instead of after them. A large CSV is formatted in
+parts of :data:`CSV_PART_ROWS` rows on two threads and written in order by a third
+(:data:`CSV_PARTS_FROM`): the last of the run's work, it then has both cores once the
+snapshot is saved, and no part is copied again (two halves written to two files and
+joined copied the second half's 750 MB once more, ~1.3-1.8 s of one core at the
+run's very end). Each file is written under a temporary name and moved into place only by
 :meth:`CustomerFiles.publish`, once the steps before it have succeeded: a run that fails
 after the writes started (say the snapshot's database refuses its rows) leaves the
 earlier run's files as they were, and no temporary file.
@@ -15,7 +17,7 @@ earlier run's files as they were, and no temporary file.
 
 from __future__ import annotations
 
-import shutil
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from types import TracebackType
@@ -30,10 +32,17 @@ __all__ = ["CUSTOMER_FILES", "CustomerFiles", "write_table"]
 #: The files :class:`CustomerFiles` writes, in the output folder.
 CUSTOMER_FILES = ("customers.parquet", "customers.csv")
 
-#: From this many rows on :class:`CustomerFiles` writes the CSV in two halves at once.
-#: Arrow's CSV writer runs on one thread and formats each row on its own, so the halves
-#: joined are the same bytes as the whole written in one go.
-CSV_HALVES_FROM: Final = 100_000
+#: From this many rows on :class:`CustomerFiles` formats the CSV in parts on two threads.
+#: Arrow's CSV writer formats each row on its own, so the parts written one after the
+#: other are the same bytes as the whole written in one go.
+CSV_PARTS_FROM: Final = 100_000
+
+#: The rows of one part (on a million customers, about 15 MB of text each).
+CSV_PART_ROWS: Final = 10_000
+
+#: At most this many parts are formatted and not yet written: the memory the parts hold
+#: stays a few tens of MB whichever thread is slower.
+CSV_PARTS_AHEAD: Final = 4
 
 
 def write_table(table: pa.Table, path: Path) -> None:
@@ -74,24 +83,35 @@ def _written(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Pat
     return tmp
 
 
-def _joined(first: Future[Path], second: Future[Path]) -> Path:
-    """The file of ``first`` with the file of ``second`` appended (and removed), once both
-    writes are done; on an error in either, neither file is left."""
-    wait((first, second))
-    if first.exception() is None and second.exception() is None:
-        try:
-            with first.result().open("ab") as out, second.result().open("rb") as rest:
-                shutil.copyfileobj(rest, out, 16 << 20)
-            return first.result()
-        except BaseException:
-            first.result().unlink(missing_ok=True)
-            raise
-        finally:
-            second.result().unlink(missing_ok=True)
-    for part in (first, second):
-        if part.exception() is None:
-            part.result().unlink(missing_ok=True)
-    raise first.exception() or second.exception()  # type: ignore[misc]
+def _written_in_parts(table: pa.Table, tmp: Path, formatter: ThreadPoolExecutor) -> Path:
+    """``table`` written to ``tmp`` as CSV (the BOM, the header, the rows), its parts
+    formatted by ``formatter`` (:func:`_csv_part`) and written here in order; ``tmp``
+    is returned, or removed on an error (in a part or in the write)."""
+    pending: deque[Future[pa.Buffer]] = deque()
+    try:
+        with pa.OSFile(str(tmp), "wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            for start in range(0, table.num_rows, CSV_PART_ROWS):
+                part = table.slice(start, CSV_PART_ROWS)
+                pending.append(formatter.submit(_csv_part, part, start == 0))
+                if len(pending) >= CSV_PARTS_AHEAD:
+                    fh.write(pending.popleft().result())
+            while pending:
+                fh.write(pending.popleft().result())
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        wait(pending)
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _csv_part(part: pa.Table, head: bool) -> pa.Buffer:
+    """The CSV text of ``part`` (with the header line when ``head``)."""
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(part, sink, pacsv.WriteOptions(include_header=head))
+    return sink.getvalue()
 
 
 class CustomerFiles:
@@ -114,8 +134,9 @@ class CustomerFiles:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # the Parquet file and the CSV's two halves; the halves' join once one is done
-        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="corecustomers-files")
+        # the Parquet file and the CSV's writer; the CSV's parts formatted on two more
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="corecustomers-files")
+        self._parts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="corecustomers-csv")
         self._writes: dict[str, Future[Path]] = {}
 
     @property
@@ -126,24 +147,19 @@ class CustomerFiles:
     def start(self, customers: pa.Table) -> None:
         """Start writing ``customers`` (the final table, plain text columns) to both files.
 
-        The CSV starts first (in two halves from :data:`CSV_HALVES_FROM` rows): it takes
+        The CSV starts first (in parts from :data:`CSV_PARTS_FROM` rows): it takes
         longest.
         """
         if self._writes:
             raise RuntimeError("the customers' files are already being written")
         csv, parquet = self.folder / "customers.csv", self.folder / "customers.parquet"
-        if customers.num_rows < CSV_HALVES_FROM:
+        if customers.num_rows < CSV_PARTS_FROM:
             self._writes["customers.csv"] = self._pool.submit(_temporary, customers, csv)
-            self._writes["customers.parquet"] = self._pool.submit(_temporary, customers, parquet)
-            return
-        half = customers.num_rows // 2
-        first = self._pool.submit(_written, customers.slice(0, half), _tmp(csv), csv=True)
-        second = self._pool.submit(
-            _written, customers.slice(half), _tmp(csv, ".2"), csv=True, head=False
-        )
+        else:
+            self._writes["customers.csv"] = self._pool.submit(
+                _written_in_parts, customers, _tmp(csv), self._parts
+            )
         self._writes["customers.parquet"] = self._pool.submit(_temporary, customers, parquet)
-        # submitted last: the join takes a thread only once one of the writes is done
-        self._writes["customers.csv"] = self._pool.submit(_joined, first, second)
 
     def publish(self) -> dict[str, Path]:
         """Wait for both writes and move the files into place (an error in a write is
@@ -176,3 +192,4 @@ class CustomerFiles:
             self.discard()  # nothing left after publish()
         finally:
             self._pool.shutdown(wait=True)
+            self._parts.shutdown(wait=True)
