@@ -63,9 +63,9 @@ def _tmp(path: Path, part: str = "") -> Path:
     return path.with_name(f"{path.name}{part}.tmp")
 
 
-def _written(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Path:
-    """``table`` written whole to ``tmp`` (Parquet, or CSV: with ``head`` the BOM and the
-    header line first), which is returned; removed again on an error."""
+def _written(table: pa.Table, tmp: Path, *, csv: bool) -> Path:
+    """``table`` written whole to ``tmp`` (Parquet, or CSV: the BOM and the header line
+    first), which is returned; removed again on an error."""
     try:
         if not csv:
             pq.write_table(table, tmp)
@@ -74,9 +74,8 @@ def _written(table: pa.Table, tmp: Path, *, csv: bool, head: bool = True) -> Pat
             # the interpreter lock for Python's ``write``, and the CSV is written on a
             # thread beside the snapshot and the report, which then wait for that lock
             with pa.OSFile(str(tmp), "wb") as fh:
-                if head:
-                    fh.write(b"\xef\xbb\xbf")
-                pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=head))
+                fh.write(b"\xef\xbb\xbf")
+                pacsv.write_csv(table, fh)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
