@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["all_distinct", "increasing", "same_ids"]
+__all__ = ["all_distinct", "by_id", "increasing", "same_ids"]
 
 
 def increasing(ids: pa.Array | pa.ChunkedArray) -> bool:
@@ -58,3 +58,14 @@ def same_ids(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bo
     a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
     b = b if isinstance(b, pa.ChunkedArray) else pa.chunked_array([b])
     return bool(a.equals(b))
+
+
+def by_id(table: pa.Table) -> pa.Table:
+    """``table`` with its rows in the order of its ``customer_id`` column: as it is when
+    they are :func:`increasing` already, else sorted.
+
+    >>> by_id(pa.table({"customer_id": ["b", "a"], "x": [1, 2]})).column("x").to_pylist()
+    [2, 1]
+    """
+    ids = table.column("customer_id")
+    return table if increasing(ids) else table.take(pc.sort_indices(ids))

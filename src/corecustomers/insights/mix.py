@@ -394,17 +394,11 @@ def _wide_mix(
         **{f"_c{i}": value_code(bought[s], names) for i, (s, names) in enumerate(values.items())}
     )
     sums: dict[str, ir.Value] = {}
-    for i, (_, names) in enumerate(values.items()):
-        for j in range(len(names)):
-            sums[f"s{i}_{j}"] = coded.amount.sum(where=coded[f"_c{i}"] == j + 1)
-    per_customer = coded.group_by("customer_id").aggregate(**sums).order_by("customer_id")
-    table = backend.to_pyarrow(per_customer)
-    ids = table.column("customer_id").combine_chunks()
-    out: dict[str, tuple[pa.Array, pa.DictionaryArray]] = {}
     for i, (source, names) in enumerate(values.items()):
-        blocks = [table.column(f"s{i}_{j}") for j in range(len(names))]
-        out[source] = _ranked_wide(ids, blocks, names, k)
-    return out
+        for j, name in enumerate(value_spend_columns(source, len(names))):
+            sums[name] = coded.amount.sum(where=coded[f"_c{i}"] == j + 1)
+    per_customer = coded.group_by("customer_id").aggregate(**sums).order_by("customer_id")
+    return ranked_spends(backend.to_pyarrow(per_customer), values, k)
 
 
 def _ranked_wide(

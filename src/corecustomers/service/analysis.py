@@ -26,7 +26,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corecustomers.config import Settings
 from corecustomers.data.connect import connect_engine
@@ -58,6 +57,7 @@ from corecustomers.errors import (
     OutputError,
     TooManyBadRowsError,
 )
+from corecustomers.ids import by_id
 from corecustomers.service.output_files import CUSTOMER_FILES, CustomerFiles, write_table
 from corecustomers.service.progress import NullProgress, Progress
 from corecustomers.store import Workspace, default_source_name
@@ -558,10 +558,7 @@ def _by_id(features: pa.Table) -> pa.Table:
     the tables the steps join are aligned already, each join an equality check instead
     of a lookup of a million ids; the frames of the ranking and the churn risk, which
     read the customers in id order, need no sort either."""
-    ids = features.column("customer_id")
-    if len(ids) < 2:
-        return features
-    return features.take(pc.sort_indices(ids))
+    return by_id(features)
 
 
 def _plain_texts(customers: pa.Table) -> pa.Table:

@@ -21,11 +21,10 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corecustomers.data.connect import is_duckdb
 from corecustomers.data.features import materialize
-from corecustomers.ids import increasing
+from corecustomers.ids import by_id
 from corecustomers.insights.adopters import (
     adopters_from_first_purchases,
     early_adopters,
@@ -287,10 +286,7 @@ def _behaviour(
         idle_before=windows.idle_before,
         value_spends=values,
     )
-    table = materialize(expr)
-    ids = table.column("customer_id")
-    if not increasing(ids):
-        table = table.take(pc.sort_indices(ids))
+    table = by_id(materialize(expr))
     if not values:
         return table, None
     spends = [c for s, names in values.items() for c in value_spend_columns(s, len(names))]
